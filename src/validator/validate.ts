@@ -1,0 +1,469 @@
+/**
+ * The NaCl x86-64 sandbox validator: decides whether a code region may run.
+ *
+ * Pipeline position: bytes -> decoder -> here -> verdict. The loader and the
+ * runtime's TrapJail call `validate()`; `validateNexe()` (nexe.ts) finds the
+ * text segment of a program first.
+ *
+ * How it works (one pass, bundle after bundle, like NaCl's validator_ragel):
+ * - Each 32-byte bundle is decoded from its first byte; an instruction may
+ *   not cross the bundle's end. An undecodable or forbidden instruction ends
+ *   the bundle (NaCl cannot know where the next instruction would start;
+ *   the error is "fatal" for that bundle only).
+ * - Each instruction is checked by the rules below; errors are collected,
+ *   never thrown.
+ * - One register may be "restricted" at a time: the register a 32-bit
+ *   operation wrote in the previous instruction of the same bundle (its top
+ *   32 bits are zero). A memory operand may use it as index; %esp/%ebp
+ *   writes must be rebased with %r15 by the very next instruction.
+ * - Valid jump targets are kept in a bitmap (every instruction end, minus
+ *   the insides of superinstructions and instructions that rely on the
+ *   restricted register); direct jump targets in a second bitmap. After the
+ *   pass, every target that is not valid is reported at its jump (found by
+ *   a second decoding pass, only when there is such a target).
+ *
+ * Rule functions have three outcomes, as in NaCl's spec.py: not my pattern,
+ * my pattern but violated (an error), or my pattern and fine.
+ */
+import { DecodedInstruction, DecodeStatus, DECODE_STATUS_MESSAGES, PrefixBit, SEGMENT_PREFIX_MASK, decode } from './decoder.js';
+import {
+  FORMS, FormFlag, MAX_OPERANDS, OperandAccess, OperandSize, OperandType, Prefix,
+  denyReasonOf, operandAccess, operandFixed, operandSize, operandType, FIXED_REGISTER_NAMES,
+} from './forms.js';
+import { DENY_REASONS } from './opcodes/grammar.js';
+import { ALL_FEATURES, FEATURE_BIT, type CpuFeature } from './features.js';
+import { Gpr, REG_NONE, REG_RIP } from './registers.js';
+import { RULES, type RuleId } from './rules.js';
+import { matchSpecialRegisterInstruction, SpecialKind } from './special.js';
+import { isWhitelistedNop } from './nops.js';
+import { matchSuperinstruction, SuperMatch } from './superinstructions.js';
+
+export const BUNDLE_SIZE = 32;
+const BUNDLE_MASK = BUNDLE_SIZE - 1;
+
+/** Which rule set to apply. */
+export type ValidationPolicy = 'nacl' | 'deterministic';
+
+export interface ValidateOptions {
+  /** Address of the first byte (for messages); must be 32-byte aligned. Default 0. */
+  readonly base?: number;
+  /** CPU features the code may use. Default: all. */
+  readonly features?: Iterable<CpuFeature>;
+  /**
+   * `nacl` (default): Native Client's rules. `deterministic`: ZeroVM's
+   * stricter flavour, which also rejects machine-dependent instructions.
+   */
+  readonly policy?: ValidationPolicy;
+  /** Byte used to pad a region whose size is not a multiple of 32. Default 0xF4 (hlt). */
+  readonly padByte?: number;
+}
+
+export interface ValidationError {
+  readonly rule: RuleId;
+  /** Offset from the start of the region. */
+  readonly offset: number;
+  /** `base + offset`. */
+  readonly address: number;
+  /** The user's message (the rule's message, made specific when possible). */
+  readonly message: string;
+  /** NaCl's message for the same problem, or null when NaCl has none. */
+  readonly nacl: string | null;
+}
+
+export interface ValidationResult {
+  readonly valid: boolean;
+  readonly errors: readonly ValidationError[];
+  /** Bytes validated (after padding to a whole number of bundles). */
+  readonly size: number;
+  readonly base: number;
+  readonly policy: ValidationPolicy;
+}
+
+/** A register is "restricted" when its high half is known zero; NONE otherwise. */
+const NONE = -1;
+
+const enum WriteKind {
+  Bits8 = 1,
+  Restricted = 2, // 32-bit write
+  Unrestricted = 3, // 16- or 64-bit write
+}
+
+/** Collects errors; shared by the rule helpers. */
+class Report {
+  readonly errors: ValidationError[] = [];
+  constructor(private readonly base: number) {}
+  add(rule: RuleId, offset: number, detail?: string): void {
+    const info = RULES[rule];
+    this.errors.push({
+      rule,
+      offset,
+      address: this.base + offset,
+      message: detail === undefined ? info.message : `${info.message}: ${detail}`,
+      nacl: info.nacl,
+    });
+  }
+}
+
+function featureMask(features: Iterable<CpuFeature> | undefined): number {
+  let mask = 0;
+  for (const f of features ?? ALL_FEATURES) mask |= 1 << FEATURE_BIT[f];
+  return mask | (1 << FEATURE_BIT['-']);
+}
+
+function setBit(bits: Uint8Array, i: number): void {
+  bits[i >> 3] = (bits[i >> 3] as number) | (1 << (i & 7));
+}
+function clearBit(bits: Uint8Array, i: number): void {
+  bits[i >> 3] = (bits[i >> 3] as number) & ~(1 << (i & 7));
+}
+function testBit(bits: Uint8Array, i: number): boolean {
+  return ((bits[i >> 3] as number) & (1 << (i & 7))) !== 0;
+}
+
+/** Pads `code` with `padByte` to a whole number of bundles (no copy when already whole). */
+export function padToBundles(code: Uint8Array, padByte = 0xf4): Uint8Array {
+  if (code.length % BUNDLE_SIZE === 0) return code;
+  const padded = new Uint8Array(code.length + BUNDLE_SIZE - (code.length % BUNDLE_SIZE)).fill(padByte);
+  padded.set(code);
+  return padded;
+}
+
+function mnemonicOf(insn: DecodedInstruction): string {
+  const form = FORMS.forms[insn.form];
+  if (!form) return '?';
+  const names = form.mnemonic.split('/');
+  if (names.length === 3) return names[insn.operandBits === 16 ? 0 : insn.operandBits === 64 ? 2 : 1] as string;
+  if (names.length === 2) return names[insn.operandBits === 16 ? 0 : 1] as string;
+  return form.mnemonic;
+}
+
+/**
+ * Checks the prefixes of a normal (non-special) instruction. Returns a
+ * description of what is wrong, or null.
+ */
+function prefixProblem(insn: DecodedInstruction, flags: number, formPrefix: number): string | null {
+  const p = insn.prefixes;
+  if (p & PrefixBit.Duplicate) return 'a prefix is repeated';
+  if (p & PrefixBit.RexNotLast || insn.rexCount > 1) return 'REX prefix must come last, once, right before the opcode';
+  if (p & SEGMENT_PREFIX_MASK) return 'segment override prefixes are not allowed';
+  if (p & PrefixBit.AddrSize) return 'address-size prefix 0x67 is not allowed (it truncates addresses to 32 bits)';
+  if (insn.vex) return null;
+  const opSizeIsPrefix = (p & PrefixBit.OpSize) !== 0 && formPrefix !== Prefix.P66;
+  if (opSizeIsPrefix) {
+    if (flags & FormFlag.No66) return 'operand-size prefix 0x66 is not allowed on this instruction';
+    if (!(flags & FormFlag.SizedBy66)) return 'operand-size prefix 0x66 has no meaning for this instruction';
+    if (insn.rex & 8) return 'operand-size prefix 0x66 together with REX.W';
+  }
+  if (p & PrefixBit.ManyReps) return 'both rep (F3) and repne (F2) prefixes';
+  const repIsPrefix = formPrefix !== Prefix.PF2 && formPrefix !== Prefix.PF3;
+  if (repIsPrefix) {
+    if (p & PrefixBit.Repne && !(flags & FormFlag.RepCc)) return 'repne prefix (F2) is not allowed on this instruction';
+    if (p & PrefixBit.Rep && !(flags & (FormFlag.Rep | FormFlag.RepCc))) return 'rep prefix (F3) is not allowed on this instruction';
+  }
+  return null;
+}
+
+/**
+ * The general registers an instruction writes through operands that the
+ * sandbox tracks (explicit register operands and the accumulator), as
+ * `register | kind << 8`, in operand order. Implicit fixed registers (the
+ * rDX:rAX of mul, cpuid's outputs) cannot be %rsp, %rbp or %r15 and are not
+ * tracked, as in NaCl.
+ */
+function trackedWrites(insn: DecodedInstruction, out: Int32Array): number {
+  const form = insn.form;
+  const count = FORMS.operandCount[form] as number;
+  let n = 0;
+  const hasRex = insn.rex !== 0;
+  for (let i = 0; i < count; i++) {
+    const code = FORMS.operands[form * MAX_OPERANDS + i] as number;
+    if (operandAccess(code) === OperandAccess.Read) continue;
+    const type = operandType(code);
+    let reg: number;
+    switch (type) {
+      case OperandType.E:
+      case OperandType.R:
+        if (insn.hasMemory) continue;
+        reg = insn.rm;
+        break;
+      case OperandType.G:
+        reg = insn.reg;
+        break;
+      case OperandType.Z:
+        reg = insn.opcodeRegister;
+        break;
+      case OperandType.B:
+        reg = insn.vvvv;
+        break;
+      case OperandType.Fixed:
+        if (FIXED_REGISTER_NAMES[operandFixed(code)] !== 'rAX') continue;
+        reg = Gpr.RAX;
+        break;
+      default:
+        continue;
+    }
+    const size = operandSize(code);
+    let bits: number;
+    switch (size) {
+      case OperandSize.B: bits = 8; break;
+      case OperandSize.W: bits = 16; break;
+      case OperandSize.D: bits = 32; break;
+      case OperandSize.Q: bits = 64; break;
+      case OperandSize.V: bits = insn.operandBits; break;
+      case OperandSize.Z: bits = insn.operandBits === 16 ? 16 : 32; break;
+      case OperandSize.Y: bits = (insn.vex ? insn.vexW : insn.rex & 8) ? 64 : 32; break;
+      case OperandSize.S: bits = insn.prefixes & PrefixBit.OpSize ? 16 : 64; break;
+      default: bits = 64;
+    }
+    let kind: WriteKind;
+    if (bits === 8) {
+      // Without REX, registers 4..7 are ah..bh, not spl..dil.
+      if (!hasRex && reg >= 4 && reg <= 7) continue;
+      kind = WriteKind.Bits8;
+    } else kind = bits === 32 ? WriteKind.Restricted : WriteKind.Unrestricted;
+    out[n++] = reg | (kind << 8);
+  }
+  return n;
+}
+
+const writes = new Int32Array(MAX_OPERANDS);
+
+/** Validates a code region. Never throws on any input bytes. */
+export function validate(input: Uint8Array, options: ValidateOptions = {}): ValidationResult {
+  const base = options.base ?? 0;
+  const policy = options.policy ?? 'nacl';
+  const report = new Report(base);
+  if (base % BUNDLE_SIZE !== 0 || !Number.isSafeInteger(base) || base < 0) {
+    report.add('bad-code-region', 0, `base 0x${base.toString(16)} is not 32-byte aligned`);
+    return { valid: false, errors: report.errors, size: input.length, base, policy };
+  }
+  const code = padToBundles(input, options.padByte ?? 0xf4);
+  const size = code.length;
+  const features = featureMask(options.features);
+  const deterministic = policy === 'deterministic';
+
+  const validTargets = new Uint8Array((size >> 3) + 1);
+  const jumpTargets = new Uint8Array((size >> 3) + 1);
+  const jumpSources = new Uint8Array((size >> 3) + 1);
+  const insn = new DecodedInstruction();
+  // Instruction starts of the current bundle (for superinstruction look-back).
+  const starts = new Uint8Array(BUNDLE_SIZE + 1);
+
+  for (let bundle = 0; bundle < size; bundle += BUNDLE_SIZE) {
+    const bundleEnd = bundle + BUNDLE_SIZE;
+    let restricted = NONE;
+    let pos = bundle;
+    let fatal = false;
+    starts.fill(0);
+    while (pos < bundleEnd) {
+      starts[pos - bundle] = 1;
+      decode(code, pos, size, insn);
+      if (insn.status !== DecodeStatus.Ok) {
+        const crossing = insn.status === DecodeStatus.Truncated && pos + 15 > bundleEnd && size > bundleEnd;
+        report.add(crossing ? 'crosses-bundle' : 'undecodable-instruction', pos, DECODE_STATUS_MESSAGES[insn.status]);
+        fatal = true;
+        break;
+      }
+      const end = pos + insn.length;
+      if (end > bundleEnd) {
+        report.add('crosses-bundle', pos, `${mnemonicOf(insn)} is ${insn.length} bytes long`);
+        fatal = true;
+        break;
+      }
+
+      // --- special %rsp/%rbp instructions (exact byte patterns) ---------------
+      const special = matchSpecialRegisterInstruction(code, pos, insn.length);
+      if (special !== SpecialKind.None) {
+        if (special === SpecialKind.RspRebase || special === SpecialKind.RbpRebase) {
+          const wanted = special === SpecialKind.RspRebase ? Gpr.RSP : Gpr.RBP;
+          if (restricted !== wanted) {
+            if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
+            else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
+            report.add(special === SpecialKind.RspRebase ? 'rsp-rebase-without-write' : 'rbp-rebase-without-write', pos);
+          }
+          clearBit(validTargets, pos);
+        } else if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
+        else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
+        restricted = NONE;
+        pos = end;
+        setBit(validTargets, pos);
+        continue;
+      }
+
+      const form = insn.form;
+      const flags = FORMS.flags[form] as number;
+      const deny = denyReasonOf(FORMS.deny[form] as number);
+
+      // --- superinstructions: string instructions, maskmov, nacljmp/naclcall ---
+      if (deny === 'special') {
+        const match = matchSuperinstruction(code, pos, insn, bundle, starts);
+        if (match.kind === SuperMatch.None) {
+          report.add('unsandboxed-string-or-indirect', pos, `${mnemonicOf(insn)} needs ${match.needs}`);
+          fatal = true;
+          break;
+        }
+        if (match.kind === SuperMatch.RegisterMismatch) {
+          report.add('superinstruction-register-mismatch', pos);
+        } else {
+          // The superinstruction is one unit: nothing may jump into it.
+          for (let i = match.start + 1; i <= pos; i++) clearBit(validTargets, i);
+        }
+        if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
+        else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
+        restricted = NONE;
+        pos = end;
+        setBit(validTargets, pos);
+        continue;
+      }
+
+      // --- normal instructions ------------------------------------------------------
+      const nop = isWhitelistedNop(code, pos, insn.length);
+      if (!nop) {
+        const problem = prefixProblem(insn, flags, FORMS.prefix[form] as number);
+        if (problem !== null) {
+          report.add('forbidden-prefix', pos, `${problem} (${mnemonicOf(insn)})`);
+          fatal = true;
+          break;
+        }
+        if (deny !== null) {
+          report.add('forbidden-instruction', pos, `${mnemonicOf(insn)}: ${DENY_REASONS[deny]}`);
+          fatal = true;
+          break;
+        }
+      }
+      const feature = FORMS.feature[form] as number;
+      if (!(features & (1 << feature))) {
+        report.add('cpu-feature-missing', pos, `${mnemonicOf(insn)} needs ${ALL_FEATURES[feature] ?? '?'}`);
+      }
+      if (deterministic && flags & FormFlag.NonDeterministic) {
+        report.add('nondeterministic-instruction', pos, mnemonicOf(insn));
+      }
+
+      // A restricted %rsp/%rbp must be rebased by the very next instruction.
+      if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
+      else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
+
+      // Memory operand.
+      if (insn.hasMemory && !(flags & FormFlag.NoAddress) && !nop) {
+        const b = insn.base;
+        if (b === REG_RIP || b === Gpr.R15 || b === Gpr.RSP || b === Gpr.RBP) {
+          if (insn.index !== REG_NONE) {
+            if (insn.index === restricted) clearBit(validTargets, pos);
+            else report.add('bad-index-register', pos);
+          }
+        } else {
+          report.add('bad-base-register', pos, b === REG_NONE ? 'absolute address' : undefined);
+        }
+      }
+
+      // Register writes.
+      const count = nop ? 0 : trackedWrites(insn, writes);
+      const zeroExtends = (flags & FormFlag.ZeroExtends) !== 0;
+      let newRestricted = NONE;
+      let r15 = false;
+      let rbp = false;
+      let rsp = false;
+      for (let i = 0; i < count; i++) {
+        const w = writes[i] as number;
+        const reg = w & 0xff;
+        const kind = w >> 8;
+        if (reg === Gpr.R15) r15 = true;
+        if (reg === Gpr.RBP || reg === Gpr.RSP) {
+          // A 32-bit write is fine when it zero-extends (it must be rebased next).
+          const invalid = kind !== WriteKind.Restricted || !zeroExtends;
+          if (invalid) {
+            if (reg === Gpr.RBP) rbp = true;
+            else rsp = true;
+          }
+        }
+      }
+      if (r15) report.add('r15-modified', pos);
+      if (rbp) report.add('rbp-modified', pos);
+      if (rsp) report.add('rsp-modified', pos);
+      if (zeroExtends && count > 0) {
+        const first = writes[0] as number;
+        if (first >> 8 === WriteKind.Restricted) {
+          newRestricted = first & 0xff;
+          // With two written operands only the first is tracked; a 32-bit
+          // write to %esp/%ebp in the second one can never be rebased.
+          if (count > 1) {
+            const second = writes[1] as number;
+            if (second >> 8 === WriteKind.Restricted) {
+              if ((second & 0xff) === Gpr.RSP) report.add('rsp-not-rebased', pos);
+              if ((second & 0xff) === Gpr.RBP) report.add('rbp-not-rebased', pos);
+            }
+          }
+        } else if (count > 1) {
+          const second = writes[1] as number;
+          if (second >> 8 === WriteKind.Restricted) newRestricted = second & 0xff;
+        }
+        if (newRestricted === Gpr.R15) newRestricted = NONE;
+      }
+      restricted = newRestricted;
+
+      // Direct jumps and calls.
+      if (flags & FormFlag.Relative) {
+        const target = insn.target;
+        if ((target & BUNDLE_MASK) !== 0) {
+          if (target < 0 || target >= size) report.add('direct-jump-out-of-range', pos, `target ${formatAddress(base + target)}`);
+          else {
+            setBit(jumpTargets, target);
+            setBit(jumpSources, pos);
+          }
+        }
+      }
+      pos = end;
+      setBit(validTargets, pos);
+    }
+    if (!fatal) {
+      if (restricted === Gpr.RBP) report.add('rbp-not-rebased', bundleEnd, 'at the end of the bundle');
+      else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', bundleEnd, 'at the end of the bundle');
+    }
+  }
+
+  reportBadJumpTargets(code, size, validTargets, jumpTargets, jumpSources, report);
+  const errors = report.errors.sort((a, b) => a.offset - b.offset);
+  return { valid: errors.length === 0, errors, size, base, policy };
+}
+
+function formatAddress(address: number): string {
+  return address < 0 ? `-0x${(-address).toString(16)}` : `0x${address.toString(16)}`;
+}
+
+/**
+ * Reports each direct jump whose in-region, unaligned target is not a valid
+ * instruction boundary. Finding the jumps needs a second decoding pass; it
+ * runs only when such a target exists, so valid code pays nothing for it.
+ */
+function reportBadJumpTargets(
+  code: Uint8Array,
+  size: number,
+  validTargets: Uint8Array,
+  jumpTargets: Uint8Array,
+  jumpSources: Uint8Array,
+  report: Report,
+): void {
+  let any = false;
+  for (let i = 0; i < jumpTargets.length; i++) {
+    if ((jumpTargets[i] as number) & ~(validTargets[i] as number)) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) return;
+  const insn = new DecodedInstruction();
+  for (let bundle = 0; bundle < size; bundle += BUNDLE_SIZE) {
+    let pos = bundle;
+    while (pos < bundle + BUNDLE_SIZE) {
+      decode(code, pos, size, insn);
+      if (insn.status !== DecodeStatus.Ok || pos + insn.length > bundle + BUNDLE_SIZE) break;
+      if (testBit(jumpSources, pos)) {
+        const t = insn.target;
+        if ((t & BUNDLE_MASK) !== 0 && t >= 0 && t < size && testBit(jumpTargets, t) && !testBit(validTargets, t)) {
+          report.add('bad-jump-target', pos, `target ${formatAddress(t)} is not an instruction boundary`);
+        }
+      }
+      pos += insn.length;
+    }
+  }
+}
