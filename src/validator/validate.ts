@@ -35,6 +35,7 @@ import { ALL_FEATURES, FEATURE_BIT, type CpuFeature } from './features.js';
 import { Gpr, REG_NONE, REG_RIP } from './registers.js';
 import { RULES, type RuleId } from './rules.js';
 import { matchSpecialRegisterInstruction, SpecialKind } from './special.js';
+import { mnemonicOf } from './format.js';
 import { isWhitelistedNop } from './nops.js';
 import { matchSuperinstruction, SuperMatch } from './superinstructions.js';
 
@@ -126,15 +127,6 @@ export function padToBundles(code: Uint8Array, padByte = 0xf4): Uint8Array {
   const padded = new Uint8Array(code.length + BUNDLE_SIZE - (code.length % BUNDLE_SIZE)).fill(padByte);
   padded.set(code);
   return padded;
-}
-
-function mnemonicOf(insn: DecodedInstruction): string {
-  const form = FORMS.forms[insn.form];
-  if (!form) return '?';
-  const names = form.mnemonic.split('/');
-  if (names.length === 3) return names[insn.operandBits === 16 ? 0 : insn.operandBits === 64 ? 2 : 1] as string;
-  if (names.length === 2) return names[insn.operandBits === 16 ? 0 : 1] as string;
-  return form.mnemonic;
 }
 
 /**
@@ -326,7 +318,7 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
           break;
         }
         if (deny !== null) {
-          report.add('forbidden-instruction', pos, `${mnemonicOf(insn)}: ${DENY_REASONS[deny]}`);
+          report.add('forbidden-instruction', pos, `${mnemonicOf(insn)} — ${DENY_REASONS[deny]}`);
           fatal = true;
           break;
         }
