@@ -1,0 +1,129 @@
+/**
+ * End-to-end: `zerovm validate` and `zerovm disasm` on the bundled example
+ * programs and on hand-made inputs, through the real command line.
+ */
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { zerovm, ROOT } from './cli.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'zerovm-cli-'));
+function file(name: string, content: string | Uint8Array): string {
+  const path = join(tmp, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('zerovm validate', () => {
+  it('accepts the hello example (exit 0)', () => {
+    const r = zerovm(['validate', 'examples/hello.nexe']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/examples\/hello\.nexe: VALID/);
+  });
+
+  it('rejects the unsafe example with address: message lines (exit 1)', () => {
+    const r = zerovm(['validate', 'examples/unsafe.nexe']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('0x20000: memory operand must be based on %r15, %rsp, %rbp or %rip [bad-base-register]');
+    expect(r.stdout).toMatch(/0x20009: .*syscall.* \[forbidden-instruction\]/);
+    expect(r.stdout).toMatch(/0x20020: .*ret.* \[forbidden-instruction\]/);
+    expect(r.stdout).toMatch(/INVALID \(3 errors\)/);
+  });
+
+  it('prints one JSON object with --json', () => {
+    const r = zerovm(['validate', '--json', 'examples/unsafe.nexe']);
+    expect(r.status).toBe(1);
+    const json = JSON.parse(r.stdout) as { valid: boolean; errors: Array<{ rule: string; address: number; nacl: string | null }> };
+    expect(json.valid).toBe(false);
+    expect(json.errors.map((e) => [e.rule, e.address])).toEqual([
+      ['bad-base-register', 0x20000],
+      ['forbidden-instruction', 0x20009],
+      ['forbidden-instruction', 0x20020],
+    ]);
+    expect(json.errors[0]?.nacl).toBe('improper memory address - bad base');
+  });
+
+  it('validates hex regions (--hex) at --base', () => {
+    const good = file('good.hex', '# mov %eax,%eax ; mov (%r15,%rax),%ebx\n89 c0\n41 8b 1c 07\n');
+    expect(zerovm(['validate', '--hex', good]).status).toBe(0);
+    const bad = file('bad.hex', '41 8b 1c 07\n');
+    const r = zerovm(['validate', '--hex', bad, '--base', '0x1000']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('0x1000: index register must be zero-extended');
+  });
+
+  it('validates raw regions (--raw)', () => {
+    const raw = file('code.bin', Uint8Array.from([0x0f, 0x05]));
+    const r = zerovm(['validate', '--raw', raw]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/syscall/);
+  });
+
+  it('emulates a CPU with --features', () => {
+    const popcnt = file('popcnt.hex', 'f3 48 0f b8 c0\n');
+    expect(zerovm(['validate', '--hex', popcnt]).status).toBe(0);
+    const r = zerovm(['validate', '--hex', popcnt, '--features', '-POPCNT']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('[cpu-feature-missing]');
+  });
+
+  it('applies the deterministic policy with --deterministic', () => {
+    const rdtsc = file('rdtsc.hex', '0f 31\n');
+    expect(zerovm(['validate', '--hex', rdtsc]).status).toBe(0);
+    const r = zerovm(['validate', '--hex', rdtsc, '--deterministic']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('[nondeterministic-instruction]');
+  });
+
+  it('exits 2 with a clear message on unusable input', () => {
+    const missing = zerovm(['validate', join(tmp, 'missing.nexe')]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read .*missing\.nexe: no such file/);
+
+    const notElf = zerovm(['validate', file('text.nexe', 'hello')]);
+    expect(notElf.status).toBe(2);
+    expect(notElf.stderr).toMatch(/not a usable nexe: file is 5 bytes, too short/);
+
+    const hello = readFileSync(join(ROOT, 'examples', 'hello.nexe'));
+    const sysv = Uint8Array.from(hello);
+    sysv[7] = 0;
+    const r = zerovm(['validate', file('sysv.nexe', sysv)]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/EI_OSABI is 0; a ZeroVM nexe has 123/);
+    expect(zerovm(['validate', '--allow-sysv-abi', file('sysv2.nexe', sysv)]).status).toBe(0);
+
+    const badHex = zerovm(['validate', '--hex', file('bad2.hex', 'zz\n')]);
+    expect(badHex.status).toBe(2);
+    expect(badHex.stderr).toMatch(/'zz' is not a hex byte/);
+
+    const badOption = zerovm(['validate', '--frobnicate', 'examples/hello.nexe']);
+    expect(badOption.status).toBe(2);
+    expect(badOption.stderr).toMatch(/unknown option --frobnicate/);
+
+    const badFeature = zerovm(['validate', '--features', 'SSE9', 'examples/hello.nexe']);
+    expect(badFeature.status).toBe(2);
+    expect(badFeature.stderr).toMatch(/unknown CPU feature 'SSE9'/);
+  });
+});
+
+describe('zerovm disasm', () => {
+  it('shows bundles and superinstructions of the hello example', () => {
+    const r = zerovm(['disasm', 'examples/hello.nexe']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('; ---- bundle 0x20040 ----');
+    expect(r.stdout).toMatch(/┌ +20058: +83 e3 e0 +and ebx, -0x20/);
+    expect(r.stdout).toMatch(/└ +2005e: +ff d3 +call rbx/);
+  });
+
+  it('shows each error under its instruction', () => {
+    const r = zerovm(['disasm', 'examples/unsafe.nexe']);
+    expect(r.status).toBe(1);
+    const lines = r.stdout.split('\n');
+    const syscall = lines.findIndex((l) => /20009: +0f 05 +syscall/.test(l));
+    expect(syscall).toBeGreaterThan(0);
+    expect(lines[syscall + 1]).toMatch(/\^\^\^ forbidden-instruction: .*system calls are not allowed/);
+    expect(lines[syscall + 2]).toMatch(/validation resumes at the next bundle/);
+  });
+});
