@@ -47,6 +47,14 @@ export const RULES = {
     nacl: 'unrecognized instruction',
     fatal: true,
   },
+  'unsupported-extension': {
+    message: 'instruction set extension not accepted by the sandbox',
+    spec: '#r-instruction-set',
+    // NaCl decodes these (it knows their length) but does not allow the
+    // extension, so it continues with the next instruction.
+    nacl: 'unrecognized instruction',
+    fatal: false,
+  },
   'unsandboxed-string-or-indirect': {
     message: 'string instruction, maskmov or indirect jump/call without its sandboxing sequence',
     spec: '#r-superinstructions',

@@ -317,7 +317,9 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
           fatal = true;
           break;
         }
-        if (deny !== null) {
+        if (deny === 'unsupported') {
+          report.add('unsupported-extension', pos, mnemonicOf(insn));
+        } else if (deny !== null) {
           report.add('forbidden-instruction', pos, `${mnemonicOf(insn)} — ${DENY_REASONS[deny]}`);
           fatal = true;
           break;
