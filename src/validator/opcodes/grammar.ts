@@ -201,7 +201,6 @@ function parseVexToken(token: string, parts: EncodingParts, fail: (m: string) =>
   if (fields.length !== 5) fail(`VEX token '${token}' must be VEX.<L>.<pp>.<map>.<W>`);
   const [, l, pp, map, w] = fields as [string, string, string, string, string];
   parts.vex = true;
-  parts.hasModrm = true;
   if (l === '128' || l === 'L0') parts.vexL = 0;
   else if (l === '256' || l === 'L1') parts.vexL = 1;
   else if (l === 'LIG') parts.vexL = -1;
