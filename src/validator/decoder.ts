@@ -16,10 +16,7 @@
  * a `DecodeStatus` saying why. The result object is reused between calls
  * (no allocation per instruction); copy fields out if you keep them.
  */
-import {
-  FORMS, FormFlag, MAX_OPERANDS, OperandSize, OperandType, Prefix, Space,
-  operandSize, operandType,
-} from './forms.js';
+import { FORMS, FormFlag, ImmKind, Prefix, Space } from './forms.js';
 import { REG_NONE, REG_RIP } from './registers.js';
 
 export const enum DecodeStatus {
@@ -147,255 +144,271 @@ function readSigned(code: Uint8Array, at: number, size: number): number {
 
 const F = FORMS;
 
-/** Size in bytes of an immediate-like operand, or 0 if the operand has none. */
-function immediateBytes(code: number, operandBits: number, addrBits: number): number {
-  const type = operandType(code);
-  if (type === OperandType.I) {
-    switch (operandSize(code)) {
-      case OperandSize.B: return 1;
-      case OperandSize.W: return 2;
-      case OperandSize.D: return 4;
-      case OperandSize.Q: return 8;
-      case OperandSize.Z: return operandBits === 16 ? 2 : 4;
-      case OperandSize.V: return operandBits === 16 ? 2 : operandBits === 64 ? 8 : 4;
-      default: return 1;
-    }
+/** PrefixBit of each legacy prefix byte, REX_MARK for 40..4F, 0 otherwise. */
+const REX_MARK = 0x8000;
+const PREFIX_TABLE = (() => {
+  const t = new Uint16Array(256);
+  t[0xf0] = PrefixBit.Lock;
+  t[0xf2] = PrefixBit.Repne;
+  t[0xf3] = PrefixBit.Rep;
+  t[0x66] = PrefixBit.OpSize;
+  t[0x67] = PrefixBit.AddrSize;
+  t[0x26] = PrefixBit.SegES;
+  t[0x2e] = PrefixBit.SegCS;
+  t[0x36] = PrefixBit.SegSS;
+  t[0x3e] = PrefixBit.SegDS;
+  t[0x64] = PrefixBit.SegFS;
+  t[0x65] = PrefixBit.SegGS;
+  for (let b = 0x40; b <= 0x4f; b++) t[b] = REX_MARK;
+  return t;
+})();
+
+/**
+ * Per opcode key: the one form to use when the key has exactly one
+ * candidate and that form has no prefix, W, ModRM or operand-kind
+ * constraint (most of the one-byte map). Saves the candidate loop.
+ */
+const SINGLE_FORM = (() => {
+  const t = new Int32Array(F.candidateStart.length - 1).fill(-1);
+  for (let key = 0; key < t.length; key++) {
+    const start = F.candidateStart[key] as number;
+    if ((F.candidateStart[key + 1] as number) - start !== 1) continue;
+    const id = F.candidates[start] as number;
+    const flags = F.flags[id] as number;
+    const space = key >> 8;
+    if (space !== Space.Legacy && space !== Space.Map0F) continue;
+    if (key === 0x90) continue; // nop/xchg/pause choice
+    if (F.prefix[id] !== Prefix.None || F.w[id] !== -1 || F.modrmReg[id] !== -1 || F.modrmLiteral[id] !== -1) continue;
+    if (flags & (FormFlag.MemOnly | FormFlag.RegOnly)) continue;
+    t[key] = id;
   }
-  if (type === OperandType.J) {
-    // In 64-bit mode Intel CPUs ignore 66 on near branches (rel32 stays);
-    // iced-x86 decodes the same way by default.
-    return operandSize(code) === OperandSize.B ? 1 : 4;
+  return t;
+})();
+
+/** Byte size of an immediate of `kind`. */
+function immediateBytes(kind: number, operandBits: number, addr32: boolean): number {
+  switch (kind) {
+    case ImmKind.Byte:
+    case ImmKind.RelByte:
+    case ImmKind.RegisterByte:
+      return 1;
+    case ImmKind.Word: return 2;
+    case ImmKind.Dword:
+    case ImmKind.RelDword:
+      return 4;
+    case ImmKind.Qword: return 8;
+    case ImmKind.Z: return operandBits === 16 ? 2 : 4;
+    case ImmKind.V: return operandBits === 16 ? 2 : operandBits === 64 ? 8 : 4;
+    case ImmKind.Moffs: return addr32 ? 4 : 8;
+    default: return 0;
   }
-  if (type === OperandType.O) return addrBits === 32 ? 4 : 8;
-  if (type === OperandType.L) return 1;
-  return 0;
 }
 
 /**
  * Decodes the instruction at `pos`, reading no byte at or after `end`.
- * `out` is overwritten and returned.
+ * `out` is overwritten and returned. Fields that only make sense with
+ * another field set (memory fields with `hasMemory`, VEX fields with `vex`,
+ * immediates with their sizes) are only meaningful in that case.
  */
 export function decode(code: Uint8Array, pos: number, end: number, out: DecodedInstruction): DecodedInstruction {
-  const limit = Math.min(end, code.length);
+  const limit = end < code.length ? end : code.length;
   out.offset = pos;
   out.length = 0;
-  out.status = DecodeStatus.Ok;
   out.form = -1;
   out.opcode = -1;
   out.space = Space.Legacy;
-  out.prefixes = 0;
-  out.prefixCount = 0;
-  out.lastRep = 0;
-  out.rex = 0;
-  out.rexCount = 0;
   out.vex = false;
   out.vexL = 0;
   out.vexW = 0;
   out.vvvv = 0;
   out.modrm = -1;
-  out.mod = 0;
-  out.reg = 0;
-  out.rm = 0;
   out.hasMemory = false;
-  out.base = REG_NONE;
-  out.index = REG_NONE;
-  out.scale = 1;
-  out.disp = 0;
-  out.dispSize = 0;
-  out.imm = 0;
   out.immSize = 0;
-  out.imm2 = 0;
   out.imm2Size = 0;
-  out.immOffset = 0;
-  out.target = 0;
-  out.opcodeRegister = 0;
 
   let p = pos;
-  const hardEnd = Math.min(limit, pos + MAX_LENGTH);
   let prefixes = 0;
+  let prefixCount = 0;
+  let lastRep = 0;
+  let rex = 0;
+  let rexCount = 0;
 
   // ---- legacy prefixes and REX ---------------------------------------------------
   for (;;) {
-    if (p >= limit) return fail(out, DecodeStatus.Truncated);
-    if (p >= pos + MAX_LENGTH) return fail(out, DecodeStatus.TooLong);
+    if (p >= limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
+    if (p - pos >= MAX_LENGTH) return fail(out, DecodeStatus.TooLong, prefixes, rex, rexCount, lastRep);
     const b = code[p] as number;
-    let bit = 0;
-    switch (b) {
-      case 0xf0: bit = PrefixBit.Lock; break;
-      case 0xf2: bit = PrefixBit.Repne; out.lastRep = b; break;
-      case 0xf3: bit = PrefixBit.Rep; out.lastRep = b; break;
-      case 0x66: bit = PrefixBit.OpSize; break;
-      case 0x67: bit = PrefixBit.AddrSize; break;
-      case 0x26: bit = PrefixBit.SegES; break;
-      case 0x2e: bit = PrefixBit.SegCS; break;
-      case 0x36: bit = PrefixBit.SegSS; break;
-      case 0x3e: bit = PrefixBit.SegDS; break;
-      case 0x64: bit = PrefixBit.SegFS; break;
-      case 0x65: bit = PrefixBit.SegGS; break;
-      default: break;
-    }
-    if (bit !== 0) {
-      if (prefixes & bit) prefixes |= PrefixBit.Duplicate;
-      if (bit & SEGMENT_PREFIX_MASK && prefixes & SEGMENT_PREFIX_MASK & ~bit) prefixes |= PrefixBit.ManySegments;
-      if ((bit === PrefixBit.Rep && prefixes & PrefixBit.Repne) || (bit === PrefixBit.Repne && prefixes & PrefixBit.Rep)) {
-        prefixes |= PrefixBit.ManyReps;
-      }
-      if (out.rex !== 0) {
-        // A REX prefix not immediately before the opcode is ignored by the CPU.
-        prefixes |= PrefixBit.RexNotLast;
-        out.rex = 0;
-      }
-      prefixes |= bit;
-      out.prefixCount++;
-      p++;
+    const bit = PREFIX_TABLE[b] as number;
+    if (bit === 0) break;
+    p++;
+    if (bit === REX_MARK) {
+      if (rex !== 0) prefixes |= PrefixBit.RexNotLast;
+      rex = b;
+      rexCount++;
       continue;
     }
-    if ((b & 0xf0) === 0x40) {
-      if (out.rex !== 0) prefixes |= PrefixBit.RexNotLast;
-      out.rex = b;
-      out.rexCount++;
-      p++;
-      continue;
+    if (prefixes & bit) prefixes |= PrefixBit.Duplicate;
+    if (bit & SEGMENT_PREFIX_MASK && prefixes & SEGMENT_PREFIX_MASK & ~bit) prefixes |= PrefixBit.ManySegments;
+    if (bit === PrefixBit.Rep || bit === PrefixBit.Repne) {
+      if (prefixes & (PrefixBit.Rep | PrefixBit.Repne) & ~bit) prefixes |= PrefixBit.ManyReps;
+      lastRep = b;
     }
-    break;
+    if (rex !== 0) {
+      // A REX prefix not immediately before the opcode is ignored by the CPU.
+      prefixes |= PrefixBit.RexNotLast;
+      rex = 0;
+    }
+    prefixes |= bit;
+    prefixCount++;
   }
-  out.prefixes = prefixes;
 
-  const rexW = (out.rex & 8) !== 0;
   let opcode = code[p] as number;
   p++;
   let space: Space = Space.Legacy;
+  let vex = false;
+  let vexL = 0;
+  let vexW = 0;
+  let vvvv = 0;
 
   // ---- VEX / escapes ---------------------------------------------------------------
-  if (opcode === 0xc4 || opcode === 0xc5) {
+  if (opcode === 0x0f) {
+    if (p >= limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
+    const second = code[p] as number;
+    p++;
+    if (second === 0x38 || second === 0x3a) {
+      if (p >= limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
+      space = second === 0x38 ? Space.Map0F38 : Space.Map0F3A;
+      opcode = code[p] as number;
+      p++;
+    } else if (second === 0x0f) {
+      space = Space.ThreeDNow;
+    } else {
+      space = Space.Map0F;
+      opcode = second;
+    }
+  } else if (opcode === 0xc4 || opcode === 0xc5) {
     // In 64-bit mode C4/C5 always start a VEX prefix.
-    if (out.rex !== 0 || prefixes & (PrefixBit.Lock | PrefixBit.OpSize | PrefixBit.Rep | PrefixBit.Repne)) {
-      return fail(out, DecodeStatus.Invalid);
+    if (rex !== 0 || prefixes & (PrefixBit.Lock | PrefixBit.OpSize | PrefixBit.Rep | PrefixBit.Repne)) {
+      return fail(out, DecodeStatus.Invalid, prefixes, rex, rexCount, lastRep);
     }
     const vexBytes = opcode === 0xc4 ? 3 : 2;
-    if (p + vexBytes > hardEnd) return fail(out, p + vexBytes > limit ? DecodeStatus.Truncated : DecodeStatus.TooLong);
-    let r: number;
+    if (p + vexBytes > limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
+    const first = code[p] as number;
+    let second: number;
+    let mapSelect = 1;
     let x = 0;
     let bb = 0;
-    let mapSelect = 1;
-    let w = 0;
-    let second: number;
-    const first = code[p] as number;
     if (opcode === 0xc4) {
       second = code[p + 1] as number;
-      r = first & 0x80 ? 0 : 1;
       x = first & 0x40 ? 0 : 1;
       bb = first & 0x20 ? 0 : 1;
       mapSelect = first & 0x1f;
-      w = second >> 7;
+      vexW = second >> 7;
       opcode = code[p + 2] as number;
     } else {
       second = first;
-      r = first & 0x80 ? 0 : 1;
       opcode = code[p + 1] as number;
     }
     p += vexBytes;
     if (mapSelect === 1) space = Space.Vex0F;
     else if (mapSelect === 2) space = Space.Vex0F38;
     else if (mapSelect === 3) space = Space.Vex0F3A;
-    else return fail(out, DecodeStatus.Invalid);
-    out.vex = true;
-    out.vexW = w;
-    out.vexL = (second >> 2) & 1;
-    out.vvvv = (~second >> 3) & 15;
-    // Synthesise a REX-like value so the addressing code is shared.
-    out.rex = 0x40 | (w << 3) | (r << 2) | (x << 1) | bb;
+    else return fail(out, DecodeStatus.Invalid, prefixes, rex, rexCount, lastRep);
+    vex = true;
+    vexL = (second >> 2) & 1;
+    vvvv = (~second >> 3) & 15;
+    // A REX-like value so the addressing code is shared.
+    rex = 0x40 | (vexW << 3) | (first & 0x80 ? 0 : 4) | (x << 1) | bb;
     const pp = second & 3;
-    out.lastRep = pp === 2 ? 0xf3 : pp === 3 ? 0xf2 : 0;
-    if (pp === 1) out.prefixes |= PrefixBit.OpSize;
-    out.prefixes |= 0; // keep shape
-    prefixes = out.prefixes;
+    lastRep = pp === 2 ? 0xf3 : pp === 3 ? 0xf2 : 0;
+    if (pp === 1) prefixes |= PrefixBit.OpSize;
   } else if (opcode === 0x62) {
-    return fail(out, DecodeStatus.Unsupported); // EVEX; BOUND does not exist in 64-bit mode
+    return fail(out, DecodeStatus.Unsupported, prefixes, rex, rexCount, lastRep); // EVEX (BOUND does not exist in 64-bit mode)
   } else if (opcode === 0x8f && p < limit && (((code[p] as number) >> 3) & 7) !== 0) {
-    return fail(out, DecodeStatus.Unsupported); // XOP
-  } else if (opcode === 0x0f) {
-    if (p >= limit) return fail(out, DecodeStatus.Truncated);
-    const second = code[p] as number;
-    p++;
-    if (second === 0x38 || second === 0x3a) {
-      if (p >= limit) return fail(out, DecodeStatus.Truncated);
-      space = second === 0x38 ? Space.Map0F38 : Space.Map0F3A;
-      opcode = code[p] as number;
-      p++;
-    } else if (second === 0x0f) {
-      space = Space.ThreeDNow;
-      opcode = 0x0f;
-    } else {
-      space = Space.Map0F;
-      opcode = second;
-    }
+    return fail(out, DecodeStatus.Unsupported, prefixes, rex, rexCount, lastRep); // XOP
   }
   out.space = space;
   out.opcode = opcode;
-  if (p > pos + MAX_LENGTH) return fail(out, DecodeStatus.TooLong);
+  out.prefixes = prefixes;
+  out.prefixCount = prefixCount;
+  out.lastRep = lastRep;
+  out.rex = rex;
+  out.rexCount = rexCount;
+  if (vex) {
+    out.vex = true;
+    out.vexL = vexL;
+    out.vexW = vexW;
+    out.vvvv = vvvv;
+  }
+  if (p - pos > MAX_LENGTH) return fail(out, DecodeStatus.TooLong, prefixes, rex, rexCount, lastRep);
 
-  const vex = out.vex;
-  const rex = out.rex;
   const opSize = (prefixes & PrefixBit.OpSize) !== 0;
-  const addrBits = prefixes & PrefixBit.AddrSize ? 32 : 64;
-
-  // Mandatory prefix candidate: the last of F2/F3, else 66.
-  const mandatory = out.lastRep === 0xf3 ? Prefix.PF3 : out.lastRep === 0xf2 ? Prefix.PF2 : opSize ? Prefix.P66 : Prefix.NP;
+  const addr32 = (prefixes & PrefixBit.AddrSize) !== 0;
 
   // ---- ModRM, SIB, displacement ---------------------------------------------------------
-  const key = space === Space.ThreeDNow ? -1 : space * 256 + opcode;
-  const hasModrm = space === Space.ThreeDNow ? true : F.keyHasModrm[key] === 1;
-  if (space !== Space.ThreeDNow && F.keyHasModrm[key] === -1) return fail(out, p >= limit ? DecodeStatus.Truncated : DecodeStatus.Invalid);
-
+  const key = space * 256 + opcode;
+  let hasModrm: boolean;
+  if (space === Space.ThreeDNow) hasModrm = true;
+  else {
+    const h = F.keyHasModrm[key] as number;
+    if (h < 0) return fail(out, p >= limit ? DecodeStatus.Truncated : DecodeStatus.Invalid, prefixes, rex, rexCount, lastRep);
+    hasModrm = h === 1;
+  }
+  let modrm = -1;
+  let mod = 0;
   if (hasModrm) {
-    if (p >= limit) return fail(out, DecodeStatus.Truncated);
-    const modrm = code[p] as number;
+    if (p >= limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
+    modrm = code[p] as number;
     p++;
     out.modrm = modrm;
-    const mod = modrm >> 6;
+    mod = modrm >> 6;
     out.mod = mod;
-    out.reg = ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0);
-    out.rm = (modrm & 7) | (rex & 1 ? 8 : 0);
+    out.reg = ((modrm >> 3) & 7) | ((rex & 4) << 1);
+    const rm = (modrm & 7) | ((rex & 1) << 3);
+    out.rm = rm;
     if (mod !== 3) {
       out.hasMemory = true;
-      let rmLow = modrm & 7;
       let dispSize = mod === 1 ? 1 : mod === 2 ? 4 : 0;
+      let base = rm;
+      let index = REG_NONE;
+      let scale = 1;
+      const rmLow = modrm & 7;
       if (rmLow === 4) {
-        if (p >= limit) return fail(out, DecodeStatus.Truncated);
+        if (p >= limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
         const sib = code[p] as number;
         p++;
-        out.scale = 1 << (sib >> 6);
-        const indexNum = ((sib >> 3) & 7) | (rex & 2 ? 8 : 0);
-        out.index = indexNum === 4 ? REG_NONE : indexNum;
+        scale = 1 << (sib >> 6);
+        const indexNum = ((sib >> 3) & 7) | ((rex & 2) << 2);
+        if (indexNum !== 4) index = indexNum;
         const baseLow = sib & 7;
         if (baseLow === 5 && mod === 0) {
-          out.base = REG_NONE;
+          base = REG_NONE;
           dispSize = 4;
         } else {
-          out.base = baseLow | (rex & 1 ? 8 : 0);
+          base = baseLow | ((rex & 1) << 3);
         }
-        rmLow = baseLow;
       } else if (rmLow === 5 && mod === 0) {
-        out.base = REG_RIP;
+        base = REG_RIP;
         dispSize = 4;
-      } else {
-        out.base = out.rm;
       }
+      out.base = base;
+      out.index = index;
+      out.scale = scale;
+      out.dispSize = dispSize;
       if (dispSize > 0) {
-        if (p + dispSize > limit) return fail(out, DecodeStatus.Truncated);
+        if (p + dispSize > limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
         out.disp = readSigned(code, p, dispSize);
-        out.dispSize = dispSize;
         p += dispSize;
+      } else {
+        out.disp = 0;
       }
     }
   }
-  if (p > pos + MAX_LENGTH) return fail(out, DecodeStatus.TooLong);
 
   // ---- 3DNow! suffix is the opcode ----------------------------------------------------
   let lookupKey = key;
   if (space === Space.ThreeDNow) {
-    if (p >= limit) return fail(out, DecodeStatus.Truncated);
+    if (p >= limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
     const suffix = code[p] as number;
     p++;
     out.opcode = suffix;
@@ -403,91 +416,100 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
   }
 
   // ---- form match -----------------------------------------------------------------------
-  const start = F.candidateStart[lookupKey] as number;
-  const stop = F.candidateStart[lookupKey + 1] as number;
-  const modrmByte = out.modrm;
-  const isRegForm = hasModrm && out.mod === 3;
-  const wBit = vex ? out.vexW : rexW ? 1 : 0;
-  let form = -1;
+  const wBit = (rex & 8) >> 3;
+  let form = SINGLE_FORM[lookupKey] as number;
+  if (form < 0 || (lastRep !== 0 && space !== Space.Legacy && space !== Space.Map0F)) {
+    form = matchForm(lookupKey, space, opcode, vex, vexL, vvvv, opSize, lastRep, rex, wBit, modrm, hasModrm);
+    if (form < 0) return fail(out, DecodeStatus.Invalid, prefixes, rex, rexCount, lastRep);
+  }
+  out.form = form;
+  const flags = F.flags[form] as number;
+
+  // Operand size.
+  let operandBits: number;
+  if (vex) operandBits = wBit ? 64 : 32;
+  // Stack operations are 64-bit; 66 makes them 16-bit unless REX.W is also present.
+  else if (flags & FormFlag.StackSized) operandBits = opSize && !wBit ? 16 : 64;
+  else operandBits = wBit ? 64 : opSize && (F.prefix[form] as number) !== Prefix.P66 ? 16 : 32;
+  out.operandBits = operandBits;
+
+  if (flags & FormFlag.OpcodeReg) out.opcodeRegister = (opcode & 7) | ((rex & 1) << 3);
+
+  // LOCK: only on lockable forms with a memory destination (the CPU raises #UD otherwise).
+  if (prefixes & PrefixBit.Lock && (!(flags & FormFlag.Lock) || mod === 3 || !hasModrm)) {
+    return fail(out, DecodeStatus.BadLock, prefixes, rex, rexCount, lastRep);
+  }
+
+  // ---- immediates ------------------------------------------------------------------------
+  const kind1 = F.immediates[form * 2] as number;
+  if (kind1 !== ImmKind.None) {
+    const bytes = immediateBytes(kind1, operandBits, addr32);
+    if (p + bytes > limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
+    out.immOffset = p;
+    out.imm = kind1 === ImmKind.Moffs || kind1 === ImmKind.RegisterByte ? readUnsigned(code, p, bytes) : readSigned(code, p, bytes);
+    out.immSize = bytes;
+    p += bytes;
+    const kind2 = F.immediates[form * 2 + 1] as number;
+    if (kind2 !== ImmKind.None) {
+      const bytes2 = immediateBytes(kind2, operandBits, addr32);
+      if (p + bytes2 > limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
+      out.imm2 = readSigned(code, p, bytes2);
+      out.imm2Size = bytes2;
+      p += bytes2;
+    }
+    // Relative targets count from the end of the instruction.
+    if (kind1 === ImmKind.RelByte || kind1 === ImmKind.RelDword) out.target = p + out.imm;
+  }
+  if (p - pos > MAX_LENGTH) return fail(out, DecodeStatus.TooLong, prefixes, rex, rexCount, lastRep);
+  out.status = DecodeStatus.Ok;
+  out.length = p - pos;
+  return out;
+}
+
+/** Finds the form for `key` among its candidates, or -1. */
+function matchForm(
+  key: number, space: Space, opcode: number, vex: boolean, vexL: number, vvvv: number,
+  opSize: boolean, lastRep: number, rex: number, wBit: number, modrm: number, hasModrm: boolean,
+): number {
+  // Mandatory prefix candidate: the last of F2/F3, else 66.
+  const mandatory = lastRep === 0xf3 ? Prefix.PF3 : lastRep === 0xf2 ? Prefix.PF2 : opSize ? Prefix.P66 : Prefix.NP;
+  const isRegForm = hasModrm && modrm >> 6 === 3;
+  const start = F.candidateStart[key] as number;
+  const stop = F.candidateStart[key + 1] as number;
   for (let i = start; i < stop; i++) {
     const id = F.candidates[i] as number;
     const flags = F.flags[id] as number;
     const fp = F.prefix[id] as number;
     if (vex) {
-      if (fp !== mandatory && !(fp === Prefix.NP && mandatory === Prefix.NP)) continue;
+      if (fp !== mandatory) continue;
       const l = F.vexL[id] as number;
-      if (l >= 0 && l !== out.vexL) continue;
-      if (!(flags & FormFlag.UsesVvvv) && out.vvvv !== 0) continue;
+      if (l >= 0 && l !== vexL) continue;
+      if (!(flags & FormFlag.UsesVvvv) && vvvv !== 0) continue;
     } else if (fp === Prefix.None) {
       // 66 is operand size; F2/F3 are repeat prefixes, except in 0F38/0F3A
       // where they always select a different instruction.
-      if (out.lastRep !== 0 && (space === Space.Map0F38 || space === Space.Map0F3A)) continue;
+      if (lastRep !== 0 && (space === Space.Map0F38 || space === Space.Map0F3A)) continue;
     } else if (fp === Prefix.NP) {
-      if (opSize || out.lastRep !== 0) continue;
+      if (opSize || lastRep !== 0) continue;
     } else if (fp !== mandatory) {
       continue;
     }
     const fw = F.w[id] as number;
     if (fw >= 0 && fw !== wBit) continue;
     const fr = F.modrmReg[id] as number;
-    if (fr >= 0 && ((modrmByte >> 3) & 7) !== fr) continue;
+    if (fr >= 0 && ((modrm >> 3) & 7) !== fr) continue;
     const lit = F.modrmLiteral[id] as number;
-    if (lit >= 0 && (modrmByte < lit || modrmByte >= lit + (F.modrmRange[id] as number))) continue;
+    if (lit >= 0 && (modrm < lit || modrm >= lit + (F.modrmRange[id] as number))) continue;
     if (flags & FormFlag.MemOnly && isRegForm) continue;
     if (flags & FormFlag.RegOnly && hasModrm && !isRegForm) continue;
-    if (space === Space.Legacy && opcode === 0x90) {
-      // 90 is nop (or pause) unless REX.B turns it into xchg %r8.
+    if (space === Space.Legacy && opcode === 0x90 && fp !== Prefix.PF3) {
+      // 90 is nop unless REX.B turns it into xchg %r8; F3 90 is pause even with REX.B.
       const plain = (rex & 1) === 0;
       if (flags & FormFlag.OpcodeReg ? plain : !plain) continue;
     }
-    form = id;
-    break;
+    return id;
   }
-  if (form < 0) return fail(out, DecodeStatus.Invalid);
-  out.form = form;
-  const flags = F.flags[form] as number;
-
-  // Operand size.
-  if (flags & FormFlag.StackSized) out.operandBits = opSize ? 16 : 64;
-  else out.operandBits = wBit && !vex ? 64 : opSize && (F.prefix[form] as number) !== Prefix.P66 ? 16 : 32;
-  if (vex) out.operandBits = wBit ? 64 : 32;
-
-  if (flags & FormFlag.OpcodeReg) out.opcodeRegister = (opcode & 7) | (rex & 1 ? 8 : 0);
-
-  // LOCK: only on lockable forms with a memory destination (the CPU raises #UD otherwise).
-  if (prefixes & PrefixBit.Lock && (!(flags & FormFlag.Lock) || !out.hasMemory)) {
-    return fail(out, DecodeStatus.BadLock);
-  }
-
-  // ---- immediates ------------------------------------------------------------------------
-  const count = F.operandCount[form] as number;
-  const base = form * MAX_OPERANDS;
-  let immIndex = 0;
-  for (let i = 0; i < count; i++) {
-    const code0 = F.operands[base + i] as number;
-    const bytes = immediateBytes(code0, out.operandBits, addrBits);
-    if (bytes === 0) continue;
-    if (p + bytes > limit) return fail(out, DecodeStatus.Truncated);
-    if (p + bytes > pos + MAX_LENGTH) return fail(out, DecodeStatus.TooLong);
-    const type = operandType(code0);
-    const value = type === OperandType.O || type === OperandType.L ? readUnsigned(code, p, bytes) : readSigned(code, p, bytes);
-    if (immIndex === 0) {
-      out.imm = value;
-      out.immSize = bytes;
-      out.immOffset = p;
-    } else {
-      out.imm2 = value;
-      out.imm2Size = bytes;
-    }
-    immIndex++;
-    p += bytes;
-    if (type === OperandType.J) out.target = p + value;
-  }
-  // Relative targets are computed after the whole instruction is known.
-  if (flags & FormFlag.Relative) out.target = p + out.imm;
-  if (p > hardEnd) return fail(out, p > limit ? DecodeStatus.Truncated : DecodeStatus.TooLong);
-  out.length = p - pos;
-  return out;
+  return -1;
 }
 
 function readUnsigned(code: Uint8Array, at: number, size: number): number {
@@ -497,8 +519,12 @@ function readUnsigned(code: Uint8Array, at: number, size: number): number {
   return v;
 }
 
-function fail(out: DecodedInstruction, status: DecodeStatus): DecodedInstruction {
+function fail(out: DecodedInstruction, status: DecodeStatus, prefixes: number, rex: number, rexCount: number, lastRep: number): DecodedInstruction {
   out.status = status;
   out.length = 0;
+  out.prefixes = prefixes;
+  out.rex = rex;
+  out.rexCount = rexCount;
+  out.lastRep = lastRep;
   return out;
 }

@@ -93,6 +93,7 @@ export const FIXED_REGISTER_NAMES = [
 ] as const;
 
 export const MAX_OPERANDS = 5;
+export const MAX_WRITES = 3;
 
 const TYPE_LETTERS = 'EGMRWVUHQPNBLZIJOSCDXYT';
 const SIZE_CODES: Record<string, OperandSize> = {
@@ -112,6 +113,23 @@ export function operandAccess(code: number): OperandAccess {
 }
 export function operandFixed(code: number): number {
   return code >> 12;
+}
+
+/** Is this operand a written general register that the sandbox tracks? */
+function isTrackedWrite(code: number): boolean {
+  if (operandAccess(code) === OperandAccess.Read) return false;
+  switch (operandType(code)) {
+    case OperandType.E:
+    case OperandType.R:
+    case OperandType.G:
+    case OperandType.Z:
+    case OperandType.B:
+      return true;
+    case OperandType.Fixed:
+      return FIXED_REGISTER_NAMES[operandFixed(code)] === 'rAX';
+    default:
+      return false;
+  }
 }
 
 function encodeOperand(spec: OperandSpec): number {
@@ -189,6 +207,49 @@ function specificity(form: FormSpec): number {
   return -score;
 }
 
+/**
+ * Immediate-like fields that follow ModRM, precomputed per form so the
+ * decoder does not walk the operand list (`FORMS.immediates`, two per form).
+ */
+export const enum ImmKind {
+  None = 0,
+  Byte = 1,
+  Word = 2,
+  Dword = 3,
+  Qword = 4,
+  /** 16 with operand size 16, else 32. */
+  Z = 5,
+  /** 16/32/64 with the operand size. */
+  V = 6,
+  /** moffs: 8 bytes, 4 with 0x67. */
+  Moffs = 7,
+  RelByte = 8,
+  /** rel32 (66 is ignored on near branches in 64-bit mode). */
+  RelDword = 9,
+  /** is4 register byte. */
+  RegisterByte = 10,
+}
+
+function immKindOf(code: number): ImmKind {
+  const type = operandType(code);
+  const size = operandSize(code);
+  switch (type) {
+    case OperandType.I:
+      switch (size) {
+        case OperandSize.W: return ImmKind.Word;
+        case OperandSize.D: return ImmKind.Dword;
+        case OperandSize.Q: return ImmKind.Qword;
+        case OperandSize.Z: return ImmKind.Z;
+        case OperandSize.V: return ImmKind.V;
+        default: return ImmKind.Byte;
+      }
+    case OperandType.J: return size === OperandSize.B ? ImmKind.RelByte : ImmKind.RelDword;
+    case OperandType.O: return ImmKind.Moffs;
+    case OperandType.L: return ImmKind.RegisterByte;
+    default: return ImmKind.None;
+  }
+}
+
 /** Compiled tables. */
 export interface CompiledForms {
   readonly forms: readonly FormSpec[];
@@ -206,11 +267,25 @@ export interface CompiledForms {
   readonly feature: Uint8Array;
   /** 0 = allowed, else 1 + index into DENY_KEYS. */
   readonly deny: Uint8Array;
+  /** Two ImmKind values per form, in encoding order. */
+  readonly immediates: Uint8Array;
+  /**
+   * Operand codes of the general registers a form writes that the sandbox
+   * tracks (E/R/G/Z/B and the accumulator rAX), MAX_WRITES per form, with
+   * their count in `writeCount` — precomputed for the validator's hot path.
+   */
+  readonly writes: Int32Array;
+  readonly writeCount: Uint8Array;
   readonly candidateStart: Int32Array;
   readonly candidates: Uint16Array;
   /** Per (space, opcode): 1 if the forms there have a ModRM byte, 0 if not, -1 if no form. */
   readonly keyHasModrm: Int8Array;
 }
+
+/** The `deny` code of forms allowed only inside superinstructions. */
+export const DENY_SPECIAL = DENY_KEYS.indexOf('special') + 1;
+/** The `deny` code of disallowed extensions (non-fatal, see rules.ts). */
+export const DENY_UNSUPPORTED = DENY_KEYS.indexOf('unsupported') + 1;
 
 export function denyReasonOf(code: number): DenyReason | null {
   return code === 0 ? null : (DENY_KEYS[code - 1] ?? null);
@@ -230,6 +305,9 @@ function compile(forms: FormSpec[]): CompiledForms {
   const operands = new Int32Array(n * MAX_OPERANDS);
   const feature = new Uint8Array(n);
   const deny = new Uint8Array(n);
+  const immediates = new Uint8Array(n * 2);
+  const writes = new Int32Array(n * MAX_WRITES);
+  const writeCount = new Uint8Array(n);
   const buckets: number[][] = Array.from({ length: SPACE_COUNT * 256 }, () => []);
   const keyHasModrm = new Int8Array(SPACE_COUNT * 256).fill(-1);
 
@@ -244,8 +322,21 @@ function compile(forms: FormSpec[]): CompiledForms {
     suffix[id] = form.suffix;
     if (form.operands.length > MAX_OPERANDS) throw new Error(`${form.table}:${form.line}: too many operands`);
     operandCount[id] = form.operands.length;
+    let immSlot = 0;
     form.operands.forEach((op, i) => {
-      operands[id * MAX_OPERANDS + i] = encodeOperand(op);
+      const code = encodeOperand(op);
+      operands[id * MAX_OPERANDS + i] = code;
+      const kind = immKindOf(code);
+      if (kind !== ImmKind.None) {
+        if (immSlot > 1) throw new Error(`${form.table}:${form.line}: more than two immediates`);
+        immediates[id * 2 + immSlot++] = kind;
+      }
+      if (isTrackedWrite(code)) {
+        const w = writeCount[id] as number;
+        if (w >= MAX_WRITES) throw new Error(`${form.table}:${form.line}: more than ${MAX_WRITES} written general registers`);
+        writes[id * MAX_WRITES + w] = code;
+        writeCount[id] = w + 1;
+      }
     });
     if (!isCpuFeature(form.feature)) throw new Error(`${form.table}:${form.line}: unknown CPU feature ${form.feature}`);
     feature[id] = FEATURE_BIT[form.feature];
@@ -279,7 +370,7 @@ function compile(forms: FormSpec[]): CompiledForms {
 
   return {
     forms, flags, prefix, modrmReg, modrmLiteral, modrmRange, w, vexL, suffix,
-    operandCount, operands, feature, deny,
+    operandCount, operands, feature, deny, immediates, writes, writeCount,
     candidateStart, candidates: Uint16Array.from(list), keyHasModrm,
   };
 }

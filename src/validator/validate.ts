@@ -27,10 +27,10 @@
  */
 import { DecodedInstruction, DecodeStatus, DECODE_STATUS_MESSAGES, PrefixBit, SEGMENT_PREFIX_MASK, decode } from './decoder.js';
 import {
-  FORMS, FormFlag, MAX_OPERANDS, OperandAccess, OperandSize, OperandType, Prefix,
-  denyReasonOf, operandAccess, operandFixed, operandSize, operandType, FIXED_REGISTER_NAMES,
+  DENY_SPECIAL, DENY_UNSUPPORTED, FORMS, FormFlag, MAX_WRITES, OperandSize, OperandType, Prefix,
+  denyReasonOf, operandSize, operandType,
 } from './forms.js';
-import { DENY_REASONS } from './opcodes/grammar.js';
+import { DENY_REASONS, type DenyReason } from './opcodes/grammar.js';
 import { ALL_FEATURES, FEATURE_BIT, type CpuFeature } from './features.js';
 import { Gpr, REG_NONE, REG_RIP } from './registers.js';
 import { RULES, type RuleId } from './rules.js';
@@ -164,15 +164,13 @@ function prefixProblem(insn: DecodedInstruction, flags: number, formPrefix: numb
  */
 function trackedWrites(insn: DecodedInstruction, out: Int32Array): number {
   const form = insn.form;
-  const count = FORMS.operandCount[form] as number;
+  const count = FORMS.writeCount[form] as number;
   let n = 0;
   const hasRex = insn.rex !== 0;
   for (let i = 0; i < count; i++) {
-    const code = FORMS.operands[form * MAX_OPERANDS + i] as number;
-    if (operandAccess(code) === OperandAccess.Read) continue;
-    const type = operandType(code);
+    const code = FORMS.writes[form * MAX_WRITES + i] as number;
     let reg: number;
-    switch (type) {
+    switch (operandType(code)) {
       case OperandType.E:
       case OperandType.R:
         if (insn.hasMemory) continue;
@@ -187,16 +185,12 @@ function trackedWrites(insn: DecodedInstruction, out: Int32Array): number {
       case OperandType.B:
         reg = insn.vvvv;
         break;
-      case OperandType.Fixed:
-        if (FIXED_REGISTER_NAMES[operandFixed(code)] !== 'rAX') continue;
+      default: // the accumulator
         reg = Gpr.RAX;
         break;
-      default:
-        continue;
     }
-    const size = operandSize(code);
     let bits: number;
-    switch (size) {
+    switch (operandSize(code)) {
       case OperandSize.B: bits = 8; break;
       case OperandSize.W: bits = 16; break;
       case OperandSize.D: bits = 32; break;
@@ -218,7 +212,7 @@ function trackedWrites(insn: DecodedInstruction, out: Int32Array): number {
   return n;
 }
 
-const writes = new Int32Array(MAX_OPERANDS);
+const writes = new Int32Array(MAX_WRITES);
 
 /** Validates a code region. Never throws on any input bytes. */
 export function validate(input: Uint8Array, options: ValidateOptions = {}): ValidationResult {
@@ -264,7 +258,9 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
       }
 
       // --- special %rsp/%rbp instructions (exact byte patterns) ---------------
-      const special = matchSpecialRegisterInstruction(code, pos, insn.length);
+      // Only REX.W-prefixed encodings can be special (a cheap pre-filter).
+      const b0 = code[pos] as number;
+      const special = (b0 & 0xf8) === 0x48 ? matchSpecialRegisterInstruction(code, pos, insn.length) : SpecialKind.None;
       if (special !== SpecialKind.None) {
         if (special === SpecialKind.RspRebase || special === SpecialKind.RbpRebase) {
           const wanted = special === SpecialKind.RspRebase ? Gpr.RSP : Gpr.RBP;
@@ -284,10 +280,10 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
 
       const form = insn.form;
       const flags = FORMS.flags[form] as number;
-      const deny = denyReasonOf(FORMS.deny[form] as number);
+      const denyCode = FORMS.deny[form] as number;
 
       // --- superinstructions: string instructions, maskmov, nacljmp/naclcall ---
-      if (deny === 'special') {
+      if (denyCode === DENY_SPECIAL) {
         const match = matchSuperinstruction(code, pos, insn, bundle, starts);
         if (match.kind === SuperMatch.None) {
           report.add('unsandboxed-string-or-indirect', pos, `${mnemonicOf(insn)} needs ${match.needs}`);
@@ -309,17 +305,18 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
       }
 
       // --- normal instructions ------------------------------------------------------
-      const nop = isWhitelistedNop(code, pos, insn.length);
+      const nop = (insn.opcode === 0x90 || insn.opcode === 0x1f) && isWhitelistedNop(code, pos, insn.length);
       if (!nop) {
-        const problem = prefixProblem(insn, flags, FORMS.prefix[form] as number);
+        const problem = insn.prefixes === 0 && insn.rexCount <= 1 ? null : prefixProblem(insn, flags, FORMS.prefix[form] as number);
         if (problem !== null) {
           report.add('forbidden-prefix', pos, `${problem} (${mnemonicOf(insn)})`);
           fatal = true;
           break;
         }
-        if (deny === 'unsupported') {
+        if (denyCode === DENY_UNSUPPORTED) {
           report.add('unsupported-extension', pos, mnemonicOf(insn));
-        } else if (deny !== null) {
+        } else if (denyCode !== 0) {
+          const deny = denyReasonOf(denyCode) as DenyReason;
           report.add('forbidden-instruction', pos, `${mnemonicOf(insn)} — ${DENY_REASONS[deny]}`);
           fatal = true;
           break;
