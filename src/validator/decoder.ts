@@ -16,7 +16,9 @@
  * a `DecodeStatus` saying why. The result object is reused between calls
  * (no allocation per instruction); copy fields out if you keep them.
  */
-import { FORMS, FormFlag, ImmKind, Prefix, Space } from './forms.js';
+import {
+  FORMS, FormFlag, ImmKind, MAX_OPERANDS, OperandAccess, OperandType, Prefix, Space, operandAccess, operandType,
+} from './forms.js';
 import { REG_NONE, REG_RIP } from './registers.js';
 
 export const enum DecodeStatus {
@@ -144,6 +146,42 @@ function readSigned(code: Uint8Array, at: number, size: number): number {
 
 const F = FORMS;
 
+/**
+ * Per form: which ModRM.reg operand names a segment, control or debug
+ * register (bits of SPECIAL_*). Not every reg value names one that exists:
+ * only es..gs (and cs is read-only), cr0 cr2 cr3 cr4 cr8, dr0..dr7; the CPU
+ * raises #UD for the others, so the decoder rejects them.
+ */
+const SPECIAL_SEG_READ = 1;
+const SPECIAL_SEG_WRITE = 2;
+const SPECIAL_CONTROL = 4;
+const SPECIAL_DEBUG = 8;
+const SPECIAL_REGISTERS = (() => {
+  const t = new Uint8Array(F.forms.length);
+  for (let id = 0; id < t.length; id++) {
+    const count = F.operandCount[id] as number;
+    let bits = 0;
+    for (let i = 0; i < count; i++) {
+      const code = F.operands[id * MAX_OPERANDS + i] as number;
+      const type = operandType(code);
+      if (type === OperandType.S) bits |= operandAccess(code) === OperandAccess.Read ? SPECIAL_SEG_READ : SPECIAL_SEG_WRITE;
+      else if (type === OperandType.C) bits |= SPECIAL_CONTROL;
+      else if (type === OperandType.D) bits |= SPECIAL_DEBUG;
+    }
+    t[id] = bits;
+  }
+  return t;
+})();
+
+/** Whether ModRM.reg (REX.R applied) names a register that exists for the `SPECIAL_*` kinds in `special`. */
+function specialRegisterExists(special: number, reg: number): boolean {
+  const seg = reg & 7; // REX.R is ignored for segment registers
+  if (special & (SPECIAL_SEG_READ | SPECIAL_SEG_WRITE) && (seg > 5 || (special & SPECIAL_SEG_WRITE && seg === 1))) return false;
+  if (special & SPECIAL_CONTROL && reg !== 0 && reg !== 2 && reg !== 3 && reg !== 4 && reg !== 8) return false;
+  if (special & SPECIAL_DEBUG && reg > 7) return false;
+  return true;
+}
+
 /** PrefixBit of each legacy prefix byte, REX_MARK for 40..4F, 0 otherwise. */
 const REX_MARK = 0x8000;
 const PREFIX_TABLE = (() => {
@@ -164,26 +202,42 @@ const PREFIX_TABLE = (() => {
 })();
 
 /**
- * Per opcode key: the one form to use when the key has exactly one
- * candidate and that form has no prefix, W, ModRM or operand-kind
- * constraint (most of the one-byte map). Saves the candidate loop.
+ * Memoised form lookup for the legacy, 0F, 0F38, 0F3A and 3DNow! spaces:
+ * for each opcode key, 4 prefix classes (none / 66 / F2 last / F3 last) x
+ * REX.W x ModRM.reg x register-or-memory form -> form id, or NO_FORM.
+ * Filled lazily, one key at a time, by running `matchForm` on every
+ * combination; keys whose choice depends on anything else (a literal ModRM
+ * byte, REX.B for 90) are marked SLOW and always use `matchForm`.
  */
-const SINGLE_FORM = (() => {
-  const t = new Int32Array(F.candidateStart.length - 1).fill(-1);
-  for (let key = 0; key < t.length; key++) {
-    const start = F.candidateStart[key] as number;
-    if ((F.candidateStart[key + 1] as number) - start !== 1) continue;
-    const id = F.candidates[start] as number;
-    const flags = F.flags[id] as number;
-    const space = key >> 8;
-    if (space !== Space.Legacy && space !== Space.Map0F) continue;
-    if (key === 0x90) continue; // nop/xchg/pause choice
-    if (F.prefix[id] !== Prefix.None || F.w[id] !== -1 || F.modrmReg[id] !== -1 || F.modrmLiteral[id] !== -1) continue;
-    if (flags & (FormFlag.MemOnly | FormFlag.RegOnly)) continue;
-    t[key] = id;
+const SLOTS_PER_KEY = 4 * 2 * 16;
+const NOT_COMPUTED = -3;
+const NO_FORM = -1;
+const FAST_FORM = new Int16Array(Space.Vex0F * 256 * SLOTS_PER_KEY).fill(NOT_COMPUTED);
+const FAST_KEY_STATE = new Int8Array(Space.Vex0F * 256); // 0 unknown, 1 fast, 2 slow
+
+function computeFastKey(key: number): void {
+  const start = F.candidateStart[key] as number;
+  const stop = F.candidateStart[key + 1] as number;
+  let slow = key === 0x90;
+  for (let i = start; i < stop && !slow; i++) if ((F.modrmLiteral[F.candidates[i] as number] as number) >= 0) slow = true;
+  FAST_KEY_STATE[key] = slow ? 2 : 1;
+  if (slow) return;
+  const space = (key >> 8) as Space;
+  const opcode = key & 0xff;
+  const hasModrm = space === Space.ThreeDNow || F.keyHasModrm[key] === 1;
+  const reps = [0, 0, 0xf2, 0xf3];
+  for (let pfx = 0; pfx < 4; pfx++) {
+    for (let w = 0; w < 2; w++) {
+      for (let reg = 0; reg < 8; reg++) {
+        for (let isReg = 0; isReg < 2; isReg++) {
+          const modrm = hasModrm ? (isReg ? 0xc0 : 0) | (reg << 3) : -1;
+          const form = matchForm(key, space, opcode, false, 0, 0, pfx === 1, reps[pfx] as number, w << 3, w, modrm, hasModrm);
+          FAST_FORM[key * SLOTS_PER_KEY + ((pfx * 2 + w) * 16 + reg * 2 + isReg)] = form < 0 ? NO_FORM : form;
+        }
+      }
+    }
   }
-  return t;
-})();
+}
 
 /** Byte size of an immediate of `kind`. */
 function immediateBytes(kind: number, operandBits: number, addr32: boolean): number {
@@ -417,11 +471,24 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
 
   // ---- form match -----------------------------------------------------------------------
   const wBit = (rex & 8) >> 3;
-  let form = SINGLE_FORM[lookupKey] as number;
-  if (form < 0 || (lastRep !== 0 && space !== Space.Legacy && space !== Space.Map0F)) {
+  let form: number;
+  if (vex) {
     form = matchForm(lookupKey, space, opcode, vex, vexL, vvvv, opSize, lastRep, rex, wBit, modrm, hasModrm);
-    if (form < 0) return fail(out, DecodeStatus.Invalid, prefixes, rex, rexCount, lastRep);
+  } else {
+    let state = FAST_KEY_STATE[lookupKey] as number;
+    if (state === 0) {
+      computeFastKey(lookupKey);
+      state = FAST_KEY_STATE[lookupKey] as number;
+    }
+    if (state === 1) {
+      const pfx = lastRep === 0xf3 ? 3 : lastRep === 0xf2 ? 2 : opSize ? 1 : 0;
+      const slot = (pfx * 2 + wBit) * 16 + (hasModrm ? ((modrm >> 2) & 14) | (mod === 3 ? 1 : 0) : 0);
+      form = FAST_FORM[lookupKey * SLOTS_PER_KEY + slot] as number;
+    } else {
+      form = matchForm(lookupKey, space, opcode, vex, vexL, vvvv, opSize, lastRep, rex, wBit, modrm, hasModrm);
+    }
   }
+  if (form < 0) return fail(out, DecodeStatus.Invalid, prefixes, rex, rexCount, lastRep);
   out.form = form;
   const flags = F.flags[form] as number;
 
@@ -434,6 +501,9 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
   out.operandBits = operandBits;
 
   if (flags & FormFlag.OpcodeReg) out.opcodeRegister = (opcode & 7) | ((rex & 1) << 3);
+
+  const special = SPECIAL_REGISTERS[form] as number;
+  if (special !== 0 && !specialRegisterExists(special, out.reg)) return fail(out, DecodeStatus.Invalid, prefixes, rex, rexCount, lastRep);
 
   // LOCK: only on lockable forms with a memory destination (the CPU raises #UD otherwise).
   if (prefixes & PrefixBit.Lock && (!(flags & FormFlag.Lock) || mod === 3 || !hasModrm)) {

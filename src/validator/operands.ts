@@ -69,7 +69,8 @@ export function sizeBits(size: OperandSize, insn: DecodedInstruction): number {
     case OperandSize.V: return insn.operandBits;
     case OperandSize.Z: return insn.operandBits === 16 ? 16 : 32;
     case OperandSize.Y: return (insn.vex ? insn.vexW : insn.rex & 8) ? 64 : 32;
-    case OperandSize.S: return insn.prefixes & PrefixBit.OpSize ? 16 : 64;
+    // Stack-sized: the decoder applies the rule (64, or 16 with 66 and no REX.W).
+    case OperandSize.S: return insn.operandBits;
     case OperandSize.X: return insn.vexL ? 256 : 128;
     default: return 0;
   }

@@ -105,10 +105,12 @@ class Report {
   }
 }
 
-function featureMask(features: Iterable<CpuFeature> | undefined): number {
-  let mask = 0;
-  for (const f of features ?? ALL_FEATURES) mask |= 1 << FEATURE_BIT[f];
-  return mask | (1 << FEATURE_BIT['-']);
+/** One byte per feature (there are more features than bits in an int32). */
+function enabledFeatures(features: Iterable<CpuFeature> | undefined): Uint8Array {
+  const enabled = new Uint8Array(ALL_FEATURES.length);
+  for (const f of features ?? ALL_FEATURES) enabled[FEATURE_BIT[f]] = 1;
+  enabled[FEATURE_BIT['-']] = 1;
+  return enabled;
 }
 
 function setBit(bits: Uint8Array, i: number): void {
@@ -225,7 +227,7 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
   }
   const code = padToBundles(input, options.padByte ?? 0xf4);
   const size = code.length;
-  const features = featureMask(options.features);
+  const features = enabledFeatures(options.features);
   const deterministic = policy === 'deterministic';
 
   const validTargets = new Uint8Array((size >> 3) + 1);
@@ -323,7 +325,7 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
         }
       }
       const feature = FORMS.feature[form] as number;
-      if (!(features & (1 << feature))) {
+      if (features[feature] === 0) {
         report.add('cpu-feature-missing', pos, `${mnemonicOf(insn)} needs ${ALL_FEATURES[feature] ?? '?'}`);
       }
       if (deterministic && flags & FormFlag.NonDeterministic) {

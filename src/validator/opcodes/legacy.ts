@@ -215,16 +215,18 @@ F7 /7      | idiv Ev            | - |
 69 /r      | imul =Gv, Ev, Iz   | - | zx
 6B /r      | imul =Gv, Ev, Ib   | - | zx
 
-# ---- group 4/5 --------------------------------------------------------------------
+# ---- group 4/5 ---
+# Near indirect branches are always 64-bit in 64-bit mode (Intel ignores 66).
+#-----------------------------------------------------------------
 FE /0      | inc &Eb            | - | lock zx
 FE /1      | dec &Eb            | - | lock zx
 FF /0      | inc &Ev            | - | lock zx
 FF /1      | dec &Ev            | - | lock zx
-FF /2      | call Rs            | - | deny=special
-FF /2      | call Ms            | - | deny=indirect
+FF /2      | call Rq            | - | deny=special
+FF /2      | call Mq            | - | deny=indirect
 FF /3      | lcall M            | - | deny=far
-FF /4      | jmp Rs             | - | deny=special
-FF /4      | jmp Ms             | - | deny=indirect
+FF /4      | jmp Rq             | - | deny=special
+FF /4      | jmp Mq             | - | deny=indirect
 FF /5      | ljmp M             | - | deny=far
 FF /6      | push Es            | - |
 

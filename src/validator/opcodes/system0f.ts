@@ -16,8 +16,10 @@
  */
 export const SYSTEM_0F_TABLE = String.raw`
 # ---- system and privileged -------------------------------------------------------
-0F 00 /0     | sldt =Ew           | - | deny=privileged
-0F 00 /1     | str =Ew            | - | deny=privileged
+0F 00 /0     | sldt =Mw           | - | deny=privileged
+0F 00 /1     | str =Mw            | - | deny=privileged
+0F 00 /0     | sldt =Rv           | - | deny=privileged
+0F 00 /1     | str =Rv            | - | deny=privileged
 0F 00 /2     | lldt Ew            | - | deny=privileged
 0F 00 /3     | ltr Ew             | - | deny=privileged
 0F 00 /4     | verr Ew            | - | deny=privileged
@@ -26,22 +28,23 @@ export const SYSTEM_0F_TABLE = String.raw`
 0F 01 /1     | sidt M             | - | deny=privileged
 0F 01 /2     | lgdt M             | - | deny=privileged
 0F 01 /3     | lidt M             | - | deny=privileged
-0F 01 /4     | smsw =Ew           | - | deny=privileged
+0F 01 /4     | smsw =Mw           | - | deny=privileged
+0F 01 /4     | smsw =Rv           | - | deny=privileged
 0F 01 /6     | lmsw Ew            | - | deny=privileged
 0F 01 /7     | invlpg M           | - | deny=privileged
-0F 01 C8     | monitor            | - | deny=privileged
-0F 01 C9     | mwait              | - | deny=privileged
-0F 01 CA     | clac               | - | deny=privileged
-0F 01 CB     | stac               | - | deny=privileged
-0F 01 D0     | xgetbv             | XSAVE | deny=privileged
-0F 01 D1     | xsetbv             | XSAVE | deny=privileged
+NP 0F 01 C8  | monitor            | - | deny=privileged
+NP 0F 01 C9  | mwait              | - | deny=privileged
+NP 0F 01 CA  | clac               | - | deny=privileged
+NP 0F 01 CB  | stac               | - | deny=privileged
+NP 0F 01 D0  | xgetbv             | XSAVE | deny=privileged
+NP 0F 01 D1  | xsetbv             | XSAVE | deny=privileged
 0F 01 F8     | swapgs             | - | deny=privileged
 0F 01 F9     | rdtscp             | TSC | deny=privileged
 0F 05        | syscall            | - | deny=syscall
 0F 06        | clts               | - | deny=privileged
 0F 07        | sysretd            | - | deny=privileged
 0F 08        | invd               | - | deny=privileged
-0F 09        | wbinvd             | - | deny=privileged
+NP 0F 09     | wbinvd             | - | deny=privileged
 0F 0B        | ud2                | - |
 0F 20 /r     | mov =Rq, Cq        | - | deny=privileged
 0F 21 /r     | mov =Rq, Dq        | - | deny=privileged
@@ -55,8 +58,8 @@ export const SYSTEM_0F_TABLE = String.raw`
 0F 35        | sysexitd           | - | deny=privileged
 0F AA        | rsm                | - | deny=privileged
 0F A2        | cpuid              | - | nondet
-0F FF /r     | ud0 Gd, Ed         | - | deny=legacy
-0F B9 /r     | ud1 Gd, Ed         | - | deny=legacy
+0F FF /r     | ud0 Gv, Ev         | - | deny=legacy
+0F B9 /r     | ud1 Gv, Ev         | - | deny=legacy
 
 # ---- segment registers --------------------------------------------------------------
 0F A0        | push FS            | - | deny=segment
@@ -98,7 +101,7 @@ export const SYSTEM_0F_TABLE = String.raw`
 F3 0F B8 /r  | popcnt =Gv, Ev     | POPCNT | no66
 F3 0F BC /r  | tzcnt =Gv, Ev      | BMI1 | no66
 F3 0F BD /r  | lzcnt =Gv, Ev      | LZCNT | no66
-0F C8+r      | bswap &Zy          | - |
+0F C8+r      | bswap &Zv          | - |
 
 # ---- double shifts, multiply, exchange ------------------------------------------------
 0F A4 /r     | shld &Ev, Gv, Ib   | - |
@@ -114,8 +117,12 @@ F3 0F BD /r  | lzcnt =Gv, Ev      | LZCNT | no66
 0F C1 /r     | xadd &Ev, &Gv      | - | lock zx
 0F C7 /1 W0  | cmpxchg8b &Mq      | CX8 | lock
 0F C7 /1 W1  | cmpxchg16b &Mdq    | CX16 | lock
-0F C7 /6     | rdrand =Rv         | - | deny=unsupported
-0F C7 /7     | rdseed =Rv         | - | deny=unsupported
+NP 0F C7 /6  | rdrand =Rv         | - | deny=unsupported
+66 0F C7 /6 W0 | rdrand =Rw       | - | deny=unsupported
+66 0F C7 /6 W1 | rdrand =Rq       | - | deny=unsupported
+NP 0F C7 /7  | rdseed =Rv         | - | deny=unsupported
+66 0F C7 /7 W0 | rdseed =Rw       | - | deny=unsupported
+66 0F C7 /7 W1 | rdseed =Rq       | - | deny=unsupported
 
 # ---- zero and sign extension -----------------------------------------------------------
 0F B6 /r     | movzx =Gv, Eb      | - | zx
@@ -128,15 +135,15 @@ F2 0F 38 F0 /r | crc32 &Gy, Eb    | SSE42 |
 F2 0F 38 F1 /r | crc32 &Gy, Ev    | SSE42 |
 
 # ---- state save and fences -------------------------------------------------------------
-0F AE /0     | fxsave =M          | FXSR |
-0F AE /1     | fxrstor M          | FXSR |
-0F AE /2     | ldmxcsr Md         | SSE |
-0F AE /3     | stmxcsr =Md        | SSE |
-0F AE /4     | xsave =M           | XSAVE | deny=unsupported
-0F AE /5     | xrstor M           | XSAVE | deny=unsupported
-0F AE /6     | xsaveopt =M        | XSAVE | deny=unsupported
-0F AE /7     | clflush M          | CLFLUSH |
-0F AE E8+i   | lfence             | SSE2 |
-0F AE F0+i   | mfence             | SSE2 |
-0F AE F8+i   | sfence             | SSE |
+NP 0F AE /0  | fxsave =M          | FXSR |
+NP 0F AE /1  | fxrstor M          | FXSR |
+NP 0F AE /2  | ldmxcsr Md         | SSE |
+NP 0F AE /3  | stmxcsr =Md        | SSE |
+NP 0F AE /4  | xsave =M           | XSAVE | deny=unsupported
+NP 0F AE /5  | xrstor M           | XSAVE | deny=unsupported
+NP 0F AE /6  | xsaveopt =M        | XSAVE | deny=unsupported
+NP 0F AE /7  | clflush M          | CLFLUSH |
+NP 0F AE E8+i | lfence             | SSE2 |
+NP 0F AE F0+i | mfence             | SSE2 |
+NP 0F AE F8+i | sfence             | SSE |
 `;
