@@ -55,6 +55,8 @@ export const enum FormFlag {
   StackSized = 1 << 13,
   /** A relative branch operand (J). */
   Relative = 1 << 14,
+  /** 2E/3E are branch hints, not segment overrides. */
+  BranchHint = 1 << 15,
 }
 
 /** Mandatory prefix codes (`FORM_PREFIX`). */
@@ -184,6 +186,7 @@ function flagsOf(form: FormSpec): number {
   if (a.has('noaddr')) flags |= FormFlag.NoAddress;
   if (a.has('no66')) flags |= FormFlag.No66;
   if (a.has('nondet')) flags |= FormFlag.NonDeterministic;
+  if (a.has('hint')) flags |= FormFlag.BranchHint;
   if (form.opcodeReg) flags |= FormFlag.OpcodeReg;
   if (form.hasModrm) flags |= FormFlag.Modrm;
   for (const op of form.operands) {

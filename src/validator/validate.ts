@@ -139,7 +139,11 @@ function prefixProblem(insn: DecodedInstruction, flags: number, formPrefix: numb
   const p = insn.prefixes;
   if (p & PrefixBit.Duplicate) return 'a prefix is repeated';
   if (p & PrefixBit.RexNotLast || insn.rexCount > 1) return 'REX prefix must come last, once, right before the opcode';
-  if (p & SEGMENT_PREFIX_MASK) return 'segment override prefixes are not allowed';
+  if (p & SEGMENT_PREFIX_MASK) {
+    // On conditional jumps 2E/3E are branch hints, which NaCl allows.
+    const hintOnly = flags & FormFlag.BranchHint && !(p & PrefixBit.ManySegments) && !(p & SEGMENT_PREFIX_MASK & ~(PrefixBit.SegCS | PrefixBit.SegDS));
+    if (!hintOnly) return 'segment override prefixes are not allowed';
+  }
   if (p & PrefixBit.AddrSize) return 'address-size prefix 0x67 is not allowed (it truncates addresses to 32 bits)';
   if (insn.vex) return null;
   const opSizeIsPrefix = (p & PrefixBit.OpSize) !== 0 && formPrefix !== Prefix.P66;

@@ -71,6 +71,7 @@
  * - `noaddr`    the memory operand is an address that is never accessed
  *               (lea, nop, prefetch): no sandboxing check applies.
  * - `no66`      the 66 prefix is not allowed (NaCl: no 16-bit branches).
+ * - `hint`      2E/3E are branch hints here (not taken / taken), allowed.
  * - `nondet`    the result differs between machines (rdtsc, ...): rejected
  *               by the deterministic (ZeroVM) policy, accepted by NaCl's.
  * - `deny=<why>` the sandbox never accepts this form on its own; `<why>` is a
@@ -94,7 +95,6 @@ export const DENY_REASONS = {
   stack: 'this instruction changes %rsp or %rbp in a way the sandbox cannot check',
   legacy: 'instruction is not part of the sandbox instruction set',
   unsupported: 'instruction set extension not accepted by the sandbox',
-  jump16: '16-bit branches truncate the instruction pointer',
 } as const;
 export type DenyReason = keyof typeof DENY_REASONS;
 
@@ -148,7 +148,7 @@ export class TableSyntaxError extends Error {
 }
 
 const CONDITION_CODES = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
-const KNOWN_ATTRIBUTES = new Set(['lock', 'rep', 'repcc', 'zx', 'noaddr', 'no66', 'nondet']);
+const KNOWN_ATTRIBUTES = new Set(['lock', 'rep', 'repcc', 'zx', 'noaddr', 'no66', 'nondet', 'hint']);
 const OPERAND_KINDS = new Set('EGMRWVUHQPNBLZIJOSCDXYT'.split(''));
 const SIZES = new Set(['', 'b', 'w', 'd', 'q', 't', 'dq', 'qq', 'v', 'z', 'y', 's', 'x']);
 const FIXED_REGISTERS = new Set([

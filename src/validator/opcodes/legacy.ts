@@ -231,7 +231,7 @@ FF /5      | ljmp M             | - | deny=far
 FF /6      | push Es            | - |
 
 # ---- control transfer ---------------------------------------------------------------
-70+cc      | jcc Jb             | - | no66
+70+cc      | jcc Jb             | - | no66 hint
 E0         | loopne Jb          | - | no66
 E1         | loope Jb           | - | no66
 E2         | loop Jb            | - | no66

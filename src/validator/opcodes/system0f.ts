@@ -84,7 +84,7 @@ NP 0F 09     | wbinvd             | - | deny=privileged
 
 # ---- conditional moves, jumps and sets ----------------------------------------------
 0F 40+cc /r  | cmovcc =Gv, Ev     | CMOV |
-0F 80+cc     | jcc Jz             | - | no66
+0F 80+cc     | jcc Jz             | - | no66 hint
 0F 90+cc /r  | setcc =Eb          | - |
 
 # ---- bit instructions ---------------------------------------------------------------
