@@ -40,15 +40,14 @@ export function disassemble(input: Uint8Array, options: ValidateOptions = {}): L
   const result = validate(input, options);
   const lines: ListingLine[] = [];
   const insn = new DecodedInstruction();
-  const starts = new Uint8Array(BUNDLE_SIZE + 1);
   for (let bundle = 0; bundle < code.length; bundle += BUNDLE_SIZE) {
     const bundleEnd = bundle + BUNDLE_SIZE;
     const bundleLines: ListingLine[] = [];
     const spans: Array<[number, number]> = [];
-    starts.fill(0);
+    let starts = 0;
     let pos = bundle;
     while (pos < bundleEnd) {
-      starts[pos - bundle] = 1;
+      starts |= 1 << (pos - bundle);
       decode(code, pos, code.length, insn);
       if (insn.status !== DecodeStatus.Ok || pos + insn.length > bundleEnd) {
         const reason = insn.status !== DecodeStatus.Ok ? DECODE_STATUS_MESSAGES[insn.status] : `${formatInstruction(insn, base)} (crosses the bundle end)`;

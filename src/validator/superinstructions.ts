@@ -36,12 +36,13 @@ export interface SuperResult {
   readonly needs: string;
 }
 
-function isStart(starts: Uint8Array, bundle: number, at: number): boolean {
-  return at >= bundle && starts[at - bundle] === 1;
+/** `starts` has bit i set when an instruction starts at `bundle + i`. */
+function isStart(starts: number, bundle: number, at: number): boolean {
+  return at >= bundle && ((starts >>> (at - bundle)) & 1) === 1;
 }
 
 /** `mov %eXX,%eXX` (89 or 8B with ModRM `modrm`), optionally after a REX.X-only byte; then `lea (%r15,%rXX,1),%rXX`. */
-function sandboxLength(code: Uint8Array, end: number, bundle: number, starts: Uint8Array, modrm: number, leaModrm: number, leaSib: number): number {
+function sandboxLength(code: Uint8Array, end: number, bundle: number, starts: number, modrm: number, leaModrm: number, leaSib: number): number {
   // lea: 49 8D <leaModrm> <leaSib>, 4 bytes right before `end`.
   const lea = end - 4;
   if (lea < bundle || !isStart(starts, bundle, lea)) return 0;
@@ -55,10 +56,10 @@ function sandboxLength(code: Uint8Array, end: number, bundle: number, starts: Ui
   return 0;
 }
 
-function sandboxRdi(code: Uint8Array, end: number, bundle: number, starts: Uint8Array): number {
+function sandboxRdi(code: Uint8Array, end: number, bundle: number, starts: number): number {
   return sandboxLength(code, end, bundle, starts, 0xff, 0x3c, 0x3f);
 }
-function sandboxRsi(code: Uint8Array, end: number, bundle: number, starts: Uint8Array): number {
+function sandboxRsi(code: Uint8Array, end: number, bundle: number, starts: number): number {
   return sandboxLength(code, end, bundle, starts, 0xf6, 0x34, 0x37);
 }
 
@@ -91,7 +92,7 @@ function stringKind(opcode: number): { rsi: boolean; rdi: boolean; conditional: 
 const NO_MATCH = (needs: string): SuperResult => ({ kind: SuperMatch.None, start: 0, needs });
 
 /** Matches the superinstruction that must end with the instruction at `pos`. */
-export function matchSuperinstruction(code: Uint8Array, pos: number, insn: DecodedInstruction, bundle: number, starts: Uint8Array): SuperResult {
+export function matchSuperinstruction(code: Uint8Array, pos: number, insn: DecodedInstruction, bundle: number, starts: number): SuperResult {
   if (insn.space === Space.Legacy && insn.opcode === 0xff) return matchNaclJump(code, pos, insn, bundle, starts);
   if (insn.space === Space.Legacy) {
     const kind = stringKind(insn.opcode);
@@ -126,7 +127,7 @@ export function matchSuperinstruction(code: Uint8Array, pos: number, insn: Decod
  * The register is 0..7 with no REX.B anywhere, or 8..14 with REX.B on all
  * three (and on the add's r15 side accordingly).
  */
-function matchNaclJump(code: Uint8Array, pos: number, insn: DecodedInstruction, bundle: number, starts: Uint8Array): SuperResult {
+function matchNaclJump(code: Uint8Array, pos: number, insn: DecodedInstruction, bundle: number, starts: number): SuperResult {
   const needs = 'and $-32,%eXX; add %r15,%rXX right before it, on the same register';
   const p = insn.prefixes;
   if (insn.mod !== 3 || p !== 0 || insn.rexCount > 1) return NO_MATCH(needs);

@@ -113,14 +113,12 @@ function enabledFeatures(features: Iterable<CpuFeature> | undefined): Uint8Array
   return enabled;
 }
 
-function setBit(bits: Uint8Array, i: number): void {
-  bits[i >> 3] = (bits[i >> 3] as number) | (1 << (i & 7));
+// Bitmaps are one 32-bit word per bundle: bit i of word b is offset 32*b + i.
+function setBit(bits: Uint32Array, i: number): void {
+  bits[i >> 5] = (bits[i >> 5] as number) | (1 << (i & 31));
 }
-function clearBit(bits: Uint8Array, i: number): void {
-  bits[i >> 3] = (bits[i >> 3] as number) & ~(1 << (i & 7));
-}
-function testBit(bits: Uint8Array, i: number): boolean {
-  return ((bits[i >> 3] as number) & (1 << (i & 7))) !== 0;
+function testBit(bits: Uint32Array, i: number): boolean {
+  return (((bits[i >> 5] as number) >>> (i & 31)) & 1) !== 0;
 }
 
 /** Pads `code` with `padByte` to a whole number of bundles (no copy when already whole). */
@@ -234,21 +232,40 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
   const features = enabledFeatures(options.features);
   const deterministic = policy === 'deterministic';
 
-  const validTargets = new Uint8Array((size >> 3) + 1);
-  const jumpTargets = new Uint8Array((size >> 3) + 1);
-  const jumpSources = new Uint8Array((size >> 3) + 1);
+  const words = (size >> 5) + 1;
+  const validTargets = new Uint32Array(words);
+  const jumpTargets = new Uint32Array(words);
+  const jumpSources = new Uint32Array(words);
+  const formFlags = FORMS.flags;
+  const formDeny = FORMS.deny;
+  const formFeature = FORMS.feature;
+  const formPrefix = FORMS.prefix;
   const insn = new DecodedInstruction();
-  // Instruction starts of the current bundle (for superinstruction look-back).
-  const starts = new Uint8Array(BUNDLE_SIZE + 1);
 
   for (let bundle = 0; bundle < size; bundle += BUNDLE_SIZE) {
     const bundleEnd = bundle + BUNDLE_SIZE;
     let restricted = NONE;
     let pos = bundle;
     let fatal = false;
-    starts.fill(0);
+    // Instruction starts of this bundle (for superinstruction look-back) and
+    // its valid jump targets, one bit per byte; bundle starts are always
+    // valid targets, so an instruction ending on the bundle end sets nothing.
+    let starts = 0;
+    let targets = 0;
     while (pos < bundleEnd) {
-      starts[pos - bundle] = 1;
+      starts |= 1 << (pos - bundle);
+      // Fast path for the one-byte padding instructions (nop, hlt): more than
+      // half of all instructions in compiler output. They write nothing, so
+      // only the restricted-register rule applies to them.
+      const first = code[pos] as number;
+      if (first === 0x90 || first === 0xf4) {
+        if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
+        else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
+        restricted = NONE;
+        pos++;
+        if (pos < bundleEnd) targets |= 1 << (pos - bundle);
+        continue;
+      }
       decode(code, pos, size, insn);
       if (insn.status !== DecodeStatus.Ok) {
         const crossing = insn.status === DecodeStatus.Truncated && pos + 15 > bundleEnd && size > bundleEnd;
@@ -265,8 +282,7 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
 
       // --- special %rsp/%rbp instructions (exact byte patterns) ---------------
       // Only REX.W-prefixed encodings can be special (a cheap pre-filter).
-      const b0 = code[pos] as number;
-      const special = (b0 & 0xf8) === 0x48 ? matchSpecialRegisterInstruction(code, pos, insn.length) : SpecialKind.None;
+      const special = (first & 0xf8) === 0x48 ? matchSpecialRegisterInstruction(code, pos, insn.length) : SpecialKind.None;
       if (special !== SpecialKind.None) {
         if (special === SpecialKind.RspRebase || special === SpecialKind.RbpRebase) {
           const wanted = special === SpecialKind.RspRebase ? Gpr.RSP : Gpr.RBP;
@@ -275,18 +291,18 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
             else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
             report.add(special === SpecialKind.RspRebase ? 'rsp-rebase-without-write' : 'rbp-rebase-without-write', pos);
           }
-          clearBit(validTargets, pos);
+          targets &= ~(1 << (pos - bundle));
         } else if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
         else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
         restricted = NONE;
         pos = end;
-        setBit(validTargets, pos);
+        if (pos < bundleEnd) targets |= 1 << (pos - bundle);
         continue;
       }
 
       const form = insn.form;
-      const flags = FORMS.flags[form] as number;
-      const denyCode = FORMS.deny[form] as number;
+      const flags = formFlags[form] as number;
+      const denyCode = formDeny[form] as number;
 
       // --- superinstructions: string instructions, maskmov, nacljmp/naclcall ---
       if (denyCode === DENY_SPECIAL) {
@@ -300,20 +316,20 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
           report.add('superinstruction-register-mismatch', pos);
         } else {
           // The superinstruction is one unit: nothing may jump into it.
-          for (let i = match.start + 1; i <= pos; i++) clearBit(validTargets, i);
+          for (let i = match.start + 1; i <= pos; i++) targets &= ~(1 << (i - bundle));
         }
         if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
         else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
         restricted = NONE;
         pos = end;
-        setBit(validTargets, pos);
+        if (pos < bundleEnd) targets |= 1 << (pos - bundle);
         continue;
       }
 
       // --- normal instructions ------------------------------------------------------
       const nop = (insn.opcode === 0x90 || insn.opcode === 0x1f) && isWhitelistedNop(code, pos, insn.length);
       if (!nop) {
-        const problem = insn.prefixes === 0 && insn.rexCount <= 1 ? null : prefixProblem(insn, flags, FORMS.prefix[form] as number);
+        const problem = insn.prefixes === 0 && insn.rexCount <= 1 ? null : prefixProblem(insn, flags, formPrefix[form] as number);
         if (problem !== null) {
           report.add('forbidden-prefix', pos, `${problem} (${mnemonicOf(insn)})`);
           fatal = true;
@@ -328,7 +344,7 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
           break;
         }
       }
-      const feature = FORMS.feature[form] as number;
+      const feature = formFeature[form] as number;
       if (features[feature] === 0) {
         report.add('cpu-feature-missing', pos, `${mnemonicOf(insn)} needs ${ALL_FEATURES[feature] ?? '?'}`);
       }
@@ -345,7 +361,7 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
         const b = insn.base;
         if (b === REG_RIP || b === Gpr.R15 || b === Gpr.RSP || b === Gpr.RBP) {
           if (insn.index !== REG_NONE) {
-            if (insn.index === restricted) clearBit(validTargets, pos);
+            if (insn.index === restricted) targets &= ~(1 << (pos - bundle));
             else report.add('bad-index-register', pos);
           }
         } else {
@@ -410,8 +426,9 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
         }
       }
       pos = end;
-      setBit(validTargets, pos);
+      if (pos < bundleEnd) targets |= 1 << (pos - bundle);
     }
+    validTargets[bundle >> 5] = targets;
     if (!fatal) {
       if (restricted === Gpr.RBP) report.add('rbp-not-rebased', bundleEnd, 'at the end of the bundle');
       else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', bundleEnd, 'at the end of the bundle');
@@ -435,9 +452,9 @@ function formatAddress(address: number): string {
 function reportBadJumpTargets(
   code: Uint8Array,
   size: number,
-  validTargets: Uint8Array,
-  jumpTargets: Uint8Array,
-  jumpSources: Uint8Array,
+  validTargets: Uint32Array,
+  jumpTargets: Uint32Array,
+  jumpSources: Uint32Array,
   report: Report,
 ): void {
   let any = false;
