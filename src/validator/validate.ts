@@ -168,11 +168,11 @@ function prefixProblem(insn: DecodedInstruction, flags: number, formPrefix: numb
  */
 function trackedWrites(insn: DecodedInstruction, out: Int32Array): number {
   const form = insn.form;
-  const count = FORMS.writeCount[form] as number;
+  const count = WRITE_COUNT[form] as number;
   let n = 0;
   const hasRex = insn.rex !== 0;
   for (let i = 0; i < count; i++) {
-    const code = FORMS.writes[form * MAX_WRITES + i] as number;
+    const code = WRITES[form * MAX_WRITES + i] as number;
     let reg: number;
     switch (operandType(code)) {
       case OperandType.E:
@@ -217,6 +217,8 @@ function trackedWrites(insn: DecodedInstruction, out: Int32Array): number {
 }
 
 const writes = new Int32Array(MAX_WRITES);
+const WRITE_COUNT = FORMS.writeCount;
+const WRITES = FORMS.writes;
 
 /** Validates a code region. Never throws on any input bytes. */
 export function validate(input: Uint8Array, options: ValidateOptions = {}): ValidationResult {
@@ -370,7 +372,7 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
       }
 
       // Register writes.
-      const count = nop ? 0 : trackedWrites(insn, writes);
+      const count = nop || WRITE_COUNT[form] === 0 ? 0 : trackedWrites(insn, writes);
       const zeroExtends = (flags & FormFlag.ZeroExtends) !== 0;
       let newRestricted = NONE;
       let r15 = false;
