@@ -145,6 +145,11 @@ function readSigned(code: Uint8Array, at: number, size: number): number {
 }
 
 const F = FORMS;
+// Hot-path tables as module constants (one load instead of two per use).
+const KEY_HAS_MODRM = F.keyHasModrm;
+const FORM_FLAGS = F.flags;
+const FORM_PREFIX = F.prefix;
+const FORM_IMMEDIATES = F.immediates;
 
 /**
  * Per form: which ModRM.reg operand names a segment, control or debug
@@ -404,7 +409,7 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
   let hasModrm: boolean;
   if (space === Space.ThreeDNow) hasModrm = true;
   else {
-    const h = F.keyHasModrm[key] as number;
+    const h = KEY_HAS_MODRM[key] as number;
     if (h < 0) return fail(out, p >= limit ? DecodeStatus.Truncated : DecodeStatus.Invalid, prefixes, rex, rexCount, lastRep);
     hasModrm = h === 1;
   }
@@ -490,14 +495,14 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
   }
   if (form < 0) return fail(out, DecodeStatus.Invalid, prefixes, rex, rexCount, lastRep);
   out.form = form;
-  const flags = F.flags[form] as number;
+  const flags = FORM_FLAGS[form] as number;
 
   // Operand size.
   let operandBits: number;
   if (vex) operandBits = wBit ? 64 : 32;
   // Stack operations are 64-bit; 66 makes them 16-bit unless REX.W is also present.
   else if (flags & FormFlag.StackSized) operandBits = opSize && !wBit ? 16 : 64;
-  else operandBits = wBit ? 64 : opSize && (F.prefix[form] as number) !== Prefix.P66 ? 16 : 32;
+  else operandBits = wBit ? 64 : opSize && (FORM_PREFIX[form] as number) !== Prefix.P66 ? 16 : 32;
   out.operandBits = operandBits;
 
   if (flags & FormFlag.OpcodeReg) out.opcodeRegister = (opcode & 7) | ((rex & 1) << 3);
@@ -511,7 +516,7 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
   }
 
   // ---- immediates ------------------------------------------------------------------------
-  const kind1 = F.immediates[form * 2] as number;
+  const kind1 = FORM_IMMEDIATES[form * 2] as number;
   if (kind1 !== ImmKind.None) {
     const bytes = immediateBytes(kind1, operandBits, addr32);
     if (p + bytes > limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
@@ -519,7 +524,7 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
     out.imm = kind1 === ImmKind.Moffs || kind1 === ImmKind.RegisterByte ? readUnsigned(code, p, bytes) : readSigned(code, p, bytes);
     out.immSize = bytes;
     p += bytes;
-    const kind2 = F.immediates[form * 2 + 1] as number;
+    const kind2 = FORM_IMMEDIATES[form * 2 + 1] as number;
     if (kind2 !== ImmKind.None) {
       const bytes2 = immediateBytes(kind2, operandBits, addr32);
       if (p + bytes2 > limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
