@@ -244,6 +244,43 @@ function computeFastKey(key: number): void {
   }
 }
 
+/**
+ * The same memo for VEX keys: pp (4) x W x L x (vvvv unused or used) x
+ * ModRM.reg x register-or-memory form.
+ */
+const VEX_SLOTS_PER_KEY = 4 * 2 * 2 * 2 * 16;
+const FAST_VEX_FORM = new Int16Array(3 * 256 * VEX_SLOTS_PER_KEY);
+const FAST_VEX_STATE = new Int8Array(3 * 256); // 0 unknown, 1 fast, 2 slow
+
+function computeFastVexKey(key: number): void {
+  const index = key - Space.Vex0F * 256;
+  const start = F.candidateStart[key] as number;
+  const stop = F.candidateStart[key + 1] as number;
+  let slow = false;
+  for (let i = start; i < stop && !slow; i++) if ((F.modrmLiteral[F.candidates[i] as number] as number) >= 0) slow = true;
+  FAST_VEX_STATE[index] = slow ? 2 : 1;
+  if (slow) return;
+  const space = (key >> 8) as Space;
+  const opcode = key & 0xff;
+  const hasModrm = F.keyHasModrm[key] === 1;
+  const reps = [0, 0, 0xf3, 0xf2];
+  for (let pp = 0; pp < 4; pp++) {
+    for (let w = 0; w < 2; w++) {
+      for (let l = 0; l < 2; l++) {
+        for (let v = 0; v < 2; v++) {
+          for (let reg = 0; reg < 8; reg++) {
+            for (let isReg = 0; isReg < 2; isReg++) {
+              const modrm = hasModrm ? (isReg ? 0xc0 : 0) | (reg << 3) : -1;
+              const form = matchForm(key, space, opcode, true, l, v, pp === 1, reps[pp] as number, 0x40 | (w << 3), w, modrm, hasModrm);
+              FAST_VEX_FORM[index * VEX_SLOTS_PER_KEY + ((((pp * 2 + w) * 2 + l) * 2 + v) * 16 + reg * 2 + isReg)] = form < 0 ? NO_FORM : form;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 /** Byte size of an immediate of `kind`. */
 function immediateBytes(kind: number, operandBits: number, addr32: boolean): number {
   switch (kind) {
@@ -478,7 +515,19 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
   const wBit = (rex & 8) >> 3;
   let form: number;
   if (vex) {
-    form = matchForm(lookupKey, space, opcode, vex, vexL, vvvv, opSize, lastRep, rex, wBit, modrm, hasModrm);
+    const index = lookupKey - Space.Vex0F * 256;
+    let state = FAST_VEX_STATE[index] as number;
+    if (state === 0) {
+      computeFastVexKey(lookupKey);
+      state = FAST_VEX_STATE[index] as number;
+    }
+    if (state === 1) {
+      const pp = lastRep === 0xf3 ? 2 : lastRep === 0xf2 ? 3 : opSize ? 1 : 0;
+      const slot = (((pp * 2 + wBit) * 2 + vexL) * 2 + (vvvv === 0 ? 0 : 1)) * 16 + (hasModrm ? ((modrm >> 2) & 14) | (mod === 3 ? 1 : 0) : 0);
+      form = FAST_VEX_FORM[index * VEX_SLOTS_PER_KEY + slot] as number;
+    } else {
+      form = matchForm(lookupKey, space, opcode, vex, vexL, vvvv, opSize, lastRep, rex, wBit, modrm, hasModrm);
+    }
   } else {
     let state = FAST_KEY_STATE[lookupKey] as number;
     if (state === 0) {
