@@ -1,0 +1,110 @@
+/**
+ * The channels of one session: opened together from the manifest's channel
+ * lines, indexed as the program sees them, closed together at the end.
+ *
+ * Where: runtime. The session opens a ChannelSet before it starts the
+ * program, hands `channels` to the trap (`trap-io.ts`) and the user manifest
+ * writer, and at the end calls `closeAll`, then `etags` and `ioTotals` for
+ * the report (`report.ts`).
+ *
+ * Source of truth: the original's channel.c ChannelsCtor/ChannelsDtor
+ * (manifest 20130611 era):
+ *   - more than 10914 channel lines: ENFILE "channels number reached
+ *     maximum" (its limit constant was 10915, refused when reached);
+ *   - channels are opened in manifest order; an alias seen twice is EFAULT
+ *     "<alias> is already allocated", checked before that channel is opened;
+ *   - then /dev/stdin, /dev/stdout, /dev/stderr move to indices 0, 1, 2 and
+ *     the others keep their manifest order; if index 2 is then not
+ *     /dev/stderr (a standard channel is missing), EFAULT "missing standard
+ *     channels in manifest";
+ *   - when anything fails, the channels already opened are closed (with the
+ *     final truncation) before the error propagates, as the original's exit
+ *     path did;
+ *   - accounting sums the host calls of every local channel (network
+ *     channels, out of scope, would be the second group of four numbers);
+ *   - etags are listed in channel index order.
+ */
+import type { EtagEntry } from '../etag.js';
+import { ChannelMountError, HostErrno } from './errors.js';
+import { HostChannel, type HostIoStats, type OpenChannelOptions } from './host-channel.js';
+import { STANDARD_ALIASES, type ChannelSpec } from './spec.js';
+
+/** The original refused this many channel lines (and more). */
+export const MAX_CHANNELS = 10915;
+
+/** I/O totals for the report's accounting line. */
+export interface ChannelIoTotals {
+  readonly local: HostIoStats;
+  readonly network: HostIoStats;
+}
+
+function userRank(alias: string): number {
+  const rank = (STANDARD_ALIASES as readonly string[]).indexOf(alias);
+  return rank < 0 ? STANDARD_ALIASES.length : rank;
+}
+
+export class ChannelSet {
+  private constructor(
+    /** Channels in the order the program sees them (0 stdin, 1 stdout, 2 stderr). */
+    readonly channels: readonly HostChannel[],
+  ) {}
+
+  /** Opens every channel of a manifest. Throws ChannelMountError. */
+  static open(specs: readonly ChannelSpec[], options: OpenChannelOptions = {}): ChannelSet {
+    if (specs.length >= MAX_CHANNELS)
+      throw new ChannelMountError(HostErrno.ENFILE, 'channels number reached maximum');
+    const opened: HostChannel[] = [];
+    const aliases = new Set<string>();
+    try {
+      for (const spec of specs) {
+        if (aliases.has(spec.alias))
+          throw new ChannelMountError(HostErrno.EFAULT, `${spec.alias} is already allocated`, spec.alias);
+        aliases.add(spec.alias);
+        opened.push(HostChannel.open(spec, options));
+      }
+      /* Array.prototype.sort is stable: non-standard channels keep manifest order */
+      const ordered = [...opened].sort((a, b) => userRank(a.alias) - userRank(b.alias));
+      if (ordered.length <= 2 || ordered[2]?.alias !== '/dev/stderr')
+        throw new ChannelMountError(HostErrno.EFAULT, 'missing standard channels in manifest');
+      return new ChannelSet(ordered);
+    } catch (error) {
+      for (const channel of opened) channel.close();
+      throw error;
+    }
+  }
+
+  get count(): number {
+    return this.channels.length;
+  }
+
+  /** The channel with this index, as the program numbers them. */
+  at(index: number): HostChannel | undefined {
+    return this.channels[index];
+  }
+
+  /** Closes every channel (idempotent). */
+  closeAll(): void {
+    for (const channel of this.channels) channel.close();
+  }
+
+  /** Totals for the accounting line: every channel here is local. */
+  ioTotals(): ChannelIoTotals {
+    const local: HostIoStats = { gets: 0, getBytes: 0, puts: 0, putBytes: 0 };
+    for (const channel of this.channels) {
+      const stats = channel.hostStats;
+      local.gets += stats.gets;
+      local.getBytes += stats.getBytes;
+      local.puts += stats.puts;
+      local.putBytes += stats.putBytes;
+    }
+    return { local, network: { gets: 0, getBytes: 0, puts: 0, putBytes: 0 } };
+  }
+
+  /** Etags of the channels that asked for one, in channel order. */
+  etags(): EtagEntry[] {
+    const entries: EtagEntry[] = [];
+    for (const channel of this.channels)
+      if (channel.etag !== null) entries.push({ alias: channel.alias, digest: channel.etag.digest() });
+    return entries;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Typed errors of the channel layer.
+ *
+ * Where: thrown by `host-channel.ts` and `channel-set.ts`; the session turns
+ * them into the report's exit state and the process exit code.
+ *
+ * Source of truth: the original ended the session (ZLOGFAIL) with an errno
+ * as exit code and a message as exit state. The messages here keep the
+ * original's wording (preload.c, channel.c) without the "<source file>
+ * <line>: " prefix its logger added, which would be meaningless here.
+ * Errors of the guest's own requests are not errors: they are -errno results
+ * of the trap (see trap-io.ts).
+ */
+import { constants as osConstants } from 'node:os';
+
+/** Host errno numbers the channel layer reports (Linux values). */
+export const HostErrno = {
+  ENOENT: 2,
+  EIO: 5,
+  EFAULT: 14,
+  EINVAL: 22,
+  ENFILE: 23,
+  EFBIG: 27,
+  EPROTONOSUPPORT: 93,
+} as const;
+
+/** A channel could not be opened: the session does not start. */
+export class ChannelMountError extends Error {
+  override readonly name = 'ChannelMountError';
+  constructor(
+    /** Process exit code the original used (an errno). */
+    readonly errno: number,
+    message: string,
+    /** Alias of the channel, when one channel is at fault. */
+    readonly alias?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Host I/O failed under a guest request: the session ends with EIO. */
+export class ChannelIoError extends Error {
+  override readonly name = 'ChannelIoError';
+  readonly errno = HostErrno.EIO;
+  constructor(
+    message: string,
+    readonly alias: string,
+    /** Host error code (e.g. 'ENOSPC'), when known. */
+    readonly hostCode?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Node's error code ('ENOENT') of a failed fs call, if any. */
+export function hostErrorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+/** The errno number of a failed fs call (Linux value), or EIO when unknown. */
+export function hostErrno(error: unknown): number {
+  const code = hostErrorCode(error);
+  const table = osConstants.errno as Readonly<Record<string, number>>;
+  if (code !== undefined && table[code] !== undefined) return table[code];
+  return HostErrno.EIO;
+}

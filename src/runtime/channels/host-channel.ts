@@ -1,0 +1,464 @@
+/**
+ * One channel backed by the host: a regular file, a character device
+ * (/dev/null, /dev/zero, /dev/urandom, a tty...) or a named pipe.
+ *
+ * Where: runtime. `channel-set.ts` opens one per manifest line; the trap
+ * (`trap-io.ts`) checks a guest request against the channel's limits and
+ * positions, then calls `read` / `write` here, which move the bytes, update
+ * positions, counters and the etag.
+ *
+ * Source of truth: the original's preload.c (how each source is opened,
+ * preallocation, final truncation) and channel.c (ChannelRead /
+ * ChannelWrite), manifest 20130611 era. Behaviours kept on purpose:
+ *   - the source is chosen by stat() of the uri, following symlinks; a uri
+ *     that does not exist is a regular file. /dev/stdin, /dev/stdout and
+ *     /dev/stderr get no special treatment: they are opened by name, so they
+ *     become whatever the host's descriptor 0/1/2 is (tty = character
+ *     device, pipe = FIFO, redirection = regular file, which a write-only
+ *     channel then truncates, as the original did). Sockets, directories and
+ *     block devices are refused.
+ *   - regular, read-only: O_RDONLY, size = file size.
+ *     regular, write-only: O_WRONLY|O_CREAT|O_TRUNC (0600), size 0, the file
+ *     is extended (ftruncate, sparse) to put_size unless preallocation is
+ *     off (-P) or the uri is /dev/null.
+ *     regular, read+write (type 1 appendable, type 3 random): O_RDWR|O_CREAT
+ *     (0600), size = file size; an empty file is extended to put_size,
+ *     otherwise the write position starts at the end (type 1) or at 0.
+ *     Character devices and FIFOs are read-only (O_RDONLY) or write-only
+ *     (O_RDWR, so that opening a FIFO for writing does not wait for a
+ *     reader); they have size 0.
+ *   - reads of regular files are pread() at the channel position (sequential)
+ *     or the guest's offset (random); devices and FIFOs ignore offsets and
+ *     fill the buffer completely unless the stream ends (fread semantics,
+ *     with end of stream sticky). A read goes in chunks of 64 KiB until the
+ *     request is filled or a sequential channel hits its end; each chunk is
+ *     one "get" of the report's accounting, the zero-byte chunk that finds
+ *     the end included. Reaching the end sets the channel's eof flag.
+ *   - writes are one pwrite() for regular files, a complete write for
+ *     devices and FIFOs; size becomes the write position (sequential
+ *     writes) or the larger of both (random writes).
+ *   - at close, a regular channel with non-zero puts and put_size limits is
+ *     truncated to its size, which removes the unused preallocated tail.
+ * Deliberate differences, each the safer choice:
+ *   - no user-space buffering: every write reaches the kernel before the
+ *     trap returns, so the data survives a later crash of the session (the
+ *     original used stdio for devices and FIFOs and lost unflushed output);
+ *   - a random read that gets 0 bytes stops instead of looping forever;
+ *   - EAGAIN (a non-blocking descriptor) is retried instead of ending the
+ *     stream;
+ *   - a failed open is reported as "<uri> open error" with the open's errno
+ *     (the original sometimes reported it as a failed preallocation).
+ * Opening a FIFO for reading blocks until a writer opens it, as in the
+ * original; the whole Node thread waits, by design (the trap path is
+ * synchronous).
+ */
+import {
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { StreamingEtag } from '../etag.js';
+import {
+  ChannelIoError,
+  ChannelMountError,
+  HostErrno,
+  hostErrno,
+  hostErrorCode,
+} from './errors.js';
+import {
+  accessMask,
+  channelKind,
+  exactLimits,
+  isSequentialRead,
+  isSequentialWrite,
+  isValidChannelType,
+  numericLimits,
+  ChannelType,
+  type AccessMask,
+  type ChannelKind,
+  type ChannelSpec,
+  type IoLimits,
+  type IoNumbers,
+} from './spec.js';
+
+/** What kind of host object backs a channel. */
+export type ChannelSource = 'regular' | 'character' | 'fifo';
+
+/** Options of the session that affect how channels are opened. */
+export interface OpenChannelOptions {
+  /** Extend writable regular files to put_size when opened (default true; -P turns it off). */
+  readonly preallocate?: boolean;
+}
+
+/** Size of one host read (the original's BUFFER_SIZE). */
+export const READ_CHUNK_SIZE = 0x10000;
+
+/** Host I/O calls as the report's accounting counts them. */
+export interface HostIoStats {
+  gets: number;
+  getBytes: number;
+  puts: number;
+  putBytes: number;
+}
+
+const DEV_NULL = '/dev/null';
+const FILE_MODE = 0o600;
+const NETWORK_SCHEME = /^(tcp|udp|ipc):/i;
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+function pause(): void {
+  Atomics.wait(sleeper, 0, 0, 1);
+}
+
+function isRetryable(error: unknown): boolean {
+  const code = hostErrorCode(error);
+  return code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR';
+}
+
+/** The host object behind a uri, or undefined when it cannot back a channel. */
+function detectSource(uri: string): ChannelSource | undefined {
+  let stats;
+  try {
+    stats = statSync(uri);
+  } catch {
+    return 'regular'; /* does not exist (yet): a regular file */
+  }
+  if (stats.isFile()) return 'regular';
+  if (stats.isCharacterDevice()) return 'character';
+  if (stats.isFIFO()) return 'fifo';
+  return undefined; /* directory, block device, socket */
+}
+
+interface OpenedHandle {
+  readonly fd: number;
+  readonly size: number;
+  readonly putpos: number;
+}
+
+function openOrFail(uri: string, flags: number, alias: string, message: string): number {
+  try {
+    return openSync(uri, flags, FILE_MODE);
+  } catch (error) {
+    throw new ChannelMountError(hostErrno(error), message, alias);
+  }
+}
+
+function fileSize(fd: number): number {
+  return fstatSync(fd).size;
+}
+
+function preallocate(fd: number, spec: ChannelSpec, limits: IoLimits, options: OpenChannelOptions): void {
+  if (options.preallocate === false) return;
+  const fail = (errno: number): never => {
+    closeSync(fd);
+    throw new ChannelMountError(errno, `cannot preallocate ${spec.alias}`, spec.alias);
+  };
+  if (limits.putSize > BigInt(Number.MAX_SAFE_INTEGER)) fail(HostErrno.EFBIG);
+  try {
+    ftruncateSync(fd, Number(limits.putSize));
+  } catch (error) {
+    fail(hostErrno(error));
+  }
+}
+
+function openRegular(
+  spec: ChannelSpec,
+  type: ChannelType,
+  mask: AccessMask,
+  limits: IoLimits,
+  options: OpenChannelOptions,
+): OpenedHandle {
+  const { uri, alias } = spec;
+  const openError = `${uri} open error`;
+  const flags = fsConstants;
+  switch (mask) {
+    case 1: {
+      const fd = openOrFail(uri, flags.O_RDONLY, alias, openError);
+      return { fd, size: fileSize(fd), putpos: 0 };
+    }
+    case 2: {
+      const fd = openOrFail(uri, flags.O_WRONLY | flags.O_CREAT | flags.O_TRUNC, alias, openError);
+      if (uri !== DEV_NULL) preallocate(fd, spec, limits, options);
+      return { fd, size: 0, putpos: 0 };
+    }
+    case 3: {
+      if (type === ChannelType.SGetSPut)
+        throw new ChannelMountError(HostErrno.EFAULT, 'sequential channels cannot have r/w access', alias);
+      if (type === ChannelType.SGetRPut)
+        throw new ChannelMountError(
+          HostErrno.EFAULT,
+          'sequential read / random write channels not supported',
+          alias,
+        );
+      const fd = openOrFail(uri, flags.O_RDWR | flags.O_CREAT, alias, openError);
+      const size = fileSize(fd);
+      if (size === 0 && uri !== DEV_NULL) {
+        preallocate(fd, spec, limits, options);
+        return { fd, size, putpos: 0 };
+      }
+      return { fd, size, putpos: type === ChannelType.RGetSPut ? size : 0 };
+    }
+    default:
+      throw new ChannelMountError(HostErrno.EINVAL, `${alias} has invalid i/o type`, alias);
+  }
+}
+
+function openStream(spec: ChannelSpec, mask: AccessMask): OpenedHandle {
+  if (mask !== 1 && mask !== 2)
+    throw new ChannelMountError(HostErrno.EINVAL, `${spec.alias} has invalid i/o type`, spec.alias);
+  const flags = mask === 1 ? fsConstants.O_RDONLY : fsConstants.O_RDWR;
+  const fd = openOrFail(spec.uri, flags, spec.alias, `cannot open ${spec.uri}`);
+  return { fd, size: 0, putpos: 0 };
+}
+
+/** A mounted channel: host descriptor, positions, limits, counters and etag. */
+export class HostChannel {
+  /** Exact limits (int64), for the user manifest. */
+  readonly limits: IoLimits;
+  /** Limits as numbers (clamped to 2^53 - 1), for the trap checks. */
+  readonly quota: Readonly<IoNumbers>;
+  /** Which of the six channel kinds this is. */
+  readonly kind: ChannelKind;
+  /** Running SHA-1 of the bytes moved, when the manifest asked for an etag. */
+  readonly etag: StreamingEtag | null;
+
+  private fd: number | null;
+  private sizeValue: number;
+  private getposValue = 0;
+  private putposValue: number;
+  private eofValue = false;
+  /** End of a device/FIFO stream seen (fread's sticky EOF). */
+  private streamEnded = false;
+  private readonly countersValue: IoNumbers = { gets: 0, getSize: 0, puts: 0, putSize: 0 };
+  private readonly hostStatsValue: HostIoStats = { gets: 0, getBytes: 0, puts: 0, putBytes: 0 };
+
+  private constructor(
+    readonly alias: string,
+    readonly uri: string,
+    readonly type: ChannelType,
+    readonly source: ChannelSource,
+    limits: IoLimits,
+    kind: ChannelKind,
+    handle: OpenedHandle,
+    etag: boolean,
+  ) {
+    this.limits = limits;
+    this.quota = numericLimits(limits);
+    this.kind = kind;
+    this.fd = handle.fd;
+    this.sizeValue = handle.size;
+    this.putposValue = handle.putpos;
+    this.etag = etag ? new StreamingEtag() : null;
+  }
+
+  /** Opens the host object of one manifest channel line. Throws ChannelMountError. */
+  static open(spec: ChannelSpec, options: OpenChannelOptions = {}): HostChannel {
+    const { alias, uri } = spec;
+    if (!isValidChannelType(spec.type))
+      throw new ChannelMountError(HostErrno.EFAULT, `${alias} has invalid type ${spec.type}`, alias);
+    const type = spec.type;
+    if (NETWORK_SCHEME.test(uri))
+      throw new ChannelMountError(
+        HostErrno.EPROTONOSUPPORT,
+        `${alias}: network channel ${uri} is not supported`,
+        alias,
+      );
+    if (!uri.startsWith('/'))
+      throw new ChannelMountError(HostErrno.EFAULT, 'only absolute path channels are allowed', alias);
+
+    const limits = exactLimits(spec.limits);
+    const mask = accessMask(limits);
+    const source = detectSource(uri);
+    if (source === undefined)
+      throw new ChannelMountError(
+        HostErrno.EPROTONOSUPPORT,
+        `invalid ${alias} source type ${type}`,
+        alias,
+      );
+    const kind = channelKind(type, mask);
+    const handle =
+      source === 'regular' ? openRegular(spec, type, mask, limits, options) : openStream(spec, mask);
+    /* openRegular/openStream refuse every pair channelKind does not know */
+    if (kind === undefined) {
+      closeSync(handle.fd);
+      throw new ChannelMountError(HostErrno.EINVAL, `${alias} has invalid i/o type`, alias);
+    }
+    return new HostChannel(alias, uri, type, source, limits, kind, handle, spec.etag);
+  }
+
+  /** Current size: file size at open, then grown by writes (0 for devices until written). */
+  get size(): number {
+    return this.sizeValue;
+  }
+
+  /** Size as the user manifest reports it: 0 for type 0 channels. */
+  get manifestSize(): number {
+    return this.type === ChannelType.SGetSPut ? 0 : this.sizeValue;
+  }
+
+  get getpos(): number {
+    return this.getposValue;
+  }
+
+  get putpos(): number {
+    return this.putposValue;
+  }
+
+  /** A sequential read found the end of the data; further reads return 0. */
+  get eof(): boolean {
+    return this.eofValue;
+  }
+
+  /** Guest requests served so far, checked against the limits. */
+  get counters(): Readonly<IoNumbers> {
+    return this.countersValue;
+  }
+
+  /** Host calls as the report's accounting counts them. */
+  get hostStats(): Readonly<HostIoStats> {
+    return this.hostStatsValue;
+  }
+
+  get isOpen(): boolean {
+    return this.fd !== null;
+  }
+
+  /**
+   * Reads `dest.length` bytes (already checked and cut by the trap) at
+   * `offset` (the channel position for sequential channels). Returns the
+   * bytes read; 0 means end of data. Throws ChannelIoError when the host
+   * fails to read a regular file.
+   */
+  read(dest: Uint8Array, offset: number): number {
+    const fd = this.descriptor();
+    let done = 0;
+    let position = offset;
+    while (done < dest.length && !this.eofValue) {
+      const want = Math.min(dest.length - done, READ_CHUNK_SIZE);
+      const got = this.readChunk(fd, dest.subarray(done, done + want), position);
+      this.hostStatsValue.gets += 1;
+      this.hostStatsValue.getBytes += got;
+      if (got === 0) {
+        if (!isSequentialRead(this.type)) break;
+        this.eofValue = true;
+      }
+      done += got;
+      position += got;
+      this.getposValue = position;
+      if (!isSequentialWrite(this.type)) this.putposValue = position;
+    }
+    this.etag?.update(dest.subarray(0, done));
+    this.countersValue.gets += 1;
+    this.countersValue.getSize += done;
+    return done;
+  }
+
+  /**
+   * Writes `src` (already checked and cut by the trap) at `offset` (the
+   * channel position for sequential channels). Returns the bytes written.
+   * Throws ChannelIoError when the host fails to write a regular file.
+   */
+  write(src: Uint8Array, offset: number): number {
+    const fd = this.descriptor();
+    const written = this.source === 'regular' ? this.pwrite(fd, src, offset) : this.writeAll(fd, src);
+    this.hostStatsValue.puts += 1;
+    this.hostStatsValue.putBytes += written;
+    this.putposValue = offset + written;
+    this.sizeValue = isSequentialWrite(this.type)
+      ? this.putposValue
+      : Math.max(this.sizeValue, this.putposValue);
+    this.getposValue = this.putposValue;
+    this.etag?.update(src.subarray(0, written));
+    this.countersValue.puts += 1;
+    this.countersValue.putSize += written;
+    return written;
+  }
+
+  /**
+   * Closes the host descriptor; a writable regular file is first truncated
+   * to the channel size (dropping the preallocated tail). Idempotent.
+   */
+  close(): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
+    if (this.source === 'regular' && this.limits.putSize !== 0n && this.limits.puts !== 0n) {
+      try {
+        ftruncateSync(fd, this.sizeValue);
+      } catch {
+        /* the original ignored a failed final truncation too */
+      }
+    }
+    closeSync(fd);
+  }
+
+  private descriptor(): number {
+    if (this.fd === null) throw new ChannelIoError(`${this.alias} is closed`, this.alias);
+    return this.fd;
+  }
+
+  private readChunk(fd: number, dest: Uint8Array, position: number): number {
+    if (this.source === 'regular') {
+      try {
+        return readSync(fd, dest, 0, dest.length, position);
+      } catch (error) {
+        throw new ChannelIoError(`${this.alias} failed to read`, this.alias, hostErrorCode(error));
+      }
+    }
+    /* device or FIFO: fill the chunk unless the stream ends (fread) */
+    if (this.streamEnded) return 0;
+    let got = 0;
+    while (got < dest.length) {
+      let n: number;
+      try {
+        n = readSync(fd, dest, got, dest.length - got, null);
+      } catch (error) {
+        if (isRetryable(error)) {
+          pause();
+          continue;
+        }
+        this.streamEnded = true; /* fread: an error ends the stream with what was read */
+        break;
+      }
+      if (n === 0) {
+        this.streamEnded = true;
+        break;
+      }
+      got += n;
+    }
+    return got;
+  }
+
+  private pwrite(fd: number, src: Uint8Array, offset: number): number {
+    /* no file system takes offsets this large: pwrite would fail with EFBIG */
+    if (!Number.isSafeInteger(offset))
+      throw new ChannelIoError(`${this.alias};0 failed to write: EFBIG`, this.alias, 'EFBIG');
+    try {
+      return writeSync(fd, src, 0, src.length, offset);
+    } catch (error) {
+      const code = hostErrorCode(error) ?? 'unknown error';
+      throw new ChannelIoError(`${this.alias};0 failed to write: ${code}`, this.alias, code);
+    }
+  }
+
+  private writeAll(fd: number, src: Uint8Array): number {
+    let written = 0;
+    while (written < src.length) {
+      try {
+        written += writeSync(fd, src, written, src.length - written);
+      } catch (error) {
+        if (isRetryable(error)) {
+          pause();
+          continue;
+        }
+        break; /* fwrite: an error leaves a short count (EPIPE included) */
+      }
+    }
+    return written;
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * Channels: the session's only I/O. Entry point of the `channels/` folder.
+ *
+ * spec.ts         what a manifest channel line asks for; the six kinds
+ * host-channel.ts one channel over a host file, device or FIFO
+ * channel-set.ts  all channels of a session, in the program's order
+ * errors.ts       typed mount and I/O errors
+ */
+export * from './spec.js';
+export * from './errors.js';
+export * from './host-channel.js';
+export * from './channel-set.js';

@@ -1,0 +1,73 @@
+/**
+ * Etags: SHA-1 digests of the data a session moved, reported on the
+ * report's fourth line.
+ *
+ * Where: runtime. Each etag-enabled channel owns a `StreamingEtag` that
+ * `host-channel.ts` feeds with every byte read or written through it; the
+ * memory etag (`Memory = N, 1`) is computed once at the end of the session
+ * over the readable sandbox regions the engine hands to `memoryEtag`.
+ * `report.ts` prints the list.
+ *
+ * Source of truth: the original's etag.c / report.c (manifest 20130611 era):
+ *   - SHA-1 (glib GChecksum), printed as 40 lower-case hex digits;
+ *   - the digest is taken from a copy of the running state, so it can be
+ *     read at any time without ending the stream;
+ *   - a zero-length update changes nothing;
+ *   - the report lists "<alias> <hex>" pairs separated by single spaces, in
+ *     channel order, then "/dev/memory <hex>" for the memory etag;
+ *   - the memory etag hashes every readable region in address order, each
+ *     region in full (inaccessible pages are skipped).
+ */
+import { createHash, type Hash } from 'node:crypto';
+
+export const ETAG_ALGORITHM = 'sha1';
+
+/** Alias under which the memory etag is listed (the original's STDRAM). */
+export const MEMORY_ETAG_ALIAS = '/dev/memory';
+
+/** A running SHA-1 over a stream of byte chunks. */
+export class StreamingEtag {
+  private readonly hash: Hash = createHash(ETAG_ALGORITHM);
+  private bytes = 0;
+
+  /** Adds bytes; the view may alias sandbox memory, it is consumed before returning. */
+  update(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+  }
+
+  /** Number of bytes hashed so far. */
+  get length(): number {
+    return this.bytes;
+  }
+
+  /** Lower-case hex digest of everything so far; the stream can continue. */
+  digest(): string {
+    return this.hash.copy().digest('hex');
+  }
+}
+
+/** One entry of the report's etag line. */
+export interface EtagEntry {
+  readonly alias: string;
+  readonly digest: string;
+}
+
+/**
+ * Supplies the readable regions of sandbox memory, in address order, as
+ * views that alias it (the engine implements this; no copies are needed).
+ */
+export type ReadableRegions = () => Iterable<Uint8Array>;
+
+/** SHA-1 of the readable regions, concatenated in the order given. */
+export function memoryEtag(regions: Iterable<Uint8Array>): string {
+  const etag = new StreamingEtag();
+  for (const region of regions) etag.update(region);
+  return etag.digest();
+}
+
+/** The memory etag as a report entry. */
+export function memoryEtagEntry(regions: ReadableRegions): EtagEntry {
+  return { alias: MEMORY_ETAG_ALIAS, digest: memoryEtag(regions()) };
+}
