@@ -130,18 +130,21 @@ export class DecodedInstruction {
 
 const MAX_LENGTH = 15;
 
+/** A little-endian signed 8/16/32-bit value (always an int32: keeps the JIT on integer paths). */
+function readInt(code: Uint8Array, at: number, size: number): number {
+  if (size === 1) return ((code[at] as number) << 24) >> 24;
+  if (size === 2) return (((code[at] as number) | ((code[at + 1] as number) << 8)) << 16) >> 16;
+  return (code[at] as number) | ((code[at + 1] as number) << 8) | ((code[at + 2] as number) << 16) | ((code[at + 3] as number) << 24);
+}
+
+/** A little-endian signed 64-bit value as a double (exact up to 2^53). Rare: movabs. */
+function readInt64(code: Uint8Array, at: number): number {
+  const lo = readInt(code, at, 4) >>> 0;
+  return readInt(code, at + 4, 4) * 4294967296 + lo;
+}
+
 function readSigned(code: Uint8Array, at: number, size: number): number {
-  switch (size) {
-    case 1: return ((code[at] as number) << 24) >> 24;
-    case 2: return (((code[at] as number) | ((code[at + 1] as number) << 8)) << 16) >> 16;
-    case 4: return (code[at] as number) | ((code[at + 1] as number) << 8) | ((code[at + 2] as number) << 16) | ((code[at + 3] as number) << 24);
-    default: {
-      // 8-byte immediates: low 32 bits as unsigned plus high part; exact up to 2^53.
-      const lo = ((code[at] as number) | ((code[at + 1] as number) << 8) | ((code[at + 2] as number) << 16) | ((code[at + 3] as number) << 24)) >>> 0;
-      const hi = (code[at + 4] as number) | ((code[at + 5] as number) << 8) | ((code[at + 6] as number) << 16) | ((code[at + 7] as number) << 24);
-      return hi * 4294967296 + lo;
-    }
-  }
+  return size === 8 ? readInt64(code, at) : readInt(code, at, size);
 }
 
 const F = FORMS;
@@ -493,7 +496,7 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
       out.dispSize = dispSize;
       if (dispSize > 0) {
         if (p + dispSize > limit) return fail(out, DecodeStatus.Truncated, prefixes, rex, rexCount, lastRep);
-        out.disp = readSigned(code, p, dispSize);
+        out.disp = readInt(code, p, dispSize);
         p += dispSize;
       } else {
         out.disp = 0;
@@ -637,7 +640,10 @@ function matchForm(
 }
 
 function readUnsigned(code: Uint8Array, at: number, size: number): number {
-  if (size === 8) return readSigned(code, at, 8) >= 0 ? readSigned(code, at, 8) : readSigned(code, at, 8) + 2 ** 64;
+  if (size === 8) {
+    const v = readInt64(code, at);
+    return v >= 0 ? v : v + 2 ** 64;
+  }
   let v = 0;
   for (let i = size - 1; i >= 0; i--) v = v * 256 + (code[at + i] as number);
   return v;
