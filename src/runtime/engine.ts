@@ -1,0 +1,73 @@
+/**
+ * The engine contract: how the runtime drives something that executes
+ * validated untrusted code.
+ *
+ * Pipeline position: runtime (session, trap dispatch) -> this interface ->
+ * engines (`src/engines/native.ts` over the addon in `native/`, and the
+ * Unicorn emulator in `src/emulator/`). Nothing outside the engines imports
+ * an addon or Unicorn directly (style note 9: wasmtime's strategies).
+ *
+ * Addresses are sandbox addresses (offsets from %r15, 0 .. 2^32). An engine
+ * owns the 4 GiB sandbox and its guard regions; the runtime decides the
+ * layout (spec/runtime.md, the memory map) and the protections, reads and
+ * writes guest memory through `view()` (which aliases guest memory: no
+ * copies on the trap path), and turns stops into trap results, faults and
+ * timeouts into exit states.
+ */
+
+/** Protection bits of a sandbox region. */
+export const enum Protection {
+  None = 0,
+  Read = 1,
+  Write = 2,
+  Execute = 4,
+}
+
+export interface Region {
+  /** Sandbox address, 64 KiB aligned. */
+  readonly address: number;
+  /** Bytes, a multiple of 64 KiB. */
+  readonly size: number;
+  readonly protection: Protection;
+}
+
+/** Why `run` returned. */
+export type Stop =
+  /** The program called the trampoline's slot 0; `args` is %edi (the argument block's sandbox address). */
+  | { readonly kind: 'trap'; readonly args: number; readonly returnAddress: number }
+  /** A signal (SIGSEGV 11, SIGBUS 7, SIGILL 4, SIGFPE 8, SIGTRAP 5) in untrusted code at sandbox address `pc`. */
+  | { readonly kind: 'fault'; readonly signal: number; readonly pc: number }
+  /** The time budget ran out while untrusted code was running. */
+  | { readonly kind: 'timeout' };
+
+export interface EngineSession {
+  /** Host address of sandbox address 0 (the value of %r15), as a bigint. */
+  readonly base: bigint;
+  /** A byte view of guest memory [address, address + length); aliases it. */
+  view(address: number, length: number): Uint8Array;
+  /** Changes the protection of whole 64 KiB pages. */
+  protect(address: number, size: number, protection: Protection): void;
+  /**
+   * Enters untrusted code at `entry` with the initial register state of the
+   * ABI (rsp = rbp = base + 2^32 - 56, rdi, rcx, flags 0x246, ...) and runs
+   * until a stop or until `budgetMs` milliseconds have passed.
+   */
+  start(entry: number, budgetMs: number): Stop;
+  /** Returns `result` in %eax from the last trap and runs on (same budget rule). */
+  resume(result: number, budgetMs: number): Stop;
+  /** Releases the sandbox; the session is unusable afterwards. */
+  dispose(): void;
+}
+
+export interface Engine {
+  readonly name: 'native' | 'unicorn';
+  /** Null when this engine can run here, else a message saying why not and what to install. */
+  unavailableReason(): string | null;
+  /** Reserves a sandbox and maps `regions` (everything else is inaccessible). */
+  createSession(regions: readonly Region[]): EngineSession;
+}
+
+/** Address of the trampoline's only live slot, the trap. */
+export const TRAMPOLINE_TRAP = 0x10000;
+/** Sandbox size. */
+export const SANDBOX_SIZE = 2 ** 32;
