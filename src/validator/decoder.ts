@@ -450,7 +450,7 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
   if (space === Space.ThreeDNow) hasModrm = true;
   else {
     const h = KEY_HAS_MODRM[key] as number;
-    if (h < 0) return fail(out, p >= limit ? DecodeStatus.Truncated : DecodeStatus.Invalid, prefixes, rex, rexCount, lastRep);
+    if (h < 0) return fail(out, DecodeStatus.Invalid, prefixes, rex, rexCount, lastRep);
     hasModrm = h === 1;
   }
   let modrm = -1;

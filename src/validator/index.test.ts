@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { decodeInstruction, validate } from './index.js';
+
+describe('public API', () => {
+  it('decodes one instruction into a plain value', () => {
+    const code = Uint8Array.from([0x41, 0x8b, 0x1c, 0x07]); // mov (%r15,%rax,1),%ebx
+    const insn = decodeInstruction(code);
+    expect(insn.ok).toBe(true);
+    if (!insn.ok) return;
+    expect(insn.length).toBe(4);
+    expect(insn.mnemonic).toBe('mov');
+    expect(insn.text).toBe('mov ebx, dword ptr [r15+rax*1]');
+    expect(insn.writes.map((r) => r.name)).toEqual(['ebx']);
+    expect(insn.feature).toBe('-');
+    expect(insn.denied).toBeNull();
+    expect(insn.form).toMatch(/^legacy:\d+$/);
+    const mem = insn.operands[1];
+    expect(mem?.kind).toBe('memory');
+    if (mem?.kind === 'memory') {
+      expect([mem.base?.name, mem.index?.name, mem.scale, mem.bits]).toEqual(['r15', 'rax', 1, 32]);
+    }
+  });
+
+  it('names the feature and the deny reason', () => {
+    const aes = decodeInstruction(Uint8Array.from([0x66, 0x0f, 0x38, 0xdc, 0xc8]));
+    expect(aes.ok && [aes.mnemonic, aes.feature, aes.denied]).toEqual(['aesenc', 'AES', 'unsupported']);
+    const ret = decodeInstruction(Uint8Array.from([0xc3]));
+    expect(ret.ok && ret.denied).toBe('ret');
+  });
+
+  it('reports undecodable bytes without throwing', () => {
+    expect(decodeInstruction(Uint8Array.from([0x0f]))).toEqual({ ok: false, offset: 0, reason: 'instruction is cut off by the end of the code' });
+    expect(decodeInstruction(Uint8Array.from([0x37]))).toMatchObject({ ok: false, reason: 'not a valid x86-64 instruction' });
+    expect(decodeInstruction(new Uint8Array(0))).toMatchObject({ ok: false });
+  });
+
+  it('validates with a base address', () => {
+    const r = validate(Uint8Array.from([0xc3]), { base: 0x20000 });
+    expect(r.valid).toBe(false);
+    expect(r.errors[0]).toMatchObject({ rule: 'forbidden-instruction', offset: 0, address: 0x20000, nacl: 'unrecognized instruction' });
+    expect(validate(new Uint8Array(32), { base: 0x20010 }).errors[0]?.rule).toBe('bad-code-region');
+  });
+});
