@@ -92,7 +92,7 @@ const enum WriteKind {
 /** Collects errors; shared by the rule helpers. */
 class Report {
   readonly errors: ValidationError[] = [];
-  constructor(private readonly base: number) {}
+  constructor(readonly base: number) {}
   add(rule: RuleId, offset: number, detail?: string): void {
     const info = RULES[rule];
     this.errors.push({
@@ -220,6 +220,225 @@ const writes = new Int32Array(MAX_WRITES);
 const WRITE_COUNT = FORMS.writeCount;
 const WRITES = FORMS.writes;
 
+/** What one validation pass shares between bundles. */
+interface PassState {
+  readonly code: Uint8Array;
+  readonly size: number;
+  readonly report: Report;
+  readonly features: Uint8Array;
+  readonly deterministic: boolean;
+  /** One 32-bit word per bundle: bit i = offset 32*bundle + i is a valid jump target. */
+  readonly validTargets: Uint32Array;
+  readonly jumpTargets: Uint32Array;
+  readonly jumpSources: Uint32Array;
+  readonly insn: DecodedInstruction;
+}
+
+const formFlags = FORMS.flags;
+const formDeny = FORMS.deny;
+const formFeature = FORMS.feature;
+const formPrefix = FORMS.prefix;
+
+/**
+ * Validates one bundle. All rule state except the jump bitmaps is local to
+ * a bundle (the restricted register does not survive a bundle boundary),
+ * which is also why this is its own function: the JIT optimises it as a
+ * whole instead of replacing one long-running loop on the stack.
+ */
+function validateBundle(state: PassState, bundle: number): void {
+  const { code, size, report, features, deterministic, jumpTargets, jumpSources, insn } = state;
+  const bundleEnd = bundle + BUNDLE_SIZE;
+  let restricted = NONE;
+  let pos = bundle;
+  let fatal = false;
+  // Instruction starts of this bundle (for superinstruction look-back) and
+  // its valid jump targets, one bit per byte; bundle starts are always
+  // valid targets, so an instruction ending on the bundle end sets nothing.
+  let starts = 0;
+  let targets = 0;
+  while (pos < bundleEnd) {
+    starts |= 1 << (pos - bundle);
+    // Fast path for the one-byte padding instructions (nop, hlt): more than
+    // half of all instructions in compiler output. They write nothing, so
+    // only the restricted-register rule applies to them.
+    const first = code[pos] as number;
+    if (first === 0x90 || first === 0xf4) {
+      if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
+      else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
+      restricted = NONE;
+      pos++;
+      if (pos < bundleEnd) targets |= 1 << (pos - bundle);
+      continue;
+    }
+    decode(code, pos, size, insn);
+    if (insn.status !== DecodeStatus.Ok) {
+      const crossing = insn.status === DecodeStatus.Truncated && pos + 15 > bundleEnd && size > bundleEnd;
+      report.add(crossing ? 'crosses-bundle' : 'undecodable-instruction', pos, DECODE_STATUS_MESSAGES[insn.status]);
+      fatal = true;
+      break;
+    }
+    const end = pos + insn.length;
+    if (end > bundleEnd) {
+      report.add('crosses-bundle', pos, `${mnemonicOf(insn)} is ${insn.length} bytes long`);
+      fatal = true;
+      break;
+    }
+
+    // --- special %rsp/%rbp instructions (exact byte patterns) ---------------
+    // Only REX.W-prefixed encodings can be special (a cheap pre-filter).
+    const special = (first & 0xf8) === 0x48 ? matchSpecialRegisterInstruction(code, pos, insn.length) : SpecialKind.None;
+    if (special !== SpecialKind.None) {
+      if (special === SpecialKind.RspRebase || special === SpecialKind.RbpRebase) {
+        const wanted = special === SpecialKind.RspRebase ? Gpr.RSP : Gpr.RBP;
+        if (restricted !== wanted) {
+          if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
+          else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
+          report.add(special === SpecialKind.RspRebase ? 'rsp-rebase-without-write' : 'rbp-rebase-without-write', pos);
+        }
+        targets &= ~(1 << (pos - bundle));
+      } else if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
+      else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
+      restricted = NONE;
+      pos = end;
+      if (pos < bundleEnd) targets |= 1 << (pos - bundle);
+      continue;
+    }
+
+    const form = insn.form;
+    const flags = formFlags[form] as number;
+    const denyCode = formDeny[form] as number;
+
+    // --- superinstructions: string instructions, maskmov, nacljmp/naclcall ---
+    if (denyCode === DENY_SPECIAL) {
+      const match = matchSuperinstruction(code, pos, insn, bundle, starts);
+      if (match.kind === SuperMatch.None) {
+        report.add('unsandboxed-string-or-indirect', pos, `${mnemonicOf(insn)} needs ${match.needs}`);
+        fatal = true;
+        break;
+      }
+      if (match.kind === SuperMatch.RegisterMismatch) {
+        report.add('superinstruction-register-mismatch', pos);
+      } else {
+        // The superinstruction is one unit: nothing may jump into it.
+        for (let i = match.start + 1; i <= pos; i++) targets &= ~(1 << (i - bundle));
+      }
+      if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
+      else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
+      restricted = NONE;
+      pos = end;
+      if (pos < bundleEnd) targets |= 1 << (pos - bundle);
+      continue;
+    }
+
+    // --- normal instructions ------------------------------------------------------
+    const nop = (insn.opcode === 0x90 || insn.opcode === 0x1f) && isWhitelistedNop(code, pos, insn.length);
+    if (!nop) {
+      const problem = insn.prefixes === 0 && insn.rexCount <= 1 ? null : prefixProblem(insn, flags, formPrefix[form] as number);
+      if (problem !== null) {
+        report.add('forbidden-prefix', pos, `${problem} (${mnemonicOf(insn)})`);
+        fatal = true;
+        break;
+      }
+      if (denyCode === DENY_UNSUPPORTED) {
+        report.add('unsupported-extension', pos, mnemonicOf(insn));
+      } else if (denyCode !== 0) {
+        const deny = denyReasonOf(denyCode) as DenyReason;
+        report.add('forbidden-instruction', pos, `${mnemonicOf(insn)} — ${DENY_REASONS[deny]}`);
+        fatal = true;
+        break;
+      }
+    }
+    const feature = formFeature[form] as number;
+    if (features[feature] === 0) {
+      report.add('cpu-feature-missing', pos, `${mnemonicOf(insn)} needs ${ALL_FEATURES[feature] ?? '?'}`);
+    }
+    if (deterministic && flags & FormFlag.NonDeterministic) {
+      report.add('nondeterministic-instruction', pos, mnemonicOf(insn));
+    }
+
+    // A restricted %rsp/%rbp must be rebased by the very next instruction.
+    if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
+    else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
+
+    // Memory operand.
+    if (insn.hasMemory && !(flags & FormFlag.NoAddress) && !nop) {
+      const b = insn.base;
+      if (b === REG_RIP || b === Gpr.R15 || b === Gpr.RSP || b === Gpr.RBP) {
+        if (insn.index !== REG_NONE) {
+          if (insn.index === restricted) targets &= ~(1 << (pos - bundle));
+          else report.add('bad-index-register', pos);
+        }
+      } else {
+        report.add('bad-base-register', pos, b === REG_NONE ? 'absolute address' : undefined);
+      }
+    }
+
+    // Register writes.
+    const count = nop || WRITE_COUNT[form] === 0 ? 0 : trackedWrites(insn, writes);
+    const zeroExtends = (flags & FormFlag.ZeroExtends) !== 0;
+    let newRestricted = NONE;
+    let r15 = false;
+    let rbp = false;
+    let rsp = false;
+    for (let i = 0; i < count; i++) {
+      const w = writes[i] as number;
+      const reg = w & 0xff;
+      const kind = w >> 8;
+      if (reg === Gpr.R15) r15 = true;
+      if (reg === Gpr.RBP || reg === Gpr.RSP) {
+        // A 32-bit write is fine when it zero-extends (it must be rebased next).
+        const invalid = kind !== WriteKind.Restricted || !zeroExtends;
+        if (invalid) {
+          if (reg === Gpr.RBP) rbp = true;
+          else rsp = true;
+        }
+      }
+    }
+    if (r15) report.add('r15-modified', pos);
+    if (rbp) report.add('rbp-modified', pos);
+    if (rsp) report.add('rsp-modified', pos);
+    if (zeroExtends && count > 0) {
+      const first = writes[0] as number;
+      if (first >> 8 === WriteKind.Restricted) {
+        newRestricted = first & 0xff;
+        // With two written operands only the first is tracked; a 32-bit
+        // write to %esp/%ebp in the second one can never be rebased.
+        if (count > 1) {
+          const second = writes[1] as number;
+          if (second >> 8 === WriteKind.Restricted) {
+            if ((second & 0xff) === Gpr.RSP) report.add('rsp-not-rebased', pos);
+            if ((second & 0xff) === Gpr.RBP) report.add('rbp-not-rebased', pos);
+          }
+        }
+      } else if (count > 1) {
+        const second = writes[1] as number;
+        if (second >> 8 === WriteKind.Restricted) newRestricted = second & 0xff;
+      }
+      if (newRestricted === Gpr.R15) newRestricted = NONE;
+    }
+    restricted = newRestricted;
+
+    // Direct jumps and calls.
+    if (flags & FormFlag.Relative) {
+      const target = insn.target;
+      if ((target & BUNDLE_MASK) !== 0) {
+        if (target < 0 || target >= size) report.add('direct-jump-out-of-range', pos, `target ${formatAddress(report.base + target)}`);
+        else {
+          setBit(jumpTargets, target);
+          setBit(jumpSources, pos);
+        }
+      }
+    }
+    pos = end;
+    if (pos < bundleEnd) targets |= 1 << (pos - bundle);
+  }
+  state.validTargets[bundle >> 5] = targets;
+  if (!fatal) {
+    if (restricted === Gpr.RBP) report.add('rbp-not-rebased', bundleEnd, 'at the end of the bundle');
+    else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', bundleEnd, 'at the end of the bundle');
+  }
+}
+
 /** Validates a code region. Never throws on any input bytes. */
 export function validate(input: Uint8Array, options: ValidateOptions = {}): ValidationResult {
   const base = options.base ?? 0;
@@ -235,207 +454,19 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
   const deterministic = policy === 'deterministic';
 
   const words = (size >> 5) + 1;
-  const validTargets = new Uint32Array(words);
-  const jumpTargets = new Uint32Array(words);
-  const jumpSources = new Uint32Array(words);
-  const formFlags = FORMS.flags;
-  const formDeny = FORMS.deny;
-  const formFeature = FORMS.feature;
-  const formPrefix = FORMS.prefix;
-  const insn = new DecodedInstruction();
-
-  for (let bundle = 0; bundle < size; bundle += BUNDLE_SIZE) {
-    const bundleEnd = bundle + BUNDLE_SIZE;
-    let restricted = NONE;
-    let pos = bundle;
-    let fatal = false;
-    // Instruction starts of this bundle (for superinstruction look-back) and
-    // its valid jump targets, one bit per byte; bundle starts are always
-    // valid targets, so an instruction ending on the bundle end sets nothing.
-    let starts = 0;
-    let targets = 0;
-    while (pos < bundleEnd) {
-      starts |= 1 << (pos - bundle);
-      // Fast path for the one-byte padding instructions (nop, hlt): more than
-      // half of all instructions in compiler output. They write nothing, so
-      // only the restricted-register rule applies to them.
-      const first = code[pos] as number;
-      if (first === 0x90 || first === 0xf4) {
-        if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
-        else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
-        restricted = NONE;
-        pos++;
-        if (pos < bundleEnd) targets |= 1 << (pos - bundle);
-        continue;
-      }
-      decode(code, pos, size, insn);
-      if (insn.status !== DecodeStatus.Ok) {
-        const crossing = insn.status === DecodeStatus.Truncated && pos + 15 > bundleEnd && size > bundleEnd;
-        report.add(crossing ? 'crosses-bundle' : 'undecodable-instruction', pos, DECODE_STATUS_MESSAGES[insn.status]);
-        fatal = true;
-        break;
-      }
-      const end = pos + insn.length;
-      if (end > bundleEnd) {
-        report.add('crosses-bundle', pos, `${mnemonicOf(insn)} is ${insn.length} bytes long`);
-        fatal = true;
-        break;
-      }
-
-      // --- special %rsp/%rbp instructions (exact byte patterns) ---------------
-      // Only REX.W-prefixed encodings can be special (a cheap pre-filter).
-      const special = (first & 0xf8) === 0x48 ? matchSpecialRegisterInstruction(code, pos, insn.length) : SpecialKind.None;
-      if (special !== SpecialKind.None) {
-        if (special === SpecialKind.RspRebase || special === SpecialKind.RbpRebase) {
-          const wanted = special === SpecialKind.RspRebase ? Gpr.RSP : Gpr.RBP;
-          if (restricted !== wanted) {
-            if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
-            else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
-            report.add(special === SpecialKind.RspRebase ? 'rsp-rebase-without-write' : 'rbp-rebase-without-write', pos);
-          }
-          targets &= ~(1 << (pos - bundle));
-        } else if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
-        else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
-        restricted = NONE;
-        pos = end;
-        if (pos < bundleEnd) targets |= 1 << (pos - bundle);
-        continue;
-      }
-
-      const form = insn.form;
-      const flags = formFlags[form] as number;
-      const denyCode = formDeny[form] as number;
-
-      // --- superinstructions: string instructions, maskmov, nacljmp/naclcall ---
-      if (denyCode === DENY_SPECIAL) {
-        const match = matchSuperinstruction(code, pos, insn, bundle, starts);
-        if (match.kind === SuperMatch.None) {
-          report.add('unsandboxed-string-or-indirect', pos, `${mnemonicOf(insn)} needs ${match.needs}`);
-          fatal = true;
-          break;
-        }
-        if (match.kind === SuperMatch.RegisterMismatch) {
-          report.add('superinstruction-register-mismatch', pos);
-        } else {
-          // The superinstruction is one unit: nothing may jump into it.
-          for (let i = match.start + 1; i <= pos; i++) targets &= ~(1 << (i - bundle));
-        }
-        if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
-        else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
-        restricted = NONE;
-        pos = end;
-        if (pos < bundleEnd) targets |= 1 << (pos - bundle);
-        continue;
-      }
-
-      // --- normal instructions ------------------------------------------------------
-      const nop = (insn.opcode === 0x90 || insn.opcode === 0x1f) && isWhitelistedNop(code, pos, insn.length);
-      if (!nop) {
-        const problem = insn.prefixes === 0 && insn.rexCount <= 1 ? null : prefixProblem(insn, flags, formPrefix[form] as number);
-        if (problem !== null) {
-          report.add('forbidden-prefix', pos, `${problem} (${mnemonicOf(insn)})`);
-          fatal = true;
-          break;
-        }
-        if (denyCode === DENY_UNSUPPORTED) {
-          report.add('unsupported-extension', pos, mnemonicOf(insn));
-        } else if (denyCode !== 0) {
-          const deny = denyReasonOf(denyCode) as DenyReason;
-          report.add('forbidden-instruction', pos, `${mnemonicOf(insn)} — ${DENY_REASONS[deny]}`);
-          fatal = true;
-          break;
-        }
-      }
-      const feature = formFeature[form] as number;
-      if (features[feature] === 0) {
-        report.add('cpu-feature-missing', pos, `${mnemonicOf(insn)} needs ${ALL_FEATURES[feature] ?? '?'}`);
-      }
-      if (deterministic && flags & FormFlag.NonDeterministic) {
-        report.add('nondeterministic-instruction', pos, mnemonicOf(insn));
-      }
-
-      // A restricted %rsp/%rbp must be rebased by the very next instruction.
-      if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
-      else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
-
-      // Memory operand.
-      if (insn.hasMemory && !(flags & FormFlag.NoAddress) && !nop) {
-        const b = insn.base;
-        if (b === REG_RIP || b === Gpr.R15 || b === Gpr.RSP || b === Gpr.RBP) {
-          if (insn.index !== REG_NONE) {
-            if (insn.index === restricted) targets &= ~(1 << (pos - bundle));
-            else report.add('bad-index-register', pos);
-          }
-        } else {
-          report.add('bad-base-register', pos, b === REG_NONE ? 'absolute address' : undefined);
-        }
-      }
-
-      // Register writes.
-      const count = nop || WRITE_COUNT[form] === 0 ? 0 : trackedWrites(insn, writes);
-      const zeroExtends = (flags & FormFlag.ZeroExtends) !== 0;
-      let newRestricted = NONE;
-      let r15 = false;
-      let rbp = false;
-      let rsp = false;
-      for (let i = 0; i < count; i++) {
-        const w = writes[i] as number;
-        const reg = w & 0xff;
-        const kind = w >> 8;
-        if (reg === Gpr.R15) r15 = true;
-        if (reg === Gpr.RBP || reg === Gpr.RSP) {
-          // A 32-bit write is fine when it zero-extends (it must be rebased next).
-          const invalid = kind !== WriteKind.Restricted || !zeroExtends;
-          if (invalid) {
-            if (reg === Gpr.RBP) rbp = true;
-            else rsp = true;
-          }
-        }
-      }
-      if (r15) report.add('r15-modified', pos);
-      if (rbp) report.add('rbp-modified', pos);
-      if (rsp) report.add('rsp-modified', pos);
-      if (zeroExtends && count > 0) {
-        const first = writes[0] as number;
-        if (first >> 8 === WriteKind.Restricted) {
-          newRestricted = first & 0xff;
-          // With two written operands only the first is tracked; a 32-bit
-          // write to %esp/%ebp in the second one can never be rebased.
-          if (count > 1) {
-            const second = writes[1] as number;
-            if (second >> 8 === WriteKind.Restricted) {
-              if ((second & 0xff) === Gpr.RSP) report.add('rsp-not-rebased', pos);
-              if ((second & 0xff) === Gpr.RBP) report.add('rbp-not-rebased', pos);
-            }
-          }
-        } else if (count > 1) {
-          const second = writes[1] as number;
-          if (second >> 8 === WriteKind.Restricted) newRestricted = second & 0xff;
-        }
-        if (newRestricted === Gpr.R15) newRestricted = NONE;
-      }
-      restricted = newRestricted;
-
-      // Direct jumps and calls.
-      if (flags & FormFlag.Relative) {
-        const target = insn.target;
-        if ((target & BUNDLE_MASK) !== 0) {
-          if (target < 0 || target >= size) report.add('direct-jump-out-of-range', pos, `target ${formatAddress(base + target)}`);
-          else {
-            setBit(jumpTargets, target);
-            setBit(jumpSources, pos);
-          }
-        }
-      }
-      pos = end;
-      if (pos < bundleEnd) targets |= 1 << (pos - bundle);
-    }
-    validTargets[bundle >> 5] = targets;
-    if (!fatal) {
-      if (restricted === Gpr.RBP) report.add('rbp-not-rebased', bundleEnd, 'at the end of the bundle');
-      else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', bundleEnd, 'at the end of the bundle');
-    }
-  }
+  const state: PassState = {
+    code,
+    size,
+    report,
+    features,
+    deterministic,
+    validTargets: new Uint32Array(words),
+    jumpTargets: new Uint32Array(words),
+    jumpSources: new Uint32Array(words),
+    insn: new DecodedInstruction(),
+  };
+  for (let bundle = 0; bundle < size; bundle += BUNDLE_SIZE) validateBundle(state, bundle);
+  const { validTargets, jumpTargets, jumpSources } = state;
 
   reportBadJumpTargets(code, size, validTargets, jumpTargets, jumpSources, report);
   const errors = report.errors.sort((a, b) => a.offset - b.offset);
