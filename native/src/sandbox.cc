@@ -1,0 +1,347 @@
+/*
+ * One session's sandbox (see sandbox.h): reservation, protections, the
+ * trampoline, start/resume and the watchdog.
+ *
+ * Memory: one PROT_NONE, MAP_NORESERVE reservation of 40 GiB + 4 GiB +
+ * 40 GiB, at ZeroVM's base 0x440000000000 when that range is free
+ * (MAP_FIXED_NOREPLACE never clobbers a mapping), else at any 4 GiB-aligned
+ * base. Any base + 32-bit index * 8 + 32-bit displacement of a validated
+ * instruction stays inside it. Pages become accessible only through
+ * Protect(); a page that is both writable and executable is refused (the
+ * program could write code that was never validated), and so is a writable
+ * trampoline.
+ *
+ * The trampoline's slot 0 (sandbox 0x10000) holds, written here:
+ *     mov    (%rsp), %rcx          48 8b 0c 24
+ *     mov    %fs:running, %rdx     64 48 8b 14 25 <disp32>
+ *     jmp    *%fs:trap_exit        64 ff 24 25 <disp32>
+ * where running and trap_exit are thread-local words (signals.cc): the
+ * running session's context and the address of zvm_trap_exit. The program
+ * can read the trampoline but not %fs-relative memory (segment prefixes do
+ * not validate), so no host address is shown to it; ZeroVM's trampoline,
+ * by contrast, held a host address as an immediate. The return address is
+ * read while still in the sandbox, so a program that jumps there with a bad
+ * %rsp faults at 0x10000 like any other program fault. The rest of
+ * [0x10000, 0x20000) is hlt.
+ *
+ * The return address is sandboxed on resume exactly as ZeroVM did: the low
+ * 32 bits, rounded down to a 32-byte bundle, plus the base.
+ *
+ * Watchdog: a one-shot POSIX timer per session (CLOCK_MONOTONIC,
+ * SIGEV_THREAD_ID to the thread that runs the session, the context as its
+ * value), armed for the absolute deadline now + budget. No thread, no file
+ * descriptor; deleted with the session. If the signal lands while the
+ * thread is in the switch code, the handler re-arms it 2 ms later, so it
+ * is eventually caught in the sandbox. After a trap the timer stays armed:
+ * a resume whose deadline is the armed one (within 1 ms; the runtime passes
+ * what is left of the session's time) costs no system call. Faults and
+ * timeouts disarm it. If the deadline passes while the host handles a trap,
+ * the signal arrives once and is ignored; the runtime's next budget is then
+ * zero or less and resume() returns a timeout without running.
+ */
+#include "sandbox.h"
+
+#include <cpuid.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdlib>
+#include <new>
+
+#include "signals.h"
+
+namespace zvm {
+
+static_assert(offsetof(ZvmContext, host_rsp) == CTX_HOST_RSP, "context layout");
+static_assert(offsetof(ZvmContext, u_rbx) == CTX_U_RBX, "context layout");
+static_assert(offsetof(ZvmContext, u_rbp) == CTX_U_RBP, "context layout");
+static_assert(offsetof(ZvmContext, u_r12) == CTX_U_R12, "context layout");
+static_assert(offsetof(ZvmContext, u_r13) == CTX_U_R13, "context layout");
+static_assert(offsetof(ZvmContext, u_r14) == CTX_U_R14, "context layout");
+static_assert(offsetof(ZvmContext, u_r15) == CTX_U_R15, "context layout");
+static_assert(offsetof(ZvmContext, u_rsp) == CTX_U_RSP, "context layout");
+static_assert(offsetof(ZvmContext, u_rax) == CTX_U_RAX, "context layout");
+static_assert(offsetof(ZvmContext, u_rip) == CTX_U_RIP, "context layout");
+static_assert(offsetof(ZvmContext, u_ret) == CTX_U_RET, "context layout");
+static_assert(offsetof(ZvmContext, u_rdi) == CTX_U_RDI, "context layout");
+static_assert(offsetof(ZvmContext, u_mxcsr) == CTX_U_MXCSR, "context layout");
+static_assert(offsetof(ZvmContext, host_mxcsr) == CTX_HOST_MXCSR, "context layout");
+static_assert(offsetof(ZvmContext, host_fcw) == CTX_HOST_FCW, "context layout");
+static_assert(offsetof(ZvmContext, use_avx) == CTX_USE_AVX, "context layout");
+static_assert(offsetof(ZvmContext, stop_kind) == CTX_STOP_KIND, "context layout");
+static_assert(offsetof(ZvmContext, stop_signal) == CTX_STOP_SIGNAL, "context layout");
+static_assert(offsetof(ZvmContext, stop_pc) == CTX_STOP_PC, "context layout");
+static_assert(offsetof(ZvmContext, timer) == CTX_ASM_SIZE, "context layout");
+
+namespace {
+
+constexpr uint64_t kReservationSize = kGuardSize + kSandboxSize + kGuardSize;
+constexpr int kReserveFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+/* Initial %rsp and %rbp: the top 56 bytes of the sandbox are the entry frame. */
+constexpr uint64_t kInitialStack = kSandboxSize - 56;
+constexpr uint32_t kDefaultMxcsr = 0x1F80;
+/* A deadline this close to the armed one is the same deadline. */
+constexpr int64_t kSameDeadlineNs = 1000 * 1000;
+/* Longest budget honoured (about 31 years); larger ones are clamped. */
+constexpr double kMaxBudgetMs = 1e12;
+
+std::string Errno(const char *what) {
+  return std::string(what) + ": " + strerror(errno);
+}
+
+thread_local int t_thread_id = 0;
+
+int CurrentThreadId() {
+  if (t_thread_id == 0) t_thread_id = static_cast<int>(syscall(SYS_gettid));
+  return t_thread_id;
+}
+
+int64_t MonotonicNs() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+
+int ToHostProtection(int protection) {
+  int prot = PROT_NONE;
+  if (protection & kProtRead) prot |= PROT_READ;
+  if (protection & kProtWrite) prot |= PROT_WRITE;
+  if (protection & kProtExec) prot |= PROT_EXEC;
+  return prot;
+}
+
+}  // namespace
+
+bool HostHasAvx() {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+  const unsigned kOsxsave = 1u << 27, kAvx = 1u << 28;
+  if ((ecx & (kOsxsave | kAvx)) != (kOsxsave | kAvx)) return false;
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (lo & 6) == 6;  // the OS saves both xmm and ymm state
+}
+
+Reservation::Reservation() {
+  void *want = reinterpret_cast<void *>(kPreferredBase - kGuardSize);
+  void *got = mmap(want, kReservationSize, PROT_NONE, kReserveFlags | MAP_FIXED_NOREPLACE, -1, 0);
+  if (got != MAP_FAILED && got != want) {
+    /* A kernel without MAP_FIXED_NOREPLACE took it as a hint. */
+    munmap(got, kReservationSize);
+    got = MAP_FAILED;
+  }
+  if (got != MAP_FAILED) {
+    start_ = static_cast<uint8_t *>(got);
+  } else {
+    /* Over-reserve by 4 GiB, keep a 4 GiB-aligned window, give back the ends. */
+    const uint64_t over = kReservationSize + kSandboxSize;
+    void *any = mmap(nullptr, over, PROT_NONE, kReserveFlags, -1, 0);
+    if (any == MAP_FAILED) {
+      error_ = Errno("cannot reserve 84 GiB of address space for the sandbox (mmap)") +
+               " (is the address space limited, e.g. by ulimit -v?)";
+      return;
+    }
+    const uint64_t lo = reinterpret_cast<uint64_t>(any);
+    const uint64_t base = (lo + kGuardSize + kSandboxSize - 1) & ~(kSandboxSize - 1);
+    const uint64_t start = base - kGuardSize;
+    if (start > lo) munmap(any, start - lo);
+    const uint64_t end = start + kReservationSize;
+    if (lo + over > end) munmap(reinterpret_cast<void *>(end), lo + over - end);
+    start_ = reinterpret_cast<uint8_t *>(start);
+  }
+  length_ = kReservationSize;
+  base_ = start_ + kGuardSize;
+}
+
+Reservation::~Reservation() { Release(); }
+
+void Reservation::Release() {
+  if (start_ == nullptr) return;
+  munmap(start_, length_);
+  start_ = nullptr;
+  base_ = nullptr;
+  length_ = 0;
+}
+
+Sandbox::Sandbox(std::shared_ptr<Reservation> memory)
+    : memory_(std::move(memory)), ctx_(new (std::align_val_t{64}) ZvmContext()) {
+  ctx_->use_avx = HostHasAvx() ? 1 : 0;
+  ctx_->u_r15 = reinterpret_cast<uint64_t>(memory_->base());
+  ctx_->u_mxcsr = kDefaultMxcsr;
+}
+
+Sandbox::~Sandbox() {
+  Dispose(false);
+  ::operator delete(ctx_, std::align_val_t{64});
+}
+
+void Sandbox::Dispose(bool release_memory) {
+  if (ctx_->timer_valid) {
+    timer_delete(ctx_->timer);
+    ctx_->timer_valid = 0;
+  }
+  timer_armed_ = false;
+  /* Without release_memory the reservation goes with its last owner (an
+   * ArrayBuffer that still aliases guest memory may be one). */
+  if (release_memory) memory_->Release();
+  state_ = State::kDisposed;
+}
+
+std::string Sandbox::WriteTrampoline() {
+  const int64_t running_offset = RunningTlsOffset(), trap_exit_offset = TrapExitTlsOffset();
+  if (running_offset != static_cast<int32_t>(running_offset) || trap_exit_offset != static_cast<int32_t>(trap_exit_offset))
+    return "internal error: thread-local words out of reach of a 32-bit displacement";
+  const int32_t running = static_cast<int32_t>(running_offset);
+  const int32_t trap_exit = static_cast<int32_t>(trap_exit_offset);
+  uint8_t *tramp = base() + kTrampolineStart;
+  const uint64_t size = kTrampolineEnd - kTrampolineStart;
+  if (mprotect(tramp, size, PROT_READ | PROT_WRITE) != 0) return Errno("mprotect");
+  memset(tramp, 0xF4, size);  // hlt
+  const uint8_t code[] = {
+      0x48, 0x8b, 0x0c, 0x24,              // mov (%rsp), %rcx
+      0x64, 0x48, 0x8b, 0x14, 0x25, 0, 0, 0, 0,  // mov %fs:running, %rdx
+      0x64, 0xff, 0x24, 0x25, 0, 0, 0, 0,        // jmp *%fs:trap_exit
+  };
+  static_assert(sizeof code <= 32, "slot 0 is one bundle");
+  memcpy(tramp, code, sizeof code);
+  memcpy(tramp + 9, &running, 4);
+  memcpy(tramp + 17, &trap_exit, 4);
+  if (mprotect(tramp, size, PROT_NONE) != 0) return Errno("mprotect");
+  trampoline_written_ = true;
+  return "";
+}
+
+std::string Sandbox::Protect(uint64_t address, uint64_t size, int protection) {
+  if (state_ == State::kDisposed) return "the session is disposed";
+  if (address % kPageSize != 0 || size % kPageSize != 0)
+    return "protect: address and size must be multiples of 64 KiB";
+  if (address > kSandboxSize || size > kSandboxSize - address)
+    return "protect: the range leaves the 4 GiB sandbox";
+  if (protection < 0 || protection > 7) return "protect: unknown protection bits";
+  if ((protection & kProtWrite) && (protection & kProtExec))
+    return "protect: pages may not be both writable and executable (the program could run unvalidated code)";
+  const bool touches_trampoline = address < kTrampolineEnd && address + size > kTrampolineStart;
+  if (touches_trampoline && (protection & kProtWrite))
+    return "protect: the trampoline [0x10000, 0x20000) may not be writable";
+  if (size == 0) return "";
+  if (touches_trampoline && protection != 0 && !trampoline_written_) {
+    const std::string error = WriteTrampoline();
+    if (!error.empty()) return error;
+  }
+  if (mprotect(base() + address, size, ToHostProtection(protection)) != 0) return Errno("mprotect");
+  return "";
+}
+
+int Sandbox::Start(uint64_t entry, double budget_ms, std::string *error) {
+  if (state_ == State::kDisposed) {
+    *error = "the session is disposed";
+    return 0;
+  }
+  if (entry >= kSandboxSize || entry % 32 != 0) {
+    *error = "start: the entry point must be a 32-byte aligned sandbox address";
+    return 0;
+  }
+  const uint64_t base = reinterpret_cast<uint64_t>(this->base());
+  ctx_->u_rbx = ctx_->u_r12 = ctx_->u_r13 = ctx_->u_r14 = 0;
+  ctx_->u_rsp = ctx_->u_rbp = base + kInitialStack;
+  ctx_->u_rax = 0;
+  ctx_->u_rip = base + entry;
+  ctx_->u_mxcsr = kDefaultMxcsr;
+  return Run(budget_ms, error);
+}
+
+int Sandbox::Resume(int32_t result, double budget_ms, std::string *error) {
+  if (state_ != State::kInTrap) {
+    *error = state_ == State::kDisposed ? "the session is disposed"
+                                        : "resume: the last stop was not a trap";
+    return 0;
+  }
+  const uint64_t base = reinterpret_cast<uint64_t>(this->base());
+  ctx_->u_rax = static_cast<uint64_t>(static_cast<int64_t>(result));
+  ctx_->u_rip = base + ReturnAddress();
+  return Run(budget_ms, error);
+}
+
+bool Sandbox::ArmTimer(double budget_ms) {
+  const int tid = CurrentThreadId();
+  if (!ctx_->timer_valid || timer_tid_ != tid) {
+    if (ctx_->timer_valid) timer_delete(ctx_->timer);
+    ctx_->timer_valid = 0;
+    timer_armed_ = false;
+    struct sigevent event;
+    memset(&event, 0, sizeof event);
+    event.sigev_notify = SIGEV_THREAD_ID;
+    event.sigev_signo = TimeoutSignal();
+    event.sigev_value.sival_ptr = ctx_;  // compared, never followed, by the handler
+    event._sigev_un._tid = tid;
+    if (timer_create(CLOCK_MONOTONIC, &event, &ctx_->timer) != 0) return false;
+    ctx_->timer_valid = 1;
+    timer_tid_ = tid;
+  }
+  const int64_t now = MonotonicNs();
+  const int64_t budget_ns = static_cast<int64_t>(std::fmin(budget_ms, kMaxBudgetMs) * 1e6);
+  const int64_t deadline = now + (budget_ns > 0 ? budget_ns : 1);
+  /* Still armed for (about) this deadline and not yet expired: it will fire. */
+  if (timer_armed_ && armed_deadline_ns_ > now && std::llabs(deadline - armed_deadline_ns_) <= kSameDeadlineNs) {
+    return true;
+  }
+  struct itimerspec when;
+  memset(&when, 0, sizeof when);
+  when.it_value.tv_sec = static_cast<time_t>(deadline / 1000000000);
+  when.it_value.tv_nsec = static_cast<long>(deadline % 1000000000);
+  if (timer_settime(ctx_->timer, TIMER_ABSTIME, &when, nullptr) != 0) return false;
+  timer_armed_ = true;
+  armed_deadline_ns_ = deadline;
+  return true;
+}
+
+void Sandbox::DisarmTimer() {
+  if (ctx_->timer_valid && timer_armed_) {
+    struct itimerspec off;
+    memset(&off, 0, sizeof off);
+    timer_settime(ctx_->timer, 0, &off, nullptr);
+  }
+  timer_armed_ = false;
+}
+
+int Sandbox::Run(double budget_ms, std::string *error) {
+  if (!(budget_ms > 0)) {
+    /* No time left: the program does not run at all. */
+    DisarmTimer();
+    ctx_->stop_kind = ZVM_STOP_TIMEOUT;
+    state_ = State::kStopped;
+    return ZVM_STOP_TIMEOUT;
+  }
+  if (const char *message = PrepareThread()) {
+    *error = message;
+    return 0;
+  }
+  ctx_->stop_kind = 0;
+  /* Running from before the timer is armed: a signal that comes while we
+   * are still in trusted code is then re-armed by the handler, not lost. */
+  SetRunning(ctx_);
+  if (!ArmTimer(budget_ms)) {
+    SetRunning(nullptr);
+    *error = Errno("cannot arm the watchdog timer");
+    return 0;
+  }
+  zvm_enter(ctx_);
+  SetRunning(nullptr);
+
+  const int kind = static_cast<int>(ctx_->stop_kind);
+  /* After a trap the timer stays armed: the runtime usually resumes with
+   * what is left of the same deadline, and then nothing needs re-arming. */
+  if (kind != ZVM_STOP_TRAP) DisarmTimer();
+  state_ = kind == ZVM_STOP_TRAP ? State::kInTrap : State::kStopped;
+  if (kind == 0) *error = "internal error: the program stopped without a reason";
+  return kind;
+}
+
+}  // namespace zvm

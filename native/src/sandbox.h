@@ -1,0 +1,105 @@
+/*
+ * One session's sandbox: the 4 GiB of guest memory between two 40 GiB guard
+ * areas, the trampoline, the run context and the watchdog timer.
+ *
+ * Pipeline position: addon.cc (Node-API glue) -> here -> switch.S and
+ * signals.cc. No Node-API types in this file: it is the engine's core.
+ *
+ * Source of truth: shared/spec-notes/zerovm-abi.md sections 1, 3 and 4, and
+ * the engine contract in src/runtime/engine.ts.
+ */
+#ifndef ZEROVM_NATIVE_SANDBOX_H
+#define ZEROVM_NATIVE_SANDBOX_H
+
+#include <time.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "context.h"
+
+namespace zvm {
+
+constexpr uint64_t kSandboxSize = uint64_t{1} << 32;
+constexpr uint64_t kGuardSize = uint64_t{40} << 30;
+constexpr uint64_t kPageSize = 64 * 1024;
+/* ZeroVM's fixed base: the same %r15 in every run when the address is free. */
+constexpr uint64_t kPreferredBase = 0x440000000000;
+constexpr uint32_t kTrampolineStart = 0x10000;
+constexpr uint32_t kTrampolineEnd = 0x20000;
+
+/* Protection bits, as in engine.ts. */
+enum : int { kProtRead = 1, kProtWrite = 2, kProtExec = 4 };
+
+/* The reserved address range. Shared with the external ArrayBuffer that
+ * aliases guest memory, so the memory outlives whichever goes last. */
+class Reservation {
+ public:
+  /* Reserves; on failure `base()` is null and `error()` says why. */
+  Reservation();
+  ~Reservation();
+  Reservation(const Reservation &) = delete;
+  Reservation &operator=(const Reservation &) = delete;
+  uint8_t *base() const { return base_; }
+  const std::string &error() const { return error_; }
+  void Release();
+
+ private:
+  uint8_t *start_ = nullptr;  // the low guard's first byte
+  uint64_t length_ = 0;
+  uint8_t *base_ = nullptr;
+  std::string error_;
+};
+
+class Sandbox {
+ public:
+  explicit Sandbox(std::shared_ptr<Reservation> memory);
+  ~Sandbox();
+  Sandbox(const Sandbox &) = delete;
+  Sandbox &operator=(const Sandbox &) = delete;
+
+  uint8_t *base() const { return memory_->base(); }
+  const std::shared_ptr<Reservation> &memory() const { return memory_; }
+
+  /* Returns an error message (empty: done). */
+  std::string Protect(uint64_t address, uint64_t size, int protection);
+  /* Each returns a ZVM_STOP_* kind, or 0 with `error` set. */
+  int Start(uint64_t entry, double budget_ms, std::string *error);
+  int Resume(int32_t result, double budget_ms, std::string *error);
+  /* Stops the watchdog; with release_memory, unmaps the sandbox now (the
+   * caller has detached every alias of it). Idempotent. */
+  void Dispose(bool release_memory);
+
+  /* After a trap: %edi and the (bundle-aligned, 32-bit) return address. */
+  uint32_t trap_args() const { return static_cast<uint32_t>(ctx_->u_rdi); }
+  uint32_t trap_return() const { return ReturnAddress(); }
+  /* After a fault: the signal and the sandbox address of the instruction. */
+  uint32_t fault_signal() const { return ctx_->stop_signal; }
+  uint32_t fault_pc() const { return static_cast<uint32_t>(ctx_->stop_pc - ctx_->u_r15); }
+
+ private:
+  enum class State { kReady, kInTrap, kStopped, kDisposed };
+  int Run(double budget_ms, std::string *error);
+  bool ArmTimer(double budget_ms);
+  void DisarmTimer();
+  std::string WriteTrampoline();
+  uint32_t ReturnAddress() const {
+    return static_cast<uint32_t>(ctx_->u_ret) & ~uint32_t{31};
+  }
+
+  std::shared_ptr<Reservation> memory_;
+  ZvmContext *ctx_;
+  State state_ = State::kReady;
+  bool trampoline_written_ = false;
+  int timer_tid_ = 0;
+  bool timer_armed_ = false;
+  int64_t armed_deadline_ns_ = 0;
+};
+
+/* Whether the CPU and OS have AVX state enabled (then ymm are cleared too). */
+bool HostHasAvx();
+
+}  // namespace zvm
+
+#endif

@@ -1,0 +1,764 @@
+/**
+ * Tests of the native engine (src/engines/native.ts over native/): the
+ * context switch in both directions (shared/spec-notes/zerovm-abi.md
+ * sections 3 and 4, to the byte), faults, the watchdog, leaks, and that
+ * Node's and V8's own signal handling survives ours.
+ *
+ * Every program is hand-assembled: the bytes below came from `clang-14 -c`
+ * with `.bundle_align_mode 5` (the trap sequence `mov $0x10000,%ebx; and
+ * $-32,%ebx; add %r15,%rbx; call *%rbx` bundle-locked to end on a bundle
+ * boundary, as in examples/zerovm-abi.inc), and each line shows its address
+ * and instruction. Every program but the int3 one passes the project's
+ * validator, which the tests check first.
+ *
+ * Skipped, with a loud warning, when the addon is not built; under CI=true a
+ * missing addon is a failure.
+ */
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Protection, type EngineSession, type Stop } from '../runtime/engine.js';
+import { validate } from '../validator/validate.js';
+import { findAddon, nativeEngine } from './native.js';
+
+const unavailable = nativeEngine.unavailableReason();
+const ci = process.env.CI === 'true' || process.env.CI === '1';
+if (unavailable !== null && !ci) {
+  console.warn(`\n*** native engine tests SKIPPED: ${unavailable} ***\n`);
+}
+
+const RW = Protection.Read | Protection.Write;
+const RX = Protection.Read | Protection.Execute;
+const TRAMPOLINE = 0x10000;
+const TEXT = 0x20000;
+const DATA = 0x30000;
+const RODATA = 0x40000;
+const STACK = 0xff000000;
+const STACK_SIZE = 0x1000000;
+const GiB4 = 2n ** 32n;
+const SIGTRAP = 5;
+const SIGBUS = 7;
+const SIGILL = 4;
+const SIGFPE = 8;
+const SIGSEGV = 11;
+const hasAvx = /^flags\s*:.*\bavx\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+
+/** (a) Traps with %edi = 0x30000, stores %eax and %rax after the resume, traps again with 0x30010. */
+// prettier-ignore
+const TRAP_TWICE = new Uint8Array([
+  0xbf, 0x00, 0x00, 0x03, 0x00, // 20000: mov $0x30000,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 20005: mov $0x10000,%ebx
+  0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, // 2000a: nop (bundle padding)
+  0x0f, 0x1f, 0x40, 0x00, // 20014: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 20018: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 2001b: add %r15,%rbx
+  0xff, 0xd3, // 2001e: call *%rbx
+  0x41, 0x89, 0x87, 0x40, 0x00, 0x03, 0x00, // 20020: mov %eax,0x30040(%r15)
+  0x49, 0x89, 0x87, 0x48, 0x00, 0x03, 0x00, // 20027: mov %rax,0x30048(%r15)
+  0xbf, 0x10, 0x00, 0x03, 0x00, // 2002e: mov $0x30010,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 20033: mov $0x10000,%ebx
+  0x83, 0xe3, 0xe0, // 20038: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 2003b: add %r15,%rbx
+  0xff, 0xd3, // 2003e: call *%rbx
+  0xf4, // 20040: hlt
+]);
+
+/** (b) Stores every register it can observe, then traps with %edi = 0x30000. */
+// prettier-ignore
+const DUMP_INITIAL_STATE = new Uint8Array([
+  0x49, 0x89, 0x87, 0x00, 0x00, 0x03, 0x00, // 20000: mov %rax,0x30000(%r15)
+  0x49, 0x89, 0x9f, 0x08, 0x00, 0x03, 0x00, // 20007: mov %rbx,0x30008(%r15)
+  0x49, 0x89, 0x8f, 0x10, 0x00, 0x03, 0x00, // 2000e: mov %rcx,0x30010(%r15)
+  0x49, 0x89, 0x97, 0x18, 0x00, 0x03, 0x00, // 20015: mov %rdx,0x30018(%r15)
+  0x0f, 0x1f, 0x40, 0x00, // 2001c: nop (bundle padding)
+  0x49, 0x89, 0xb7, 0x20, 0x00, 0x03, 0x00, // 20020: mov %rsi,0x30020(%r15)
+  0x49, 0x89, 0xbf, 0x28, 0x00, 0x03, 0x00, // 20027: mov %rdi,0x30028(%r15)
+  0x49, 0x89, 0xaf, 0x30, 0x00, 0x03, 0x00, // 2002e: mov %rbp,0x30030(%r15)
+  0x49, 0x89, 0xa7, 0x38, 0x00, 0x03, 0x00, // 20035: mov %rsp,0x30038(%r15)
+  0x0f, 0x1f, 0x40, 0x00, // 2003c: nop (bundle padding)
+  0x4d, 0x89, 0x87, 0x40, 0x00, 0x03, 0x00, // 20040: mov %r8,0x30040(%r15)
+  0x4d, 0x89, 0x8f, 0x48, 0x00, 0x03, 0x00, // 20047: mov %r9,0x30048(%r15)
+  0x4d, 0x89, 0x97, 0x50, 0x00, 0x03, 0x00, // 2004e: mov %r10,0x30050(%r15)
+  0x4d, 0x89, 0x9f, 0x58, 0x00, 0x03, 0x00, // 20055: mov %r11,0x30058(%r15)
+  0x0f, 0x1f, 0x40, 0x00, // 2005c: nop (bundle padding)
+  0x4d, 0x89, 0xa7, 0x60, 0x00, 0x03, 0x00, // 20060: mov %r12,0x30060(%r15)
+  0x4d, 0x89, 0xaf, 0x68, 0x00, 0x03, 0x00, // 20067: mov %r13,0x30068(%r15)
+  0x4d, 0x89, 0xb7, 0x70, 0x00, 0x03, 0x00, // 2006e: mov %r14,0x30070(%r15)
+  0x4d, 0x89, 0xbf, 0x78, 0x00, 0x03, 0x00, // 20075: mov %r15,0x30078(%r15)
+  0x9c, // 2007c: pushf
+  0x58, // 2007d: pop %rax
+  0x66, 0x90, // 2007e: nop (bundle padding)
+  0x49, 0x89, 0x87, 0x80, 0x00, 0x03, 0x00, // 20080: mov %rax,0x30080(%r15)
+  0xf3, 0x41, 0x0f, 0x7f, 0x87, 0x90, 0x00, 0x03, 0x00, // 20087: movdqu %xmm0,0x30090(%r15)
+  0xf3, 0x45, 0x0f, 0x7f, 0xbf, 0xa0, 0x00, 0x03, 0x00, // 20090: movdqu %xmm15,0x300a0(%r15)
+  0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00, // 20099: nop (bundle padding)
+  0x41, 0x0f, 0xae, 0x9f, 0xb0, 0x00, 0x03, 0x00, // 200a0: stmxcsr 0x300b0(%r15)
+  0x41, 0xd9, 0xbf, 0xb4, 0x00, 0x03, 0x00, // 200a8: fnstcw 0x300b4(%r15)
+  0x41, 0xdd, 0xbf, 0xb6, 0x00, 0x03, 0x00, // 200af: fnstsw 0x300b6(%r15)
+  0x41, 0xd9, 0xb7, 0xc0, 0x00, 0x03, 0x00, // 200b6: fnstenv 0x300c0(%r15)
+  0x0f, 0x1f, 0x00, // 200bd: nop (bundle padding)
+  0xbf, 0x00, 0x00, 0x03, 0x00, // 200c0: mov $0x30000,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 200c5: mov $0x10000,%ebx
+  0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, // 200ca: nop (bundle padding)
+  0x0f, 0x1f, 0x40, 0x00, // 200d4: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 200d8: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 200db: add %r15,%rbx
+  0xff, 0xd3, // 200de: call *%rbx
+  0xf4, // 200e0: hlt
+]);
+
+/**
+ * (c) Fills every register with garbage (rbp, r12-r14 with known values),
+ * pushes two x87 values, loads x87 control word 0x027F and MXCSR 0x9FC0
+ * (FTZ+DAZ) from read-only data, sets CF and DF, traps; after the resume,
+ * stores every register at 0x30100 and traps again.
+ */
+// prettier-ignore
+const DUMP_RESUMED_STATE = new Uint8Array([
+  0xbd, 0x11, 0x11, 0x11, 0x11, // 20000: mov $0x11111111,%ebp
+  0x4c, 0x01, 0xfd, // 20005: add %r15,%rbp
+  0x49, 0xbc, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, // 20008: movabs $0x1212121212121212,%r12
+  0x49, 0xbd, 0x13, 0x13, 0x13, 0x13, 0x13, 0x13, 0x13, 0x13, // 20012: movabs $0x1313131313131313,%r13
+  0x0f, 0x1f, 0x40, 0x00, // 2001c: nop (bundle padding)
+  0x49, 0xbe, 0x14, 0x14, 0x14, 0x14, 0x14, 0x14, 0x14, 0x14, // 20020: movabs $0x1414141414141414,%r14
+  0x48, 0xba, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, // 2002a: movabs $0x202020202020202,%rdx
+  0x48, 0xbe, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, // 20034: movabs $0x303030303030303,%rsi
+  0x66, 0x90, // 2003e: nop (bundle padding)
+  0x49, 0xb8, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, // 20040: movabs $0x808080808080808,%r8
+  0x49, 0xb9, 0x09, 0x09, 0x09, 0x09, 0x09, 0x09, 0x09, 0x09, // 2004a: movabs $0x909090909090909,%r9
+  0x49, 0xba, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, // 20054: movabs $0xa0a0a0a0a0a0a0a,%r10
+  0x66, 0x90, // 2005e: nop (bundle padding)
+  0x49, 0xbb, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, // 20060: movabs $0xb0b0b0b0b0b0b0b,%r11
+  0x48, 0xb9, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, // 2006a: movabs $0xc0c0c0c0c0c0c0c,%rcx
+  0x66, 0x0f, 0x76, 0xc0, // 20074: pcmpeqd %xmm0,%xmm0
+  0x66, 0x45, 0x0f, 0x76, 0xc9, // 20078: pcmpeqd %xmm9,%xmm9
+  0xd9, 0xe8, // 2007d: fld1
+  0x90, // 2007f: nop (bundle padding)
+  0xd9, 0xe8, // 20080: fld1
+  0x41, 0xd9, 0xaf, 0x00, 0x00, 0x04, 0x00, // 20082: fldcw 0x40000(%r15)
+  0x41, 0x0f, 0xae, 0x97, 0x04, 0x00, 0x04, 0x00, // 20089: ldmxcsr 0x40004(%r15)
+  0xf9, // 20091: stc
+  0xfd, // 20092: std
+  0xbf, 0x00, 0x00, 0x03, 0x00, // 20093: mov $0x30000,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 20098: mov $0x10000,%ebx
+  0x0f, 0x1f, 0x00, // 2009d: nop (bundle padding)
+  0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, // 200a0: nop (bundle padding)
+  0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, // 200aa: nop (bundle padding)
+  0x0f, 0x1f, 0x40, 0x00, // 200b4: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 200b8: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 200bb: add %r15,%rbx
+  0xff, 0xd3, // 200be: call *%rbx
+  0x49, 0x89, 0x87, 0x00, 0x01, 0x03, 0x00, // 200c0: mov %rax,0x30100(%r15)
+  0x49, 0x89, 0x9f, 0x08, 0x01, 0x03, 0x00, // 200c7: mov %rbx,0x30108(%r15)
+  0x49, 0x89, 0x8f, 0x10, 0x01, 0x03, 0x00, // 200ce: mov %rcx,0x30110(%r15)
+  0x49, 0x89, 0x97, 0x18, 0x01, 0x03, 0x00, // 200d5: mov %rdx,0x30118(%r15)
+  0x0f, 0x1f, 0x40, 0x00, // 200dc: nop (bundle padding)
+  0x49, 0x89, 0xb7, 0x20, 0x01, 0x03, 0x00, // 200e0: mov %rsi,0x30120(%r15)
+  0x49, 0x89, 0xbf, 0x28, 0x01, 0x03, 0x00, // 200e7: mov %rdi,0x30128(%r15)
+  0x49, 0x89, 0xaf, 0x30, 0x01, 0x03, 0x00, // 200ee: mov %rbp,0x30130(%r15)
+  0x49, 0x89, 0xa7, 0x38, 0x01, 0x03, 0x00, // 200f5: mov %rsp,0x30138(%r15)
+  0x0f, 0x1f, 0x40, 0x00, // 200fc: nop (bundle padding)
+  0x4d, 0x89, 0x87, 0x40, 0x01, 0x03, 0x00, // 20100: mov %r8,0x30140(%r15)
+  0x4d, 0x89, 0x8f, 0x48, 0x01, 0x03, 0x00, // 20107: mov %r9,0x30148(%r15)
+  0x4d, 0x89, 0x97, 0x50, 0x01, 0x03, 0x00, // 2010e: mov %r10,0x30150(%r15)
+  0x4d, 0x89, 0x9f, 0x58, 0x01, 0x03, 0x00, // 20115: mov %r11,0x30158(%r15)
+  0x0f, 0x1f, 0x40, 0x00, // 2011c: nop (bundle padding)
+  0x4d, 0x89, 0xa7, 0x60, 0x01, 0x03, 0x00, // 20120: mov %r12,0x30160(%r15)
+  0x4d, 0x89, 0xaf, 0x68, 0x01, 0x03, 0x00, // 20127: mov %r13,0x30168(%r15)
+  0x4d, 0x89, 0xb7, 0x70, 0x01, 0x03, 0x00, // 2012e: mov %r14,0x30170(%r15)
+  0x4d, 0x89, 0xbf, 0x78, 0x01, 0x03, 0x00, // 20135: mov %r15,0x30178(%r15)
+  0x9c, // 2013c: pushf
+  0x58, // 2013d: pop %rax
+  0x66, 0x90, // 2013e: nop (bundle padding)
+  0x49, 0x89, 0x87, 0x80, 0x01, 0x03, 0x00, // 20140: mov %rax,0x30180(%r15)
+  0xf3, 0x41, 0x0f, 0x7f, 0x87, 0x90, 0x01, 0x03, 0x00, // 20147: movdqu %xmm0,0x30190(%r15)
+  0xf3, 0x45, 0x0f, 0x7f, 0x8f, 0xa0, 0x01, 0x03, 0x00, // 20150: movdqu %xmm9,0x301a0(%r15)
+  0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00, // 20159: nop (bundle padding)
+  0x41, 0x0f, 0xae, 0x9f, 0xb0, 0x01, 0x03, 0x00, // 20160: stmxcsr 0x301b0(%r15)
+  0x41, 0xd9, 0xbf, 0xb4, 0x01, 0x03, 0x00, // 20168: fnstcw 0x301b4(%r15)
+  0x41, 0xdd, 0xbf, 0xb6, 0x01, 0x03, 0x00, // 2016f: fnstsw 0x301b6(%r15)
+  0x41, 0xd9, 0xb7, 0xc0, 0x01, 0x03, 0x00, // 20176: fnstenv 0x301c0(%r15)
+  0x0f, 0x1f, 0x00, // 2017d: nop (bundle padding)
+  0xbf, 0x00, 0x01, 0x03, 0x00, // 20180: mov $0x30100,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 20185: mov $0x10000,%ebx
+  0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, // 2018a: nop (bundle padding)
+  0x0f, 0x1f, 0x40, 0x00, // 20194: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 20198: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 2019b: add %r15,%rbx
+  0xff, 0xd3, // 2019e: call *%rbx
+  0xf4, // 201a0: hlt
+]);
+
+/** Stores ymm0 and ymm15, sets them to all ones, traps; stores them again after the resume, traps. */
+// prettier-ignore
+const DUMP_YMM = new Uint8Array([
+  0xc4, 0xc1, 0x7e, 0x7f, 0x87, 0x00, 0x00, 0x03, 0x00, // 20000: vmovdqu %ymm0,0x30000(%r15)
+  0xc4, 0x41, 0x7e, 0x7f, 0xbf, 0x20, 0x00, 0x03, 0x00, // 20009: vmovdqu %ymm15,0x30020(%r15)
+  0xc5, 0xfd, 0x76, 0xc0, // 20012: vpcmpeqd %ymm0,%ymm0,%ymm0
+  0xc4, 0x41, 0x05, 0x76, 0xff, // 20016: vpcmpeqd %ymm15,%ymm15,%ymm15
+  0xbf, 0x00, 0x00, 0x03, 0x00, // 2001b: mov $0x30000,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 20020: mov $0x10000,%ebx
+  0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, // 20025: nop (bundle padding)
+  0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, // 2002f: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 20038: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 2003b: add %r15,%rbx
+  0xff, 0xd3, // 2003e: call *%rbx
+  0xc4, 0xc1, 0x7e, 0x7f, 0x87, 0x40, 0x00, 0x03, 0x00, // 20040: vmovdqu %ymm0,0x30040(%r15)
+  0xc4, 0x41, 0x7e, 0x7f, 0xbf, 0x60, 0x00, 0x03, 0x00, // 20049: vmovdqu %ymm15,0x30060(%r15)
+  0xbf, 0x00, 0x00, 0x03, 0x00, // 20052: mov $0x30000,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 20057: mov $0x10000,%ebx
+  0x0f, 0x1f, 0x40, 0x00, // 2005c: nop (bundle padding)
+  0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, // 20060: nop (bundle padding)
+  0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, // 2006a: nop (bundle padding)
+  0x0f, 0x1f, 0x40, 0x00, // 20074: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 20078: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 2007b: add %r15,%rbx
+  0xff, 0xd3, // 2007e: call *%rbx
+  0xf4, // 20080: hlt
+]);
+
+// prettier-ignore
+const WRITE_READ_ONLY = new Uint8Array([
+  0x41, 0xc7, 0x87, 0x00, 0x00, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00, // 20000: movl $0x1,0x40000(%r15)
+]);
+// prettier-ignore
+const READ_UNMAPPED = new Uint8Array([
+  0x41, 0x8b, 0x87, 0x00, 0x00, 0x05, 0x00, // 20000: mov 0x50000(%r15),%eax
+]);
+// prettier-ignore
+const JUMP_TO_TRAMPOLINE_HLT = new Uint8Array([
+  0xb8, 0x20, 0x00, 0x01, 0x00, // 20000: mov $0x10020,%eax
+  0x83, 0xe0, 0xe0, // 20005: and $0xffffffe0,%eax
+  0x4c, 0x01, 0xf8, // 20008: add %r15,%rax
+  0xff, 0xe0, // 2000b: jmp *%rax
+]);
+// prettier-ignore
+const UD2 = new Uint8Array([
+  0x0f, 0x0b, // 20000: ud2
+]);
+// prettier-ignore
+const DIVIDE_BY_ZERO = new Uint8Array([
+  0x31, 0xc9, // 20000: xor %ecx,%ecx
+  0xf7, 0xf1, // 20002: div %ecx
+]);
+/** Not valid: int3 is forbidden, so this one runs unvalidated. */
+// prettier-ignore
+const INT3 = new Uint8Array([
+  0xcc, // 20000: int3
+]);
+/** Points %rsp at the inaccessible first page, then jumps (no call) to the trap. */
+// prettier-ignore
+const TRAP_WITH_BAD_STACK = new Uint8Array([
+  0xbc, 0x00, 0x01, 0x00, 0x00, // 20000: mov $0x100,%esp
+  0x4c, 0x01, 0xfc, // 20005: add %r15,%rsp
+  0xb8, 0x00, 0x00, 0x01, 0x00, // 20008: mov $0x10000,%eax
+  0x83, 0xe0, 0xe0, // 2000d: and $0xffffffe0,%eax
+  0x4c, 0x01, 0xf8, // 20010: add %r15,%rax
+  0xff, 0xe0, // 20013: jmp *%rax
+]);
+/**
+ * Pushes 0xdeadbeef00020047 and jumps (no call) to the trap; the resume
+ * must land on 0x20040, where it traps again with %edi = 0x30020.
+ */
+// prettier-ignore
+const FAKE_RETURN_ADDRESS = new Uint8Array([
+  0x48, 0xb8, 0x47, 0x00, 0x02, 0x00, 0xef, 0xbe, 0xad, 0xde, // 20000: movabs $0xdeadbeef00020047,%rax
+  0x50, // 2000a: push %rax
+  0xb9, 0x00, 0x00, 0x01, 0x00, // 2000b: mov $0x10000,%ecx
+  0x83, 0xe1, 0xe0, // 20010: and $0xffffffe0,%ecx
+  0x4c, 0x01, 0xf9, // 20013: add %r15,%rcx
+  0xff, 0xe1, // 20016: jmp *%rcx
+  ...new Array(40).fill(0xf4), // 20018-2003f: hlt (.org padding)
+  0xbf, 0x20, 0x00, 0x03, 0x00, // 20040: mov $0x30020,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 20045: mov $0x10000,%ebx
+  0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, // 2004a: nop (bundle padding)
+  0x0f, 0x1f, 0x40, 0x00, // 20054: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 20058: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 2005b: add %r15,%rbx
+  0xff, 0xd3, // 2005e: call *%rbx
+  0xf4, // 20060: hlt
+]);
+/** Sets AC (alignment check) with popf, then reads a misaligned word. */
+// prettier-ignore
+const MISALIGNED_WITH_AC = new Uint8Array([
+  0x9c, // 20000: pushf
+  0x81, 0x0c, 0x24, 0x00, 0x00, 0x04, 0x00, // 20001: orl $0x40000,(%rsp)
+  0x9d, // 20008: popf
+  0x41, 0x8b, 0x87, 0x01, 0x00, 0x03, 0x00, // 20009: mov 0x30001(%r15),%eax
+]);
+/** Sets TF (single step) with popf: the instruction after it traps. */
+// prettier-ignore
+const SINGLE_STEP = new Uint8Array([
+  0x9c, // 20000: pushf
+  0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, // 20001: orl $0x100,(%rsp)
+  0x9d, // 20008: popf
+  0x90, // 20009: nop
+  0x90, // 2000a: nop
+]);
+/** Sets AC and DF, traps; after the resume stores rflags at 0x30080, traps again. */
+// prettier-ignore
+const TRAP_WITH_AC_AND_DF = new Uint8Array([
+  0x9c, // 20000: pushf
+  0x81, 0x0c, 0x24, 0x00, 0x04, 0x04, 0x00, // 20001: orl $0x40400,(%rsp)
+  0x9d, // 20008: popf
+  0xbf, 0x00, 0x00, 0x03, 0x00, // 20009: mov $0x30000,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 2000e: mov $0x10000,%ebx
+  0x0f, 0x1f, 0x44, 0x00, 0x00, // 20013: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 20018: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 2001b: add %r15,%rbx
+  0xff, 0xd3, // 2001e: call *%rbx
+  0x9c, // 20020: pushf
+  0x58, // 20021: pop %rax
+  0x49, 0x89, 0x87, 0x80, 0x00, 0x03, 0x00, // 20022: mov %rax,0x30080(%r15)
+  0xbf, 0x10, 0x00, 0x03, 0x00, // 20029: mov $0x30010,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 2002e: mov $0x10000,%ebx
+  0x0f, 0x1f, 0x44, 0x00, 0x00, // 20033: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 20038: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 2003b: add %r15,%rbx
+  0xff, 0xd3, // 2003e: call *%rbx
+  0xf4, // 20040: hlt
+]);
+/** Traps with %edi = 0x30000, then loops forever. */
+// prettier-ignore
+const TRAP_THEN_LOOP = new Uint8Array([
+  0xbf, 0x00, 0x00, 0x03, 0x00, // 20000: mov $0x30000,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 20005: mov $0x10000,%ebx
+  0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, // 2000a: nop (bundle padding)
+  0x0f, 0x1f, 0x40, 0x00, // 20014: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 20018: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 2001b: add %r15,%rbx
+  0xff, 0xd3, // 2001e: call *%rbx
+  0xeb, 0xfe, // 20020: jmp 0x20
+]);
+// prettier-ignore
+const ENDLESS_LOOP = new Uint8Array([
+  0xeb, 0xfe, // 20000: jmp 0x0
+]);
+
+const open: EngineSession[] = [];
+afterEach(() => {
+  for (const session of open.splice(0)) session.dispose();
+});
+
+/**
+ * A session with the usual layout: trampoline, text at 0x20000 (filled with
+ * hlt, then `code`), data at 0x30000, read-only data at 0x40000, the 16 MiB
+ * stack at the top.
+ */
+function load(code: Uint8Array, options: { validated?: boolean; rodata?: Uint8Array } = {}): EngineSession {
+  const verdict = validate(code, { base: TEXT });
+  if (options.validated === false) expect(verdict.valid).toBe(false);
+  else expect(verdict.errors).toEqual([]);
+  const session = nativeEngine.createSession([
+    { address: TRAMPOLINE, size: 0x10000, protection: RX },
+    { address: TEXT, size: 0x10000, protection: RW },
+    { address: DATA, size: 0x10000, protection: RW },
+    { address: RODATA, size: 0x10000, protection: RW },
+    { address: STACK, size: STACK_SIZE, protection: RW },
+  ]);
+  open.push(session);
+  session.view(TEXT, 0x10000).fill(0xf4);
+  session.view(TEXT, code.length).set(code);
+  if (options.rodata) session.view(RODATA, options.rodata.length).set(options.rodata);
+  session.protect(TEXT, 0x10000, RX);
+  session.protect(RODATA, 0x10000, Protection.Read);
+  return session;
+}
+
+function u64(session: EngineSession, address: number): bigint {
+  const bytes = session.view(address, 8);
+  return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+}
+
+function u16(session: EngineSession, address: number): number {
+  const bytes = session.view(address, 2);
+  return bytes[0]! | (bytes[1]! << 8);
+}
+
+function u32(session: EngineSession, address: number): number {
+  const bytes = session.view(address, 4);
+  return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+}
+
+/** The registers a dump program stored at `at` (the order of DUMP_INITIAL_STATE). */
+function registers(session: EngineSession, at: number): Record<string, bigint> {
+  const names = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rflags'];
+  return Object.fromEntries(names.map((name, i) => [name, u64(session, at + 8 * i)]));
+}
+
+/** x87/SSE state stored after the registers: xmm at +0x90/+0xa0, MXCSR +0xb0, FCW +0xb4, FSW +0xb6, FNSTENV +0xc0. */
+function vectorState(session: EngineSession, at: number) {
+  return {
+    xmmA: [...session.view(at + 0x90, 16)],
+    xmmB: [...session.view(at + 0xa0, 16)],
+    mxcsr: u32(session, at + 0xb0),
+    fcw: u16(session, at + 0xb4),
+    fsw: u16(session, at + 0xb6),
+    tags: u16(session, at + 0xc0 + 8),
+  };
+}
+
+function expectTrap(stop: Stop, args: number, returnAddress: number): void {
+  expect(stop).toEqual({ kind: 'trap', args, returnAddress });
+}
+
+/** Runs TRAP_TWICE to the end: proves a session works. */
+function runTrapTwice(result = -5): EngineSession {
+  const session = load(TRAP_TWICE);
+  expectTrap(session.start(TEXT, 5000), 0x30000, 0x20020);
+  expectTrap(session.resume(result, 5000), 0x30010, 0x20040);
+  return session;
+}
+
+interface WasmApi {
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (module: object) => { readonly exports: Record<string, unknown> };
+}
+
+function busyWait(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // spin: the host is busy, as when it handles a trap
+  }
+}
+
+function countEntries(dir: string): number {
+  return readdirSync(dir).length;
+}
+
+/** POSIX timers of this process (the watchdogs), or -1 where /proc/self/timers is missing. */
+function posixTimers(): number {
+  try {
+    return readFileSync('/proc/self/timers', 'utf8').split('\n').filter((line) => line.startsWith('ID:')).length;
+  } catch {
+    return -1;
+  }
+}
+
+function sandboxMappings(): number {
+  // The two 40 GiB guard areas and the 4 GiB sandbox are the only mappings this big.
+  return readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((line) => {
+      const match = /^([0-9a-f]+)-([0-9a-f]+)/.exec(line);
+      return match !== null && BigInt(`0x${match[2]}`) - BigInt(`0x${match[1]}`) >= 2n ** 32n;
+    }).length;
+}
+
+describe.runIf(ci && unavailable !== null)('native engine availability (CI)', () => {
+  it('is built', () => {
+    expect(unavailable).toBeNull();
+  });
+});
+
+describe.skipIf(unavailable !== null)('native engine', () => {
+  it('reserves a 4 GiB-aligned sandbox and writes the trampoline', () => {
+    const session = load(TRAP_TWICE);
+    expect(session.base % GiB4).toBe(0n);
+    // ZeroVM's fixed base, free in a test process with no other session alive.
+    expect(session.base).toBe(0x440000000000n);
+    const slot0 = [...session.view(TRAMPOLINE, 32)];
+    // mov (%rsp),%rcx; mov %fs:running,%rdx; jmp *%fs:trap_exit; hlt padding (no host address in sight)
+    expect(slot0.slice(0, 4)).toEqual([0x48, 0x8b, 0x0c, 0x24]);
+    expect(slot0.slice(4, 9)).toEqual([0x64, 0x48, 0x8b, 0x14, 0x25]);
+    expect(slot0.slice(13, 17)).toEqual([0x64, 0xff, 0x24, 0x25]);
+    expect(slot0.slice(21)).toEqual(new Array(11).fill(0xf4));
+    expect(session.view(TRAMPOLINE + 32, 0x10000 - 32).every((byte) => byte === 0xf4)).toBe(true);
+  });
+
+  it('(a) traps with %edi, returns the result in %eax (sign-extended into %rax), traps again', () => {
+    const session = runTrapTwice(-5);
+    expect(u32(session, 0x30040)).toBe(0xfffffffb);
+    expect(u64(session, 0x30048)).toBe(0xfffffffffffffffbn);
+  });
+
+  it('(b) enters with the initial register state of the ABI (section 3)', () => {
+    const session = load(DUMP_INITIAL_STATE);
+    const base = session.base;
+    expectTrap(session.start(TEXT, 5000), 0x30000, 0x200e0);
+    const top = base + GiB4 - 56n;
+    expect(registers(session, 0x30000)).toEqual({
+      rax: 0n, rbx: 0n, rcx: base + BigInt(TEXT), rdx: 0n, rsi: 0n,
+      rdi: (top + 8n) & 0xffffffffn, rbp: top, rsp: top,
+      r8: 0n, r9: 0n, r10: 0n, r11: 0n, r12: 0n, r13: 0n, r14: 0n, r15: base,
+      rflags: 0x246n,
+    });
+    expect(vectorState(session, 0x30000)).toEqual({
+      xmmA: new Array(16).fill(0), xmmB: new Array(16).fill(0),
+      mxcsr: 0x1f80, fcw: 0x037f, fsw: 0, tags: 0xffff,
+    });
+  });
+
+  it('(c) resumes with the register state of the ABI after a trap (section 4)', () => {
+    // x87 control word 0x027F, MXCSR 0x9FC0 (flush-to-zero, denormals-are-zero).
+    const rodata = new Uint8Array([0x7f, 0x02, 0, 0, 0xc0, 0x9f, 0, 0]);
+    const session = load(DUMP_RESUMED_STATE, { rodata });
+    const base = session.base;
+    expectTrap(session.start(TEXT, 5000), 0x30000, 0x200c0);
+    // Back in the host after a trap taken with DF set and FTZ/DAZ on: the
+    // host's flags and MXCSR are its own again (a denormal survives).
+    const tiny = [Number.MIN_VALUE][0]!;
+    expect(tiny * 2).toBe(2 * Number.MIN_VALUE);
+    expect(Buffer.from([1, 2, 3]).copyWithin(0, 1)).toEqual(Buffer.from([2, 3, 3]));
+
+    expectTrap(session.resume(-2, 5000), 0x30100, 0x201a0);
+    const top = base + GiB4 - 56n; // %rsp never moved: the call's return address was popped
+    expect(registers(session, 0x30100)).toEqual({
+      rax: 0xfffffffffffffffen,
+      rbx: base + 0x10000n, // the trap sequence's own
+      rcx: base + 0x200c0n,
+      rdx: 0n, rsi: 0n,
+      rdi: (top + 8n) & 0xffffffffn,
+      rbp: base + 0x11111111n,
+      rsp: top,
+      r8: 0n, r9: 0n, r10: 0n, r11: 0n,
+      r12: 0x1212121212121212n, r13: 0x1313131313131313n, r14: 0x1414141414141414n,
+      r15: base,
+      rflags: 0x246n,
+    });
+    expect(vectorState(session, 0x30100)).toEqual({
+      xmmA: new Array(16).fill(0), xmmB: new Array(16).fill(0),
+      mxcsr: 0x9fc0, // the program's own, kept across the trap as ZeroVM did
+      fcw: 0x037f, fsw: 0, tags: 0xffff, // fninit: the two pushed values are gone
+    });
+  });
+
+  it.runIf(hasAvx)('clears ymm0-15 at entry and after a trap', () => {
+    const session = load(DUMP_YMM);
+    expectTrap(session.start(TEXT, 5000), 0x30000, 0x20040);
+    expectTrap(session.resume(0, 5000), 0x30000, 0x20080);
+    expect([...session.view(0x30000, 128)].every((byte) => byte === 0)).toBe(true);
+  });
+
+  it('sandboxes the return address: the low 32 bits, rounded down to a bundle (ZeroVM\'s rule)', () => {
+    const session = load(FAKE_RETURN_ADDRESS);
+    expectTrap(session.start(TEXT, 5000), 0xffffffd0, 0x20040);
+    expectTrap(session.resume(0, 5000), 0x30020, 0x20060);
+  });
+
+  describe('(d) faults', () => {
+    const cases: [string, Uint8Array, number, number, boolean][] = [
+      ['a write to a read-only page', WRITE_READ_ONLY, SIGSEGV, 0x20000, true],
+      ['a read outside every region', READ_UNMAPPED, SIGSEGV, 0x20000, true],
+      ['hlt in the trampoline (slot 1)', JUMP_TO_TRAMPOLINE_HLT, SIGSEGV, 0x10020, true],
+      ['ud2', UD2, SIGILL, 0x20000, true],
+      ['a division by zero', DIVIDE_BY_ZERO, SIGFPE, 0x20002, true],
+      ['int3 (unvalidated code; the pc is after it)', INT3, SIGTRAP, 0x20001, false],
+      ['a trap with %rsp in the NULL guard (faults in slot 0)', TRAP_WITH_BAD_STACK, SIGSEGV, 0x10000, true],
+      ['a misaligned read with AC set', MISALIGNED_WITH_AC, SIGBUS, 0x20009, true],
+      ['single-stepping (TF set with popf; the pc is after the next instruction)', SINGLE_STEP, SIGTRAP, 0x2000a, true],
+    ];
+    for (const [name, code, signal, pc, validated] of cases) {
+      it(`${name}: signal ${signal} at 0x${pc.toString(16)}, and the next session still works`, () => {
+        const session = load(code, { validated });
+        expect(session.start(TEXT, 5000)).toEqual({ kind: 'fault', signal, pc });
+        expect(() => session.resume(0, 5000)).toThrow(/not a trap/);
+        runTrapTwice();
+      });
+    }
+  });
+
+  it('(e) stops an endless loop within budget + 100 ms', () => {
+    const session = load(ENDLESS_LOOP);
+    const began = performance.now();
+    expect(session.start(TEXT, 200)).toEqual({ kind: 'timeout' });
+    const elapsed = performance.now() - began;
+    expect(elapsed).toBeGreaterThanOrEqual(195);
+    expect(elapsed).toBeLessThan(300);
+    expect(() => session.resume(0, 100)).toThrow(/not a trap/);
+    runTrapTwice();
+  });
+
+  it('keeps the watchdog across a trap: a resume with what is left of the budget times out on the original deadline', () => {
+    const session = load(TRAP_THEN_LOOP);
+    const began = performance.now();
+    expectTrap(session.start(TEXT, 300), 0x30000, 0x20020);
+    busyWait(100); // the host handles the trap for a while
+    expect(session.resume(0, 300 - (performance.now() - began))).toEqual({ kind: 'timeout' });
+    const elapsed = performance.now() - began;
+    expect(elapsed).toBeGreaterThanOrEqual(295);
+    expect(elapsed).toBeLessThan(400);
+  });
+
+  it('times out at once when the deadline passed while the host handled the trap, or on a fresh budget', () => {
+    const spent = load(TRAP_THEN_LOOP);
+    const began = performance.now();
+    expectTrap(spent.start(TEXT, 50), 0x30000, 0x20020);
+    busyWait(80); // the timer fires now, in host code, and is ignored
+    expect(spent.resume(0, 50 - (performance.now() - began))).toEqual({ kind: 'timeout' });
+
+    const fresh = load(TRAP_THEN_LOOP);
+    expectTrap(fresh.start(TEXT, 50), 0x30000, 0x20020);
+    busyWait(80);
+    const resumed = performance.now();
+    expect(fresh.resume(0, 100)).toEqual({ kind: 'timeout' }); // re-armed for the new deadline
+    expect(performance.now() - resumed).toBeGreaterThanOrEqual(95);
+  });
+
+  it('does not let one session\'s deadline stop another session', () => {
+    const first = load(TRAP_THEN_LOOP);
+    expectTrap(first.start(TEXT, 50), 0x30000, 0x20020); // its timer stays armed for 50 ms
+    const second = load(ENDLESS_LOOP);
+    const began = performance.now();
+    expect(second.start(TEXT, 250)).toEqual({ kind: 'timeout' });
+    const elapsed = performance.now() - began;
+    expect(elapsed).toBeGreaterThanOrEqual(245);
+    expect(elapsed).toBeLessThan(350);
+    expect(first.resume(0, 100)).toEqual({ kind: 'timeout' });
+  });
+
+  it('gives the host clean flags after a trap taken with AC and DF set, and the program 0x246 again', () => {
+    const session = load(TRAP_WITH_AC_AND_DF);
+    expectTrap(session.start(TEXT, 5000), 0x30000, 0x20020);
+    // Misaligned accesses and forward copies in the host: AC or DF left set would break them.
+    const bytes = new Uint8Array(64).map((_, i) => i);
+    expect(new DataView(bytes.buffer).getUint32(1, true)).toBe(0x04030201);
+    expect([...Buffer.from(bytes).subarray(1, 5)]).toEqual([1, 2, 3, 4]);
+    expectTrap(session.resume(0, 5000), 0x30010, 0x20040);
+    expect(u64(session, 0x30080)).toBe(0x246n);
+  });
+
+  it('returns a timeout at once when no budget is left', () => {
+    const session = load(TRAP_TWICE);
+    expect(session.start(TEXT, 0)).toEqual({ kind: 'timeout' });
+    const again = load(TRAP_TWICE);
+    expectTrap(again.start(TEXT, 1000), 0x30000, 0x20020);
+    expect(again.resume(0, -1)).toEqual({ kind: 'timeout' });
+  });
+
+  it('(f) runs 200 sessions in a row without leaking mappings, descriptors, threads or timers', () => {
+    const programs = [TRAP_TWICE, DIVIDE_BY_ZERO, READ_UNMAPPED];
+    const runOne = (i: number): void => {
+      const session = load(programs[i % programs.length]!);
+      const stop = session.start(TEXT, 5000);
+      if (stop.kind === 'trap') session.resume(i, 5000);
+      session.dispose();
+      open.pop();
+    };
+    for (let i = 0; i < 5; i++) runOne(i);
+    const before = {
+      sandboxes: sandboxMappings(),
+      maps: readFileSync('/proc/self/maps', 'utf8').split('\n').length,
+      fds: countEntries('/proc/self/fd'),
+      threads: countEntries('/proc/self/task'),
+      timers: posixTimers(),
+    };
+    for (let i = 0; i < 200; i++) runOne(i);
+    const after = {
+      sandboxes: sandboxMappings(),
+      maps: readFileSync('/proc/self/maps', 'utf8').split('\n').length,
+      fds: countEntries('/proc/self/fd'),
+      threads: countEntries('/proc/self/task'),
+      timers: posixTimers(),
+    };
+    if (process.env.ZEROVM_NATIVE_DEBUG) console.log({ before, after });
+    expect(after.timers).toBe(before.timers);
+    expect(after.sandboxes).toBe(before.sandboxes);
+    expect(after.fds).toBe(before.fds);
+    expect(after.threads).toBe(before.threads);
+    // V8's own heap may map or unmap a few pages meanwhile.
+    expect(Math.abs(after.maps - before.maps)).toBeLessThanOrEqual(16);
+  });
+
+  it('(g) leaves V8 its WebAssembly trap handling (signal chaining)', () => {
+    load(READ_UNMAPPED).start(TEXT, 5000); // a SIGSEGV taken by the engine first
+    // (module (memory 1) (func (export "load") (param i32) (result i32) local.get 0 i32.load))
+    // prettier-ignore
+    const wasm = new Uint8Array([
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+      0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f, // type: (i32) -> i32
+      0x03, 0x02, 0x01, 0x00, // function 0 has type 0
+      0x05, 0x03, 0x01, 0x00, 0x01, // memory: min 1 page
+      0x07, 0x08, 0x01, 0x04, 0x6c, 0x6f, 0x61, 0x64, 0x00, 0x00, // export "load" = function 0
+      0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x28, 0x02, 0x00, 0x0b, // local.get 0; i32.load; end
+    ]);
+    // The project's lib settings carry no WebAssembly types: describe the two constructors used.
+    const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    const instance = new wasmApi.Instance(new wasmApi.Module(wasm));
+    const loadWord = instance.exports['load'] as (address: number) => number;
+    expect(loadWord(0)).toBe(0);
+    for (let i = 0; i < 3; i++) expect(() => loadWord(0x7fff0000)).toThrow(/out of bounds/);
+    runTrapTwice(); // and the engine still works after V8 took its SIGSEGVs
+  });
+
+  it('hands signals it does not own to the previous handlers (a child process dies of them)', () => {
+    const addon = findAddon();
+    const prelude = `const a = require(${JSON.stringify(addon)}); const s = new a.Session(new Uint32Array(4));`;
+    const run = (script: string, ...args: string[]) =>
+      spawnSync(process.execPath, ['-e', prelude + script, ...args], { encoding: 'utf8', timeout: 20_000 });
+    for (const signal of ['SIGSEGV', 'SIGILL', 'SIGFPE', 'SIGBUS', 'SIGTRAP'] as const) {
+      const child = run('process.kill(process.pid, process.argv[1]);', signal);
+      expect({ signal, died: child.signal }).toEqual({ signal, died: signal });
+    }
+    // A real fault in host code: JavaScript reading an inaccessible sandbox page.
+    const child = run('new Uint8Array(s.memory(0x50000, 16))[0];');
+    expect(child.signal).toBe('SIGSEGV');
+  });
+
+  it('runs sessions on a worker thread (its own signal stack and watchdog target)', async () => {
+    const source = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      const addon = require(workerData.addon);
+      const info = new Uint32Array(4);
+      function run(code, budget) {
+        const s = new addon.Session(info);
+        s.protect(0x10000, 0x10000, 5);
+        s.protect(0x20000, 0x10000, 3);
+        s.protect(0x30000, 0x10000, 3);
+        s.protect(0xff000000, 0x1000000, 3);
+        new Uint8Array(s.memory(0x20000, code.length)).set(code);
+        s.protect(0x20000, 0x10000, 5);
+        const stops = [[s.start(0x20000, budget), ...info]];
+        if (stops[0][0] === addon.STOP_TRAP) stops.push([s.resume(3, budget), ...info]);
+        s.dispose();
+        return stops;
+      }
+      parentPort.postMessage({
+        trap: run(workerData.trap, 5000), loop: run(workerData.loop, 100), fault: run(workerData.fault, 5000),
+      });`;
+    const worker = new Worker(source, {
+      eval: true,
+      workerData: { addon: findAddon(), trap: TRAP_TWICE, loop: ENDLESS_LOOP, fault: DIVIDE_BY_ZERO },
+    });
+    const [result] = (await once(worker, 'message')) as [{ trap: number[][]; loop: number[][]; fault: number[][] }];
+    await once(worker, 'exit');
+    expect(result.trap.map((stop) => stop.slice(0, 3))).toEqual([[1, 0x30000, 0x20020], [1, 0x30010, 0x20040]]);
+    expect(result.loop.map((stop) => stop[0])).toEqual([3]);
+    expect(result.fault.map((stop) => [stop[0], stop[3], stop[4]])).toEqual([[2, SIGFPE, 0x20002]]);
+    runTrapTwice(); // the main thread is unaffected
+  });
+
+  it('runs two sessions side by side at different bases', () => {
+    const first = load(TRAP_TWICE);
+    const second = load(TRAP_TWICE);
+    expect(first.base).not.toBe(second.base);
+    expectTrap(first.start(TEXT, 5000), 0x30000, 0x20020);
+    expectTrap(second.start(TEXT, 5000), 0x30000, 0x20020);
+    expectTrap(second.resume(7, 5000), 0x30010, 0x20040);
+    expectTrap(first.resume(9, 5000), 0x30010, 0x20040);
+    expect(u32(first, 0x30040)).toBe(9);
+    expect(u32(second, 0x30040)).toBe(7);
+  });
+
+  it('refuses write+execute pages, a writable trampoline, views of inaccessible pages and bad entries', () => {
+    const session = load(TRAP_TWICE);
+    expect(() => session.protect(DATA, 0x10000, RW | Protection.Execute)).toThrow(/writable and executable/);
+    expect(() => session.protect(TRAMPOLINE, 0x10000, RW)).toThrow(/trampoline/);
+    expect(() => session.protect(DATA + 1, 0x10000, RW)).toThrow(/64 KiB/);
+    expect(() => session.view(0x50000, 1)).toThrow(/not mapped/);
+    expect(() => session.view(0, 4)).toThrow(/not mapped/);
+    expect(session.view(DATA, 0).length).toBe(0);
+    expect(() => session.start(TEXT + 1, 1000)).toThrow(/32-byte aligned/);
+    expect(() => session.resume(0, 1000)).toThrow(/not a trap/);
+  });
+
+  it('detaches views on dispose', () => {
+    const session = runTrapTwice();
+    const view = session.view(DATA, 16);
+    session.dispose();
+    expect(view.length).toBe(0);
+    expect(() => session.view(DATA, 16)).toThrow(/disposed/);
+  });
+});
