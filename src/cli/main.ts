@@ -6,12 +6,19 @@
  * process.exit, so buffered output is always flushed).
  */
 import { runValidate, runDisasm } from './validate-command.js';
+import { runSessionCommand } from './session-command.js';
+import { runRun } from './run-command.js';
 import { CliError } from './args.js';
 import { VERSION } from './version.js';
+import { existsSync } from 'node:fs';
 
 const USAGE = `zerovm ${VERSION} — a TypeScript ZeroVM
 
 usage:
+  zerovm [-s] [-F] [-t N] [-v N] [-P] [-Q] [-T trace] MANIFEST
+                                         run a session (the original's command line; report on stdout)
+  zerovm run [--memory N] [--timeout S] [--report FILE] [--save-dir DIR] [--engine native|auto] PROGRAM.nexe [ARGS...]
+                                         run a program with the host's stdin/stdout/stderr; exits with its code
   zerovm validate [options] PROGRAM.nexe   check a program against the sandbox rules
   zerovm validate --hex FILE | --raw FILE  check a code region (hex text or raw bytes)
   zerovm disasm [options] PROGRAM.nexe     annotated listing: bundles, superinstructions, errors
@@ -28,6 +35,11 @@ validate/disasm options:
 exit status: 0 valid, 1 invalid, 2 unusable input (unreadable file, malformed ELF, bad option)
 `;
 
+/** The original's command line starts with an option or names a manifest file. */
+function looksLikeSessionCommandLine(first: string): boolean {
+  return (first.startsWith('-') && !first.startsWith('--')) || first.startsWith('--engine') || first.includes('/') || first.includes('.') || existsSync(first);
+}
+
 export async function run(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -36,6 +48,8 @@ export async function run(argv: readonly string[]): Promise<number> {
         return await runValidate(rest);
       case 'disasm':
         return await runDisasm(rest);
+      case 'run':
+        return runRun(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -46,6 +60,7 @@ export async function run(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${VERSION}\n`);
         return 0;
       default:
+        if (looksLikeSessionCommandLine(command)) return runSessionCommand(argv);
         process.stderr.write(`zerovm: unknown command '${command}'\n\n${USAGE}`);
         return 2;
     }

@@ -1,0 +1,103 @@
+/**
+ * `zerovm run PROGRAM.nexe [ARGS...]`: the zvsh convenience (zerovm-abi.md
+ * §10). Writes a manifest and an nvram file (arguments; /dev/stdin,
+ * /dev/stdout, /dev/stderr mapped as char devices) into a temporary
+ * directory (or --save-dir, which is kept), maps the host's stdin, stdout
+ * and stderr, runs the session and exits with the program's code (or the
+ * session's exit code when it failed, with the exit state on stderr).
+ *
+ * Options: --memory BYTES (default 64 MiB), --timeout SECONDS (default 60),
+ * --report FILE (write the report there), --save-dir DIR, --engine
+ * native|auto, --skip-validation.
+ * Host stdio must be a terminal, file or pipe: channels refuse sockets.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { formatManifest, MANIFEST_VERSION, parseChannelUri, type Manifest, type ManifestChannel } from '../runtime/manifest.js';
+import { formatNvram } from '../runtime/nvram.js';
+import { runSession } from '../runtime/session.js';
+import { CliError, parseAddress } from './args.js';
+import { selectEngine } from './session-command.js';
+
+const BIG = 2n ** 53n;
+
+function channel(uri: string, alias: string, type: number, limits: [bigint, bigint, bigint, bigint]): ManifestChannel {
+  const [gets, getSize, puts, putSize] = limits;
+  return { uri, sources: parseChannelUri(uri), alias, type, etag: false, limits: { gets, getSize, puts, putSize } };
+}
+
+/** Splits `run` options (before the program) from the program's own arguments. */
+function parseRunArgs(argv: readonly string[]): { options: Map<string, string>; flags: Set<string>; program: string; args: string[] } {
+  const options = new Map<string, string>();
+  const flags = new Set<string>();
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) break;
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    if (name === 'skip-validation') {
+      flags.add(name);
+      continue;
+    }
+    if (!['memory', 'timeout', 'report', 'save-dir', 'engine'].includes(name)) throw new CliError(`unknown option ${arg}`);
+    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new CliError(`option --${name} needs a value`);
+    options.set(name, value);
+  }
+  const program = argv[i];
+  if (program === undefined) throw new CliError('usage: zerovm run [options] PROGRAM.nexe [ARGS...]');
+  return { options, flags, program, args: argv.slice(i + 1) };
+}
+
+export function runRun(argv: readonly string[]): number {
+  const { options, flags, program, args } = parseRunArgs(argv);
+  const engine = selectEngine(options.get('engine') ?? 'native');
+  if (typeof engine === 'string') throw new CliError(engine);
+  const memory = parseAddress(options.get('memory') ?? String(64 * 1024 * 1024), '--memory');
+  const timeout = parseAddress(options.get('timeout') ?? '60', '--timeout');
+  const saveDir = options.get('save-dir');
+  const dir = saveDir === undefined ? mkdtempSync(join(tmpdir(), 'zerovm-run-')) : resolve(saveDir);
+  if (saveDir !== undefined) mkdirSync(dir, { recursive: true });
+  try {
+    const programPath = resolve(program);
+    const nvramPath = join(dir, 'nvram');
+    writeFileSync(
+      nvramPath,
+      formatNvram({
+        args: [program, ...args],
+        mappings: [
+          { channel: '/dev/stdin', mode: 'char' },
+          { channel: '/dev/stdout', mode: 'char' },
+          { channel: '/dev/stderr', mode: 'char' },
+        ],
+      }),
+    );
+    const manifest: Manifest = {
+      version: MANIFEST_VERSION,
+      program: programPath,
+      timeout,
+      memory,
+      memoryEtag: false,
+      channels: [
+        channel('/dev/stdin', '/dev/stdin', 0, [BIG, BIG, 0n, 0n]),
+        channel('/dev/stdout', '/dev/stdout', 0, [0n, 0n, BIG, BIG]),
+        channel('/dev/stderr', '/dev/stderr', 0, [0n, 0n, BIG, BIG]),
+        channel(nvramPath, '/dev/nvram', 3, [BIG, BIG, 0n, 0n]),
+      ],
+    };
+    const manifestPath = join(dir, 'manifest');
+    writeFileSync(manifestPath, formatManifest(manifest));
+    const result = runSession({ manifestPath, engine, preallocate: false, skipValidation: flags.has('skip-validation') });
+    const reportPath = options.get('report');
+    if (reportPath !== undefined) writeFileSync(reportPath, result.report);
+    if (result.exitCode !== 0) {
+      process.stderr.write(`zerovm run: ${result.exitState}\n`);
+      return result.exitCode;
+    }
+    return result.userReturnCode & 0xff;
+  } finally {
+    if (saveDir === undefined) rmSync(dir, { recursive: true, force: true });
+  }
+}

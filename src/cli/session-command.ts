@@ -1,0 +1,121 @@
+/**
+ * The original's command line: `zerovm [-s] [-F] [-t N] [-v N] [-P] [-Q]
+ * [-T trace] MANIFEST`, plus `--engine native|auto` (ours). Runs one
+ * session, prints the report on stdout and returns the session's exit code.
+ *
+ * Source of truth: zerovm-abi.md §9 and the original's zvm_main.c
+ * (ParseCommandLine: getopt, a bad command line prints the help and exits
+ * with EINVAL 22; a second manifest is an error).
+ * Accepted and ignored (printed as a note on stderr where it matters):
+ * -v (verbosity: there is no log), -Q (no platform qualification to skip),
+ * -T (traces are not written).
+ */
+import { nativeEngine } from '../engines/native.js';
+import type { Engine } from '../runtime/engine.js';
+import type { ReportMode } from '../runtime/report.js';
+import { runSession } from '../runtime/session.js';
+
+const EINVAL = 22;
+
+export const SESSION_HELP = `usage: zerovm [-s] [-F] [-t 0..2] [-v 0..3] [-P] [-Q] [-T trace] [--engine native|auto] MANIFEST
+  -s  skip validation (validator state 2)
+  -F  load and validate the program, report, and stop
+  -t  report mode: 0 stdout (default), 1 syslog format, 2 fast reports
+  -v  verbosity (accepted, no effect)
+  -P  do not preallocate writable channels
+  -Q  skip platform qualification (accepted, no effect)
+  -T  trace file (accepted, not written)
+  --engine  native (default) or auto; unicorn is not available yet
+`;
+
+export interface SessionCommandLine {
+  readonly manifest: string;
+  readonly skipValidation: boolean;
+  readonly loadOnly: boolean;
+  readonly preallocate: boolean;
+  readonly reportMode: ReportMode;
+  readonly engine: string;
+}
+
+/** Parses the original's options (getopt style: `-t 1`, `-t1`, `-sF`). Returns an error message or the parsed line. */
+export function parseSessionCommandLine(argv: readonly string[]): SessionCommandLine | string {
+  let manifest: string | undefined;
+  let skipValidation = false;
+  let loadOnly = false;
+  let preallocate = true;
+  let reportMode: ReportMode = 0;
+  let engine = 'native';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith('--engine')) {
+      const value = arg.startsWith('--engine=') ? arg.slice('--engine='.length) : argv[++i];
+      if (value === undefined) return 'option --engine needs a value';
+      engine = value;
+      continue;
+    }
+    if (arg.startsWith('-') && arg.length > 1) {
+      for (let j = 1; j < arg.length; j++) {
+        const option = arg[j]!;
+        if ('sFPQ'.includes(option)) {
+          if (option === 's') skipValidation = true;
+          if (option === 'F') loadOnly = true;
+          if (option === 'P') preallocate = false;
+          continue;
+        }
+        if ('tvT'.includes(option)) {
+          const value = j + 1 < arg.length ? arg.slice(j + 1) : argv[++i];
+          if (value === undefined) return `option -${option} needs a value`;
+          if (option === 't') {
+            if (!/^[0-2]$/.test(value)) return 'invalid report mode';
+            reportMode = Number(value) as ReportMode;
+          }
+          if (option === 'v' && !/^\d+$/.test(value)) return 'invalid verbosity';
+          break;
+        }
+        return `invalid option -- '${option}'`;
+      }
+      continue;
+    }
+    if (manifest !== undefined) return '2nd manifest encountered';
+    manifest = arg;
+  }
+  if (manifest === undefined) return 'no manifest given';
+  return { manifest, skipValidation, loadOnly, preallocate, reportMode, engine };
+}
+
+/** The engine for `--engine`, or a message saying why there is none. */
+export function selectEngine(name: string): Engine | string {
+  switch (name) {
+    case 'native':
+      return nativeEngine;
+    case 'auto':
+      return nativeEngine.unavailableReason() === null ? nativeEngine : `no engine can run here: ${nativeEngine.unavailableReason() ?? ''}`;
+    case 'unicorn':
+      return 'the unicorn engine is not available yet';
+    default:
+      return `unknown engine '${name}' (native, auto)`;
+  }
+}
+
+export function runSessionCommand(argv: readonly string[]): number {
+  const line = parseSessionCommandLine(argv);
+  if (typeof line === 'string') {
+    process.stdout.write(`${line}\n${SESSION_HELP}`);
+    return EINVAL;
+  }
+  const engine = selectEngine(line.engine);
+  if (typeof engine === 'string') {
+    process.stderr.write(`zerovm: ${engine}\n`);
+    return EINVAL;
+  }
+  const result = runSession({
+    manifestPath: line.manifest,
+    skipValidation: line.skipValidation,
+    loadOnly: line.loadOnly,
+    preallocate: line.preallocate,
+    reportMode: line.reportMode,
+    engine,
+  });
+  process.stdout.write(result.report);
+  return result.exitCode;
+}

@@ -1,0 +1,115 @@
+/**
+ * End-to-end: the original's command line `zerovm [options] MANIFEST`
+ * through bin/zerovm.js. stdout of the program goes to a temp file named in
+ * the manifest (channels refuse sockets, and spawnSync's pipes are sockets).
+ * The runs that need the native engine are skipped loudly when the addon is
+ * not built, and fail under CI=true.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { nativeEngine } from '../src/engines/native.js';
+import { BIN, ROOT, zerovm } from './cli.js';
+
+const unavailable = nativeEngine.unavailableReason();
+const ci = process.env.CI === 'true' || process.env.CI === '1';
+if (unavailable !== null && !ci) console.warn(`\n*** zerovm MANIFEST end-to-end tests SKIPPED: ${unavailable} ***\n`);
+
+const tmp = mkdtempSync(join(tmpdir(), 'zerovm-e2e-'));
+let counter = 0;
+function manifest(program: string, header = 'Version = 20130611'): { path: string; out: string } {
+  const n = counter++;
+  const out = join(tmp, `out${n}`);
+  const path = join(tmp, `m${n}.manifest`);
+  writeFileSync(
+    path,
+    [
+      header,
+      `Program = ${program}`,
+      'Timeout = 10',
+      'Memory = 33554432, 0',
+      'Channel = /dev/null, /dev/stdin, 0, 0, 999, 999, 0, 0',
+      `Channel = ${out}, /dev/stdout, 0, 0, 0, 0, 999, 999`,
+      'Channel = /dev/null, /dev/stderr, 0, 0, 0, 0, 999, 999',
+      '',
+    ].join('\n'),
+  );
+  return { path, out };
+}
+
+describe('zerovm MANIFEST (the original command line)', () => {
+  it('a manifest error exits 14 with MANIFEST n: ...', () => {
+    const m = manifest(join(ROOT, 'examples', 'hello.nexe'), 'Version = 1');
+    const r = zerovm([m.path]);
+    expect(r.status).toBe(14);
+    expect(r.stdout.split('\n')[5]).toBe('MANIFEST 1: invalid manifest version');
+  });
+
+  it('a missing program exits 2', () => {
+    const r = zerovm([manifest(join(tmp, 'absent.nexe')).path]);
+    expect(r.status).toBe(2);
+    expect(r.stdout.split('\n')[5]).toBe('program open error');
+  });
+
+  it('unsafe.nexe: validation failed, exit 8', () => {
+    const r = zerovm([manifest(join(ROOT, 'examples', 'unsafe.nexe')).path]);
+    expect(r.status).toBe(8);
+    expect(r.stdout.split('\n').slice(0, 1)).toEqual(['1']);
+    expect(r.stdout.split('\n')[5]).toBe('validation failed');
+  });
+
+  it('a bad command line prints the help and exits 22', () => {
+    const r = zerovm(['-x', 'm.manifest']);
+    expect(r.status).toBe(22);
+    expect(r.stdout).toMatch(/usage: zerovm/);
+  });
+
+  it.skipIf(unavailable !== null && !ci)('hello prints "hello, world" into its stdout channel; ok, code 0', () => {
+    const m = manifest(join(ROOT, 'examples', 'hello.nexe'));
+    const r = zerovm([m.path]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(readFileSync(m.out, 'utf8')).toBe('hello, world\n');
+    const report = r.stdout.split('\n');
+    expect(report.slice(0, 4)).toEqual(['0', '0', '0', 'disable']);
+    expect(report[4]).toMatch(/ 0 0 1 13 0 0 0 0$/);
+    expect(report[5]).toBe('ok');
+  });
+
+  it.skipIf(unavailable !== null && !ci)('-F -t 1 loads and stops, report joined with "; "', () => {
+    const m = manifest(join(ROOT, 'examples', 'hello.nexe'));
+    const r = zerovm(['-F', '-t', '1', m.path]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^0; 0; 0; disable; .*; ok; ; $/);
+    expect(readFileSync(m.out, 'utf8')).toBe('');
+  });
+});
+
+describe('zerovm run PROGRAM', () => {
+  it.skipIf(unavailable !== null && !ci)('runs hello with the host stdout (a file here) and exits with its code', () => {
+    const out = join(tmp, 'run-out');
+    const report = join(tmp, 'run-report');
+    const fd = openSync(out, 'w');
+    const errFd = openSync(join(tmp, 'run-err'), 'w'); /* pipes are sockets, which channels refuse */
+    const r = spawnSync(process.execPath, [BIN, 'run', '--report', report, 'examples/hello.nexe', 'arg1'], {
+      cwd: ROOT,
+      stdio: ['ignore', fd, errFd],
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    closeSync(fd);
+    closeSync(errFd);
+    expect(readFileSync(join(tmp, 'run-err'), 'utf8')).toBe('');
+    expect(r.status).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe('hello, world\n');
+    expect(readFileSync(report, 'utf8').split('\n')[5]).toBe('ok');
+  });
+
+  it('a missing program exits 2', () => {
+    const r = zerovm(['run', join(tmp, 'absent.nexe')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/program open error/);
+  });
+});
