@@ -1,0 +1,247 @@
+/**
+ * The example programs and hostile programs end to end on the native
+ * engine: through the `zerovm MANIFEST` command line (bin/zerovm.js) and
+ * back to back inside this process through runSession, checking that the
+ * host survives every fault and the next session still works. The hostile
+ * programs are raw text bytes (assembled once with clang-14, disassembly in
+ * the comments) wrapped into a nexe by nexe-builder.ts. Skipped loudly when
+ * the native addon is not built; a failure under CI=true.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { nativeEngine } from '../src/engines/native.js';
+import { runSession } from '../src/runtime/session.js';
+import { ROOT, zerovm } from './cli.js';
+import { buildNexe } from './nexe-builder.js';
+
+const unavailable = nativeEngine.unavailableReason();
+const ci = process.env.CI === 'true' || process.env.CI === '1';
+if (unavailable !== null && !ci) console.warn(`\n*** example / hostile program runs SKIPPED: ${unavailable} ***\n`);
+const skip = unavailable !== null && !ci;
+
+const tmp = mkdtempSync(join(tmpdir(), 'zerovm-examples-run-'));
+let counter = 0;
+
+interface ManifestOptions {
+  readonly stdin?: string;
+  readonly timeout?: number;
+  /** puts and put bytes limit of stdout. */
+  readonly putLimit?: number;
+}
+
+/** A manifest for `program` with stdout in a fresh temp file. */
+function manifest(program: string, options: ManifestOptions = {}): { path: string; out: string } {
+  const n = counter++;
+  const out = join(tmp, `out${n}`);
+  const path = join(tmp, `m${n}.manifest`);
+  const put = options.putLimit ?? 10_000_000;
+  writeFileSync(
+    path,
+    [
+      'Version = 20130611',
+      `Program = ${program}`,
+      `Timeout = ${options.timeout ?? 30}`,
+      'Memory = 33554432, 0',
+      `Channel = ${options.stdin ?? '/dev/null'}, /dev/stdin, 0, 0, 10000000, 100000000, 0, 0`,
+      `Channel = ${out}, /dev/stdout, 0, 0, 0, 0, ${put}, ${put}`,
+      'Channel = /dev/null, /dev/stderr, 0, 0, 0, 0, 999, 999',
+      '',
+    ].join('\n'),
+  );
+  return { path, out };
+}
+
+function example(name: string): string {
+  return join(ROOT, 'examples', name);
+}
+
+/** A nexe file holding `hex` as its text. */
+function hostile(name: string, hex: string): string {
+  const path = join(tmp, `${name}.nexe`);
+  writeFileSync(path, buildNexe(hex));
+  return path;
+}
+
+/** x = x * a + c (mod 2^64) from x = 0, `n` times, by squaring the affine map. */
+function lcg(n: number): bigint {
+  const mask = (1n << 64n) - 1n;
+  let [a, c] = [6364136223846793005n, 1442695040888963407n];
+  let [total, offset] = [1n, 0n];
+  for (let k = BigInt(n); k > 0n; k >>= 1n) {
+    if (k & 1n) [total, offset] = [(a * total) & mask, (a * offset + c) & mask];
+    [a, c] = [(a * a) & mask, (a * c + c) & mask];
+  }
+  return offset;
+}
+
+const LOOP_ITERATIONS = Number(/\.set ITERATIONS, (\d+)/.exec(readFileSync(example('loop.S'), 'utf8'))![1]);
+
+/** Report lines: [validator, daemon, user code, etags, accounting, exit state]. */
+function reportOf(stdout: string): string[] {
+  return stdout.split('\n');
+}
+
+const HOSTILE = {
+  /* mov $0x20000,%eax; mov %eax,%eax; movb $0,(%r15,%rax); hlt */
+  writeText: 'b80000020089c041c6040700f4',
+  /* mov %esp,%eax; and $-32,%eax; add %r15,%rax; jmp *%rax   (into the stack) */
+  jumpIntoData: '89e083e0e04c01f8ffe0',
+  /* mov $0xffffffff,%eax; mov %eax,%eax; mov 0x1000(%r15,%rax),%rbx; hlt */
+  beyond4GiB: 'b8ffffffff89c0498b9c0700100000f4',
+  /* xor %ecx,%ecx; mov $1,%eax; xor %edx,%edx; div %ecx; hlt */
+  divideByZero: '31c9b80100000031d2f7f1f4',
+  /* mov $0x10020,%eax; and $-32,%eax; add %r15,%rax; jmp *%rax   (a hlt slot of the trampoline) */
+  trampolineHlt: 'b82000010083e0e04c01f8ffe0',
+  /* 1: jmp 1b */
+  endless: 'ebfe',
+  /*
+   * The argument block on the stack, then TrapWrite of 1 byte (the text's
+   * first) to channel 1 until the result is negative; TrapExit(-result).
+   */
+  flood:
+    '83ec304c01fc48c744240800000000b80000020048894424180f1f800000000048c74424280000000048c704245772697448c744241001000000' +
+    '660f1f44000048c74424200100000089e7bb000001000f1f84000000000083e3e04c01fbffd385c079c5f7d8488944241048c7042445786974' +
+    '89e7bb00000100660f1f440000662e0f1f840000000000662e0f1f8400000000000f1f400083e3e04c01fbffd3f4',
+} as const;
+
+type HostileName = keyof typeof HOSTILE;
+
+/** What each hostile program must end with: exit code and exit state. */
+const EXPECTED: Record<HostileName, { exitCode: number; state: RegExp; user?: number }> = {
+  writeText: { exitCode: 4, state: /^Signal 11 from untrusted code/ },
+  jumpIntoData: { exitCode: 4, state: /^Signal 11 from untrusted code/ },
+  beyond4GiB: { exitCode: 4, state: /^Signal 11 from untrusted code/ },
+  divideByZero: { exitCode: 4, state: /^Signal 8 from untrusted code/ },
+  trampolineHlt: { exitCode: 4, state: /^Signal 11 from untrusted code/ },
+  endless: { exitCode: 4, state: /^session timeout$/ },
+  flood: { exitCode: 0, state: /^ok$/, user: 122 /* EDQUOT */ },
+};
+
+function hostileManifest(name: HostileName): { path: string; out: string } {
+  return manifest(hostile(name, HOSTILE[name]), name === 'endless' ? { timeout: 1 } : name === 'flood' ? { putLimit: 10 } : {});
+}
+
+describe.skipIf(skip)('example programs through zerovm MANIFEST', () => {
+  it('cat copies its stdin file to stdout exactly', () => {
+    const input = join(tmp, 'cat-in');
+    const data = Buffer.alloc(300_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919 + (i >> 8)) & 0xff;
+    writeFileSync(input, data);
+    const m = manifest(example('cat.nexe'), { stdin: input });
+    const r = zerovm([m.path]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const report = reportOf(r.stdout);
+    expect(report[5]).toBe('ok');
+    expect(report[2]).toBe('0');
+    expect(Buffer.compare(readFileSync(m.out), data)).toBe(0);
+    /* 65536-byte reads: 5 with data and 1 at the end; 5 writes */
+    expect(report[4]).toMatch(/ 6 300000 5 300000 0 0 0 0$/);
+  });
+
+  it('cat of an empty input writes nothing', () => {
+    const m = manifest(example('cat.nexe'));
+    const r = zerovm([m.path]);
+    expect(r.status).toBe(0);
+    expect(readFileSync(m.out).length).toBe(0);
+  });
+
+  it('devnull makes 1 000 000 one-byte writes (puts = 1000000 in the accounting)', () => {
+    const m = manifest(example('devnull.nexe'));
+    const r = zerovm([m.path]);
+    expect(r.status).toBe(0);
+    const report = reportOf(r.stdout);
+    expect(report[5]).toBe('ok');
+    expect(report[2]).toBe('0');
+    expect(report[4]).toMatch(/ 0 0 1000000 1000000 0 0 0 0$/);
+    expect(readFileSync(m.out).length).toBe(1_000_000);
+  });
+
+  it('wc counts lines and bytes of stdin', () => {
+    const input = join(tmp, 'wc-in');
+    writeFileSync(input, 'one\ntwo two\n\nfour');
+    const m = manifest(example('wc.nexe'), { stdin: input });
+    const r = zerovm([m.path]);
+    expect(r.status).toBe(0);
+    expect(reportOf(r.stdout)[5]).toBe('ok');
+    expect(readFileSync(m.out, 'utf8')).toBe('3 17\n');
+    const empty = manifest(example('wc.nexe'));
+    expect(zerovm([empty.path]).status).toBe(0);
+    expect(readFileSync(empty.out, 'utf8')).toBe('0 0\n');
+  });
+
+  it('jail writes a function into the heap, jails it, calls it and prints its 42', () => {
+    const m = manifest(example('jail.nexe'));
+    const r = zerovm([m.path]);
+    expect(r.status).toBe(0);
+    const report = reportOf(r.stdout);
+    expect(report[5]).toBe('ok');
+    expect(report[2]).toBe('0');
+    expect(readFileSync(m.out, 'utf8')).toBe('42\n');
+  });
+
+  it('loop prints the LCG value after ITERATIONS steps', () => {
+    const m = manifest(example('loop.nexe'));
+    const r = zerovm([m.path]);
+    expect(r.status).toBe(0);
+    expect(reportOf(r.stdout)[5]).toBe('ok');
+    expect(readFileSync(m.out, 'utf8')).toBe(`${lcg(LOOP_ITERATIONS).toString(16).padStart(16, '0')}\n`);
+  });
+});
+
+describe.skipIf(skip)('hostile programs through zerovm MANIFEST', () => {
+  for (const name of Object.keys(HOSTILE) as HostileName[]) {
+    it(`${name}: exit ${EXPECTED[name].exitCode}, ${EXPECTED[name].state.source}`, () => {
+      const m = hostileManifest(name);
+      const r = zerovm([m.path]);
+      const report = reportOf(r.stdout);
+      expect(report[0], 'validator state: the text is valid').toBe('0');
+      expect(report[5]).toMatch(EXPECTED[name].state);
+      expect(r.status).toBe(EXPECTED[name].exitCode);
+      expect(report[2]).toBe(String(EXPECTED[name].user ?? 0));
+    });
+  }
+
+  it('flood: the first 10 puts are written, then -EDQUOT', () => {
+    const m = hostileManifest('flood');
+    const r = zerovm([m.path]);
+    expect(r.status).toBe(0);
+    expect(readFileSync(m.out).length).toBe(10);
+    expect(reportOf(r.stdout)[4]).toMatch(/ 0 0 10 10 0 0 0 0$/);
+  });
+});
+
+describe.skipIf(skip)('hostile programs back to back in one process (runSession)', () => {
+  it('the host survives each one and the next session works', () => {
+    const hello = (): void => {
+      const m = manifest(example('hello.nexe'));
+      const result = runSession({ manifestPath: m.path, engine: nativeEngine });
+      expect(result.exitState).toBe('ok');
+      expect(readFileSync(m.out, 'utf8')).toBe('hello, world\n');
+    };
+    hello();
+    for (const name of Object.keys(HOSTILE) as HostileName[]) {
+      const m = hostileManifest(name);
+      const result = runSession({ manifestPath: m.path, engine: nativeEngine });
+      expect(result.exitState, name).toMatch(EXPECTED[name].state);
+      expect(result.exitCode, name).toBe(EXPECTED[name].exitCode);
+      expect(result.userReturnCode, name).toBe(EXPECTED[name].user ?? 0);
+      hello();
+    }
+    /* and twice more round, interleaved with cat */
+    for (let round = 0; round < 2; round++) {
+      for (const name of Object.keys(HOSTILE) as HostileName[]) {
+        if (name === 'endless') continue;
+        const result = runSession({ manifestPath: hostileManifest(name).path, engine: nativeEngine });
+        expect(result.exitState, name).toMatch(EXPECTED[name].state);
+      }
+      const input = join(tmp, `round${round}`);
+      writeFileSync(input, `round ${round}\n`);
+      const m = manifest(example('cat.nexe'), { stdin: input });
+      expect(runSession({ manifestPath: m.path, engine: nativeEngine }).exitState).toBe('ok');
+      expect(readFileSync(m.out, 'utf8')).toBe(`round ${round}\n`);
+    }
+  });
+});
