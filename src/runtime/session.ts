@@ -45,7 +45,7 @@ import {
   ValidatorState,
   type ReportMode,
 } from './report.js';
-import { dispatchTrap, Errno, readTrapArgs, TrapArgsFault, type GuestMemory, type TrapHooks } from './trap-io.js';
+import { dispatchTrapAt, Errno, TrapArgsFault, type GuestMemory, type TrapHooks } from './trap-io.js';
 
 export interface SessionOptions {
   /** Path of the system manifest. */
@@ -307,7 +307,7 @@ function execute(
       case 'trap': {
         let result: number;
         try {
-          result = dispatchTrap(context, readTrapArgs(memory, stop.args));
+          result = dispatchTrapAt(context, stop.args);
         } catch (error) {
           if (error instanceof ProgramExit) return error.code;
           if (error instanceof TrapArgsFault) {

@@ -7,10 +7,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { HostChannel } from './channels/host-channel.js';
 import type { IoLimitsSpec, IoNumbers } from './channels/spec.js';
 import {
   dispatchTrap,
+  dispatchTrapAt,
   Errno,
   readTrapArgs,
   TRAP_FUNCTIONS,
@@ -376,5 +378,42 @@ describe('trap dispatcher', () => {
       expect(error).toBeInstanceOf(TrapArgsFault);
       expect((error as TrapArgsFault).address).toBe(HEAP_END - 8);
     }
+  });
+});
+
+describe('dispatchTrapAt (the session hot path, numbers instead of bigints)', () => {
+  const at = HEAP + 0x200;
+  function run(how: 'bigint' | 'number', words: readonly bigint[]): { result: unknown; calls: unknown; log: string[] } {
+    const view = new DataView(memory.bytes.buffer, at, 48);
+    words.forEach((w, i) => view.setBigUint64(i * 8, BigInt.asUintN(64, w), true));
+    const channel = fake({ type: RAND_WRITE });
+    const log: string[] = [];
+    const context = { channels: [channel, fake()], memory, hooks: hooks(log) };
+    let result: unknown;
+    try {
+      result = how === 'bigint' ? dispatchTrap(context, readTrapArgs(memory, at)) : dispatchTrapAt(context, at);
+    } catch (error) {
+      result = error instanceof ExitCalled ? `exit ${error.code}` : String(error);
+    }
+    return { result, calls: channel.calls, log };
+  }
+
+  it('agrees with dispatchTrap(readTrapArgs(...)) on every argument block', () => {
+    const fns = [...TRAP_FUNCTIONS.map((r) => BigInt(r.value)), 0n, 0x12345678n, (1n << 32n) | BigInt(TrapFunction.Write)];
+    const word = fc.oneof(
+      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      fc.constantFrom(0n, 1n, 4n, 8n, 12n, BigInt(HEAP), BigInt(HEAP_END - 4), 0xffffffffn, 1n << 32n, (1n << 64n) - 1n),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(...fns), word, word, word, word, (fn, a0, a1, a2, a3) => {
+        const words = [fn, 0n, a0, a1, a2, a3];
+        expect(run('number', words)).toEqual(run('bigint', words));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('faults with the address when the block is not readable', () => {
+    expect(() => dispatchTrapAt({ channels: [], memory, hooks: hooks([]) }, HOLE)).toThrow(TrapArgsFault);
   });
 });

@@ -249,6 +249,48 @@ const uint32 = (word: bigint): number => Number(BigInt.asUintN(32, word));
 const int64 = (word: bigint): number => Number(BigInt.asIntN(64, word));
 const pointer = (word: bigint): number => Number(BigInt.asUintN(64, word));
 
+function u32(b: Uint8Array, at: number): number {
+  return ((b[at] as number) | ((b[at + 1] as number) << 8) | ((b[at + 2] as number) << 16) | ((b[at + 3] as number) << 24)) >>> 0;
+}
+
+/**
+ * Reads the argument block at `address` and runs the trap: the hot path
+ * of every system call. Same semantics as `dispatchTrap(readTrapArgs(...))`
+ * but on plain numbers (32-bit halves) instead of bigints, with no
+ * allocation besides the view.
+ */
+export function dispatchTrapAt(context: TrapContext, address: number): number {
+  const { channels, memory, hooks } = context;
+  if (!Number.isInteger(address) || address < 0 || address + TRAP_ARGS_SIZE > FOUR_GIB) throw new TrapArgsFault(address);
+  if (!memory.isReadable(address, TRAP_ARGS_SIZE)) throw new TrapArgsFault(address);
+  const b = memory.view(address, TRAP_ARGS_SIZE);
+  // The function word must match in all 64 bits.
+  if (u32(b, 4) !== 0) return -Errno.EPERM;
+  const fn = u32(b, 0);
+  const a0 = u32(b, 16) | 0; // int32 / uint32 (low half) of arg0
+  switch (fn) {
+    case TrapFunction.Read:
+    case TrapFunction.Write: {
+      const buffer = u32(b, 28) * 4294967296 + u32(b, 24); // uint64 as a number
+      const size = u32(b, 32) | 0; // int32
+      const offset = (u32(b, 44) | 0) * 4294967296 + u32(b, 40); // int64 as a number
+      return fn === TrapFunction.Read
+        ? trapRead(channels, memory, a0, buffer, size, offset)
+        : trapWrite(channels, memory, a0, buffer, size, offset);
+    }
+    case TrapFunction.Jail:
+      return hooks.jail(a0 >>> 0, u32(b, 24) | 0);
+    case TrapFunction.Unjail:
+      return hooks.unjail(a0 >>> 0, u32(b, 24) | 0);
+    case TrapFunction.Exit:
+      return hooks.exit(a0);
+    case TrapFunction.Fork:
+      return hooks.fork();
+    default:
+      return -Errno.EPERM;
+  }
+}
+
 /** Runs one trap call; returns the int32 result for %eax (TrapExit does not return). */
 export function dispatchTrap(context: TrapContext, args: TrapArgs): number {
   const [word, , a0, a1, a2, a3] = args;
