@@ -107,6 +107,35 @@ describe('zerovm run PROGRAM', () => {
     expect(readFileSync(report, 'utf8').split('\n')[5]).toBe('ok');
   });
 
+  it('--channel maps an extra file and --env reaches the nvram', () => {
+    const input = join(tmp, 'input.txt');
+    writeFileSync(input, 'one\ntwo\n');
+    const out = join(tmp, 'cat-out');
+    const fd = openSync(out, 'w');
+    const inFd = openSync(input, 'r');
+    const errFd = openSync(join(tmp, 'cat-err'), 'w');
+    const saved = join(tmp, 'saved');
+    const r = spawnSync(process.execPath, [BIN, 'run', '--save-dir', saved, '--env', 'GREETING=hi there', '--channel', `/dev/extra=${input}:ro`, 'examples/cat.nexe'], {
+      cwd: ROOT,
+      stdio: [inFd, fd, errFd],
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    closeSync(fd);
+    closeSync(inFd);
+    closeSync(errFd);
+    expect(readFileSync(join(tmp, 'cat-err'), 'utf8')).toBe('');
+    expect(r.status).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe('one\ntwo\n');
+    expect(readFileSync(join(saved, 'manifest'), 'utf8')).toContain(`Channel = ${input}, /dev/extra, 1, 0,`);
+    expect(readFileSync(join(saved, 'nvram'), 'utf8')).toContain('[env]\nname=GREETING,value=hi there');
+  });
+
+  it('bad --channel and --env values exit 2 with a usage hint', () => {
+    expect(zerovm(['run', '--channel', 'nonsense', 'examples/hello.nexe']).stderr).toMatch(/expected ALIAS=PATH/);
+    expect(zerovm(['run', '--env', 'novalue', 'examples/hello.nexe']).status).toBe(2);
+  });
+
   it('a missing program exits 2', () => {
     const r = zerovm(['run', join(tmp, 'absent.nexe')]);
     expect(r.status).toBe(2);

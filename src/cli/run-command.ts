@@ -8,7 +8,10 @@
  *
  * Options: --memory BYTES (default 64 MiB), --timeout SECONDS (default 60),
  * --report FILE (write the report there), --save-dir DIR, --engine
- * native|auto, --skip-validation.
+ * native|auto, --skip-validation, and repeatable --channel ALIAS=PATH[:ro|:wo|:rw]
+ * (an extra channel: read-only sequential, write-only sequential, or random
+ * read/write; ro by default) and --env NAME=VALUE (the program's environment,
+ * passed in the nvram's [env] section — the host environment is not).
  * Host stdio must be a terminal, file or pipe: channels refuse sockets.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,9 +31,18 @@ function channel(uri: string, alias: string, type: number, limits: [bigint, bigi
 }
 
 /** Splits `run` options (before the program) from the program's own arguments. */
-function parseRunArgs(argv: readonly string[]): { options: Map<string, string>; flags: Set<string>; program: string; args: string[] } {
+function parseRunArgs(argv: readonly string[]): {
+  options: Map<string, string>;
+  flags: Set<string>;
+  channels: string[];
+  env: string[];
+  program: string;
+  args: string[];
+} {
   const options = new Map<string, string>();
   const flags = new Set<string>();
+  const channels: string[] = [];
+  const env: string[] = [];
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -41,18 +53,52 @@ function parseRunArgs(argv: readonly string[]): { options: Map<string, string>; 
       flags.add(name);
       continue;
     }
-    if (!['memory', 'timeout', 'report', 'save-dir', 'engine'].includes(name)) throw new CliError(`unknown option ${arg}`);
+    if (!['memory', 'timeout', 'report', 'save-dir', 'engine', 'channel', 'env'].includes(name)) throw new CliError(`unknown option ${arg}`);
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new CliError(`option --${name} needs a value`);
-    options.set(name, value);
+    if (name === 'channel') channels.push(value);
+    else if (name === 'env') env.push(value);
+    else options.set(name, value);
   }
   const program = argv[i];
   if (program === undefined) throw new CliError('usage: zerovm run [options] PROGRAM.nexe [ARGS...]');
-  return { options, flags, program, args: argv.slice(i + 1) };
+  return { options, flags, channels, env, program, args: argv.slice(i + 1) };
+}
+
+/** `ALIAS=PATH[:ro|:wo|:rw]` -> a manifest channel. */
+function extraChannel(text: string): ManifestChannel {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new CliError(`--channel '${text}': expected ALIAS=PATH[:ro|:wo|:rw], e.g. /dev/input=data.txt:ro`);
+  const alias = text.slice(0, eq);
+  let path = text.slice(eq + 1);
+  let mode = 'ro';
+  const m = /:(ro|wo|rw)$/.exec(path);
+  if (m) {
+    mode = m[1] as string;
+    path = path.slice(0, -3);
+  }
+  if (path.length === 0) throw new CliError(`--channel '${text}': the path is empty`);
+  const uri = resolve(path);
+  if (mode === 'ro') return channel(uri, alias, 1, [BIG, BIG, 0n, 0n]);
+  if (mode === 'wo') return channel(uri, alias, 0, [0n, 0n, BIG, BIG]);
+  return channel(uri, alias, 3, [BIG, BIG, BIG, BIG]);
+}
+
+/** `NAME=VALUE` pairs -> the nvram's environment. */
+function environment(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new CliError(`--env '${pair}': expected NAME=VALUE`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
 }
 
 export function runRun(argv: readonly string[]): number {
-  const { options, flags, program, args } = parseRunArgs(argv);
+  const { options, flags, channels, env, program, args } = parseRunArgs(argv);
+  const extra = channels.map(extraChannel);
+  const environmentVariables = environment(env);
   const engine = selectEngine(options.get('engine') ?? 'native');
   if (typeof engine === 'string') throw new CliError(engine);
   const memory = parseAddress(options.get('memory') ?? String(64 * 1024 * 1024), '--memory');
@@ -67,6 +113,7 @@ export function runRun(argv: readonly string[]): number {
       nvramPath,
       formatNvram({
         args: [program, ...args],
+        env: environmentVariables,
         mappings: [
           { channel: '/dev/stdin', mode: 'char' },
           { channel: '/dev/stdout', mode: 'char' },
@@ -85,6 +132,7 @@ export function runRun(argv: readonly string[]): number {
         channel('/dev/stdout', '/dev/stdout', 0, [0n, 0n, BIG, BIG]),
         channel('/dev/stderr', '/dev/stderr', 0, [0n, 0n, BIG, BIG]),
         channel(nvramPath, '/dev/nvram', 3, [BIG, BIG, 0n, 0n]),
+        ...extra,
       ],
     };
     const manifestPath = join(dir, 'manifest');
