@@ -136,6 +136,14 @@ describe('zerovm run PROGRAM', () => {
     expect(zerovm(['run', '--env', 'novalue', 'examples/hello.nexe']).status).toBe(2);
   });
 
+  it('works with socket stdio (Node child_process pipes)', () => {
+    const hello = zerovm(['run', 'examples/hello.nexe']);
+    expect(hello.stderr).toBe('');
+    expect([hello.status, hello.stdout]).toEqual([0, 'hello, world\n']);
+    const wc = zerovm(['run', 'examples/wc.nexe'], 'a\nbc\n');
+    expect([wc.status, wc.stdout]).toEqual([0, '2 5\n']);
+  });
+
   it('a missing program exits 2', () => {
     const r = zerovm(['run', join(tmp, 'absent.nexe')]);
     expect(r.status).toBe(2);

@@ -12,7 +12,7 @@
  * (an extra channel: read-only sequential, write-only sequential, or random
  * read/write; ro by default) and --env NAME=VALUE (the program's environment,
  * passed in the nvram's [env] section — the host environment is not).
- * Host stdio must be a terminal, file or pipe: channels refuse sockets.
+ * Host stdio may be a terminal, file, pipe or socket.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

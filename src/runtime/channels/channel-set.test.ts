@@ -170,13 +170,14 @@ describe("the host's standard streams", () => {
     expect(child.stdout).toBe('out:from the host;fifo,fifo,fifo');
   });
 
-  it('sockets (what Node gives a child for "pipe" stdio) are refused, as the original did', () => {
+  it('sockets (what Node gives a child for "pipe" stdio) work as streams on the inherited descriptors', () => {
     const child = spawnSync('sh', ['-c', node], {
       env: { ...process.env, SCRIPT: script },
       input: 'x',
       encoding: 'utf8',
     });
-    expect(child.status).toBe(3);
-    expect(child.stderr).toBe('93 invalid /dev/stdin source type 0');
+    expect(child.status).toBe(0);
+    expect(child.stdout).toBe('out:x;');
+    expect(child.stderr).toBe('socket,socket,socket');
   });
 });

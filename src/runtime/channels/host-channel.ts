@@ -87,7 +87,17 @@ import {
 } from './spec.js';
 
 /** What kind of host object backs a channel. */
-export type ChannelSource = 'regular' | 'character' | 'fifo';
+export type ChannelSource = 'regular' | 'character' | 'fifo' | 'socket';
+
+/**
+ * The host's standard streams by their channel uri. When one of them is a
+ * socket (what Node's child_process gives a child for "pipe" stdio, or a
+ * service manager), it cannot be opened by name (Linux refuses open() on a
+ * socket), so the channel uses the inherited descriptor itself and leaves
+ * it open at the end. The original ZeroVM refused sockets here; accepting
+ * them as sequential streams changes nothing a program can observe.
+ */
+const STANDARD_STREAM_FD: Readonly<Record<string, number>> = { '/dev/stdin': 0, '/dev/stdout': 1, '/dev/stderr': 2 };
 
 /** Options of the session that affect how channels are opened. */
 export interface OpenChannelOptions {
@@ -131,7 +141,8 @@ function detectSource(uri: string): ChannelSource | undefined {
   if (stats.isFile()) return 'regular';
   if (stats.isCharacterDevice()) return 'character';
   if (stats.isFIFO()) return 'fifo';
-  return undefined; /* directory, block device, socket */
+  if (stats.isSocket() && uri in STANDARD_STREAM_FD) return 'socket';
+  return undefined; /* directory, block device, other sockets */
 }
 
 interface OpenedHandle {
@@ -216,6 +227,13 @@ function openStream(spec: ChannelSpec, mask: AccessMask): OpenedHandle {
   return { fd, size: 0, putpos: 0 };
 }
 
+/** A standard stream that is a socket: use the inherited descriptor. */
+function inheritedStream(spec: ChannelSpec, mask: AccessMask): OpenedHandle {
+  if (mask !== 1 && mask !== 2)
+    throw new ChannelMountError(HostErrno.EINVAL, `${spec.alias} has invalid i/o type`, spec.alias);
+  return { fd: STANDARD_STREAM_FD[spec.uri] as number, size: 0, putpos: 0 };
+}
+
 /** A mounted channel: host descriptor, positions, limits, counters and etag. */
 export class HostChannel {
   /** Exact limits (int64), for the user manifest. */
@@ -282,7 +300,11 @@ export class HostChannel {
       );
     const kind = channelKind(type, mask);
     const handle =
-      source === 'regular' ? openRegular(spec, type, mask, limits, options) : openStream(spec, mask);
+      source === 'regular'
+        ? openRegular(spec, type, mask, limits, options)
+        : source === 'socket'
+          ? inheritedStream(spec, mask)
+          : openStream(spec, mask);
     /* openRegular/openStream refuse every pair channelKind does not know */
     if (kind === undefined) {
       closeSync(handle.fd);
@@ -394,7 +416,7 @@ export class HostChannel {
         /* the original ignored a failed final truncation too */
       }
     }
-    closeSync(fd);
+    if (this.source !== 'socket') closeSync(fd); /* an inherited standard stream stays open */
   }
 
   private descriptor(): number {
