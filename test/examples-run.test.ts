@@ -245,3 +245,37 @@ describe.skipIf(skip)('hostile programs back to back in one process (runSession)
     }
   });
 });
+
+/*
+ * TrapJail's refusals. The program finds the first 64 KiB boundary of its
+ * heap through the user manifest (pointer at 0xFEFFFFFC -> heap_ptr), jails
+ * 64 KiB there (+OFFSET) and exits with the trap's result:
+ *   mov $0xfeffffc,%eax; mov (%r15,%rax),%eax; mov %eax,%eax; mov (%r15,%rax),%eax
+ *   add $0xffff,%eax; and $0xffff0000,%eax; add $OFFSET,%eax
+ *   sub $48,%esp; add %r15,%rsp; [Jail, 0, %rax, 0x10000, 0, 0] at (%rsp)
+ *   mov %esp,%edi; naclcall 0x10000; [Exit, 0, %rax] ; naclcall 0x10000; hlt
+ * (assembled with clang-14 from the same macros as examples/zerovm-abi.inc)
+ */
+function jailProgram(offset: 0 | 1): string {
+  return (
+    'b8fcfffffe418b040789c0418b040705ffff0000250000ffff83c0' +
+    (offset === 0 ? '00' : '01') +
+    '0f1f400083ec304c01fc48c704244a61696c48c74424080000000048894424100f1f400048c74424180000010048c74424200000000048c74424280000000089e70f1f00bb00000100662e0f1f840000000000660f1f84000000000083e3e04c01fbffd348c7042445786974488944241089e7bb000001000f1f400083e3e04c01fbffd3f4'
+  );
+}
+
+describe.skipIf(skip)('TrapJail refusals', () => {
+  it('a block that does not validate is -EPERM (the heap is zero-filled: add %al,(%rax) has a bad base)', () => {
+    const m = manifest(hostile('jail-invalid', jailProgram(0)));
+    const result = runSession({ manifestPath: m.path, engine: nativeEngine });
+    expect(result.exitState).toBe('ok');
+    expect(result.userReturnCode).toBe(-1);
+  });
+
+  it('an address that is not 64 KiB aligned is -EINVAL', () => {
+    const m = manifest(hostile('jail-unaligned', jailProgram(1)));
+    const result = runSession({ manifestPath: m.path, engine: nativeEngine });
+    expect(result.exitState).toBe('ok');
+    expect(result.userReturnCode).toBe(-22);
+  });
+});
