@@ -17,7 +17,8 @@ const USAGE = `zerovm ${VERSION} — a TypeScript ZeroVM
 usage:
   zerovm [-s] [-F] [-t N] [-v N] [-P] [-Q] [-T trace] MANIFEST
                                          run a session (the original's command line; report on stdout)
-  zerovm run [--memory N] [--timeout S] [--report FILE] [--save-dir DIR] [--engine native|auto] PROGRAM.nexe [ARGS...]
+  zerovm run [--memory N] [--timeout S] [--channel ALIAS=PATH[:ro|:wo|:rw]] [--env NAME=VALUE]
+             [--report FILE] [--save-dir DIR] [--engine native|auto] PROGRAM.nexe [ARGS...]
                                          run a program with the host's stdin/stdout/stderr; exits with its code
   zerovm validate [options] PROGRAM.nexe   check a program against the sandbox rules
   zerovm validate --hex FILE | --raw FILE  check a code region (hex text or raw bytes)
@@ -32,7 +33,8 @@ validate/disasm options:
   --base ADDRESS         address of the first byte of a --hex/--raw region (default 0x20000)
   --allow-sysv-abi       accept EI_OSABI 0 as well as 123 (NaCl)
 
-exit status: 0 valid, 1 invalid, 2 unusable input (unreadable file, malformed ELF, bad option)
+exit status: validate/disasm 0 valid, 1 invalid, 2 unusable input (unreadable file, malformed ELF, bad option);
+run: the program's exit code; MANIFEST: 0 when the session ran, else the original's errno (14 bad manifest, 2 missing program, 8 invalid program, ...)
 `;
 
 /** The original's command line starts with an option or names a manifest file. */
