@@ -10,7 +10,7 @@
  * Source of truth: shared/spec-notes/zerovm-abi.md section 3 (initial state)
  * and section 4 (state after a trap). Every register the program can observe
  * is set here, the same way on entry and after every trap:
- *   rbx rbp r12 r13 r14  from the context (0 at start, the program's after a trap)
+ *   rbx rbp r12 r13 r14  from the context (at start rbx, r12-r14 are 0 and rbp equals rsp; the program's after a trap)
  *   r15                  the sandbox base
  *   rsp                  from the context (base + 4 GiB - 56 at start,
  *                        just above the popped return address after a trap)

@@ -9,7 +9,7 @@
  * Options: --memory BYTES (default 64 MiB), --timeout SECONDS (default 60),
  * --report FILE (write the report there), --save-dir DIR, --engine
  * native|auto, --skip-validation, and repeatable --channel ALIAS=PATH[:ro|:wo|:rw]
- * (an extra channel: read-only sequential, write-only sequential, or random
+ * (an extra channel: random read-only, sequential write-only, or random
  * read/write; ro by default) and --env NAME=VALUE (the program's environment,
  * passed in the nvram's [env] section — the host environment is not).
  * Host stdio may be a terminal, file, pipe or socket.
