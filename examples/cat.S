@@ -44,10 +44,7 @@ failed:
 done:
         movq $0, 16(%rsp)
 finish:
-        movq $TRAP_EXIT, (%rsp)
-        mov %esp, %edi
-        trap_call
-        hlt
+        trap_exit
 
         .bss
         .p2align 5

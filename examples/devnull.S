@@ -37,10 +37,7 @@ write:
 failed:
         movq $1, 16(%rsp)
 finish:
-        movq $TRAP_EXIT, (%rsp)
-        mov %esp, %edi
-        trap_call
-        hlt
+        trap_exit
 
         .section .rodata
 byte:

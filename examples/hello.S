@@ -27,11 +27,8 @@ _start:
         mov %esp, %edi                  # 32-bit address of the argument block
         trap_call
 
-        movq $TRAP_EXIT, (%rsp)
         movq $0, 16(%rsp)               # exit code 0
-        mov %esp, %edi
-        trap_call
-        hlt                             # TrapExit does not return
+        trap_exit
 
         .section .rodata
 message:

@@ -106,10 +106,7 @@ digit:
 refused:
         movq $1, 16(%rsp)
 finish:
-        movq $TRAP_EXIT, (%rsp)
-        mov %esp, %edi
-        trap_call
-        hlt
+        trap_exit
 
         .section .rodata
         .p2align 3

@@ -98,10 +98,7 @@ print:
 failed:
         movq $1, 16(%rsp)
 finish:
-        movq $TRAP_EXIT, (%rsp)
-        mov %esp, %edi
-        trap_call
-        hlt
+        trap_exit
 
         .bss
         .p2align 5
