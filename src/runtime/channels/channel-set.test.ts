@@ -95,8 +95,8 @@ describe('ChannelSet', () => {
     );
   });
 
-  it(`refuses ${MAX_CHANNELS} channels or more before opening any`, () => {
-    const specs = Array.from({ length: MAX_CHANNELS }, (_, i) => ch('/nonexistent/x', `/dev/c${i}`, RO));
+  it(`refuses more than ${MAX_CHANNELS} channels before opening any`, () => {
+    const specs = Array.from({ length: MAX_CHANNELS + 1 }, (_, i) => ch('/nonexistent/x', `/dev/c${i}`, RO));
     const error = mountError(() => ChannelSet.open(specs));
     expect(error.errno).toBe(23);
     expect(error.message).toBe('channels number reached maximum');

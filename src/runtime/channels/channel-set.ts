@@ -27,10 +27,11 @@
 import type { EtagEntry } from '../etag.js';
 import { ChannelMountError, HostErrno } from './errors.js';
 import { HostChannel, type HostIoStats, type OpenChannelOptions } from './host-channel.js';
+import { MAX_CHANNELS } from '../manifest.js';
 import { STANDARD_ALIASES, type ChannelSpec } from './spec.js';
 
-/** The original refused this many channel lines (and more). */
-export const MAX_CHANNELS = 10915;
+/** Channel lines a manifest may have (one limit for the manifest check and here). */
+export { MAX_CHANNELS } from '../manifest.js';
 
 /** I/O totals for the report's accounting line. */
 export interface ChannelIoTotals {
@@ -51,7 +52,7 @@ export class ChannelSet {
 
   /** Opens every channel of a manifest. Throws ChannelMountError. */
   static open(specs: readonly ChannelSpec[], options: OpenChannelOptions = {}): ChannelSet {
-    if (specs.length >= MAX_CHANNELS)
+    if (specs.length > MAX_CHANNELS)
       throw new ChannelMountError(HostErrno.ENFILE, 'channels number reached maximum');
     const opened: HostChannel[] = [];
     const aliases = new Set<string>();
