@@ -12,6 +12,7 @@
  */
 import { nativeEngine } from '../engines/native.js';
 import type { Engine } from '../runtime/engine.js';
+import { createObserver, TraceFileError, type SessionObserver } from '../runtime/trace.js';
 import type { ReportMode } from '../runtime/report.js';
 import { runSession } from '../runtime/session.js';
 
@@ -21,10 +22,10 @@ export const SESSION_HELP = `usage: zerovm [-s] [-F] [-t 0..2] [-v 0..3] [-P] [-
   -s  skip validation (validator state 2)
   -F  load and validate the program, report, and stop
   -t  report mode: 0 stdout (default), 1 syslog format, 2 fast reports
-  -v  verbosity (accepted, no effect)
+  -v  log to stderr: 1 stages, 2 channels and memory regions, 3 every trap
   -P  do not preallocate writable channels
-  -Q  skip platform qualification (accepted, no effect)
-  -T  trace file (accepted, not written)
+  -Q  skip platform qualification (accepted; the engine checks cannot be skipped)
+  -T  write one line per trap call (function, arguments, result) to this file
   --engine  native (default) or auto; unicorn is not available yet
 `;
 
@@ -35,6 +36,10 @@ export interface SessionCommandLine {
   readonly preallocate: boolean;
   readonly reportMode: ReportMode;
   readonly engine: string;
+  /** -v 0..3. */
+  readonly verbosity: number;
+  /** -T FILE. */
+  readonly traceFile?: string;
 }
 
 /** Parses the original's options (getopt style: `-t 1`, `-t1`, `-sF`). Returns an error message or the parsed line. */
@@ -45,6 +50,8 @@ export function parseSessionCommandLine(argv: readonly string[]): SessionCommand
   let preallocate = true;
   let reportMode: ReportMode = 0;
   let engine = 'native';
+  let verbosity = 0;
+  let traceFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg.startsWith('--engine')) {
@@ -69,7 +76,11 @@ export function parseSessionCommandLine(argv: readonly string[]): SessionCommand
             if (!/^[0-2]$/.test(value)) return 'invalid report mode';
             reportMode = Number(value) as ReportMode;
           }
-          if (option === 'v' && !/^\d+$/.test(value)) return 'invalid verbosity';
+          if (option === 'v') {
+            if (!/^[0-3]$/.test(value)) return 'invalid verbosity (0..3)';
+            verbosity = Number(value);
+          }
+          if (option === 'T') traceFile = value;
           break;
         }
         return `invalid option -- '${option}'`;
@@ -80,7 +91,7 @@ export function parseSessionCommandLine(argv: readonly string[]): SessionCommand
     manifest = arg;
   }
   if (manifest === undefined) return 'no manifest given';
-  return { manifest, skipValidation, loadOnly, preallocate, reportMode, engine };
+  return { manifest, skipValidation, loadOnly, preallocate, reportMode, engine, verbosity, ...(traceFile === undefined ? {} : { traceFile }) };
 }
 
 /** The engine for `--engine`, or a message saying why there is none. */
@@ -108,6 +119,14 @@ export function runSessionCommand(argv: readonly string[]): number {
     process.stderr.write(`zerovm: ${engine}\n`);
     return EINVAL;
   }
+  let observer: SessionObserver | null;
+  try {
+    observer = createObserver({ verbosity: line.verbosity, ...(line.traceFile === undefined ? {} : { traceFile: line.traceFile }) });
+  } catch (error) {
+    if (!(error instanceof TraceFileError)) throw error;
+    process.stderr.write(`zerovm: ${error.message}\n`);
+    return EINVAL;
+  }
   const result = runSession({
     manifestPath: line.manifest,
     skipValidation: line.skipValidation,
@@ -115,7 +134,9 @@ export function runSessionCommand(argv: readonly string[]): number {
     preallocate: line.preallocate,
     reportMode: line.reportMode,
     engine,
+    observer,
   });
+  observer?.close();
   process.stdout.write(result.report);
   return result.exitCode;
 }

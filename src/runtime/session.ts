@@ -45,7 +45,8 @@ import {
   ValidatorState,
   type ReportMode,
 } from './report.js';
-import { dispatchTrapAt, Errno, TrapArgsFault, type GuestMemory, type TrapHooks } from './trap-io.js';
+import { Verbosity, type SessionObserver } from './trace.js';
+import { dispatchTrapAt, Errno, readTrapArgs, TrapArgsFault, type GuestMemory, type TrapArgs, type TrapHooks } from './trap-io.js';
 
 export interface SessionOptions {
   /** Path of the system manifest. */
@@ -60,6 +61,8 @@ export interface SessionOptions {
   readonly reportMode?: ReportMode;
   /** The engine that runs the program. */
   readonly engine: Engine;
+  /** `-v` / `-T`: told about each stage and each trap (trace.ts). */
+  readonly observer?: SessionObserver | null;
 }
 
 export interface SessionResult {
@@ -194,9 +197,11 @@ export function runSession(options: SessionOptions): SessionResult {
   let memory: PageMap | undefined;
   let manifest: Manifest | undefined;
   const etags: EtagEntry[] = [];
+  const observer = options.observer ?? null;
 
   try {
     manifest = readManifestFile(options.manifestPath);
+    observer?.log(Verbosity.Stages, `manifest ${options.manifestPath}: program ${manifest.program}, memory ${manifest.memory} bytes, timeout ${manifest.timeout} s`);
     const bytes = readProgram(manifest.program);
     let image: NexeImage;
     try {
@@ -207,6 +212,7 @@ export function runSession(options: SessionOptions): SessionResult {
     }
     if (!options.skipValidation) {
       const verdict = validate(textBytes(bytes, image), { base: image.text.vaddr, policy: 'deterministic', padByte: 0xf4 });
+      observer?.log(Verbosity.Stages, `validation: ${verdict.valid ? 'valid' : `invalid, ${verdict.errors.length} error(s)`}`);
       if (!verdict.valid) {
         validatorState = ValidatorState.Invalid;
         throw new SessionFailure(VALIDATION_FAILED.exitCode ?? ENOEXEC, VALIDATION_FAILED.wording);
@@ -214,6 +220,10 @@ export function runSession(options: SessionOptions): SessionResult {
     }
     checkManifest(manifest);
     channels = ChannelSet.open(channelSpecs(manifest), { preallocate: options.preallocate !== false });
+    for (const channel of manifest.channels) {
+      const l = channel.limits;
+      observer?.log(Verbosity.Details, `channel ${channel.alias} = ${channel.uri}, type ${channel.type}, limits ${l.gets} ${l.getSize} ${l.puts} ${l.putSize}`);
+    }
     const layout = computeLayout(image, manifest.memory, userManifestSize(channels.channels));
     const userManifest = serializeUserManifest(channels.channels, {
       heapPtr: layout.heapStart,
@@ -224,10 +234,14 @@ export function runSession(options: SessionOptions): SessionResult {
     const unavailable = options.engine.unavailableReason();
     if (unavailable !== null) throw new SessionFailure(EFAULT, unavailable);
     session = options.engine.createSession(loadingRegions(layout));
+    observer?.log(Verbosity.Stages, `engine ${options.engine.name}, sandbox base (r15) 0x${session.base.toString(16)}`);
+    for (const region of layout.regions) {
+      observer?.log(Verbosity.Details, `region 0x${region.address.toString(16).padStart(8, '0')} +0x${region.size.toString(16)} protection ${region.protection}`);
+    }
     loadProgram(session, bytes, image, layout, userManifest);
     memory = new PageMap(session, layout);
     if (!options.loadOnly) {
-      userReturnCode = execute(session, memory, channels, layout, image.entry, manifest.timeout);
+      userReturnCode = execute(session, memory, channels, layout, image.entry, manifest.timeout, observer);
     }
   } catch (error) {
     if (error instanceof SessionFailure || error instanceof ManifestError) {
@@ -254,6 +268,7 @@ export function runSession(options: SessionOptions): SessionResult {
       channels?.closeAll();
     }
   }
+  observer?.log(Verbosity.Stages, `session ended: ${exitState} (exit code ${exitCode}, user return code ${userReturnCode})`);
 
   const channelEtags = channels?.etags() ?? [];
   const totals = channels?.ioTotals() ?? {
@@ -274,6 +289,15 @@ export function runSession(options: SessionOptions): SessionResult {
   return { report, exitCode, userReturnCode, exitState, validatorState };
 }
 
+/** The argument block for a trace line, or undefined when it cannot be read (the dispatch then faults). */
+function tracedArgs(memory: GuestMemory, address: number): TrapArgs | undefined {
+  try {
+    return readTrapArgs(memory, address);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The run ended without TrapExit: a fault, a timeout or a trusted-side crash. */
 class RunEnd extends Error {
   constructor(
@@ -292,6 +316,7 @@ function execute(
   layout: Layout,
   entry: number,
   timeoutSeconds: number,
+  observer: SessionObserver | null,
 ): number {
   const deadline = Date.now() + timeoutSeconds * 1000;
   const budget = (): number => Math.max(0, deadline - Date.now());
@@ -306,16 +331,22 @@ function execute(
         throw new RunEnd(TIMEOUT_STATE.exitCode ?? SIGNAL_EXIT_CODE, TIMEOUT_STATE.wording);
       case 'trap': {
         let result: number;
+        /* read a second time only for the trace: the hot path stays as it is */
+        const traced = observer?.wantsTraps === true ? tracedArgs(memory, stop.args) : undefined;
         try {
           result = dispatchTrapAt(context, stop.args);
         } catch (error) {
-          if (error instanceof ProgramExit) return error.code;
+          if (error instanceof ProgramExit) {
+            if (traced !== undefined) observer?.trap(traced, undefined);
+            return error.code;
+          }
           if (error instanceof TrapArgsFault) {
             /* the original read the block unchecked and crashed in trusted code */
             throw new RunEnd(SIGNAL_EXIT_CODE, signalExitState(11, false, session.base + BigInt(error.address)));
           }
           throw error;
         }
+        if (traced !== undefined) observer?.trap(traced, result);
         if (Date.now() >= deadline) throw new RunEnd(TIMEOUT_STATE.exitCode ?? SIGNAL_EXIT_CODE, TIMEOUT_STATE.wording);
         stop = session.resume(result, budget());
         break;
