@@ -1,7 +1,8 @@
 /**
- * `zerovm -T FILE` and `-v N` end to end: the trace file lists every trap
- * call of a real program, the log goes to stderr, and neither changes the
- * report on stdout or the program's output. Needs the native engine
+ * `zerovm -T FILE`, `-v N` and `-t 2` end to end: the trace file lists
+ * every trap call of a real program, the log goes to stderr, and neither
+ * changes the report on stdout or the program's output; fast reports come
+ * before the final report. Needs the native engine
  * (skipped loudly without it; a failure under CI=true).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,7 @@ function catManifest(input: string, out: string): string {
   return path;
 }
 
-describe.skipIf(unavailable !== null && !ci)('zerovm -T and -v', () => {
+describe.skipIf(unavailable !== null && !ci)('zerovm -T, -v and -t 2', () => {
   it('-T writes one line per trap call; the report and the output are unchanged', () => {
     const input = join(tmp, 'in');
     writeFileSync(input, 'abc');
@@ -68,6 +69,19 @@ describe.skipIf(unavailable !== null && !ci)('zerovm -T and -v', () => {
     const traps = zerovm(['-v3', catManifest(input, join(tmp, 'out-v3'))]);
     expect(traps.stderr).toMatch(/^zerovm: TrapExit\(0\)$/m);
     expect(traps.stderr).toMatch(/^zerovm: channel \/dev\/stdin = /m);
+  });
+
+  it('-t 2 prints an accounting line after the first trap, then the usual report', () => {
+    const input = join(tmp, 'in');
+    writeFileSync(input, 'abc');
+    const r = zerovm(['-t', '2', catManifest(input, join(tmp, 'out-t2'))]);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split('\n');
+    /* first trap: the 3 bytes read (in however many host reads), nothing written yet */
+    expect(lines[0]).toMatch(/^0\.00 \d+\.\d\d \d+ 3 0 0 0 0 0 0$/);
+    expect(lines.slice(1, 4)).toEqual(['0', '0', '0']);
+    expect(lines[5]).toMatch(/ \d+ 3 1 3 0 0 0 0$/);
+    expect(lines[6]).toBe('ok');
   });
 
   it('refuses a trace file it cannot create, and a verbosity outside 0..3', () => {

@@ -10,6 +10,7 @@
  * -v (verbosity: there is no log), -Q (no platform qualification to skip),
  * -T (traces are not written).
  */
+import { writeSync } from 'node:fs';
 import { nativeEngine } from '../engines/native.js';
 import type { Engine } from '../runtime/engine.js';
 import { createObserver, TraceFileError, type SessionObserver } from '../runtime/trace.js';
@@ -21,7 +22,8 @@ const EINVAL = 22;
 export const SESSION_HELP = `usage: zerovm [-s] [-F] [-t 0..2] [-v 0..3] [-P] [-Q] [-T trace] [--engine native|auto] MANIFEST
   -s  skip validation (validator state 2)
   -F  load and validate the program, report, and stop
-  -t  report mode: 0 stdout (default), 1 syslog format, 2 fast reports
+  -t  report mode: 0 stdout (default), 1 one line, fields separated by '; ',
+      2 as 0 plus an accounting line each second while the program runs
   -v  log to stderr: 1 stages, 2 channels and memory regions, 3 every trap
   -P  do not preallocate writable channels
   -Q  skip platform qualification (accepted; the engine checks cannot be skipped)
@@ -135,6 +137,8 @@ export function runSessionCommand(argv: readonly string[]): number {
     reportMode: line.reportMode,
     engine,
     observer,
+    /* written at once: a fast report must not wait behind the session */
+    writeFastReport: (text) => writeSync(1, text),
   });
   observer?.close();
   process.stdout.write(result.report);

@@ -39,6 +39,8 @@ import { checkManifest, ManifestError, readManifest, type Manifest } from './man
 import {
   accountingTimes,
   EXIT_STATES,
+  FastReportTimer,
+  formatFastReport,
   formatReport,
   SIGNAL_EXIT_CODE,
   signalExitState,
@@ -63,6 +65,8 @@ export interface SessionOptions {
   readonly engine: Engine;
   /** `-v` / `-T`: told about each stage and each trap (trace.ts). */
   readonly observer?: SessionObserver | null;
+  /** `-t 2`: where accounting lines go while the program runs (at most one a second, after a trap). */
+  readonly writeFastReport?: (line: string) => void;
 }
 
 export interface SessionResult {
@@ -241,7 +245,9 @@ export function runSession(options: SessionOptions): SessionResult {
     loadProgram(session, bytes, image, layout, userManifest);
     memory = new PageMap(session, layout);
     if (!options.loadOnly) {
-      userReturnCode = execute(session, memory, channels, layout, image.entry, manifest.timeout, observer);
+      const write = options.writeFastReport;
+      const fastReports = options.reportMode === 2 && write !== undefined ? fastReporter(channels, write) : null;
+      userReturnCode = execute(session, memory, channels, layout, image.entry, manifest.timeout, observer, fastReports);
     }
   } catch (error) {
     if (error instanceof SessionFailure || error instanceof ManifestError) {
@@ -289,6 +295,21 @@ export function runSession(options: SessionOptions): SessionResult {
   return { report, exitCode, userReturnCode, exitState, validatorState };
 }
 
+/**
+ * `-t 2`: after a trap, an accounting line when a second has passed since
+ * the last one (the original's FastReport, called from its trap handler).
+ * CPU time is the process's user + system time, as the original's clock().
+ */
+function fastReporter(channels: ChannelSet, write: (line: string) => void): () => void {
+  const timer = new FastReportTimer();
+  return () => {
+    if (!timer.due(Math.round((performance.timeOrigin + performance.now()) * 1000))) return;
+    const usage = process.cpuUsage();
+    const totals = channels.ioTotals();
+    write(formatFastReport((usage.user + usage.system) / 1e6, totals.local, totals.network));
+  };
+}
+
 /** The argument block for a trace line, or undefined when it cannot be read (the dispatch then faults). */
 function tracedArgs(memory: GuestMemory, address: number): TrapArgs | undefined {
   try {
@@ -317,6 +338,7 @@ function execute(
   entry: number,
   timeoutSeconds: number,
   observer: SessionObserver | null,
+  fastReports: (() => void) | null,
 ): number {
   const deadline = Date.now() + timeoutSeconds * 1000;
   const budget = (): number => Math.max(0, deadline - Date.now());
@@ -347,6 +369,7 @@ function execute(
           throw error;
         }
         if (traced !== undefined) observer?.trap(traced, result);
+        fastReports?.();
         if (Date.now() >= deadline) throw new RunEnd(TIMEOUT_STATE.exitCode ?? SIGNAL_EXIT_CODE, TIMEOUT_STATE.wording);
         stop = session.resume(result, budget());
         break;
