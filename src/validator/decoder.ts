@@ -115,6 +115,13 @@ export class DecodedInstruction {
   immSize = 0;
   imm2 = 0;
   imm2Size = 0;
+  /**
+   * A 64-bit immediate (movabs) as its two 32-bit halves, high signed and
+   * low unsigned: `imm` is a double and loses bits past 2^53. Only valid
+   * when immSize is 8.
+   */
+  immHigh = 0;
+  immLow = 0;
   /** Offset of the first immediate byte. */
   immOffset = 0;
   /** Branch target (offset in the same coordinates as `offset`) for relative forms. */
@@ -575,6 +582,10 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
     out.immOffset = p;
     out.imm = kind1 === ImmKind.Moffs || kind1 === ImmKind.RegisterByte ? readUnsigned(code, p, bytes) : readSigned(code, p, bytes);
     out.immSize = bytes;
+    if (bytes === 8) {
+      out.immHigh = readInt(code, p + 4, 4);
+      out.immLow = readInt(code, p, 4) >>> 0;
+    }
     p += bytes;
     const kind2 = FORM_IMMEDIATES[form * 2 + 1] as number;
     if (kind2 !== ImmKind.None) {

@@ -16,7 +16,7 @@ const PTR_NAMES: Record<number, string> = {
   8: 'byte ptr ', 16: 'word ptr ', 32: 'dword ptr ', 64: 'qword ptr ', 80: 'tbyte ptr ', 128: 'xmmword ptr ', 256: 'ymmword ptr ',
 };
 
-function hex(value: number): string {
+function hex(value: number | bigint): string {
   return value < 0 ? `-0x${(-value).toString(16)}` : `0x${value.toString(16)}`;
 }
 
@@ -35,7 +35,7 @@ function formatOperand(op: Operand, base: number): string {
     case 'register':
       return op.register.name;
     case 'immediate':
-      return hex(op.value);
+      return hex(op.exact ?? op.value);
     case 'constant':
       return String(op.value);
     case 'target':

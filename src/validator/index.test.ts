@@ -21,6 +21,18 @@ describe('public API', () => {
     }
   });
 
+  it('keeps every bit of a 64-bit immediate (movabs), past 2^53', () => {
+    const text = (bytes: number[]): string | undefined => {
+      const insn = decodeInstruction(Uint8Array.from(bytes));
+      return insn.ok ? insn.text : undefined;
+    };
+    expect(text([0x48, 0xb8, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11])).toBe('mov rax, 0x1111111111111111');
+    expect(text([0x49, 0xbb, 0x01, 0, 0, 0, 0, 0, 0, 0x80])).toBe('mov r11, -0x7fffffffffffffff');
+    const insn = decodeInstruction(Uint8Array.from([0x48, 0xb8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]));
+    const imm = insn.ok ? insn.operands[1] : undefined;
+    expect(imm?.kind === 'immediate' && imm.exact).toBe(0x7fffffffffffffffn);
+  });
+
   it('names the feature and the deny reason', () => {
     const aes = decodeInstruction(Uint8Array.from([0x66, 0x0f, 0x38, 0xdc, 0xc8]));
     expect(aes.ok && [aes.mnemonic, aes.feature, aes.denied]).toEqual(['aesenc', 'AES', 'unsupported']);

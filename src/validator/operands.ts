@@ -42,7 +42,14 @@ export type Operand =
       /** The address is computed but never accessed (lea, nop, prefetch). */
       readonly addressOnly: boolean;
     }
-  | { readonly kind: 'immediate'; readonly value: number; readonly bits: number }
+  | {
+      readonly kind: 'immediate';
+      /** The value; past 2^53 (a 64-bit movabs immediate) only approximate, see `exact`. */
+      readonly value: number;
+      readonly bits: number;
+      /** Every bit of a 64-bit immediate, as a signed value (present only for those). */
+      readonly exact?: bigint;
+    }
   | { readonly kind: 'target'; readonly offset: number }
   | { readonly kind: 'constant'; readonly value: number };
 
@@ -175,7 +182,12 @@ export function operandsOf(insn: DecodedInstruction): Operand[] {
         result.push(register({ name: `dr${insn.reg}`, class: 'debug', number: insn.reg, bits: 64 }));
         break;
       case OperandType.I:
-        result.push({ kind: 'immediate', value: immIndex === 0 ? insn.imm : insn.imm2, bits });
+        if (immIndex === 0 && insn.immSize === 8) {
+          const exact = (BigInt(insn.immHigh) << 32n) | BigInt(insn.immLow);
+          result.push({ kind: 'immediate', value: insn.imm, bits, exact });
+        } else {
+          result.push({ kind: 'immediate', value: immIndex === 0 ? insn.imm : insn.imm2, bits });
+        }
         immIndex++;
         break;
       case OperandType.J:
