@@ -2,20 +2,22 @@
  * End-to-end: the original's command line `zerovm [options] MANIFEST`
  * through bin/zerovm.js. stdout of the program goes to a temp file named in
  * the manifest (channels refuse sockets, and spawnSync's pipes are sockets).
- * The runs that need the native engine are skipped loudly when the addon is
- * not built, and fail under CI=true.
+ * The runs that need an engine run on every engine (`--engine native` and
+ * `--engine unicorn`, test/engine-matrix.ts), each skipped loudly when its
+ * addon is not built and failing under CI=true; `auto`, the default, is
+ * exercised by the runs without --engine.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { nativeEngine } from '../src/engines/native.js';
 import { BIN, ROOT, zerovm } from './cli.js';
+import { availabilityTests, engineCases } from './engine-matrix.js';
 
-const unavailable = nativeEngine.unavailableReason();
-const ci = process.env.CI === 'true' || process.env.CI === '1';
-if (unavailable !== null && !ci) console.warn(`\n*** zerovm MANIFEST end-to-end tests SKIPPED: ${unavailable} ***\n`);
+const ENGINES = engineCases('zerovm MANIFEST / zerovm run end-to-end tests');
+availabilityTests(ENGINES);
+const noEngine = ENGINES.every((c) => c.skip);
 
 const tmp = mkdtempSync(join(tmpdir(), 'zerovm-e2e-'));
 let counter = 0;
@@ -66,82 +68,31 @@ describe('zerovm MANIFEST (the original command line)', () => {
     expect(r.stdout).toMatch(/usage: zerovm/);
   });
 
-  it.skipIf(unavailable !== null && !ci)('hello prints "hello, world" into its stdout channel; ok, code 0', () => {
-    const m = manifest(join(ROOT, 'examples', 'hello.nexe'));
-    const r = zerovm([m.path]);
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-    expect(readFileSync(m.out, 'utf8')).toBe('hello, world\n');
-    const report = r.stdout.split('\n');
-    expect(report.slice(0, 4)).toEqual(['0', '0', '0', 'disable']);
-    expect(report[4]).toMatch(/ 0 0 1 13 0 0 0 0$/);
-    expect(report[5]).toBe('ok');
+  it('an unknown --engine exits 22 and names the engines', () => {
+    const r = zerovm(['--engine', 'bochs', 'm.manifest']);
+    expect(r.status).toBe(22);
+    expect(r.stderr).toBe("zerovm: unknown engine 'bochs' (native, unicorn, auto)\n");
+    expect(zerovm(['-x']).stdout).toMatch(/--engine native\|unicorn\|auto/);
   });
 
-  it.skipIf(unavailable !== null && !ci)('-F -t 1 loads and stops, report joined with "; "', () => {
+  it.skipIf(noEngine)('without --engine (auto) hello runs', () => {
     const m = manifest(join(ROOT, 'examples', 'hello.nexe'));
-    const r = zerovm(['-F', '-t', '1', m.path]);
-    expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^0; 0; 0; disable; .*; ok; ; $/);
-    expect(readFileSync(m.out, 'utf8')).toBe('');
+    const r = zerovm([m.path]);
+    expect([r.status, r.stderr, r.stdout.split('\n')[5]]).toEqual([0, '', 'ok']);
+    expect(readFileSync(m.out, 'utf8')).toBe('hello, world\n');
   });
 });
 
 describe('zerovm run PROGRAM', () => {
-  it.skipIf(unavailable !== null && !ci)('runs hello with the host stdout (a file here) and exits with its code', () => {
-    const out = join(tmp, 'run-out');
-    const report = join(tmp, 'run-report');
-    const fd = openSync(out, 'w');
-    const errFd = openSync(join(tmp, 'run-err'), 'w'); /* pipes are sockets, which channels refuse */
-    const r = spawnSync(process.execPath, [BIN, 'run', '--report', report, 'examples/hello.nexe', 'arg1'], {
-      cwd: ROOT,
-      stdio: ['ignore', fd, errFd],
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    closeSync(fd);
-    closeSync(errFd);
-    expect(readFileSync(join(tmp, 'run-err'), 'utf8')).toBe('');
-    expect(r.status).toBe(0);
-    expect(readFileSync(out, 'utf8')).toBe('hello, world\n');
-    expect(readFileSync(report, 'utf8').split('\n')[5]).toBe('ok');
-  });
-
-  it('--channel maps an extra file and --env reaches the nvram', () => {
-    const input = join(tmp, 'input.txt');
-    writeFileSync(input, 'one\ntwo\n');
-    const out = join(tmp, 'cat-out');
-    const fd = openSync(out, 'w');
-    const inFd = openSync(input, 'r');
-    const errFd = openSync(join(tmp, 'cat-err'), 'w');
-    const saved = join(tmp, 'saved');
-    const r = spawnSync(process.execPath, [BIN, 'run', '--save-dir', saved, '--env', 'GREETING=hi there', '--channel', `/dev/extra=${input}:ro`, 'examples/cat.nexe'], {
-      cwd: ROOT,
-      stdio: [inFd, fd, errFd],
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    closeSync(fd);
-    closeSync(inFd);
-    closeSync(errFd);
-    expect(readFileSync(join(tmp, 'cat-err'), 'utf8')).toBe('');
-    expect(r.status).toBe(0);
-    expect(readFileSync(out, 'utf8')).toBe('one\ntwo\n');
-    expect(readFileSync(join(saved, 'manifest'), 'utf8')).toContain(`Channel = ${input}, /dev/extra, 1, 0,`);
-    expect(readFileSync(join(saved, 'nvram'), 'utf8')).toContain('[env]\nname=GREETING,value=hi there');
-  });
-
   it('bad --channel and --env values exit 2 with a usage hint', () => {
     expect(zerovm(['run', '--channel', 'nonsense', 'examples/hello.nexe']).stderr).toMatch(/expected ALIAS=PATH/);
     expect(zerovm(['run', '--env', 'novalue', 'examples/hello.nexe']).status).toBe(2);
   });
 
-  it('works with socket stdio (Node child_process pipes)', () => {
-    const hello = zerovm(['run', 'examples/hello.nexe']);
-    expect(hello.stderr).toBe('');
-    expect([hello.status, hello.stdout]).toEqual([0, 'hello, world\n']);
-    const wc = zerovm(['run', 'examples/wc.nexe'], 'a\nbc\n');
-    expect([wc.status, wc.stdout]).toEqual([0, '2 5\n']);
+  it('an unknown --engine exits 2', () => {
+    const r = zerovm(['run', '--engine', 'bochs', 'examples/hello.nexe']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown engine 'bochs' \(native, unicorn, auto\)/);
   });
 
   it('a missing program exits 2', () => {
@@ -150,3 +101,78 @@ describe('zerovm run PROGRAM', () => {
     expect(r.stderr).toMatch(/program open error/);
   });
 });
+
+for (const { name, skip } of ENGINES) {
+  describe.skipIf(skip)(`${name} engine`, () => {
+    it('hello prints "hello, world" into its stdout channel; ok, code 0', () => {
+      const m = manifest(join(ROOT, 'examples', 'hello.nexe'));
+      const r = zerovm(['--engine', name, m.path]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(readFileSync(m.out, 'utf8')).toBe('hello, world\n');
+      const report = r.stdout.split('\n');
+      expect(report.slice(0, 4)).toEqual(['0', '0', '0', 'disable']);
+      expect(report[4]).toMatch(/ 0 0 1 13 0 0 0 0$/);
+      expect(report[5]).toBe('ok');
+    });
+
+    it('-F -t 1 loads and stops, report joined with "; "', () => {
+      const m = manifest(join(ROOT, 'examples', 'hello.nexe'));
+      const r = zerovm(['--engine', name, '-F', '-t', '1', m.path]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^0; 0; 0; disable; .*; ok; ; $/);
+      expect(readFileSync(m.out, 'utf8')).toBe('');
+    });
+
+    it('runs hello with the host stdout (a file here) and exits with its code', () => {
+      const out = join(tmp, `run-out-${name}`);
+      const report = join(tmp, `run-report-${name}`);
+      const fd = openSync(out, 'w');
+      const errFd = openSync(join(tmp, `run-err-${name}`), 'w'); /* pipes are sockets, which channels refuse */
+      const r = spawnSync(process.execPath, [BIN, 'run', '--engine', name, '--report', report, 'examples/hello.nexe', 'arg1'], {
+        cwd: ROOT,
+        stdio: ['ignore', fd, errFd],
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      closeSync(fd);
+      closeSync(errFd);
+      expect(readFileSync(join(tmp, `run-err-${name}`), 'utf8')).toBe('');
+      expect(r.status).toBe(0);
+      expect(readFileSync(out, 'utf8')).toBe('hello, world\n');
+      expect(readFileSync(report, 'utf8').split('\n')[5]).toBe('ok');
+    });
+
+    it('--channel maps an extra file and --env reaches the nvram', () => {
+      const input = join(tmp, 'input.txt');
+      writeFileSync(input, 'one\ntwo\n');
+      const out = join(tmp, `cat-out-${name}`);
+      const fd = openSync(out, 'w');
+      const inFd = openSync(input, 'r');
+      const errFd = openSync(join(tmp, `cat-err-${name}`), 'w');
+      const saved = join(tmp, `saved-${name}`);
+      const r = spawnSync(process.execPath, [BIN, 'run', '--engine', name, '--save-dir', saved, '--env', 'GREETING=hi there', '--channel', `/dev/extra=${input}:ro`, 'examples/cat.nexe'], {
+        cwd: ROOT,
+        stdio: [inFd, fd, errFd],
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      closeSync(fd);
+      closeSync(inFd);
+      closeSync(errFd);
+      expect(readFileSync(join(tmp, `cat-err-${name}`), 'utf8')).toBe('');
+      expect(r.status).toBe(0);
+      expect(readFileSync(out, 'utf8')).toBe('one\ntwo\n');
+      expect(readFileSync(join(saved, 'manifest'), 'utf8')).toContain(`Channel = ${input}, /dev/extra, 1, 0,`);
+      expect(readFileSync(join(saved, 'nvram'), 'utf8')).toContain('[env]\nname=GREETING,value=hi there');
+    });
+
+    it('works with socket stdio (Node child_process pipes)', () => {
+      const hello = zerovm(['run', '--engine', name, 'examples/hello.nexe']);
+      expect(hello.stderr).toBe('');
+      expect([hello.status, hello.stdout]).toEqual([0, 'hello, world\n']);
+      const wc = zerovm(['run', '--engine', name, 'examples/wc.nexe'], 'a\nbc\n');
+      expect([wc.status, wc.stdout]).toEqual([0, '2 5\n']);
+    });
+  });
+}

@@ -11,18 +11,13 @@
  * program could write code that was never validated), and so is a writable
  * trampoline.
  *
- * The trampoline's slot 0 (sandbox 0x10000) holds, written here:
- *     mov    (%rsp), %rcx          48 8b 0c 24
- *     mov    %fs:running, %rdx     64 48 8b 14 25 <disp32>
- *     jmp    *%fs:trap_exit        64 ff 24 25 <disp32>
- * where running and trap_exit are thread-local words (signals.cc): the
- * running session's context and the address of zvm_trap_exit. The program
- * can read the trampoline but not %fs-relative memory (segment prefixes do
- * not validate), so no host address is shown to it; ZeroVM's trampoline,
- * by contrast, held a host address as an immediate. The return address is
- * read while still in the sandbox, so a program that jumps there with a bad
- * %rsp faults at 0x10000 like any other program fault. The rest of
- * [0x10000, 0x20000) is hlt.
+ * The trampoline's slot 0 (sandbox 0x10000) holds the constant code of
+ * trampoline.h: it reads the return address, loads the running context
+ * from %gs:0 and jumps through %gs:8 to zvm_trap_exit. No host address is
+ * written where the program can read it (ZeroVM's trampoline, by contrast,
+ * held one as an immediate), and the bytes are the same in every process
+ * and engine, so the memory etag is too. The rest of [0x10000, 0x20000) is
+ * hlt.
  *
  * The return address is sandboxed on resume exactly as ZeroVM did: the low
  * 32 bits, rounded down to a 32-byte bundle, plus the base.
@@ -56,6 +51,7 @@
 #include <new>
 
 #include "signals.h"
+#include "trampoline.h"
 
 namespace zvm {
 
@@ -195,24 +191,11 @@ void Sandbox::Dispose(bool release_memory) {
 }
 
 std::string Sandbox::WriteTrampoline() {
-  const int64_t running_offset = RunningTlsOffset(), trap_exit_offset = TrapExitTlsOffset();
-  if (running_offset != static_cast<int32_t>(running_offset) || trap_exit_offset != static_cast<int32_t>(trap_exit_offset))
-    return "internal error: thread-local words out of reach of a 32-bit displacement";
-  const int32_t running = static_cast<int32_t>(running_offset);
-  const int32_t trap_exit = static_cast<int32_t>(trap_exit_offset);
   uint8_t *tramp = base() + kTrampolineStart;
   const uint64_t size = kTrampolineEnd - kTrampolineStart;
   if (mprotect(tramp, size, PROT_READ | PROT_WRITE) != 0) return Errno("mprotect");
-  memset(tramp, 0xF4, size);  // hlt
-  const uint8_t code[] = {
-      0x48, 0x8b, 0x0c, 0x24,              // mov (%rsp), %rcx
-      0x64, 0x48, 0x8b, 0x14, 0x25, 0, 0, 0, 0,  // mov %fs:running, %rdx
-      0x64, 0xff, 0x24, 0x25, 0, 0, 0, 0,        // jmp *%fs:trap_exit
-  };
-  static_assert(sizeof code <= 32, "slot 0 is one bundle");
-  memcpy(tramp, code, sizeof code);
-  memcpy(tramp + 9, &running, 4);
-  memcpy(tramp + 17, &trap_exit, 4);
+  memset(tramp, kTrampolineFill, size);
+  memcpy(tramp, kTrapSlotCode, sizeof kTrapSlotCode);
   if (mprotect(tramp, size, PROT_NONE) != 0) return Errno("mprotect");
   trampoline_written_ = true;
   return "";

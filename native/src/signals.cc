@@ -23,15 +23,21 @@
  */
 #include "signals.h"
 
+#include "trampoline.h"
+
+#include <asm/prctl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 #include <ucontext.h>
 
+#include <cstddef>
 #include <mutex>
 
 namespace zvm {
@@ -47,17 +53,19 @@ constexpr long kRetryNs = 2 * 1000 * 1000;
 
 const int kFaultSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
 
-/* Initial-exec TLS: readable from a signal handler without any allocation. */
-__thread ZvmContext *g_running __attribute__((tls_model("initial-exec"))) = nullptr;
-/* Where the trampoline jumps: read by slot 0 through %fs, so that no host
- * address has to be written into memory the program can read. */
-__thread const void *g_trap_exit __attribute__((tls_model("initial-exec"))) = nullptr;
-
-int64_t ThreadPointerOffset(const void *tls_variable) {
-  uintptr_t thread_pointer;
-  __asm__("movq %%fs:0, %0" : "=r"(thread_pointer));  // the TCB points to itself
-  return static_cast<int64_t>(reinterpret_cast<uintptr_t>(tls_variable) - thread_pointer);
-}
+/*
+ * The block the trampoline's slot 0 reads through %gs (trampoline.h): the
+ * running session's context and where to jump. One per thread, and %gs
+ * points at it (PrepareThread). Initial-exec TLS, so the signal handler
+ * reads `running` without any allocation.
+ */
+struct GsBlock {
+  ZvmContext *running;
+  const void *trap_exit;
+};
+static_assert(offsetof(GsBlock, running) == kGsRunning, "trampoline.h");
+static_assert(offsetof(GsBlock, trap_exit) == kGsTrapExit, "trampoline.h");
+__thread GsBlock g_gs_block __attribute__((tls_model("initial-exec"))) = {nullptr, nullptr};
 
 struct sigaction g_previous[NSIG];
 std::once_flag g_install_once;
@@ -95,7 +103,7 @@ void Handler(int sig, siginfo_t *info, void *ucv) {
   const int saved_errno = errno;
   auto *uc = static_cast<ucontext_t *>(ucv);
   greg_t *regs = uc->uc_mcontext.gregs;
-  ZvmContext *ctx = g_running;
+  ZvmContext *ctx = g_gs_block.running;
   const uint64_t pc = static_cast<uint64_t>(regs[REG_RIP]);
   const bool in_sandbox = ctx != nullptr && pc - ctx->u_r15 < kSandboxSize;
   if (sig == TimeoutSignal()) {
@@ -188,7 +196,8 @@ const char *InstallSignalHandlers() {
 const char *PrepareThread() {
   AltStack &alt = t_alt_stack;
   if (alt.checked) return nullptr;
-  g_trap_exit = reinterpret_cast<const void *>(&zvm_trap_exit);
+  g_gs_block.trap_exit = reinterpret_cast<const void *>(&zvm_trap_exit);
+  if (syscall(SYS_arch_prctl, ARCH_SET_GS, &g_gs_block) != 0) return "arch_prctl(ARCH_SET_GS) failed";
   sigset_t run_signals;
   sigemptyset(&run_signals);
   for (int sig : kFaultSignals) sigaddset(&run_signals, sig);
@@ -216,13 +225,9 @@ const char *PrepareThread() {
   return nullptr;
 }
 
-int64_t RunningTlsOffset() { return ThreadPointerOffset(&g_running); }
-
-int64_t TrapExitTlsOffset() { return ThreadPointerOffset(&g_trap_exit); }
-
 void SetRunning(ZvmContext *ctx) {
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  g_running = ctx;
+  g_gs_block.running = ctx;
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 

@@ -27,21 +27,14 @@ int TimeoutSignal();
 const char *InstallSignalHandlers();
 
 /*
- * Once per thread: gives it an alternate signal stack if it has none (the
+ * Once per thread: points %gs at the thread's block that the trampoline
+ * reads (trampoline.h), gives it an alternate signal stack if it has none (the
  * program's %rsp can point anywhere, so the kernel must not push a signal
  * frame there; freed when the thread exits), and unblocks the fault and
  * timeout signals (a blocked fault signal would kill the process). Returns
  * an error message, or nullptr.
  */
 const char *PrepareThread();
-
-/*
- * Offsets from the thread pointer (%fs base) of the thread-local words the
- * trampoline reads: the running context and the address of zvm_trap_exit.
- * The same in every thread (initial-exec TLS).
- */
-int64_t RunningTlsOffset();
-int64_t TrapExitTlsOffset();
 
 /* Marks the calling thread as running `ctx` (nullptr: running none). */
 void SetRunning(ZvmContext *ctx);

@@ -18,7 +18,7 @@ usage:
   zerovm [-s] [-F] [-t N] [-v N] [-P] [-Q] [-T trace] MANIFEST
                                          run a session (the original's command line; report on stdout)
   zerovm run [--memory N] [--timeout S] [--channel ALIAS=PATH[:ro|:wo|:rw]] [--env NAME=VALUE]
-             [--report FILE] [--save-dir DIR] [--engine native|auto] PROGRAM.nexe [ARGS...]
+             [--report FILE] [--save-dir DIR] [--engine native|unicorn|auto] PROGRAM.nexe [ARGS...]
                                          run a program with the host's stdin/stdout/stderr; exits with its code
   zerovm validate [options] PROGRAM.nexe   check a program against the sandbox rules
   zerovm validate --hex FILE | --raw FILE  check a code region (hex text or raw bytes)

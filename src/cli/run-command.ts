@@ -8,7 +8,8 @@
  *
  * Options: --memory BYTES (default 64 MiB), --timeout SECONDS (default 60),
  * --report FILE (write the report there), --save-dir DIR, --engine
- * native|auto, --skip-validation, and repeatable --channel ALIAS=PATH[:ro|:wo|:rw]
+ * native|unicorn|auto (default auto, src/engines/select.ts),
+ * --skip-validation, and repeatable --channel ALIAS=PATH[:ro|:wo|:rw]
  * (an extra channel: random read-only, sequential write-only, or random
  * read/write; ro by default) and --env NAME=VALUE (the program's environment,
  * passed in the nvram's [env] section — the host environment is not).
@@ -21,7 +22,7 @@ import { formatManifest, MANIFEST_VERSION, parseChannelUri, type Manifest, type 
 import { formatNvram } from '../runtime/nvram.js';
 import { runSession } from '../runtime/session.js';
 import { CliError, parseAddress } from './args.js';
-import { selectEngine } from './session-command.js';
+import { DEFAULT_ENGINE, selectEngine } from '../engines/select.js';
 
 const BIG = 2n ** 53n;
 
@@ -99,7 +100,7 @@ export function runRun(argv: readonly string[]): number {
   const { options, flags, channels, env, program, args } = parseRunArgs(argv);
   const extra = channels.map(extraChannel);
   const environmentVariables = environment(env);
-  const engine = selectEngine(options.get('engine') ?? 'native');
+  const engine = selectEngine(options.get('engine') ?? DEFAULT_ENGINE);
   if (typeof engine === 'string') throw new CliError(engine);
   const memory = parseAddress(options.get('memory') ?? String(64 * 1024 * 1024), '--memory');
   const timeout = parseAddress(options.get('timeout') ?? '60', '--timeout');

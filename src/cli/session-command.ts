@@ -1,7 +1,8 @@
 /**
  * The original's command line: `zerovm [-s] [-F] [-t N] [-v N] [-P] [-Q]
- * [-T trace] MANIFEST`, plus `--engine native|auto` (ours). Runs one
- * session, prints the report on stdout and returns the session's exit code.
+ * [-T trace] MANIFEST`, plus `--engine native|unicorn|auto` (ours; the
+ * choice is src/engines/select.ts). Runs one session, prints the report on
+ * stdout and returns the session's exit code.
  *
  * Source of truth: zerovm-abi.md §9 and the original's zvm_main.c
  * (ParseCommandLine: getopt, a bad command line prints the help and exits
@@ -11,15 +12,14 @@
  * -T (traces are not written).
  */
 import { writeSync } from 'node:fs';
-import { nativeEngine } from '../engines/native.js';
-import type { Engine } from '../runtime/engine.js';
+import { DEFAULT_ENGINE, selectEngine } from '../engines/select.js';
 import { createObserver, TraceFileError, type SessionObserver } from '../runtime/trace.js';
 import type { ReportMode } from '../runtime/report.js';
 import { runSession } from '../runtime/session.js';
 
 const EINVAL = 22;
 
-export const SESSION_HELP = `usage: zerovm [-s] [-F] [-t 0..2] [-v 0..3] [-P] [-Q] [-T trace] [--engine native|auto] MANIFEST
+export const SESSION_HELP = `usage: zerovm [-s] [-F] [-t 0..2] [-v 0..3] [-P] [-Q] [-T trace] [--engine native|unicorn|auto] MANIFEST
   -s  skip validation (validator state 2)
   -F  load and validate the program, report, and stop
   -t  report mode: 0 stdout (default), 1 one line, fields separated by '; ',
@@ -28,7 +28,8 @@ export const SESSION_HELP = `usage: zerovm [-s] [-F] [-t 0..2] [-v 0..3] [-P] [-
   -P  do not preallocate writable channels
   -Q  skip platform qualification (accepted; the engine checks cannot be skipped)
   -T  write one line per trap call (function, arguments, result) to this file
-  --engine  native (default) or auto; unicorn is not available yet
+  --engine  native (x86-64 Linux), unicorn (emulation, any host with libunicorn), or
+            auto (the default: native where it can run, else unicorn)
 `;
 
 export interface SessionCommandLine {
@@ -51,7 +52,7 @@ export function parseSessionCommandLine(argv: readonly string[]): SessionCommand
   let loadOnly = false;
   let preallocate = true;
   let reportMode: ReportMode = 0;
-  let engine = 'native';
+  let engine: string = DEFAULT_ENGINE;
   let verbosity = 0;
   let traceFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -96,19 +97,8 @@ export function parseSessionCommandLine(argv: readonly string[]): SessionCommand
   return { manifest, skipValidation, loadOnly, preallocate, reportMode, engine, verbosity, ...(traceFile === undefined ? {} : { traceFile }) };
 }
 
-/** The engine for `--engine`, or a message saying why there is none. */
-export function selectEngine(name: string): Engine | string {
-  switch (name) {
-    case 'native':
-      return nativeEngine;
-    case 'auto':
-      return nativeEngine.unavailableReason() === null ? nativeEngine : `no engine can run here: ${nativeEngine.unavailableReason() ?? ''}`;
-    case 'unicorn':
-      return 'the unicorn engine is not available yet';
-    default:
-      return `unknown engine '${name}' (native, auto)`;
-  }
-}
+/** Kept for callers that imported it from here. */
+export { selectEngine };
 
 export function runSessionCommand(argv: readonly string[]): number {
   const line = parseSessionCommandLine(argv);

@@ -1,8 +1,13 @@
 /**
- * Tests of the native engine (src/engines/native.ts over native/): the
- * context switch in both directions (shared/spec-notes/zerovm-abi.md
- * sections 3 and 4, to the byte), faults, the watchdog, leaks, and that
- * Node's and V8's own signal handling survives ours.
+ * Tests of the engine contract (src/runtime/engine.ts), run on every engine:
+ * the native engine (src/engines/native.ts over native/) and the Unicorn
+ * emulation engine (src/emulator/unicorn.ts over native/src/unicorn): the
+ * register state on entry and after a trap (shared/spec-notes/zerovm-abi.md
+ * sections 3 and 4, to the byte), faults with the same signals and
+ * addresses, the watchdog, leaks. Then what only the native engine has: its
+ * trampoline bytes, ymm state, and that Node's and V8's own signal handling
+ * survives its handlers. Unicorn-only behaviour is in
+ * src/emulator/unicorn.test.ts.
  *
  * Every program is hand-assembled: the bytes below came from `clang-14 -c`
  * with `.bundle_align_mode 5` (the trap sequence `mov $0x10000,%ebx; and
@@ -11,22 +16,23 @@
  * and instruction. Every program but the int3 one passes the project's
  * validator, which the tests check first.
  *
- * Skipped, with a loud warning, when the addon is not built; under CI=true a
- * missing addon is a failure.
+ * An engine whose addon is not built is skipped with a loud warning; under
+ * CI=true a missing engine is a failure.
  */
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Protection, type EngineSession, type Stop } from '../runtime/engine.js';
+import { unicornEngine } from '../emulator/unicorn.js';
+import { Protection, type Engine, type EngineSession, type Stop } from '../runtime/engine.js';
 import { validate } from '../validator/validate.js';
 import { findAddon, nativeEngine } from './native.js';
 
-const unavailable = nativeEngine.unavailableReason();
 const ci = process.env.CI === 'true' || process.env.CI === '1';
-if (unavailable !== null && !ci) {
-  console.warn(`\n*** native engine tests SKIPPED: ${unavailable} ***\n`);
+const ENGINES = [nativeEngine, unicornEngine].map((engine) => ({ name: engine.name, engine, unavailable: engine.unavailableReason() }));
+for (const { name, unavailable } of ENGINES) {
+  if (unavailable !== null && !ci) console.warn(`\n*** ${name} engine tests SKIPPED: ${unavailable} ***\n`);
 }
 
 const RW = Protection.Read | Protection.Write;
@@ -35,6 +41,8 @@ const TRAMPOLINE = 0x10000;
 const TEXT = 0x20000;
 const DATA = 0x30000;
 const RODATA = 0x40000;
+/** Writable at load, for code the tests put there and protect (as TrapJail does). */
+const CODE = 0x60000;
 const STACK = 0xff000000;
 const STACK_SIZE = 0x1000000;
 const GiB4 = 2n ** 32n;
@@ -337,25 +345,137 @@ const ENDLESS_LOOP = new Uint8Array([
   0xeb, 0xfe, // 20000: jmp 0x0
 ]);
 
+/* Faults in the middle of a block and in instructions the emulator implements out of line. */
+// prettier-ignore
+const WRITE_READ_ONLY_MID_BLOCK = new Uint8Array([
+  0x90, // 20000: nop
+  0x90, // 20001: nop
+  0x41, 0xc7, 0x87, 0x00, 0x00, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00, // 20002: movl $0x1,0x40000(%r15)
+]);
+// prettier-ignore
+const READ_UNMAPPED_MID_BLOCK = new Uint8Array([
+  0x31, 0xc0, // 20000: xor %eax,%eax
+  0x83, 0xc0, 0x01, // 20002: add $0x1,%eax
+  0x41, 0x8b, 0x9f, 0x00, 0x00, 0x05, 0x00, // 20005: mov 0x50000(%r15),%ebx
+]);
+// prettier-ignore
+const FXSAVE_READ_ONLY = new Uint8Array([
+  0x90, // 20000: nop
+  0x41, 0x0f, 0xae, 0x87, 0x00, 0x00, 0x04, 0x00, // 20001: fxsave 0x40000(%r15)
+]);
+// prettier-ignore
+const FLDT_UNMAPPED = new Uint8Array([
+  0x90, // 20000: nop
+  0x41, 0xdb, 0xaf, 0x00, 0x00, 0x05, 0x00, // 20001: fldt 0x50000(%r15)
+]);
+// prettier-ignore
+const PUSH_INTO_READ_ONLY = new Uint8Array([
+  0xbc, 0x10, 0x00, 0x04, 0x00, // 20000: mov $0x40010,%esp
+  0x4c, 0x01, 0xfc, // 20005: add %r15,%rsp
+  0x50, // 20008: push %rax
+]);
+
+/** popf with IF clear (a program cannot change IF: it runs at CPL 3), pushf into 0x30000, trap. */
+// prettier-ignore
+const POPF_WITHOUT_IF = new Uint8Array([
+  0x6a, 0x02, // 20000: push $0x2
+  0x9d, // 20002: popf
+  0x9c, // 20003: pushf
+  0x58, // 20004: pop %rax
+  0x49, 0x89, 0x87, 0x00, 0x00, 0x03, 0x00, // 20005: mov %rax,0x30000(%r15)
+  0xbf, 0x00, 0x01, 0x03, 0x00, // 2000c: mov $0x30100,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 20011: mov $0x10000,%ebx
+  0x66, 0x90, // 20016: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 20018: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 2001b: add %r15,%rbx
+  0xff, 0xd3, // 2001e: call *%rbx
+  0xf4, // 20020: hlt
+]);
+
+/** A fault, then a store: the store must not happen. */
+// prettier-ignore
+const FAULT_THEN_STORE = new Uint8Array([
+  0x41, 0x0f, 0xae, 0x87, 0x00, 0x00, 0x04, 0x00, // 20000: fxsave 0x40000(%r15)   (read-only)
+  0x41, 0xc7, 0x87, 0x00, 0x00, 0x03, 0x00, 0x02, 0x00, 0x00, 0x00, // 20008: movl $0x2,0x30000(%r15)
+]);
+
+/** Loads x87 control word 0x037B (divide by zero unmasked) from read-only data, divides 1 by 0, waits. */
+// prettier-ignore
+const X87_DIVIDE_BY_ZERO = new Uint8Array([
+  0x41, 0xd9, 0xaf, 0x00, 0x00, 0x04, 0x00, // 20000: fldcw 0x40000(%r15)
+  0xd9, 0xee, // 20007: fldz
+  0xd9, 0xe8, // 20009: fld1
+  0xde, 0xf1, // 2000b: fdivp %st,%st(1)
+  0x9b, // 2000d: fwait (#MF is raised here)
+]);
+
+/** Stores to CODE, traps (the host protects CODE meanwhile), stores to CODE again. */
+// prettier-ignore
+const STORE_AFTER_PROTECT = new Uint8Array([
+  0x41, 0xc7, 0x87, 0x00, 0x00, 0x06, 0x00, 0x07, 0x00, 0x00, 0x00, // 20000: movl $0x7,0x60000(%r15)
+  0xbf, 0x00, 0x01, 0x03, 0x00, // 2000b: mov $0x30100,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 20010: mov $0x10000,%ebx
+  0x0f, 0x1f, 0x00, // 20015: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 20018: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 2001b: add %r15,%rbx
+  0xff, 0xd3, // 2001e: call *%rbx
+  0x41, 0xc7, 0x87, 0x00, 0x00, 0x06, 0x00, 0x08, 0x00, 0x00, 0x00, // 20020: movl $0x8,0x60000(%r15)
+  0xf4, // 2002b: hlt
+]);
+
+/**
+ * Jumps to the code at CODE, which sets %ecx and jumps back to 0x20020;
+ * stores %ecx at 0x30000, traps with %edi = 0x30100, and starts over.
+ */
+// prettier-ignore
+const CODE_CYCLE = new Uint8Array([
+  0xb8, 0x00, 0x00, 0x06, 0x00, // 20000: mov $0x60000,%eax
+  0x83, 0xe0, 0xe0, // 20005: and $0xffffffe0,%eax
+  0x4c, 0x01, 0xf8, // 20008: add %r15,%rax
+  0xff, 0xe0, // 2000b: jmp *%rax
+  ...new Array(19).fill(0xf4), // 2000d-2001f: hlt (.p2align padding)
+  0x41, 0x89, 0x8f, 0x00, 0x00, 0x03, 0x00, // 20020: mov %ecx,0x30000(%r15)
+  0xbf, 0x00, 0x01, 0x03, 0x00, // 20027: mov $0x30100,%edi
+  0xbb, 0x00, 0x00, 0x01, 0x00, // 2002c: mov $0x10000,%ebx
+  0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00, // 20031: nop (bundle padding)
+  0x83, 0xe3, 0xe0, // 20038: and $0xffffffe0,%ebx
+  0x4c, 0x01, 0xfb, // 2003b: add %r15,%rbx
+  0xff, 0xd3, // 2003e: call *%rbx
+  0xeb, 0xbe, // 20040: jmp 20000
+]);
+
+/** The code CODE_CYCLE jumps to, at CODE: sets %ecx = value and jumps back to 0x20020. */
+function codeSettingEcx(value: number): Uint8Array {
+  // prettier-ignore
+  return new Uint8Array([
+    0xb9, value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24, // 60000: mov $value,%ecx
+    0xb8, 0x20, 0x00, 0x02, 0x00, // 60005: mov $0x20020,%eax
+    0x83, 0xe0, 0xe0, // 6000a: and $0xffffffe0,%eax
+    0x4c, 0x01, 0xf8, // 6000d: add %r15,%rax
+    0xff, 0xe0, // 60010: jmp *%rax
+  ]);
+}
+
 const open: EngineSession[] = [];
 afterEach(() => {
   for (const session of open.splice(0)) session.dispose();
 });
 
 /**
- * A session with the usual layout: trampoline, text at 0x20000 (filled with
- * hlt, then `code`), data at 0x30000, read-only data at 0x40000, the 16 MiB
- * stack at the top.
+ * A session on `engine` with the usual layout: trampoline, text at 0x20000
+ * (filled with hlt, then `code`), data at 0x30000, read-only data at
+ * 0x40000, the 16 MiB stack at the top.
  */
-function load(code: Uint8Array, options: { validated?: boolean; rodata?: Uint8Array } = {}): EngineSession {
-  const verdict = validate(code, { base: TEXT });
+function loadOn(engine: Engine, code: Uint8Array, options: { validated?: boolean; rodata?: Uint8Array } = {}): EngineSession {
+  const verdict = validate(code, { base: TEXT, features: engine.features });
   if (options.validated === false) expect(verdict.valid).toBe(false);
   else expect(verdict.errors).toEqual([]);
-  const session = nativeEngine.createSession([
+  const session = engine.createSession([
     { address: TRAMPOLINE, size: 0x10000, protection: RX },
     { address: TEXT, size: 0x10000, protection: RW },
     { address: DATA, size: 0x10000, protection: RW },
     { address: RODATA, size: 0x10000, protection: RW },
+    { address: CODE, size: 0x10000, protection: RW },
     { address: STACK, size: STACK_SIZE, protection: RW },
   ]);
   open.push(session);
@@ -404,9 +524,9 @@ function expectTrap(stop: Stop, args: number, returnAddress: number): void {
   expect(stop).toEqual({ kind: 'trap', args, returnAddress });
 }
 
-/** Runs TRAP_TWICE to the end: proves a session works. */
-function runTrapTwice(result = -5): EngineSession {
-  const session = load(TRAP_TWICE);
+/** Runs TRAP_TWICE to the end on `engine`: proves a session works. */
+function runTrapTwiceOn(engine: Engine, result = -5): EngineSession {
+  const session = loadOn(engine, TRAP_TWICE);
   expectTrap(session.start(TEXT, 5000), 0x30000, 0x20020);
   expectTrap(session.resume(result, 5000), 0x30010, 0x20040);
   return session;
@@ -447,24 +567,32 @@ function sandboxMappings(): number {
     }).length;
 }
 
-describe.runIf(ci && unavailable !== null)('native engine availability (CI)', () => {
-  it('is built', () => {
-    expect(unavailable).toBeNull();
-  });
+describe.runIf(ci)('engine availability (CI)', () => {
+  for (const { name, unavailable } of ENGINES) {
+    it(`${name} is built`, () => {
+      expect(unavailable).toBeNull();
+    });
+  }
 });
 
-describe.skipIf(unavailable !== null)('native engine', () => {
-  it('reserves a 4 GiB-aligned sandbox and writes the trampoline', () => {
+for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable !== null)(`${name} engine`, () => {
+  const load = (code: Uint8Array, options?: { validated?: boolean; rodata?: Uint8Array }): EngineSession => loadOn(engine, code, options);
+  const runTrapTwice = (result?: number): EngineSession => runTrapTwiceOn(engine, result);
+
+  it('puts the sandbox at ZeroVM\'s base and fills the trampoline', () => {
     const session = load(TRAP_TWICE);
-    expect(session.base % GiB4).toBe(0n);
-    // ZeroVM's fixed base, free in a test process with no other session alive.
+    // Native: ZeroVM's fixed base, free in a test process with no other
+    // session alive. Unicorn: always this guest address.
     expect(session.base).toBe(0x440000000000n);
-    const slot0 = [...session.view(TRAMPOLINE, 32)];
-    // mov (%rsp),%rcx; mov %fs:running,%rdx; jmp *%fs:trap_exit; hlt padding (no host address in sight)
-    expect(slot0.slice(0, 4)).toEqual([0x48, 0x8b, 0x0c, 0x24]);
-    expect(slot0.slice(4, 9)).toEqual([0x64, 0x48, 0x8b, 0x14, 0x25]);
-    expect(slot0.slice(13, 17)).toEqual([0x64, 0xff, 0x24, 0x25]);
-    expect(slot0.slice(21)).toEqual(new Array(11).fill(0xf4));
+    // The same constant bytes on every engine and in every process (native/src/trampoline.h):
+    // mov (%rsp),%rcx; mov %gs:0,%rdx; jmp *%gs:8; hlt padding. No host address in
+    // sight; on Unicorn they never run (the trap is a hook on 0x10000).
+    expect([...session.view(TRAMPOLINE, 32)]).toEqual([
+      0x48, 0x8b, 0x0c, 0x24,
+      0x65, 0x48, 0x8b, 0x14, 0x25, 0, 0, 0, 0,
+      0x65, 0xff, 0x24, 0x25, 8, 0, 0, 0,
+      ...new Array(11).fill(0xf4),
+    ]);
     expect(session.view(TRAMPOLINE + 32, 0x10000 - 32).every((byte) => byte === 0xf4)).toBe(true);
   });
 
@@ -525,7 +653,7 @@ describe.skipIf(unavailable !== null)('native engine', () => {
     });
   });
 
-  it.runIf(hasAvx)('clears ymm0-15 at entry and after a trap', () => {
+  it.runIf(hasAvx && name === 'native')('clears ymm0-15 at entry and after a trap', () => {
     const session = load(DUMP_YMM);
     expectTrap(session.start(TEXT, 5000), 0x30000, 0x20040);
     expectTrap(session.resume(0, 5000), 0x30000, 0x20080);
@@ -549,9 +677,16 @@ describe.skipIf(unavailable !== null)('native engine', () => {
       ['a trap with %rsp in the NULL guard (faults in slot 0)', TRAP_WITH_BAD_STACK, SIGSEGV, 0x10000, true],
       ['a misaligned read with AC set', MISALIGNED_WITH_AC, SIGBUS, 0x20009, true],
       ['single-stepping (TF set with popf; the pc is after the next instruction)', SINGLE_STEP, SIGTRAP, 0x2000a, true],
+      ['a write to a read-only page in the middle of a block', WRITE_READ_ONLY_MID_BLOCK, SIGSEGV, 0x20002, true],
+      ['a read outside every region in the middle of a block', READ_UNMAPPED_MID_BLOCK, SIGSEGV, 0x20005, true],
+      ['fxsave into a read-only page', FXSAVE_READ_ONLY, SIGSEGV, 0x20001, true],
+      ['fldt from outside every region', FLDT_UNMAPPED, SIGSEGV, 0x20001, true],
+      ['a push into a read-only page', PUSH_INTO_READ_ONLY, SIGSEGV, 0x20008, true],
     ];
-    for (const [name, code, signal, pc, validated] of cases) {
-      it(`${name}: signal ${signal} at 0x${pc.toString(16)}, and the next session still works`, () => {
+    for (const [title, code, signal, pc, validated] of cases) {
+      // QEMU does not implement alignment checking (#AC): a known difference (spec/runtime.md, Engines).
+      const skip = name === 'unicorn' && code === MISALIGNED_WITH_AC;
+      it.skipIf(skip)(`${title}: signal ${signal} at 0x${pc.toString(16)}, and the next session still works`, () => {
         const session = load(code, { validated });
         expect(session.start(TEXT, 5000)).toEqual({ kind: 'fault', signal, pc });
         expect(() => session.resume(0, 5000)).toThrow(/not a trap/);
@@ -662,7 +797,7 @@ describe.skipIf(unavailable !== null)('native engine', () => {
     expect(Math.abs(after.maps - before.maps)).toBeLessThanOrEqual(16);
   });
 
-  it('(g) leaves V8 its WebAssembly trap handling (signal chaining)', () => {
+  it.runIf(name === 'native')('(g) leaves V8 its WebAssembly trap handling (signal chaining)', () => {
     load(READ_UNMAPPED).start(TEXT, 5000); // a SIGSEGV taken by the engine first
     // (module (memory 1) (func (export "load") (param i32) (result i32) local.get 0 i32.load))
     // prettier-ignore
@@ -683,7 +818,7 @@ describe.skipIf(unavailable !== null)('native engine', () => {
     runTrapTwice(); // and the engine still works after V8 took its SIGSEGVs
   });
 
-  it('hands signals it does not own to the previous handlers (a child process dies of them)', () => {
+  it.runIf(name === 'native')('hands signals it does not own to the previous handlers (a child process dies of them)', () => {
     const addon = findAddon();
     const prelude = `const a = require(${JSON.stringify(addon)}); const s = new a.Session(new Uint32Array(4));`;
     const run = (script: string, ...args: string[]) =>
@@ -697,7 +832,7 @@ describe.skipIf(unavailable !== null)('native engine', () => {
     expect(child.signal).toBe('SIGSEGV');
   });
 
-  it('runs sessions on a worker thread (its own signal stack and watchdog target)', async () => {
+  it.runIf(name === 'native')('runs sessions on a worker thread (its own signal stack and watchdog target)', async () => {
     const source = `
       const { workerData, parentPort } = require('node:worker_threads');
       const addon = require(workerData.addon);
@@ -730,16 +865,67 @@ describe.skipIf(unavailable !== null)('native engine', () => {
     runTrapTwice(); // the main thread is unaffected
   });
 
-  it('runs two sessions side by side at different bases', () => {
+  it('runs two sessions side by side, each in its own memory', () => {
     const first = load(TRAP_TWICE);
     const second = load(TRAP_TWICE);
-    expect(first.base).not.toBe(second.base);
+    // Native sandboxes share the host address space; emulated ones each have their own.
+    if (name === 'native') expect(first.base).not.toBe(second.base);
+    else expect(second.base).toBe(first.base);
     expectTrap(first.start(TEXT, 5000), 0x30000, 0x20020);
     expectTrap(second.start(TEXT, 5000), 0x30000, 0x20020);
     expectTrap(second.resume(7, 5000), 0x30010, 0x20040);
     expectTrap(first.resume(9, 5000), 0x30010, 0x20040);
     expect(u32(first, 0x30040)).toBe(9);
     expect(u32(second, 0x30040)).toBe(7);
+  });
+
+  it('runs the program at CPL 3: popf cannot clear IF', () => {
+    const session = load(POPF_WITHOUT_IF);
+    expectTrap(session.start(TEXT, 5000), 0x30100, 0x20020);
+    expect(u64(session, DATA)).toBe(0x202n);
+  });
+
+  it('runs nothing after a faulting instruction (its block does not go on)', () => {
+    const session = load(FAULT_THEN_STORE);
+    expect(session.start(TEXT, 5000)).toEqual({ kind: 'fault', signal: SIGSEGV, pc: 0x20000 });
+    expect(u32(session, DATA)).toBe(0);
+  });
+
+  it('an unmasked x87 division by zero: signal 8 at the next x87 instruction', () => {
+    const session = load(X87_DIVIDE_BY_ZERO, { rodata: new Uint8Array([0x7b, 0x03]) });
+    expect(session.start(TEXT, 5000)).toEqual({ kind: 'fault', signal: SIGFPE, pc: 0x2000d });
+  });
+
+  for (const [title, protection] of [['read-only', Protection.Read], ['read+execute (as TrapJail does)', RX]] as const) {
+    it(`applies a protection changed during a trap: a page made ${title} refuses the next store`, () => {
+      const session = load(STORE_AFTER_PROTECT);
+      expectTrap(session.start(TEXT, 5000), 0x30100, 0x20020);
+      expect(u32(session, CODE)).toBe(7);
+      session.protect(CODE, 0x10000, protection);
+      expect(session.resume(0, 5000)).toEqual({ kind: 'fault', signal: SIGSEGV, pc: 0x20020 });
+      expect(u32(session, CODE)).toBe(7);
+    });
+  }
+
+  it('runs code rewritten between two protections in its new version, and refuses it once it is not executable', () => {
+    for (const value of [0x11111111, 0x22222222]) expect(validate(codeSettingEcx(value), { base: CODE }).errors).toEqual([]);
+    const session = load(CODE_CYCLE);
+    const jail = (value: number): void => {
+      session.protect(CODE, 0x10000, RW);
+      session.view(CODE, 0x10000).fill(0xf4);
+      session.view(CODE, 32).set(codeSettingEcx(value));
+      session.protect(CODE, 0x10000, RX);
+    };
+    jail(0x11111111);
+    expectTrap(session.start(TEXT, 5000), 0x30100, 0x20040);
+    expect(u32(session, DATA)).toBe(0x11111111);
+    expectTrap(session.resume(0, 5000), 0x30100, 0x20040); // the same code again
+    expect(u32(session, DATA)).toBe(0x11111111);
+    jail(0x22222222); // TrapUnjail, new code, TrapJail
+    expectTrap(session.resume(0, 5000), 0x30100, 0x20040);
+    expect(u32(session, DATA)).toBe(0x22222222);
+    session.protect(CODE, 0x10000, RW); // TrapUnjail
+    expect(session.resume(0, 5000)).toEqual({ kind: 'fault', signal: SIGSEGV, pc: CODE });
   });
 
   it('refuses write+execute pages, a writable trampoline, views of inaccessible pages and bad entries', () => {

@@ -14,6 +14,7 @@
  * copies on the trap path), and turns stops into trap results, faults and
  * timeouts into exit states.
  */
+import type { CpuFeature } from '../validator/features.js';
 
 /** Protection bits of a sandbox region. */
 export const enum Protection {
@@ -61,6 +62,13 @@ export interface EngineSession {
 
 export interface Engine {
   readonly name: 'native' | 'unicorn';
+  /**
+   * The CPU features this engine runs exactly as the hardware does, when
+   * that is not all of them: the session validates the program (and every
+   * TrapJail block) against this set, so code the engine would run
+   * differently is refused before it runs. Absent: every feature.
+   */
+  readonly features?: readonly CpuFeature[];
   /** Null when this engine can run here, else a message saying why not and what to install. */
   unavailableReason(): string | null;
   /** Reserves a sandbox and maps `regions` (everything else is inaccessible). */

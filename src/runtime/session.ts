@@ -15,8 +15,9 @@
  *      ENOENT/EIO/EFBIG for the file itself);
  *   2. the program must exist (ENOENT 2, "program open error");
  *   3. load its ELF (ENOEXEC 8, the reason);
- *   4. validate its text with the deterministic policy (validator state 1,
- *      ENOEXEC 8, "validation failed"); -s skips it (validator state 2);
+ *   4. validate its text with the deterministic policy and the engine's CPU
+ *      features (validator state 1, ENOEXEC 8, "validation failed"); -s
+ *      skips it (validator state 2);
  *   5. the remaining manifest checks (checkManifest), the channels
  *      (ChannelSet.open), the memory layout (ENOMEM 12);
  *   6. load into a fresh engine session; -F stops here with "ok";
@@ -215,7 +216,12 @@ export function runSession(options: SessionOptions): SessionResult {
       throw error;
     }
     if (!options.skipValidation) {
-      const verdict = validate(textBytes(bytes, image), { base: image.text.vaddr, policy: 'deterministic', padByte: 0xf4 });
+      const verdict = validate(textBytes(bytes, image), {
+        base: image.text.vaddr,
+        policy: 'deterministic',
+        padByte: 0xf4,
+        features: options.engine.features,
+      });
       observer?.log(Verbosity.Stages, `validation: ${verdict.valid ? 'valid' : `invalid, ${verdict.errors.length} error(s)`}`);
       if (!verdict.valid) {
         validatorState = ValidatorState.Invalid;
@@ -247,7 +253,7 @@ export function runSession(options: SessionOptions): SessionResult {
     if (!options.loadOnly) {
       const write = options.writeFastReport;
       const fastReports = options.reportMode === 2 && write !== undefined ? fastReporter(channels, write) : null;
-      userReturnCode = execute(session, memory, channels, layout, image.entry, manifest.timeout, observer, fastReports);
+      userReturnCode = execute(session, memory, channels, layout, image.entry, manifest.timeout, observer, fastReports, options.engine);
     }
   } catch (error) {
     if (error instanceof SessionFailure || error instanceof ManifestError) {
@@ -339,10 +345,11 @@ function execute(
   timeoutSeconds: number,
   observer: SessionObserver | null,
   fastReports: (() => void) | null,
+  engine: Engine,
 ): number {
   const deadline = Date.now() + timeoutSeconds * 1000;
   const budget = (): number => Math.max(0, deadline - Date.now());
-  const hooks = sessionHooks(session, memory, layout);
+  const hooks = sessionHooks(session, memory, layout, engine);
   const context = { channels: channels.channels, memory, hooks };
   let stop: Stop = session.start(entry, budget());
   for (;;) {
@@ -386,7 +393,7 @@ function execute(
  * (the engine protects whole pages; the original validated `size` bytes and
  * let mprotect round to 4 KiB). Jail: validation failure -EPERM.
  */
-function sessionHooks(session: EngineSession, memory: PageMap, layout: Layout): TrapHooks {
+function sessionHooks(session: EngineSession, memory: PageMap, layout: Layout, engine: Engine): TrapHooks {
   const heapEnd = layout.heapStart + layout.heapSize;
   const check = (buffer: number, size: number): number | null => {
     if (size <= 0) return -Errno.EINVAL;
@@ -401,7 +408,7 @@ function sessionHooks(session: EngineSession, memory: PageMap, layout: Layout): 
       if (refused !== null) return refused;
       const span = roundUp64K(size);
       if (!memory.isReadable(buffer, span)) return -Errno.EACCES;
-      const verdict = validate(memory.view(buffer, span), { base: buffer, policy: 'deterministic' });
+      const verdict = validate(memory.view(buffer, span), { base: buffer, policy: 'deterministic', features: engine.features });
       if (!verdict.valid) return -Errno.EPERM;
       session.protect(buffer, span, Protection.Read | Protection.Execute);
       memory.set(buffer, span, Protection.Read | Protection.Execute);

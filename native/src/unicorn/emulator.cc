@@ -1,0 +1,499 @@
+/*
+ * One Unicorn session (see emulator.h).
+ *
+ * Memory: guest address kBase + a is host address data() + a, mapped with
+ * uc_mem_map_ptr region by region, so the runtime's ArrayBuffer views and
+ * the emulator see the same bytes. Host pages get the region's protection
+ * (execute-only becomes readable, as on x86 hardware); the emulator maps
+ * exactly the accessible pages with their protection. Protect() unmaps the
+ * mapped parts of the range and maps it again: Unicorn's unmap flushes the
+ * TLB of every page it drops, and a changed permission must never be served
+ * from a stale TLB entry. When a range gains or loses EXEC (TrapJail,
+ * TrapUnjail) its translated blocks are dropped (uc_ctl_remove_cache), and
+ * when a page loses WRITE the whole TLB is flushed once more (the fast-store
+ * repair of qemu_hooks.h marks writable entries dirty; no such entry may
+ * outlive the permission). W+X pages and a writable trampoline are refused,
+ * as by the native engine.
+ *
+ * The trap: a UC_HOOK_CODE hook on the single guest address kBase + 0x10000
+ * (Unicorn instruments only the instructions inside a hook's range, so no
+ * other code pays for it). It does what the native trampoline's slot 0
+ * does: reads the return address at (%rsp) (a %rsp whose 8 bytes are not
+ * readable is a SIGSEGV at 0x10000, as there), records %rdi, %rsp + 8 and the
+ * return address, and stops the emulation. The trampoline holds the same
+ * bytes as natively (../trampoline.h); the hook runs before anything at
+ * 0x10000 would execute.
+ *
+ * Faults, with the signals the native engine reports for the same program:
+ *   unmapped or protected access (data or fetch)   SIGSEGV 11 at the instruction
+ *   invalid opcode (#UD, ud2)                       SIGILL 4
+ *   #DE (division by zero or overflow), #MF, #XM   SIGFPE 8
+ *   #BP (int3), #DB (single step with TF)           SIGTRAP 5, pc after the instruction
+ *   #AC                                             SIGBUS 7 (QEMU never raises it)
+ *   other exceptions (#GP, #SS, #NP, int n, ...)    SIGSEGV 11
+ * Exceptions are taken by a UC_HOOK_INTR hook, which stops the emulation.
+ *
+ * Privilege: the program runs at CPL 3, as natively. Unicorn starts the CPU
+ * at CPL 0, where hlt halts instead of raising #GP, popf may clear IF, and
+ * cli, sti, in and out work; so Open() drops to CPL 3 once, the way an
+ * operating system does: an iretq to 64-bit user code and stack segments
+ * of a GDT on a page outside the sandbox, which is unmapped afterwards (the
+ * segment registers keep their cached descriptors).
+ *
+ * Registers on start and on every resume mirror native/src/switch.S exactly:
+ *   rbx rbp r12-r14   0, rsp, 0, 0, 0 at start; kept across a trap
+ *   r15               kBase
+ *   rsp               kBase + 4 GiB - 56 at start; the trap's %rsp + 8 after it
+ *   rax               0 at start; the int32 result sign-extended after a trap
+ *   rcx, rip          kBase + pc
+ *   rdi               the low 32 bits of rsp + 8, zero-extended
+ *   rdx rsi r8-r11    0
+ *   x87               as after fninit: FPCW 0x37F, FPSW 0, all tags empty,
+ *                     last-instruction and last-operand pointers 0
+ *   xmm0-15           0 (no ymm: the engine offers no AVX)
+ *   rflags            0x246
+ *   MXCSR             0x1F80 at start; the program's own across a trap
+ * The resume address is sandboxed as ZeroVM did: the low 32 bits of the
+ * return address, rounded down to a 32-byte bundle.
+ */
+#include "emulator.h"
+
+#include "../trampoline.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace zvm_uc {
+namespace {
+
+constexpr uint64_t kInitialStack = kSandboxSize - 56;
+constexpr uint32_t kDefaultMxcsr = 0x1F80;
+constexpr uint64_t kInitialFlags = 0x246;
+constexpr uint8_t kHlt = 0xF4;
+/* A deadline this close to the armed one is the same deadline. */
+constexpr int64_t kSameDeadlineNs = 1000 * 1000;
+/* Longest budget honoured (about 31 years); larger ones are clamped. */
+constexpr double kMaxBudgetMs = 1e12;
+
+constexpr uint64_t kCr0Ne = 1 << 5, kCr4OsFxsr = 1 << 9, kCr4OsXmmExcpt = 1 << 10;
+
+constexpr int kSigTrap = 5, kSigBus = 7, kSigIll = 4, kSigFpe = 8, kSigSegv = 11;
+
+std::string Errno(const char *what) { return std::string(what) + ": " + strerror(errno); }
+
+std::string UcError(const char *what, uc_err err) { return std::string(what) + ": " + uc_strerror(err); }
+
+int HostProtection(int protection) {
+  int prot = PROT_NONE;
+  if (protection & (kProtRead | kProtExec)) prot |= PROT_READ;
+  if (protection & kProtWrite) prot |= PROT_WRITE;
+  return prot;
+}
+
+/* Execute implies read, as on x86 hardware. */
+uint32_t UcPerms(int protection) {
+  uint32_t perms = UC_PROT_NONE;
+  if (protection & (kProtRead | kProtExec)) perms |= UC_PROT_READ;
+  if (protection & kProtWrite) perms |= UC_PROT_WRITE;
+  if (protection & kProtExec) perms |= UC_PROT_EXEC;
+  return perms;
+}
+
+/* The signal Linux delivers for an x86 exception vector in user mode. */
+int SignalForVector(uint32_t vector) {
+  switch (vector) {
+    case 0:   // #DE divide error
+    case 16:  // #MF x87 floating-point error
+    case 19:  // #XM SIMD floating-point exception
+      return kSigFpe;
+    case 1:  // #DB (single step)
+    case 3:  // #BP (int3)
+      return kSigTrap;
+    case 6:  // #UD
+      return kSigIll;
+    case 17:  // #AC alignment check
+      return kSigBus;
+    default:  // #GP, #SS, #NP, #TS, #PF, int n, ...
+      return kSigSegv;
+  }
+}
+
+}  // namespace
+
+/* Unicorn's callbacks, with access to the session's private state. */
+struct EmulatorHooks {
+  static void Trap(uc_engine *uc, uint64_t, uint32_t, void *user) {
+    auto *self = static_cast<Emulator *>(user);
+    int regs[] = {UC_X86_REG_RSP, UC_X86_REG_RDI};
+    uint64_t rsp = 0, rdi = 0;
+    void *values[] = {&rsp, &rdi};
+    uc_reg_read_batch(uc, regs, values, 2);
+    const uint64_t offset = rsp - kBase;
+    if (!self->Readable(offset, 8)) {
+      self->RecordFault(kSigSegv, kBase + kTrampolineStart);
+    } else {
+      memcpy(&self->trap_ret_, self->host() + offset, 8);
+      self->trap_rsp_ = rsp + 8;
+      self->trap_rdi_ = rdi;
+      self->stop_kind_ = kStopTrap;
+    }
+    uc_emu_stop(uc);
+  }
+
+  static void Interrupt(uc_engine *uc, uint32_t vector, void *user) {
+    auto *self = static_cast<Emulator *>(user);
+    uint64_t rip = 0;
+    uc_reg_read(uc, UC_X86_REG_RIP, &rip);
+    self->RecordFault(SignalForVector(vector), rip);
+    uc_emu_stop(uc);
+  }
+};
+
+/* --- HostMemory ------------------------------------------------------------ */
+
+HostMemory::HostMemory() {
+  void *got = mmap(nullptr, kSandboxSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (got == MAP_FAILED) {
+    error_ = Errno("cannot reserve 4 GiB of address space for the sandbox (mmap)") +
+             " (is the address space limited, e.g. by ulimit -v?)";
+    return;
+  }
+  data_ = static_cast<uint8_t *>(got);
+}
+
+HostMemory::~HostMemory() { Release(); }
+
+void HostMemory::Release() {
+  if (data_ == nullptr) return;
+  munmap(data_, kSandboxSize);
+  data_ = nullptr;
+}
+
+/* --- Emulator -------------------------------------------------------------- */
+
+Emulator::Emulator(std::shared_ptr<HostMemory> memory)
+    : memory_(std::move(memory)), pages_(kSandboxSize / kPageSize, 0) {
+  guest_.base = kBase;
+  guest_.pages = pages_.data();
+}
+
+Emulator::~Emulator() { Dispose(false); }
+
+std::string Emulator::Open() {
+  uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc_);
+  if (err != UC_ERR_OK) {
+    uc_ = nullptr;
+    return UcError("uc_open", err);
+  }
+  uc_hook hook;
+  err = uc_hook_add(uc_, &hook, UC_HOOK_CODE, reinterpret_cast<void *>(&EmulatorHooks::Trap), this,
+                    kBase + kTrampolineStart, kBase + kTrampolineStart);
+  if (err != UC_ERR_OK) return UcError("uc_hook_add (trap)", err);
+  err = uc_hook_add(uc_, &hook, UC_HOOK_INTR, reinterpret_cast<void *>(&EmulatorHooks::Interrupt), this, 1, 0);
+  if (err != UC_ERR_OK) return UcError("uc_hook_add (exceptions)", err);
+  /* As Linux runs user programs: CR0.NE (an unmasked x87 exception is #MF
+   * at the next x87 instruction), CR4.OSFXSR (fxsave/fxrstor include the SSE
+   * state) and CR4.OSXMMEXCPT (unmasked SIMD exceptions are #XM, not #UD;
+   * QEMU 5.0 raises neither, spec/runtime.md, Engines). */
+  uint64_t cr0 = 0, cr4 = 0;
+  err = uc_reg_read(uc_, UC_X86_REG_CR0, &cr0);
+  if (err == UC_ERR_OK) {
+    cr0 |= kCr0Ne;
+    err = uc_reg_write(uc_, UC_X86_REG_CR0, &cr0);
+  }
+  if (err == UC_ERR_OK) err = uc_reg_read(uc_, UC_X86_REG_CR4, &cr4);
+  if (err == UC_ERR_OK) {
+    cr4 |= kCr4OsFxsr | kCr4OsXmmExcpt;
+    err = uc_reg_write(uc_, UC_X86_REG_CR4, &cr4);
+  }
+  if (err != UC_ERR_OK) return UcError("CR0/CR4", err);
+  std::string error = EnterUserMode();
+  if (!error.empty()) return error;
+  watchdog_ = Watchdog::Instance(&error);
+  if (watchdog_ == nullptr) return error;
+  watch_ = std::make_unique<WatchdogEntry>(uc_);
+  return "";
+}
+
+void Emulator::Dispose(bool release_memory) {
+  if (watch_ != nullptr && watchdog_ != nullptr) watchdog_->Remove(watch_.get());
+  watch_.reset();
+  if (uc_ != nullptr) {
+    uc_close(uc_);
+    uc_ = nullptr;
+  }
+  armed_ = false;
+  /* Without release_memory the memory goes with its last owner (an
+   * ArrayBuffer that still aliases it may be one). */
+  if (release_memory) memory_->Release();
+  state_ = State::kDisposed;
+}
+
+std::string Emulator::EnterUserMode() {
+  /* The system page: iretq at +0, where it returns to (+0x10), the GDT
+   * (null, kernel code and data, user data 0x1b, user code 0x23), the
+   * iretq frame at the top. Guest address 0x1000 is far below the sandbox. */
+  constexpr uint64_t kSystem = 0x1000, kSize = 0x1000, kTarget = kSystem + 0x10, kGdt = 0x100, kFrame = 0xf00;
+  constexpr uint64_t kUserData = 0x1b, kUserCode = 0x23;
+  const uint64_t gdt[] = {0, 0x00AF9B000000FFFF, 0x00CF93000000FFFF, 0x00CFF3000000FFFF, 0x00AFFB000000FFFF};
+  const uint64_t frame[] = {kTarget, kUserCode, 0x202, kSystem + kFrame, kUserData};  // rip cs rflags rsp ss
+  void *page = mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) return Errno("mmap");
+  auto *bytes = static_cast<uint8_t *>(page);
+  memset(bytes, kHlt, 0x100);
+  bytes[0] = 0x48;  // iretq
+  bytes[1] = 0xcf;
+  memcpy(bytes + kGdt, gdt, sizeof gdt);
+  memcpy(bytes + kFrame, frame, sizeof frame);
+  uc_x86_mmr gdtr = {0, kSystem + kGdt, sizeof gdt - 1, 0};
+  const uint64_t rsp = kSystem + kFrame;
+  uint64_t cs = 0, ss = 0, rip = 0;
+  uc_err err = uc_mem_map_ptr(uc_, kSystem, kSize, UC_PROT_ALL, page);
+  if (err == UC_ERR_OK) err = uc_reg_write(uc_, UC_X86_REG_GDTR, &gdtr);
+  if (err == UC_ERR_OK) err = uc_reg_write(uc_, UC_X86_REG_RSP, &rsp);
+  if (err == UC_ERR_OK) err = uc_emu_start(uc_, kSystem, kTarget, 0, 0);
+  if (err == UC_ERR_OK) err = uc_reg_read(uc_, UC_X86_REG_CS, &cs);
+  if (err == UC_ERR_OK) err = uc_reg_read(uc_, UC_X86_REG_SS, &ss);
+  if (err == UC_ERR_OK) err = uc_reg_read(uc_, UC_X86_REG_RIP, &rip);
+  const uc_err unmapped = uc_mem_unmap(uc_, kSystem, kSize);
+  munmap(page, kSize);
+  if (err != UC_ERR_OK) return UcError("entering CPL 3", err);
+  if (unmapped != UC_ERR_OK) return UcError("entering CPL 3 (unmap)", unmapped);
+  if (cs != kUserCode || ss != kUserData || rip != kTarget) return "internal error: the CPU did not reach CPL 3";
+  return "";
+}
+
+bool Emulator::Readable(uint64_t offset, uint64_t length) const {
+  if (offset >= kSandboxSize || kSandboxSize - offset < length) return false;
+  const int need = kProtRead | kProtExec;
+  return (pages_[offset / kPageSize] & need) != 0 && (pages_[(offset + length - 1) / kPageSize] & need) != 0;
+}
+
+void Emulator::RecordFault(int signal, uint64_t guest_pc) {
+  stop_kind_ = kStopFault;
+  fault_signal_ = static_cast<uint32_t>(signal);
+  fault_pc_ = static_cast<uint32_t>(guest_pc - kBase);
+}
+
+void Emulator::WriteTrampoline() {
+  /* The native engine's bytes (trampoline.h), so that the program reads
+   * the same thing at 0x10000 and the memory etag is the same on both
+   * engines; they never run here: the trap is the hook at 0x10000, which
+   * fires before the first of them would. Called while the range is still
+   * inaccessible. */
+  uint8_t *tramp = host() + kTrampolineStart;
+  mprotect(tramp, kTrampolineEnd - kTrampolineStart, PROT_READ | PROT_WRITE);
+  memset(tramp, zvm::kTrampolineFill, kTrampolineEnd - kTrampolineStart);
+  memcpy(tramp, zvm::kTrapSlotCode, sizeof zvm::kTrapSlotCode);
+  trampoline_written_ = true;
+}
+
+std::string Emulator::Protect(uint64_t address, uint64_t size, int protection) {
+  if (state_ == State::kDisposed) return "the session is disposed";
+  if (address % kPageSize != 0 || size % kPageSize != 0)
+    return "protect: address and size must be multiples of 64 KiB";
+  if (address > kSandboxSize || size > kSandboxSize - address)
+    return "protect: the range leaves the 4 GiB sandbox";
+  if (protection < 0 || protection > 7) return "protect: unknown protection bits";
+  if ((protection & kProtWrite) && (protection & kProtExec))
+    return "protect: pages may not be both writable and executable (the program could run unvalidated code)";
+  const bool touches_trampoline = address < kTrampolineEnd && address + size > kTrampolineStart;
+  if (touches_trampoline && (protection & kProtWrite))
+    return "protect: the trampoline [0x10000, 0x20000) may not be writable";
+  if (size == 0) return "";
+  if (touches_trampoline && protection != 0 && !trampoline_written_) WriteTrampoline();
+
+  if (mprotect(host() + address, size, HostProtection(protection)) != 0) return Errno("mprotect");
+
+  const uint64_t first = address / kPageSize, end = (address + size) / kPageSize;
+  bool exec_changed = false, write_lost = false;
+  for (uint64_t page = first; page < end;) {
+    const int old = pages_[page];
+    if (((old ^ protection) & kProtExec) != 0) exec_changed = true;
+    if ((old & kProtWrite) != 0 && (protection & kProtWrite) == 0) write_lost = true;
+    if (old == 0) {
+      page++;
+      continue;
+    }
+    /* A run of mapped pages: unmap it (it may span several mappings). */
+    uint64_t last = page;
+    while (last < end && pages_[last] != 0) {
+      if (((pages_[last] ^ protection) & kProtExec) != 0) exec_changed = true;
+      if ((pages_[last] & kProtWrite) != 0 && (protection & kProtWrite) == 0) write_lost = true;
+      last++;
+    }
+    const uc_err err = uc_mem_unmap(uc_, kBase + page * kPageSize, (last - page) * kPageSize);
+    if (err != UC_ERR_OK) return UcError("uc_mem_unmap", err);
+    for (uint64_t p = page; p < last; p++) pages_[p] = 0;
+    page = last;
+  }
+  if (protection != 0) {
+    const uc_err err = uc_mem_map_ptr(uc_, kBase + address, size, UcPerms(protection), host() + address);
+    if (err != UC_ERR_OK) return UcError("uc_mem_map_ptr", err);
+  }
+  for (uint64_t page = first; page < end; page++) pages_[page] = static_cast<uint8_t>(protection);
+  if (exec_changed) {
+    const uc_err err = uc_ctl_remove_cache(uc_, kBase + address, kBase + address + size);
+    if (err != UC_ERR_OK) return UcError("uc_ctl_remove_cache", err);
+  }
+  if (write_lost) FlushTlb(guest_);
+  return "";
+}
+
+std::string Emulator::LoadRegisters(uint64_t pc, bool at_start) {
+  static const uint8_t kZero[16] = {};
+  const uint64_t rsp = at_start ? kBase + kInitialStack : trap_rsp_;
+  const uint64_t rip = kBase + pc;
+  const uint64_t rdi = (rsp + 8) & 0xffffffff;
+  const uint64_t base = kBase;
+  const uint64_t flags = kInitialFlags;
+  const uint64_t fpcw = 0x37F, fptag = 0xFFFF;
+  const uint64_t mxcsr = kDefaultMxcsr;
+  const uint64_t rax = at_start ? 0 : trap_rax_;
+  /* Fixed arrays: this runs on every trap. */
+  constexpr int kMaxRegs = 48;
+  int regs[kMaxRegs];
+  void *values[kMaxRegs];
+  int count = 0;
+  auto set = [&](int reg, const void *value) {
+    regs[count] = reg;
+    values[count] = const_cast<void *>(value);
+    count++;
+  };
+  if (at_start) {
+    set(UC_X86_REG_RBX, kZero);
+    set(UC_X86_REG_RBP, &rsp);
+    set(UC_X86_REG_R12, kZero);
+    set(UC_X86_REG_R13, kZero);
+    set(UC_X86_REG_R14, kZero);
+    set(UC_X86_REG_MXCSR, &mxcsr);
+  }
+  set(UC_X86_REG_R15, &base);
+  set(UC_X86_REG_RSP, &rsp);
+  set(UC_X86_REG_RAX, &rax);
+  set(UC_X86_REG_RCX, &rip);
+  set(UC_X86_REG_RDI, &rdi);
+  for (int reg : {UC_X86_REG_RDX, UC_X86_REG_RSI, UC_X86_REG_R8, UC_X86_REG_R9, UC_X86_REG_R10, UC_X86_REG_R11})
+    set(reg, kZero);
+  /* fninit */
+  set(UC_X86_REG_FPCW, &fpcw);
+  set(UC_X86_REG_FPSW, kZero);
+  set(UC_X86_REG_FPTAG, &fptag);
+  for (int reg : {UC_X86_REG_FIP, UC_X86_REG_FCS, UC_X86_REG_FDP, UC_X86_REG_FDS, UC_X86_REG_FOP}) set(reg, kZero);
+  for (int i = 0; i < 16; i++) set(UC_X86_REG_XMM0 + i, kZero);
+  set(UC_X86_REG_RFLAGS, &flags);
+  set(UC_X86_REG_RIP, &rip);
+  const uc_err err = uc_reg_write_batch(uc_, regs, values, count);
+  if (err != UC_ERR_OK) return UcError("uc_reg_write_batch", err);
+  return "";
+}
+
+int Emulator::Start(uint64_t entry, double budget_ms, std::string *error) {
+  if (state_ == State::kDisposed) {
+    *error = "the session is disposed";
+    return 0;
+  }
+  if (entry >= kSandboxSize || entry % 32 != 0) {
+    *error = "start: the entry point must be a 32-byte aligned sandbox address";
+    return 0;
+  }
+  *error = LoadRegisters(entry, true);
+  if (!error->empty()) return 0;
+  return Run(entry, budget_ms, error);
+}
+
+int Emulator::Resume(int32_t result, double budget_ms, std::string *error) {
+  if (state_ != State::kInTrap) {
+    *error = state_ == State::kDisposed ? "the session is disposed" : "resume: the last stop was not a trap";
+    return 0;
+  }
+  trap_rax_ = static_cast<uint64_t>(static_cast<int64_t>(result));
+  const uint64_t pc = ReturnAddress();
+  *error = LoadRegisters(pc, false);
+  if (!error->empty()) return 0;
+  return Run(pc, budget_ms, error);
+}
+
+bool Emulator::Arm(double budget_ms, std::string *error) {
+  const int64_t now = Watchdog::NowNs();
+  const int64_t budget_ns = static_cast<int64_t>(std::fmin(budget_ms, kMaxBudgetMs) * 1e6);
+  const int64_t deadline = now + (budget_ns > 0 ? budget_ns : 1);
+  /* Still armed for (about) this deadline and not yet expired: it will fire. */
+  if (armed_ && armed_deadline_ns_ > now && std::llabs(deadline - armed_deadline_ns_) <= kSameDeadlineNs) return true;
+  if (watchdog_ == nullptr || watch_ == nullptr) {
+    *error = "internal error: no watchdog";
+    return false;
+  }
+  watchdog_->Arm(watch_.get(), deadline);
+  armed_ = true;
+  armed_deadline_ns_ = deadline;
+  return true;
+}
+
+int Emulator::Run(uint64_t pc, double budget_ms, std::string *error) {
+  if (!(budget_ms > 0)) {
+    /* No time left: the program does not run at all. */
+    state_ = State::kStopped;
+    return kStopTimeout;
+  }
+  stop_kind_ = 0;
+  watch_->fired.store(false);
+  /* Running before the deadline is checked: a watchdog that sees the
+   * deadline pass also sees this run (both are sequentially consistent). */
+  watch_->running.store(true);
+  if (!Arm(budget_ms, error)) {
+    watch_->running.store(false);
+    return 0;
+  }
+  SetRunning(&guest_);
+  const uc_err err = uc_emu_start(uc_, kBase + pc, 0, 0, 0);
+  SetRunning(nullptr);
+  watch_->running.store(false);
+  const int kind = Classify(err, error);
+  state_ = kind == kStopTrap ? State::kInTrap : State::kStopped;
+  return kind;
+}
+
+int Emulator::Classify(uc_err err, std::string *error) {
+  if (stop_kind_ != 0) return stop_kind_;
+  uint64_t rip = 0;
+  uc_reg_read(uc_, UC_X86_REG_RIP, &rip);
+  switch (err) {
+    case UC_ERR_OK:
+      break;
+    case UC_ERR_READ_UNMAPPED:
+    case UC_ERR_WRITE_UNMAPPED:
+    case UC_ERR_FETCH_UNMAPPED:
+    case UC_ERR_READ_PROT:
+    case UC_ERR_WRITE_PROT:
+    case UC_ERR_FETCH_PROT:
+      RecordFault(kSigSegv, rip);
+      return kStopFault;
+    case UC_ERR_READ_UNALIGNED:
+    case UC_ERR_WRITE_UNALIGNED:
+    case UC_ERR_FETCH_UNALIGNED:
+      RecordFault(kSigBus, rip);
+      return kStopFault;
+    case UC_ERR_INSN_INVALID:
+      RecordFault(kSigIll, rip);
+      return kStopFault;
+    case UC_ERR_EXCEPTION:
+      RecordFault(kSigSegv, rip);
+      return kStopFault;
+    default:
+      *error = UcError("the emulator stopped", err);
+      return 0;
+  }
+  if (watch_->fired.load()) return kStopTimeout;
+  /* Stopped for no reason a program can give at CPL 3 (the only other
+   * normal end is reaching uc_emu_start's `until`, guest address 0, outside
+   * the sandbox): a fault where it stands. */
+  RecordFault(kSigSegv, rip);
+  return kStopFault;
+}
+
+}  // namespace zvm_uc

@@ -1,0 +1,128 @@
+/*
+ * One Unicorn session: the 4 GiB of guest memory (host memory mapped into
+ * the emulator region by region), the trap, faults, the time budget and the
+ * register state the ABI prescribes on entry and after every trap.
+ *
+ * Pipeline position: addon.cc (Node-API glue) -> here -> libunicorn,
+ * qemu_hooks.cc, watchdog.cc. No Node-API types in this file.
+ *
+ * Source of truth: shared/spec-notes/zerovm-abi.md sections 1, 3 and 4, the
+ * engine contract in src/runtime/engine.ts, and the native engine
+ * (native/src/switch.S, sandbox.cc), which this one must match register for
+ * register and fault for fault.
+ */
+#ifndef ZEROVM_UNICORN_EMULATOR_H
+#define ZEROVM_UNICORN_EMULATOR_H
+
+#include <unicorn/unicorn.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qemu_hooks.h"
+#include "watchdog.h"
+
+namespace zvm_uc {
+
+constexpr uint64_t kSandboxSize = uint64_t{1} << 32;
+constexpr uint64_t kPageSize = 64 * 1024;
+/* The guest address of sandbox address 0: ZeroVM's base, which the native
+ * engine prefers too, so %r15 and every address a program can compute are
+ * the same on both engines. (Host memory is anywhere: the emulator maps it.) */
+constexpr uint64_t kBase = 0x440000000000;
+constexpr uint32_t kTrampolineStart = 0x10000;
+constexpr uint32_t kTrampolineEnd = 0x20000;
+
+/* Protection bits, as in engine.ts. */
+enum : int { kProtRead = 1, kProtWrite = 2, kProtExec = 4 };
+
+/* Stop kinds, as returned to JavaScript (the native engine's numbers). */
+enum : int { kStopTrap = 1, kStopFault = 2, kStopTimeout = 3 };
+
+/* The host memory behind the sandbox: 4 GiB reserved PROT_NONE and
+ * MAP_NORESERVE, made accessible region by region. Shared with the external
+ * ArrayBuffers that alias it, so it outlives whichever goes last. */
+class HostMemory {
+ public:
+  HostMemory();
+  ~HostMemory();
+  HostMemory(const HostMemory &) = delete;
+  HostMemory &operator=(const HostMemory &) = delete;
+  uint8_t *data() const { return data_; }
+  const std::string &error() const { return error_; }
+  void Release();
+
+ private:
+  uint8_t *data_ = nullptr;
+  std::string error_;
+};
+
+class Emulator {
+ public:
+  explicit Emulator(std::shared_ptr<HostMemory> memory);
+  ~Emulator();
+  Emulator(const Emulator &) = delete;
+  Emulator &operator=(const Emulator &) = delete;
+
+  /* Opens the engine; returns an error message (empty: done). */
+  std::string Open();
+  const std::shared_ptr<HostMemory> &memory() const { return memory_; }
+  uint8_t *host() const { return memory_->data(); }
+
+  /* Each returns an error message (empty: done). */
+  std::string Protect(uint64_t address, uint64_t size, int protection);
+  /* Each returns a kStop* kind, or 0 with `error` set. */
+  int Start(uint64_t entry, double budget_ms, std::string *error);
+  int Resume(int32_t result, double budget_ms, std::string *error);
+  /* Closes the engine; with release_memory, unmaps guest memory now (the
+   * caller has detached every alias of it). Idempotent. */
+  void Dispose(bool release_memory);
+
+  /* After a trap: %edi and the (bundle-aligned, 32-bit) return address. */
+  uint32_t trap_args() const { return static_cast<uint32_t>(trap_rdi_); }
+  uint32_t trap_return() const { return ReturnAddress(); }
+  /* After a fault: the signal and the sandbox address of the instruction. */
+  uint32_t fault_signal() const { return fault_signal_; }
+  uint32_t fault_pc() const { return fault_pc_; }
+
+ private:
+  enum class State { kReady, kInTrap, kStopped, kDisposed };
+  friend struct EmulatorHooks;
+
+  std::string EnterUserMode();
+  int Run(uint64_t pc, double budget_ms, std::string *error);
+  std::string LoadRegisters(uint64_t pc, bool at_start);
+  int Classify(uc_err err, std::string *error);
+  bool Arm(double budget_ms, std::string *error);
+  void WriteTrampoline();
+  bool Readable(uint64_t offset, uint64_t length) const;
+  void RecordFault(int signal, uint64_t guest_pc);
+  uint32_t ReturnAddress() const { return static_cast<uint32_t>(trap_ret_) & ~uint32_t{31}; }
+
+  std::shared_ptr<HostMemory> memory_;
+  uc_engine *uc_ = nullptr;
+  std::unique_ptr<WatchdogEntry> watch_;
+  Watchdog *watchdog_ = nullptr;
+  /* Protection of each 64 KiB page, as last set (what the emulator maps). */
+  std::vector<uint8_t> pages_;
+  GuestAccess guest_;
+  State state_ = State::kReady;
+  bool trampoline_written_ = false;
+  bool armed_ = false;
+  int64_t armed_deadline_ns_ = 0;
+
+  /* Set by the hooks during a run. */
+  int stop_kind_ = 0;
+  uint64_t trap_rsp_ = 0;  // %rsp after the call, as if `ret` had popped it
+  uint64_t trap_rdi_ = 0;
+  uint64_t trap_ret_ = 0;  // the raw 64-bit word at (%rsp)
+  uint64_t trap_rax_ = 0;  // what the resume puts in %rax
+  uint32_t fault_signal_ = 0;
+  uint32_t fault_pc_ = 0;
+};
+
+}  // namespace zvm_uc
+
+#endif

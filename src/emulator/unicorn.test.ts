@@ -1,0 +1,326 @@
+/**
+ * Tests of what only the Unicorn engine has (src/emulator/unicorn.ts over
+ * native/src/unicorn); the engine contract itself (registers, traps, faults,
+ * watchdog, protections, leaks) is tested on both engines in
+ * src/engines/native.test.ts.
+ *
+ * - The repairs made inside libunicorn 2.0.1 are on (fast stores, precise
+ *   fault addresses).
+ * - UNICORN_FEATURES is true: an instruction of every feature it keeps
+ *   gives the same registers, flags and memory emulated as on this CPU (the
+ *   native engine runs the same program), and code using a feature it leaves
+ *   out is refused for a Unicorn session, by the validator and by
+ *   runSession.
+ * - Sessions run on a worker thread, with the process-wide watchdog.
+ *
+ * Probe instructions were assembled with clang-14 (the assembly is beside
+ * each); the bundling (no instruction across a 32-byte boundary, the trap
+ * call at a bundle's end) is done here, with the project's decoder.
+ * Skipped loudly when the addon is not built; a failure under CI=true.
+ */
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildNexe } from '../../test/nexe-builder.js';
+import { nativeEngine } from '../engines/native.js';
+import { Protection, type Engine, type EngineSession, type Stop } from '../runtime/engine.js';
+import { runSession } from '../runtime/session.js';
+import type { CpuFeature } from '../validator/features.js';
+import { decodeInstruction } from '../validator/index.js';
+import { validate } from '../validator/validate.js';
+import { findUnicornAddon, UNICORN_BUILD_HINT, UNICORN_FEATURES, unicornEngine, unicornRepairs } from './unicorn.js';
+
+const ci = process.env.CI === 'true' || process.env.CI === '1';
+const unavailable = unicornEngine.unavailableReason();
+const nativeUnavailable = nativeEngine.unavailableReason();
+if (unavailable !== null && !ci) console.warn(`\n*** unicorn engine tests SKIPPED: ${unavailable} ***\n`);
+
+const RW = Protection.Read | Protection.Write;
+const RX = Protection.Read | Protection.Execute;
+const TEXT = 0x20000;
+const DATA = 0x30000;
+const INPUT = 0x40000;
+const SIGILL = 4;
+
+/** Every probe's starting state, read from INPUT (read-only). */
+// prettier-ignore
+const PROLOGUE = [
+  'f3410f6f8700000400', // movdqu 0x40000(%r15),%xmm0
+  'f3410f6f8f10000400', // movdqu 0x40010(%r15),%xmm1
+  'f3410f6f9720000400', // movdqu 0x40020(%r15),%xmm2
+  'f3410f6f9f30000400', // movdqu 0x40030(%r15),%xmm3
+  '498b8740000400', // mov 0x40040(%r15),%rax
+  '498b9f48000400', // mov 0x40048(%r15),%rbx
+  '498b8f50000400', // mov 0x40050(%r15),%rcx
+  '498b9758000400', // mov 0x40058(%r15),%rdx
+  '410f6f8760000400', // movq 0x40060(%r15),%mm0
+  '410f6f8f68000400', // movq 0x40068(%r15),%mm1
+  '6802020000', // push $0x202
+  '9d', // popf (flags: all arithmetic flags clear)
+];
+/**
+ * Every probe's result, written to DATA: movdqu %xmm0-3,0x30000..0x30030(%r15);
+ * mov %rax/%rbx/%rcx/%rdx,0x30040..0x30058(%r15); movq %mm0/%mm1,0x30060/8(%r15);
+ * pushf; pop %rax; mov %rax,0x30070(%r15); emms.
+ */
+const EPILOGUE =
+  'f3410f7f8700000300f3410f7f8f10000300f3410f7f9720000300f3410f7f9f300003004989874000030049899f4800030049898f5000030049899758000300410f7f8760000300410f7f8f680003009c58498987700003000f77';
+
+interface Probe {
+  readonly feature: CpuFeature;
+  readonly asm: string;
+  readonly hex: string;
+  /** Flags the instructions define (others are undefined and may differ between CPUs). */
+  readonly flags: number;
+  /** Bytes of DATA + 0x300.. the probe writes, and which of them to compare. */
+  readonly memory?: readonly (readonly [number, number])[];
+}
+
+const ALL_FLAGS = 0x8d5; // OF SF ZF AF PF CF
+// prettier-ignore
+const PROBES: readonly Probe[] = [
+  // emms first: the prologue's MMX loads leave every x87 register in use.
+  { feature: 'x87', asm: 'emms; fldpi; fld1; faddp; fstpt 0x30300(%r15)', hex: '0f77d9ebd9e8dec141dbbf00030300', flags: ALL_FLAGS, memory: [[0, 10]] },
+  { feature: 'CMOV', asm: 'cmp %rax,%rbx; cmovb %rcx,%rdx', hex: '4839c3480f42d1', flags: ALL_FLAGS },
+  { feature: 'LAHF', asm: 'lahf', hex: '9f', flags: ALL_FLAGS },
+  { feature: 'MMX', asm: 'paddb %mm0,%mm1', hex: '0ffcc8', flags: ALL_FLAGS },
+  { feature: 'EMMX', asm: 'pminub %mm0,%mm1; pavgb %mm0,%mm1', hex: '0fdac80fe0c8', flags: ALL_FLAGS },
+  { feature: 'PREFETCHW', asm: 'prefetchw 0x30000(%r15)', hex: '410f0d8f00000300', flags: ALL_FLAGS },
+  { feature: 'SSE', asm: 'addps %xmm0,%xmm1; sqrtps %xmm1,%xmm2', hex: '0f58c80f51d1', flags: ALL_FLAGS },
+  { feature: 'SSE2', asm: 'paddq %xmm0,%xmm1; divpd %xmm0,%xmm3', hex: '660fd4c8660f5ed8', flags: ALL_FLAGS },
+  { feature: 'SSE3', asm: 'haddps %xmm0,%xmm1; addsubpd %xmm0,%xmm2', hex: 'f20f7cc8660fd0d0', flags: ALL_FLAGS },
+  { feature: 'SSSE3', asm: 'pshufb %xmm0,%xmm1; phaddw %xmm2,%xmm3', hex: '660f3800c8660f3801da', flags: ALL_FLAGS },
+  { feature: 'SSE41', asm: 'pblendw $0x5a,%xmm0,%xmm1; pmulld %xmm2,%xmm3; roundps $1,%xmm0,%xmm2', hex: '660f3a0ec85a660f3840da660f3a08d001', flags: ALL_FLAGS },
+  { feature: 'SSE42', asm: 'pcmpgtq %xmm0,%xmm1; crc32q %rax,%rbx; pcmpistri $0xc,%xmm3,%xmm2', hex: '660f3837c8f2480f38f1d8660f3a63d30c', flags: ALL_FLAGS },
+  { feature: 'LZCNT', asm: 'lzcnt %rax,%rbx; lzcnt %rdx,%rcx', hex: 'f3480fbdd8f3480fbdca', flags: 0x41 /* CF ZF */ },
+  { feature: 'BMI1', asm: 'andn %rax,%rbx,%rcx; tzcnt %rdx,%rax', hex: 'c4e2e0f2c8f3480fbcc2', flags: 0x41 /* CF ZF */ },
+  // fxsave: the header (FCW FSW FTW FOP FIP FDP MXCSR) and xmm0-15. Not MXCSR_MASK, which
+  // is the CPU's own (0xFFFF on Intel, 0x2FFFF on AMD, 0xFFFF emulated), nor the x87
+  // registers, whose contents after fninit are whatever the host left natively.
+  { feature: 'FXSR', asm: 'fxsave 0x30300(%r15)', hex: '410fae8700030300', flags: ALL_FLAGS, memory: [[0, 28], [160, 416]] },
+  { feature: 'CLFLUSH', asm: 'clflush 0x30000(%r15)', hex: '410faebf00000300', flags: ALL_FLAGS },
+];
+
+/** One instruction of each feature the engine leaves out (all valid with every feature but FMA4 and BMI2's pdep). */
+// prettier-ignore
+const LEFT_OUT: readonly (readonly [CpuFeature, string, string])[] = [
+  ['AVX', 'vaddps %xmm0,%xmm1,%xmm2', 'c5f058d0'],
+  ['AVX2', 'vpaddd %ymm0,%ymm1,%ymm2', 'c5f5fed0'],
+  ['F16C', 'vcvtph2ps %xmm0,%xmm1', 'c4e27913c8'],
+  ['FMA', 'vfmadd132ps %xmm0,%xmm1,%xmm2', 'c4e27198d0'],
+  ['POPCNT', 'popcnt %rax,%rbx', 'f3480fb8d8'],
+  ['MOVBE', 'movbe 0x40000(%r15),%rax', '490f38f08700000400'],
+  ['CLMUL', 'pclmulqdq $0x11,%xmm0,%xmm1', '660f3a44c811'],
+  ['CX8', 'cmpxchg8b 0x30000(%r15)', '410fc78f00000300'],
+  ['CX16', 'cmpxchg16b 0x30000(%r15)', '490fc78f00000300'],
+  ['3DNOW', 'pfadd %mm0,%mm1', '0f0fc89e'],
+  ['E3DNOW', 'pswapd %mm0,%mm1', '0f0fc8bb'],
+];
+
+/** xmm0 holds floats, the rest varied bytes; rax..rdx, mm0, mm1 varied integers. */
+function probeInput(): Uint8Array {
+  const input = new Uint8Array(0x70);
+  for (let i = 0; i < input.length; i++) input[i] = (i * 37 + 11 + (i >> 3)) & 0xff;
+  new Float32Array(input.buffer, 0, 8).set([1.5, -2.25, 3.0e10, 0.1, 7.0, 2.0, -0.0, 1e-3]);
+  new BigUint64Array(input.buffer, 0x40, 4).set([0x1234567890n, 0x00ff00ff12345678n, 0x9876543210fedcban, 0x100n]);
+  return input;
+}
+
+/** Lays instructions out in 32-byte bundles (nop padding), then `mov $0x30100,%edi` and the trap call. */
+function bundled(hexes: readonly string[]): Uint8Array {
+  const out: number[] = [];
+  const place = (bytes: Uint8Array): void => {
+    if ((out.length % 32) + bytes.length > 32) while (out.length % 32 !== 0) out.push(0x90);
+    out.push(...bytes);
+  };
+  for (const hex of hexes) {
+    const code = Buffer.from(hex, 'hex');
+    for (let at = 0; at < code.length; ) {
+      const insn = decodeInstruction(code, at);
+      if (!insn.ok) throw new Error(`cannot decode ${hex} at ${at}`);
+      place(code.subarray(at, at + insn.length));
+      at += insn.length;
+    }
+  }
+  place(Buffer.from('bf00010300', 'hex')); // mov $0x30100,%edi
+  place(Buffer.from('bb00000100', 'hex')); // mov $0x10000,%ebx
+  while (out.length % 32 !== 24) out.push(0x90);
+  out.push(0x83, 0xe3, 0xe0, 0x4c, 0x01, 0xfb, 0xff, 0xd3); // and $-32,%ebx; add %r15,%rbx; call *%rbx
+  out.push(0xf4);
+  return new Uint8Array(out);
+}
+
+const open: EngineSession[] = [];
+afterEach(() => {
+  for (const session of open.splice(0)) session.dispose();
+});
+
+/** Runs `code` (at TEXT) with INPUT filled in; returns the stop and DATA's first 0x500 bytes. */
+function run(engine: Engine, code: Uint8Array): { stop: Stop; data: Uint8Array } {
+  const session = engine.createSession([
+    { address: 0x10000, size: 0x10000, protection: RX },
+    { address: TEXT, size: 0x10000, protection: RW },
+    { address: DATA, size: 0x10000, protection: RW },
+    { address: INPUT, size: 0x10000, protection: RW },
+    { address: 0xff000000, size: 0x1000000, protection: RW },
+  ]);
+  open.push(session);
+  session.view(TEXT, 0x10000).fill(0xf4);
+  session.view(TEXT, code.length).set(code);
+  session.view(INPUT, 0x70).set(probeInput());
+  session.protect(TEXT, 0x10000, RX);
+  session.protect(INPUT, 0x10000, Protection.Read);
+  const stop = session.start(TEXT, 5000);
+  return { stop, data: session.view(DATA, 0x500).slice() };
+}
+
+/** The parts of a probe's result that must agree. */
+function observed(probe: Probe, data: Uint8Array): Record<string, string> {
+  const flags = new DataView(data.buffer).getUint32(0x70, true) & probe.flags;
+  const result: Record<string, string> = { registers: Buffer.from(data.subarray(0, 0x70)).toString('hex'), flags: flags.toString(16) };
+  for (const [from, to] of probe.memory ?? []) result[`memory ${from}-${to}`] = Buffer.from(data.subarray(0x300 + from, 0x300 + to)).toString('hex');
+  return result;
+}
+
+describe.runIf(ci && unavailable !== null)('unicorn engine availability (CI)', () => {
+  it('is built', () => {
+    expect(unavailable).toBeNull();
+  });
+});
+
+describe('unicorn engine without its addon', () => {
+  it('says what to install, and finds no addon outside a checkout', () => {
+    expect(UNICORN_BUILD_HINT).toMatch(/apt-get install libunicorn-dev/);
+    expect(UNICORN_BUILD_HINT).toMatch(/brew install unicorn/);
+    expect(UNICORN_BUILD_HINT).toMatch(/npm run build:native/);
+    expect(findUnicornAddon('/')).toBeNull();
+  });
+
+  it('offers every feature it keeps to the validator, and none it leaves out', () => {
+    expect(unicornEngine.name).toBe('unicorn');
+    expect(unicornEngine.features).toEqual(UNICORN_FEATURES);
+    for (const probe of PROBES) expect(UNICORN_FEATURES).toContain(probe.feature);
+    for (const [feature] of LEFT_OUT) expect(UNICORN_FEATURES).not.toContain(feature);
+    for (const feature of ['FMA4', 'TBM', 'SSE4A', 'BMI2', 'XSAVE'] as const) expect(UNICORN_FEATURES).not.toContain(feature);
+  });
+
+  it('has the validator refuse, for a unicorn session, code that uses a feature left out', () => {
+    for (const [feature, asm, hex] of LEFT_OUT) {
+      const code = Buffer.from(hex, 'hex');
+      expect(validate(code, { base: TEXT }).errors, asm).toEqual([]);
+      const refused = validate(code, { base: TEXT, features: UNICORN_FEATURES });
+      expect(refused.errors.map((e) => [e.rule, e.message]), asm).toEqual([['cpu-feature-missing', expect.stringContaining(`needs ${feature}`)]]);
+    }
+  });
+});
+
+describe.skipIf(unavailable !== null)('unicorn engine', () => {
+  it('repairs libunicorn 2.0.x: stores stay on the fast path, faults report their instruction', () => {
+    const repairs = unicornRepairs();
+    expect(repairs).not.toBeNull();
+    if (process.env.ZEROVM_UNICORN_SLOW_STORES === undefined) {
+      expect(repairs).toEqual({ fastStores: true, preciseFaults: true, detail: '' });
+    }
+  });
+
+  it('runs the probe programs it accepts to their trap', () => {
+    for (const probe of PROBES) {
+      const code = bundled([...PROLOGUE, probe.hex, EPILOGUE]);
+      expect(validate(code, { base: TEXT, features: UNICORN_FEATURES }).errors, probe.asm).toEqual([]);
+      expect(run(unicornEngine, code).stop, probe.asm).toMatchObject({ kind: 'trap', args: 0x30100 });
+    }
+  });
+
+  it('does not advertise what it cannot run (cpuid, run unvalidated): no AVX, AVX2, OSXSAVE', () => {
+    // mov $1,%eax; cpuid; mov %ecx,0x30000(%r15); mov $7,%eax; xor %ecx,%ecx; cpuid; mov %ebx,0x30004(%r15)
+    const code = bundled(['b801000000', '0fa2', '41898f00000300', 'b807000000', '31c9', '0fa2', '41899f04000300']);
+    expect(validate(code, { base: TEXT, policy: 'deterministic' }).errors.map((e) => e.rule)).toContain('nondeterministic-instruction');
+    const { stop, data } = run(unicornEngine, code);
+    expect(stop).toMatchObject({ kind: 'trap' });
+    const leaf1Ecx = new DataView(data.buffer).getUint32(0, true);
+    const leaf7Ebx = new DataView(data.buffer).getUint32(4, true);
+    expect(leaf1Ecx & (1 << 28)).toBe(0); // AVX
+    expect(leaf1Ecx & (1 << 27)).toBe(0); // OSXSAVE
+    expect(leaf7Ebx & (1 << 5)).toBe(0); // AVX2
+  });
+
+  describe.skipIf(nativeUnavailable !== null)('each feature it keeps, against this CPU (the native engine)', () => {
+    for (const probe of PROBES) {
+      it(`${probe.feature}: ${probe.asm}`, (context) => {
+        const code = bundled([...PROLOGUE, probe.hex, EPILOGUE]);
+        const native = run(nativeEngine, code);
+        if (native.stop.kind === 'fault' && native.stop.signal === SIGILL) {
+          context.skip(`this CPU lacks ${probe.feature}`);
+        }
+        expect(native.stop.kind).toBe('trap');
+        const emulated = run(unicornEngine, code);
+        expect(emulated.stop).toEqual(native.stop);
+        expect(observed(probe, emulated.data)).toEqual(observed(probe, native.data));
+      });
+    }
+  });
+
+  it('refuses a program using AVX (validation failed), which the native engine accepts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'zerovm-unicorn-'));
+    const program = join(dir, 'avx.nexe');
+    // vaddps %xmm0,%xmm1,%xmm2; hlt
+    writeFileSync(program, buildNexe('c5f058d0f4'));
+    const manifest = join(dir, 'avx.manifest');
+    writeFileSync(
+      manifest,
+      [
+        'Version = 20130611',
+        `Program = ${program}`,
+        'Timeout = 10',
+        'Memory = 33554432, 0',
+        'Channel = /dev/null, /dev/stdin, 0, 0, 999, 999, 0, 0',
+        'Channel = /dev/null, /dev/stdout, 0, 0, 0, 0, 999, 999',
+        'Channel = /dev/null, /dev/stderr, 0, 0, 0, 0, 999, 999',
+        '',
+      ].join('\n'),
+    );
+    const emulated = runSession({ manifestPath: manifest, engine: unicornEngine });
+    expect([emulated.exitCode, emulated.exitState, emulated.validatorState]).toEqual([8, 'validation failed', 1]);
+    if (nativeUnavailable === null) {
+      // Natively the program validates and runs into its hlt.
+      expect(runSession({ manifestPath: manifest, engine: nativeEngine }).validatorState).toBe(0);
+    }
+  });
+
+  it('runs sessions on a worker thread (traps, the watchdog, faults)', async () => {
+    const source = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      const addon = require(workerData.addon);
+      const info = new Uint32Array(4);
+      function run(code, budget) {
+        const s = new addon.Session(info);
+        s.protect(0x10000, 0x10000, 5);
+        s.protect(0x20000, 0x10000, 3);
+        s.protect(0x30000, 0x10000, 3);
+        s.protect(0xff000000, 0x1000000, 3);
+        new Uint8Array(s.memory(0x20000, 0x10000)).fill(0xf4).set(code);
+        s.protect(0x20000, 0x10000, 5);
+        const stops = [[s.start(0x20000, budget), ...info]];
+        if (stops[0][0] === addon.STOP_TRAP) stops.push([s.resume(3, budget), ...info]);
+        s.dispose();
+        return stops;
+      }
+      parentPort.postMessage({
+        trap: run(workerData.trap, 5000), loop: run(workerData.loop, 100), fault: run(workerData.fault, 5000),
+      });`;
+    const trap = bundled([]); // mov $0x30100,%edi; trap; hlt at 0x20020, where the resume lands
+    const worker = new Worker(source, {
+      eval: true,
+      workerData: { addon: findUnicornAddon(), trap, loop: new Uint8Array([0xeb, 0xfe]), fault: new Uint8Array([0x31, 0xc9, 0xf7, 0xf1]) },
+    });
+    const [result] = (await once(worker, 'message')) as [{ trap: number[][]; loop: number[][]; fault: number[][] }];
+    await once(worker, 'exit');
+    expect(result.trap.map((stop) => stop.slice(0, 3))).toEqual([[1, 0x30100, 0x20020], [2, 0x30100, 0x20020]]);
+    expect(result.trap[1]!.slice(3)).toEqual([11, 0x20020]); // hlt: SIGSEGV at the hlt
+    expect(result.loop.map((stop) => stop[0])).toEqual([3]);
+    expect(result.fault.map((stop) => [stop[0], stop[3], stop[4]])).toEqual([[2, 8, 0x20002]]);
+  });
+});

@@ -1,0 +1,239 @@
+/**
+ * The Unicorn emulation engine: runs validated untrusted code on any host
+ * with libunicorn 2 (Debian's libunicorn-dev, Homebrew's unicorn), through
+ * the addon built from `native/src/unicorn` (`npm run build:native`), with
+ * the same observable behaviour as the native engine.
+ *
+ * Pipeline position: runtime -> the engine contract (src/runtime/engine.ts)
+ * -> here -> native/build/Release/zerovm_unicorn.node -> libunicorn. Nothing
+ * else loads the addon.
+ *
+ * What is the same as on the native engine (native/src/unicorn/emulator.cc
+ * has the details): the sandbox base (0x440000000000, so %r15 and every
+ * address a program computes), the memory map and protections region by
+ * region, the register state on entry and after every trap, the sandboxed
+ * return address, the stop a program ends with (trap, fault signal and
+ * address, timeout). What the engine cannot run the same way is kept out by
+ * validation: `features` lists the CPU features Unicorn 2.0.1 executes
+ * exactly as hardware does (see UNICORN_FEATURES), and the session validates
+ * programs and TrapJail blocks against it.
+ *
+ * Choices a reader may question:
+ * - The addon is loaded lazily, on the first `unavailableReason()` or
+ *   `createSession()`: importing this module never throws, so a checkout
+ *   without libunicorn still runs the native engine.
+ * - `base` is the guest address of sandbox 0 (what %r15 holds), not a host
+ *   address: the host memory behind it is wherever mmap put it.
+ * - The addon repairs two things inside libunicorn 2.0.1 at start-up (fast
+ *   guest stores, precise fault addresses; native/src/unicorn/qemu_hooks.h)
+ *   and warns once on stderr if it cannot; `unicornRepairs()` says which
+ *   are on.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Engine, type EngineSession, type Protection, type Region, type Stop } from '../runtime/engine.js';
+import type { CpuFeature } from '../validator/features.js';
+import { checkPageRange, GuestViews } from './guest-views.js';
+
+/** What to install and run when the addon is missing. */
+export const UNICORN_BUILD_HINT =
+  'the unicorn engine is not built: install libunicorn 2 (apt-get install libunicorn-dev pkg-config, or brew install unicorn pkg-config), then run npm run build:native';
+
+/**
+ * The CPU features Unicorn 2.0.1 (QEMU 5.0 TCG) runs exactly as hardware
+ * does, checked instruction by instruction against this x86-64 host (an
+ * instruction of each feature run natively and emulated from the same
+ * state, registers, flags and memory compared). Left out, so the validator
+ * refuses them for a Unicorn session:
+ * - AVX, AVX2, F16C, FMA, FMA4, TBM: not implemented by QEMU 5.0; worse,
+ *   some VEX forms run silently as their legacy SSE form (vaddps with three
+ *   operands adds into the wrong register).
+ * - POPCNT, MOVBE, CLMUL: #UD, the emulated CPU lacks them (Unicorn 2.0.1
+ *   gives every CPU model the same fixed feature set).
+ * - BMI2: pdep and pext have their operands swapped (fixed in QEMU 7).
+ * - CX8, CX16: cmpxchg8b/16b compute the flags other than ZF from a stale
+ *   flags state.
+ * - SSE4A: extrq and insertq give wrong results.
+ * - 3DNOW, E3DNOW: cannot be checked against hardware here (current CPUs lack
+ *   them) and their reciprocal approximations are implementation-defined.
+ * - XSAVE: never valid anyway.
+ * Kept although not all of it is exact (spec/runtime.md, Engines): x87
+ * (fsin, fcos, fsincos, fptan, fpatan, f2xm1, fyl2x, fyl2xp1, fprem, fprem1
+ * are computed in double precision; stack overflow and underflow raise no
+ * stack fault) and SSE (unmasked SIMD exceptions raise no #XM; rcpps,
+ * rsqrtps, rcpss, rsqrtss approximations differ, as they do between Intel
+ * and AMD hardware). Refusing x87 or SSE would refuse most programs.
+ */
+export const UNICORN_FEATURES: readonly CpuFeature[] = Object.freeze([
+  '-', 'x87', 'CMOV', 'LAHF', 'MMX', 'EMMX', 'PREFETCHW', 'SSE', 'SSE2', 'SSE3', 'SSSE3', 'SSE41', 'SSE42',
+  'LZCNT', 'AES', 'BMI1', 'FXSR', 'CLFLUSH', 'TSC',
+] as const);
+
+/** What the addon's start-up check found. */
+export interface UnicornRepairs {
+  /** Guest stores stay on QEMU's fast path (the notdirty workaround). */
+  readonly fastStores: boolean;
+  /** Faults report the faulting instruction, not the start of its block. */
+  readonly preciseFaults: boolean;
+  /** Why not, when either is off. */
+  readonly detail: string;
+}
+
+const ADDON_PATH = ['native', 'build', 'Release', 'zerovm_unicorn.node'];
+
+/** The addon's surface (native/src/unicorn/addon.cc). */
+interface UnicornSession {
+  base(): bigint;
+  memory(address: number, length: number): ArrayBuffer;
+  protect(address: number, size: number, protection: number): void;
+  start(entry: number, budgetMs: number): number;
+  resume(result: number, budgetMs: number): number;
+  dispose(): void;
+}
+
+interface UnicornAddon {
+  readonly Session: new (stopInfo: Uint32Array) => UnicornSession;
+  readonly STOP_TRAP: number;
+  readonly STOP_FAULT: number;
+  readonly STOP_TIMEOUT: number;
+  readonly version: string;
+  repairs(): UnicornRepairs;
+}
+
+/** Slots of the stop-details array the addon fills. */
+const enum StopSlot {
+  Args = 0,
+  ReturnAddress = 1,
+  Signal = 2,
+  Pc = 3,
+}
+
+type Loaded = { readonly addon: UnicornAddon; readonly reason: null } | { readonly addon: null; readonly reason: string };
+let loaded: Loaded | undefined;
+
+/** Finds native/build/Release/zerovm_unicorn.node above this module (src/emulator or dist/emulator). */
+export function findUnicornAddon(start = dirname(fileURLToPath(import.meta.url))): string | null {
+  let dir = start;
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, ...ADDON_PATH);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return null;
+}
+
+function load(): Loaded {
+  if (loaded !== undefined) return loaded;
+  const path = findUnicornAddon();
+  if (path === null) {
+    loaded = { addon: null, reason: UNICORN_BUILD_HINT };
+    return loaded;
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    loaded = { addon: require(path) as UnicornAddon, reason: null };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const missingLibrary = /libunicorn/.test(message);
+    loaded = {
+      addon: null,
+      reason: missingLibrary
+        ? `the unicorn engine cannot find libunicorn (${message}): install it (apt-get install libunicorn2, or brew install unicorn), or rebuild with npm run build:native`
+        : `the unicorn engine failed to load (${message}): rebuild it with npm run build:native`,
+    };
+  }
+  return loaded;
+}
+
+/** What the addon's start-up check found, or null when the engine is unavailable. */
+export function unicornRepairs(): UnicornRepairs | null {
+  const { addon } = load();
+  return addon === null ? null : addon.repairs();
+}
+
+class UnicornEngineSession implements EngineSession {
+  readonly base: bigint;
+  private readonly stopInfo = new Uint32Array(4);
+  private readonly native: UnicornSession;
+  private readonly addon: UnicornAddon;
+  private readonly views: GuestViews;
+  private disposed = false;
+
+  constructor(addon: UnicornAddon) {
+    this.addon = addon;
+    this.native = new addon.Session(this.stopInfo);
+    this.base = this.native.base();
+    this.views = new GuestViews((address, length) => this.native.memory(address, length));
+  }
+
+  view(address: number, length: number): Uint8Array {
+    this.checkLive();
+    return this.views.view(address, length);
+  }
+
+  protect(address: number, size: number, protection: Protection): void {
+    this.checkLive();
+    checkPageRange(address, size);
+    this.native.protect(address, size, protection);
+    this.views.protected(address, size, protection);
+  }
+
+  start(entry: number, budgetMs: number): Stop {
+    this.checkLive();
+    return this.stop(this.native.start(entry, budgetMs));
+  }
+
+  resume(result: number, budgetMs: number): Stop {
+    this.checkLive();
+    return this.stop(this.native.resume(result | 0, budgetMs));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.views.clear();
+    this.native.dispose();
+  }
+
+  private stop(kind: number): Stop {
+    const info = this.stopInfo;
+    if (kind === this.addon.STOP_TRAP) {
+      return { kind: 'trap', args: info[StopSlot.Args]!, returnAddress: info[StopSlot.ReturnAddress]! };
+    }
+    if (kind === this.addon.STOP_FAULT) return { kind: 'fault', signal: info[StopSlot.Signal]!, pc: info[StopSlot.Pc]! };
+    return { kind: 'timeout' };
+  }
+
+  private checkLive(): void {
+    if (this.disposed) throw new Error('the unicorn engine session is disposed');
+  }
+}
+
+class UnicornEngine implements Engine {
+  readonly name = 'unicorn' as const;
+  readonly features = UNICORN_FEATURES;
+
+  unavailableReason(): string | null {
+    return load().reason;
+  }
+
+  createSession(regions: readonly Region[]): EngineSession {
+    const { addon, reason } = load();
+    if (addon === null) throw new Error(reason);
+    const session = new UnicornEngineSession(addon);
+    try {
+      for (const region of regions) session.protect(region.address, region.size, region.protection);
+    } catch (error) {
+      session.dispose();
+      throw error;
+    }
+    return session;
+  }
+}
+
+/** The Unicorn engine (one per process; sessions are independent). */
+export const unicornEngine: Engine = new UnicornEngine();
