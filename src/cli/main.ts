@@ -26,6 +26,8 @@ usage:
   zerovm help | --help                     this text
   zerovm --version
 
+  zerovm conformance [--engine E | --impl "CMD {manifest}"] [--filter AREA] [--junit FILE | --tap] [--jobs N]
+                                         run the conformance suite (conformance/README.md; --help for all options)
 validate/disasm options:
   --json                 machine-readable result (validate)
   --deterministic        ZeroVM's policy: also reject machine-dependent instructions (rdtsc, cpuid)
@@ -55,6 +57,10 @@ export async function run(argv: readonly string[]): Promise<number> {
       case undefined:
       case 'help':
       case '--help':
+      case 'conformance': /* loaded on demand: every session the suite runs starts this CLI */
+        return await (await import('./conformance-command.js')).runConformance(rest);
+      case 'cc':
+        return await runCc(rest);
       case '-h':
         process.stdout.write(USAGE);
         return command === undefined ? 2 : 0;

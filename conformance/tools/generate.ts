@@ -1,0 +1,403 @@
+/**
+ * Generates the two machine-made parts of the conformance suite from their
+ * sources, so that they cannot drift:
+ *
+ *   cases/validator/rules.json   from test/validator-rules.txt (the
+ *                                validator's per-rule table): one case per
+ *                                table line, the bytes padded with nops to
+ *                                whole bundles as the table prescribes;
+ *   cases/elf/elf.json and       from the text of programs/exit42.nexe and
+ *   cases/elf/*.nexe             the ELF_VARIANTS table below: the same
+ *                                program in well-formed, unusual and
+ *                                malformed ELF files (zerovm-abi.md §2,
+ *                                spec/validator.md "Programs").
+ *
+ *   npx tsx conformance/tools/generate.ts           # write the files
+ *   npx tsx conformance/tools/generate.ts --check   # exit 1 if a file differs
+ *
+ * The committed outputs are the suite (an implementation under test reads
+ * only them); test/conformance-suite.test.ts fails when they differ from a
+ * fresh generation. Case ids are derived from content (topic, verdict and
+ * a hash of the bytes), not from line numbers, so inserting a table line
+ * does not rename every case after it.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const SUITE_ROOT = join(import.meta.dirname, '..');
+const REPO_ROOT = join(SUITE_ROOT, '..');
+export const RULE_TABLE = join(REPO_ROOT, 'test', 'validator-rules.txt');
+
+/** A generated file: its path relative to the suite root and its bytes. */
+export interface GeneratedFile {
+  readonly path: string;
+  readonly bytes: Uint8Array;
+}
+
+const FORMAT = 'zerovm-conformance/1';
+
+/** A case file with one case per line, so that a table of cases reads like one. */
+function caseFileText(header: Record<string, string>, cases: readonly object[]): string {
+  const head = Object.entries(header).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)},`);
+  return `{\n${head.join('\n')}\n  "cases": [\n${cases.map((c) => `    ${JSON.stringify(c)}`).join(',\n')}\n  ]\n}\n`;
+}
+
+function shortHash(...parts: string[]): string {
+  return createHash('sha1').update(parts.join('\0')).digest('hex').slice(0, 6);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Validator cases                                                           */
+/* ------------------------------------------------------------------------ */
+
+function tableBytes(hex: string, where: string): number[] {
+  const bytes: number[] = [];
+  for (const token of hex.split(/[\s;]+/).filter((t) => t.length > 0)) {
+    const m = /^([0-9a-fA-F]{2})(?:\*(\d+))?$/.exec(token);
+    if (!m) throw new Error(`${where}: '${token}' is not a hex byte (or XX*N)`);
+    for (let i = 0; i < (m[2] === undefined ? 1 : Number(m[2])); i++) bytes.push(parseInt(m[1] as string, 16));
+  }
+  return bytes;
+}
+
+/** cases/validator/rules.json from the text of test/validator-rules.txt (its format is documented at its top). */
+export function validatorCases(table: string): GeneratedFile {
+  const cases: object[] = [];
+  const ids = new Set<string>();
+  let section = '';
+  table.split('\n').forEach((raw, index) => {
+    const where = `validator-rules.txt:${index + 1}`;
+    const line = raw.trim();
+    const header = /^# ----.*\(spec: (#[a-z0-9-]+)\)/.exec(line);
+    if (header) section = header[1] as string;
+    if (line.length === 0 || line.startsWith('#')) return;
+    const columns = line.split('|').map((c) => c.trim());
+    if (columns.length < 5) throw new Error(`${where}: expected 5 columns`);
+    const [topic, verdict, hex, expected] = columns as [string, string, string, string];
+    const comment = columns.slice(4).join('|');
+    const [path = '', optionText = ''] = topic.split(':', 2);
+    const options = optionText.split(',').map((o) => o.trim()).filter((o) => o.length > 0);
+    const base = options.find((o) => o.startsWith('base='));
+    const features = options.filter((o) => !o.startsWith('base='));
+    const policy = path.split('/').includes('deterministic') ? 'deterministic' : 'nacl';
+    const bytes = tableBytes(hex, where);
+    while (bytes.length === 0 || bytes.length % 32 !== 0) bytes.push(0x90);
+    const code = Buffer.from(bytes).toString('hex');
+    const slug = topic.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+    let id = `${slug}-${verdict}-${shortHash(topic, code)}`;
+    for (let n = 2; ids.has(id); n++) id = `${slug}-${verdict}-${shortHash(topic, code)}-${n}`;
+    ids.add(id);
+    if (section === '') throw new Error(`${where}: no section header with a spec anchor above this line`);
+    cases.push({
+      kind: 'validator',
+      id,
+      title: comment,
+      spec: `validator.md${section}`,
+      code,
+      ...(base === undefined ? {} : { base: Number(base.slice(5)) }),
+      policy,
+      ...(features.length === 0 ? {} : { features: features.join(',') }),
+      expect: { valid: verdict === 'accept', errors: expected === '-' ? [] : expected.split(/\s+/) },
+    });
+  });
+  const text = caseFileText(
+    {
+      format: FORMAT,
+      area: 'validator',
+      title: 'The validator rules, one case per line of test/validator-rules.txt (generated by conformance/tools/generate.ts; do not edit)',
+    },
+    cases,
+  );
+  return { path: 'cases/validator/rules.json', bytes: new TextEncoder().encode(text) };
+}
+
+/* ------------------------------------------------------------------------ */
+/* ELF cases                                                                 */
+/* ------------------------------------------------------------------------ */
+
+const PT = { NULL: 0, LOAD: 1, DYNAMIC: 2, INTERP: 3, NOTE: 4, PHDR: 6, TLS: 7, LOOS: 0x60000000, GNU_STACK: 0x6474e551 } as const;
+const PF = { X: 1, W: 2, R: 4 } as const;
+const TEXT_OFFSET = 0x1000;
+
+interface ProgramHeader {
+  readonly type: number;
+  readonly flags: number;
+  readonly offset: number;
+  readonly vaddr: number;
+  readonly filesz: number;
+  readonly memsz: number;
+}
+
+interface ElfLayout {
+  /** e_ident bytes 4..8 overrides, by index. */
+  readonly ident?: Readonly<Record<number, number>>;
+  readonly type?: number;
+  readonly machine?: number;
+  readonly version?: number;
+  readonly entry?: number;
+  readonly phoff?: number;
+  readonly phentsize?: number;
+  /** e_phnum when it differs from the number of headers written. */
+  readonly phnum?: number;
+  readonly headers: readonly ProgramHeader[];
+  /** Cut the file to this many bytes. */
+  readonly truncate?: number;
+}
+
+/** The text of exit42: its PT_LOAD R+X bytes. */
+function exit42Text(): Uint8Array {
+  const nexe = readFileSync(join(SUITE_ROOT, 'programs', 'exit42.nexe'));
+  const view = new DataView(nexe.buffer, nexe.byteOffset, nexe.byteLength);
+  const phoff = Number(view.getBigUint64(32, true));
+  for (let i = 0; i < view.getUint16(56, true); i++) {
+    const at = phoff + i * 56;
+    if (view.getUint32(at, true) === PT.LOAD && (view.getUint32(at + 4, true) & PF.X) !== 0) {
+      const offset = Number(view.getBigUint64(at + 8, true));
+      return nexe.subarray(offset, offset + Number(view.getBigUint64(at + 32, true)));
+    }
+  }
+  throw new Error('programs/exit42.nexe has no text segment');
+}
+
+/** The text padded with hlt to whole bundles. */
+function paddedText(): Uint8Array {
+  const text = exit42Text();
+  const padded = new Uint8Array(Math.ceil(text.length / 32) * 32).fill(0xf4);
+  padded.set(text);
+  return padded;
+}
+
+const TEXT = paddedText();
+
+function text(overrides: Partial<ProgramHeader> = {}): ProgramHeader {
+  return { type: PT.LOAD, flags: PF.R | PF.X, offset: TEXT_OFFSET, vaddr: 0x20000, filesz: TEXT.length, memsz: TEXT.length, ...overrides };
+}
+
+/** A segment of `size` bytes at `vaddr`, its file bytes (zeroes) at `offset`. */
+function segment(flags: number, vaddr: number, offset: number, size: number, memsz = size): ProgramHeader {
+  return { type: PT.LOAD, flags, offset, vaddr, filesz: size, memsz };
+}
+
+function other(type: number, memsz = 0): ProgramHeader {
+  return { type, flags: PF.R, offset: 0, vaddr: 0, filesz: 0, memsz };
+}
+
+function buildElf(layout: ElfLayout): Uint8Array {
+  const headers = layout.headers;
+  const phoff = layout.phoff ?? 64;
+  const textAt = Math.max(TEXT_OFFSET, Math.ceil((phoff + 56 * headers.length) / 0x1000) * 0x1000);
+  const placed = headers.map((h) => (h.offset === TEXT_OFFSET && h.type === PT.LOAD && (h.flags & PF.X) !== 0 ? { ...h, offset: textAt } : h));
+  const end = Math.max(textAt + TEXT.length, ...placed.map((h) => (h.type === PT.LOAD ? h.offset + h.filesz : 0)));
+  const bytes = new Uint8Array(end);
+  const view = new DataView(bytes.buffer);
+  bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 123, 7]);
+  for (const [index, value] of Object.entries(layout.ident ?? {})) bytes[Number(index)] = value;
+  view.setUint16(16, layout.type ?? 2, true);
+  view.setUint16(18, layout.machine ?? 62, true);
+  view.setUint32(20, layout.version ?? 1, true);
+  view.setBigUint64(24, BigInt(layout.entry ?? 0x20000), true);
+  view.setBigUint64(32, BigInt(phoff), true);
+  view.setUint16(52, 64, true);
+  view.setUint16(54, layout.phentsize ?? 56, true);
+  view.setUint16(56, layout.phnum ?? headers.length, true);
+  view.setUint16(58, 64, true);
+  placed.forEach((h, i) => {
+    const at = phoff + i * 56;
+    if (at + 56 > bytes.length) return;
+    view.setUint32(at, h.type, true);
+    view.setUint32(at + 4, h.flags, true);
+    view.setBigUint64(at + 8, BigInt(h.offset), true);
+    view.setBigUint64(at + 16, BigInt(h.vaddr), true);
+    view.setBigUint64(at + 24, BigInt(h.vaddr), true);
+    view.setBigUint64(at + 32, BigInt(h.filesz), true);
+    view.setBigUint64(at + 40, BigInt(h.memsz), true);
+    view.setBigUint64(at + 48, 0x1000n, true);
+  });
+  bytes.set(TEXT, textAt);
+  return layout.truncate === undefined ? bytes : bytes.subarray(0, layout.truncate);
+}
+
+interface ElfVariant {
+  readonly id: string;
+  readonly title: string;
+  readonly layout: ElfLayout;
+  /** undefined: the program runs (exit 0, user code 42); else this project's message for the refusal (exit 8). */
+  readonly refusal?: string;
+  readonly profile?: 'zerovm-ts';
+}
+
+const RODATA_AT = 0x30000;
+const DATA_AT = 0x40000;
+
+/** Every rule of zerovm-abi.md §2 and src/elf/nexe.ts, one file each; the positive variants first. */
+export const ELF_VARIANTS: readonly ElfVariant[] = [
+  { id: 'minimal', title: 'one R+X PT_LOAD at 0x20000: runs', layout: { headers: [text()] } },
+  {
+    id: 'tolerated-headers',
+    title: 'PT_PHDR, PT_GNU_STACK and an empty PT_TLS are tolerated',
+    layout: { headers: [other(PT.PHDR), text(), other(PT.GNU_STACK), other(PT.TLS)] },
+  },
+  {
+    id: 'rodata-data-bss',
+    title: 'text, rodata and data+bss on their own 64 KiB pages: runs',
+    layout: { headers: [text(), segment(PF.R, RODATA_AT, 0x2000, 0x100), segment(PF.R | PF.W, DATA_AT, 0x3000, 0x100, 0x5000)] },
+  },
+  { id: 'empty-load', title: 'an empty PT_LOAD (what linkers emit for empty sections) loads nothing', layout: { headers: [text(), segment(PF.R, 0, 0, 0)] } },
+  { id: 'text-memsz-tail', title: 'a text segment longer in memory than in the file (hlt tail): runs', layout: { headers: [text({ memsz: 0x800 })] } },
+  {
+    id: 'note-tolerated',
+    title: 'PT_NOTE is ignored (an extension: the contract tolerates only PT_PHDR, PT_TLS and PT_GNU_STACK)',
+    layout: { headers: [text(), other(PT.NOTE)] },
+    profile: 'zerovm-ts',
+  },
+  { id: 'too-short', title: 'a file shorter than the ELF header', layout: { headers: [text()], truncate: 40 }, refusal: 'file is 40 bytes, too short for an ELF header (64 bytes)' },
+  { id: 'bad-magic', title: 'no ELF magic number', layout: { ident: { 1: 0x58 }, headers: [text()] }, refusal: 'not an ELF file (bad magic number)' },
+  { id: 'elfclass32', title: 'a 32-bit ELF (EI_CLASS 1)', layout: { ident: { 4: 1 }, headers: [text()] }, refusal: 'not a 64-bit ELF file (EI_CLASS must be ELFCLASS64)' },
+  { id: 'big-endian', title: 'a big-endian ELF (EI_DATA 2)', layout: { ident: { 5: 2 }, headers: [text()] }, refusal: 'not a little-endian ELF file (EI_DATA must be ELFDATA2LSB)' },
+  { id: 'ident-version', title: 'EI_VERSION 0', layout: { ident: { 6: 0 }, headers: [text()] }, refusal: 'unsupported ELF version (EI_VERSION must be 1)' },
+  { id: 'osabi-sysv', title: 'EI_OSABI 0 (System V) instead of 123 (NaCl)', layout: { ident: { 7: 0 }, headers: [text()] }, refusal: 'EI_OSABI is 0; a ZeroVM nexe has 123 (NaCl)' },
+  { id: 'abi-version', title: 'EI_ABIVERSION 0 instead of 7', layout: { ident: { 8: 0 }, headers: [text()] }, refusal: 'EI_ABIVERSION is 0; a ZeroVM nexe has 7' },
+  { id: 'type-dyn', title: 'ET_DYN instead of ET_EXEC', layout: { type: 3, headers: [text()] }, refusal: 'e_type is 3; a nexe must be a static executable (ET_EXEC)' },
+  { id: 'machine-386', title: 'EM_386 instead of EM_X86_64', layout: { machine: 3, headers: [text()] }, refusal: 'e_machine is 3; a nexe must be x86-64 (62)' },
+  { id: 'e-version', title: 'e_version 0', layout: { version: 0, headers: [text()] }, refusal: 'e_version must be 1 (EV_CURRENT)' },
+  { id: 'no-program-headers', title: 'e_phnum 0', layout: { phnum: 0, headers: [text()] }, refusal: 'no program headers' },
+  {
+    id: 'too-many-program-headers',
+    title: '129 program headers (at most 128)',
+    layout: { headers: [text(), ...Array.from({ length: 128 }, () => other(PT.NULL))] },
+    refusal: '129 program headers; at most 128 are allowed',
+  },
+  { id: 'phentsize', title: 'e_phentsize 64 instead of 56', layout: { phentsize: 64, headers: [text()] }, refusal: 'e_phentsize is 64; ELF64 program headers are 56 bytes' },
+  {
+    id: 'headers-past-eof',
+    title: 'the program header table runs past the end of the file',
+    layout: { phnum: 100, headers: [text()] },
+    refusal: 'program header table extends past the end of the file',
+  },
+  { id: 'tls-not-empty', title: 'a PT_TLS with contents (thread-local storage)', layout: { headers: [text(), other(PT.TLS, 16)] }, refusal: 'program header 1: PT_TLS must be empty (thread-local storage is not supported)' },
+  { id: 'dynamic', title: 'a PT_DYNAMIC header (dynamic linking)', layout: { headers: [text(), other(PT.DYNAMIC)] }, refusal: 'program header 1: dynamic linking is not supported (nexes are static)' },
+  { id: 'interp', title: 'a PT_INTERP header (an interpreter)', layout: { headers: [other(PT.INTERP), text()] }, refusal: 'program header 0: dynamic linking is not supported (nexes are static)' },
+  { id: 'unknown-type', title: 'a program header of an unknown type (PT_LOOS)', layout: { headers: [text(), other(PT.LOOS)] }, refusal: 'program header 1: unsupported segment type 0x60000000' },
+  { id: 'filesz-over-memsz', title: 'p_filesz larger than p_memsz', layout: { headers: [text({ memsz: 0x20 })] }, refusal: 'segment 0: p_filesz 0x60 exceeds p_memsz 0x20' },
+  {
+    id: 'data-past-eof',
+    title: 'a segment whose file bytes run past the end of the file',
+    layout: { headers: [text(), segment(PF.R, RODATA_AT, 0x2000, 0x100)], truncate: 0x2080 },
+    refusal: 'segment 1: file data [0x2000, 0x2100) is past the end of the file',
+  },
+  { id: 'below-0x20000', title: 'a segment below 0x20000 (NULL guard and trampoline)', layout: { entry: 0x10000, headers: [text({ vaddr: 0x10000 })] }, refusal: 'segment 0: starts at 0x10000, below 0x20000 (the NULL guard and trampoline)' },
+  {
+    id: 'beyond-4gib',
+    title: 'a data segment that ends past 4 GiB',
+    layout: { headers: [text(), segment(PF.R | PF.W, 0xffff0000, 0x2000, 0x100, 0x20000)] },
+    refusal: 'segment 1: [0xffff0000, 0x100010000) is not inside the 4 GiB sandbox',
+  },
+  { id: 'write-execute', title: 'a writable and executable segment', layout: { headers: [text({ flags: PF.R | PF.W | PF.X })] }, refusal: 'segment 0: writable and executable at once' },
+  { id: 'no-load', title: 'no PT_LOAD segment at all', layout: { headers: [other(PT.GNU_STACK)] }, refusal: 'no loadable (PT_LOAD) segment' },
+  { id: 'no-text', title: 'no executable segment', layout: { headers: [text({ flags: PF.R })] }, refusal: '0 executable segments; a nexe has exactly one text segment' },
+  {
+    id: 'two-texts',
+    title: 'two executable segments',
+    layout: { headers: [text(), { ...text(), vaddr: RODATA_AT }] },
+    refusal: '2 executable segments; a nexe has exactly one text segment',
+  },
+  { id: 'text-not-at-0x20000', title: 'the text segment at 0x30000', layout: { entry: 0x30000, headers: [text({ vaddr: 0x30000 })] }, refusal: 'text segment starts at 0x30000; it must start at 0x20000' },
+  {
+    id: 'overlap',
+    title: 'two segments that overlap',
+    layout: { headers: [text({ memsz: 0x20000 }), segment(PF.R, RODATA_AT, 0x2000, 0x100)] },
+    refusal: 'segments at 0x20000 and 0x30000 overlap',
+  },
+  {
+    id: 'out-of-order',
+    title: 'rodata after data in address order',
+    layout: { headers: [text(), segment(PF.R | PF.W, RODATA_AT, 0x2000, 0x100), segment(PF.R, DATA_AT, 0x3000, 0x100)] },
+    refusal: 'segments out of order: rodata at 0x40000 after data; the order is text, rodata, data',
+  },
+  {
+    id: 'shared-page',
+    title: 'rodata in the 64 KiB page of the text',
+    layout: { headers: [text(), segment(PF.R, 0x28000, 0x2000, 0x100)] },
+    refusal: 'rodata segment at 0x28000 does not start on a 64 KiB boundary',
+  },
+  {
+    id: 'two-data',
+    title: 'two data segments',
+    layout: { headers: [text(), segment(PF.R | PF.W, RODATA_AT, 0x2000, 0x100), segment(PF.R | PF.W, DATA_AT, 0x3000, 0x100)] },
+    refusal: 'more than one data segment; data and bss must be one segment, the last',
+  },
+  { id: 'entry-outside-text', title: 'the entry point outside the text', layout: { entry: 0x30000, headers: [text()] }, refusal: 'entry point 0x30000 is outside the text segment' },
+  { id: 'entry-unaligned', title: 'an entry point that is not 32-byte aligned', layout: { entry: 0x20010, headers: [text()] }, refusal: 'entry point 0x20010 is not 32-byte aligned' },
+];
+
+const ELF_MANIFEST = [
+  'Version = 20130611',
+  'Program = {program}',
+  'Timeout = 10',
+  'Memory = 33554432, 0',
+  'Channel = /dev/null, /dev/stdin, 0, 0, 1, 1, 0, 0',
+  'Channel = /dev/null, /dev/stdout, 0, 0, 0, 0, 1, 1',
+  'Channel = /dev/null, /dev/stderr, 0, 0, 0, 0, 1, 1',
+];
+
+/** cases/elf/elf.json and one .nexe per variant. */
+export function elfCases(): GeneratedFile[] {
+  const files: GeneratedFile[] = [];
+  const cases = ELF_VARIANTS.map((v) => {
+    const path = `cases/elf/${v.id}.nexe`;
+    files.push({ path, bytes: buildElf(v.layout) });
+    const expect =
+      v.refusal === undefined
+        ? { exitCode: 0, report: { validatorState: 0, userReturnCode: 42, exitState: 'ok' } }
+        : { exitCode: 8, report: { exitState: { class: 'failure', reference: v.refusal } } };
+    return { id: v.id, title: v.title, ...(v.profile === undefined ? {} : { profile: v.profile }), program: path, manifest: ELF_MANIFEST, expect };
+  });
+  const text = caseFileText(
+    {
+      format: FORMAT,
+      area: 'elf',
+      title: 'Loading the program: ELF files the runtime must run or refuse with ENOEXEC 8 (generated by conformance/tools/generate.ts; do not edit)',
+      spec: 'zerovm-abi.md §2; validator.md#programs; runtime.md#session step 3',
+    },
+    cases,
+  );
+  files.push({ path: 'cases/elf/elf.json', bytes: new TextEncoder().encode(text) });
+  return files;
+}
+
+/** Every generated file. */
+export function generateAll(): GeneratedFile[] {
+  return [validatorCases(readFileSync(RULE_TABLE, 'utf8')), ...elfCases()];
+}
+
+/** Generated .nexe files in cases/elf/ that no variant produces any more. */
+export function staleFiles(generated: readonly GeneratedFile[]): string[] {
+  const dir = join(SUITE_ROOT, 'cases', 'elf');
+  if (!existsSync(dir)) return [];
+  const wanted = new Set(generated.map((f) => f.path));
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.nexe'))
+    .map((name) => `cases/elf/${name}`)
+    .filter((path) => !wanted.has(path));
+}
+
+function differs(file: GeneratedFile): boolean {
+  const path = join(SUITE_ROOT, file.path);
+  return !existsSync(path) || Buffer.compare(readFileSync(path), Buffer.from(file.bytes)) !== 0;
+}
+
+if (process.argv[1] !== undefined && import.meta.filename === process.argv[1]) {
+  const generated = generateAll();
+  const changed = generated.filter(differs);
+  const stale = staleFiles(generated);
+  if (process.argv.includes('--check')) {
+    for (const f of changed) process.stderr.write(`${f.path} differs from a fresh generation\n`);
+    for (const f of stale) process.stderr.write(`${f} is no longer generated\n`);
+    process.exitCode = changed.length + stale.length > 0 ? 1 : 0;
+  } else {
+    for (const f of changed) writeFileSync(join(SUITE_ROOT, f.path), f.bytes);
+    for (const f of stale) rmSync(join(SUITE_ROOT, f));
+    process.stdout.write(`${changed.length} file(s) written, ${stale.length} removed, ${generated.length - changed.length} unchanged\n`);
+  }
+}
