@@ -212,12 +212,15 @@ function implementation(options: Options, own: OwnImplementation | undefined): I
         : templateFromWords(own.validate);
   const ours = !external && own !== undefined;
   const profile = options.profile ?? (ours ? 'all' : 'core');
+  /* our Unicorn engine (chosen, or what auto picks off x86-64) emulates the CPU */
+  const engine = options.engine ?? 'auto';
+  const emulated = ours && (engine === 'unicorn' || (engine === 'auto' && process.arch !== 'x64'));
   return {
     impl,
     validate,
     detail: options.validatorDetail ?? (ours && options.validateImpl === undefined ? 'rules' : 'offsets'),
     strict: options.strict ?? ours,
-    profiles: profile === 'all' ? ['core', 'zerovm-ts'] : ['core'],
+    profiles: [...(profile === 'all' ? ['core', 'zerovm-ts'] as const : ['core'] as const), ...(emulated ? [] : ['native-cpu'] as const)],
   };
 }
 

@@ -24,8 +24,14 @@
 export const FORMAT_VERSION = 'zerovm-conformance/1';
 
 /** `core`: the contract every implementation must meet. `zerovm-ts`: behaviour this project documents as its own (extensions, deliberate differences). */
-export type Profile = 'core' | 'zerovm-ts';
-export const PROFILES: readonly Profile[] = ['core', 'zerovm-ts'];
+/**
+ * `core`: the contract. `zerovm-ts`: this project's documented extensions.
+ * `native-cpu`: what code does when an x86-64 CPU runs it directly and an
+ * emulator does not reproduce (an alignment-check fault after `popf` sets
+ * AC); part of the contract for native implementations.
+ */
+export type Profile = 'core' | 'zerovm-ts' | 'native-cpu';
+export const PROFILES: readonly Profile[] = ['core', 'zerovm-ts', 'native-cpu'];
 
 /** One trap call of the driver program's script: the function word and up to four arguments, each a uint64 (two's complement for negative values). */
 export interface TrapRecord {

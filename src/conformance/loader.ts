@@ -59,7 +59,13 @@ export function selectCases(cases: readonly ConformanceCase[], selection: Select
   const matches = (c: ConformanceCase): boolean =>
     selection.filters.length === 0 || selection.filters.some((f) => c.area === f || caseName(c).startsWith(f));
   return cases.filter(matches).map((c) => {
-    if (!selection.profiles.includes(c.profile)) return { case: c, skip: `profile ${c.profile} not selected (--profile all runs it)` };
+    if (!selection.profiles.includes(c.profile)) {
+      const skip =
+        c.profile === 'native-cpu'
+          ? 'profile native-cpu: what an x86-64 CPU does when it runs the code directly, which this (emulating) engine does not reproduce'
+          : `profile ${c.profile} not selected (--profile all runs it)`;
+      return { case: c, skip };
+    }
     if (c.kind === 'validator' && !selection.validator) return { case: c, skip: 'no validator command (--validate-impl)' };
     return { case: c, skip: undefined };
   });
