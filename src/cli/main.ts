@@ -8,6 +8,7 @@
 import { runValidate, runDisasm } from './validate-command.js';
 import { runSessionCommand } from './session-command.js';
 import { runRun } from './run-command.js';
+import { runCc } from './cc-command.js';
 import { CliError } from './args.js';
 import { VERSION } from './version.js';
 import { existsSync } from 'node:fs';
@@ -20,14 +21,16 @@ usage:
   zerovm run [--memory N] [--timeout S] [--channel ALIAS=PATH[:ro|:wo|:rw]] [--env NAME=VALUE]
              [--report FILE] [--save-dir DIR] [--engine native|unicorn|auto] PROGRAM.nexe [ARGS...]
                                          run a program with the host's stdin/stdout/stderr; exits with its code
+  zerovm cc [gcc flags] [-c|-S|-E] [-o OUT] FILES.c/.S/.o/.a
+                                         compile C to a validated nexe (gcc -mx32, sandboxing pass, newlib)
   zerovm validate [options] PROGRAM.nexe   check a program against the sandbox rules
   zerovm validate --hex FILE | --raw FILE  check a code region (hex text or raw bytes)
   zerovm disasm [options] PROGRAM.nexe     annotated listing: bundles, superinstructions, errors
+  zerovm conformance [--engine E | --impl "CMD {manifest}"] [--filter AREA] [--junit FILE | --tap] [--jobs N]
+                                         run the conformance suite (conformance/README.md; --help for all options)
   zerovm help | --help                     this text
   zerovm --version
 
-  zerovm conformance [--engine E | --impl "CMD {manifest}"] [--filter AREA] [--junit FILE | --tap] [--jobs N]
-                                         run the conformance suite (conformance/README.md; --help for all options)
 validate/disasm options:
   --json                 machine-readable result (validate)
   --deterministic        ZeroVM's policy: also reject machine-dependent instructions (rdtsc, cpuid)
@@ -54,13 +57,13 @@ export async function run(argv: readonly string[]): Promise<number> {
         return await runDisasm(rest);
       case 'run':
         return runRun(rest);
-      case undefined:
-      case 'help':
-      case '--help':
       case 'conformance': /* loaded on demand: every session the suite runs starts this CLI */
         return await (await import('./conformance-command.js')).runConformance(rest);
       case 'cc':
         return await runCc(rest);
+      case undefined:
+      case 'help':
+      case '--help':
       case '-h':
         process.stdout.write(USAGE);
         return command === undefined ? 2 : 0;

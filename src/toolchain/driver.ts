@@ -1,0 +1,270 @@
+/**
+ * The compiler driver behind `zerovm cc`: gcc-like flags in, a validated
+ * nexe (or object files) out.
+ *
+ * Pipeline position, per source file:
+ *   .c  -> gcc -mx32 -S (ILP32 code, %r15/%r11 reserved, %rbp a frame pointer)
+ *   .S  -> gcc -E (the preprocessor only)
+ *       -> sandbox.ts (the rewrite) -> clang-14 -c (integrated assembler:
+ *          NaCl bundling directives) -> .o (ELF64 objects with 32-bit
+ *          relocations)
+ * and for a program: ld with toolchain/nexe.ld (text at 0x20000, rodata and
+ * data on 64 KiB boundaries) + crt0 + the C library (libc.ts) -> EI_OSABI
+ * 123 / ABI version 7 -> the project's validator (deterministic policy, as a
+ * session uses): an invalid result fails the build with its messages and
+ * the output is removed.
+ *
+ * Why gcc, then clang: gcc 12 has `-mx32` and `-ffixed-r15`; clang 14 has
+ * neither for x86, but its assembler is the only one here that implements
+ * `.bundle_lock align_to_end`.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { validateNexe } from '../validator/validate-nexe.js';
+import { sandboxAssembly, SandboxError } from './sandbox.js';
+
+const run = promisify(execFile);
+
+/** A build step failed; `message` is what the user should read. */
+export class ToolchainError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ToolchainError';
+  }
+}
+
+/** The repository (or installed package) root: toolchain/ and the cache live relative to it. */
+export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const TOOLCHAIN_DIR = join(PACKAGE_ROOT, 'toolchain');
+
+export interface Tools {
+  readonly gcc: string;
+  readonly clang: string;
+  readonly ld: string;
+  readonly ar: string;
+}
+
+function which(names: readonly string[]): string | null {
+  for (const name of names) {
+    for (const dir of (process.env.PATH ?? '').split(':')) {
+      const p = join(dir, name);
+      if (dir !== '' && existsSync(p)) return p;
+    }
+  }
+  return null;
+}
+
+/** The host tools, or a message naming what is missing (and the Debian package). */
+export function findTools(): Tools | string {
+  const gcc = process.env.ZEROVM_GCC ?? which(['gcc-12', 'gcc']);
+  const clang = process.env.ZEROVM_CLANG ?? which(['clang-14', 'clang']);
+  const ld = which(['ld.bfd', 'ld']);
+  const ar = which(['ar']);
+  const missing: string[] = [];
+  if (gcc === null) missing.push('gcc (Debian: gcc, with gcc-multilib for -mx32)');
+  if (clang === null) missing.push('clang-14 (Debian: clang-14)');
+  if (ld === null || ar === null) missing.push('ld and ar (Debian: binutils)');
+  if (missing.length > 0 || gcc === null || clang === null || ld === null || ar === null) return `zerovm cc needs ${missing.join(', ')}`;
+  return { gcc, clang, ld, ar };
+}
+
+/** Code generation flags the sandboxing pass relies on; they come after the user's flags, so they win. */
+export const SANDBOX_CFLAGS: readonly string[] = [
+  '-mx32',
+  '-ffixed-r15',
+  '-ffixed-r11',
+  '-fno-omit-frame-pointer',
+  // NaCl forbids bt/btc/btr/bts with a register bit offset, even register to register; this
+  // tuning flag makes gcc use shifts instead (switch bit-test clusters, (x >> n) & 1).
+  '-mtune-ctrl=^use_bt',
+  '-fno-pic',
+  '-fno-pie',
+  '-fno-stack-protector',
+  '-fcf-protection=none',
+  '-fno-asynchronous-unwind-tables',
+  '-fno-unwind-tables',
+  '-fno-exceptions',
+  '-ftls-model=local-exec',
+];
+
+/** Header search path for programs: our overrides, then the C library's, then gcc's own (stddef.h, stdarg.h...). */
+export interface CompileEnvironment {
+  readonly tools: Tools;
+  /** `-isystem` directories (in order) used instead of the host's /usr/include. */
+  readonly systemIncludes: readonly string[];
+}
+
+export type InputKind = 'c' | 'S' | 's' | 'o' | 'a';
+
+export function inputKind(path: string): InputKind | null {
+  const ext = extname(path);
+  if (ext === '.c' || ext === '.i') return 'c';
+  if (ext === '.S' || ext === '.sx') return 'S';
+  if (ext === '.s') return 's';
+  if (ext === '.o') return 'o';
+  if (ext === '.a') return 'a';
+  return null;
+}
+
+async function tool(cmd: string, args: readonly string[]): Promise<string> {
+  try {
+    const { stdout } = await run(cmd, args, { maxBuffer: 256 * 1024 * 1024 });
+    return stdout;
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new ToolchainError(e.stderr && e.stderr.trim() !== '' ? e.stderr.trimEnd() : e.message);
+  }
+}
+
+let gccInclude: string | null = null;
+
+async function gccIncludeDir(gcc: string): Promise<string> {
+  gccInclude ??= (await tool(gcc, ['-mx32', '-print-file-name=include'])).trim();
+  return gccInclude;
+}
+
+export interface CompileOptions {
+  /** Flags for the preprocessor and code generator (-I, -D, -U, -O, -f, -W, -std, -g, -include, -M...). */
+  readonly flags: readonly string[];
+  /** Keep the sandboxed assembly next to the object (debugging the pass). */
+  readonly keepAssembly?: string;
+}
+
+/** Runs gcc on a C file (or the preprocessor on a .S) and returns the assembly text. */
+async function generateAssembly(env: CompileEnvironment, source: string, kind: InputKind, flags: readonly string[], work: string): Promise<string> {
+  if (kind === 's') return readFileSync(source, 'utf8');
+  const include = await gccIncludeDir(env.tools.gcc);
+  const sys = [...env.systemIncludes, include].flatMap((d) => ['-isystem', d]);
+  const out = join(work, `${basename(source)}.s`);
+  if (kind === 'c') await tool(env.tools.gcc, ['-nostdinc', ...sys, ...flags, ...SANDBOX_CFLAGS, '-S', '-o', out, source]);
+  else await tool(env.tools.gcc, ['-nostdinc', ...sys, ...flags, '-mx32', '-D__ZEROVM__', '-E', '-x', 'assembler-with-cpp', '-o', out, source]);
+  return readFileSync(out, 'utf8');
+}
+
+/** Assembles sandboxed assembly text into an object file. */
+export async function assemble(tools: Tools, sandboxed: string, output: string, work: string): Promise<void> {
+  const asm = join(work, `${basename(output)}.sb.s`);
+  writeFileSync(asm, sandboxed);
+  await tool(tools.clang, ['-c', '-target', 'x86_64-linux-gnu', '-x', 'assembler', '-o', output, asm]);
+}
+
+/** One source file (.c, .S, .s) to one sandboxed object file. */
+export async function compileFile(env: CompileEnvironment, source: string, output: string, options: CompileOptions): Promise<void> {
+  const kind = inputKind(source);
+  if (kind === null || kind === 'o' || kind === 'a') throw new ToolchainError(`${source}: not a source file (.c, .S or .s)`);
+  const work = mkdtempSync(join(tmpdir(), 'zerovm-cc-'));
+  try {
+    const asm = await generateAssembly(env, source, kind, options.flags, work);
+    let sandboxed: string;
+    try {
+      sandboxed = sandboxAssembly(asm, source);
+    } catch (error) {
+      if (error instanceof SandboxError) throw new ToolchainError(`sandboxing ${error.message}`);
+      throw error;
+    }
+    if (options.keepAssembly !== undefined) writeFileSync(options.keepAssembly, sandboxed);
+    await assemble(env.tools, sandboxed, output, work);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Sandboxed assembly for one source (`zerovm cc -S`). */
+export async function compileToAssembly(env: CompileEnvironment, source: string, flags: readonly string[]): Promise<string> {
+  const kind = inputKind(source);
+  if (kind === null || kind === 'o' || kind === 'a') throw new ToolchainError(`${source}: not a source file (.c, .S or .s)`);
+  const work = mkdtempSync(join(tmpdir(), 'zerovm-cc-'));
+  try {
+    return sandboxAssembly(await generateAssembly(env, source, kind, flags, work), source);
+  } catch (error) {
+    if (error instanceof SandboxError) throw new ToolchainError(`sandboxing ${error.message}`);
+    throw error;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** ZeroVM's ELF identification: EI_OSABI 123 (NaCl), EI_ABIVERSION 7. */
+export function patchOsAbi(bytes: Uint8Array): void {
+  bytes[7] = 123;
+  bytes[8] = 7;
+}
+
+export interface LinkOptions {
+  /** Objects and archives in command-line order. */
+  readonly inputs: readonly string[];
+  /** `-L` directories, then the C library's. */
+  readonly libraryDirs: readonly string[];
+  /** `-l` names in order (searched as lib<name>.a). */
+  readonly libraries: readonly string[];
+  /** Startup object(s) placed first. */
+  readonly startFiles: readonly string[];
+  /** Archives that always close the link (libc, libm, the syscall layer), in a group. */
+  readonly systemLibraries: readonly string[];
+  readonly linkerScript: string;
+  /** Raw ld flags from -Wl,... */
+  readonly extraLdFlags?: readonly string[];
+}
+
+function findLibrary(name: string, dirs: readonly string[]): string {
+  for (const dir of dirs) {
+    const p = join(dir, `lib${name}.a`);
+    if (existsSync(p)) return p;
+  }
+  throw new ToolchainError(`cannot find -l${name} (looked for lib${name}.a in ${dirs.join(', ') || 'no directories'}); only static archives built by zerovm cc can be linked`);
+}
+
+/** The validator's verdict on a linked program, as lines for the user, or [] when valid. */
+export function validationProblems(bytes: Uint8Array): string[] {
+  const outcome = validateNexe(bytes, { policy: 'deterministic' });
+  if (!outcome.ok) return [`not a valid nexe: ${outcome.error.message}`];
+  return outcome.value.result.errors.map((e) => `0x${e.address.toString(16)}: ${e.message} [${e.rule}]`);
+}
+
+/** Links, patches the ELF identification and validates. Throws ToolchainError (and removes the output) when invalid. */
+export async function linkNexe(tools: Tools, output: string, options: LinkOptions): Promise<void> {
+  const libs = options.libraries.map((l) => findLibrary(l, options.libraryDirs));
+  const args = [
+    '-static',
+    '-nostdlib',
+    '--build-id=none',
+    '-z',
+    'noexecstack',
+    '-z',
+    'max-page-size=0x1000',
+    '-T',
+    options.linkerScript,
+    ...(options.extraLdFlags ?? []),
+    '-o',
+    output,
+    ...options.startFiles,
+    ...options.inputs,
+    '--start-group',
+    ...libs,
+    ...options.systemLibraries,
+    '--end-group',
+  ];
+  await tool(tools.ld, args);
+  const bytes = new Uint8Array(readFileSync(output));
+  patchOsAbi(bytes);
+  writeFileSync(output, bytes);
+  const problems = validationProblems(bytes);
+  if (problems.length > 0) {
+    unlinkSync(output);
+    const shown = problems.slice(0, 20);
+    if (problems.length > shown.length) shown.push(`... and ${problems.length - shown.length} more`);
+    throw new ToolchainError(`${output}: the linked program does not pass the sandbox validator:\n${shown.join('\n')}`);
+  }
+}
+
+/** Creates (replaces) a static archive. */
+export async function archive(tools: Tools, output: string, objects: readonly string[]): Promise<void> {
+  if (existsSync(output)) unlinkSync(output);
+  // ar's command line can get long for a C library: add in chunks.
+  for (let i = 0; i < objects.length; i += 500) await tool(tools.ar, ['qc', output, ...objects.slice(i, i + 500)]);
+  await tool(tools.ar, ['s', output]);
+}

@@ -1,0 +1,26 @@
+-- Coroutines, pcall/error (setjmp/longjmp in the C library), deep recursion.
+local co = coroutine.create(function(a)
+  local b = coroutine.yield(a + 1)
+  local c = coroutine.yield(b * 2)
+  return c .. "!"
+end)
+print(coroutine.resume(co, 1))
+print(coroutine.resume(co, 10))
+print(coroutine.resume(co, "end"))
+print(coroutine.resume(co), coroutine.status(co))
+local gen = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) end end)
+print(gen(), gen(), gen())
+print(pcall(function() error("boom") end))
+local okt, errt = pcall(function() error({code = 7}) end)
+print(okt, type(errt), errt.code)
+print(select(2, pcall(error)))
+print(pcall(function() local x = nil; return x.y end))
+print(xpcall(function() error("deep", 0) end, function(m) return "handled: " .. m end))
+local function depth(n) if n == 0 then return 0 end return 1 + depth(n - 1) end
+print(depth(10000))
+print(pcall(function() local function f() return f() + 1 end return f() end))
+print(pcall(string.rep))
+local ok, err = pcall(function() error(setmetatable({}, {__tostring = function() return "custom" end})) end)
+print(ok, tostring(err))
+local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end
+print(fib(24))

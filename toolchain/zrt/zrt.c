@@ -1,0 +1,606 @@
+/*
+ * zrt: the system-call layer between newlib and ZeroVM's one trap, for
+ * programs built by `zerovm cc`. (Named after ZeroVM's own "ZRT" runtime
+ * library, whose conventions it follows; no code is shared.)
+ *
+ * Pipeline position: crt0.S (_start) -> __zrt_main here -> main(); newlib's
+ * reentrant wrappers (_read_r ...) -> the _read/_write/... below -> the
+ * trap (crt0.S __zrt_trap) -> the runtime's trap handler.
+ *
+ * What it maps (zerovm-abi.md sections 4, 5 and 10):
+ * - file descriptors 0, 1, 2 are the channels /dev/stdin, /dev/stdout,
+ *   /dev/stderr; open() of a channel's alias gives a descriptor on it
+ *   (reads and writes pass the descriptor's position as the trap offset,
+ *   which sequential channels ignore);
+ * - argv and the environment come from the channel /dev/nvram, in the
+ *   format zvsh writes (src/runtime/nvram.ts): one record per line;
+ *   [mapping] modes decide what fstat() says (char devices make stdio line
+ *   buffered); [time] seconds is the clock;
+ * - [fstab] channel=ALIAS,mountpoint=DIR,access=ro mounts a tar image
+ *   read-only: open() of a path under DIR reads the file out of the image;
+ * - sbrk() hands out the heap the user manifest describes;
+ * - the clock is deterministic: gettimeofday() returns the [time] seconds
+ *   (0 without one) and never advances; times() reports zero CPU time;
+ * - everything else fails with ENOSYS (or EROFS / EBADF / ENOENT where
+ *   that is the honest answer), never a crash.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/times.h>
+#include <unistd.h>
+
+#undef errno
+extern int errno;
+
+#define TRAP_READ 0x64616552u
+#define TRAP_WRITE 0x74697257u
+#define TRAP_EXIT 0x74697845u
+
+/* The user manifest, read only, placed by the runtime below the stack. */
+struct zvm_channel {
+  int64_t limits[4];
+  int64_t size;
+  uint32_t type;
+  uint32_t name;
+};
+struct zvm_manifest {
+  uint32_t heap_ptr;
+  uint32_t heap_size;
+  uint32_t stack_size;
+  int32_t channels_count;
+  uint32_t channels;
+};
+#define MANIFEST_POINTER 0xFEFFFFFCu
+
+extern int32_t __zrt_trap(uint64_t *block);
+extern int main(int, char **, char **);
+extern void __libc_init_array(void);
+char **environ;
+
+static const struct zvm_manifest *manifest;
+static const struct zvm_channel *channels;
+
+static int32_t trap(uint32_t function, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {
+  uint64_t block[6] = {function, 0, a0, a1, a2, a3};
+  return __zrt_trap(block);
+}
+
+static int32_t channel_read(int ch, void *buf, uint32_t size, int64_t offset) {
+  return trap(TRAP_READ, (uint64_t)ch, (uint64_t)(uintptr_t)buf, size, (uint64_t)offset);
+}
+
+static int32_t channel_write(int ch, const void *buf, uint32_t size, int64_t offset) {
+  return trap(TRAP_WRITE, (uint64_t)ch, (uint64_t)(uintptr_t)buf, size, (uint64_t)offset);
+}
+
+static const char *channel_name(int ch) { return (const char *)(uintptr_t)channels[ch].name; }
+
+static int channel_by_alias(const char *alias) {
+  for (int i = 0; i < manifest->channels_count; i++)
+    if (strcmp(channel_name(i), alias) == 0) return i;
+  return -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Heap */
+
+static uintptr_t heap_end, heap_limit;
+
+void *_sbrk(ptrdiff_t increment) {
+  uintptr_t old = heap_end;
+  if (increment >= 0 ? heap_limit - old < (uintptr_t)increment : old - manifest->heap_ptr < (uintptr_t)-increment) {
+    errno = ENOMEM;
+    return (void *)-1;
+  }
+  heap_end = old + increment;
+  return (void *)old;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The read-only file system: a tar image channel. */
+
+struct image_file {
+  char *path; /* absolute, normalised */
+  int64_t offset;
+  int64_t size;
+  int is_dir;
+};
+static struct image_file *image_files;
+static int image_count;
+static int image_channel = -1;
+
+/* Normalises an absolute path in place: no "//", ".", "..", no trailing '/'. */
+static void normalise(char *path) {
+  char *out = path;
+  const char *in = path;
+  while (*in) {
+    while (*in == '/') in++;
+    if (!*in) break;
+    const char *end = strchr(in, '/');
+    size_t len = end ? (size_t)(end - in) : strlen(in);
+    if (len == 1 && in[0] == '.') {
+    } else if (len == 2 && in[0] == '.' && in[1] == '.') {
+      while (out > path && *--out != '/') {
+      }
+    } else {
+      *out++ = '/';
+      memmove(out, in, len);
+      out += len;
+    }
+    in += len;
+  }
+  if (out == path) *out++ = '/';
+  *out = 0;
+}
+
+/* "/" + path for relative paths (the working directory is "/"), normalised; malloc'd. */
+static char *absolute(const char *mount, const char *path) {
+  size_t n = strlen(mount) + strlen(path) + 3;
+  char *out = malloc(n);
+  if (!out) return 0;
+  strcpy(out, path[0] == '/' ? "" : mount);
+  strcat(out, "/");
+  strcat(out, path);
+  normalise(out);
+  return out;
+}
+
+static int64_t octal(const char *field, int width) {
+  int64_t v = 0;
+  for (int i = 0; i < width && field[i]; i++) {
+    if (field[i] == ' ') continue;
+    if (field[i] < '0' || field[i] > '7') break;
+    v = v * 8 + (field[i] - '0');
+  }
+  return v;
+}
+
+static void mount_image(int ch, const char *mountpoint) {
+  char header[512];
+  int64_t offset = 0;
+  image_channel = ch;
+  for (;;) {
+    if (channel_read(ch, header, 512, offset) != 512) break;
+    if (header[0] == 0) break;
+    int64_t size = octal(header + 124, 12);
+    char type = header[156];
+    char name[256 + 2];
+    name[0] = 0;
+    if (memcmp(header + 257, "ustar", 5) == 0 && header[345]) {
+      strncat(name, header + 345, 155);
+      strcat(name, "/");
+    }
+    strncat(name, header, 100);
+    if (type == '0' || type == 0 || type == '5') {
+      struct image_file *grown = realloc(image_files, (image_count + 1) * sizeof *grown);
+      char *path = absolute(mountpoint, name);
+      if (!grown || !path) break;
+      /* A member path is relative to the mount point even when it starts with '/'. */
+      if (name[0] == '/') {
+        free(path);
+        char *joined = malloc(strlen(mountpoint) + strlen(name) + 2);
+        if (!joined) break;
+        strcpy(joined, mountpoint);
+        strcat(joined, "/");
+        strcat(joined, name);
+        normalise(joined);
+        path = joined;
+      }
+      image_files = grown;
+      image_files[image_count].path = path;
+      image_files[image_count].offset = offset + 512;
+      image_files[image_count].size = size;
+      image_files[image_count].is_dir = type == '5';
+      image_count++;
+    }
+    offset += 512 + (size + 511) / 512 * 512;
+  }
+}
+
+static struct image_file *image_lookup(const char *path) {
+  char *abs = absolute("", path);
+  if (!abs) return 0;
+  struct image_file *found = 0;
+  for (int i = 0; i < image_count && !found; i++)
+    if (strcmp(image_files[i].path, abs) == 0) found = &image_files[i];
+  free(abs);
+  return found;
+}
+
+/* ---------------------------------------------------------------------- */
+/* File descriptors */
+
+enum { FD_FREE, FD_CHANNEL, FD_IMAGE };
+enum { MODE_DEFAULT, MODE_PIPE, MODE_CHAR, MODE_FILE };
+#define MAX_FDS 64
+
+struct fd {
+  int kind;
+  int channel;
+  int64_t pos;
+  struct image_file *file;
+};
+static struct fd fds[MAX_FDS];
+static unsigned char *channel_modes; /* per channel: MODE_* from [mapping] */
+
+static struct fd *get_fd(int fd) {
+  if (fd < 0 || fd >= MAX_FDS || fds[fd].kind == FD_FREE) {
+    errno = EBADF;
+    return 0;
+  }
+  return &fds[fd];
+}
+
+static int new_fd(void) {
+  for (int i = 0; i < MAX_FDS; i++)
+    if (fds[i].kind == FD_FREE) return i;
+  errno = EMFILE;
+  return -1;
+}
+
+static int is_random(int ch) { return channels[ch].size > 0 || channels[ch].type == 1 || channels[ch].type == 3; }
+
+int _open(const char *path, int flags, ...) {
+  int ch = channel_by_alias(path);
+  int fd;
+  if (ch >= 0) {
+    if ((fd = new_fd()) < 0) return -1;
+    fds[fd] = (struct fd){FD_CHANNEL, ch, (flags & O_APPEND) ? channels[ch].size : 0, 0};
+    return fd;
+  }
+  struct image_file *file = image_count > 0 ? image_lookup(path) : 0;
+  if (file) {
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC))) {
+      errno = EROFS;
+      return -1;
+    }
+    if (file->is_dir) {
+      errno = EISDIR;
+      return -1;
+    }
+    if ((fd = new_fd()) < 0) return -1;
+    fds[fd] = (struct fd){FD_IMAGE, image_channel, 0, file};
+    return fd;
+  }
+  errno = (flags & O_CREAT) ? EROFS : ENOENT;
+  return -1;
+}
+
+int _close(int fd) {
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  f->kind = FD_FREE;
+  return 0;
+}
+
+static int result(int32_t r) {
+  if (r < 0) {
+    errno = -r;
+    return -1;
+  }
+  return r;
+}
+
+int _read(int fd, void *buf, size_t size) {
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  if (f->kind == FD_IMAGE) {
+    int64_t left = f->file->size - f->pos;
+    if (left <= 0) return 0;
+    if ((int64_t)size > left) size = (size_t)left;
+    int r = result(channel_read(f->channel, buf, size, f->file->offset + f->pos));
+    if (r > 0) f->pos += r;
+    return r;
+  }
+  int r = result(channel_read(f->channel, buf, size, f->pos));
+  if (r > 0) f->pos += r;
+  return r;
+}
+
+int _write(int fd, const void *buf, size_t size) {
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  if (f->kind == FD_IMAGE) {
+    errno = EBADF;
+    return -1;
+  }
+  int r = result(channel_write(f->channel, buf, size, f->pos));
+  if (r > 0) f->pos += r;
+  return r;
+}
+
+off_t _lseek(int fd, off_t offset, int whence) {
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  int64_t size;
+  if (f->kind == FD_IMAGE) size = f->file->size;
+  else if (is_random(f->channel)) size = channels[f->channel].size;
+  else {
+    errno = ESPIPE;
+    return -1;
+  }
+  int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? f->pos : whence == SEEK_END ? size : -1;
+  if (base < 0 || base + offset < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  f->pos = base + offset;
+  return (off_t)f->pos;
+}
+
+static int channel_mode(int ch) {
+  int mode = channel_modes ? channel_modes[ch] : MODE_DEFAULT;
+  if (mode != MODE_DEFAULT) return mode;
+  if (ch <= 2) return MODE_CHAR;
+  return is_random(ch) ? MODE_FILE : MODE_PIPE;
+}
+
+int _fstat(int fd, struct stat *st) {
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  memset(st, 0, sizeof *st);
+  st->st_blksize = 4096;
+  st->st_nlink = 1;
+  if (f->kind == FD_IMAGE) {
+    st->st_mode = S_IFREG | 0444;
+    st->st_size = (off_t)f->file->size;
+    return 0;
+  }
+  int mode = channel_mode(f->channel);
+  st->st_mode = (mode == MODE_CHAR ? S_IFCHR : mode == MODE_PIPE ? S_IFIFO : S_IFREG) | 0666;
+  st->st_size = (off_t)channels[f->channel].size;
+  st->st_ino = (ino_t)(f->channel + 1);
+  return 0;
+}
+
+int _stat(const char *path, struct stat *st) {
+  struct image_file *file = image_count > 0 ? image_lookup(path) : 0;
+  if (file) {
+    memset(st, 0, sizeof *st);
+    st->st_mode = (file->is_dir ? S_IFDIR | 0555 : S_IFREG | 0444);
+    st->st_size = (off_t)file->size;
+    st->st_nlink = 1;
+    st->st_blksize = 4096;
+    return 0;
+  }
+  int fd = _open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  int r = _fstat(fd, st);
+  _close(fd);
+  return r;
+}
+
+int _isatty(int fd) {
+  struct stat st;
+  if (_fstat(fd, &st) < 0) return 0;
+  if (!S_ISCHR(st.st_mode)) {
+    errno = ENOTTY;
+    return 0;
+  }
+  return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Process and time */
+
+static long long clock_seconds;
+
+void _exit(int code) {
+  for (;;) trap(TRAP_EXIT, (uint64_t)(uint32_t)code, 0, 0, 0);
+}
+
+int _gettimeofday(struct timeval *tv, void *tz) {
+  (void)tz;
+  if (tv) {
+    tv->tv_sec = (time_t)clock_seconds;
+    tv->tv_usec = 0;
+  }
+  return 0;
+}
+
+clock_t _times(struct tms *buf) {
+  if (buf) memset(buf, 0, sizeof *buf);
+  return 0;
+}
+
+int _getpid(void) { return 1; }
+
+int _kill(int pid, int sig) {
+  if (pid == 1) _exit(128 + sig);
+  errno = ESRCH;
+  return -1;
+}
+
+static int nosys(void) {
+  errno = ENOSYS;
+  return -1;
+}
+int _unlink(const char *path) { return (void)path, nosys(); }
+int _link(const char *a, const char *b) { return (void)a, (void)b, nosys(); }
+int _mkdir(const char *path, int mode) { return (void)path, (void)mode, nosys(); }
+int _fork(void) { return nosys(); }
+int _wait(int *status) { return (void)status, nosys(); }
+int _execve(const char *path, char *const argv[], char *const envp[]) { return (void)path, (void)argv, (void)envp, nosys(); }
+int _fcntl(int fd, int cmd, int arg) {
+  (void)cmd, (void)arg;
+  return get_fd(fd) ? nosys() : -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* nvram: arguments, environment, mappings, mounts, time */
+
+static char *nvram_text(void) {
+  int ch = channel_by_alias("/dev/nvram");
+  if (ch < 0) return 0;
+  int64_t size = channels[ch].size;
+  if (size <= 0 || size > (1 << 24)) return 0;
+  char *text = malloc((size_t)size + 1);
+  if (!text) return 0;
+  int64_t got = 0;
+  while (got < size) {
+    int32_t r = channel_read(ch, text + got, (uint32_t)(size - got), got);
+    if (r <= 0) break;
+    got += r;
+  }
+  text[got] = 0;
+  return text;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Decodes \xHH escapes in place. */
+static void unescape(char *s) {
+  char *out = s;
+  for (char *in = s; *in;) {
+    if (in[0] == '\\' && in[1] == 'x' && hexval(in[2]) >= 0 && hexval(in[3]) >= 0) {
+      *out++ = (char)(hexval(in[2]) * 16 + hexval(in[3]));
+      in += 4;
+    } else {
+      *out++ = *in++;
+    }
+  }
+  *out = 0;
+}
+
+static char *strip(char *s) {
+  while (*s == ' ' || *s == '\t') s++;
+  char *e = s + strlen(s);
+  while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) e--;
+  *e = 0;
+  return s;
+}
+
+/* The value of KEY in a "k=v,k=v" record (modified in place), or 0. */
+static char *field(char *record, const char *key) {
+  size_t klen = strlen(key);
+  for (char *item = record; item;) {
+    char *next = strchr(item, ',');
+    char *eq = strchr(item, '=');
+    if (eq && (!next || eq < next)) {
+      char *k = item;
+      while (*k == ' ' || *k == '\t') k++;
+      char *kend = eq;
+      while (kend > k && (kend[-1] == ' ' || kend[-1] == '\t')) kend--;
+      if ((size_t)(kend - k) == klen && strncasecmp(k, key, klen) == 0) {
+        char *v = eq + 1;
+        size_t vlen = next ? (size_t)(next - v) : strlen(v);
+        char *copy = malloc(vlen + 1);
+        memcpy(copy, v, vlen);
+        copy[vlen] = 0;
+        return strip(copy);
+      }
+    }
+    item = next ? next + 1 : 0;
+  }
+  return 0;
+}
+
+static int argc;
+static char **argv;
+static int envc;
+
+static void add_arg(char *arg) {
+  argv = realloc(argv, (argc + 2) * sizeof *argv);
+  unescape(arg);
+  argv[argc++] = arg;
+  argv[argc] = 0;
+}
+
+static void parse_args(char *value) {
+  char *p = value;
+  while (*p) {
+    while (*p == ' ' || *p == '\t') p++;
+    if (!*p) break;
+    char *start;
+    if (*p == '"') {
+      start = ++p;
+      while (*p && *p != '"') p++;
+    } else {
+      start = p;
+      while (*p && *p != ' ' && *p != '\t') p++;
+    }
+    char *arg = malloc((size_t)(p - start) + 1);
+    memcpy(arg, start, (size_t)(p - start));
+    arg[p - start] = 0;
+    add_arg(arg);
+    if (*p == '"') p++;
+  }
+}
+
+static void parse_nvram(char *text) {
+  char section[16] = "";
+  for (char *line = text; line && *line;) {
+    char *next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    char *hash = strchr(line, '#');
+    if (hash) *hash = 0;
+    char *l = strip(line);
+    if (l[0] == '[') {
+      char *close = strchr(l, ']');
+      if (close) {
+        *close = 0;
+        strncpy(section, strip(l + 1), sizeof section - 1);
+      }
+    } else if (*l) {
+      if (strcmp(section, "args") == 0) {
+        char *v = field(l, "args");
+        if (v) parse_args(v);
+      } else if (strcmp(section, "env") == 0) {
+        char *name = field(l, "name"), *value = field(l, "value");
+        if (name && value) {
+          unescape(value);
+          char *pair = malloc(strlen(name) + strlen(value) + 2);
+          strcpy(pair, name);
+          strcat(pair, "=");
+          strcat(pair, value);
+          environ = realloc(environ, (envc + 2) * sizeof *environ);
+          environ[envc++] = pair;
+          environ[envc] = 0;
+        }
+      } else if (strcmp(section, "mapping") == 0) {
+        char *ch = field(l, "channel"), *mode = field(l, "mode");
+        int i = ch ? channel_by_alias(ch) : -1;
+        if (i >= 0 && mode)
+          channel_modes[i] = strcmp(mode, "pipe") == 0 ? MODE_PIPE : strcmp(mode, "char") == 0 ? MODE_CHAR : strcmp(mode, "file") == 0 ? MODE_FILE : MODE_DEFAULT;
+      } else if (strcmp(section, "fstab") == 0) {
+        char *ch = field(l, "channel"), *mount = field(l, "mountpoint"), *access = field(l, "access");
+        int i = ch ? channel_by_alias(ch) : -1;
+        if (i >= 0 && mount && (!access || strcmp(access, "ro") == 0)) {
+          char *m = absolute("", mount);
+          if (m) mount_image(i, strcmp(m, "/") == 0 ? "" : m);
+        }
+      } else if (strcmp(section, "time") == 0) {
+        char *s = field(l, "seconds");
+        if (s) clock_seconds = strtoll(s, 0, 10);
+      }
+    }
+    line = next;
+  }
+}
+
+void __zrt_main(void) {
+  manifest = (const struct zvm_manifest *)(uintptr_t) * (volatile uint32_t *)(uintptr_t)MANIFEST_POINTER;
+  channels = (const struct zvm_channel *)(uintptr_t)manifest->channels;
+  heap_end = manifest->heap_ptr;
+  heap_limit = manifest->heap_ptr + manifest->heap_size;
+  for (int i = 0; i < 3 && i < manifest->channels_count; i++) fds[i] = (struct fd){FD_CHANNEL, i, 0, 0};
+  channel_modes = calloc((size_t)manifest->channels_count + 1, 1);
+  static char *empty_env[1];
+  environ = 0;
+  char *text = nvram_text();
+  if (text) parse_nvram(text);
+  if (!environ) environ = empty_env;
+  if (argc == 0) add_arg(strdup("program"));
+  __libc_init_array();
+  exit(main(argc, argv, environ));
+}
