@@ -124,6 +124,18 @@ for (const { name, skip } of ENGINES) {
       expect(readFileSync(m.out, 'utf8')).toBe('');
     });
 
+    it('zerovm run keeps what the shell redirected: stdout and stderr sharing one file (> out 2>&1), appending (>>)', () => {
+      const out = join(tmp, `run-shared-${name}`);
+      writeFileSync(out, 'before\n');
+      const hello = join(ROOT, 'examples', 'hello.nexe');
+      const command = `"${process.execPath}" "${BIN}" run --engine ${name} "${hello}" >> "${out}" 2>&1`;
+      for (let i = 0; i < 2; i++) expect(spawnSync('sh', ['-c', command]).status).toBe(0);
+      expect(readFileSync(out, 'utf8')).toBe('before\nhello, world\nhello, world\n');
+      const truncating = `"${process.execPath}" "${BIN}" run --engine ${name} "${hello}" > "${out}" 2>&1`;
+      expect(spawnSync('sh', ['-c', truncating]).status).toBe(0);
+      expect(readFileSync(out, 'utf8')).toBe('hello, world\n');
+    });
+
     it('runs hello with the host stdout (a file here) and exits with its code', () => {
       const out = join(tmp, `run-out-${name}`);
       const report = join(tmp, `run-report-${name}`);

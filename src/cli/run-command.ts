@@ -138,7 +138,7 @@ export function runRun(argv: readonly string[]): number {
     };
     const manifestPath = join(dir, 'manifest');
     writeFileSync(manifestPath, formatManifest(manifest));
-    const result = runSession({ manifestPath, engine, preallocate: false, skipValidation: flags.has('skip-validation') });
+    const result = runSession({ manifestPath, engine, preallocate: false, inheritStandardStreams: true, skipValidation: flags.has('skip-validation') });
     const reportPath = options.get('report');
     if (reportPath !== undefined) writeFileSync(reportPath, result.report);
     if (result.exitCode !== 0) {

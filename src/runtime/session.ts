@@ -60,6 +60,8 @@ export interface SessionOptions {
   readonly loadOnly?: boolean;
   /** -P turns preallocation of writable channels off. */
   readonly preallocate?: boolean;
+  /** Standard channels on the inherited descriptors 0-2, never reopened (`zerovm run`; see host-channel.ts). */
+  readonly inheritStandardStreams?: boolean;
   /** -t. */
   readonly reportMode?: ReportMode;
   /** The engine that runs the program. */
@@ -229,7 +231,10 @@ export function runSession(options: SessionOptions): SessionResult {
       }
     }
     checkManifest(manifest);
-    channels = ChannelSet.open(channelSpecs(manifest), { preallocate: options.preallocate !== false });
+    channels = ChannelSet.open(channelSpecs(manifest), {
+      preallocate: options.preallocate !== false,
+      inheritStandardStreams: options.inheritStandardStreams === true,
+    });
     for (const channel of manifest.channels) {
       const l = channel.limits;
       observer?.log(Verbosity.Details, `channel ${channel.alias} = ${channel.uri}, type ${channel.type}, limits ${l.gets} ${l.getSize} ${l.puts} ${l.putSize}`);

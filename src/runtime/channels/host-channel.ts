@@ -103,6 +103,14 @@ const STANDARD_STREAM_FD: Readonly<Record<string, number>> = { '/dev/stdin': 0, 
 export interface OpenChannelOptions {
   /** Extend writable regular files to put_size when opened (default true; -P turns it off). */
   readonly preallocate?: boolean;
+  /**
+   * Use the host's standard streams through the inherited descriptors 0-2
+   * whatever they are, never reopened by name (`zerovm run`). Reopening
+   * /dev/stdout when it is a file truncates it, and the final truncation of
+   * an empty /dev/stderr would empty a file that stdout shares
+   * (`> out 2>&1`). The original's manifest semantics reopen them (default).
+   */
+  readonly inheritStandardStreams?: boolean;
 }
 
 /** Size of one host read (the original's BUFFER_SIZE). */
@@ -131,7 +139,8 @@ function isRetryable(error: unknown): boolean {
 }
 
 /** The host object behind a uri, or undefined when it cannot back a channel. */
-function detectSource(uri: string): ChannelSource | undefined {
+function detectSource(uri: string, options: OpenChannelOptions): ChannelSource | undefined {
+  if (options.inheritStandardStreams === true && uri in STANDARD_STREAM_FD) return 'socket';
   let stats;
   try {
     stats = statSync(uri);
@@ -227,7 +236,7 @@ function openStream(spec: ChannelSpec, mask: AccessMask): OpenedHandle {
   return { fd, size: 0, putpos: 0 };
 }
 
-/** A standard stream that is a socket: use the inherited descriptor. */
+/** A standard stream that is a socket (or `inheritStandardStreams`): use the inherited descriptor. */
 function inheritedStream(spec: ChannelSpec, mask: AccessMask): OpenedHandle {
   if (mask !== 1 && mask !== 2)
     throw new ChannelMountError(HostErrno.EINVAL, `${spec.alias} has invalid i/o type`, spec.alias);
@@ -291,7 +300,7 @@ export class HostChannel {
 
     const limits = exactLimits(spec.limits);
     const mask = accessMask(limits);
-    const source = detectSource(uri);
+    const source = detectSource(uri, options);
     if (source === undefined)
       throw new ChannelMountError(
         HostErrno.EPROTONOSUPPORT,
