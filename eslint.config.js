@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'tmp-*', 'native/build/**'] },
+  { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'tmp-*', 'native/build/**', 'native/build-arm64/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
