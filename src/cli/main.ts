@@ -9,6 +9,7 @@ import { runValidate, runDisasm } from './validate-command.js';
 import { runSessionCommand } from './session-command.js';
 import { runRun } from './run-command.js';
 import { runCc } from './cc-command.js';
+import { runBundle } from './bundle-command.js';
 import { CliError } from './args.js';
 import { VERSION } from './version.js';
 import { existsSync } from 'node:fs';
@@ -19,10 +20,15 @@ usage:
   zerovm [-s] [-F] [-t N] [-v N] [-P] [-Q] [-T trace] MANIFEST
                                          run a session (the original's command line; report on stdout)
   zerovm run [--memory N] [--timeout S] [--channel ALIAS=PATH[:ro|:wo|:rw]] [--env NAME=VALUE]
-             [--report FILE] [--save-dir DIR] [--engine native|unicorn|auto] PROGRAM.nexe [ARGS...]
-                                         run a program with the host's stdin/stdout/stderr; exits with its code
+             [--report FILE] [--save-dir DIR] [--engine native|unicorn|auto] [--image FILE.tar]
+             PROGRAM.nexe|APP.zapp [ARGS...]
+                                         run a program or a zapp with the host's stdin/stdout/stderr; exits with its code
+                                         (--image / a zapp's files: a read-only file system at '/')
   zerovm cc [gcc flags] [-c|-S|-E] [-o OUT] FILES.c/.S/.o/.a
                                          compile C to a validated nexe (gcc -mx32, sandboxing pass, newlib)
+  zerovm bundle [-o APP.zapp] [--name N] [--version V] [--arg A]... --program PROG.nexe [FILE|DIR|DEST=PATH]...
+  zerovm bundle [-o APP.zapp] --yaml zapp.yaml
+                                         build a zapp: the program, its files and a zapp.yaml in one tar
   zerovm validate [options] PROGRAM.nexe   check a program against the sandbox rules
   zerovm validate --hex FILE | --raw FILE  check a code region (hex text or raw bytes)
   zerovm disasm [options] PROGRAM.nexe     annotated listing: bundles, superinstructions, errors
@@ -61,6 +67,8 @@ export async function run(argv: readonly string[]): Promise<number> {
         return await (await import('./conformance-command.js')).runConformance(rest);
       case 'cc':
         return await runCc(rest);
+      case 'bundle':
+        return runBundle(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -14,15 +14,25 @@
  * read/write; ro by default) and --env NAME=VALUE (the program's environment,
  * passed in the nvram's [env] section — the host environment is not).
  * Host stdio may be a terminal, file, pipe or socket.
+ *
+ * Images and zapps: `--image FILE.tar` mounts a tar read-only at '/' (a
+ * `/dev/image` channel and an nvram `[fstab]` record, which the C library
+ * of `zerovm cc` reads: toolchain/zrt/zrt.c). `zerovm run app.zapp ARGS`
+ * runs a zapp (src/zapp/zapp.ts): its program is extracted into the
+ * session directory, the zapp itself is mounted as the image, the
+ * program's arguments are zapp.yaml's `args` then ARGS, and every device
+ * zapp.yaml names beyond stdin/stdout/stderr/nvram/image must be given with
+ * --channel /dev/NAME=PATH.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { formatManifest, MANIFEST_VERSION, parseChannelUri, type Manifest, type ManifestChannel } from '../runtime/manifest.js';
-import { formatNvram } from '../runtime/nvram.js';
+import { formatNvram, type NvramMount } from '../runtime/nvram.js';
 import { runSession } from '../runtime/session.js';
 import { CliError, parseAddress } from './args.js';
 import { DEFAULT_ENGINE, selectEngine } from '../engines/select.js';
+import { BUILTIN_DEVICES, openZapp, ZappError } from '../zapp/zapp.js';
 
 const BIG = 2n ** 53n;
 
@@ -54,7 +64,7 @@ function parseRunArgs(argv: readonly string[]): {
       flags.add(name);
       continue;
     }
-    if (!['memory', 'timeout', 'report', 'save-dir', 'engine', 'channel', 'env'].includes(name)) throw new CliError(`unknown option ${arg}`);
+    if (!['memory', 'timeout', 'report', 'save-dir', 'engine', 'channel', 'env', 'image'].includes(name)) throw new CliError(`unknown option ${arg}`);
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new CliError(`option --${name} needs a value`);
     if (name === 'channel') channels.push(value);
@@ -62,7 +72,7 @@ function parseRunArgs(argv: readonly string[]): {
     else options.set(name, value);
   }
   const program = argv[i];
-  if (program === undefined) throw new CliError('usage: zerovm run [options] PROGRAM.nexe [ARGS...]');
+  if (program === undefined) throw new CliError('usage: zerovm run [options] PROGRAM.nexe|APP.zapp [ARGS...]');
   return { options, flags, channels, env, program, args: argv.slice(i + 1) };
 }
 
@@ -96,6 +106,56 @@ function environment(pairs: readonly string[]): Record<string, string> {
   return env;
 }
 
+/** A zapp is a tar: named .zapp, or anything with the ustar magic at byte 257 (an ELF file never has it). */
+function isZapp(path: string): boolean {
+  if (path.endsWith('.zapp')) return true;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false; // the session reports the missing program in its own words
+  }
+  try {
+    const head = Buffer.alloc(262);
+    return readSync(fd, head, 0, 262, 0) === 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** What a session runs: the program file, argv (name first), and the tar to mount at '/', if any. */
+interface Launch {
+  readonly programPath: string;
+  readonly argv: readonly string[];
+  readonly image: string | undefined;
+}
+
+/** Extracts a zapp's program into `dir`; the zapp becomes the image. */
+function launchZapp(zappPath: string, args: readonly string[], dir: string, extra: readonly ManifestChannel[], image: string | undefined): Launch {
+  if (image !== undefined) throw new CliError(`--image: a zapp brings its own image (its files); bundle ${basename(image)}'s files into it instead`);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(zappPath);
+  } catch {
+    throw new CliError(`cannot read the zapp '${zappPath}'`);
+  }
+  try {
+    const zapp = openZapp(bytes, zappPath);
+    const aliases = new Set(extra.map((c) => c.alias));
+    for (const device of zapp.manifest.devices) {
+      if (!(BUILTIN_DEVICES as readonly string[]).includes(device) && !aliases.has(`/dev/${device}`)) {
+        throw new CliError(`${zappPath} expects a device '${device}': give it with --channel /dev/${device}=PATH[:ro|:wo|:rw]`);
+      }
+    }
+    const programPath = join(dir, basename(zapp.manifest.program));
+    writeFileSync(programPath, zapp.program);
+    return { programPath, argv: [basename(zapp.manifest.program), ...zapp.manifest.args, ...args], image: resolve(zappPath) };
+  } catch (error) {
+    if (error instanceof ZappError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
 export function runRun(argv: readonly string[]): number {
   const { options, flags, channels, env, program, args } = parseRunArgs(argv);
   const extra = channels.map(extraChannel);
@@ -108,13 +168,21 @@ export function runRun(argv: readonly string[]): number {
   const dir = saveDir === undefined ? mkdtempSync(join(tmpdir(), 'zerovm-run-')) : resolve(saveDir);
   if (saveDir !== undefined) mkdirSync(dir, { recursive: true });
   try {
-    const programPath = resolve(program);
+    const imageOption = options.get('image');
+    if (imageOption !== undefined && !existsSync(imageOption)) throw new CliError(`--image '${imageOption}': no such file`);
+    const launch: Launch = isZapp(program)
+      ? launchZapp(program, args, dir, extra, imageOption)
+      : { programPath: resolve(program), argv: [program, ...args], image: imageOption === undefined ? undefined : resolve(imageOption) };
+    const programPath = launch.programPath;
+    const fstab: NvramMount[] = launch.image === undefined ? [] : [{ channel: '/dev/image', mountpoint: '/', access: 'ro', removable: false }];
+    const imageChannels = launch.image === undefined ? [] : [channel(launch.image, '/dev/image', 1, [BIG, BIG, 0n, 0n])];
     const nvramPath = join(dir, 'nvram');
     writeFileSync(
       nvramPath,
       formatNvram({
-        args: [program, ...args],
+        args: launch.argv,
         env: environmentVariables,
+        fstab,
         mappings: [
           { channel: '/dev/stdin', mode: 'char' },
           { channel: '/dev/stdout', mode: 'char' },
@@ -133,6 +201,7 @@ export function runRun(argv: readonly string[]): number {
         channel('/dev/stdout', '/dev/stdout', 0, [0n, 0n, BIG, BIG]),
         channel('/dev/stderr', '/dev/stderr', 0, [0n, 0n, BIG, BIG]),
         channel(nvramPath, '/dev/nvram', 3, [BIG, BIG, 0n, 0n]),
+        ...imageChannels,
         ...extra,
       ],
     };

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { nativeEngine } from '../../src/engines/native.js';
 import { formatManifest, MANIFEST_VERSION, parseChannelUri, type ManifestChannel } from '../../src/runtime/manifest.js';
 import { formatNvram, type NvramMount } from '../../src/runtime/nvram.js';
+import type { Engine } from '../../src/runtime/engine.js';
 import { runSession } from '../../src/runtime/session.js';
 import { findTools } from '../../src/toolchain/driver.js';
 import { NEWLIB_TARBALL } from '../../src/toolchain/libc.js';
@@ -22,18 +23,29 @@ import { NEWLIB_TARBALL } from '../../src/toolchain/libc.js';
 export const ROOT = [join(import.meta.dirname, '..', '..'), join(import.meta.dirname, '..', '..', '..')].find((d) => existsSync(join(d, 'bin', 'zerovm.js'))) ?? join(import.meta.dirname, '..', '..');
 export const ci = process.env.CI === 'true' || process.env.CI === '1';
 
-/** Why the end-to-end toolchain tests cannot run here, or null. */
-export function unavailable(): string | null {
+/**
+ * Why nexes cannot be built here, or null. The end-to-end suites check
+ * engines per case (test/engine-matrix.ts): `zerovm cc` validates with the
+ * project's validator and needs no engine.
+ */
+export function buildUnavailable(): string | null {
   const tools = findTools();
   if (typeof tools === 'string') return tools;
   if (!existsSync(NEWLIB_TARBALL)) return `newlib's sources are missing (${NEWLIB_TARBALL}; Debian: newlib-source)`;
-  const engine = nativeEngine.unavailableReason();
-  if (engine !== null) return `native engine: ${engine}`;
   return null;
 }
 
-export function warnIfSkipped(what: string): boolean {
-  const reason = unavailable();
+/** Why nexes cannot be built and run on the native engine here, or null (bench/toolchain.bench.ts). */
+export function unavailable(): string | null {
+  const build = buildUnavailable();
+  if (build !== null) return build;
+  const engine = nativeEngine.unavailableReason();
+  return engine === null ? null : `native engine: ${engine}`;
+}
+
+/** Warns (locally) and says whether a suite that builds nexes (and, with needsNative, runs them natively) must skip; under CI it never skips. */
+export function warnIfSkipped(what: string, needsNative = false): boolean {
+  const reason = needsNative ? unavailable() : buildUnavailable();
   if (reason !== null && !ci) console.warn(`\n*** ${what} SKIPPED: ${reason} ***\n`);
   return reason !== null && !ci;
 }
@@ -68,8 +80,8 @@ export interface RunResult {
   readonly exitState: string;
 }
 
-/** Runs a nexe with stdin from `input`, args, env, and optionally a tar image mounted at '/'. */
-export function runNexe(dir: string, nexe: string, options: { args?: readonly string[]; input?: string; env?: Record<string, string>; image?: string; timeSeconds?: number } = {}): RunResult {
+/** Runs a nexe (on the native engine unless told) with stdin from `input`, args, env, and optionally a tar image mounted at '/'. */
+export function runNexe(dir: string, nexe: string, options: { args?: readonly string[]; input?: string; env?: Record<string, string>; image?: string; timeSeconds?: number; engine?: Engine } = {}): RunResult {
   const stdin = join(dir, 'stdin');
   const stdout = join(dir, 'stdout');
   const stderr = join(dir, 'stderr');
@@ -101,6 +113,6 @@ export function runNexe(dir: string, nexe: string, options: { args?: readonly st
   if (options.image) channels.push(channel(options.image, '/dev/image', 1, true, false));
   const manifestPath = join(dir, 'manifest');
   writeFileSync(manifestPath, formatManifest({ version: MANIFEST_VERSION, program: nexe, timeout: 60, memory: 256 * 1024 * 1024, memoryEtag: false, channels }));
-  const result = runSession({ manifestPath, engine: nativeEngine, preallocate: false });
+  const result = runSession({ manifestPath, engine: options.engine ?? nativeEngine, preallocate: false });
   return { stdout: readFileSync(stdout, 'utf8'), stderr: readFileSync(stderr, 'utf8'), code: result.userReturnCode, exitState: result.exitState };
 }
