@@ -29,13 +29,11 @@
  *   and warns once on stderr if it cannot; `unicornRepairs()` says which
  *   are on.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Engine, type EngineSession, type Protection, type Region, type Stop } from '../runtime/engine.js';
+import { AddonEngine, findAddonFile, requireAddon, type EngineAddon, type LoadedAddon } from '../engines/addon-engine.js';
+import type { Engine } from '../runtime/engine.js';
 import type { CpuFeature } from '../validator/features.js';
-import { checkPageRange, GuestViews } from './guest-views.js';
 
 /** What to install and run when the addon is missing. */
 export const UNICORN_BUILD_HINT =
@@ -81,52 +79,20 @@ export interface UnicornRepairs {
   readonly detail: string;
 }
 
-const ADDON_PATH = ['native', 'build', 'Release', 'zerovm_unicorn.node'];
-
-/** The addon's surface (native/src/unicorn/addon.cc). */
-interface UnicornSession {
-  base(): bigint;
-  memory(address: number, length: number): ArrayBuffer;
-  protect(address: number, size: number, protection: number): void;
-  start(entry: number, budgetMs: number): number;
-  resume(result: number, budgetMs: number): number;
-  dispose(): void;
-}
-
-interface UnicornAddon {
-  readonly Session: new (stopInfo: Uint32Array) => UnicornSession;
-  readonly STOP_TRAP: number;
-  readonly STOP_FAULT: number;
-  readonly STOP_TIMEOUT: number;
+/** The addon's surface (native/src/unicorn/addon.cc): the shared one, plus its start-up check. */
+interface UnicornAddon extends EngineAddon {
   readonly version: string;
   repairs(): UnicornRepairs;
 }
 
-/** Slots of the stop-details array the addon fills. */
-const enum StopSlot {
-  Args = 0,
-  ReturnAddress = 1,
-  Signal = 2,
-  Pc = 3,
-}
-
-type Loaded = { readonly addon: UnicornAddon; readonly reason: null } | { readonly addon: null; readonly reason: string };
-let loaded: Loaded | undefined;
+let loaded: LoadedAddon<UnicornAddon> | undefined;
 
 /** Finds native/build/Release/zerovm_unicorn.node above this module (src/emulator or dist/emulator). */
 export function findUnicornAddon(start = dirname(fileURLToPath(import.meta.url))): string | null {
-  let dir = start;
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, ...ADDON_PATH);
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return null;
+  return findAddonFile('zerovm_unicorn.node', start);
 }
 
-function load(): Loaded {
+function load(): LoadedAddon<UnicornAddon> {
   if (loaded !== undefined) return loaded;
   const path = findUnicornAddon();
   if (path === null) {
@@ -134,8 +100,7 @@ function load(): Loaded {
     return loaded;
   }
   try {
-    const require = createRequire(import.meta.url);
-    loaded = { addon: require(path) as UnicornAddon, reason: null };
+    loaded = { addon: requireAddon<UnicornAddon>(path), reason: null };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const missingLibrary = /libunicorn/.test(message);
@@ -155,85 +120,5 @@ export function unicornRepairs(): UnicornRepairs | null {
   return addon === null ? null : addon.repairs();
 }
 
-class UnicornEngineSession implements EngineSession {
-  readonly base: bigint;
-  private readonly stopInfo = new Uint32Array(4);
-  private readonly native: UnicornSession;
-  private readonly addon: UnicornAddon;
-  private readonly views: GuestViews;
-  private disposed = false;
-
-  constructor(addon: UnicornAddon) {
-    this.addon = addon;
-    this.native = new addon.Session(this.stopInfo);
-    this.base = this.native.base();
-    this.views = new GuestViews((address, length) => this.native.memory(address, length));
-  }
-
-  view(address: number, length: number): Uint8Array {
-    this.checkLive();
-    return this.views.view(address, length);
-  }
-
-  protect(address: number, size: number, protection: Protection): void {
-    this.checkLive();
-    checkPageRange(address, size);
-    this.native.protect(address, size, protection);
-    this.views.protected(address, size, protection);
-  }
-
-  start(entry: number, budgetMs: number): Stop {
-    this.checkLive();
-    return this.stop(this.native.start(entry, budgetMs));
-  }
-
-  resume(result: number, budgetMs: number): Stop {
-    this.checkLive();
-    return this.stop(this.native.resume(result | 0, budgetMs));
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.views.clear();
-    this.native.dispose();
-  }
-
-  private stop(kind: number): Stop {
-    const info = this.stopInfo;
-    if (kind === this.addon.STOP_TRAP) {
-      return { kind: 'trap', args: info[StopSlot.Args]!, returnAddress: info[StopSlot.ReturnAddress]! };
-    }
-    if (kind === this.addon.STOP_FAULT) return { kind: 'fault', signal: info[StopSlot.Signal]!, pc: info[StopSlot.Pc]! };
-    return { kind: 'timeout' };
-  }
-
-  private checkLive(): void {
-    if (this.disposed) throw new Error('the unicorn engine session is disposed');
-  }
-}
-
-class UnicornEngine implements Engine {
-  readonly name = 'unicorn' as const;
-  readonly features = UNICORN_FEATURES;
-
-  unavailableReason(): string | null {
-    return load().reason;
-  }
-
-  createSession(regions: readonly Region[]): EngineSession {
-    const { addon, reason } = load();
-    if (addon === null) throw new Error(reason);
-    const session = new UnicornEngineSession(addon);
-    try {
-      for (const region of regions) session.protect(region.address, region.size, region.protection);
-    } catch (error) {
-      session.dispose();
-      throw error;
-    }
-    return session;
-  }
-}
-
 /** The Unicorn engine (one per process; sessions are independent). */
-export const unicornEngine: Engine = new UnicornEngine();
+export const unicornEngine: Engine = new AddonEngine('unicorn', load, UNICORN_FEATURES);

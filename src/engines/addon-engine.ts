@@ -1,0 +1,220 @@
+/**
+ * What the two engines built on an addon share: the addon's session surface,
+ * finding and loading the addon file, guest-memory views, and the session
+ * and engine classes that turn the addon's numbers into the Engine contract
+ * (src/runtime/engine.ts).
+ *
+ * Pipeline position: src/engines/native.ts and src/emulator/unicorn.ts
+ * each load their own addon (native/src/addon.cc,
+ * native/src/unicorn/addon.cc; both expose the same Session class) and hand
+ * it to AddonEngine; the runtime sees only the Engine.
+ *
+ * Choices a reader may question:
+ * - `start`/`resume` return the stop kind as a number and leave the details
+ *   in a shared Uint32Array; the Stop object is built here, in JavaScript,
+ *   which is cheaper than building it through Node-API on every trap.
+ * - A view of a page the program cannot read or execute throws: the view
+ *   aliases host memory that is PROT_NONE there, and touching it from
+ *   JavaScript would crash the process rather than throw. Writing through a
+ *   view into a page the program may only read or execute crashes it as
+ *   well: the runtime maps a region writable, fills it, then protects it.
+ * - Views come from cached 1 MiB windows of guest memory (one external
+ *   ArrayBuffer each), or from a buffer of their own when they cross a
+ *   window edge. Not one 4 GiB buffer: V8 counts an ArrayBuffer's length as
+ *   external memory, and 4 GiB of it forces a full garbage collection per
+ *   session.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type Region, type Stop } from '../runtime/engine.js';
+import type { CpuFeature } from '../validator/features.js';
+
+const PAGE_SIZE = 0x10000;
+const PAGE_COUNT = SANDBOX_SIZE / PAGE_SIZE;
+const WINDOW_SIZE = 0x100000;
+
+/** Views of guest memory: the per-page protection record and the 1 MiB windows. */
+class GuestViews {
+  /** Protection of each 64 KiB page, as last set. */
+  private readonly pages = new Uint8Array(PAGE_COUNT);
+  /** Windows handed out so far, by index. */
+  private readonly windows = new Map<number, ArrayBuffer>();
+
+  /** `memory` returns an ArrayBuffer aliasing exactly [address, address + length). */
+  constructor(private readonly memory: (address: number, length: number) => ArrayBuffer) {}
+
+  view(address: number, length: number): Uint8Array {
+    if (!Number.isInteger(address) || !Number.isInteger(length) || address < 0 || length < 0 || address + length > SANDBOX_SIZE) {
+      throw new RangeError(`view: [${address}, +${length}) is not inside the 4 GiB sandbox`);
+    }
+    if (length === 0) return new Uint8Array(0);
+    const last = Math.floor((address + length - 1) / PAGE_SIZE);
+    for (let page = Math.floor(address / PAGE_SIZE); page <= last; page++) {
+      if ((this.pages[page]! & (Protection.Read | Protection.Execute)) === 0) {
+        throw new RangeError(`view: sandbox page 0x${(page * PAGE_SIZE).toString(16)} is not mapped`);
+      }
+    }
+    const window = Math.floor(address / WINDOW_SIZE);
+    if (Math.floor((address + length - 1) / WINDOW_SIZE) !== window) {
+      return new Uint8Array(this.memory(address, length));
+    }
+    let buffer = this.windows.get(window);
+    if (buffer === undefined) {
+      buffer = this.memory(window * WINDOW_SIZE, WINDOW_SIZE);
+      this.windows.set(window, buffer);
+    }
+    return new Uint8Array(buffer, address - window * WINDOW_SIZE, length);
+  }
+
+  /** Records a protection the engine has applied (whole 64 KiB pages). */
+  protected(address: number, size: number, protection: Protection): void {
+    this.pages.fill(protection, address / PAGE_SIZE, (address + size) / PAGE_SIZE);
+  }
+
+  /** Forgets the windows (the addon detaches them on dispose). */
+  clear(): void {
+    this.windows.clear();
+  }
+}
+
+/** Throws unless `address` and `size` are whole 64 KiB pages. */
+function checkPageRange(address: number, size: number): void {
+  if (!Number.isInteger(address) || !Number.isInteger(size) || address % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) {
+    throw new RangeError(`protect: address 0x${address.toString(16)} and size 0x${size.toString(16)} must be multiples of 64 KiB`);
+  }
+}
+
+/** One sandbox as the addon exposes it (the same in both addons). */
+export interface AddonSession {
+  /** Host address of sandbox address 0 (%r15). */
+  base(): bigint;
+  /** An external ArrayBuffer over exactly [address, address + length). */
+  memory(address: number, length: number): ArrayBuffer;
+  protect(address: number, size: number, protection: number): void;
+  start(entry: number, budgetMs: number): number;
+  resume(result: number, budgetMs: number): number;
+  dispose(): void;
+}
+
+/** What both addons export. */
+export interface EngineAddon {
+  readonly Session: new (stopInfo: Uint32Array) => AddonSession;
+  readonly STOP_TRAP: number;
+  readonly STOP_FAULT: number;
+  readonly STOP_TIMEOUT: number;
+}
+
+/** An addon, or why there is none. */
+export type LoadedAddon<A> = { readonly addon: A; readonly reason: null } | { readonly addon: null; readonly reason: string };
+
+/** Finds native/build/Release/`fileName` at or above `start` (src/engines, dist/engines, ...). */
+export function findAddonFile(fileName: string, start: string): string | null {
+  let dir = start;
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'native', 'build', 'Release', fileName);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return null;
+}
+
+/** Loads an addon file (Node-API modules load through require). */
+export function requireAddon<A>(path: string): A {
+  return createRequire(import.meta.url)(path) as A;
+}
+
+/** Slots of the stop-details array the addons fill. */
+const enum StopSlot {
+  Args = 0,
+  ReturnAddress = 1,
+  Signal = 2,
+  Pc = 3,
+}
+
+class AddonEngineSession implements EngineSession {
+  readonly base: bigint;
+  private readonly stopInfo = new Uint32Array(4);
+  private readonly handle: AddonSession;
+  private readonly views: GuestViews;
+  private disposed = false;
+
+  constructor(
+    private readonly engineName: string,
+    private readonly addon: EngineAddon,
+  ) {
+    this.handle = new addon.Session(this.stopInfo);
+    this.base = this.handle.base();
+    this.views = new GuestViews((address, length) => this.handle.memory(address, length));
+  }
+
+  view(address: number, length: number): Uint8Array {
+    this.checkLive();
+    return this.views.view(address, length);
+  }
+
+  protect(address: number, size: number, protection: Protection): void {
+    this.checkLive();
+    checkPageRange(address, size);
+    this.handle.protect(address, size, protection);
+    this.views.protected(address, size, protection);
+  }
+
+  start(entry: number, budgetMs: number): Stop {
+    this.checkLive();
+    return this.stop(this.handle.start(entry, budgetMs));
+  }
+
+  resume(result: number, budgetMs: number): Stop {
+    this.checkLive();
+    return this.stop(this.handle.resume(result | 0, budgetMs));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.views.clear();
+    this.handle.dispose();
+  }
+
+  private stop(kind: number): Stop {
+    const info = this.stopInfo;
+    if (kind === this.addon.STOP_TRAP) {
+      return { kind: 'trap', args: info[StopSlot.Args]!, returnAddress: info[StopSlot.ReturnAddress]! };
+    }
+    if (kind === this.addon.STOP_FAULT) return { kind: 'fault', signal: info[StopSlot.Signal]!, pc: info[StopSlot.Pc]! };
+    return { kind: 'timeout' };
+  }
+
+  private checkLive(): void {
+    if (this.disposed) throw new Error(`the ${this.engineName} engine session is disposed`);
+  }
+}
+
+/** An engine over an addon that `load` finds (lazily, on first use: importing never throws). */
+export class AddonEngine<A extends EngineAddon> implements Engine {
+  constructor(
+    readonly name: 'native' | 'unicorn',
+    private readonly load: () => LoadedAddon<A>,
+    readonly features?: readonly CpuFeature[],
+  ) {}
+
+  unavailableReason(): string | null {
+    return this.load().reason;
+  }
+
+  createSession(regions: readonly Region[]): EngineSession {
+    const loaded = this.load();
+    if (loaded.reason !== null) throw new Error(loaded.reason);
+    const session = new AddonEngineSession(this.name, loaded.addon);
+    try {
+      for (const region of regions) session.protect(region.address, region.size, region.protection);
+    } catch (error) {
+      session.dispose();
+      throw error;
+    }
+    return session;
+  }
+}
