@@ -18,19 +18,12 @@
 #include <string>
 
 #include "context.h"
+#include "sandbox_rules.h"
 
 namespace zvm {
 
-constexpr uint64_t kSandboxSize = uint64_t{1} << 32;
+/* The sandbox's shape and protection rules: sandbox_rules.h. */
 constexpr uint64_t kGuardSize = uint64_t{40} << 30;
-constexpr uint64_t kPageSize = 64 * 1024;
-/* ZeroVM's fixed base: the same %r15 in every run when the address is free. */
-constexpr uint64_t kPreferredBase = 0x440000000000;
-constexpr uint32_t kTrampolineStart = 0x10000;
-constexpr uint32_t kTrampolineEnd = 0x20000;
-
-/* Protection bits, as in engine.ts. */
-enum : int { kProtRead = 1, kProtWrite = 2, kProtExec = 4 };
 
 /* The reserved address range. Shared with the external ArrayBuffer that
  * aliases guest memory, so the memory outlives whichever goes last. */

@@ -294,18 +294,9 @@ void Emulator::WriteTrampoline() {
 
 std::string Emulator::Protect(uint64_t address, uint64_t size, int protection) {
   if (state_ == State::kDisposed) return "the session is disposed";
-  if (address % kPageSize != 0 || size % kPageSize != 0)
-    return "protect: address and size must be multiples of 64 KiB";
-  if (address > kSandboxSize || size > kSandboxSize - address)
-    return "protect: the range leaves the 4 GiB sandbox";
-  if (protection < 0 || protection > 7) return "protect: unknown protection bits";
-  if ((protection & kProtWrite) && (protection & kProtExec))
-    return "protect: pages may not be both writable and executable (the program could run unvalidated code)";
-  const bool touches_trampoline = address < kTrampolineEnd && address + size > kTrampolineStart;
-  if (touches_trampoline && (protection & kProtWrite))
-    return "protect: the trampoline [0x10000, 0x20000) may not be writable";
+  if (const char *refusal = zvm::ProtectionRefusal(address, size, protection)) return refusal;
   if (size == 0) return "";
-  if (touches_trampoline && protection != 0 && !trampoline_written_) WriteTrampoline();
+  if (zvm::TouchesTrampoline(address, size) && protection != 0 && !trampoline_written_) WriteTrampoline();
 
   if (mprotect(host() + address, size, HostProtection(protection)) != 0) return Errno("mprotect");
 

@@ -21,22 +21,24 @@
 #include <string>
 #include <vector>
 
+#include "../sandbox_rules.h"
 #include "qemu_hooks.h"
 #include "watchdog.h"
 
 namespace zvm_uc {
 
-constexpr uint64_t kSandboxSize = uint64_t{1} << 32;
-constexpr uint64_t kPageSize = 64 * 1024;
+/* The sandbox's shape and protection rules, shared with the native engine. */
+using zvm::kPageSize;
+using zvm::kProtExec;
+using zvm::kProtRead;
+using zvm::kProtWrite;
+using zvm::kSandboxSize;
+using zvm::kTrampolineEnd;
+using zvm::kTrampolineStart;
 /* The guest address of sandbox address 0: ZeroVM's base, which the native
  * engine prefers too, so %r15 and every address a program can compute are
  * the same on both engines. (Host memory is anywhere: the emulator maps it.) */
-constexpr uint64_t kBase = 0x440000000000;
-constexpr uint32_t kTrampolineStart = 0x10000;
-constexpr uint32_t kTrampolineEnd = 0x20000;
-
-/* Protection bits, as in engine.ts. */
-enum : int { kProtRead = 1, kProtWrite = 2, kProtExec = 4 };
+constexpr uint64_t kBase = zvm::kPreferredBase;
 
 /* Stop kinds, as returned to JavaScript (the native engine's numbers). */
 enum : int { kStopTrap = 1, kStopFault = 2, kStopTimeout = 3 };

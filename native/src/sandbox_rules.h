@@ -1,0 +1,48 @@
+/*
+ * The sandbox's shape and the protection rules every engine enforces, in
+ * one place: both addons (the native engine's sandbox.cc and the Unicorn
+ * engine's unicorn/emulator.cc) refuse the same protection changes with the
+ * same messages, so a rule cannot be loosened in one engine only.
+ */
+#ifndef ZEROVM_NATIVE_SANDBOX_RULES_H
+#define ZEROVM_NATIVE_SANDBOX_RULES_H
+
+#include <cstdint>
+
+namespace zvm {
+
+constexpr uint64_t kSandboxSize = uint64_t{1} << 32;
+constexpr uint64_t kPageSize = 64 * 1024;
+/* ZeroVM's fixed base: the same %r15 in every run (native: when free). */
+constexpr uint64_t kPreferredBase = 0x440000000000;
+constexpr uint32_t kTrampolineStart = 0x10000;
+constexpr uint32_t kTrampolineEnd = 0x20000;
+
+/* Protection bits, as in engine.ts. */
+enum : int { kProtRead = 1, kProtWrite = 2, kProtExec = 4 };
+
+/* True when [address, address + size) overlaps the trampoline. */
+inline bool TouchesTrampoline(uint64_t address, uint64_t size) {
+  return address < kTrampolineEnd && address + size > kTrampolineStart;
+}
+
+/*
+ * Why a protection change is refused, or nullptr: whole 64 KiB pages inside
+ * the sandbox, known bits, never writable and executable at once (the
+ * program could run code that was never validated), never a writable
+ * trampoline.
+ */
+inline const char *ProtectionRefusal(uint64_t address, uint64_t size, int protection) {
+  if (address % kPageSize != 0 || size % kPageSize != 0) return "protect: address and size must be multiples of 64 KiB";
+  if (address > kSandboxSize || size > kSandboxSize - address) return "protect: the range leaves the 4 GiB sandbox";
+  if (protection < 0 || protection > 7) return "protect: unknown protection bits";
+  if ((protection & kProtWrite) && (protection & kProtExec))
+    return "protect: pages may not be both writable and executable (the program could run unvalidated code)";
+  if (TouchesTrampoline(address, size) && (protection & kProtWrite))
+    return "protect: the trampoline [0x10000, 0x20000) may not be writable";
+  return nullptr;
+}
+
+}  // namespace zvm
+
+#endif
