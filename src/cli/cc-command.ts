@@ -3,8 +3,8 @@
  * driver for ZeroVM programs (src/toolchain/driver.ts does the work).
  *
  * Understood: -c, -S, -E, -o, -I/-isystem/-include, -D/-U, -O*, -g*, -W*
- * (and -w, -pedantic, -ansi, -std=), -f* (-fpic/-fpie and
- * -fomit-frame-pointer are overridden: the sandbox needs fixed code),
+ * (and -w, -pedantic, -ansi, -std=), -f* (-fpic/-fpie and the
+ * register flags are overridden: the sandbox needs fixed code),
  * -M* dependency flags, -l/-L, -Wl,..., -static/-s/-pipe (accepted, no
  * effect), --version, -dumpmachine, and --print-libc (build the C library
  * if needed and print its directory: `npm run build:toolchain`). Inputs: .c, .S, .s, .o, .a. Without

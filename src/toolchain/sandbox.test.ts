@@ -130,6 +130,22 @@ describe('sandboxing pass: labels and sections', () => {
     expect(out[out.indexOf('.L2:') - 1]).toBe('.p2align 5');
     expect(out[out.indexOf('.L4:') - 1]).toBe('.align 4');
   });
+  it('leaves a local function reached only by direct branches unaligned', () => {
+    const out = rewrite(['.text', '.type g, @function', 'g:', 'ret', '.type f, @function', 'f:', 'call g', 'jmp g', 'je g', '.size g, .-g'].join('\n'));
+    expect(out[out.indexOf('g:') - 1]).toBe('.type g, @function');
+  });
+  it('aligns a local function whose address is taken in code or data', () => {
+    for (const use of ['movl $g, %eax', 'leal g(%rip), %eax', 'call *g', '.section .rodata\n.long g\n.text']) {
+      const out = rewrite(['.text', '.type g, @function', 'g:', 'ret', use].join('\n'));
+      expect(out[out.indexOf('g:') - 1], use).toBe('.p2align 5');
+    }
+  });
+  it('aligns global and weak functions: another object may call them through a pointer', () => {
+    for (const binding of ['.globl g', '.weak g']) {
+      const out = rewrite(['.text', binding, '.type g, @function', 'g:', 'ret'].join('\n'));
+      expect(out[out.indexOf('g:') - 1], binding).toBe('.p2align 5');
+    }
+  });
   it('aligns code labels whose address is taken (computed goto)', () => {
     const out = rewrite('movl $.L7, %eax\njmp *%rax\n.L7:\nret');
     expect(out[out.indexOf('.L7:') - 1]).toBe('.p2align 5');

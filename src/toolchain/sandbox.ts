@@ -1,6 +1,6 @@
 /**
  * The sandboxing pass: rewrites x32 assembly (gcc 12 `-mx32 -ffixed-r15
- * -ffixed-r11 -fno-omit-frame-pointer -S`, or a hand-written `.S` after the
+ * -ffixed-r11 -ffixed-rbp -S`, or a hand-written `.S` after the
  * preprocessor) so that the assembled code passes the NaCl x86-64 rules of
  * spec/validator.md. The output starts with `.bundle_align_mode 5` and uses
  * `.bundle_lock [align_to_end]`, so it must be assembled by clang's
@@ -25,17 +25,18 @@
  * - Indirect `jmp`/`call` load the target into `%r11d`, then
  *   `and $-32,%r11d; add %r15,%r11; jmp|call *%r11` (nacljmp).
  * - Every `call` is `.bundle_lock align_to_end`, so return addresses are
- *   bundle starts (the only places a masked `ret` can land); function
- *   symbols and labels whose address is taken (jump tables, `&&label`) get
- *   `.p2align 5` so masked jumps to them land where they should.
+ *   bundle starts (the only places a masked `ret` can land); global
+ *   functions, local functions whose address is taken, and code labels
+ *   whose address is taken (jump tables, `&&label`) get `.p2align 5` so
+ *   masked jumps to them land where they should.
  * - String instructions become superinstructions (`mov %esi,%esi; lea
  *   (%r15,%rsi),%rsi; ...; rep movsb`), followed by `mov %esi,%esi` /
  *   `mov %edi,%edi` so the registers hold zero-extended x32 pointers again.
  *
  * The pass needs `%r11` and `%r15` reserved (gcc: `-ffixed-r11
- * -ffixed-r15`) and `%rbp` used only as the frame pointer
- * (`-fno-omit-frame-pointer`): a general-purpose `%ebp` would be rebased by
- * every write. Instructions inside an existing `.bundle_lock` region are
+ * -ffixed-r15`) and `%rbp` used at most as the frame pointer
+ * (`-ffixed-rbp`): a general-purpose `%ebp` would be rebased by every
+ * write, which breaks 64-bit values and flags kept in it. Instructions inside an existing `.bundle_lock` region are
  * trusted to be sandboxed by hand and passed through.
  */
 import { formatMemory, generalRegister, parseOperand, parseSource, register32, register64, type AsmLine, type MemoryOperand, type Operand } from './att.js';
@@ -102,34 +103,51 @@ class Sections {
   }
 }
 
-/** Labels that must start a bundle: functions, and code labels whose address is taken. */
-function labelsToAlign(lines: readonly AsmLine[]): Set<string> {
-  const out = new Set<string>();
-  const sections = new Sections();
-  for (const line of lines) {
-    if (line.kind === 'directive') {
-      sections.see(line);
-      const type = /^([\w.$]+)\s*,\s*[@%]function/.exec(line.args);
-      if (line.name === '.type' && type) out.add(type[1] as string);
-      if (line.name === '.globl' || line.name === '.global') for (const name of line.args.split(',')) out.add(name.trim());
-      // Jump tables and label tables in data (not debug info) name code labels.
-      if (['.long', '.quad', '.int', '.4byte', '.8byte'].includes(line.name) && !sections.current.startsWith('.debug')) {
-        for (const m of line.args.matchAll(/\.L[\w.$]+/g)) out.add(m[0]);
-      }
-    } else if (line.kind === 'instruction') {
-      // `movl $.L5, %eax`: the address of a code label (computed goto).
-      for (const op of line.operands) for (const m of op.matchAll(/\$(\.L[\w.$]+)/g)) out.add(m[1] as string);
-    }
-  }
-  return out;
-}
-
 /** Mnemonics whose last register operand is only read. */
 const READ_ONLY = /^(cmp|test|push|bt[wlq]?$|ucomis|comis|ptest|vptest|vucomis|vcomis)/;
 
 const STRING = /^(movs|stos|lods|cmps|scas|ins|outs)([bwlq])?$/;
 
 const BRANCH = /^(j[a-z]+|call[lq]?|loop[a-z]*)$/;
+
+/** Directives that name a symbol without taking its address. */
+const NAMING_DIRECTIVES = new Set(['.type', '.size', '.local', '.hidden', '.internal', '.protected', '.weak', '.globl', '.global', '.file', '.ident']);
+
+/**
+ * Labels that must start a bundle because a masked jump may land on them:
+ * global functions (another object may call them through a pointer), local
+ * functions whose address is used in this file other than as the target of
+ * a direct `call`/`jmp`/`jcc`, and code labels whose address is taken (jump
+ * tables, `&&label`). A local function reached only by direct branches may
+ * start anywhere: direct branches have no alignment rule, and aligning
+ * every function cost Lua ~7 KB of padding (bench/toolchain.bench.ts).
+ */
+function labelsToAlign(lines: readonly AsmLine[]): Set<string> {
+  const out = new Set<string>();
+  const functions = new Set<string>();
+  const addressTaken = new Set<string>();
+  const sections = new Sections();
+  const symbols = /[A-Za-z_.][\w.$]*/g;
+  for (const line of lines) {
+    if (line.kind === 'directive') {
+      sections.see(line);
+      const type = /^([\w.$]+)\s*,\s*[@%]function/.exec(line.args);
+      if (line.name === '.type' && type) functions.add(type[1] as string);
+      if (line.name === '.globl' || line.name === '.global' || line.name === '.weak') for (const name of line.args.split(',')) out.add(name.trim());
+      if (sections.current.startsWith('.debug') || NAMING_DIRECTIVES.has(line.name)) continue;
+      // Jump tables and label tables in data (not debug info) name code labels; `.long f` takes f's address.
+      for (const m of line.args.matchAll(symbols)) addressTaken.add(m[0]);
+    } else if (line.kind === 'instruction') {
+      // A direct branch's target is not an address use; any other mention is
+      // (`movl $f, %eax`, `movl $.L5, %eax` for a computed goto, `leal f(%rip)`...).
+      const direct = BRANCH.test(line.mnemonic) && line.operands.length === 1 && !line.operands[0]?.startsWith('*');
+      if (direct) continue;
+      for (const op of line.operands) for (const m of op.matchAll(symbols)) addressTaken.add(m[0]);
+    }
+  }
+  for (const name of addressTaken) if (name.startsWith('.L') || functions.has(name)) out.add(name);
+  return out;
+}
 
 /** One rewritten instruction: lines to emit. */
 type Emit = string[];
@@ -275,12 +293,18 @@ class Pass {
     return this.general(line, ops);
   }
 
+  /**
+   * `ret` pops into the scratch register. Not into %rcx, although the
+   * calling convention lets a callee clobber it and the masked return would
+   * be 3 bytes shorter without %r11's REX prefixes: gcc's interprocedural
+   * register allocation (-fipa-ra, on at -O2) keeps values in %rcx across
+   * calls to functions it has seen leave %rcx alone, and Lua crashed.
+   */
   private ret(ops: readonly Operand[]): Emit {
-    const body = ['popq %r11'];
     if (ops.length === 1 && ops[0]?.kind === 'immediate') {
       return ['\tpopq %r11', ...lock([`addl $${ops[0].text}, %esp`, 'addq %r15, %rsp']), ...lock([...MASKED_JUMP, 'jmp *%r11'])];
     }
-    return lock([...body, ...MASKED_JUMP, 'jmp *%r11']);
+    return lock(['popq %r11', ...MASKED_JUMP, 'jmp *%r11']);
   }
 
   private string(line: Extract<AsmLine, { kind: 'instruction' }>, base: string, suffix: string | undefined, ops: readonly Operand[]): Emit {
