@@ -152,7 +152,7 @@ export interface BuildProgress {
  * build for the current key (a few minutes on two cores; `log` hears about
  * it). Concurrent callers (parallel test files, make -j) wait for one
  * builder, which holds a lock directory naming its pid; a dead holder's
- * lock is taken over.
+ * lock is taken over (takeLock).
  */
 export async function ensureLibc(tools: Tools, log: BuildProgress = () => {}): Promise<Libc> {
   if (!existsSync(NEWLIB_TARBALL)) {
@@ -166,22 +166,9 @@ export async function ensureLibc(tools: Tools, log: BuildProgress = () => {}): P
   // One builder at a time (test files run in parallel): wait for a live holder of the lock.
   mkdirSync(root, { recursive: true });
   const lock = `${dir}.lock`;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch {
-      if (existsSync(join(dir, 'complete'))) return libcFor(dir, join(dir, 'newlib'));
-      let holder = NaN;
-      try {
-        holder = Number(readFileSync(join(lock, 'pid'), 'utf8'));
-      } catch {
-        // The holder has not written its pid yet.
-      }
-      if (Number.isInteger(holder) && !isAlive(holder)) rmSync(lock, { recursive: true, force: true });
-      else await new Promise((r) => setTimeout(r, 1000));
-    }
+  while (!takeLock(lock)) {
+    if (existsSync(join(dir, 'complete'))) return libcFor(dir, join(dir, 'newlib'));
+    await new Promise((r) => setTimeout(r, 1000));
   }
   try {
     if (existsSync(join(dir, 'complete'))) return libcFor(dir, join(dir, 'newlib'));
@@ -189,6 +176,35 @@ export async function ensureLibc(tools: Tools, log: BuildProgress = () => {}): P
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
+}
+
+/**
+ * Tries to take the build lock: a directory holding the holder's pid. It
+ * appears with its pid already inside (made under a private name, then
+ * renamed into place; rename fails onto a non-empty directory), so a lock
+ * without a pid, or with a pid no longer running, was left by a builder
+ * that died, and is removed.
+ */
+export function takeLock(lock: string): boolean {
+  const mine = `${lock}-${process.pid}`;
+  rmSync(mine, { recursive: true, force: true });
+  mkdirSync(mine);
+  writeFileSync(join(mine, 'pid'), String(process.pid));
+  try {
+    renameSync(mine, lock);
+    return true;
+  } catch {
+    rmSync(mine, { recursive: true, force: true });
+  }
+  if (!existsSync(lock)) return false; // just released: try again
+  let holder = NaN;
+  try {
+    holder = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+  } catch {
+    // A lock without a pid: left by a builder of an older version that died before writing it.
+  }
+  if (!Number.isInteger(holder) || !isAlive(holder)) rmSync(lock, { recursive: true, force: true });
+  return false;
 }
 
 function isAlive(pid: number): boolean {
