@@ -40,7 +40,8 @@ export interface Libc {
   readonly linkerScript: string;
 }
 
-const LIBC_DIRS = ['stdio', 'stdlib', 'string', 'ctype', 'time', 'locale', 'reent', 'errno', 'signal', 'search', 'misc'];
+// syscalls: the POSIX names (write, read, open, lseek, close...) over the _write/_read... of toolchain/zrt.
+const LIBC_DIRS = ['stdio', 'stdlib', 'string', 'ctype', 'time', 'locale', 'reent', 'errno', 'signal', 'search', 'misc', 'syscalls'];
 const LIBM_DIRS = ['common', 'math'];
 
 /** Sources left out: another implementation is chosen, or they need what a sandbox lacks. */

@@ -81,7 +81,19 @@ export interface RunResult {
 }
 
 /** Runs a nexe (on the native engine unless told) with stdin from `input`, args, env, and optionally a tar image mounted at '/'. */
-export function runNexe(dir: string, nexe: string, options: { args?: readonly string[]; input?: string; env?: Record<string, string>; image?: string; timeSeconds?: number; engine?: Engine } = {}): RunResult {
+/** A file channel after the standard ones (and the image), in this order: channel 4 or 5 on. */
+export interface ExtraChannel {
+  readonly path: string;
+  readonly alias: string;
+  /** Manifest channel type: 0 sequential, 1 random read, 2 random write, 3 both. */
+  readonly type: number;
+}
+
+export function runNexe(
+  dir: string,
+  nexe: string,
+  options: { args?: readonly string[]; input?: string; env?: Record<string, string>; image?: string; timeSeconds?: number; engine?: Engine; channels?: readonly ExtraChannel[] } = {},
+): RunResult {
   const stdin = join(dir, 'stdin');
   const stdout = join(dir, 'stdout');
   const stderr = join(dir, 'stderr');
@@ -111,6 +123,7 @@ export function runNexe(dir: string, nexe: string, options: { args?: readonly st
     channel(nvram, '/dev/nvram', 3, true, false),
   ];
   if (options.image) channels.push(channel(options.image, '/dev/image', 1, true, false));
+  for (const c of options.channels ?? []) channels.push(channel(c.path, c.alias, c.type, true, true));
   const manifestPath = join(dir, 'manifest');
   writeFileSync(manifestPath, formatManifest({ version: MANIFEST_VERSION, program: nexe, timeout: 60, memory: 256 * 1024 * 1024, memoryEtag: false, channels }));
   const result = runSession({ manifestPath, engine: options.engine ?? nativeEngine, preallocate: false });

@@ -33,6 +33,7 @@
 #include <sys/time.h>
 #include <sys/times.h>
 #include <unistd.h>
+#include <zerovm.h>
 
 #undef errno
 extern int errno;
@@ -40,21 +41,12 @@ extern int errno;
 #define TRAP_READ 0x64616552u
 #define TRAP_WRITE 0x74697257u
 #define TRAP_EXIT 0x74697845u
+#define TRAP_JAIL 0x6c69614au
+#define TRAP_UNJAIL 0x6c6a6e55u
+#define TRAP_FORK 0x6b726f46u
 
-/* The user manifest, read only, placed by the runtime below the stack. */
-struct zvm_channel {
-  int64_t limits[4];
-  int64_t size;
-  uint32_t type;
-  uint32_t name;
-};
-struct zvm_manifest {
-  uint32_t heap_ptr;
-  uint32_t heap_size;
-  uint32_t stack_size;
-  int32_t channels_count;
-  uint32_t channels;
-};
+/* The user manifest (struct zvm_manifest, zerovm.h), read only, placed by
+ * the runtime below the stack; this word holds its address. */
 #define MANIFEST_POINTER 0xFEFFFFFCu
 
 extern int32_t __zrt_trap(uint64_t *block);
@@ -78,12 +70,30 @@ static int32_t channel_write(int ch, const void *buf, uint32_t size, int64_t off
   return trap(TRAP_WRITE, (uint64_t)ch, (uint64_t)(uintptr_t)buf, size, (uint64_t)offset);
 }
 
-static const char *channel_name(int ch) { return (const char *)(uintptr_t)channels[ch].name; }
+static const char *channel_name(int ch) { return channels[ch].name; }
 
 static int channel_by_alias(const char *alias) {
   for (int i = 0; i < manifest->channels_count; i++)
     if (strcmp(channel_name(i), alias) == 0) return i;
   return -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* zerovm.h: the trap for C programs (toolchain/include/zerovm.h). */
+
+/* The runtime's layout (src/runtime/layout.ts): 32-bit pointers, a 48-byte channel record. */
+_Static_assert(sizeof(struct zvm_manifest) == 20 && sizeof(struct zvm_channel) == 48, "user manifest layout");
+
+const struct zvm_manifest *zvm_manifest(void) { return manifest; }
+int32_t zvm_pread(int channel, void *buffer, int32_t size, int64_t offset) { return channel_read(channel, buffer, (uint32_t)size, offset); }
+int32_t zvm_pwrite(int channel, const void *buffer, int32_t size, int64_t offset) { return channel_write(channel, buffer, (uint32_t)size, offset); }
+int32_t zvm_jail(const void *buffer, int32_t size) { return trap(TRAP_JAIL, (uint64_t)(uintptr_t)buffer, (uint64_t)(uint32_t)size, 0, 0); }
+int32_t zvm_unjail(const void *buffer, int32_t size) { return trap(TRAP_UNJAIL, (uint64_t)(uintptr_t)buffer, (uint64_t)(uint32_t)size, 0, 0); }
+int32_t zvm_fork(void) { return trap(TRAP_FORK, 0, 0, 0, 0); }
+void zvm_exit(int32_t code) {
+  trap(TRAP_EXIT, (uint64_t)(uint32_t)code, 0, 0, 0);
+  for (;;) {
+  }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -93,7 +103,7 @@ static uintptr_t heap_end, heap_limit;
 
 void *_sbrk(ptrdiff_t increment) {
   uintptr_t old = heap_end;
-  if (increment >= 0 ? heap_limit - old < (uintptr_t)increment : old - manifest->heap_ptr < (uintptr_t)-increment) {
+  if (increment >= 0 ? heap_limit - old < (uintptr_t)increment : old - (uintptr_t)manifest->heap_ptr < (uintptr_t)-increment) {
     errno = ENOMEM;
     return (void *)-1;
   }
@@ -590,9 +600,9 @@ static void parse_nvram(char *text) {
 
 void __zrt_main(void) {
   manifest = (const struct zvm_manifest *)(uintptr_t) * (volatile uint32_t *)(uintptr_t)MANIFEST_POINTER;
-  channels = (const struct zvm_channel *)(uintptr_t)manifest->channels;
-  heap_end = manifest->heap_ptr;
-  heap_limit = manifest->heap_ptr + manifest->heap_size;
+  channels = manifest->channels;
+  heap_end = (uintptr_t)manifest->heap_ptr;
+  heap_limit = heap_end + manifest->heap_size;
   for (int i = 0; i < 3 && i < manifest->channels_count; i++) fds[i] = (struct fd){FD_CHANNEL, i, 0, 0};
   channel_modes = calloc((size_t)manifest->channels_count + 1, 1);
   static char *empty_env[1];
