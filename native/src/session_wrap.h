@@ -1,0 +1,178 @@
+/*
+ * The JavaScript `Session` class both addons export (native/src/addon.cc
+ * over zvm::Sandbox, native/src/unicorn/addon.cc over zvm_uc::Emulator):
+ * one surface, so src/engines/addon-engine.ts drives either. What differs
+ * between the engines comes in through a traits type:
+ *
+ *   struct Traits {
+ *     using Runner = ...;                  // Start/Resume/Protect/Dispose,
+ *                                          // trap_args()..., memory()
+ *     static constexpr int kStopTrap, kStopFault;
+ *     static std::unique_ptr<Runner> Open(Napi::Env);  // throws on failure
+ *     static uint64_t Base(const Runner &);            // what %r15 holds
+ *     static uint8_t *Host(const Runner &);            // guest address 0 in this process
+ *   };
+ *
+ * The hot path (start/resume) returns a small integer (the stop kind) and
+ * writes the stop's details into a Uint32Array the caller handed to the
+ * constructor, so no JavaScript object is built per trap.
+ *
+ * Guest memory is exposed as external ArrayBuffers over parts of it (views
+ * alias it, nothing is copied); addon-engine.ts asks for 1 MiB windows and
+ * caches them. Not one buffer over the whole 4 GiB: V8 counts an
+ * ArrayBuffer's length as external memory, and 4 GiB of it forces a full
+ * garbage collection for every session. Each buffer shares ownership of the
+ * memory: dispose() detaches them all (every view becomes empty) and
+ * releases it at once; a session that is only garbage-collected releases it
+ * when both the session and its last buffer are gone.
+ */
+#ifndef ZEROVM_SESSION_WRAP_H_
+#define ZEROVM_SESSION_WRAP_H_
+
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace zvm_addon {
+
+/* Stop details, in the Uint32Array given to the constructor. */
+enum StopSlot { kSlotArgs = 0, kSlotReturn = 1, kSlotSignal = 2, kSlotPc = 3, kSlotCount = 4 };
+
+template <typename Traits>
+class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
+  using Self = SessionWrap<Traits>;
+  using Runner = typename Traits::Runner;
+  /* The shared owner of guest memory (a reservation, or the emulator's host memory). */
+  using MemoryOwner = std::remove_cv_t<std::remove_reference_t<decltype(std::declval<const Runner &>().memory())>>;
+
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return Self::DefineClass(env, "Session",
+                             {
+                                 Self::template InstanceMethod<&Self::Base>("base"),
+                                 Self::template InstanceMethod<&Self::Memory>("memory"),
+                                 Self::template InstanceMethod<&Self::Protect>("protect"),
+                                 Self::template InstanceMethod<&Self::Start>("start"),
+                                 Self::template InstanceMethod<&Self::Resume>("resume"),
+                                 Self::template InstanceMethod<&Self::Dispose>("dispose"),
+                             });
+  }
+
+  explicit SessionWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Self>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+        info[0].As<Napi::Uint32Array>().ElementLength() < kSlotCount) {
+      throw Napi::TypeError::New(env, "Session(stopInfo: Uint32Array(4))");
+    }
+    stop_info_ = Napi::Persistent(info[0].As<Napi::Uint32Array>());
+    runner_ = Traits::Open(env);
+  }
+
+ private:
+  Napi::Value Base(const Napi::CallbackInfo &info) { return Napi::BigInt::New(info.Env(), Traits::Base(*runner_)); }
+
+  /* memory(address, length): an external ArrayBuffer over exactly that part
+   * of guest memory. */
+  Napi::Value Memory(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (disposed_) throw Napi::Error::New(env, "the session is disposed");
+    const double address = info[0].As<Napi::Number>().DoubleValue();
+    const double length = info[1].As<Napi::Number>().DoubleValue();
+    if (!(address >= 0) || !(length >= 1) || address + length > 4294967296.0 ||
+        address != static_cast<double>(static_cast<uint64_t>(address)) ||
+        length != static_cast<double>(static_cast<uint64_t>(length))) {
+      throw Napi::RangeError::New(env, "memory: the range leaves the 4 GiB sandbox");
+    }
+    auto *owner = new MemoryOwner(runner_->memory());
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+        env, Traits::Host(*runner_) + static_cast<uint64_t>(address), static_cast<size_t>(length),
+        [](Napi::Env, void *, MemoryOwner *hint) { delete hint; }, owner);
+    if (++buffers_made_ % 64 == 0) PruneBuffers();
+    buffers_.push_back(Napi::Weak(buffer));
+    return buffer;
+  }
+
+  /* Forgets the buffers the garbage collector has taken. */
+  void PruneBuffers() {
+    std::vector<Napi::Reference<Napi::ArrayBuffer>> live;
+    for (auto &ref : buffers_) {
+      if (!ref.Value().IsEmpty()) live.push_back(std::move(ref));
+    }
+    buffers_ = std::move(live);
+  }
+
+  Napi::Value Protect(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    const double address = info[0].As<Napi::Number>().DoubleValue();
+    const double size = info[1].As<Napi::Number>().DoubleValue();
+    const int protection = info[2].As<Napi::Number>().Int32Value();
+    if (!(address >= 0) || !(size >= 0) || address > 4294967296.0 || size > 4294967296.0)
+      throw Napi::RangeError::New(env, "protect: the range leaves the 4 GiB sandbox");
+    const std::string error =
+        runner_->Protect(static_cast<uint64_t>(address), static_cast<uint64_t>(size), protection);
+    if (!error.empty()) throw Napi::Error::New(env, error);
+    return env.Undefined();
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    const double entry = info[0].As<Napi::Number>().DoubleValue();
+    const double budget = info[1].As<Napi::Number>().DoubleValue();
+    if (!(entry >= 0) || entry >= 4294967296.0)
+      throw Napi::RangeError::New(env, "start: the entry point must be a sandbox address");
+    std::string error;
+    const int kind = runner_->Start(static_cast<uint64_t>(entry), budget, &error);
+    return Finish(env, kind, error);
+  }
+
+  Napi::Value Resume(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    const int32_t result = info[0].As<Napi::Number>().Int32Value();
+    const double budget = info[1].As<Napi::Number>().DoubleValue();
+    std::string error;
+    const int kind = runner_->Resume(result, budget, &error);
+    return Finish(env, kind, error);
+  }
+
+  Napi::Value Finish(Napi::Env env, int kind, const std::string &error) {
+    if (kind == 0) throw Napi::Error::New(env, error);
+    uint32_t *slots = stop_info_.Value().Data();
+    if (kind == Traits::kStopTrap) {
+      slots[kSlotArgs] = runner_->trap_args();
+      slots[kSlotReturn] = runner_->trap_return();
+    } else if (kind == Traits::kStopFault) {
+      slots[kSlotSignal] = runner_->fault_signal();
+      slots[kSlotPc] = runner_->fault_pc();
+    }
+    return Napi::Number::New(env, kind);
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo &info) {
+    if (disposed_) return info.Env().Undefined();
+    disposed_ = true;
+    for (auto &ref : buffers_) {
+      Napi::ArrayBuffer buffer = ref.Value();
+      if (!buffer.IsEmpty() && !buffer.IsDetached()) buffer.Detach();
+    }
+    buffers_.clear();
+    runner_->Dispose(true);
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<Runner> runner_;
+  /* Every ArrayBuffer handed out, weakly: dispose() detaches the live ones. */
+  std::vector<Napi::Reference<Napi::ArrayBuffer>> buffers_;
+  uint64_t buffers_made_ = 0;
+  Napi::Reference<Napi::Uint32Array> stop_info_;
+  bool disposed_ = false;
+};
+
+}  // namespace zvm_addon
+
+#endif  // ZEROVM_SESSION_WRAP_H_
