@@ -6,7 +6,8 @@
  *
  * Pipeline position: src/engines/native.ts and src/emulator/unicorn.ts
  * each load their own addon (native/src/addon.cc,
- * native/src/unicorn/addon.cc; both expose the same Session class) and hand
+ * native/src/unicorn/addon.cc; both export the Session class of
+ * native/src/session_wrap.h) and hand
  * it to AddonEngine; the runtime sees only the Engine.
  *
  * Choices a reader may question:
