@@ -36,8 +36,9 @@
  * The pass needs `%r11` and `%r15` reserved (gcc: `-ffixed-r11
  * -ffixed-r15`) and `%rbp` used at most as the frame pointer
  * (`-ffixed-rbp`): a general-purpose `%ebp` would be rebased by every
- * write, which breaks 64-bit values and flags kept in it. Instructions inside an existing `.bundle_lock` region are
- * trusted to be sandboxed by hand and passed through.
+ * write, which breaks 64-bit values and flags kept in it. Instructions
+ * inside an existing `.bundle_lock` region are trusted to be sandboxed by
+ * hand and passed through.
  */
 import { formatMemory, generalRegister, parseOperand, parseSource, register32, register64, type AsmLine, type MemoryOperand, type Operand } from './att.js';
 
@@ -119,8 +120,9 @@ const NAMING_DIRECTIVES = new Set(['.type', '.size', '.local', '.hidden', '.inte
  * functions whose address is used in this file other than as the target of
  * a direct `call`/`jmp`/`jcc`, and code labels whose address is taken (jump
  * tables, `&&label`). A local function reached only by direct branches may
- * start anywhere: direct branches have no alignment rule, and aligning
- * every function cost Lua ~7 KB of padding (bench/toolchain.bench.ts).
+ * start anywhere: direct branches have no alignment rule (a small saving:
+ * 0.5 KB of Lua's text, bench/toolchain.bench.ts; globals must stay aligned,
+ * since this file cannot see what other objects do with them).
  */
 function labelsToAlign(lines: readonly AsmLine[]): Set<string> {
   const out = new Set<string>();
