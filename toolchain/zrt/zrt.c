@@ -91,9 +91,7 @@ int32_t zvm_jail(const void *buffer, int32_t size) { return trap(TRAP_JAIL, (uin
 int32_t zvm_unjail(const void *buffer, int32_t size) { return trap(TRAP_UNJAIL, (uint64_t)(uintptr_t)buffer, (uint64_t)(uint32_t)size, 0, 0); }
 int32_t zvm_fork(void) { return trap(TRAP_FORK, 0, 0, 0, 0); }
 void zvm_exit(int32_t code) {
-  trap(TRAP_EXIT, (uint64_t)(uint32_t)code, 0, 0, 0);
-  for (;;) {
-  }
+  for (;;) trap(TRAP_EXIT, (uint64_t)(uint32_t)code, 0, 0, 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -400,9 +398,7 @@ int _isatty(int fd) {
 
 static long long clock_seconds;
 
-void _exit(int code) {
-  for (;;) trap(TRAP_EXIT, (uint64_t)(uint32_t)code, 0, 0, 0);
-}
+void _exit(int code) { zvm_exit(code); }
 
 int _gettimeofday(struct timeval *tv, void *tz) {
   (void)tz;
