@@ -3,13 +3,10 @@
  *
  * Pipeline position: the outermost layer; every subcommand lives in its own
  * module in this folder and returns a process exit code (it never calls
- * process.exit, so buffered output is always flushed).
+ * process.exit, so buffered output is always flushed). Each is imported
+ * only when it runs: the validator's tables and the engines take ~100 ms to
+ * load, which `--version`, `help` and `bundle` need not pay.
  */
-import { runValidate, runDisasm } from './validate-command.js';
-import { runSessionCommand } from './session-command.js';
-import { runRun } from './run-command.js';
-import { runCc } from './cc-command.js';
-import { runBundle } from './bundle-command.js';
 import { CliError } from './args.js';
 import { VERSION } from './version.js';
 import { existsSync } from 'node:fs';
@@ -58,17 +55,17 @@ export async function run(argv: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case 'validate':
-        return await runValidate(rest);
+        return await (await import('./validate-command.js')).runValidate(rest);
       case 'disasm':
-        return await runDisasm(rest);
+        return await (await import('./validate-command.js')).runDisasm(rest);
       case 'run':
-        return runRun(rest);
-      case 'conformance': /* loaded on demand: every session the suite runs starts this CLI */
+        return (await import('./run-command.js')).runRun(rest);
+      case 'conformance':
         return await (await import('./conformance-command.js')).runConformance(rest);
       case 'cc':
-        return await runCc(rest);
+        return await (await import('./cc-command.js')).runCc(rest);
       case 'bundle':
-        return runBundle(rest);
+        return (await import('./bundle-command.js')).runBundle(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -79,7 +76,7 @@ export async function run(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${VERSION}\n`);
         return 0;
       default:
-        if (looksLikeSessionCommandLine(command)) return runSessionCommand(argv);
+        if (looksLikeSessionCommandLine(command)) return (await import('./session-command.js')).runSessionCommand(argv);
         process.stderr.write(`zerovm: unknown command '${command}'\n\n${USAGE}`);
         return 2;
     }
