@@ -8,7 +8,8 @@
  * exact encodings — and no others — as harmless.
  */
 
-const BASE_NOPS: readonly (readonly number[])[] = [
+/** Intel's recommended multi-byte nops (SDM, "Recommended Multi-Byte Sequence of NOP Instruction"): entry i is i + 1 bytes long. */
+export const RECOMMENDED_NOPS: readonly (readonly number[])[] = [
   [0x90],
   [0x66, 0x90],
   [0x0f, 0x1f, 0x00],
@@ -23,7 +24,7 @@ const BASE_NOPS: readonly (readonly number[])[] = [
 /** `66{n} 2E 0F 1F 84 00 00000000` for n = 1..6 (GNU as pads up to 15 bytes this way). */
 const CS_NOPS = [1, 2, 3, 4, 5, 6].map((n) => [...new Array<number>(n).fill(0x66), 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00]);
 
-export const WHITELISTED_NOPS: readonly (readonly number[])[] = [...BASE_NOPS, ...CS_NOPS];
+export const WHITELISTED_NOPS: readonly (readonly number[])[] = [...RECOMMENDED_NOPS, ...CS_NOPS];
 
 const byLength = new Map<number, (readonly number[])[]>();
 for (const nop of WHITELISTED_NOPS) {

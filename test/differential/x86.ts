@@ -22,6 +22,7 @@
  * the real ones.
  */
 import { Code, Instruction, MemoryOperand, Register } from 'iced-x86';
+import { RECOMMENDED_NOPS } from '../../src/validator/nops.js';
 
 // ---- arithmetic flags -----------------------------------------------------------
 
@@ -164,16 +165,5 @@ export const CONDITIONS: readonly Condition[] = [
   { suffix: 'g', reads: ZF | SF | OF },
 ];
 
-/** The canonical multi-byte nops (Intel SDM table "recommended multi-byte sequence of NOP"), by length. */
-export const NOPS: readonly (readonly number[])[] = [
-  [],
-  [0x90],
-  [0x66, 0x90],
-  [0x0f, 0x1f, 0x00],
-  [0x0f, 0x1f, 0x40, 0x00],
-  [0x0f, 0x1f, 0x44, 0x00, 0x00],
-  [0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
-  [0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
-  [0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
-  [0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
-];
+/** The canonical multi-byte nops by length (index 0: none). */
+export const NOPS: readonly (readonly number[])[] = [[], ...RECOMMENDED_NOPS];
