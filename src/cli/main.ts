@@ -45,9 +45,14 @@ exit status: validate/disasm 0 valid, 1 invalid, 2 unusable input (unreadable fi
 run: the program's exit code; MANIFEST: 0 when the session ran, else the original's errno (14 bad manifest, 2 missing program, 8 invalid program, ...)
 `;
 
-/** The original's command line starts with an option or names a manifest file. */
+/**
+ * The original's command line starts with one of its options or names a
+ * manifest: an existing file, or a path (a word with a '/', whose absence
+ * the session reports in the original's words). Any other word is a
+ * mistyped command (`zerovm validate.`), not a manifest, dots or not.
+ */
 function looksLikeSessionCommandLine(first: string): boolean {
-  return (first.startsWith('-') && !first.startsWith('--')) || first.startsWith('--engine') || first.includes('/') || first.includes('.') || existsSync(first);
+  return (first.startsWith('-') && !first.startsWith('--')) || first.startsWith('--engine') || first.includes('/') || existsSync(first);
 }
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -77,7 +82,7 @@ export async function run(argv: readonly string[]): Promise<number> {
         return 0;
       default:
         if (looksLikeSessionCommandLine(command)) return (await import('./session-command.js')).runSessionCommand(argv);
-        process.stderr.write(`zerovm: unknown command '${command}'\n\n${USAGE}`);
+        process.stderr.write(`zerovm: unknown command '${command}' (and no file of that name to run as a manifest)\n\n${USAGE}`);
         return 2;
     }
   } catch (error) {
