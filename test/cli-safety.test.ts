@@ -4,15 +4,29 @@
  * - `zerovm WORD`: a word that is neither a command nor a file is an unknown
  *   command (`zerovm validate.` is a typo, not a manifest); a manifest
  *   file, whatever its name, still runs as the original's command line.
+ * - Unvalidated code (`-s`, `--skip-validation`) runs on the native engine
+ *   only with `--unsafe`, and then with a warning; on Unicorn it needs none
+ *   (src/cli/unvalidated.ts, spec/runtime.md "Command lines").
+ *
+ * conformance/programs/invalid.nexe fails validation (a `ret` it never
+ * executes) and exits 7 when run unvalidated, so it is safe to run with -s.
+ * Runs that need an engine are skipped loudly when it is not built, and fail
+ * under CI=true (test/engine-matrix.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, ROOT, type CliRun } from './cli.js';
+import { BIN, ROOT, zerovm, type CliRun } from './cli.js';
+import { availabilityTests, engineCases } from './engine-matrix.js';
+
+const ENGINES = engineCases('CLI safety end-to-end tests');
+availabilityTests(ENGINES);
+const [NATIVE, UNICORN] = ENGINES as [(typeof ENGINES)[0], (typeof ENGINES)[0]];
 
 const HELLO = join(ROOT, 'examples', 'hello.nexe');
+const INVALID = join(ROOT, 'conformance', 'programs', 'invalid.nexe');
 const tmp = mkdtempSync(join(tmpdir(), 'zerovm-safety-'));
 let counter = 0;
 
@@ -70,3 +84,67 @@ describe('zerovm WORD: a command, else a manifest file, else an unknown command'
   });
 });
 
+describe('unvalidated code: -s and --skip-validation', () => {
+  it('-s on the native engine is refused without --unsafe: exit 22, no report, a message naming --unsafe', () => {
+    /* refused before the engine is used, so this holds whether or not the native addon is built */
+    const m = manifest(INVALID);
+    const r = zerovm(['--engine', 'native', '-s', m.path]);
+    expect(r.status).toBe(22);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^zerovm: -s refused on the native engine: it would run the program unvalidated.*Add --unsafe .*--engine unicorn\n$/);
+    expect(existsSync(m.out)).toBe(false);
+  });
+
+  it('--skip-validation on the native engine is refused without --unsafe: exit 2, a message naming --unsafe', () => {
+    const r = zerovm(['run', '--engine', 'native', '--skip-validation', INVALID]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^zerovm run: --skip-validation refused on the native engine: .*Add --unsafe/);
+  });
+
+  it('-sF on the native engine needs no --unsafe: nothing runs', () => {
+    const m = manifest(INVALID);
+    const r = zerovm(['--engine', 'native', '-sF', m.path]);
+    expect(r.stderr).not.toMatch(/refused/);
+    if (NATIVE.skip) return;
+    expect([r.status, report(r)[0], report(r)[5]]).toEqual([0, '2', 'ok']);
+  });
+
+  describe.skipIf(NATIVE.skip)('native engine, with --unsafe', () => {
+    it('-s --unsafe runs the program unvalidated (validator state 2, its code 7) with a warning on stderr', () => {
+      for (const args of [['--engine', 'native', '-s', '--unsafe'], ['--unsafe', '-s']]) {
+        const m = manifest(INVALID);
+        const r = zerovm([...args, m.path]);
+        expect(r.stderr, args.join(' ')).toBe('zerovm: warning: -s --unsafe: the program runs unvalidated on the native engine; nothing keeps it inside its sandbox\n');
+        expect([r.status, report(r)[0], report(r)[2], report(r)[5]], args.join(' ')).toEqual([0, '2', '7', 'ok']);
+      }
+    });
+
+    it('run --skip-validation --unsafe runs it, with a warning on stderr', () => {
+      const r = zerovm(['run', '--engine', 'native', '--skip-validation', '--unsafe', INVALID]);
+      expect(r.stderr).toBe('zerovm run: warning: --skip-validation --unsafe: the program runs unvalidated on the native engine; nothing keeps it inside its sandbox\n');
+      expect(r.status).toBe(7);
+    });
+
+    it('auto picks native here, so it is refused there too', () => {
+      const r = zerovm(['run', '--skip-validation', INVALID]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/refused on the native engine/);
+    });
+  });
+
+  describe.skipIf(UNICORN.skip)('unicorn engine: allowed, no --unsafe, no warning', () => {
+    it('-s runs the program unvalidated', () => {
+      const m = manifest(INVALID);
+      const r = zerovm(['--engine', 'unicorn', '-s', m.path]);
+      expect(r.stderr).toBe('');
+      expect([r.status, report(r)[0], report(r)[2], report(r)[5]]).toEqual([0, '2', '7', 'ok']);
+    });
+
+    it('run --skip-validation runs it', () => {
+      const r = zerovm(['run', '--engine', 'unicorn', '--skip-validation', INVALID]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(7);
+    });
+  });
+});

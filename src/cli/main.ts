@@ -14,10 +14,11 @@ import { existsSync } from 'node:fs';
 const USAGE = `zerovm ${VERSION} — a TypeScript ZeroVM
 
 usage:
-  zerovm [-s] [-F] [-t N] [-v N] [-P] [-Q] [-T trace] MANIFEST
+  zerovm [-s [--unsafe]] [-F] [-t N] [-v N] [-P] [-Q] [-T trace] MANIFEST
                                          run a session (the original's command line; report on stdout)
   zerovm run [--memory N] [--timeout S] [--channel ALIAS=PATH[:ro|:wo|:rw]] [--env NAME=VALUE]
              [--report FILE] [--save-dir DIR] [--engine native|unicorn|auto] [--image FILE.tar]
+             [--skip-validation [--unsafe]]
              PROGRAM.nexe|APP.zapp [ARGS...]
                                          run a program or a zapp with the host's stdin/stdout/stderr; exits with its code
                                          (--image / a zapp's files: a read-only file system at '/')
@@ -52,7 +53,7 @@ run: the program's exit code; MANIFEST: 0 when the session ran, else the origina
  * mistyped command (`zerovm validate.`), not a manifest, dots or not.
  */
 function looksLikeSessionCommandLine(first: string): boolean {
-  return (first.startsWith('-') && !first.startsWith('--')) || first.startsWith('--engine') || first.includes('/') || existsSync(first);
+  return (first.startsWith('-') && !first.startsWith('--')) || first.startsWith('--engine') || first === '--unsafe' || first.includes('/') || existsSync(first);
 }
 
 export async function run(argv: readonly string[]): Promise<number> {

@@ -9,7 +9,8 @@
  * Options: --memory BYTES (default 64 MiB), --timeout SECONDS (default 60),
  * --report FILE (write the report there), --save-dir DIR, --engine
  * native|unicorn|auto (default auto, src/engines/select.ts),
- * --skip-validation, and repeatable --channel ALIAS=PATH[:ro|:wo|:rw]
+ * --skip-validation (on the native engine only with --unsafe too:
+ * src/cli/unvalidated.ts), and repeatable --channel ALIAS=PATH[:ro|:wo|:rw]
  * (an extra channel: random read-only, sequential write-only, or random
  * read/write; ro by default) and --env NAME=VALUE (the program's environment,
  * passed in the nvram's [env] section — the host environment is not).
@@ -33,6 +34,7 @@ import { runSession } from '../runtime/session.js';
 import { CliError, parseAddress } from './args.js';
 import { DEFAULT_ENGINE, selectEngine } from '../engines/select.js';
 import { BUILTIN_DEVICES, openZapp, ZappError } from '../zapp/zapp.js';
+import { unvalidatedRun } from './unvalidated.js';
 
 const BIG = 2n ** 53n;
 
@@ -60,7 +62,7 @@ function parseRunArgs(argv: readonly string[]): {
     if (!arg.startsWith('--')) break;
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    if (name === 'skip-validation') {
+    if (name === 'skip-validation' || name === 'unsafe') {
       flags.add(name);
       continue;
     }
@@ -162,6 +164,12 @@ export function runRun(argv: readonly string[]): number {
   const environmentVariables = environment(env);
   const engine = selectEngine(options.get('engine') ?? DEFAULT_ENGINE);
   if (typeof engine === 'string') throw new CliError(engine);
+  const skipValidation = flags.has('skip-validation');
+  if (skipValidation) {
+    const verdict = unvalidatedRun(engine, '--skip-validation', flags.has('unsafe'));
+    if (!verdict.allowed) throw new CliError(verdict.message);
+    if (verdict.warning !== null) process.stderr.write(`zerovm run: ${verdict.warning}\n`);
+  }
   const memory = parseAddress(options.get('memory') ?? String(64 * 1024 * 1024), '--memory');
   const timeout = parseAddress(options.get('timeout') ?? '60', '--timeout');
   const saveDir = options.get('save-dir');
@@ -207,7 +215,7 @@ export function runRun(argv: readonly string[]): number {
     };
     const manifestPath = join(dir, 'manifest');
     writeFileSync(manifestPath, formatManifest(manifest));
-    const result = runSession({ manifestPath, engine, preallocate: false, inheritStandardStreams: true, skipValidation: flags.has('skip-validation') });
+    const result = runSession({ manifestPath, engine, preallocate: false, inheritStandardStreams: true, skipValidation });
     const reportPath = options.get('report');
     if (reportPath !== undefined) writeFileSync(reportPath, result.report);
     if (result.exitCode !== 0) {
