@@ -7,6 +7,9 @@
  * - Unvalidated code (`-s`, `--skip-validation`) runs on the native engine
  *   only with `--unsafe`, and then with a warning; on Unicorn it needs none
  *   (src/cli/unvalidated.ts, spec/runtime.md "Command lines").
+ * - `zerovm run`'s generated files (manifest, nvram) never overwrite a file
+ *   of the session: a zapp's program named `nvram` or `manifest` runs, and a
+ *   --save-dir holding the program is refused.
  *
  * conformance/programs/invalid.nexe fails validation (a `ret` it never
  * executes) and exits 7 when run unvalidated, so it is safe to run with -s.
@@ -14,7 +17,7 @@
  * under CI=true (test/engine-matrix.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -146,5 +149,52 @@ describe('unvalidated code: -s and --skip-validation', () => {
       expect(r.stderr).toBe('');
       expect(r.status).toBe(7);
     });
+  });
+});
+
+describe("zerovm run: generated files never overwrite the session's own", () => {
+  const anyEngine = ENGINES.find((c) => !c.skip);
+
+  describe.skipIf(anyEngine === undefined)('a zapp whose program is named like a generated file', () => {
+    for (const name of ['nvram', 'manifest']) {
+      it(`a program named '${name}' runs (it is extracted beside, not under, the generated ${name})`, () => {
+        const dir = join(tmp, `zapp-${name}`);
+        mkdirSync(dir);
+        const program = join(dir, name);
+        copyFileSync(HELLO, program);
+        const zapp = join(dir, 'app.zapp');
+        expect(zerovm(['bundle', '-o', zapp, '--program', program]).status).toBe(0);
+        const saved = join(dir, 'saved');
+        const r = zerovm(['run', '--engine', anyEngine!.name, '--save-dir', saved, zapp, 'arg']);
+        expect(r.stderr).toBe('');
+        expect([r.status, r.stdout]).toEqual([0, 'hello, world\n']);
+        expect(readFileSync(join(saved, 'zapp', name)).equals(readFileSync(HELLO))).toBe(true);
+        expect(readFileSync(join(saved, 'nvram'), 'utf8')).toContain(`[args]\nargs = ${name} arg`);
+        expect(readFileSync(join(saved, 'manifest'), 'utf8')).toContain(`Program = ${join(saved, 'zapp', name)}`);
+      });
+    }
+  });
+
+  it('--save-dir holding the program (named nvram) is refused, and the program is left as it was', () => {
+    const dir = join(tmp, 'save-dir-clash');
+    mkdirSync(dir);
+    const program = join(dir, 'nvram');
+    copyFileSync(HELLO, program);
+    /* refused before the engine is used */
+    const r = zerovm(['run', '--engine', 'native', '--save-dir', dir, program]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`zerovm run: zerovm run writes its nvram file to ${program}, which is one of the session's own files: choose another --save-dir\n`);
+    expect(readFileSync(program).equals(readFileSync(HELLO))).toBe(true);
+    expect(existsSync(join(dir, 'manifest'))).toBe(false);
+  });
+
+  it('--save-dir holding a --channel file named manifest is refused', () => {
+    const dir = join(tmp, 'save-dir-channel');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'manifest'), 'data\n');
+    const r = zerovm(['run', '--engine', 'native', '--save-dir', dir, '--channel', `/dev/input=${join(dir, 'manifest')}`, HELLO]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/writes its manifest file to .*choose another --save-dir/);
+    expect(readFileSync(join(dir, 'manifest'), 'utf8')).toBe('data\n');
   });
 });
