@@ -14,7 +14,8 @@
  */
 import { writeSync } from 'node:fs';
 import { DEFAULT_ENGINE, selectEngine } from '../engines/select.js';
-import { createObserver, TraceFileError, type SessionObserver } from '../runtime/trace.js';
+import { describeUnicornEngine } from '../emulator/unicorn.js';
+import { createObserver, TraceFileError, Verbosity, type SessionObserver } from '../runtime/trace.js';
 import type { ReportMode } from '../runtime/report.js';
 import { runSession } from '../runtime/session.js';
 import { UNSAFE_FLAG, unvalidatedRun } from './unvalidated.js';
@@ -137,6 +138,11 @@ export function runSessionCommand(argv: readonly string[]): number {
     if (!(error instanceof TraceFileError)) throw error;
     process.stderr.write(`zerovm: ${error.message}\n`);
     return EINVAL;
+  }
+  /* whether libunicorn's internals are repaired changes speed and fault addresses: say so with the stages */
+  if (engine.name === 'unicorn') {
+    const description = describeUnicornEngine();
+    if (description !== null) observer?.log(Verbosity.Stages, `unicorn engine: ${description}`);
   }
   const result = runSession({
     manifestPath: line.manifest,
