@@ -14,10 +14,11 @@ import { existsSync } from 'node:fs';
 const USAGE = `zerovm ${VERSION} — a TypeScript ZeroVM
 
 usage:
-  zerovm [-s] [-F] [-t N] [-v N] [-P] [-Q] [-T trace] MANIFEST
+  zerovm [-s [--unsafe]] [-F] [-t N] [-v N] [-P] [-Q] [-T trace] MANIFEST
                                          run a session (the original's command line; report on stdout)
   zerovm run [--memory N] [--timeout S] [--channel ALIAS=PATH[:ro|:wo|:rw]] [--env NAME=VALUE]
              [--report FILE] [--save-dir DIR] [--engine native|unicorn|auto] [--image FILE.tar]
+             [--skip-validation [--unsafe]]
              PROGRAM.nexe|APP.zapp [ARGS...]
                                          run a program or a zapp with the host's stdin/stdout/stderr; exits with its code
                                          (--image / a zapp's files: a read-only file system at '/')
@@ -45,9 +46,14 @@ exit status: validate/disasm 0 valid, 1 invalid, 2 unusable input (unreadable fi
 run: the program's exit code; MANIFEST: 0 when the session ran, else the original's errno (14 bad manifest, 2 missing program, 8 invalid program, ...)
 `;
 
-/** The original's command line starts with an option or names a manifest file. */
+/**
+ * The original's command line starts with one of its options or names a
+ * manifest: an existing file, or a path (a word with a '/', whose absence
+ * the session reports in the original's words). Any other word is a
+ * mistyped command (`zerovm validate.`), not a manifest, dots or not.
+ */
 function looksLikeSessionCommandLine(first: string): boolean {
-  return (first.startsWith('-') && !first.startsWith('--')) || first.startsWith('--engine') || first.includes('/') || first.includes('.') || existsSync(first);
+  return (first.startsWith('-') && !first.startsWith('--')) || first.startsWith('--engine') || first === '--unsafe' || first.includes('/') || existsSync(first);
 }
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -77,7 +83,7 @@ export async function run(argv: readonly string[]): Promise<number> {
         return 0;
       default:
         if (looksLikeSessionCommandLine(command)) return (await import('./session-command.js')).runSessionCommand(argv);
-        process.stderr.write(`zerovm: unknown command '${command}'\n\n${USAGE}`);
+        process.stderr.write(`zerovm: unknown command '${command}' (and no file of that name to run as a manifest)\n\n${USAGE}`);
         return 2;
     }
   } catch (error) {

@@ -9,7 +9,8 @@
  * Options: --memory BYTES (default 64 MiB), --timeout SECONDS (default 60),
  * --report FILE (write the report there), --save-dir DIR, --engine
  * native|unicorn|auto (default auto, src/engines/select.ts),
- * --skip-validation, and repeatable --channel ALIAS=PATH[:ro|:wo|:rw]
+ * --skip-validation (on the native engine only with --unsafe too:
+ * src/cli/unvalidated.ts), and repeatable --channel ALIAS=PATH[:ro|:wo|:rw]
  * (an extra channel: random read-only, sequential write-only, or random
  * read/write; ro by default) and --env NAME=VALUE (the program's environment,
  * passed in the nvram's [env] section — the host environment is not).
@@ -19,12 +20,15 @@
  * `/dev/image` channel and an nvram `[fstab]` record, which the C library
  * of `zerovm cc` reads: toolchain/zrt/zrt.c). `zerovm run app.zapp ARGS`
  * runs a zapp (src/zapp/zapp.ts): its program is extracted into the
- * session directory, the zapp itself is mounted as the image, the
- * program's arguments are zapp.yaml's `args` then ARGS, and every device
- * zapp.yaml names beyond stdin/stdout/stderr/nvram/image must be given with
- * --channel /dev/NAME=PATH.
+ * session directory's `zapp/` folder (so that no program name, `nvram` or
+ * `manifest` included, meets a generated file), the zapp itself is
+ * mounted as the image, the program's arguments are zapp.yaml's `args`
+ * then ARGS, and every device zapp.yaml names beyond
+ * stdin/stdout/stderr/nvram/image must be given with --channel
+ * /dev/NAME=PATH. A generated file never replaces one the session reads
+ * (`--save-dir` naming the program's own folder is refused).
  */
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { formatManifest, MANIFEST_VERSION, parseChannelUri, type Manifest, type ManifestChannel } from '../runtime/manifest.js';
@@ -33,8 +37,31 @@ import { runSession } from '../runtime/session.js';
 import { CliError, parseAddress } from './args.js';
 import { DEFAULT_ENGINE, selectEngine } from '../engines/select.js';
 import { BUILTIN_DEVICES, openZapp, ZappError } from '../zapp/zapp.js';
+import { unvalidatedRun } from './unvalidated.js';
 
 const BIG = 2n ** 53n;
+
+/** What `zerovm run` writes into the session directory: the files at its top, a zapp's program in a folder of its own. */
+const GENERATED_MANIFEST = 'manifest';
+const GENERATED_NVRAM = 'nvram';
+const ZAPP_PROGRAM_DIR = 'zapp';
+
+/** The path a file is known by (symbolic links followed where it exists), to tell two names of one file. */
+function identity(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+/** Refuses to write a generated file over one the session reads (`--save-dir` can be the program's own folder). */
+function refuseOverwrite(generated: readonly string[], inputs: readonly string[]): void {
+  const read = new Set(inputs.map(identity));
+  for (const path of generated) {
+    if (read.has(identity(path))) throw new CliError(`zerovm run writes its ${basename(path)} file to ${path}, which is one of the session's own files: choose another --save-dir`);
+  }
+}
 
 function channel(uri: string, alias: string, type: number, limits: [bigint, bigint, bigint, bigint]): ManifestChannel {
   const [gets, getSize, puts, putSize] = limits;
@@ -60,7 +87,7 @@ function parseRunArgs(argv: readonly string[]): {
     if (!arg.startsWith('--')) break;
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    if (name === 'skip-validation') {
+    if (name === 'skip-validation' || name === 'unsafe') {
       flags.add(name);
       continue;
     }
@@ -147,7 +174,14 @@ function launchZapp(zappPath: string, args: readonly string[], dir: string, extr
         throw new CliError(`${zappPath} expects a device '${device}': give it with --channel /dev/${device}=PATH[:ro|:wo|:rw]`);
       }
     }
-    const programPath = join(dir, basename(zapp.manifest.program));
+    /* in a folder of its own: a program named like a generated file (nvram, manifest) must not be overwritten by it */
+    try {
+      mkdirSync(join(dir, ZAPP_PROGRAM_DIR), { recursive: true });
+    } catch {
+      throw new CliError(`cannot create the folder ${join(dir, ZAPP_PROGRAM_DIR)} for the zapp's program: choose another --save-dir`);
+    }
+    const programPath = join(dir, ZAPP_PROGRAM_DIR, basename(zapp.manifest.program));
+    refuseOverwrite([programPath], [zappPath, ...extra.map((c) => c.uri)]);
     writeFileSync(programPath, zapp.program);
     return { programPath, argv: [basename(zapp.manifest.program), ...zapp.manifest.args, ...args], image: resolve(zappPath) };
   } catch (error) {
@@ -162,6 +196,12 @@ export function runRun(argv: readonly string[]): number {
   const environmentVariables = environment(env);
   const engine = selectEngine(options.get('engine') ?? DEFAULT_ENGINE);
   if (typeof engine === 'string') throw new CliError(engine);
+  const skipValidation = flags.has('skip-validation');
+  if (skipValidation) {
+    const verdict = unvalidatedRun(engine, '--skip-validation', flags.has('unsafe'));
+    if (!verdict.allowed) throw new CliError(verdict.message);
+    if (verdict.warning !== null) process.stderr.write(`zerovm run: ${verdict.warning}\n`);
+  }
   const memory = parseAddress(options.get('memory') ?? String(64 * 1024 * 1024), '--memory');
   const timeout = parseAddress(options.get('timeout') ?? '60', '--timeout');
   const saveDir = options.get('save-dir');
@@ -176,7 +216,9 @@ export function runRun(argv: readonly string[]): number {
     const programPath = launch.programPath;
     const fstab: NvramMount[] = launch.image === undefined ? [] : [{ channel: '/dev/image', mountpoint: '/', access: 'ro', removable: false }];
     const imageChannels = launch.image === undefined ? [] : [channel(launch.image, '/dev/image', 1, [BIG, BIG, 0n, 0n])];
-    const nvramPath = join(dir, 'nvram');
+    const nvramPath = join(dir, GENERATED_NVRAM);
+    const manifestPath = join(dir, GENERATED_MANIFEST);
+    refuseOverwrite([nvramPath, manifestPath], [resolve(program), ...(launch.image === undefined ? [] : [launch.image]), ...extra.map((c) => c.uri)]);
     writeFileSync(
       nvramPath,
       formatNvram({
@@ -205,9 +247,8 @@ export function runRun(argv: readonly string[]): number {
         ...extra,
       ],
     };
-    const manifestPath = join(dir, 'manifest');
     writeFileSync(manifestPath, formatManifest(manifest));
-    const result = runSession({ manifestPath, engine, preallocate: false, inheritStandardStreams: true, skipValidation: flags.has('skip-validation') });
+    const result = runSession({ manifestPath, engine, preallocate: false, inheritStandardStreams: true, skipValidation });
     const reportPath = options.get('report');
     if (reportPath !== undefined) writeFileSync(reportPath, result.report);
     if (result.exitCode !== 0) {

@@ -1,8 +1,9 @@
 /**
  * The original's command line: `zerovm [-s] [-F] [-t N] [-v N] [-P] [-Q]
  * [-T trace] MANIFEST`, plus `--engine native|unicorn|auto` (ours; the
- * choice is src/engines/select.ts). Runs one session, prints the report on
- * stdout and returns the session's exit code.
+ * choice is src/engines/select.ts) and `--unsafe` (ours: `-s` on the native
+ * engine needs it, src/cli/unvalidated.ts). Runs one session, prints the
+ * report on stdout and returns the session's exit code.
  *
  * Source of truth: zerovm-abi.md §9 and the original's zvm_main.c
  * (ParseCommandLine: getopt, a bad command line prints the help and exits
@@ -13,14 +14,16 @@
  */
 import { writeSync } from 'node:fs';
 import { DEFAULT_ENGINE, selectEngine } from '../engines/select.js';
-import { createObserver, TraceFileError, type SessionObserver } from '../runtime/trace.js';
+import { describeUnicornEngine } from '../emulator/unicorn.js';
+import { createObserver, TraceFileError, Verbosity, type SessionObserver } from '../runtime/trace.js';
 import type { ReportMode } from '../runtime/report.js';
 import { runSession } from '../runtime/session.js';
+import { UNSAFE_FLAG, unvalidatedRun } from './unvalidated.js';
 
 const EINVAL = 22;
 
-export const SESSION_HELP = `usage: zerovm [-s] [-F] [-t 0..2] [-v 0..3] [-P] [-Q] [-T trace] [--engine native|unicorn|auto] MANIFEST
-  -s  skip validation (validator state 2)
+export const SESSION_HELP = `usage: zerovm [-s] [-F] [-t 0..2] [-v 0..3] [-P] [-Q] [-T trace] [--engine native|unicorn|auto] [--unsafe] MANIFEST
+  -s  skip validation (validator state 2); refused on the native engine unless --unsafe is given too
   -F  load and validate the program, report, and stop
   -t  report mode: 0 stdout (default), 1 one line, fields separated by '; ',
       2 as 0 plus an accounting line each second while the program runs
@@ -30,11 +33,14 @@ export const SESSION_HELP = `usage: zerovm [-s] [-F] [-t 0..2] [-v 0..3] [-P] [-
   -T  write one line per trap call (function, arguments, result) to this file
   --engine  native (x86-64 Linux), unicorn (emulation, any host with libunicorn), or
             auto (the default: native where it can run, else unicorn)
+  --unsafe  let -s run unvalidated code on the native engine (a warning on stderr)
 `;
 
 export interface SessionCommandLine {
   readonly manifest: string;
   readonly skipValidation: boolean;
+  /** --unsafe: -s may run on the native engine. */
+  readonly unsafe: boolean;
   readonly loadOnly: boolean;
   readonly preallocate: boolean;
   readonly reportMode: ReportMode;
@@ -49,6 +55,7 @@ export interface SessionCommandLine {
 export function parseSessionCommandLine(argv: readonly string[]): SessionCommandLine | string {
   let manifest: string | undefined;
   let skipValidation = false;
+  let unsafe = false;
   let loadOnly = false;
   let preallocate = true;
   let reportMode: ReportMode = 0;
@@ -61,6 +68,10 @@ export function parseSessionCommandLine(argv: readonly string[]): SessionCommand
       const value = arg.startsWith('--engine=') ? arg.slice('--engine='.length) : argv[++i];
       if (value === undefined) return 'option --engine needs a value';
       engine = value;
+      continue;
+    }
+    if (arg === UNSAFE_FLAG) {
+      unsafe = true;
       continue;
     }
     if (arg.startsWith('-') && arg.length > 1) {
@@ -94,7 +105,7 @@ export function parseSessionCommandLine(argv: readonly string[]): SessionCommand
     manifest = arg;
   }
   if (manifest === undefined) return 'no manifest given';
-  return { manifest, skipValidation, loadOnly, preallocate, reportMode, engine, verbosity, ...(traceFile === undefined ? {} : { traceFile }) };
+  return { manifest, skipValidation, unsafe, loadOnly, preallocate, reportMode, engine, verbosity, ...(traceFile === undefined ? {} : { traceFile }) };
 }
 
 /** Kept for callers that imported it from here. */
@@ -111,6 +122,15 @@ export function runSessionCommand(argv: readonly string[]): number {
     process.stderr.write(`zerovm: ${engine}\n`);
     return EINVAL;
   }
+  /* -F never runs the program, so it needs no --unsafe */
+  if (line.skipValidation && !line.loadOnly) {
+    const verdict = unvalidatedRun(engine, '-s', line.unsafe);
+    if (!verdict.allowed) {
+      process.stderr.write(`zerovm: ${verdict.message}\n`);
+      return EINVAL;
+    }
+    if (verdict.warning !== null) process.stderr.write(`zerovm: ${verdict.warning}\n`);
+  }
   let observer: SessionObserver | null;
   try {
     observer = createObserver({ verbosity: line.verbosity, ...(line.traceFile === undefined ? {} : { traceFile: line.traceFile }) });
@@ -118,6 +138,11 @@ export function runSessionCommand(argv: readonly string[]): number {
     if (!(error instanceof TraceFileError)) throw error;
     process.stderr.write(`zerovm: ${error.message}\n`);
     return EINVAL;
+  }
+  /* whether libunicorn's internals are repaired changes speed and fault addresses: say so with the stages */
+  if (engine.name === 'unicorn') {
+    const description = describeUnicornEngine();
+    if (description !== null) observer?.log(Verbosity.Stages, `unicorn engine: ${description}`);
   }
   const result = runSession({
     manifestPath: line.manifest,

@@ -4,8 +4,10 @@
  * watchdog, protections, leaks) is tested on both engines in
  * src/engines/native.test.ts.
  *
- * - The repairs made inside libunicorn 2.0.1 are on (fast stores, precise
- *   fault addresses).
+ * - The repairs made inside libunicorn 2.0.1 are on (the interposers,
+ *   built for that version alone, are active; fast stores, precise fault
+ *   addresses); test/unicorn-interposers-build.test.ts builds the addon for
+ *   another version.
  * - UNICORN_FEATURES is true: an instruction of every feature it keeps
  *   gives the same registers, flags and memory emulated as on this CPU (the
  *   native engine runs the same program), and code using a feature it leaves
@@ -31,7 +33,7 @@ import { runSession } from '../runtime/session.js';
 import type { CpuFeature } from '../validator/features.js';
 import { decodeInstruction } from '../validator/index.js';
 import { validate } from '../validator/validate.js';
-import { findUnicornAddon, UNICORN_BUILD_HINT, UNICORN_FEATURES, unicornEngine, unicornRepairs } from './unicorn.js';
+import { describeUnicornEngine, findUnicornAddon, UNICORN_BUILD_HINT, UNICORN_FEATURES, unicornEngine, unicornRepairs } from './unicorn.js';
 
 const ci = process.env.CI === 'true' || process.env.CI === '1';
 const unavailable = unicornEngine.unavailableReason();
@@ -218,11 +220,21 @@ describe('unicorn engine without its addon', () => {
 });
 
 describe.skipIf(unavailable !== null)('unicorn engine', () => {
-  it('repairs libunicorn 2.0.x: stores stay on the fast path, faults report their instruction', () => {
+  it('repairs libunicorn 2.0.1 through its interposers: stores stay on the fast path, faults report their instruction', () => {
     const repairs = unicornRepairs();
     expect(repairs).not.toBeNull();
+    /* the interposers are built and active for exactly 2.0.1 (native/CMakeLists.txt), which Debian 12 ships */
+    const libunicorn = /^libunicorn (\S+),/.exec(describeUnicornEngine() ?? '')?.[1];
+    expect(libunicorn).toMatch(/^2\.\d+\.\d+$/);
+    if (libunicorn !== '2.0.1') {
+      expect(repairs).toMatchObject({ interposers: false, fastStores: false, preciseFaults: false });
+      expect(repairs!.detail).toMatch(/for libunicorn 2\.0\.1 only|not the 2\.0\.1/);
+      return;
+    }
+    expect(repairs!.interposers).toBe(true);
     if (process.env.ZEROVM_UNICORN_SLOW_STORES === undefined) {
-      expect(repairs).toEqual({ fastStores: true, preciseFaults: true, detail: '' });
+      expect(repairs).toEqual({ interposers: true, fastStores: true, preciseFaults: true, detail: '' });
+      expect(describeUnicornEngine()).toBe('libunicorn 2.0.1, interposers active (fast stores, precise fault addresses)');
     }
   });
 

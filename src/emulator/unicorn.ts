@@ -27,7 +27,8 @@
  * - The addon repairs two things inside libunicorn 2.0.1 at start-up (fast
  *   guest stores, precise fault addresses; native/src/unicorn/qemu_hooks.h)
  *   and warns once on stderr if it cannot; `unicornRepairs()` says which
- *   are on.
+ *   are on, `describeUnicornEngine()` the line `-v` prints. The
+ *   interposers that make them are built for libunicorn 2.0.1 alone.
  */
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +72,13 @@ export const UNICORN_FEATURES: readonly CpuFeature[] = Object.freeze([
 
 /** What the addon's start-up check found. */
 export interface UnicornRepairs {
+  /**
+   * The libunicorn interposers are built in and in effect: the addon was
+   * built for libunicorn 2.0.1 (native/CMakeLists.txt builds them for that
+   * version alone), the loaded library is 2.0.1 too, and the self-test saw
+   * them called. Both repairs need them.
+   */
+  readonly interposers: boolean;
   /** Guest stores stay on QEMU's fast path (the notdirty workaround). */
   readonly fastStores: boolean;
   /** Faults report the faulting instruction, not the start of its block. */
@@ -81,6 +89,7 @@ export interface UnicornRepairs {
 
 /** The addon's surface (native/src/unicorn/addon.cc): the shared one, plus its start-up check. */
 interface UnicornAddon extends EngineAddon {
+  /** The loaded libunicorn's major.minor.patch. */
   readonly version: string;
   repairs(): UnicornRepairs;
 }
@@ -118,6 +127,20 @@ function load(): LoadedAddon<UnicornAddon> {
 export function unicornRepairs(): UnicornRepairs | null {
   const { addon } = load();
   return addon === null ? null : addon.repairs();
+}
+
+/**
+ * One line on the engine for `-v`: the loaded libunicorn and whether the
+ * interposers are active, e.g. "libunicorn 2.0.1, interposers active (fast
+ * stores, precise fault addresses)"; null when the engine is unavailable.
+ */
+export function describeUnicornEngine(): string | null {
+  const { addon } = load();
+  if (addon === null) return null;
+  const repairs = addon.repairs();
+  const on = [repairs.fastStores ? 'fast stores' : '', repairs.preciseFaults ? 'precise fault addresses' : ''].filter((r) => r !== '');
+  const state = repairs.interposers ? `interposers active (${on.length > 0 ? on.join(', ') : 'no repair on'})` : 'interposers off';
+  return `libunicorn ${addon.version}, ${state}${repairs.detail === '' ? '' : `: ${repairs.detail}`}`;
 }
 
 /** The Unicorn engine (one per process; sessions are independent). */

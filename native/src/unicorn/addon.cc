@@ -2,7 +2,7 @@
  * Node-API glue for the Unicorn emulation engine: the `Session` class of
  * session_wrap.h (the native engine's surface) over zvm_uc::Emulator, plus
  * libunicorn's version and what the start-up check of the libunicorn
- * repairs found.
+ * repairs found (whether the interposers are in effect, and each repair).
  *
  * Pipeline position: src/emulator/unicorn.ts -> here -> emulator.cc. Nothing
  * else loads this addon.
@@ -51,6 +51,7 @@ Napi::Value Repairs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   const zvm_uc::HookStatus &status = zvm_uc::CheckQemuHooks();
   Napi::Object result = Napi::Object::New(env);
+  result.Set("interposers", Napi::Boolean::New(env, status.interposers));
   result.Set("fastStores", Napi::Boolean::New(env, status.fast_stores));
   result.Set("preciseFaults", Napi::Boolean::New(env, status.precise_faults));
   result.Set("detail", Napi::String::New(env, status.detail));
@@ -62,9 +63,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("STOP_TRAP", Napi::Number::New(env, zvm_uc::kStopTrap));
   exports.Set("STOP_FAULT", Napi::Number::New(env, zvm_uc::kStopFault));
   exports.Set("STOP_TIMEOUT", Napi::Number::New(env, zvm_uc::kStopTimeout));
+  /* the loaded library's major.minor.patch (uc_version's value holds a byte of each) */
   unsigned major = 0, minor = 0;
-  uc_version(&major, &minor);
-  exports.Set("version", Napi::String::New(env, std::to_string(major) + "." + std::to_string(minor)));
+  const unsigned version = uc_version(&major, &minor);
+  exports.Set("version", Napi::String::New(env, std::to_string(major) + "." + std::to_string(minor) + "." +
+                                                    std::to_string((version >> 8) & 0xff)));
   exports.Set("repairs", Napi::Function::New(env, Repairs, "repairs"));
   return exports;
 }

@@ -35,6 +35,11 @@
 
 #define ZVM_INTERPOSE extern "C" __attribute__((visibility("default")))
 
+/* native/CMakeLists.txt compiles this file for libunicorn 2.0.1 alone; a
+ * header of another version here means the build found two libunicorns. */
+static_assert(UC_API_MAJOR == 2 && UC_API_MINOR == 0 && UC_API_PATCH == 1,
+              "qemu_hooks.cc replaces internals of libunicorn 2.0.1 only: build qemu_hooks_off.cc for any other version");
+
 namespace zvm_uc {
 namespace {
 
@@ -408,13 +413,16 @@ TestResult RunSelfTest() {
 
 HookStatus Check() {
   HookStatus status;
-  unsigned major = 0, minor = 0;
-  uc_version(&major, &minor);
   const bool slow_stores_asked = getenv("ZEROVM_UNICORN_SLOW_STORES") != nullptr &&
                                  strcmp(getenv("ZEROVM_UNICORN_SLOW_STORES"), "0") != 0;
-  if (major != 2 || minor != 0) {
-    status.detail = "libunicorn " + std::to_string(major) + "." + std::to_string(minor) +
-                    " is not 2.0.x, the version these repairs are made and checked for";
+  /* uc_version's value: major, minor, patch, extra (255: a release), a byte each */
+  unsigned major = 0, minor = 0;
+  const unsigned loaded = uc_version(&major, &minor);
+  const unsigned built = (UC_API_MAJOR << 24) | (UC_API_MINOR << 16) | (UC_API_PATCH << 8) | UC_API_EXTRA;
+  if (loaded != built) {
+    status.detail = "the loaded libunicorn is " + std::to_string(loaded >> 24) + "." + std::to_string((loaded >> 16) & 0xff) + "." +
+                    std::to_string((loaded >> 8) & 0xff) +
+                    ", not the 2.0.1 these repairs were built for (rebuild with npm run build:native)";
     return status;
   }
   const Real &real = Resolved();
@@ -437,6 +445,7 @@ HookStatus Check() {
     status.detail = "libunicorn's internal functions could not be interposed (it binds them directly on this system)";
     return status;
   }
+  status.interposers = true;
   status.precise_faults = test.precise;
   /* The first store takes the slow path to fill the TLB; the rest must not. */
   status.fast_stores = test.store_helper_calls <= 2 && !slow_stores_asked;

@@ -27,8 +27,14 @@
  *    the fault but returns, and the rest of the block would run, stores and
  *    all, where the native engine has stopped.
  *
- * Everything is verified once per process (CheckQemuHooks): the library
- * version, that the internal symbols exist, and a small emulation proving
+ * They are compiled only for libunicorn 2.0.1 (native/CMakeLists.txt, by its
+ * pkg-config version or its header's; any other version builds
+ * qemu_hooks_off.cc, which repairs nothing), since the functions they replace
+ * are internal and their signatures change between releases.
+ *
+ * Everything is verified once per process (CheckQemuHooks): that the loaded
+ * library is 2.0.1 as well (it may have been upgraded after the build: then
+ * rebuild), that the internal symbols exist, and a small emulation proving
  * both repairs took effect (stores stay on the fast path; a fault reports the
  * right instruction). Otherwise the interposers only forward, and one
  * warning on stderr says what is lost. The interposers are only ever active
@@ -59,6 +65,11 @@ struct GuestAccess {
 };
 
 struct HookStatus {
+  /* The interposers are built in (native/CMakeLists.txt builds them for
+   * libunicorn 2.0.1 alone, else qemu_hooks_off.cc) and in effect: the
+   * loaded library is 2.0.1 too, has the internal symbols, and the
+   * self-test saw them called. */
+  bool interposers = false;
   bool fast_stores = false;
   bool precise_faults = false;
   /* Empty when both are on; else why not. */
