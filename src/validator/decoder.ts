@@ -622,7 +622,9 @@ function matchForm(
       if (fp !== mandatory) continue;
       const l = F.vexL[id] as number;
       if (l >= 0 && l !== vexL) continue;
-      if (!(flags & FormFlag.UsesVvvv) && vvvv !== 0) continue;
+      // An unused VEX.vvvv must be 1111 (else #UD), except on the few forms
+      // whose NaCl definition ignores it (`anyvvvv`).
+      if (!(flags & (FormFlag.UsesVvvv | FormFlag.AnyVvvv)) && vvvv !== 0) continue;
     } else if (fp === Prefix.None) {
       // 66 is operand size; F2/F3 are repeat prefixes, except in 0F38/0F3A
       // where they always select a different instruction.

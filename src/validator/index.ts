@@ -41,7 +41,7 @@ export type Instruction =
       readonly feature: CpuFeature;
       /** Why the sandbox never accepts this form on its own, or null. */
       readonly denied: DenyReason | null;
-      /** The opcode table line that matched, e.g. `legacy:12`. */
+      /** The opcode table row that matched: its source file and line, e.g. `legacy.ts:21`. */
       readonly form: string;
     }
   | { readonly ok: false; readonly offset: number; readonly reason: string };
@@ -65,6 +65,6 @@ export function decodeInstruction(code: Uint8Array, offset = 0, base = 0): Instr
     writes: writtenRegisters(insn),
     feature: (ALL_FEATURES[FORMS.feature[insn.form] as number] ?? '-') as CpuFeature,
     denied: denyReasonOf(FORMS.deny[insn.form] as number),
-    form: spec ? `${spec.table}:${spec.line}` : '?',
+    form: spec ? `${spec.file}:${spec.line}` : '?',
   };
 }

@@ -15,7 +15,7 @@
  * - String instructions, `ret`, indirect jumps/calls are `deny=special` or
  *   `deny=ret`: they exist in a sandbox only as superinstructions.
  */
-export const LEGACY_TABLE = String.raw`
+export const LEGACY_TABLE = { name: 'legacy', file: 'legacy.ts', line: 18, text: String.raw`
 # ---- arithmetic and logic: 8 forms each ----------------------------------
 00 /r      | add &Eb, Gb        | - | lock zx
 01 /r      | add &Ev, Gv        | - | lock zx
@@ -285,4 +285,4 @@ FB         | sti                | - | deny=privileged
 FC         | cld                | - |
 FD         | std                | - |
 9B         | fwait              | x87 |
-`;
+` };

@@ -25,7 +25,7 @@
  * - The compare predicates of cmpps/cmppd/cmpss/cmpsd are just the
  *   immediate byte; every value is accepted.
  */
-export const SSE_0F_TABLE = String.raw`
+export const SSE_0F_TABLE = { name: 'sse0f', file: 'sse0f.ts', line: 28, text: String.raw`
 # ---- 0F 10-17: moves --------------------------------------------------------------
 NP 0F 10 /r   | movups =Vdq, Wdq       | SSE  |
 66 0F 10 /r   | movupd =Vdq, Wdq       | SSE2 |
@@ -247,4 +247,4 @@ F2 0F F0 /r   | lddqu =Vdq, Mdq        | SSE3 |
 66 0F FC /r   | paddb &Vdq, Wdq        | SSE2 |
 66 0F FD /r   | paddw &Vdq, Wdq        | SSE2 |
 66 0F FE /r   | paddd &Vdq, Wdq        | SSE2 |
-`;
+` };

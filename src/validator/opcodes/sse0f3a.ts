@@ -17,7 +17,7 @@
  *   implicitly; rcx is an ordinary register for the sandbox.
  * - aeskeygenassist is rejected like the rest of AES-NI (see `sse0f38.ts`).
  */
-export const SSE_0F3A_TABLE = String.raw`
+export const SSE_0F3A_TABLE = { name: 'sse0f3a', file: 'sse0f3a.ts', line: 20, text: String.raw`
 # ---- SSE4.1 round and blend, SSSE3 palignr --------------------------------------------
 66 0F 3A 08 /r | roundps =Vdq, Wdq, Ib | SSE41 |
 66 0F 3A 09 /r | roundpd =Vdq, Wdq, Ib | SSE41 |
@@ -57,4 +57,4 @@ export const SSE_0F3A_TABLE = String.raw`
 
 # ---- AES-NI: rejected by NaCl ------------------------------------------------------------
 66 0F 3A DF /r | aeskeygenassist =Vdq, Wdq, Ib | AES | deny=unsupported
-`;
+` };

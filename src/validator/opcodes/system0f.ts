@@ -14,7 +14,7 @@
  * - `rdtsc`, `rdtscp`, `cpuid`, `rdrand`, `rdseed` observe the machine; the
  *   deterministic (ZeroVM) policy rejects the `nondet` ones.
  */
-export const SYSTEM_0F_TABLE = String.raw`
+export const SYSTEM_0F_TABLE = { name: 'system0f', file: 'system0f.ts', line: 17, text: String.raw`
 # ---- system and privileged -------------------------------------------------------
 0F 00 /0     | sldt =Mw           | - | deny=privileged
 0F 00 /1     | str =Mw            | - | deny=privileged
@@ -146,4 +146,4 @@ NP 0F AE /7  | clflush M          | CLFLUSH |
 NP 0F AE E8+i | lfence             | SSE2 |
 NP 0F AE F0+i | mfence             | SSE2 |
 NP 0F AE F8+i | sfence             | SSE |
-`;
+` };

@@ -31,7 +31,7 @@
  * - GPR destinations are marked written; only vmovd to a 32-bit register is
  *   `zx` (the one VEX form NaCl marks nacl-amd64-zero-extends).
  */
-export const VEX_TABLE = String.raw`
+export const VEX_TABLE = { name: 'vex', file: 'vex.ts', line: 34, text: String.raw`
 # ============================================================================
 # AVX / AVX2, map 0F
 # ============================================================================
@@ -918,4 +918,4 @@ VEX.128.F2.0F38.W0 F7 /r    | shrx =Gd, Ed, Bd                  | BMI2  | deny=u
 VEX.128.F2.0F38.W1 F7 /r    | shrx =Gq, Eq, Bq                  | BMI2  | deny=unsupported
 VEX.128.F2.0F3A.W0 F0 /r    | rorx =Gd, Ed, Ib                  | BMI2  | deny=unsupported
 VEX.128.F2.0F3A.W1 F0 /r    | rorx =Gq, Eq, Ib                  | BMI2  | deny=unsupported
-`;
+` };
