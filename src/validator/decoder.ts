@@ -329,6 +329,9 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
   out.vvvv = 0;
   out.modrm = -1;
   out.hasMemory = false;
+  // Set only once the whole address (SIB and displacement) is read, so that
+  // a failed decode tells whether it got that far.
+  out.index = REG_NONE;
   out.immSize = 0;
   out.imm2Size = 0;
 
@@ -498,7 +501,6 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
         dispSize = 4;
       }
       out.base = base;
-      out.index = index;
       out.scale = scale;
       out.dispSize = dispSize;
       if (dispSize > 0) {
@@ -508,6 +510,8 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
       } else {
         out.disp = 0;
       }
+      // Last: a failed decode has an index only when the whole address was read.
+      out.index = index;
     }
   }
 

@@ -167,7 +167,7 @@ F2 0F 70 /r   | pshuflw =Vdq, Wdq, Ib  | SSE2 |
 66 0F 75 /r   | pcmpeqw &Vdq, Wdq      | SSE2 |
 66 0F 76 /r   | pcmpeqd &Vdq, Wdq      | SSE2 |
 # SSE4a bit-field extract/insert: register operands only.
-66 0F 78 /0   | extrq &Udq, Ib, Ib     | SSE4A | deny=unsupported
+66 0F 78 /0   | extrq &Udq, Ib, Ib     | SSE4A | deny=unknown
 F2 0F 78 /r   | insertq &Vdq, Udq, Ib, Ib | SSE4A |
 66 0F 79 /r   | extrq &Vdq, Udq        | SSE4A |
 F2 0F 79 /r   | insertq &Vdq, Udq      | SSE4A |

@@ -47,7 +47,7 @@ export const SSE_0F3A_TABLE = { name: 'sse0f3a', file: 'sse0f3a.ts', line: 20, t
 66 0F 3A 40 /r | dpps &Vdq, Wdq, Ib    | SSE41 |
 66 0F 3A 41 /r | dppd &Vdq, Wdq, Ib    | SSE41 |
 66 0F 3A 42 /r | mpsadbw &Vdq, Wdq, Ib | SSE41 |
-66 0F 3A 44 /r | pclmulqdq &Vdq, Wdq, Ib | CLMUL |
+66 0F 3A 44 /r | pclmulqdq &Vdq, Wdq, Ib | CLMUL | deny=unsupported
 
 # ---- SSE4.2 string compares ------------------------------------------------------------------
 66 0F 3A 60 /r | pcmpestrm Vdq, Wdq, Ib | SSE42 |

@@ -43,17 +43,17 @@ VEX.128.NP.0F.WIG 10 /r     | vmovups =Vdq, Wdq                 | AVX   |
 VEX.256.NP.0F.WIG 10 /r     | vmovups =Vqq, Wqq                 | AVX   |
 VEX.128.66.0F.WIG 10 /r     | vmovupd =Vdq, Wdq                 | AVX   |
 VEX.256.66.0F.WIG 10 /r     | vmovupd =Vqq, Wqq                 | AVX   |
-VEX.LIG.F3.0F.WIG 10 /r     | vmovss =Vdq, Hdq, Udq             | AVX   |
+VEX.LIG.F3.0F.WIG 10 /r     | vmovss =Vdq, Hdq, Udq             | AVX   | L1
 VEX.LIG.F3.0F.WIG 10 /r     | vmovss =Vdq, Md                   | AVX   |
-VEX.LIG.F2.0F.WIG 10 /r     | vmovsd =Vdq, Hdq, Udq             | AVX   |
+VEX.LIG.F2.0F.WIG 10 /r     | vmovsd =Vdq, Hdq, Udq             | AVX   | L1
 VEX.LIG.F2.0F.WIG 10 /r     | vmovsd =Vdq, Mq                   | AVX   |
 VEX.128.NP.0F.WIG 11 /r     | vmovups =Wdq, Vdq                 | AVX   |
 VEX.256.NP.0F.WIG 11 /r     | vmovups =Wqq, Vqq                 | AVX   |
 VEX.128.66.0F.WIG 11 /r     | vmovupd =Wdq, Vdq                 | AVX   |
 VEX.256.66.0F.WIG 11 /r     | vmovupd =Wqq, Vqq                 | AVX   |
-VEX.LIG.F3.0F.WIG 11 /r     | vmovss =Udq, Hdq, Vdq             | AVX   |
+VEX.LIG.F3.0F.WIG 11 /r     | vmovss =Udq, Hdq, Vdq             | AVX   | L1
 VEX.LIG.F3.0F.WIG 11 /r     | vmovss =Md, Vdq                   | AVX   |
-VEX.LIG.F2.0F.WIG 11 /r     | vmovsd =Udq, Hdq, Vdq             | AVX   |
+VEX.LIG.F2.0F.WIG 11 /r     | vmovsd =Udq, Hdq, Vdq             | AVX   | L1
 VEX.LIG.F2.0F.WIG 11 /r     | vmovsd =Mq, Vdq                   | AVX   |
 VEX.128.NP.0F.WIG 12 /r     | vmovhlps =Vdq, Hdq, Udq           | AVX   |
 VEX.128.NP.0F.WIG 12 /r     | vmovlps =Vdq, Hdq, Mq             | AVX   |
@@ -77,8 +77,8 @@ VEX.128.NP.0F.WIG 16 /r     | vmovhps =Vdq, Hdq, Mq             | AVX   |
 VEX.128.66.0F.WIG 16 /r     | vmovhpd =Vdq, Hdq, Mq             | AVX   |
 VEX.128.F3.0F.WIG 16 /r     | vmovshdup =Vdq, Wdq               | AVX   |
 VEX.256.F3.0F.WIG 16 /r     | vmovshdup =Vqq, Wqq               | AVX   |
-VEX.128.NP.0F.WIG 17 /r     | vmovhps =Mq, Vdq                  | AVX   |
-VEX.128.66.0F.WIG 17 /r     | vmovhpd =Mq, Vdq                  | AVX   |
+VEX.128.NP.0F.WIG 17 /r     | vmovhps =Mq, Vdq                  | AVX   | anyvvvv
+VEX.128.66.0F.WIG 17 /r     | vmovhpd =Mq, Vdq                  | AVX   | anyvvvv
 
 # ---- 28-2F: aligned and non-temporal moves, scalar conversions, compares ---
 VEX.128.NP.0F.WIG 28 /r     | vmovaps =Vdq, Wdq                 | AVX   |
@@ -105,25 +105,25 @@ VEX.LIG.F3.0F.W0 2D /r      | vcvtss2si =Gd, Wd                 | AVX   |
 VEX.LIG.F3.0F.W1 2D /r      | vcvtss2si =Gq, Wd                 | AVX   |
 VEX.LIG.F2.0F.W0 2D /r      | vcvtsd2si =Gd, Wq                 | AVX   |
 VEX.LIG.F2.0F.W1 2D /r      | vcvtsd2si =Gq, Wq                 | AVX   |
-VEX.LIG.NP.0F.WIG 2E /r     | vucomiss Vdq, Wd                  | AVX   |
-VEX.LIG.66.0F.WIG 2E /r     | vucomisd Vdq, Wq                  | AVX   |
-VEX.LIG.NP.0F.WIG 2F /r     | vcomiss Vdq, Wd                   | AVX   |
-VEX.LIG.66.0F.WIG 2F /r     | vcomisd Vdq, Wq                   | AVX   |
+VEX.LIG.NP.0F.WIG 2E /r     | vucomiss Vdq, Wd                  | AVX   | anyvvvv
+VEX.LIG.66.0F.WIG 2E /r     | vucomisd Vdq, Wq                  | AVX   | anyvvvv
+VEX.LIG.NP.0F.WIG 2F /r     | vcomiss Vdq, Wd                   | AVX   | anyvvvv
+VEX.LIG.66.0F.WIG 2F /r     | vcomisd Vdq, Wq                   | AVX   | anyvvvv
 
 # ---- 50-5F: sign masks, arithmetic, logic, conversions ---------------------
 # vmovmskps/pd: NaCl lists only the W0 (32-bit destination) form.
 VEX.128.NP.0F.W0 50 /r      | vmovmskps =Gd, Udq                | AVX   |
-VEX.128.NP.0F.W1 50 /r      | vmovmskps =Gq, Udq                | AVX   | deny=unsupported
+VEX.128.NP.0F.W1 50 /r      | vmovmskps =Gq, Udq                | AVX   | deny=unknown
 VEX.256.NP.0F.W0 50 /r      | vmovmskps =Gd, Uqq                | AVX   |
-VEX.256.NP.0F.W1 50 /r      | vmovmskps =Gq, Uqq                | AVX   | deny=unsupported
+VEX.256.NP.0F.W1 50 /r      | vmovmskps =Gq, Uqq                | AVX   | deny=unknown
 VEX.128.66.0F.W0 50 /r      | vmovmskpd =Gd, Udq                | AVX   |
-VEX.128.66.0F.W1 50 /r      | vmovmskpd =Gq, Udq                | AVX   | deny=unsupported
+VEX.128.66.0F.W1 50 /r      | vmovmskpd =Gq, Udq                | AVX   | deny=unknown
 VEX.256.66.0F.W0 50 /r      | vmovmskpd =Gd, Uqq                | AVX   |
-VEX.256.66.0F.W1 50 /r      | vmovmskpd =Gq, Uqq                | AVX   | deny=unsupported
-VEX.128.NP.0F.WIG 51 /r     | vsqrtps =Vdq, Wdq                 | AVX   |
-VEX.256.NP.0F.WIG 51 /r     | vsqrtps =Vqq, Wqq                 | AVX   |
-VEX.128.66.0F.WIG 51 /r     | vsqrtpd =Vdq, Wdq                 | AVX   |
-VEX.256.66.0F.WIG 51 /r     | vsqrtpd =Vqq, Wqq                 | AVX   |
+VEX.256.66.0F.W1 50 /r      | vmovmskpd =Gq, Uqq                | AVX   | deny=unknown
+VEX.128.NP.0F.WIG 51 /r     | vsqrtps =Vdq, Wdq                 | AVX   | anyvvvv
+VEX.256.NP.0F.WIG 51 /r     | vsqrtps =Vqq, Wqq                 | AVX   | anyvvvv
+VEX.128.66.0F.WIG 51 /r     | vsqrtpd =Vdq, Wdq                 | AVX   | anyvvvv
+VEX.256.66.0F.WIG 51 /r     | vsqrtpd =Vqq, Wqq                 | AVX   | anyvvvv
 VEX.LIG.F3.0F.WIG 51 /r     | vsqrtss =Vdq, Hdq, Wd             | AVX   |
 VEX.LIG.F2.0F.WIG 51 /r     | vsqrtsd =Vdq, Hdq, Wq             | AVX   |
 VEX.128.NP.0F.WIG 52 /r     | vrsqrtps =Vdq, Wdq                | AVX   |
@@ -258,11 +258,11 @@ VEX.256.66.0F.WIG 72 /6     | vpslld =Hqq, Uqq, Ib              | AVX2  |
 VEX.128.66.0F.WIG 73 /2     | vpsrlq =Hdq, Udq, Ib              | AVX   |
 VEX.256.66.0F.WIG 73 /2     | vpsrlq =Hqq, Uqq, Ib              | AVX2  |
 VEX.128.66.0F.WIG 73 /3     | vpsrldq =Hdq, Udq, Ib             | AVX   |
-VEX.256.66.0F.WIG 73 /3     | vpsrldq =Hqq, Uqq, Ib             | AVX2  | deny=unsupported
+VEX.256.66.0F.WIG 73 /3     | vpsrldq =Hqq, Uqq, Ib             | AVX2  | deny=unknown
 VEX.128.66.0F.WIG 73 /6     | vpsllq =Hdq, Udq, Ib              | AVX   |
 VEX.256.66.0F.WIG 73 /6     | vpsllq =Hqq, Uqq, Ib              | AVX2  |
 VEX.128.66.0F.WIG 73 /7     | vpslldq =Hdq, Udq, Ib             | AVX   |
-VEX.256.66.0F.WIG 73 /7     | vpslldq =Hqq, Uqq, Ib             | AVX2  | deny=unsupported
+VEX.256.66.0F.WIG 73 /7     | vpslldq =Hqq, Uqq, Ib             | AVX2  | deny=unknown
 VEX.128.66.0F.WIG 74 /r     | vpcmpeqb =Vdq, Hdq, Wdq           | AVX   |
 VEX.256.66.0F.WIG 74 /r     | vpcmpeqb =Vqq, Hqq, Wqq           | AVX2  |
 VEX.128.66.0F.WIG 75 /r     | vpcmpeqw =Vdq, Hdq, Wdq           | AVX   |
@@ -303,13 +303,13 @@ VEX.256.NP.0F.WIG C2 /r     | vcmpps =Vqq, Hqq, Wqq, Ib         | AVX   |
 VEX.128.66.0F.WIG C2 /r     | vcmppd =Vdq, Hdq, Wdq, Ib         | AVX   |
 VEX.256.66.0F.WIG C2 /r     | vcmppd =Vqq, Hqq, Wqq, Ib         | AVX   |
 VEX.LIG.F3.0F.WIG C2 /r     | vcmpss =Vdq, Hdq, Wd, Ib          | AVX   |
-VEX.LIG.F2.0F.WIG C2 /r     | vcmpsd =Vdq, Hdq, Wq, Ib          | AVX   | deny=unsupported
+VEX.LIG.F2.0F.WIG C2 /r     | vcmpsd =Vdq, Hdq, Wq, Ib          | AVX   | deny=unknown
 VEX.128.66.0F.W0 C4 /r      | vpinsrw =Vdq, Hdq, Mw, Ib         | AVX   |
 VEX.128.66.0F.W0 C4 /r      | vpinsrw =Vdq, Hdq, Rd, Ib         | AVX   |
-VEX.128.66.0F.W1 C4 /r      | vpinsrw =Vdq, Hdq, Mw, Ib         | AVX   | deny=unsupported
-VEX.128.66.0F.W1 C4 /r      | vpinsrw =Vdq, Hdq, Rq, Ib         | AVX   | deny=unsupported
+VEX.128.66.0F.W1 C4 /r      | vpinsrw =Vdq, Hdq, Mw, Ib         | AVX   | deny=unknown
+VEX.128.66.0F.W1 C4 /r      | vpinsrw =Vdq, Hdq, Rq, Ib         | AVX   | deny=unknown
 VEX.128.66.0F.W0 C5 /r      | vpextrw =Gd, Udq, Ib              | AVX   |
-VEX.128.66.0F.W1 C5 /r      | vpextrw =Gq, Udq, Ib              | AVX   | deny=unsupported
+VEX.128.66.0F.W1 C5 /r      | vpextrw =Gq, Udq, Ib              | AVX   | deny=unknown
 VEX.128.NP.0F.WIG C6 /r     | vshufps =Vdq, Hdq, Wdq, Ib        | AVX   |
 VEX.256.NP.0F.WIG C6 /r     | vshufps =Vqq, Hqq, Wqq, Ib        | AVX   |
 VEX.128.66.0F.WIG C6 /r     | vshufpd =Vdq, Hdq, Wdq, Ib        | AVX   |
@@ -334,9 +334,9 @@ VEX.128.66.0F.WIG D5 /r     | vpmullw =Vdq, Hdq, Wdq            | AVX   |
 VEX.256.66.0F.WIG D5 /r     | vpmullw =Vqq, Hqq, Wqq            | AVX2  |
 VEX.128.66.0F.WIG D6 /r     | vmovq =Wq, Vdq                    | AVX   |
 VEX.128.66.0F.W0 D7 /r      | vpmovmskb =Gd, Udq                | AVX   |
-VEX.128.66.0F.W1 D7 /r      | vpmovmskb =Gq, Udq                | AVX   | deny=unsupported
+VEX.128.66.0F.W1 D7 /r      | vpmovmskb =Gq, Udq                | AVX   | deny=unknown
 VEX.256.66.0F.W0 D7 /r      | vpmovmskb =Gd, Uqq                | AVX2  |
-VEX.256.66.0F.W1 D7 /r      | vpmovmskb =Gq, Uqq                | AVX2  | deny=unsupported
+VEX.256.66.0F.W1 D7 /r      | vpmovmskb =Gq, Uqq                | AVX2  | deny=unknown
 VEX.128.66.0F.WIG D8 /r     | vpsubusb =Vdq, Hdq, Wdq           | AVX   |
 VEX.256.66.0F.WIG D8 /r     | vpsubusb =Vqq, Hqq, Wqq           | AVX2  |
 VEX.128.66.0F.WIG D9 /r     | vpsubusw =Vdq, Hdq, Wdq           | AVX   |
@@ -589,10 +589,10 @@ VEX.256.66.0F3A.W0 04 /r    | vpermilps =Vqq, Wqq, Ib           | AVX   |
 VEX.128.66.0F3A.W0 05 /r    | vpermilpd =Vdq, Wdq, Ib           | AVX   |
 VEX.256.66.0F3A.W0 05 /r    | vpermilpd =Vqq, Wqq, Ib           | AVX   |
 VEX.256.66.0F3A.W0 06 /r    | vperm2f128 =Vqq, Hqq, Wqq, Ib     | AVX   |
-VEX.128.66.0F3A.WIG 08 /r   | vroundps =Vdq, Wdq, Ib            | AVX   |
-VEX.256.66.0F3A.WIG 08 /r   | vroundps =Vqq, Wqq, Ib            | AVX   |
-VEX.128.66.0F3A.WIG 09 /r   | vroundpd =Vdq, Wdq, Ib            | AVX   |
-VEX.256.66.0F3A.WIG 09 /r   | vroundpd =Vqq, Wqq, Ib            | AVX   |
+VEX.128.66.0F3A.WIG 08 /r   | vroundps =Vdq, Wdq, Ib            | AVX   | anyvvvv
+VEX.256.66.0F3A.WIG 08 /r   | vroundps =Vqq, Wqq, Ib            | AVX   | anyvvvv
+VEX.128.66.0F3A.WIG 09 /r   | vroundpd =Vdq, Wdq, Ib            | AVX   | anyvvvv
+VEX.256.66.0F3A.WIG 09 /r   | vroundpd =Vqq, Wqq, Ib            | AVX   | anyvvvv
 VEX.LIG.66.0F3A.WIG 0A /r   | vroundss =Vdq, Hdq, Wd, Ib        | AVX   |
 VEX.LIG.66.0F3A.WIG 0B /r   | vroundsd =Vdq, Hdq, Wq, Ib        | AVX   |
 VEX.128.66.0F3A.WIG 0C /r   | vblendps =Vdq, Hdq, Wdq, Ib       | AVX   |
@@ -610,24 +610,24 @@ VEX.256.66.0F3A.WIG 0F /r   | vpalignr =Vqq, Hqq, Wqq, Ib       | AVX2  |
 # vpextrb/vpextrw/vpinsrb and only the memory form of vextractps.
 VEX.128.66.0F3A.W0 14 /r    | vpextrb =Mb, Vdq, Ib              | AVX   |
 VEX.128.66.0F3A.W0 14 /r    | vpextrb =Rd, Vdq, Ib              | AVX   |
-VEX.128.66.0F3A.W1 14 /r    | vpextrb =Mb, Vdq, Ib              | AVX   | deny=unsupported
-VEX.128.66.0F3A.W1 14 /r    | vpextrb =Rq, Vdq, Ib              | AVX   | deny=unsupported
+VEX.128.66.0F3A.W1 14 /r    | vpextrb =Mb, Vdq, Ib              | AVX   | deny=unknown
+VEX.128.66.0F3A.W1 14 /r    | vpextrb =Rq, Vdq, Ib              | AVX   | deny=unknown
 VEX.128.66.0F3A.W0 15 /r    | vpextrw =Mw, Vdq, Ib              | AVX   |
 VEX.128.66.0F3A.W0 15 /r    | vpextrw =Rd, Vdq, Ib              | AVX   |
-VEX.128.66.0F3A.W1 15 /r    | vpextrw =Mw, Vdq, Ib              | AVX   | deny=unsupported
-VEX.128.66.0F3A.W1 15 /r    | vpextrw =Rq, Vdq, Ib              | AVX   | deny=unsupported
+VEX.128.66.0F3A.W1 15 /r    | vpextrw =Mw, Vdq, Ib              | AVX   | deny=unknown
+VEX.128.66.0F3A.W1 15 /r    | vpextrw =Rq, Vdq, Ib              | AVX   | deny=unknown
 VEX.128.66.0F3A.W0 16 /r    | vpextrd =Ed, Vdq, Ib              | AVX   |
 VEX.128.66.0F3A.W1 16 /r    | vpextrq =Eq, Vdq, Ib              | AVX   |
 VEX.128.66.0F3A.W0 17 /r    | vextractps =Md, Vdq, Ib           | AVX   |
-VEX.128.66.0F3A.W0 17 /r    | vextractps =Rd, Vdq, Ib           | AVX   | deny=unsupported
-VEX.128.66.0F3A.W1 17 /r    | vextractps =Md, Vdq, Ib           | AVX   | deny=unsupported
-VEX.128.66.0F3A.W1 17 /r    | vextractps =Rq, Vdq, Ib           | AVX   | deny=unsupported
+VEX.128.66.0F3A.W0 17 /r    | vextractps =Rd, Vdq, Ib           | AVX   | deny=unknown
+VEX.128.66.0F3A.W1 17 /r    | vextractps =Md, Vdq, Ib           | AVX   | deny=unknown
+VEX.128.66.0F3A.W1 17 /r    | vextractps =Rq, Vdq, Ib           | AVX   | deny=unknown
 VEX.256.66.0F3A.W0 18 /r    | vinsertf128 =Vqq, Hqq, Wdq, Ib    | AVX   |
 VEX.256.66.0F3A.W0 19 /r    | vextractf128 =Wdq, Vqq, Ib        | AVX   |
 VEX.128.66.0F3A.W0 20 /r    | vpinsrb =Vdq, Hdq, Mb, Ib         | AVX   |
 VEX.128.66.0F3A.W0 20 /r    | vpinsrb =Vdq, Hdq, Rd, Ib         | AVX   |
-VEX.128.66.0F3A.W1 20 /r    | vpinsrb =Vdq, Hdq, Mb, Ib         | AVX   | deny=unsupported
-VEX.128.66.0F3A.W1 20 /r    | vpinsrb =Vdq, Hdq, Rq, Ib         | AVX   | deny=unsupported
+VEX.128.66.0F3A.W1 20 /r    | vpinsrb =Vdq, Hdq, Mb, Ib         | AVX   | deny=unknown
+VEX.128.66.0F3A.W1 20 /r    | vpinsrb =Vdq, Hdq, Rq, Ib         | AVX   | deny=unknown
 VEX.128.66.0F3A.WIG 21 /r   | vinsertps =Vdq, Hdq, Wd, Ib       | AVX   |
 VEX.128.66.0F3A.W0 22 /r    | vpinsrd =Vdq, Hdq, Ed, Ib         | AVX   |
 VEX.128.66.0F3A.W1 22 /r    | vpinsrq =Vdq, Hdq, Eq, Ib         | AVX   |
@@ -650,9 +650,9 @@ VEX.256.66.0F3A.W0 4B /r    | vblendvpd =Vqq, Hqq, Wqq, Lqq     | AVX   |
 VEX.128.66.0F3A.W0 4C /r    | vpblendvb =Vdq, Hdq, Wdq, Ldq     | AVX   |
 VEX.256.66.0F3A.W0 4C /r    | vpblendvb =Vqq, Hqq, Wqq, Lqq     | AVX2  |
 VEX.128.66.0F3A.W0 60 /r    | vpcmpestrm Vdq, Wdq, Ib           | AVX   |
-VEX.128.66.0F3A.W1 60 /r    | vpcmpestrmq Vdq, Wdq, Ib          | AVX   | deny=unsupported
+VEX.128.66.0F3A.W1 60 /r    | vpcmpestrmq Vdq, Wdq, Ib          | AVX   | deny=unknown
 VEX.128.66.0F3A.W0 61 /r    | vpcmpestri Vdq, Wdq, Ib           | AVX   |
-VEX.128.66.0F3A.W1 61 /r    | vpcmpestriq Vdq, Wdq, Ib          | AVX   | deny=unsupported
+VEX.128.66.0F3A.W1 61 /r    | vpcmpestriq Vdq, Wdq, Ib          | AVX   | deny=unknown
 VEX.128.66.0F3A.WIG 62 /r   | vpcmpistrm Vdq, Wdq, Ib           | AVX   |
 VEX.128.66.0F3A.WIG 63 /r   | vpcmpistri Vdq, Wdq, Ib           | AVX   |
 
@@ -661,22 +661,22 @@ VEX.128.66.0F3A.WIG 63 /r   | vpcmpistri Vdq, Wdq, Ib           | AVX   |
 # one address per element, which no sandboxing rule can check. NaCl has no
 # gathers at all. M gives the element size.
 # ============================================================================
-VEX.128.66.0F38.W0 90 /r    | vpgatherdd &Vdq, Md, &Hdq         | AVX2  | deny=unsupported
-VEX.256.66.0F38.W0 90 /r    | vpgatherdd &Vqq, Md, &Hqq         | AVX2  | deny=unsupported
-VEX.128.66.0F38.W1 90 /r    | vpgatherdq &Vdq, Mq, &Hdq         | AVX2  | deny=unsupported
-VEX.256.66.0F38.W1 90 /r    | vpgatherdq &Vqq, Mq, &Hqq         | AVX2  | deny=unsupported
-VEX.128.66.0F38.W0 91 /r    | vpgatherqd &Vdq, Md, &Hdq         | AVX2  | deny=unsupported
-VEX.256.66.0F38.W0 91 /r    | vpgatherqd &Vdq, Md, &Hdq         | AVX2  | deny=unsupported
-VEX.128.66.0F38.W1 91 /r    | vpgatherqq &Vdq, Mq, &Hdq         | AVX2  | deny=unsupported
-VEX.256.66.0F38.W1 91 /r    | vpgatherqq &Vqq, Mq, &Hqq         | AVX2  | deny=unsupported
-VEX.128.66.0F38.W0 92 /r    | vgatherdps &Vdq, Md, &Hdq         | AVX2  | deny=unsupported
-VEX.256.66.0F38.W0 92 /r    | vgatherdps &Vqq, Md, &Hqq         | AVX2  | deny=unsupported
-VEX.128.66.0F38.W1 92 /r    | vgatherdpd &Vdq, Mq, &Hdq         | AVX2  | deny=unsupported
-VEX.256.66.0F38.W1 92 /r    | vgatherdpd &Vqq, Mq, &Hqq         | AVX2  | deny=unsupported
-VEX.128.66.0F38.W0 93 /r    | vgatherqps &Vdq, Md, &Hdq         | AVX2  | deny=unsupported
-VEX.256.66.0F38.W0 93 /r    | vgatherqps &Vdq, Md, &Hdq         | AVX2  | deny=unsupported
-VEX.128.66.0F38.W1 93 /r    | vgatherqpd &Vdq, Mq, &Hdq         | AVX2  | deny=unsupported
-VEX.256.66.0F38.W1 93 /r    | vgatherqpd &Vqq, Mq, &Hqq         | AVX2  | deny=unsupported
+VEX.128.66.0F38.W0 90 /r    | vpgatherdd &Vdq, Md, &Hdq         | AVX2  | deny=unknown
+VEX.256.66.0F38.W0 90 /r    | vpgatherdd &Vqq, Md, &Hqq         | AVX2  | deny=unknown
+VEX.128.66.0F38.W1 90 /r    | vpgatherdq &Vdq, Mq, &Hdq         | AVX2  | deny=unknown
+VEX.256.66.0F38.W1 90 /r    | vpgatherdq &Vqq, Mq, &Hqq         | AVX2  | deny=unknown
+VEX.128.66.0F38.W0 91 /r    | vpgatherqd &Vdq, Md, &Hdq         | AVX2  | deny=unknown
+VEX.256.66.0F38.W0 91 /r    | vpgatherqd &Vdq, Md, &Hdq         | AVX2  | deny=unknown
+VEX.128.66.0F38.W1 91 /r    | vpgatherqq &Vdq, Mq, &Hdq         | AVX2  | deny=unknown
+VEX.256.66.0F38.W1 91 /r    | vpgatherqq &Vqq, Mq, &Hqq         | AVX2  | deny=unknown
+VEX.128.66.0F38.W0 92 /r    | vgatherdps &Vdq, Md, &Hdq         | AVX2  | deny=unknown
+VEX.256.66.0F38.W0 92 /r    | vgatherdps &Vqq, Md, &Hqq         | AVX2  | deny=unknown
+VEX.128.66.0F38.W1 92 /r    | vgatherdpd &Vdq, Mq, &Hdq         | AVX2  | deny=unknown
+VEX.256.66.0F38.W1 92 /r    | vgatherdpd &Vqq, Mq, &Hqq         | AVX2  | deny=unknown
+VEX.128.66.0F38.W0 93 /r    | vgatherqps &Vdq, Md, &Hdq         | AVX2  | deny=unknown
+VEX.256.66.0F38.W0 93 /r    | vgatherqps &Vdq, Md, &Hdq         | AVX2  | deny=unknown
+VEX.128.66.0F38.W1 93 /r    | vgatherqpd &Vdq, Mq, &Hdq         | AVX2  | deny=unknown
+VEX.256.66.0F38.W1 93 /r    | vgatherqpd &Vqq, Mq, &Hqq         | AVX2  | deny=unknown
 
 # ============================================================================
 # FMA3 (Intel/AMD fused multiply-add, 3 operands; the destination is also a
@@ -788,10 +788,10 @@ VEX.LIG.66.0F38.W1 BF /r    | vfnmsub231sd &Vdq, Hdq, Wq        | FMA   |
 # ============================================================================
 # F16C half-precision conversions
 # ============================================================================
-VEX.128.66.0F38.W0 13 /r    | vcvtph2ps =Vdq, Wq                | F16C  |
-VEX.256.66.0F38.W0 13 /r    | vcvtph2ps =Vqq, Wdq               | F16C  |
-VEX.128.66.0F3A.W0 1D /r    | vcvtps2ph =Wq, Vdq, Ib            | F16C  |
-VEX.256.66.0F3A.W0 1D /r    | vcvtps2ph =Wdq, Vqq, Ib           | F16C  |
+VEX.128.66.0F38.W0 13 /r    | vcvtph2ps =Vdq, Wq                | F16C  | deny=unsupported
+VEX.256.66.0F38.W0 13 /r    | vcvtph2ps =Vqq, Wdq               | F16C  | deny=unsupported
+VEX.128.66.0F3A.W0 1D /r    | vcvtps2ph =Wq, Vdq, Ib            | F16C  | deny=unsupported
+VEX.256.66.0F3A.W0 1D /r    | vcvtps2ph =Wdq, Vqq, Ib           | F16C  | deny=unsupported
 
 # ============================================================================
 # AES with VEX encoding (128-bit only). The legacy AES forms were rejected in
@@ -809,77 +809,77 @@ VEX.128.66.0F3A.WIG DF /r   | vaeskeygenassist =Vdq, Wdq, Ib    | AES   | deny=u
 # allows it; the pseudo-op names for fixed imm8 values (vpclmullqlqdq, ...)
 # are just this form.
 # ============================================================================
-VEX.128.66.0F3A.WIG 44 /r   | vpclmulqdq =Vdq, Hdq, Wdq, Ib     | CLMUL |
+VEX.128.66.0F3A.WIG 44 /r   | vpclmulqdq =Vdq, Hdq, Wdq, Ib     | CLMUL | deny=unsupported
 
 # ============================================================================
 # AMD FMA4 (4 operands, the fourth in imm8[7:4]; VEX.W swaps which of the
 # two sources may be memory). NaCl rejects FMA4 ("not supported by validator
 # currently", extensions.test / sse.test: c4 e3 e1 6b d8 10, c4 e3 f1 69 d8 20).
 # ============================================================================
-VEX.128.66.0F3A.W0 5C /r    | vfmaddsubps =Vdq, Hdq, Wdq, Ldq   | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W0 5C /r    | vfmaddsubps =Vqq, Hqq, Wqq, Lqq   | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W1 5C /r    | vfmaddsubps =Vdq, Hdq, Ldq, Wdq   | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W1 5C /r    | vfmaddsubps =Vqq, Hqq, Lqq, Wqq   | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W0 5D /r    | vfmaddsubpd =Vdq, Hdq, Wdq, Ldq   | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W0 5D /r    | vfmaddsubpd =Vqq, Hqq, Wqq, Lqq   | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W1 5D /r    | vfmaddsubpd =Vdq, Hdq, Ldq, Wdq   | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W1 5D /r    | vfmaddsubpd =Vqq, Hqq, Lqq, Wqq   | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W0 5E /r    | vfmsubaddps =Vdq, Hdq, Wdq, Ldq   | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W0 5E /r    | vfmsubaddps =Vqq, Hqq, Wqq, Lqq   | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W1 5E /r    | vfmsubaddps =Vdq, Hdq, Ldq, Wdq   | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W1 5E /r    | vfmsubaddps =Vqq, Hqq, Lqq, Wqq   | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W0 5F /r    | vfmsubaddpd =Vdq, Hdq, Wdq, Ldq   | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W0 5F /r    | vfmsubaddpd =Vqq, Hqq, Wqq, Lqq   | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W1 5F /r    | vfmsubaddpd =Vdq, Hdq, Ldq, Wdq   | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W1 5F /r    | vfmsubaddpd =Vqq, Hqq, Lqq, Wqq   | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W0 68 /r    | vfmaddps =Vdq, Hdq, Wdq, Ldq      | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W0 68 /r    | vfmaddps =Vqq, Hqq, Wqq, Lqq      | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W1 68 /r    | vfmaddps =Vdq, Hdq, Ldq, Wdq      | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W1 68 /r    | vfmaddps =Vqq, Hqq, Lqq, Wqq      | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W0 69 /r    | vfmaddpd =Vdq, Hdq, Wdq, Ldq      | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W0 69 /r    | vfmaddpd =Vqq, Hqq, Wqq, Lqq      | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W1 69 /r    | vfmaddpd =Vdq, Hdq, Ldq, Wdq      | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W1 69 /r    | vfmaddpd =Vqq, Hqq, Lqq, Wqq      | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W0 6A /r    | vfmaddss =Vdq, Hdq, Wd, Ldq       | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W1 6A /r    | vfmaddss =Vdq, Hdq, Ldq, Wd       | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W0 6B /r    | vfmaddsd =Vdq, Hdq, Wq, Ldq       | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W1 6B /r    | vfmaddsd =Vdq, Hdq, Ldq, Wq       | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W0 6C /r    | vfmsubps =Vdq, Hdq, Wdq, Ldq      | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W0 6C /r    | vfmsubps =Vqq, Hqq, Wqq, Lqq      | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W1 6C /r    | vfmsubps =Vdq, Hdq, Ldq, Wdq      | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W1 6C /r    | vfmsubps =Vqq, Hqq, Lqq, Wqq      | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W0 6D /r    | vfmsubpd =Vdq, Hdq, Wdq, Ldq      | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W0 6D /r    | vfmsubpd =Vqq, Hqq, Wqq, Lqq      | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W1 6D /r    | vfmsubpd =Vdq, Hdq, Ldq, Wdq      | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W1 6D /r    | vfmsubpd =Vqq, Hqq, Lqq, Wqq      | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W0 6E /r    | vfmsubss =Vdq, Hdq, Wd, Ldq       | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W1 6E /r    | vfmsubss =Vdq, Hdq, Ldq, Wd       | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W0 6F /r    | vfmsubsd =Vdq, Hdq, Wq, Ldq       | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W1 6F /r    | vfmsubsd =Vdq, Hdq, Ldq, Wq       | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W0 78 /r    | vfnmaddps =Vdq, Hdq, Wdq, Ldq     | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W0 78 /r    | vfnmaddps =Vqq, Hqq, Wqq, Lqq     | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W1 78 /r    | vfnmaddps =Vdq, Hdq, Ldq, Wdq     | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W1 78 /r    | vfnmaddps =Vqq, Hqq, Lqq, Wqq     | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W0 79 /r    | vfnmaddpd =Vdq, Hdq, Wdq, Ldq     | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W0 79 /r    | vfnmaddpd =Vqq, Hqq, Wqq, Lqq     | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W1 79 /r    | vfnmaddpd =Vdq, Hdq, Ldq, Wdq     | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W1 79 /r    | vfnmaddpd =Vqq, Hqq, Lqq, Wqq     | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W0 7A /r    | vfnmaddss =Vdq, Hdq, Wd, Ldq      | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W1 7A /r    | vfnmaddss =Vdq, Hdq, Ldq, Wd      | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W0 7B /r    | vfnmaddsd =Vdq, Hdq, Wq, Ldq      | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W1 7B /r    | vfnmaddsd =Vdq, Hdq, Ldq, Wq      | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W0 7C /r    | vfnmsubps =Vdq, Hdq, Wdq, Ldq     | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W0 7C /r    | vfnmsubps =Vqq, Hqq, Wqq, Lqq     | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W1 7C /r    | vfnmsubps =Vdq, Hdq, Ldq, Wdq     | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W1 7C /r    | vfnmsubps =Vqq, Hqq, Lqq, Wqq     | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W0 7D /r    | vfnmsubpd =Vdq, Hdq, Wdq, Ldq     | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W0 7D /r    | vfnmsubpd =Vqq, Hqq, Wqq, Lqq     | FMA4  | deny=unsupported
-VEX.128.66.0F3A.W1 7D /r    | vfnmsubpd =Vdq, Hdq, Ldq, Wdq     | FMA4  | deny=unsupported
-VEX.256.66.0F3A.W1 7D /r    | vfnmsubpd =Vqq, Hqq, Lqq, Wqq     | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W0 7E /r    | vfnmsubss =Vdq, Hdq, Wd, Ldq      | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W1 7E /r    | vfnmsubss =Vdq, Hdq, Ldq, Wd      | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W0 7F /r    | vfnmsubsd =Vdq, Hdq, Wq, Ldq      | FMA4  | deny=unsupported
-VEX.LIG.66.0F3A.W1 7F /r    | vfnmsubsd =Vdq, Hdq, Ldq, Wq      | FMA4  | deny=unsupported
+VEX.128.66.0F3A.W0 5C /r    | vfmaddsubps =Vdq, Hdq, Wdq, Ldq   | FMA4  | deny=unknown
+VEX.256.66.0F3A.W0 5C /r    | vfmaddsubps =Vqq, Hqq, Wqq, Lqq   | FMA4  | deny=unknown
+VEX.128.66.0F3A.W1 5C /r    | vfmaddsubps =Vdq, Hdq, Ldq, Wdq   | FMA4  | deny=unknown
+VEX.256.66.0F3A.W1 5C /r    | vfmaddsubps =Vqq, Hqq, Lqq, Wqq   | FMA4  | deny=unknown
+VEX.128.66.0F3A.W0 5D /r    | vfmaddsubpd =Vdq, Hdq, Wdq, Ldq   | FMA4  | deny=unknown
+VEX.256.66.0F3A.W0 5D /r    | vfmaddsubpd =Vqq, Hqq, Wqq, Lqq   | FMA4  | deny=unknown
+VEX.128.66.0F3A.W1 5D /r    | vfmaddsubpd =Vdq, Hdq, Ldq, Wdq   | FMA4  | deny=unknown
+VEX.256.66.0F3A.W1 5D /r    | vfmaddsubpd =Vqq, Hqq, Lqq, Wqq   | FMA4  | deny=unknown
+VEX.128.66.0F3A.W0 5E /r    | vfmsubaddps =Vdq, Hdq, Wdq, Ldq   | FMA4  | deny=unknown
+VEX.256.66.0F3A.W0 5E /r    | vfmsubaddps =Vqq, Hqq, Wqq, Lqq   | FMA4  | deny=unknown
+VEX.128.66.0F3A.W1 5E /r    | vfmsubaddps =Vdq, Hdq, Ldq, Wdq   | FMA4  | deny=unknown
+VEX.256.66.0F3A.W1 5E /r    | vfmsubaddps =Vqq, Hqq, Lqq, Wqq   | FMA4  | deny=unknown
+VEX.128.66.0F3A.W0 5F /r    | vfmsubaddpd =Vdq, Hdq, Wdq, Ldq   | FMA4  | deny=unknown
+VEX.256.66.0F3A.W0 5F /r    | vfmsubaddpd =Vqq, Hqq, Wqq, Lqq   | FMA4  | deny=unknown
+VEX.128.66.0F3A.W1 5F /r    | vfmsubaddpd =Vdq, Hdq, Ldq, Wdq   | FMA4  | deny=unknown
+VEX.256.66.0F3A.W1 5F /r    | vfmsubaddpd =Vqq, Hqq, Lqq, Wqq   | FMA4  | deny=unknown
+VEX.128.66.0F3A.W0 68 /r    | vfmaddps =Vdq, Hdq, Wdq, Ldq      | FMA4  | deny=unknown
+VEX.256.66.0F3A.W0 68 /r    | vfmaddps =Vqq, Hqq, Wqq, Lqq      | FMA4  | deny=unknown
+VEX.128.66.0F3A.W1 68 /r    | vfmaddps =Vdq, Hdq, Ldq, Wdq      | FMA4  | deny=unknown
+VEX.256.66.0F3A.W1 68 /r    | vfmaddps =Vqq, Hqq, Lqq, Wqq      | FMA4  | deny=unknown
+VEX.128.66.0F3A.W0 69 /r    | vfmaddpd =Vdq, Hdq, Wdq, Ldq      | FMA4  | deny=unknown
+VEX.256.66.0F3A.W0 69 /r    | vfmaddpd =Vqq, Hqq, Wqq, Lqq      | FMA4  | deny=unknown
+VEX.128.66.0F3A.W1 69 /r    | vfmaddpd =Vdq, Hdq, Ldq, Wdq      | FMA4  | deny=unknown
+VEX.256.66.0F3A.W1 69 /r    | vfmaddpd =Vqq, Hqq, Lqq, Wqq      | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W0 6A /r    | vfmaddss =Vdq, Hdq, Wd, Ldq       | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W1 6A /r    | vfmaddss =Vdq, Hdq, Ldq, Wd       | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W0 6B /r    | vfmaddsd =Vdq, Hdq, Wq, Ldq       | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W1 6B /r    | vfmaddsd =Vdq, Hdq, Ldq, Wq       | FMA4  | deny=unknown
+VEX.128.66.0F3A.W0 6C /r    | vfmsubps =Vdq, Hdq, Wdq, Ldq      | FMA4  | deny=unknown
+VEX.256.66.0F3A.W0 6C /r    | vfmsubps =Vqq, Hqq, Wqq, Lqq      | FMA4  | deny=unknown
+VEX.128.66.0F3A.W1 6C /r    | vfmsubps =Vdq, Hdq, Ldq, Wdq      | FMA4  | deny=unknown
+VEX.256.66.0F3A.W1 6C /r    | vfmsubps =Vqq, Hqq, Lqq, Wqq      | FMA4  | deny=unknown
+VEX.128.66.0F3A.W0 6D /r    | vfmsubpd =Vdq, Hdq, Wdq, Ldq      | FMA4  | deny=unknown
+VEX.256.66.0F3A.W0 6D /r    | vfmsubpd =Vqq, Hqq, Wqq, Lqq      | FMA4  | deny=unknown
+VEX.128.66.0F3A.W1 6D /r    | vfmsubpd =Vdq, Hdq, Ldq, Wdq      | FMA4  | deny=unknown
+VEX.256.66.0F3A.W1 6D /r    | vfmsubpd =Vqq, Hqq, Lqq, Wqq      | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W0 6E /r    | vfmsubss =Vdq, Hdq, Wd, Ldq       | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W1 6E /r    | vfmsubss =Vdq, Hdq, Ldq, Wd       | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W0 6F /r    | vfmsubsd =Vdq, Hdq, Wq, Ldq       | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W1 6F /r    | vfmsubsd =Vdq, Hdq, Ldq, Wq       | FMA4  | deny=unknown
+VEX.128.66.0F3A.W0 78 /r    | vfnmaddps =Vdq, Hdq, Wdq, Ldq     | FMA4  | deny=unknown
+VEX.256.66.0F3A.W0 78 /r    | vfnmaddps =Vqq, Hqq, Wqq, Lqq     | FMA4  | deny=unknown
+VEX.128.66.0F3A.W1 78 /r    | vfnmaddps =Vdq, Hdq, Ldq, Wdq     | FMA4  | deny=unknown
+VEX.256.66.0F3A.W1 78 /r    | vfnmaddps =Vqq, Hqq, Lqq, Wqq     | FMA4  | deny=unknown
+VEX.128.66.0F3A.W0 79 /r    | vfnmaddpd =Vdq, Hdq, Wdq, Ldq     | FMA4  | deny=unknown
+VEX.256.66.0F3A.W0 79 /r    | vfnmaddpd =Vqq, Hqq, Wqq, Lqq     | FMA4  | deny=unknown
+VEX.128.66.0F3A.W1 79 /r    | vfnmaddpd =Vdq, Hdq, Ldq, Wdq     | FMA4  | deny=unknown
+VEX.256.66.0F3A.W1 79 /r    | vfnmaddpd =Vqq, Hqq, Lqq, Wqq     | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W0 7A /r    | vfnmaddss =Vdq, Hdq, Wd, Ldq      | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W1 7A /r    | vfnmaddss =Vdq, Hdq, Ldq, Wd      | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W0 7B /r    | vfnmaddsd =Vdq, Hdq, Wq, Ldq      | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W1 7B /r    | vfnmaddsd =Vdq, Hdq, Ldq, Wq      | FMA4  | deny=unknown
+VEX.128.66.0F3A.W0 7C /r    | vfnmsubps =Vdq, Hdq, Wdq, Ldq     | FMA4  | deny=unknown
+VEX.256.66.0F3A.W0 7C /r    | vfnmsubps =Vqq, Hqq, Wqq, Lqq     | FMA4  | deny=unknown
+VEX.128.66.0F3A.W1 7C /r    | vfnmsubps =Vdq, Hdq, Ldq, Wdq     | FMA4  | deny=unknown
+VEX.256.66.0F3A.W1 7C /r    | vfnmsubps =Vqq, Hqq, Lqq, Wqq     | FMA4  | deny=unknown
+VEX.128.66.0F3A.W0 7D /r    | vfnmsubpd =Vdq, Hdq, Wdq, Ldq     | FMA4  | deny=unknown
+VEX.256.66.0F3A.W0 7D /r    | vfnmsubpd =Vqq, Hqq, Wqq, Lqq     | FMA4  | deny=unknown
+VEX.128.66.0F3A.W1 7D /r    | vfnmsubpd =Vdq, Hdq, Ldq, Wdq     | FMA4  | deny=unknown
+VEX.256.66.0F3A.W1 7D /r    | vfnmsubpd =Vqq, Hqq, Lqq, Wqq     | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W0 7E /r    | vfnmsubss =Vdq, Hdq, Wd, Ldq      | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W1 7E /r    | vfnmsubss =Vdq, Hdq, Ldq, Wd      | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W0 7F /r    | vfnmsubsd =Vdq, Hdq, Wq, Ldq      | FMA4  | deny=unknown
+VEX.LIG.66.0F3A.W1 7F /r    | vfnmsubsd =Vdq, Hdq, Ldq, Wq      | FMA4  | deny=unknown
 
 # ============================================================================
 # BMI1 (VEX-encoded general-purpose instructions; VEX.L must be 0, VEX.W
@@ -887,35 +887,35 @@ VEX.LIG.66.0F3A.W1 7F /r    | vfnmsubsd =Vdq, Hdq, Ldq, Wq      | FMA4  | deny=u
 # zero-extending "out of caution" (they are for bit manipulation, not for
 # computing addresses). tzcnt (F3 0F BC) is a legacy encoding, not here.
 # ============================================================================
-VEX.128.NP.0F38.W0 F2 /r    | andn =Gd, Bd, Ed                  | BMI1  |
-VEX.128.NP.0F38.W1 F2 /r    | andn =Gq, Bq, Eq                  | BMI1  |
-VEX.128.NP.0F38.W0 F3 /1    | blsr =Bd, Ed                      | BMI1  |
-VEX.128.NP.0F38.W1 F3 /1    | blsr =Bq, Eq                      | BMI1  |
-VEX.128.NP.0F38.W0 F3 /2    | blsmsk =Bd, Ed                    | BMI1  |
-VEX.128.NP.0F38.W1 F3 /2    | blsmsk =Bq, Eq                    | BMI1  |
-VEX.128.NP.0F38.W0 F3 /3    | blsi =Bd, Ed                      | BMI1  |
-VEX.128.NP.0F38.W1 F3 /3    | blsi =Bq, Eq                      | BMI1  |
-VEX.128.NP.0F38.W0 F7 /r    | bextr =Gd, Ed, Bd                 | BMI1  |
-VEX.128.NP.0F38.W1 F7 /r    | bextr =Gq, Eq, Bq                 | BMI1  |
+VEX.128.NP.0F38.W0 F2 /r    | andn =Gd, Bd, Ed                  | BMI1  | deny=unsupported
+VEX.128.NP.0F38.W1 F2 /r    | andn =Gq, Bq, Eq                  | BMI1  | deny=unsupported
+VEX.128.NP.0F38.W0 F3 /1    | blsr =Bd, Ed                      | BMI1  | deny=unsupported
+VEX.128.NP.0F38.W1 F3 /1    | blsr =Bq, Eq                      | BMI1  | deny=unsupported
+VEX.128.NP.0F38.W0 F3 /2    | blsmsk =Bd, Ed                    | BMI1  | deny=unsupported
+VEX.128.NP.0F38.W1 F3 /2    | blsmsk =Bq, Eq                    | BMI1  | deny=unsupported
+VEX.128.NP.0F38.W0 F3 /3    | blsi =Bd, Ed                      | BMI1  | deny=unsupported
+VEX.128.NP.0F38.W1 F3 /3    | blsi =Bq, Eq                      | BMI1  | deny=unsupported
+VEX.128.NP.0F38.W0 F7 /r    | bextr =Gd, Ed, Bd                 | BMI1  | deny=unsupported
+VEX.128.NP.0F38.W1 F7 /r    | bextr =Gq, Eq, Bq                 | BMI1  | deny=unsupported
 
 # ============================================================================
 # BMI2: NaCl's instruction definitions have no BMI2 at all, so every form is
 # decoded (for exact lengths and messages) but refused.
 # ============================================================================
-VEX.128.NP.0F38.W0 F5 /r    | bzhi =Gd, Ed, Bd                  | BMI2  | deny=unsupported
-VEX.128.NP.0F38.W1 F5 /r    | bzhi =Gq, Eq, Bq                  | BMI2  | deny=unsupported
-VEX.128.F3.0F38.W0 F5 /r    | pext =Gd, Bd, Ed                  | BMI2  | deny=unsupported
-VEX.128.F3.0F38.W1 F5 /r    | pext =Gq, Bq, Eq                  | BMI2  | deny=unsupported
-VEX.128.F2.0F38.W0 F5 /r    | pdep =Gd, Bd, Ed                  | BMI2  | deny=unsupported
-VEX.128.F2.0F38.W1 F5 /r    | pdep =Gq, Bq, Eq                  | BMI2  | deny=unsupported
-VEX.128.F2.0F38.W0 F6 /r    | mulx =Gd, =Bd, Ed                 | BMI2  | deny=unsupported
-VEX.128.F2.0F38.W1 F6 /r    | mulx =Gq, =Bq, Eq                 | BMI2  | deny=unsupported
-VEX.128.66.0F38.W0 F7 /r    | shlx =Gd, Ed, Bd                  | BMI2  | deny=unsupported
-VEX.128.66.0F38.W1 F7 /r    | shlx =Gq, Eq, Bq                  | BMI2  | deny=unsupported
-VEX.128.F3.0F38.W0 F7 /r    | sarx =Gd, Ed, Bd                  | BMI2  | deny=unsupported
-VEX.128.F3.0F38.W1 F7 /r    | sarx =Gq, Eq, Bq                  | BMI2  | deny=unsupported
-VEX.128.F2.0F38.W0 F7 /r    | shrx =Gd, Ed, Bd                  | BMI2  | deny=unsupported
-VEX.128.F2.0F38.W1 F7 /r    | shrx =Gq, Eq, Bq                  | BMI2  | deny=unsupported
-VEX.128.F2.0F3A.W0 F0 /r    | rorx =Gd, Ed, Ib                  | BMI2  | deny=unsupported
-VEX.128.F2.0F3A.W1 F0 /r    | rorx =Gq, Eq, Ib                  | BMI2  | deny=unsupported
+VEX.128.NP.0F38.W0 F5 /r    | bzhi =Gd, Ed, Bd                  | BMI2  | deny=unknown
+VEX.128.NP.0F38.W1 F5 /r    | bzhi =Gq, Eq, Bq                  | BMI2  | deny=unknown
+VEX.128.F3.0F38.W0 F5 /r    | pext =Gd, Bd, Ed                  | BMI2  | deny=unknown
+VEX.128.F3.0F38.W1 F5 /r    | pext =Gq, Bq, Eq                  | BMI2  | deny=unknown
+VEX.128.F2.0F38.W0 F5 /r    | pdep =Gd, Bd, Ed                  | BMI2  | deny=unknown
+VEX.128.F2.0F38.W1 F5 /r    | pdep =Gq, Bq, Eq                  | BMI2  | deny=unknown
+VEX.128.F2.0F38.W0 F6 /r    | mulx =Gd, =Bd, Ed                 | BMI2  | deny=unknown
+VEX.128.F2.0F38.W1 F6 /r    | mulx =Gq, =Bq, Eq                 | BMI2  | deny=unknown
+VEX.128.66.0F38.W0 F7 /r    | shlx =Gd, Ed, Bd                  | BMI2  | deny=unknown
+VEX.128.66.0F38.W1 F7 /r    | shlx =Gq, Eq, Bq                  | BMI2  | deny=unknown
+VEX.128.F3.0F38.W0 F7 /r    | sarx =Gd, Ed, Bd                  | BMI2  | deny=unknown
+VEX.128.F3.0F38.W1 F7 /r    | sarx =Gq, Eq, Bq                  | BMI2  | deny=unknown
+VEX.128.F2.0F38.W0 F7 /r    | shrx =Gd, Ed, Bd                  | BMI2  | deny=unknown
+VEX.128.F2.0F38.W1 F7 /r    | shrx =Gq, Eq, Bq                  | BMI2  | deny=unknown
+VEX.128.F2.0F3A.W0 F0 /r    | rorx =Gd, Ed, Ib                  | BMI2  | deny=unknown
+VEX.128.F2.0F3A.W1 F0 /r    | rorx =Gq, Eq, Ib                  | BMI2  | deny=unknown
 ` };
