@@ -17,7 +17,7 @@ const BIN = fileURLToPath(new URL('../../bin/zerovm.js', import.meta.url));
 
 const OWN: OwnImplementation = {
   session: (engine) => [process.execPath, BIN, '--engine', engine, '{options}', '{manifest}'],
-  validate: [process.execPath, BIN, 'validate', '--json', '--hex', '{hex}', '--base', '{base}', '{policy=deterministic?--deterministic}', '--features={features}'],
+  validate: [process.execPath, BIN, 'validate', '--json', '--hex', '{hex}', '--base', '{base}', '--policy', '{policy}', '--features={features}'],
 };
 
 export function runConformance(argv: readonly string[]): Promise<number> {

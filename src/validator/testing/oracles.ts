@@ -31,6 +31,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { disassemble, renderListing } from '../disasm.js';
+import { KNOWN_DEVIATIONS, type KnownDeviation } from './deviations.js';
 import { BUNDLE_SIZE, padToBundles, validate, type ValidationPolicy, type ValidationResult } from '../validate.js';
 
 export type OracleName = 'ncval' | 'zvm-validate';
@@ -287,3 +288,42 @@ export function describeDisagreement(d: Disagreement): string {
 
 /** The bundle size the batch records are padded to. */
 export const RECORD_GRANULE = BUNDLE_SIZE;
+
+/** Disagreements split into those a known deviation explains and the rest. */
+export interface Explained {
+  readonly explained: ReadonlyMap<string, readonly Disagreement[]>;
+  readonly unexplained: readonly Disagreement[];
+}
+
+/**
+ * Sorts disagreements into those explained by a known deviation (the
+ * rewritten record makes us and the oracle agree: one more oracle run for
+ * all of them) and the unexplained ones, which are bugs.
+ */
+export async function explainDisagreements(paths: ReferencePaths, disagreements: readonly Disagreement[]): Promise<Explained> {
+  const tries: { d: Disagreement; deviation: KnownDeviation; bytes: Uint8Array }[] = [];
+  for (const d of disagreements) {
+    for (const deviation of KNOWN_DEVIATIONS) {
+      if (!deviation.policies.includes(d.policy)) continue;
+      const rewritten = deviation.rewrite(d.bytes);
+      if (rewritten !== null) tries.push({ d, deviation, bytes: rewritten });
+    }
+  }
+  const explained = new Map<string, Disagreement[]>();
+  const done = new Set<Disagreement>();
+  for (const policy of new Set(tries.map((t) => t.d.policy))) {
+    const role = POLICY_ORACLES[policy];
+    if (role === null) continue;
+    const mine = tries.filter((t) => t.d.policy === policy);
+    const verdicts = await runOracle(paths, role.oracle, mine.map((t) => t.bytes));
+    mine.forEach((t, i) => {
+      if (done.has(t.d)) return;
+      if (compareVerdicts(role, validateRecord(t.bytes, policy), verdicts[i] as OracleVerdict) !== null) return;
+      done.add(t.d);
+      const list = explained.get(t.deviation.id) ?? [];
+      list.push(t.d);
+      explained.set(t.deviation.id, list);
+    });
+  }
+  return { explained, unexplained: disagreements.filter((d) => !done.has(d)) };
+}
