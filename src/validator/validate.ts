@@ -300,7 +300,8 @@ function prefixProblem(insn: DecodedInstruction, flags: number, mandatory: numbe
 
 /** forbidden-prefix. */
 function checkPrefixes(report: Report, insn: DecodedInstruction, flags: number, pos: number): boolean {
-  if (insn.prefixes === 0 && insn.rexCount === 0) return GO_ON;
+  // Fast path: no legacy prefix and at most the one REX most instructions have.
+  if (insn.prefixes === 0 && (insn.rexCount === 0 || (insn.rexCount === 1 && !(flags & FormFlag.NoRex)))) return GO_ON;
   const problem = prefixProblem(insn, flags, formPrefix[insn.form] as number);
   return problem === null ? GO_ON : report.add('forbidden-prefix', pos, `${problem} (${mnemonicOf(insn)})`);
 }
@@ -561,7 +562,10 @@ function validateBundle(state: PassState, bundle: number): void {
             break;
           }
         }
-        if (checkInstruction(state, flags, nop ? 0 : denyCode, pos)) { stopped = true; break; }
+        // (Inline pre-test: most instructions are allowed, need a present feature and are deterministic.)
+        if ((!nop && denyCode !== 0) || state.features[formFeature[form] as number] === 0 || (flags & FormFlag.NonDeterministic && state.rejectsNondeterministic)) {
+          if (checkInstruction(state, flags, nop ? 0 : denyCode, pos)) { stopped = true; break; }
+        }
         if (checkPendingRebase(report, restricted, pos)) { stopped = true; break; }
         if (insn.hasMemory && !(flags & FormFlag.NoAddress) && !nop) {
           // An access through the restricted register relies on the
