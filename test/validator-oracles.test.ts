@@ -13,14 +13,15 @@
  *   against our validator always and against the oracle when present;
  * - every `nacl` line of the rule table (test/validator-rules.txt).
  *
- * The reference binaries are external (`../shared/reference` beside the
- * checkout, or ZEROVM_REFERENCE); without them the oracle parts are skipped
- * with a warning naming the missing path. CI has them.
+ * The reference binaries are external, beside the checkout (or where
+ * ZEROVM_REFERENCE points); without them the oracle parts are skipped with a
+ * warning naming the missing path. CI has them.
  *
  * Knobs: ZEROVM_DIFFERENTIAL_SEED (default: a fresh seed, printed),
  * ZEROVM_DIFFERENTIAL_CASES (default 1 100 000, split over the families).
- * The corpus family needs ../shared/bench and xz; without them its share
- * goes to the other families (with a warning).
+ * The corpus family needs the benchmark corpus (also beside the checkout)
+ * and xz; without them its share goes to the other families (with a
+ * warning).
  *
  * Policies compared: those listed in DIFFERENTIAL_POLICIES. `zerovm`
  * (zvm-validate, verdicts only) is not listed yet: its table attributes are

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { repositoryRoot } from './oracles.js';
-import { Prng } from './prng.js';
+import { recordsFrom, type Prng } from './prng.js';
 import { sweepRecord } from './sweep.js';
 
 /** The compressed corpus, beside the checkout (or ZEROVM_BENCH_CORPUS). */
@@ -103,8 +103,5 @@ export function corpusRecord(r: Prng, corpus: Uint8Array): Uint8Array {
 export function corpusRecords(seed: number, count: number): Uint8Array[] {
   const corpus = loadCorpus();
   if (typeof corpus === 'string') throw new Error(`the benchmark corpus is not available: ${corpus}`);
-  const r = new Prng(seed);
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) out.push(corpusRecord(r, corpus));
-  return out;
+  return recordsFrom(seed, count, (r) => corpusRecord(r, corpus));
 }

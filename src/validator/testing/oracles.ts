@@ -8,10 +8,10 @@
  * (test/validator-oracles.test.ts), the exploration script
  * (scripts/validator-differential.ts) and the benchmark use it.
  *
- * The reference binaries are external: they live beside the checkout in
- * `../shared/reference/` (or wherever ZEROVM_REFERENCE points). Nothing
- * here copies them; `findReference()` returns null when they are absent,
- * and callers skip with a reason.
+ * The reference binaries are external, kept outside the repository beside
+ * the checkout (`referenceDirectory()`; ZEROVM_REFERENCE overrides it).
+ * Nothing here copies them; `findReference()` says which file is missing
+ * when they are absent, and callers skip with that reason.
  *
  * Batch protocol (both oracles): a file of records `[u32 LE length][bytes]`,
  * one answer line per record, in order. `ncval --batch` answers `V` or
@@ -67,7 +67,7 @@ export function repositoryRoot(): string {
   }
 }
 
-/** The conventional place of the reference binaries: `../shared/reference` beside the checkout. */
+/** Where the reference binaries are expected: the shared folder beside the checkout, or ZEROVM_REFERENCE. */
 export function referenceDirectory(): string {
   return process.env.ZEROVM_REFERENCE ?? resolve(repositoryRoot(), '..', 'shared', 'reference');
 }

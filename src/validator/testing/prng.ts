@@ -51,3 +51,11 @@ export function seedFromEnvironment(name = 'ZEROVM_DIFFERENTIAL_SEED'): number {
   if (fixed !== undefined && fixed !== '') return Number(fixed) >>> 0;
   return (Date.now() ^ (process.pid << 16)) >>> 0;
 }
+
+/** `count` records made by `one` from a PRNG seeded with `seed` (the shape of every generator family). */
+export function recordsFrom(seed: number, count: number, one: (r: Prng) => Uint8Array): Uint8Array[] {
+  const r = new Prng(seed);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) out.push(one(r));
+  return out;
+}

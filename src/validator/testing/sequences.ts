@@ -20,7 +20,7 @@
  * - every record may get a direct jump (rel8/rel32, jmp/jcc/call/loop)
  *   into, over or out of it, at any offset of the region.
  */
-import { Prng } from './prng.js';
+import { Prng, recordsFrom } from './prng.js';
 import { displacement, le, legacy, memoryOperand, sandboxRegister, vex, type MemoryOperand, type RmOperand } from './encode.js';
 
 type Width = 8 | 16 | 32 | 64;
@@ -327,8 +327,5 @@ export function sequenceRecord(r: Prng): Uint8Array {
 }
 
 export function sequenceRecords(seed: number, count: number): Uint8Array[] {
-  const r = new Prng(seed);
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) out.push(sequenceRecord(r));
-  return out;
+  return recordsFrom(seed, count, sequenceRecord);
 }

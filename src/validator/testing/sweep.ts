@@ -18,7 +18,7 @@
  * ModRM fields, mod 3, zero displacements) without excluding anything.
  */
 import { DecodedInstruction, DecodeStatus, decode } from '../decoder.js';
-import { Prng } from './prng.js';
+import { Prng, recordsFrom } from './prng.js';
 
 const LEGACY_PREFIXES = [0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x2e, 0x3e, 0x26, 0x36, 0x64, 0x65];
 const COMMON_PREFIXES = [0x66, 0xf2, 0xf3, 0xf0];
@@ -104,8 +104,5 @@ export function sweepRecord(r: Prng): Uint8Array {
 
 /** `count` sweep records, deterministic in `seed`. */
 export function sweepRecords(seed: number, count: number): Uint8Array[] {
-  const r = new Prng(seed);
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) out.push(sweepRecord(r));
-  return out;
+  return recordsFrom(seed, count, sweepRecord);
 }

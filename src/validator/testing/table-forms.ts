@@ -11,7 +11,7 @@
 import { allFormSpecs } from '../opcodes/index.js';
 import type { FormSpec } from '../opcodes/grammar.js';
 import { le, memoryOperand, modrmMemory, sandboxRegister } from './encode.js';
-import { Prng } from './prng.js';
+import { Prng, recordsFrom } from './prng.js';
 
 const FORMS = allFormSpecs();
 
@@ -96,8 +96,5 @@ export function tableFormRecord(r: Prng): Uint8Array {
 }
 
 export function tableFormRecords(seed: number, count: number): Uint8Array[] {
-  const r = new Prng(seed);
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) out.push(tableFormRecord(r));
-  return out;
+  return recordsFrom(seed, count, tableFormRecord);
 }
