@@ -171,6 +171,8 @@ const writes = new Int32Array(MAX_WRITES);
 const GO_ON = false;
 /** The check reported a fatal error: the rest of the bundle is skipped. */
 const STOP = true;
+/** What checks that return a number (an offset, a register, a kind) return after a fatal error. */
+const STOPPED = -2;
 
 // ---- checkDecoding ----------------------------------------------------------------------
 
@@ -207,13 +209,17 @@ function checkDecoding(state: PassState, pos: number, bundleEnd: number, restric
     (insn.status === DecodeStatus.Truncated || (insn.status === DecodeStatus.Invalid && insn.space === Space.ThreeDNow));
   // Classify with the bytes after the bundle end too: a complete instruction that is too long crosses it.
   decode(code, pos, size, insn);
-  let stop: boolean;
-  if ((insn.status as DecodeStatus) === DecodeStatus.Ok) stop = report.add('crosses-bundle', pos, `${mnemonicOf(insn)} is ${insn.length} bytes long`);
+  if ((insn.status as DecodeStatus) === DecodeStatus.Ok) report.add('crosses-bundle', pos, `${mnemonicOf(insn)} is ${insn.length} bytes long`);
   else {
     const crossing = insn.status === DecodeStatus.Truncated && pos + 15 > bundleEnd && size > bundleEnd;
-    stop = report.add(crossing ? 'crosses-bundle' : 'undecodable-instruction', pos, DECODE_STATUS_MESSAGES[insn.status]);
+    report.add(crossing ? 'crosses-bundle' : 'undecodable-instruction', pos, DECODE_STATUS_MESSAGES[insn.status]);
   }
-  return !stop ? Decoding.Ok : late ? Decoding.FailedRelyingOnRestricted : Decoding.Failed;
+  // Both rules are fatal (asserted below): without a length there is no next instruction.
+  return late ? Decoding.FailedRelyingOnRestricted : Decoding.Failed;
+}
+
+if (!RULES['undecodable-instruction'].fatal || !RULES['crosses-bundle'].fatal) {
+  throw new Error('rules.ts: an instruction that does not decode within its bundle must be a fatal error');
 }
 
 // ---- checkPendingRebase ------------------------------------------------------------------
@@ -228,22 +234,24 @@ function checkPendingRebase(report: Report, restricted: number, pos: number, det
 // ---- checkSpecialStackInstruction ---------------------------------------------------------
 
 /**
- * The byte-exact %rsp/%rbp instructions (special.ts): moves and masks that
- * keep the registers sandboxed, and the rebases that are valid only right
- * after a 32-bit write. Returns the kind (None when not one of them).
+ * rsp-rebase-without-write, rbp-rebase-without-write (and a pending
+ * rebase): the byte-exact %rsp/%rbp instructions (special.ts), moves and
+ * masks that keep the registers sandboxed, and the rebases that are valid
+ * only right after a 32-bit write. Returns the kind (None when not one of
+ * them), or STOPPED after a fatal error.
  */
-function checkSpecialStackInstruction(report: Report, code: Uint8Array, pos: number, length: number, restricted: number): SpecialKind {
+function checkSpecialStackInstruction(report: Report, code: Uint8Array, pos: number, length: number, restricted: number): SpecialKind | typeof STOPPED {
   // Only REX.W-prefixed encodings can be special (a cheap pre-filter).
   if (((code[pos] as number) & 0xf8) !== 0x48) return SpecialKind.None;
   const special = matchSpecialRegisterInstruction(code, pos, length);
   if (special === SpecialKind.RspRebase || special === SpecialKind.RbpRebase) {
     const wanted = special === SpecialKind.RspRebase ? Gpr.RSP : Gpr.RBP;
     if (restricted !== wanted) {
-      checkPendingRebase(report, restricted, pos);
-      report.add(special === SpecialKind.RspRebase ? 'rsp-rebase-without-write' : 'rbp-rebase-without-write', pos);
+      if (checkPendingRebase(report, restricted, pos)) return STOPPED;
+      if (report.add(special === SpecialKind.RspRebase ? 'rsp-rebase-without-write' : 'rbp-rebase-without-write', pos)) return STOPPED;
     }
   } else if (special === SpecialKind.Modification) {
-    checkPendingRebase(report, restricted, pos);
+    if (checkPendingRebase(report, restricted, pos)) return STOPPED;
   }
   return special;
 }
@@ -264,9 +272,6 @@ function checkSuperinstruction(state: PassState, pos: number, bundle: number, st
   if (match.kind === SuperMatch.RegisterMismatch) return report.add('superinstruction-register-mismatch', pos) ? STOPPED : pos;
   return match.start;
 }
-
-/** `checkSuperinstruction` reported a fatal error. */
-const STOPPED = -1;
 
 // ---- checkPrefixes ---------------------------------------------------------------------------
 
@@ -361,24 +366,23 @@ function checkInstruction(state: PassState, flags: number, denyCode: number, pos
 
 // ---- checkMemoryOperand ------------------------------------------------------------------------------
 
-/** How a memory operand went: it was fine, it relied on the restricted register, or an error was reported. */
+/** How a memory operand went: fine, relying on the restricted register, an error, or a fatal one. */
 const enum MemoryUse {
   Fine = 0,
   UsesRestricted = 1,
   Error = 2,
+  Stop = 3,
 }
 
 /** bad-base-register, bad-index-register. */
 function checkMemoryOperand(report: Report, insn: DecodedInstruction, restricted: number, pos: number): MemoryUse {
   const b = insn.base;
   if (b !== REG_RIP && b !== Gpr.R15 && b !== Gpr.RSP && b !== Gpr.RBP) {
-    report.add('bad-base-register', pos, b === REG_NONE ? 'absolute address' : undefined);
-    return MemoryUse.Error;
+    return report.add('bad-base-register', pos, b === REG_NONE ? 'absolute address' : undefined) ? MemoryUse.Stop : MemoryUse.Error;
   }
   if (insn.index === REG_NONE) return MemoryUse.Fine;
   if (insn.index === restricted) return MemoryUse.UsesRestricted;
-  report.add('bad-index-register', pos);
-  return MemoryUse.Error;
+  return report.add('bad-index-register', pos) ? MemoryUse.Stop : MemoryUse.Error;
 }
 
 // ---- checkRegisterWrites ----------------------------------------------------------------------------
@@ -444,7 +448,7 @@ function trackedWrites(insn: DecodedInstruction, out: Int32Array): number {
  * r15-modified, rsp-modified, rbp-modified, and the rebase that a 32-bit
  * %esp/%ebp write in an instruction's second written operand can never get
  * (rsp-not-rebased, rbp-not-rebased). Returns the register the instruction
- * leaves restricted (NONE if none).
+ * leaves restricted (NONE if none), or STOPPED after a fatal error.
  */
 function checkRegisterWrites(report: Report, insn: DecodedInstruction, flags: number, pos: number): number {
   const count = WRITE_COUNT[insn.form] === 0 ? 0 : trackedWrites(insn, writes);
@@ -463,9 +467,9 @@ function checkRegisterWrites(report: Report, insn: DecodedInstruction, flags: nu
       else rsp = true;
     }
   }
-  if (r15) report.add('r15-modified', pos);
-  if (rbp) report.add('rbp-modified', pos);
-  if (rsp) report.add('rsp-modified', pos);
+  if (r15 && report.add('r15-modified', pos)) return STOPPED;
+  if (rbp && report.add('rbp-modified', pos)) return STOPPED;
+  if (rsp && report.add('rsp-modified', pos)) return STOPPED;
   if (!zeroExtends) return NONE;
   // With two written operands only the first 32-bit one is tracked; a
   // 32-bit write to %esp/%ebp in the second can never be rebased.
@@ -474,7 +478,7 @@ function checkRegisterWrites(report: Report, insn: DecodedInstruction, flags: nu
     const w = writes[i] as number;
     if (w >> 8 !== WriteKind.Restricted) continue;
     if (restricted === NONE) restricted = w & 0xff;
-    else checkPendingRebase(report, w & 0xff, pos);
+    else if (checkPendingRebase(report, w & 0xff, pos)) return STOPPED;
   }
   // A 32-bit write of %r15d is an error already; like NaCl, the register is
   // still tracked (an index use right after it is not reported twice).
@@ -484,14 +488,13 @@ function checkRegisterWrites(report: Report, insn: DecodedInstruction, flags: nu
 // ---- recordDirectJump -----------------------------------------------------------------------------------
 
 /** direct-jump-out-of-range; remembers in-region unaligned targets for the pass after. */
-function recordDirectJump(state: PassState, pos: number): void {
+function recordDirectJump(state: PassState, pos: number): boolean {
   const target = state.insn.target;
-  if ((target & BUNDLE_MASK) === 0) return;
-  if (target < 0 || target >= state.size) state.report.add('direct-jump-out-of-range', pos, `target ${formatAddress(state.report.base + target)}`);
-  else {
-    setBit(state.jumpTargets, target);
-    setBit(state.jumpSources, pos);
-  }
+  if ((target & BUNDLE_MASK) === 0) return GO_ON;
+  if (target < 0 || target >= state.size) return state.report.add('direct-jump-out-of-range', pos, `target ${formatAddress(state.report.base + target)}`);
+  setBit(state.jumpTargets, target);
+  setBit(state.jumpSources, pos);
+  return GO_ON;
 }
 
 // ---- one bundle -------------------------------------------------------------------------------------------
@@ -535,6 +538,7 @@ function validateBundle(state: PassState, bundle: number): void {
     const end = pos + insn.length;
 
     const special = checkSpecialStackInstruction(report, code, pos, insn.length, restricted);
+    if (special === STOPPED) { stopped = true; break; }
     if (special !== SpecialKind.None) {
       // A rebase completes the instruction before it: never a jump target.
       if (special !== SpecialKind.Modification) targets &= ~(1 << (pos - bundle));
@@ -570,10 +574,13 @@ function validateBundle(state: PassState, bundle: number): void {
         if (insn.hasMemory && !(flags & FormFlag.NoAddress) && !nop) {
           // An access through the restricted register relies on the
           // instruction before it: never a jump target.
-          if (checkMemoryOperand(report, insn, restricted, pos) === MemoryUse.UsesRestricted) targets &= ~(1 << (pos - bundle));
+          const use = checkMemoryOperand(report, insn, restricted, pos);
+          if (use === MemoryUse.Stop) { stopped = true; break; }
+          if (use === MemoryUse.UsesRestricted) targets &= ~(1 << (pos - bundle));
         }
         restricted = nop ? NONE : checkRegisterWrites(report, insn, flags, pos);
-        if (flags & FormFlag.Relative) recordDirectJump(state, pos);
+        if (restricted === STOPPED) { stopped = true; break; }
+        if (flags & FormFlag.Relative && recordDirectJump(state, pos)) { stopped = true; break; }
       }
     }
     pos = end;

@@ -17,6 +17,7 @@
  *   bits, wrong masks, mismatched registers, pieces missing or apart;
  * - string superinstructions and maskmov: complete, partial, out of order,
  *   with every prefix;
+ * - the assemblers' long nops (accepted byte for byte) and near misses;
  * - every record may get a direct jump (rel8/rel32, jmp/jcc/call/loop)
  *   into, over or out of it, at any offset of the region.
  */
@@ -261,14 +262,36 @@ function maskmov(r: Prng): number[] {
   return out;
 }
 
+// ---- padding nops and prefixed special instructions ------------------------------------
+
+/** The assemblers' long nops (the validator accepts some byte for byte) and near misses. */
+function nopVariant(r: Prng): number[] {
+  const n = r.int(7);
+  const body = r.pick([[0x90], [0x0f, 0x1f, 0x00], [0x0f, 0x1f, 0x40, 0x00], [0x0f, 0x1f, 0x44, 0x00, 0x00], [0x0f, 0x1f, 0x80, 0, 0, 0, 0], [0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0]]);
+  const out = [...new Array<number>(n).fill(0x66), ...(r.chance(0.5) ? [0x2e] : []), ...body];
+  // Near misses: another prefix, a REX, another ModRM or displacement byte.
+  if (r.chance(0.3)) out.splice(r.int(out.length), 0, r.pick([0x66, 0x2e, 0x3e, 0x48, 0x40, 0xf3, 0x67]));
+  if (r.chance(0.2)) out[out.length - 1 - r.int(Math.min(3, out.length))] = r.byte();
+  return out;
+}
+
+/** A special %rsp/%rbp instruction with a prefix in front (they are matched byte for byte). */
+function prefixedSpecial(r: Prng): number[] {
+  const prefix = r.pick([[0x66], [0x2e], [0xf3], [0x40], [0x67], [0xf0]]);
+  return r.chance(0.5) ? [...writeOf(r, r.pick([4, 5]), 32), ...prefix, ...stackSpecial(r)] : [...prefix, ...stackSpecial(r)];
+}
+
 // ---- records and jumps -------------------------------------------------------------------
 
-type Shape = 'write-use' | 'special' | 'nacl' | 'string' | 'maskmov';
+type Shape = 'write-use' | 'special' | 'nacl' | 'string' | 'maskmov' | 'nops';
 
 function sequence(r: Prng, shape: Shape): number[] {
   switch (shape) {
     case 'write-use': return writeThenUse(r);
-    case 'special': return r.chance(0.5) ? [...writeOf(r, r.pick([4, 5]), r.weighted(WIDTHS)), ...stackSpecial(r)] : stackSpecial(r);
+    case 'special':
+      if (r.chance(0.15)) return prefixedSpecial(r);
+      return r.chance(0.5) ? [...writeOf(r, r.pick([4, 5]), r.weighted(WIDTHS)), ...stackSpecial(r)] : stackSpecial(r);
+    case 'nops': return nopVariant(r);
     case 'nacl': return naclBranch(r);
     case 'string': return stringSuperinstruction(r);
     case 'maskmov': return maskmov(r);
@@ -288,7 +311,7 @@ function directJump(r: Prng, at: number, target: number): number[] {
 
 /** One record: a sequence placed in its bundle, maybe with a jump into, over or out of it. */
 export function sequenceRecord(r: Prng): Uint8Array {
-  const shape = r.weighted<Shape>([['write-use', 10], ['special', 3], ['nacl', 4], ['string', 3], ['maskmov', 1]]);
+  const shape = r.weighted<Shape>([['write-use', 10], ['special', 3], ['nacl', 4], ['string', 3], ['maskmov', 1], ['nops', 1]]);
   const body = sequence(r, shape);
   if (r.chance(0.3) && body.length < 24) body.push(...sequence(r, r.weighted<Shape>([['write-use', 3], ['special', 1], ['nacl', 1], ['string', 1]])));
   // Place it: at the start, ending at the bundle end, or crossing into the next bundle.
