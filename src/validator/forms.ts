@@ -11,6 +11,9 @@
  * contiguously in `CANDIDATES`, found through `CANDIDATE_START`. Per form,
  * typed arrays hold what the hot path needs (flags, operand codes), so the
  * decoder and validator never touch the FormSpec objects while scanning.
+ * The flags and deny reasons that table attributes give are compiled once
+ * per validation policy (`FORMS.policy`, see policies.ts): the decoder
+ * reads only the structural flags, the same under every policy.
  */
 import { allFormSpecs } from './opcodes/index.js';
 import type { FormSpec, OperandSpec, DenyReason } from './opcodes/grammar.js';

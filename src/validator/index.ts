@@ -15,6 +15,8 @@ import type { DenyReason } from './opcodes/grammar.js';
 
 export { validate, padToBundles, BUNDLE_SIZE } from './validate.js';
 export type { ValidateOptions, ValidationError, ValidationResult, ValidationPolicy } from './validate.js';
+export { POLICIES, POLICY_PROPERTIES, isValidationPolicy } from './policies.js';
+export type { PolicyProperties } from './policies.js';
 export { validateNexe } from './validate-nexe.js';
 export type { NexeValidation, NexeValidationOutcome } from './validate-nexe.js';
 export { disassemble, renderListing } from './disasm.js';
