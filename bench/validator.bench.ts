@@ -2,11 +2,14 @@
  * Validator throughput benchmark: `npx tsx bench/validator.bench.ts`.
  *
  * Datasets:
- * (a) ../shared/bench/cc1-bundles.bin.xz — gcc's cc1 text made NaCl-valid
- *     (external data, decompressed in-process with `xz -dc`, never copied
- *     into the repository), repeated to 32 MiB. It must validate with zero
- *     errors; if not, the first errors are printed (that is a finding).
- *     NaCl's C validator does 55-75 MB/s on it on this machine class.
+ * (a) the benchmark corpus — gcc's cc1 text made NaCl-valid (external data
+ *     beside the checkout, decompressed in-process with `xz -dc`, never
+ *     copied into the repository), repeated to 32 MiB. It must validate
+ *     with zero errors; if not, the first errors are printed (that is a
+ *     finding). In the same child process, right after our runs, NaCl's own
+ *     validator measures the same bytes (`ncval --raw FILE --bench`, the
+ *     reference binary, when it is there), and the report gives our
+ *     throughput as a ratio of NaCl's.
  * (b) 16 MiB from `generateValidRegion()` (src/validator/testing).
  * (c) a real program's text: the nexe named by ZEROVM_BENCH_NEXE, through
  *     `validateNexe()` when that module exists.
@@ -22,17 +25,18 @@
  * ZEROVM_BENCH_ONLY=a|b|c is the child-process mode (one JSON line).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
 import { validate, type ValidationResult } from '../src/validator/validate.js';
 import { generateValidRegion } from '../src/validator/testing/generator.js';
+import { findReference } from '../src/validator/testing/oracles.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RUNS = Math.max(5, Number(process.env.ZEROVM_BENCH_RUNS ?? 5) || 5);
 const MIN_MS = Math.max(1, Number(process.env.ZEROVM_BENCH_MIN_MS ?? 1000) || 1000);
 const MiB = 1 << 20;
-const NACL_REFERENCE = { low: 55, high: 75 };
 
 /** The shared corpus sits beside the checkout; from dist/bench it is one level further up. */
 function findCorpus(): string | null {
@@ -101,13 +105,37 @@ interface DatasetOutcome {
   readonly notes: readonly string[];
   /** Median MB/s on the cc1 corpus, for the ratio line. */
   readonly cc1?: number;
+  /** NaCl's validator on the same bytes in the same process: median MB/s, or why not measured. */
+  readonly ncval?: number | string;
+}
+
+/**
+ * `ncval --raw FILE --bench --bytes N --reps R` on `code` (NaCl's validator
+ * in loader mode, as NaCl's loader runs it); returns its median MB/s.
+ */
+function measureNcval(code: Uint8Array): number | string {
+  const reference = findReference();
+  if ('missing' in reference) return `skipped: the reference validator is not there (${reference.missing})`;
+  const dir = mkdtempSync(join(tmpdir(), 'zerovm-bench-'));
+  try {
+    const file = join(dir, 'region.bin');
+    writeFileSync(file, code);
+    const out = execFileSync(reference.paths.ncval, ['--raw', file, '--bench', '--bytes', String(code.length), '--reps', String(RUNS)], { encoding: 'utf8' });
+    const median = /median ([\d.]+) MB\/s/.exec(out);
+    if (!/verdict=VALID/.test(out) || median === null) return `skipped: unexpected ncval output: ${out.trim().split('\n').pop() ?? ''}`;
+    return Number(median[1]);
+  } catch (error) {
+    return `skipped: ncval failed: ${String(error).split('\n')[0] ?? ''}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // ---- (a) cc1 corpus ---------------------------------------------------------------------
 function runCc1(): DatasetOutcome {
   const notes: string[] = [];
   const corpus = findCorpus();
-  if (corpus === null) return { measurement: null, notes: ['(a) skipped: ../shared/bench/cc1-bundles.bin.xz not found'] };
+  if (corpus === null) return { measurement: null, notes: ['(a) skipped: the benchmark corpus (cc1-bundles.bin.xz, beside the checkout) was not found'] };
   let raw: Buffer;
   try {
     raw = execFileSync('xz', ['-dc', corpus], { maxBuffer: 256 * MiB });
@@ -123,7 +151,7 @@ function runCc1(): DatasetOutcome {
   const m = measure(`(a) cc1 corpus x${(code.length / chunk.length).toFixed(2)}`, code.length, () => {
     validate(code);
   });
-  return { measurement: m, notes, cc1: median(m.mbps) };
+  return { measurement: m, notes, cc1: median(m.mbps), ncval: measureNcval(code) };
 }
 
 // ---- (b) generated region -----------------------------------------------------------------
@@ -243,10 +271,14 @@ function report(outcomes: readonly DatasetOutcome[]): void {
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) console.log(line(r));
   console.log('');
-  console.log(`Reference: NaCl's C validator (validator_ragel, gcc -O2) on (a): ${NACL_REFERENCE.low}-${NACL_REFERENCE.high} MB/s on this machine class.`);
-  const cc1 = outcomes.find((o) => o.cc1 !== undefined)?.cc1;
-  if (cc1 !== undefined) {
-    console.log(`Ratio on (a): ${cc1.toFixed(1)} MB/s = ${((cc1 / NACL_REFERENCE.high) * 100).toFixed(0)}-${((cc1 / NACL_REFERENCE.low) * 100).toFixed(0)}% of NaCl's C validator.`);
+  const a = outcomes.find((o) => o.cc1 !== undefined);
+  if (a?.cc1 !== undefined) {
+    if (typeof a.ncval === 'number') {
+      console.log(`NaCl's validator (ncval --bench, loader mode) on the same (a) bytes, same process, right after ours: median ${a.ncval.toFixed(1)} MB/s.`);
+      console.log(`Ratio on (a): ours ${a.cc1.toFixed(1)} MB/s / NaCl ${a.ncval.toFixed(1)} MB/s = ${(a.cc1 / a.ncval).toFixed(2)} (${((a.cc1 / a.ncval) * 100).toFixed(0)}% of NaCl's C validator).`);
+    } else {
+      console.log(`Ratio against NaCl's validator on (a): ${a.ncval ?? 'skipped: not measured'}`);
+    }
   }
   for (const o of outcomes) for (const n of o.notes) console.log(n);
 }

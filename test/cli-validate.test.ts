@@ -77,6 +77,24 @@ describe('zerovm validate', () => {
     expect(r.stdout).toContain('[nondeterministic-instruction]');
   });
 
+  it('selects the policy with --policy nacl|zerovm|deterministic (and reports it)', () => {
+    const rdtsc = file('rdtsc2.hex', '0f 31\n');
+    const nacl = zerovm(['validate', '--hex', rdtsc, '--policy', 'nacl', '--json']);
+    expect(nacl.status).toBe(0);
+    expect(JSON.parse(nacl.stdout).policy).toBe('nacl');
+    const det = zerovm(['validate', '--hex', rdtsc, '--policy', 'deterministic']);
+    expect(det.status).toBe(1);
+    expect(det.stdout).toContain('[nondeterministic-instruction]');
+    expect(det.stdout).toContain('deterministic policy');
+    expect(zerovm(['validate', '--hex', rdtsc, '--policy', 'zerovm']).stdout).toContain('zerovm policy');
+    const unknown = zerovm(['validate', '--hex', rdtsc, '--policy', 'strict']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown policy 'strict' \(known: nacl, zerovm, deterministic\)/);
+    const both = zerovm(['validate', '--hex', rdtsc, '--policy', 'nacl', '--deterministic']);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/--deterministic contradicts --policy nacl/);
+  });
+
   it('exits 2 with a clear message on unusable input', () => {
     const missing = zerovm(['validate', join(tmp, 'missing.nexe')]);
     expect(missing.status).toBe(2);

@@ -1,6 +1,6 @@
 /**
  * NaCl's own validator test corpus as an oracle (optional: the corpus is
- * external data in ../shared/nacl-validator-tests and is never copied here).
+ * external data beside the checkout and is never copied here).
  *
  * Each case's bytes are padded with 0x90 to whole bundles and validated at
  * address 0 with every CPU feature, as NaCl's harness did. Agreement means:
@@ -56,7 +56,7 @@ if (!available) {
   console.warn(`\n*** SKIPPING NaCl corpus test: ${CORPUS} not found (it is external data beside the checkout) ***\n`);
 }
 
-describe.skipIf(!available)('NaCl validator corpus (../shared/nacl-validator-tests)', () => {
+describe.skipIf(!available)('NaCl validator corpus (external test data)', () => {
   const files = available ? readdirSync(CORPUS).filter((f) => f.endsWith('.test')).sort() : [];
   const cases = files.flatMap((f) => parseCorpusFile(f, readFileSync(join(CORPUS, f), 'utf8')));
 

@@ -18,7 +18,7 @@ const BIN = fileURLToPath(new URL('../../bin/zerovm.js', import.meta.url));
 const OWN: OwnImplementation = {
   /* --unsafe: the suite's -s cases run unvalidated code on purpose, on every engine (src/cli/unvalidated.ts) */
   session: (engine) => [process.execPath, BIN, '--engine', engine, '--unsafe', '{options}', '{manifest}'],
-  validate: [process.execPath, BIN, 'validate', '--json', '--hex', '{hex}', '--base', '{base}', '{policy=deterministic?--deterministic}', '--features={features}'],
+  validate: [process.execPath, BIN, 'validate', '--json', '--hex', '{hex}', '--base', '{base}', '--policy', '{policy}', '--features={features}'],
 };
 
 export function runConformance(argv: readonly string[]): Promise<number> {

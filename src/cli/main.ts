@@ -37,7 +37,10 @@ usage:
 
 validate/disasm options:
   --json                 machine-readable result (validate)
-  --deterministic        ZeroVM's policy: also reject machine-dependent instructions (rdtsc, cpuid)
+  --policy P             rule set: nacl (default: exactly NaCl's validator), deterministic (nacl, and
+                         machine-dependent instructions rdtsc/cpuid rejected: what sessions apply),
+                         zerovm (ZeroVM 2015's validator; work in progress, validates like nacl for now)
+  --deterministic        the same as --policy deterministic
   --features LIST        emulate a CPU: 'all', 'none', or e.g. 'SSE,SSE2' or '-AVX,-AVX2'
   --base ADDRESS         address of the first byte of a --hex/--raw region (default 0x20000)
   --allow-sysv-abi       accept EI_OSABI 0 as well as 123 (NaCl)

@@ -11,13 +11,14 @@ import { readFile } from 'node:fs/promises';
 import { CliError, parseArgs, parseAddress, type ParsedArgs } from './args.js';
 import { parseFeatureList, type CpuFeature } from '../validator/features.js';
 import { validate, type ValidationPolicy, type ValidationResult } from '../validator/validate.js';
+import { isValidationPolicy, POLICIES } from '../validator/policies.js';
 import { validateNexe } from '../validator/validate-nexe.js';
 import { disassemble, renderListing } from '../validator/disasm.js';
 import { TEXT_START } from '../elf/nexe.js';
 
 const SPEC = {
   flags: ['json', 'deterministic', 'allow-sysv-abi'],
-  values: ['hex', 'raw', 'features', 'base'],
+  values: ['hex', 'raw', 'features', 'base', 'policy'],
 };
 
 interface Region {
@@ -52,6 +53,17 @@ export function parseHexText(text: string, name: string): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
+/** `--policy NAME`, or `--deterministic` (its older spelling); `nacl` by default. */
+function policyOf(args: ParsedArgs): ValidationPolicy {
+  const named = args.values.get('policy');
+  if (named !== undefined && !isValidationPolicy(named)) throw new CliError(`unknown policy '${named}' (known: ${POLICIES.join(', ')})`);
+  if (args.flags.has('deterministic')) {
+    if (named !== undefined && named !== 'deterministic') throw new CliError(`--deterministic contradicts --policy ${named}`);
+    return 'deterministic';
+  }
+  return named ?? 'nacl';
+}
+
 function options(args: ParsedArgs): { features: Set<CpuFeature> | undefined; policy: ValidationPolicy } {
   let features: Set<CpuFeature> | undefined;
   const spec = args.values.get('features');
@@ -60,7 +72,7 @@ function options(args: ParsedArgs): { features: Set<CpuFeature> | undefined; pol
     if (typeof parsed === 'string') throw new CliError(parsed);
     features = parsed;
   }
-  return { features, policy: args.flags.has('deterministic') ? 'deterministic' : 'nacl' };
+  return { features, policy: policyOf(args) };
 }
 
 async function regionOf(args: ParsedArgs): Promise<Region | { nexe: string; bytes: Uint8Array }> {

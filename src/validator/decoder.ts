@@ -329,6 +329,9 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
   out.vvvv = 0;
   out.modrm = -1;
   out.hasMemory = false;
+  // Set only once the whole address (SIB and displacement) is read, so that
+  // a failed decode tells whether it got that far.
+  out.index = REG_NONE;
   out.immSize = 0;
   out.imm2Size = 0;
 
@@ -498,7 +501,6 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
         dispSize = 4;
       }
       out.base = base;
-      out.index = index;
       out.scale = scale;
       out.dispSize = dispSize;
       if (dispSize > 0) {
@@ -508,6 +510,8 @@ export function decode(code: Uint8Array, pos: number, end: number, out: DecodedI
       } else {
         out.disp = 0;
       }
+      // Last: a failed decode has an index only when the whole address was read.
+      out.index = index;
     }
   }
 
@@ -622,7 +626,9 @@ function matchForm(
       if (fp !== mandatory) continue;
       const l = F.vexL[id] as number;
       if (l >= 0 && l !== vexL) continue;
-      if (!(flags & FormFlag.UsesVvvv) && vvvv !== 0) continue;
+      // An unused VEX.vvvv must be 1111 (else #UD), except on the few forms
+      // whose NaCl definition ignores it (`anyvvvv`).
+      if (!(flags & (FormFlag.UsesVvvv | FormFlag.AnyVvvv)) && vvvv !== 0) continue;
     } else if (fp === Prefix.None) {
       // 66 is operand size; F2/F3 are repeat prefixes, except in 0F38/0F3A
       // where they always select a different instruction.

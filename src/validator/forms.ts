@@ -11,11 +11,15 @@
  * contiguously in `CANDIDATES`, found through `CANDIDATE_START`. Per form,
  * typed arrays hold what the hot path needs (flags, operand codes), so the
  * decoder and validator never touch the FormSpec objects while scanning.
+ * The flags and deny reasons that table attributes give are compiled once
+ * per validation policy (`FORMS.policy`, see policies.ts): the decoder
+ * reads only the structural flags, the same under every policy.
  */
 import { allFormSpecs } from './opcodes/index.js';
 import type { FormSpec, OperandSpec, DenyReason } from './opcodes/grammar.js';
-import { DENY_REASONS } from './opcodes/grammar.js';
+import { attributesUnder, DENY_REASONS } from './opcodes/grammar.js';
 import { FEATURE_BIT, isCpuFeature } from './features.js';
+import { POLICIES, type ValidationPolicy } from './policies.js';
 
 /** Opcode spaces: the first index of the candidate lookup. */
 export const enum Space {
@@ -57,6 +61,18 @@ export const enum FormFlag {
   Relative = 1 << 14,
   /** 2E/3E are branch hints, not segment overrides. */
   BranchHint = 1 << 15,
+  /** No REX prefix allowed (`norex`). */
+  NoRex = 1 << 16,
+  /** VEX.LIG form that NaCl accepts only with VEX.L = 1 (`L1`). */
+  VexL1 = 1 << 17,
+  /** VEX.vvvv unused but any value decodes (`anyvvvv`). */
+  AnyVvvv = 1 << 18,
+  /** One operand is an xmm/ymm register or a general register in ModRM.reg (REX/VEX.R selects it). */
+  RegFieldIsRegister = 1 << 19,
+  /** ModRM.rm names an xmm/ymm or general register in the register form (REX/VEX.B selects it). */
+  RmFieldIsRegister = 1 << 20,
+  /** An is4 operand (L): the register is in imm8[7:4]. */
+  Is4 = 1 << 21,
 }
 
 /** Mandatory prefix codes (`FORM_PREFIX`). */
@@ -176,9 +192,8 @@ function prefixCode(form: FormSpec): Prefix {
   }
 }
 
-function flagsOf(form: FormSpec): number {
+function flagsOf(form: FormSpec, a: ReadonlySet<string>): number {
   let flags = 0;
-  const a = form.attributes;
   if (a.has('lock')) flags |= FormFlag.Lock;
   if (a.has('rep')) flags |= FormFlag.Rep;
   if (a.has('repcc')) flags |= FormFlag.RepCc;
@@ -187,6 +202,10 @@ function flagsOf(form: FormSpec): number {
   if (a.has('no66')) flags |= FormFlag.No66;
   if (a.has('nondet')) flags |= FormFlag.NonDeterministic;
   if (a.has('hint')) flags |= FormFlag.BranchHint;
+  if (a.has('norex')) flags |= FormFlag.NoRex;
+  if (a.has('size66')) flags |= FormFlag.SizedBy66;
+  if (a.has('L1')) flags |= FormFlag.VexL1;
+  if (a.has('anyvvvv')) flags |= FormFlag.AnyVvvv;
   if (form.opcodeReg) flags |= FormFlag.OpcodeReg;
   if (form.hasModrm) flags |= FormFlag.Modrm;
   for (const op of form.operands) {
@@ -196,6 +215,9 @@ function flagsOf(form: FormSpec): number {
     if (op.kind === 'R' || op.kind === 'U' || op.kind === 'N' || op.kind === 'T') flags |= FormFlag.RegOnly;
     if (op.kind === 'H' || op.kind === 'B') flags |= FormFlag.UsesVvvv;
     if (op.kind === 'J') flags |= FormFlag.Relative;
+    if ('GVC'.includes(op.kind)) flags |= FormFlag.RegFieldIsRegister;
+    if ('ERWU'.includes(op.kind)) flags |= FormFlag.RmFieldIsRegister;
+    if (op.kind === 'L') flags |= FormFlag.Is4;
   }
   if (form.modrmLiteral >= 0) flags |= FormFlag.RegOnly;
   return flags;
@@ -253,10 +275,21 @@ function immKindOf(code: number): ImmKind {
   }
 }
 
+/** What the validator's rules read that may depend on the policy. */
+export interface PolicyForms {
+  /** FormFlag bits under this policy (the structural ones are the same for all). */
+  readonly flags: Uint32Array;
+  /** 0 = allowed, else 1 + index into DENY_KEYS. */
+  readonly deny: Uint8Array;
+}
+
 /** Compiled tables. */
 export interface CompiledForms {
   readonly forms: readonly FormSpec[];
+  /** FormFlag bits under the `nacl` policy; the decoder reads only the structural ones. */
   readonly flags: Uint32Array;
+  /** Flags and deny reasons per policy (`policies.ts`). */
+  readonly policy: Readonly<Record<ValidationPolicy, PolicyForms>>;
   readonly prefix: Uint8Array;
   readonly modrmReg: Int8Array;
   readonly modrmLiteral: Int16Array;
@@ -268,7 +301,7 @@ export interface CompiledForms {
   /** MAX_OPERANDS codes per form. */
   readonly operands: Int32Array;
   readonly feature: Uint8Array;
-  /** 0 = allowed, else 1 + index into DENY_KEYS. */
+  /** 0 = allowed, else 1 + index into DENY_KEYS (under the `nacl` policy). */
   readonly deny: Uint8Array;
   /** Two ImmKind values per form, in encoding order. */
   readonly immediates: Uint8Array;
@@ -296,7 +329,6 @@ export function denyReasonOf(code: number): DenyReason | null {
 
 function compile(forms: FormSpec[]): CompiledForms {
   const n = forms.length;
-  const flags = new Uint32Array(n);
   const prefix = new Uint8Array(n);
   const modrmReg = new Int8Array(n);
   const modrmLiteral = new Int16Array(n);
@@ -307,7 +339,7 @@ function compile(forms: FormSpec[]): CompiledForms {
   const operandCount = new Uint8Array(n);
   const operands = new Int32Array(n * MAX_OPERANDS);
   const feature = new Uint8Array(n);
-  const deny = new Uint8Array(n);
+  const policy = Object.fromEntries(POLICIES.map((p) => [p, { flags: new Uint32Array(n), deny: new Uint8Array(n) }])) as Record<ValidationPolicy, PolicyForms>;
   const immediates = new Uint8Array(n * 2);
   const writes = new Int32Array(n * MAX_WRITES);
   const writeCount = new Uint8Array(n);
@@ -315,7 +347,11 @@ function compile(forms: FormSpec[]): CompiledForms {
   const keyHasModrm = new Int8Array(SPACE_COUNT * 256).fill(-1);
 
   forms.forEach((form, id) => {
-    flags[id] = flagsOf(form);
+    for (const p of POLICIES) {
+      const { attributes, deny } = attributesUnder(form, p);
+      policy[p].flags[id] = flagsOf(form, attributes);
+      policy[p].deny[id] = deny === null ? 0 : DENY_KEYS.indexOf(deny) + 1;
+    }
     prefix[id] = prefixCode(form);
     modrmReg[id] = form.modrmReg;
     modrmLiteral[id] = form.modrmLiteral;
@@ -343,7 +379,6 @@ function compile(forms: FormSpec[]): CompiledForms {
     });
     if (!isCpuFeature(form.feature)) throw new Error(`${form.table}:${form.line}: unknown CPU feature ${form.feature}`);
     feature[id] = FEATURE_BIT[form.feature];
-    deny[id] = form.deny === null ? 0 : DENY_KEYS.indexOf(form.deny) + 1;
 
     const space = spaceOf(form);
     const opcodes = space === Space.ThreeDNow ? [form.suffix] : form.opcodeReg ? [0, 1, 2, 3, 4, 5, 6, 7].map((r) => form.opcode + r) : [form.opcode];
@@ -372,8 +407,8 @@ function compile(forms: FormSpec[]): CompiledForms {
   if (n > 0xffff) throw new Error('too many forms for Uint16 candidate ids');
 
   return {
-    forms, flags, prefix, modrmReg, modrmLiteral, modrmRange, w, vexL, suffix,
-    operandCount, operands, feature, deny, immediates, writes, writeCount,
+    forms, flags: policy.nacl.flags, deny: policy.nacl.deny, policy, prefix, modrmReg, modrmLiteral, modrmRange, w, vexL, suffix,
+    operandCount, operands, feature, immediates, writes, writeCount,
     candidateStart, candidates: Uint16Array.from(list), keyHasModrm,
   };
 }

@@ -13,12 +13,19 @@ describe('public API', () => {
     expect(insn.writes.map((r) => r.name)).toEqual(['ebx']);
     expect(insn.feature).toBe('-');
     expect(insn.denied).toBeNull();
-    expect(insn.form).toMatch(/^legacy:\d+$/);
+    expect(insn.form).toMatch(/^legacy\.ts:\d+$/);
     const mem = insn.operands[1];
     expect(mem?.kind).toBe('memory');
     if (mem?.kind === 'memory') {
       expect([mem.base?.name, mem.index?.name, mem.scale, mem.bits]).toEqual(['r15', 'rax', 1, 32]);
     }
+  });
+
+  it('names the source file and line of the table row that matched (one jump to the opcode\'s meaning)', () => {
+    const insn = decodeInstruction(Uint8Array.from([0x48, 0x01, 0xd8])); // add %rbx,%rax
+    expect(insn.ok && insn.form).toBe('legacy.ts:21');
+    const vex = decodeInstruction(Uint8Array.from([0xc5, 0xfd, 0x58, 0xc1])); // vaddpd %ymm1,%ymm0,%ymm0
+    expect(vex.ok && vex.form).toMatch(/^vex\.ts:\d+$/);
   });
 
   it('keeps every bit of a 64-bit immediate (movabs), past 2^53', () => {

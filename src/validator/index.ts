@@ -15,6 +15,8 @@ import type { DenyReason } from './opcodes/grammar.js';
 
 export { validate, padToBundles, BUNDLE_SIZE } from './validate.js';
 export type { ValidateOptions, ValidationError, ValidationResult, ValidationPolicy } from './validate.js';
+export { POLICIES, POLICY_PROPERTIES, isValidationPolicy } from './policies.js';
+export type { PolicyProperties } from './policies.js';
 export { validateNexe } from './validate-nexe.js';
 export type { NexeValidation, NexeValidationOutcome } from './validate-nexe.js';
 export { disassemble, renderListing } from './disasm.js';
@@ -41,7 +43,7 @@ export type Instruction =
       readonly feature: CpuFeature;
       /** Why the sandbox never accepts this form on its own, or null. */
       readonly denied: DenyReason | null;
-      /** The opcode table line that matched, e.g. `legacy:12`. */
+      /** The opcode table row that matched: its source file and line, e.g. `legacy.ts:21`. */
       readonly form: string;
     }
   | { readonly ok: false; readonly offset: number; readonly reason: string };
@@ -65,6 +67,6 @@ export function decodeInstruction(code: Uint8Array, offset = 0, base = 0): Instr
     writes: writtenRegisters(insn),
     feature: (ALL_FEATURES[FORMS.feature[insn.form] as number] ?? '-') as CpuFeature,
     denied: denyReasonOf(FORMS.deny[insn.form] as number),
-    form: spec ? `${spec.table}:${spec.line}` : '?',
+    form: spec ? `${spec.file}:${spec.line}` : '?',
   };
 }

@@ -17,7 +17,9 @@ export interface RuleInfo {
   readonly nacl: string | null;
   /**
    * Fatal errors stop the validation of the rest of the bundle (as in NaCl,
-   * whose decoder cannot know where the next instruction starts).
+   * whose decoder cannot know where the next instruction starts). This is
+   * the only place that decides it: every check in validate.ts stops when
+   * the rule it reported is fatal.
    */
   readonly fatal: boolean;
 }
@@ -51,9 +53,15 @@ export const RULES = {
     message: 'instruction set extension not accepted by the sandbox',
     spec: '#r-instruction-set',
     // NaCl decodes these (it knows their length) but does not allow the
-    // extension, so it continues with the next instruction.
+    // CPU feature, so it continues with the next instruction.
     nacl: 'unrecognized instruction',
     fatal: false,
+  },
+  'noncanonical-encoding': {
+    message: 'instruction encoding has bits set that the instruction ignores (only the canonical encoding is accepted)',
+    spec: '#r-prefixes',
+    nacl: 'unrecognized instruction',
+    fatal: true,
   },
   'unsandboxed-string-or-indirect': {
     message: 'string instruction, maskmov or indirect jump/call without its sandboxing sequence',
@@ -65,6 +73,8 @@ export const RULES = {
     message: 'nacljmp/naclcall must mask, rebase and jump through the same register',
     spec: '#r-indirect-jumps',
     nacl: 'unrecognized instruction',
+    // NaCl reports the jump or call and goes on; the three instructions are
+    // then ordinary ones (each a valid jump target).
     fatal: false,
   },
   'cpu-feature-missing': {

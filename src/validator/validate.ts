@@ -2,32 +2,46 @@
  * The NaCl x86-64 sandbox validator: decides whether a code region may run.
  *
  * Pipeline position: bytes -> decoder -> here -> verdict. The loader and the
- * runtime's TrapJail call `validate()`; `validateNexe()` (nexe.ts) finds the
- * text segment of a program first.
+ * runtime's TrapJail call `validate()`; `validateNexe()` (validate-nexe.ts)
+ * finds the text segment of a program first.
  *
- * How it works (one pass, bundle after bundle, like NaCl's validator_ragel):
+ * How it works (one pass, bundle after bundle, like NaCl's validator):
  * - Each 32-byte bundle is decoded from its first byte; an instruction may
- *   not cross the bundle's end. An undecodable or forbidden instruction ends
- *   the bundle (NaCl cannot know where the next instruction would start;
- *   the error is "fatal" for that bundle only).
- * - Each instruction is checked by the rules below; errors are collected,
- *   never thrown.
- * - One register may be "restricted" at a time: the register a 32-bit
- *   operation wrote in the previous instruction of the same bundle (its top
- *   32 bits are zero). A memory operand may use it as index; %esp/%ebp
- *   writes must be rebased with %r15 by the very next instruction.
+ *   not cross the bundle's end.
+ * - Each instruction goes through the named checks below, in this order;
+ *   each reports its own rule ids (rules.ts) and nothing else:
+ *     checkDecoding            undecodable-instruction, crosses-bundle
+ *     checkSpecialStackInstruction   the byte-exact %rsp/%rbp moves and rebases
+ *     checkSuperinstruction    unsandboxed-string-or-indirect, superinstruction-register-mismatch
+ *     checkPrefixes            forbidden-prefix
+ *     checkEncoding            noncanonical-encoding (VEX fields, is4)
+ *     checkInstruction         forbidden-instruction, unsupported-extension,
+ *                              cpu-feature-missing, nondeterministic-instruction
+ *     checkPendingRebase       rsp-not-rebased, rbp-not-rebased
+ *     checkMemoryOperand       bad-base-register, bad-index-register
+ *     checkRegisterWrites      r15-modified, rsp-modified, rbp-modified, and
+ *                              the next restricted register
+ *     recordDirectJump         direct-jump-out-of-range (bad-jump-target after the pass)
+ *   Errors are collected, never thrown. Whether an error stops the bundle is
+ *   the rule's `fatal` (RULES): after a fatal error the decoder cannot know
+ *   where the next instruction starts, so the rest of the bundle is skipped,
+ *   as NaCl does.
+ * - Restricted-register bookkeeping: one register may be "restricted" at a
+ *   time: the register a zero-extending 32-bit operation wrote in the
+ *   previous instruction of the same bundle (its top 32 bits are zero). A
+ *   memory operand may use it as index; %esp/%ebp writes must be rebased
+ *   with %r15 by the very next instruction.
  * - Valid jump targets are kept in a bitmap (every instruction end, minus
  *   the insides of superinstructions and instructions that rely on the
  *   restricted register); direct jump targets in a second bitmap. After the
  *   pass, every target that is not valid is reported at its jump (found by
  *   a second decoding pass, only when there is such a target).
- *
- * Rule functions have three outcomes, as in NaCl's spec.py: not my pattern,
- * my pattern but violated (an error), or my pattern and fine.
+ * - The policy (policies.ts) selects the table attributes the checks read
+ *   (`FORMS.policy[policy]`) and whether `nondet` forms are rejected.
  */
 import { DecodedInstruction, DecodeStatus, DECODE_STATUS_MESSAGES, PrefixBit, SEGMENT_PREFIX_MASK, decode } from './decoder.js';
 import {
-  DENY_SPECIAL, DENY_UNSUPPORTED, FORMS, FormFlag, MAX_WRITES, OperandSize, OperandType, Prefix,
+  DENY_SPECIAL, DENY_UNSUPPORTED, FORMS, FormFlag, MAX_WRITES, OperandSize, OperandType, Prefix, Space,
   denyReasonOf, operandSize, operandType,
 } from './forms.js';
 import { DENY_REASONS, type DenyReason } from './opcodes/grammar.js';
@@ -38,22 +52,19 @@ import { matchSpecialRegisterInstruction, SpecialKind } from './special.js';
 import { mnemonicOf } from './format.js';
 import { isWhitelistedNop } from './nops.js';
 import { matchSuperinstruction, SuperMatch } from './superinstructions.js';
+import { POLICY_PROPERTIES, type ValidationPolicy } from './policies.js';
+
+export type { ValidationPolicy } from './policies.js';
 
 export const BUNDLE_SIZE = 32;
 const BUNDLE_MASK = BUNDLE_SIZE - 1;
-
-/** Which rule set to apply. */
-export type ValidationPolicy = 'nacl' | 'deterministic';
 
 export interface ValidateOptions {
   /** Address of the first byte (for messages); must be 32-byte aligned. Default 0. */
   readonly base?: number;
   /** CPU features the code may use. Default: all. */
   readonly features?: Iterable<CpuFeature>;
-  /**
-   * `nacl` (default): Native Client's rules. `deterministic`: ZeroVM's
-   * stricter flavour, which also rejects machine-dependent instructions.
-   */
+  /** The rule set (policies.ts): `nacl` (default), `zerovm` or `deterministic`. */
   readonly policy?: ValidationPolicy;
   /** Byte used to pad a region whose size is not a multiple of 32. Default 0xF4 (hlt). */
   readonly padByte?: number;
@@ -89,11 +100,12 @@ const enum WriteKind {
   Unrestricted = 3, // 16- or 64-bit write
 }
 
-/** Collects errors; shared by the rule helpers. */
+/** Collects errors; shared by the checks. */
 class Report {
   readonly errors: ValidationError[] = [];
   constructor(readonly base: number) {}
-  add(rule: RuleId, offset: number, detail?: string): void {
+  /** Records an error; returns true when the rule is fatal (the bundle stops). */
+  add(rule: RuleId, offset: number, detail?: string): boolean {
     const info = RULES[rule];
     this.errors.push({
       rule,
@@ -102,6 +114,7 @@ class Report {
       message: detail === undefined ? info.message : `${info.message}: ${detail}`,
       nacl: info.nacl,
     });
+    return info.fatal;
   }
 }
 
@@ -129,11 +142,141 @@ export function padToBundles(code: Uint8Array, padByte = 0xf4): Uint8Array {
   return padded;
 }
 
+/** What one validation pass shares between bundles. */
+interface PassState {
+  readonly code: Uint8Array;
+  readonly size: number;
+  readonly report: Report;
+  readonly features: Uint8Array;
+  /** FormFlag bits and deny codes under the policy. */
+  readonly flags: Uint32Array;
+  readonly deny: Uint8Array;
+  readonly rejectsNondeterministic: boolean;
+  /** One 32-bit word per bundle: bit i = offset 32*bundle + i is a valid jump target. */
+  readonly validTargets: Uint32Array;
+  readonly jumpTargets: Uint32Array;
+  readonly jumpSources: Uint32Array;
+  readonly insn: DecodedInstruction;
+}
+
+const formPrefix = FORMS.prefix;
+const formFeature = FORMS.feature;
+const formW = FORMS.w;
+const formVexL = FORMS.vexL;
+const WRITE_COUNT = FORMS.writeCount;
+const WRITES = FORMS.writes;
+const writes = new Int32Array(MAX_WRITES);
+
+/** The check did not report a fatal error: go on with this instruction (or the next). */
+const GO_ON = false;
+/** The check reported a fatal error: the rest of the bundle is skipped. */
+const STOP = true;
+/** What checks that return a number (an offset, a register, a kind) return after a fatal error. */
+const STOPPED = -2;
+
+// ---- checkDecoding ----------------------------------------------------------------------
+
+/** `checkDecoding` result: decoded, or a fatal error (see below). */
+const enum Decoding {
+  Ok = 0,
+  Failed = 1,
+  /**
+   * Failed after the memory operand (SIB and displacement) was read, with
+   * the restricted register as index: like NaCl, which checks the address
+   * as soon as it has read it, the instruction start is then not a valid
+   * jump target either.
+   */
+  FailedRelyingOnRestricted = 2,
+}
+
+/** The memory operand is well based and indexed by the restricted register (what makes an instruction start an invalid jump target). */
+function reliesOnRestricted(insn: DecodedInstruction, restricted: number): boolean {
+  const b = insn.base;
+  return insn.index !== REG_NONE && insn.index === restricted && (b === Gpr.R15 || b === Gpr.RSP || b === Gpr.RBP);
+}
+
 /**
- * Checks the prefixes of a normal (non-special) instruction. Returns a
- * description of what is wrong, or null.
+ * undecodable-instruction, crosses-bundle. Decodes into `state.insn` the
+ * bytes up to the bundle end, as NaCl's validator sees them.
  */
-function prefixProblem(insn: DecodedInstruction, flags: number, formPrefix: number): string | null {
+function checkDecoding(state: PassState, pos: number, bundleEnd: number, restricted: number): Decoding {
+  const { code, size, report, insn } = state;
+  decode(code, pos, bundleEnd, insn);
+  if (insn.status === DecodeStatus.Ok) return Decoding.Ok;
+  // Read past the address when the bytes ran out (the instruction crosses
+  // the bundle end) or only a 3DNow! suffix byte was unknown.
+  const late = reliesOnRestricted(insn, restricted) &&
+    (insn.status === DecodeStatus.Truncated || (insn.status === DecodeStatus.Invalid && insn.space === Space.ThreeDNow));
+  // Classify with the bytes after the bundle end too: a complete instruction that is too long crosses it.
+  decode(code, pos, size, insn);
+  if ((insn.status as DecodeStatus) === DecodeStatus.Ok) report.add('crosses-bundle', pos, `${mnemonicOf(insn)} is ${insn.length} bytes long`);
+  else {
+    const crossing = insn.status === DecodeStatus.Truncated && pos + 15 > bundleEnd && size > bundleEnd;
+    report.add(crossing ? 'crosses-bundle' : 'undecodable-instruction', pos, DECODE_STATUS_MESSAGES[insn.status]);
+  }
+  // Both rules are fatal (asserted below): without a length there is no next instruction.
+  return late ? Decoding.FailedRelyingOnRestricted : Decoding.Failed;
+}
+
+if (!RULES['undecodable-instruction'].fatal || !RULES['crosses-bundle'].fatal) {
+  throw new Error('rules.ts: an instruction that does not decode within its bundle must be a fatal error');
+}
+
+// ---- checkPendingRebase ------------------------------------------------------------------
+
+/** rsp-not-rebased, rbp-not-rebased: a restricted %esp/%ebp must be rebased by the instruction at `pos`. */
+function checkPendingRebase(report: Report, restricted: number, pos: number, detail?: string): boolean {
+  if (restricted === Gpr.RBP) return report.add('rbp-not-rebased', pos, detail);
+  if (restricted === Gpr.RSP) return report.add('rsp-not-rebased', pos, detail);
+  return GO_ON;
+}
+
+// ---- checkSpecialStackInstruction ---------------------------------------------------------
+
+/**
+ * rsp-rebase-without-write, rbp-rebase-without-write (and a pending
+ * rebase): the byte-exact %rsp/%rbp instructions (special.ts), moves and
+ * masks that keep the registers sandboxed, and the rebases that are valid
+ * only right after a 32-bit write. Returns the kind (None when not one of
+ * them), or STOPPED after a fatal error.
+ */
+function checkSpecialStackInstruction(report: Report, code: Uint8Array, pos: number, length: number, restricted: number): SpecialKind | typeof STOPPED {
+  // Only REX.W-prefixed encodings can be special (a cheap pre-filter).
+  if (((code[pos] as number) & 0xf8) !== 0x48) return SpecialKind.None;
+  const special = matchSpecialRegisterInstruction(code, pos, length);
+  if (special === SpecialKind.RspRebase || special === SpecialKind.RbpRebase) {
+    const wanted = special === SpecialKind.RspRebase ? Gpr.RSP : Gpr.RBP;
+    if (restricted !== wanted) {
+      if (checkPendingRebase(report, restricted, pos)) return STOPPED;
+      if (report.add(special === SpecialKind.RspRebase ? 'rsp-rebase-without-write' : 'rbp-rebase-without-write', pos)) return STOPPED;
+    }
+  } else if (special === SpecialKind.Modification) {
+    if (checkPendingRebase(report, restricted, pos)) return STOPPED;
+  }
+  return special;
+}
+
+// ---- checkSuperinstruction -----------------------------------------------------------------
+
+/**
+ * unsandboxed-string-or-indirect, superinstruction-register-mismatch: a
+ * `deny=special` form must end its superinstruction (superinstructions.ts).
+ * Returns where the superinstruction starts (nothing may jump into it), or
+ * `pos` when there is none, or STOPPED after a fatal error.
+ */
+function checkSuperinstruction(state: PassState, pos: number, bundle: number, starts: number): number {
+  const { code, insn, report } = state;
+  const match = matchSuperinstruction(code, pos, insn, bundle, starts);
+  if (match.kind === SuperMatch.None) return report.add('unsandboxed-string-or-indirect', pos, `${mnemonicOf(insn)} needs ${match.needs}`) ? STOPPED : pos;
+  // With mismatched registers the three are ordinary instructions (NaCl).
+  if (match.kind === SuperMatch.RegisterMismatch) return report.add('superinstruction-register-mismatch', pos) ? STOPPED : pos;
+  return match.start;
+}
+
+// ---- checkPrefixes ---------------------------------------------------------------------------
+
+/** What is wrong with the prefixes of a normal instruction, or null. */
+function prefixProblem(insn: DecodedInstruction, flags: number, mandatory: number): string | null {
   const p = insn.prefixes;
   if (p & PrefixBit.Duplicate) return 'a prefix is repeated';
   if (p & PrefixBit.RexNotLast || insn.rexCount > 1) return 'REX prefix must come last, once, right before the opcode';
@@ -144,20 +287,105 @@ function prefixProblem(insn: DecodedInstruction, flags: number, formPrefix: numb
   }
   if (p & PrefixBit.AddrSize) return 'address-size prefix 0x67 is not allowed (it truncates addresses to 32 bits)';
   if (insn.vex) return null;
-  const opSizeIsPrefix = (p & PrefixBit.OpSize) !== 0 && formPrefix !== Prefix.P66;
+  if (flags & FormFlag.NoRex && insn.rexCount > 0) return 'this instruction takes no REX prefix';
+  const opSizeIsPrefix = (p & PrefixBit.OpSize) !== 0 && mandatory !== Prefix.P66;
   if (opSizeIsPrefix) {
     if (flags & FormFlag.No66) return 'operand-size prefix 0x66 is not allowed on this instruction';
     if (!(flags & FormFlag.SizedBy66)) return 'operand-size prefix 0x66 has no meaning for this instruction';
     if (insn.rex & 8) return 'operand-size prefix 0x66 together with REX.W';
   }
   if (p & PrefixBit.ManyReps) return 'both rep (F3) and repne (F2) prefixes';
-  const repIsPrefix = formPrefix !== Prefix.PF2 && formPrefix !== Prefix.PF3;
+  const repIsPrefix = mandatory !== Prefix.PF2 && mandatory !== Prefix.PF3;
   if (repIsPrefix) {
     if (p & PrefixBit.Repne && !(flags & FormFlag.RepCc)) return 'repne prefix (F2) is not allowed on this instruction';
     if (p & PrefixBit.Rep && !(flags & (FormFlag.Rep | FormFlag.RepCc))) return 'rep prefix (F3) is not allowed on this instruction';
   }
   return null;
 }
+
+/** forbidden-prefix. */
+function checkPrefixes(report: Report, insn: DecodedInstruction, flags: number, pos: number): boolean {
+  // Fast path: no legacy prefix and at most the one REX most instructions have.
+  if (insn.prefixes === 0 && (insn.rexCount === 0 || (insn.rexCount === 1 && !(flags & FormFlag.NoRex)))) return GO_ON;
+  const problem = prefixProblem(insn, flags, formPrefix[insn.form] as number);
+  return problem === null ? GO_ON : report.add('forbidden-prefix', pos, `${problem} (${mnemonicOf(insn)})`);
+}
+
+// ---- checkEncoding -----------------------------------------------------------------------------
+
+/**
+ * What is not canonical in a VEX instruction's encoding, or null. NaCl
+ * accepts each VEX instruction in one encoding: W and L are 0 where the
+ * instruction ignores them (some VEX.LIG forms only with L = 1, `L1`),
+ * VEX.R/X/B are 0 where they select nothing (R without a register in
+ * ModRM.reg, X without a SIB byte, B without a register in ModRM.rm or a
+ * base register), and an is4 byte's low nibble is 0.
+ */
+function vexProblem(insn: DecodedInstruction, flags: number): string | null {
+  const form = insn.form;
+  if (formW[form] === -1 && insn.vexW !== 0) return 'VEX.W = 1 where the instruction ignores W';
+  if (formVexL[form] === -1 && insn.vexL !== (flags & FormFlag.VexL1 ? 1 : 0)) {
+    return flags & FormFlag.VexL1 ? 'VEX.L = 0: this form is accepted with VEX.L = 1 only' : 'VEX.L = 1 where the instruction ignores L';
+  }
+  const rex = insn.rex;
+  const hasModrm = (flags & FormFlag.Modrm) !== 0;
+  if (rex & 4 && !(hasModrm && flags & FormFlag.RegFieldIsRegister)) return 'VEX.R set where ModRM.reg names no register';
+  const sib = insn.hasMemory && (insn.modrm & 7) === 4;
+  if (rex & 2 && !sib) return 'VEX.X set without a SIB byte';
+  if (rex & 1) {
+    const baseRegister = insn.hasMemory ? insn.base !== REG_RIP && insn.base !== REG_NONE : hasModrm && (flags & FormFlag.RmFieldIsRegister) !== 0;
+    if (!baseRegister) return 'VEX.B set where ModRM.rm names no register';
+  }
+  if (flags & FormFlag.Is4 && (insn.imm & 0x0f) !== 0) return 'the low four bits of the is4 register byte are not 0';
+  return null;
+}
+
+/** noncanonical-encoding. */
+function checkEncoding(report: Report, insn: DecodedInstruction, flags: number, pos: number): boolean {
+  if (!insn.vex) return GO_ON;
+  const problem = vexProblem(insn, flags);
+  return problem === null ? GO_ON : report.add('noncanonical-encoding', pos, `${problem} (${mnemonicOf(insn)})`);
+}
+
+// ---- checkInstruction ----------------------------------------------------------------------------
+
+/** forbidden-instruction, unsupported-extension, cpu-feature-missing, nondeterministic-instruction. */
+function checkInstruction(state: PassState, flags: number, denyCode: number, pos: number): boolean {
+  const { report, insn } = state;
+  if (denyCode === DENY_UNSUPPORTED) {
+    if (report.add('unsupported-extension', pos, mnemonicOf(insn))) return STOP;
+  } else if (denyCode !== 0) {
+    const deny = denyReasonOf(denyCode) as DenyReason;
+    if (report.add('forbidden-instruction', pos, `${mnemonicOf(insn)} — ${DENY_REASONS[deny]}`)) return STOP;
+  }
+  const feature = formFeature[insn.form] as number;
+  if (state.features[feature] === 0 && report.add('cpu-feature-missing', pos, `${mnemonicOf(insn)} needs ${ALL_FEATURES[feature] ?? '?'}`)) return STOP;
+  if (state.rejectsNondeterministic && flags & FormFlag.NonDeterministic && report.add('nondeterministic-instruction', pos, mnemonicOf(insn))) return STOP;
+  return GO_ON;
+}
+
+// ---- checkMemoryOperand ------------------------------------------------------------------------------
+
+/** How a memory operand went: fine, relying on the restricted register, an error, or a fatal one. */
+const enum MemoryUse {
+  Fine = 0,
+  UsesRestricted = 1,
+  Error = 2,
+  Stop = 3,
+}
+
+/** bad-base-register, bad-index-register. */
+function checkMemoryOperand(report: Report, insn: DecodedInstruction, restricted: number, pos: number): MemoryUse {
+  const b = insn.base;
+  if (b !== REG_RIP && b !== Gpr.R15 && b !== Gpr.RSP && b !== Gpr.RBP) {
+    return report.add('bad-base-register', pos, b === REG_NONE ? 'absolute address' : undefined) ? MemoryUse.Stop : MemoryUse.Error;
+  }
+  if (insn.index === REG_NONE) return MemoryUse.Fine;
+  if (insn.index === restricted) return MemoryUse.UsesRestricted;
+  return report.add('bad-index-register', pos) ? MemoryUse.Stop : MemoryUse.Error;
+}
+
+// ---- checkRegisterWrites ----------------------------------------------------------------------------
 
 /**
  * The general registers an instruction writes through operands that the
@@ -216,28 +444,60 @@ function trackedWrites(insn: DecodedInstruction, out: Int32Array): number {
   return n;
 }
 
-const writes = new Int32Array(MAX_WRITES);
-const WRITE_COUNT = FORMS.writeCount;
-const WRITES = FORMS.writes;
-
-/** What one validation pass shares between bundles. */
-interface PassState {
-  readonly code: Uint8Array;
-  readonly size: number;
-  readonly report: Report;
-  readonly features: Uint8Array;
-  readonly deterministic: boolean;
-  /** One 32-bit word per bundle: bit i = offset 32*bundle + i is a valid jump target. */
-  readonly validTargets: Uint32Array;
-  readonly jumpTargets: Uint32Array;
-  readonly jumpSources: Uint32Array;
-  readonly insn: DecodedInstruction;
+/**
+ * r15-modified, rsp-modified, rbp-modified, and the rebase that a 32-bit
+ * %esp/%ebp write in an instruction's second written operand can never get
+ * (rsp-not-rebased, rbp-not-rebased). Returns the register the instruction
+ * leaves restricted (NONE if none), or STOPPED after a fatal error.
+ */
+function checkRegisterWrites(report: Report, insn: DecodedInstruction, flags: number, pos: number): number {
+  const count = WRITE_COUNT[insn.form] === 0 ? 0 : trackedWrites(insn, writes);
+  if (count === 0) return NONE;
+  const zeroExtends = (flags & FormFlag.ZeroExtends) !== 0;
+  let r15 = false;
+  let rbp = false;
+  let rsp = false;
+  for (let i = 0; i < count; i++) {
+    const w = writes[i] as number;
+    const reg = w & 0xff;
+    if (reg === Gpr.R15) r15 = true;
+    // A 32-bit write of %esp/%ebp is fine when it zero-extends (it must be rebased next).
+    else if ((reg === Gpr.RBP || reg === Gpr.RSP) && (w >> 8 !== WriteKind.Restricted || !zeroExtends)) {
+      if (reg === Gpr.RBP) rbp = true;
+      else rsp = true;
+    }
+  }
+  if (r15 && report.add('r15-modified', pos)) return STOPPED;
+  if (rbp && report.add('rbp-modified', pos)) return STOPPED;
+  if (rsp && report.add('rsp-modified', pos)) return STOPPED;
+  if (!zeroExtends) return NONE;
+  // With two written operands only the first 32-bit one is tracked; a
+  // 32-bit write to %esp/%ebp in the second can never be rebased.
+  let restricted = NONE;
+  for (let i = 0; i < count; i++) {
+    const w = writes[i] as number;
+    if (w >> 8 !== WriteKind.Restricted) continue;
+    if (restricted === NONE) restricted = w & 0xff;
+    else if (checkPendingRebase(report, w & 0xff, pos)) return STOPPED;
+  }
+  // A 32-bit write of %r15d is an error already; like NaCl, the register is
+  // still tracked (an index use right after it is not reported twice).
+  return restricted;
 }
 
-const formFlags = FORMS.flags;
-const formDeny = FORMS.deny;
-const formFeature = FORMS.feature;
-const formPrefix = FORMS.prefix;
+// ---- recordDirectJump -----------------------------------------------------------------------------------
+
+/** direct-jump-out-of-range; remembers in-region unaligned targets for the pass after. */
+function recordDirectJump(state: PassState, pos: number): boolean {
+  const target = state.insn.target;
+  if ((target & BUNDLE_MASK) === 0) return GO_ON;
+  if (target < 0 || target >= state.size) return state.report.add('direct-jump-out-of-range', pos, `target ${formatAddress(state.report.base + target)}`);
+  setBit(state.jumpTargets, target);
+  setBit(state.jumpSources, pos);
+  return GO_ON;
+}
+
+// ---- one bundle -------------------------------------------------------------------------------------------
 
 /**
  * Validates one bundle. All rule state except the jump bitmaps is local to
@@ -246,11 +506,11 @@ const formPrefix = FORMS.prefix;
  * whole instead of replacing one long-running loop on the stack.
  */
 function validateBundle(state: PassState, bundle: number): void {
-  const { code, size, report, features, deterministic, jumpTargets, jumpSources, insn } = state;
+  const { code, report, insn } = state;
   const bundleEnd = bundle + BUNDLE_SIZE;
   let restricted = NONE;
   let pos = bundle;
-  let fatal = false;
+  let stopped = false;
   // Instruction starts of this bundle (for superinstruction look-back) and
   // its valid jump targets, one bit per byte; bundle starts are always
   // valid targets, so an instruction ending on the bundle end sets nothing.
@@ -260,183 +520,74 @@ function validateBundle(state: PassState, bundle: number): void {
     starts |= 1 << (pos - bundle);
     // Fast path for the one-byte padding instructions (nop, hlt): more than
     // half of all instructions in compiler output. They write nothing, so
-    // only the restricted-register rule applies to them.
+    // only the pending rebase can go wrong.
     const first = code[pos] as number;
     if (first === 0x90 || first === 0xf4) {
-      if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
-      else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
+      if (checkPendingRebase(report, restricted, pos)) { stopped = true; break; }
       restricted = NONE;
       pos++;
       if (pos < bundleEnd) targets |= 1 << (pos - bundle);
       continue;
     }
-    decode(code, pos, size, insn);
-    if (insn.status !== DecodeStatus.Ok) {
-      const crossing = insn.status === DecodeStatus.Truncated && pos + 15 > bundleEnd && size > bundleEnd;
-      report.add(crossing ? 'crosses-bundle' : 'undecodable-instruction', pos, DECODE_STATUS_MESSAGES[insn.status]);
-      fatal = true;
+    const decoding = checkDecoding(state, pos, bundleEnd, restricted);
+    if (decoding !== Decoding.Ok) {
+      if (decoding === Decoding.FailedRelyingOnRestricted) targets &= ~(1 << (pos - bundle));
+      stopped = true;
       break;
     }
     const end = pos + insn.length;
-    if (end > bundleEnd) {
-      report.add('crosses-bundle', pos, `${mnemonicOf(insn)} is ${insn.length} bytes long`);
-      fatal = true;
-      break;
-    }
 
-    // --- special %rsp/%rbp instructions (exact byte patterns) ---------------
-    // Only REX.W-prefixed encodings can be special (a cheap pre-filter).
-    const special = (first & 0xf8) === 0x48 ? matchSpecialRegisterInstruction(code, pos, insn.length) : SpecialKind.None;
+    const special = checkSpecialStackInstruction(report, code, pos, insn.length, restricted);
+    if (special === STOPPED) { stopped = true; break; }
     if (special !== SpecialKind.None) {
-      if (special === SpecialKind.RspRebase || special === SpecialKind.RbpRebase) {
-        const wanted = special === SpecialKind.RspRebase ? Gpr.RSP : Gpr.RBP;
-        if (restricted !== wanted) {
-          if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
-          else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
-          report.add(special === SpecialKind.RspRebase ? 'rsp-rebase-without-write' : 'rbp-rebase-without-write', pos);
-        }
-        targets &= ~(1 << (pos - bundle));
-      } else if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
-      else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
+      // A rebase completes the instruction before it: never a jump target.
+      if (special !== SpecialKind.Modification) targets &= ~(1 << (pos - bundle));
       restricted = NONE;
-      pos = end;
-      if (pos < bundleEnd) targets |= 1 << (pos - bundle);
-      continue;
-    }
-
-    const form = insn.form;
-    const flags = formFlags[form] as number;
-    const denyCode = formDeny[form] as number;
-
-    // --- superinstructions: string instructions, maskmov, nacljmp/naclcall ---
-    if (denyCode === DENY_SPECIAL) {
-      const match = matchSuperinstruction(code, pos, insn, bundle, starts);
-      if (match.kind === SuperMatch.None) {
-        report.add('unsandboxed-string-or-indirect', pos, `${mnemonicOf(insn)} needs ${match.needs}`);
-        fatal = true;
-        break;
-      }
-      if (match.kind === SuperMatch.RegisterMismatch) {
-        report.add('superinstruction-register-mismatch', pos);
-      } else {
+    } else {
+      const form = insn.form;
+      const flags = state.flags[form] as number;
+      const denyCode = state.deny[form] as number;
+      if (denyCode === DENY_SPECIAL) {
+        if (checkEncoding(report, insn, flags, pos)) { stopped = true; break; }
+        const start = checkSuperinstruction(state, pos, bundle, starts);
+        if (start === STOPPED) { stopped = true; break; }
         // The superinstruction is one unit: nothing may jump into it.
-        for (let i = match.start + 1; i <= pos; i++) targets &= ~(1 << (i - bundle));
-      }
-      if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
-      else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
-      restricted = NONE;
-      pos = end;
-      if (pos < bundleEnd) targets |= 1 << (pos - bundle);
-      continue;
-    }
-
-    // --- normal instructions ------------------------------------------------------
-    const nop = (insn.opcode === 0x90 || insn.opcode === 0x1f) && isWhitelistedNop(code, pos, insn.length);
-    if (!nop) {
-      const problem = insn.prefixes === 0 && insn.rexCount <= 1 ? null : prefixProblem(insn, flags, formPrefix[form] as number);
-      if (problem !== null) {
-        report.add('forbidden-prefix', pos, `${problem} (${mnemonicOf(insn)})`);
-        fatal = true;
-        break;
-      }
-      if (denyCode === DENY_UNSUPPORTED) {
-        report.add('unsupported-extension', pos, mnemonicOf(insn));
-      } else if (denyCode !== 0) {
-        const deny = denyReasonOf(denyCode) as DenyReason;
-        report.add('forbidden-instruction', pos, `${mnemonicOf(insn)} — ${DENY_REASONS[deny]}`);
-        fatal = true;
-        break;
-      }
-    }
-    const feature = formFeature[form] as number;
-    if (features[feature] === 0) {
-      report.add('cpu-feature-missing', pos, `${mnemonicOf(insn)} needs ${ALL_FEATURES[feature] ?? '?'}`);
-    }
-    if (deterministic && flags & FormFlag.NonDeterministic) {
-      report.add('nondeterministic-instruction', pos, mnemonicOf(insn));
-    }
-
-    // A restricted %rsp/%rbp must be rebased by the very next instruction.
-    if (restricted === Gpr.RBP) report.add('rbp-not-rebased', pos);
-    else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', pos);
-
-    // Memory operand.
-    if (insn.hasMemory && !(flags & FormFlag.NoAddress) && !nop) {
-      const b = insn.base;
-      if (b === REG_RIP || b === Gpr.R15 || b === Gpr.RSP || b === Gpr.RBP) {
-        if (insn.index !== REG_NONE) {
-          if (insn.index === restricted) targets &= ~(1 << (pos - bundle));
-          else report.add('bad-index-register', pos);
-        }
+        for (let i = start + 1; i <= pos; i++) targets &= ~(1 << (i - bundle));
+        if (checkPendingRebase(report, restricted, pos)) { stopped = true; break; }
+        restricted = NONE;
       } else {
-        report.add('bad-base-register', pos, b === REG_NONE ? 'absolute address' : undefined);
-      }
-    }
-
-    // Register writes.
-    const count = nop || WRITE_COUNT[form] === 0 ? 0 : trackedWrites(insn, writes);
-    const zeroExtends = (flags & FormFlag.ZeroExtends) !== 0;
-    let newRestricted = NONE;
-    let r15 = false;
-    let rbp = false;
-    let rsp = false;
-    for (let i = 0; i < count; i++) {
-      const w = writes[i] as number;
-      const reg = w & 0xff;
-      const kind = w >> 8;
-      if (reg === Gpr.R15) r15 = true;
-      if (reg === Gpr.RBP || reg === Gpr.RSP) {
-        // A 32-bit write is fine when it zero-extends (it must be rebased next).
-        const invalid = kind !== WriteKind.Restricted || !zeroExtends;
-        if (invalid) {
-          if (reg === Gpr.RBP) rbp = true;
-          else rsp = true;
-        }
-      }
-    }
-    if (r15) report.add('r15-modified', pos);
-    if (rbp) report.add('rbp-modified', pos);
-    if (rsp) report.add('rsp-modified', pos);
-    if (zeroExtends && count > 0) {
-      const first = writes[0] as number;
-      if (first >> 8 === WriteKind.Restricted) {
-        newRestricted = first & 0xff;
-        // With two written operands only the first is tracked; a 32-bit
-        // write to %esp/%ebp in the second one can never be rebased.
-        if (count > 1) {
-          const second = writes[1] as number;
-          if (second >> 8 === WriteKind.Restricted) {
-            if ((second & 0xff) === Gpr.RSP) report.add('rsp-not-rebased', pos);
-            if ((second & 0xff) === Gpr.RBP) report.add('rbp-not-rebased', pos);
+        const nop = (insn.opcode === 0x90 || insn.opcode === 0x1f) && isWhitelistedNop(code, pos, insn.length);
+        if (!nop) {
+          if (checkPrefixes(report, insn, flags, pos)) { stopped = true; break; }
+          if (checkEncoding(report, insn, flags, pos)) {
+            // The is4 byte comes after the address: NaCl has checked the index by then.
+            if (flags & FormFlag.Is4 && reliesOnRestricted(insn, restricted)) targets &= ~(1 << (pos - bundle));
+            stopped = true;
+            break;
           }
         }
-      } else if (count > 1) {
-        const second = writes[1] as number;
-        if (second >> 8 === WriteKind.Restricted) newRestricted = second & 0xff;
-      }
-      if (newRestricted === Gpr.R15) newRestricted = NONE;
-    }
-    restricted = newRestricted;
-
-    // Direct jumps and calls.
-    if (flags & FormFlag.Relative) {
-      const target = insn.target;
-      if ((target & BUNDLE_MASK) !== 0) {
-        if (target < 0 || target >= size) report.add('direct-jump-out-of-range', pos, `target ${formatAddress(report.base + target)}`);
-        else {
-          setBit(jumpTargets, target);
-          setBit(jumpSources, pos);
+        // (Inline pre-test: most instructions are allowed, need a present feature and are deterministic.)
+        if ((!nop && denyCode !== 0) || state.features[formFeature[form] as number] === 0 || (flags & FormFlag.NonDeterministic && state.rejectsNondeterministic)) {
+          if (checkInstruction(state, flags, nop ? 0 : denyCode, pos)) { stopped = true; break; }
         }
+        if (checkPendingRebase(report, restricted, pos)) { stopped = true; break; }
+        if (insn.hasMemory && !(flags & FormFlag.NoAddress) && !nop) {
+          // An access through the restricted register relies on the
+          // instruction before it: never a jump target.
+          const use = checkMemoryOperand(report, insn, restricted, pos);
+          if (use === MemoryUse.Stop) { stopped = true; break; }
+          if (use === MemoryUse.UsesRestricted) targets &= ~(1 << (pos - bundle));
+        }
+        restricted = nop ? NONE : checkRegisterWrites(report, insn, flags, pos);
+        if (restricted === STOPPED) { stopped = true; break; }
+        if (flags & FormFlag.Relative && recordDirectJump(state, pos)) { stopped = true; break; }
       }
     }
     pos = end;
     if (pos < bundleEnd) targets |= 1 << (pos - bundle);
   }
   state.validTargets[bundle >> 5] = targets;
-  if (!fatal) {
-    if (restricted === Gpr.RBP) report.add('rbp-not-rebased', bundleEnd, 'at the end of the bundle');
-    else if (restricted === Gpr.RSP) report.add('rsp-not-rebased', bundleEnd, 'at the end of the bundle');
-  }
+  if (!stopped) checkPendingRebase(report, restricted, bundleEnd, 'at the end of the bundle');
 }
 
 /** Validates a code region. Never throws on any input bytes. */
@@ -450,25 +601,23 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
   }
   const code = padToBundles(input, options.padByte ?? 0xf4);
   const size = code.length;
-  const features = enabledFeatures(options.features);
-  const deterministic = policy === 'deterministic';
-
   const words = (size >> 5) + 1;
+  const tables = FORMS.policy[policy];
   const state: PassState = {
     code,
     size,
     report,
-    features,
-    deterministic,
+    features: enabledFeatures(options.features),
+    flags: tables.flags,
+    deny: tables.deny,
+    rejectsNondeterministic: POLICY_PROPERTIES[policy].rejectsNondeterministic,
     validTargets: new Uint32Array(words),
     jumpTargets: new Uint32Array(words),
     jumpSources: new Uint32Array(words),
     insn: new DecodedInstruction(),
   };
   for (let bundle = 0; bundle < size; bundle += BUNDLE_SIZE) validateBundle(state, bundle);
-  const { validTargets, jumpTargets, jumpSources } = state;
-
-  reportBadJumpTargets(code, size, validTargets, jumpTargets, jumpSources, report);
+  reportBadJumpTargets(state);
   const errors = report.errors.sort((a, b) => a.offset - b.offset);
   return { valid: errors.length === 0, errors, size, base, policy };
 }
@@ -478,18 +627,13 @@ function formatAddress(address: number): string {
 }
 
 /**
- * Reports each direct jump whose in-region, unaligned target is not a valid
- * instruction boundary. Finding the jumps needs a second decoding pass; it
- * runs only when such a target exists, so valid code pays nothing for it.
+ * bad-jump-target: reports each direct jump whose in-region, unaligned
+ * target is not a valid instruction boundary. Finding the jumps needs a
+ * second decoding pass; it runs only when such a target exists, so valid
+ * code pays nothing for it.
  */
-function reportBadJumpTargets(
-  code: Uint8Array,
-  size: number,
-  validTargets: Uint32Array,
-  jumpTargets: Uint32Array,
-  jumpSources: Uint32Array,
-  report: Report,
-): void {
+function reportBadJumpTargets(state: PassState): void {
+  const { code, size, validTargets, jumpTargets, jumpSources, report } = state;
   let any = false;
   for (let i = 0; i < jumpTargets.length; i++) {
     if ((jumpTargets[i] as number) & ~(validTargets[i] as number)) {

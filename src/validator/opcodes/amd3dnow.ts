@@ -10,7 +10,7 @@
  * validates pi2fd and pf2iw); no form writes a general register. The
  * 3DNow! prefetches (0F 0D) are in `system0f.ts`.
  */
-export const AMD_3DNOW_TABLE = String.raw`
+export const AMD_3DNOW_TABLE = { name: 'amd3dnow', file: 'amd3dnow.ts', line: 13, text: String.raw`
 0F 0E          | femms                 | 3DNOW  |
 
 # ---- 3DNow! ---------------------------------------------------------------------------
@@ -40,4 +40,4 @@ export const AMD_3DNOW_TABLE = String.raw`
 0F 0F /r 8A    | pfnacc &Pq, Qq        | E3DNOW |
 0F 0F /r 8E    | pfpnacc &Pq, Qq       | E3DNOW |
 0F 0F /r BB    | pswapd =Pq, Qq        | E3DNOW |
-`;
+` };

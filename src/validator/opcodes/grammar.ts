@@ -20,7 +20,11 @@
  *   of the opcode). Without one, 66 is the operand-size prefix and F2/F3 are
  *   repeat prefixes (accepted only with the `rep`/`repcc` attributes).
  * - VEX forms instead start with one token `VEX.<L>.<pp>.<map>.<W>`:
- *   L in 128|256|LIG, pp in NP|66|F2|F3, map in 0F|0F38|0F3A, W in W0|W1|WIG.
+ *   L in 128|256|LIG|128/256, pp in NP|66|F2|F3, map in 0F|0F38|0F3A, W in
+ *   W0|W1|WIG. `128/256` writes the two vector lengths in one line (like
+ *   `+cc`): the line becomes a VEX.128 and a VEX.256 form, its `x` operand
+ *   sizes are 128 and 256 bits, and its feature column may name one
+ *   feature per length (`AVX/AVX2`).
  * - Escape bytes: `0F`, `0F 38`, `0F 3A`, or `0F 0F` (3DNow!, whose opcode is
  *   the byte after the operands, written last as `/r <hex>`).
  * - The opcode byte: `XX`, `XX+r` (register number in its low 3 bits, plus
@@ -63,6 +67,13 @@
  * names are the keys of `CPU_FEATURES` in `../features.ts`.
  *
  * ## Attributes column (space separated)
+ * An attribute applies under every validation policy, unless it is
+ * qualified with a policy: `nacl:deny=legacy` applies under `nacl` and the
+ * policies extending it (see `../policies.ts`), `zerovm:allow` lifts a deny
+ * under `zerovm` only, `zerovm:-zx` removes `zx` there. Qualified
+ * attributes override unqualified ones, a policy's own override its
+ * parent's. Only the validation attributes can be qualified (not `lock`,
+ * which the decoder needs, nor `anyvvvv`).
  * - `lock`      LOCK is allowed (with a memory destination).
  * - `rep`       F3 (rep) is allowed;  `repcc`: F2 and F3 (repne/repe).
  * - `zx`        a 32-bit register result zero-extends to 64 bits in a way
@@ -73,13 +84,24 @@
  * - `no66`      the 66 prefix is not allowed (NaCl: no 16-bit branches).
  * - `hint`      2E/3E are branch hints here (not taken / taken), allowed.
  * - `nondet`    the result differs between machines (rdtsc, ...): rejected
- *               by the deterministic (ZeroVM) policy, accepted by NaCl's.
+ *               by the deterministic policy, accepted by NaCl's.
+ * - `norex`     no REX prefix (NaCl's encoding of the form has none).
+ * - `size66`    66 selects the 16-bit form although no operand is written
+ *               out (cbw/cwd: implicit accumulator operands).
+ * - `L1`        VEX: NaCl accepts this VEX.LIG form only with VEX.L = 1
+ *               (by default the bits an instruction ignores must be 0).
+ * - `anyvvvv`   VEX: VEX.vvvv is unused but any value decodes (NaCl's
+ *               definition of the form ignores it; the CPU would #UD).
+ * - `allow`     (qualified only) the form is allowed under that policy,
+ *               whatever `deny=` says elsewhere.
  * - `deny=<why>` the sandbox never accepts this form on its own; `<why>` is a
  *               key of `DENY_REASONS` below, which gives the user's message.
  *               `deny=special` marks forms that are accepted only inside a
  *               superinstruction (string instructions, maskmov, indirect
  *               jmp/call) — the validator's superinstruction rules say how.
  */
+
+import { isValidationPolicy, policyLineage, type ValidationPolicy } from '../policies.js';
 
 /** Why a form is never accepted on its own. Keys appear as `deny=<key>`. */
 export const DENY_REASONS = {
@@ -94,6 +116,7 @@ export const DENY_REASONS = {
   btmem: 'bit test with a register bit offset can reach outside the operand in memory',
   stack: 'this instruction changes %rsp or %rbp in a way the sandbox cannot check',
   legacy: 'instruction is not part of the sandbox instruction set',
+  unknown: 'instruction set extension or form the sandbox does not know',
   unsupported: 'instruction set extension not accepted by the sandbox',
 } as const;
 export type DenyReason = keyof typeof DENY_REASONS;
@@ -111,9 +134,34 @@ export interface OperandSpec {
   readonly size: string;
 }
 
-/** One encoding form: one table line (after `+cc` expansion). */
+/** One opcode table: its text and where that text starts in its source file. */
+export interface OpcodeTable {
+  /** Short name used in messages, e.g. `legacy`. */
+  readonly name: string;
+  /** Source file name, e.g. `legacy.ts` (in src/validator/opcodes/). */
+  readonly file: string;
+  /** Line of `file` on which `text` begins (the line of the opening backtick). */
+  readonly line: number;
+  readonly text: string;
+}
+
+/** An attribute that applies under one policy (and the policies extending it). */
+export interface PolicyAttribute {
+  readonly policy: ValidationPolicy;
+  /** Attribute name (`zx`, `deny`, `allow`, ...). */
+  readonly name: string;
+  /** `policy:-name`: the attribute is removed under that policy. */
+  readonly negate: boolean;
+  /** The reason of `deny=<why>`. */
+  readonly deny: DenyReason | null;
+}
+
+/** One encoding form: one table line (after `+cc` and `128/256` expansion). */
 export interface FormSpec {
   readonly table: string;
+  /** Source file of the table line, e.g. `legacy.ts`. */
+  readonly file: string;
+  /** Line of the form in `file`. */
   readonly line: number;
   readonly map: OpcodeMap;
   readonly vex: boolean;
@@ -136,8 +184,12 @@ export interface FormSpec {
   readonly mnemonic: string;
   readonly operands: readonly OperandSpec[];
   readonly feature: string;
+  /** Attributes that apply under every policy. */
   readonly attributes: ReadonlySet<string>;
+  /** `deny=` under every policy. */
   readonly deny: DenyReason | null;
+  /** Attributes qualified with a policy (`nacl:deny=unknown`), in table order. */
+  readonly policyAttributes: readonly PolicyAttribute[];
 }
 
 export class TableSyntaxError extends Error {
@@ -148,7 +200,10 @@ export class TableSyntaxError extends Error {
 }
 
 const CONDITION_CODES = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
-const KNOWN_ATTRIBUTES = new Set(['lock', 'rep', 'repcc', 'zx', 'noaddr', 'no66', 'nondet', 'hint']);
+/** Attributes the decoder itself needs: the same under every policy. */
+const STRUCTURAL_ATTRIBUTES = new Set(['lock', 'anyvvvv']);
+/** Attributes the validator's rules read: may be qualified with a policy. */
+const VALIDATION_ATTRIBUTES = new Set(['rep', 'repcc', 'zx', 'noaddr', 'no66', 'nondet', 'hint', 'norex', 'size66', 'L1']);
 const OPERAND_KINDS = new Set('EGMRWVUHQPNBLZIJOSCDXYT'.split(''));
 const SIZES = new Set(['', 'b', 'w', 'd', 'q', 't', 'dq', 'qq', 'v', 'z', 'y', 's', 'x']);
 const FIXED_REGISTERS = new Set([
@@ -184,6 +239,7 @@ function parseOperand(text: string, fail: (m: string) => never): OperandSpec {
 interface EncodingParts {
   map: OpcodeMap;
   vex: boolean;
+  /** VEX.L: 0, 1, -1 (ignored), or 2 for `128/256` (one form per length). */
   vexL: number;
   prefix: MandatoryPrefix;
   opcode: number;
@@ -196,6 +252,9 @@ interface EncodingParts {
   w: number;
 }
 
+/** `vexL` of a `VEX.128/256` line before expansion. */
+const BOTH_LENGTHS = 2;
+
 function parseVexToken(token: string, parts: EncodingParts, fail: (m: string) => never): void {
   const fields = token.split('.');
   if (fields.length !== 5) fail(`VEX token '${token}' must be VEX.<L>.<pp>.<map>.<W>`);
@@ -204,6 +263,7 @@ function parseVexToken(token: string, parts: EncodingParts, fail: (m: string) =>
   if (l === '128' || l === 'L0') parts.vexL = 0;
   else if (l === '256' || l === 'L1') parts.vexL = 1;
   else if (l === 'LIG') parts.vexL = -1;
+  else if (l === '128/256') parts.vexL = BOTH_LENGTHS;
   else fail(`bad VEX.L '${l}'`);
   if (pp === 'NP' || pp === '66' || pp === 'F2' || pp === 'F3') parts.prefix = pp;
   else fail(`bad VEX.pp '${pp}'`);
@@ -293,14 +353,70 @@ function parseEncoding(text: string, fail: (m: string) => never): EncodingParts 
  * 16/64 (stack-sized forms such as `pushfw/pushfq`).
  */
 
-/** Parses one table. `name` is used in error messages and kept on each form. */
-export function parseTable(name: string, text: string): FormSpec[] {
+function parseAttributes(text: string, fail: (m: string) => never): { attributes: Set<string>; deny: DenyReason | null; policyAttributes: PolicyAttribute[] } {
+  const attributes = new Set<string>();
+  let deny: DenyReason | null = null;
+  const policyAttributes: PolicyAttribute[] = [];
+  for (const token of text.split(/\s+/).filter((a) => a.length > 0)) {
+    const colon = token.indexOf(':');
+    const policy = colon < 0 ? null : token.slice(0, colon);
+    let attr = colon < 0 ? token : token.slice(colon + 1);
+    if (policy !== null && !isValidationPolicy(policy)) fail(`unknown policy '${policy}' in '${token}'`);
+    const negate = policy !== null && attr.startsWith('-');
+    if (negate) attr = attr.slice(1);
+    let reason: DenyReason | null = null;
+    let name = attr;
+    if (attr.startsWith('deny=')) {
+      const why = attr.slice(5);
+      if (!(why in DENY_REASONS)) fail(`unknown deny reason '${why}'`);
+      reason = why as DenyReason;
+      name = 'deny';
+    } else if (!STRUCTURAL_ATTRIBUTES.has(attr) && !VALIDATION_ATTRIBUTES.has(attr) && attr !== 'allow') {
+      fail(`unknown attribute '${attr}'`);
+    }
+    if (policy === null) {
+      if (name === 'allow') fail("'allow' needs a policy ('zerovm:allow')");
+      if (name === 'deny') deny = reason;
+      else attributes.add(name);
+    } else {
+      if (STRUCTURAL_ATTRIBUTES.has(name)) fail(`'${name}' is read by the decoder and cannot depend on the policy`);
+      if (negate && (name === 'deny' || name === 'allow')) fail(`'-${name}' means nothing; use '${policy}:allow'`);
+      policyAttributes.push({ policy: policy as ValidationPolicy, name, negate, deny: reason });
+    }
+  }
+  return { attributes, deny, policyAttributes };
+}
+
+/** A form's attributes and deny reason under `policy` (qualified attributes resolved). */
+export function attributesUnder(form: FormSpec, policy: ValidationPolicy): { attributes: ReadonlySet<string>; deny: DenyReason | null } {
+  if (form.policyAttributes.length === 0) return { attributes: form.attributes, deny: form.deny };
+  const attributes = new Set(form.attributes);
+  let deny = form.deny;
+  for (const p of policyLineage(policy)) {
+    for (const a of form.policyAttributes) {
+      if (a.policy !== p) continue;
+      if (a.name === 'deny') deny = a.deny;
+      else if (a.name === 'allow') deny = null;
+      else if (a.negate) attributes.delete(a.name);
+      else attributes.add(a.name);
+    }
+  }
+  return { attributes, deny };
+}
+
+/**
+ * Parses one table. Each form remembers its table's name and the line of
+ * the source file it was written on (`table.line` is the file line of the
+ * text's first line).
+ */
+export function parseTable(table: OpcodeTable): FormSpec[] {
+  const name = table.name;
   const forms: FormSpec[] = [];
-  const lines = text.split('\n');
+  const lines = table.text.split('\n');
   lines.forEach((raw, index) => {
-    const lineNo = index + 1;
+    const lineNo = table.line + index;
     const fail = (message: string): never => {
-      throw new TableSyntaxError(name, lineNo, message);
+      throw new TableSyntaxError(table.file, lineNo, message);
     };
     const content = raw.replace(/#.*$/, '').trim();
     if (content.length === 0) return;
@@ -312,46 +428,43 @@ export function parseTable(name: string, text: string): FormSpec[] {
     const mnemonic = spaceAt < 0 ? instructionText : instructionText.slice(0, spaceAt);
     const operandText = spaceAt < 0 ? '' : instructionText.slice(spaceAt + 1).trim();
     const operands = operandText.length === 0 ? [] : operandText.split(',').map((o) => parseOperand(o.trim(), fail));
-    const attributes = new Set<string>();
-    let deny: DenyReason | null = null;
-    for (const attr of attributeText.split(/\s+/).filter((a) => a.length > 0)) {
-      if (attr.startsWith('deny=')) {
-        const reason = attr.slice(5);
-        if (!(reason in DENY_REASONS)) fail(`unknown deny reason '${reason}'`);
-        deny = reason as DenyReason;
-      } else if (KNOWN_ATTRIBUTES.has(attr)) {
-        attributes.add(attr);
-      } else {
-        fail(`unknown attribute '${attr}'`);
-      }
-    }
+    const { attributes, deny, policyAttributes } = parseAttributes(attributeText, fail);
     const usesModrm = operands.some((o) => 'EGMRWVUQPNSCDT'.includes(o.kind));
     if (usesModrm && !encoding.hasModrm) fail('operands use ModRM but the encoding has no /r, /digit or ModRM byte');
     if (encoding.opcodePlus === 'r' && !operands.some((o) => o.kind === 'Z')) fail('+r encoding needs a Z operand');
-    const expansions = encoding.opcodePlus === 'cc' ? 16 : 1;
     if (encoding.opcodePlus === 'cc' && !mnemonic.includes('cc')) fail('+cc encoding needs "cc" in the mnemonic');
-    for (let cc = 0; cc < expansions; cc++) {
-      forms.push({
-        table: name,
-        line: lineNo,
-        map: encoding.map,
-        vex: encoding.vex,
-        vexL: encoding.vexL,
-        prefix: encoding.prefix,
-        opcode: encoding.opcode + cc,
-        opcodeReg: encoding.opcodePlus === 'r',
-        hasModrm: encoding.hasModrm,
-        modrmReg: encoding.modrmReg,
-        modrmLiteral: encoding.modrmLiteral,
-        modrmRange: encoding.modrmRange,
-        suffix: encoding.suffix,
-        w: encoding.w,
-        mnemonic: expansions > 1 ? mnemonic.replace('cc', CONDITION_CODES[cc] as string) : mnemonic,
-        operands,
-        feature: featureText,
-        attributes,
-        deny,
-      });
+    const bothLengths = encoding.vexL === BOTH_LENGTHS;
+    if (bothLengths && operands.some((o) => o.size === 'dq' || o.size === 'qq')) fail('a 128/256 line sizes its vector operands with x (dq and qq are for one length)');
+    const features = featureText.split('/');
+    if (features.length > (bothLengths ? 2 : 1)) fail(bothLengths ? 'at most one feature per vector length' : 'one feature (feature/feature is for 128/256 lines)');
+    const lengths = bothLengths ? [0, 1] : [encoding.vexL];
+    const conditions = encoding.opcodePlus === 'cc' ? 16 : 1;
+    for (const vexL of lengths) {
+      for (let cc = 0; cc < conditions; cc++) {
+        forms.push({
+          table: name,
+          file: table.file,
+          line: lineNo,
+          map: encoding.map,
+          vex: encoding.vex,
+          vexL,
+          prefix: encoding.prefix,
+          opcode: encoding.opcode + cc,
+          opcodeReg: encoding.opcodePlus === 'r',
+          hasModrm: encoding.hasModrm,
+          modrmReg: encoding.modrmReg,
+          modrmLiteral: encoding.modrmLiteral,
+          modrmRange: encoding.modrmRange,
+          suffix: encoding.suffix,
+          w: encoding.w,
+          mnemonic: conditions > 1 ? mnemonic.replace('cc', CONDITION_CODES[cc] as string) : mnemonic,
+          operands,
+          feature: (features[vexL === 1 ? features.length - 1 : 0] as string).trim(),
+          attributes,
+          deny,
+          policyAttributes,
+        });
+      }
     }
   });
   return forms;

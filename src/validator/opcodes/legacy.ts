@@ -15,7 +15,7 @@
  * - String instructions, `ret`, indirect jumps/calls are `deny=special` or
  *   `deny=ret`: they exist in a sandbox only as superinstructions.
  */
-export const LEGACY_TABLE = String.raw`
+export const LEGACY_TABLE = { name: 'legacy', file: 'legacy.ts', line: 18, text: String.raw`
 # ---- arithmetic and logic: 8 forms each ----------------------------------
 00 /r      | add &Eb, Gb        | - | lock zx
 01 /r      | add &Ev, Gv        | - | lock zx
@@ -75,8 +75,10 @@ export const LEGACY_TABLE = String.raw`
 68         | push Iz            | - |
 6A         | push Ib            | - |
 8F /0      | pop =Es            | - |
-9C         | pushfw/pushfq      | - |
-9D         | popfw/popfq        | - |
+# pushf/popf: NaCl's instruction set has neither (the flags word holds the
+# trap flag and, for popf, the direction flag string instructions rely on).
+9C         | pushfw/pushfq      | - | deny=legacy
+9D         | popfw/popfq        | - | deny=legacy
 C8         | enter Iw, Ib       | - | deny=stack
 C9         | leave              | - | deny=stack
 
@@ -99,8 +101,8 @@ B0+r       | mov =Zb, Ib        | - | zx
 B8+r       | mov =Zv, Iv        | - | zx
 C6 /0      | mov =Eb, Ib        | - | zx
 C7 /0      | mov =Ev, Iz        | - | zx
-98         | cbw/cwde/cdqe      | - |
-99         | cwd/cdq/cqo        | - |
+98         | cbw/cwde/cdqe      | - | size66
+99         | cwd/cdq/cqo        | - | size66
 9E         | sahf               | LAHF |
 9F         | lahf               | LAHF |
 
@@ -110,11 +112,14 @@ C7 /0      | mov =Ev, Iz        | - | zx
 A8         | test AL, Ib        | - |
 A9         | test rAX, Iz       | - |
 86 /r      | xchg &Eb, &Gb      | - | lock
-87 /r      | xchg &Ev, &Gv      | - | lock zx
+# Only the register form zero-extends (NaCl): with a memory operand the
+# loaded value is not known to have come from a 32-bit write.
+87 /r      | xchg &Rv, &Gv      | - | zx
+87 /r      | xchg &Mv, &Gv      | - | lock
 # 90 is nop unless REX.B selects %r8 (the decoder picks the line).
-90         | nop                | - |
+90         | nop                | - | size66
 90+r       | xchg &Zv, &rAX     | - | zx
-F3 90      | pause              | - |
+F3 90      | pause              | - | norex
 
 # ---- group 1: immediate arithmetic ------------------------------------------------
 80 /0      | add &Eb, Ib        | - | lock zx
@@ -235,7 +240,7 @@ FF /6      | push Es            | - |
 E0         | loopne Jb          | - | no66
 E1         | loope Jb           | - | no66
 E2         | loop Jb            | - | no66
-E3         | jrcxz Jb           | - | no66
+E3         | jrcxz Jb           | - | no66 hint
 E8         | call Jz            | - | no66
 E9         | jmp Jz             | - | no66
 EB         | jmp Jb             | - | no66
@@ -285,4 +290,4 @@ FB         | sti                | - | deny=privileged
 FC         | cld                | - |
 FD         | std                | - |
 9B         | fwait              | x87 |
-`;
+` };

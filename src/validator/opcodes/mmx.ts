@@ -18,7 +18,7 @@
  * - `maskmovq` writes to ds:(%rdi); it is accepted only inside the
  *   rdi-sandboxing superinstruction (`deny=special`).
  */
-export const MMX_TABLE = String.raw`
+export const MMX_TABLE = { name: 'mmx', file: 'mmx.ts', line: 21, text: String.raw`
 # ---- NP 0F 60-7F ---------------------------------------------------------------------
 # The low-half unpacks read only 32 bits from memory.
 NP 0F 60 /r    | punpcklbw &Pq, Qd     | MMX |
@@ -120,4 +120,4 @@ NP 0F 38 1C /r | pabsb =Pq, Qq         | SSSE3 |
 NP 0F 38 1D /r | pabsw =Pq, Qq         | SSSE3 |
 NP 0F 38 1E /r | pabsd =Pq, Qq         | SSSE3 |
 NP 0F 3A 0F /r | palignr &Pq, Qq, Ib   | SSSE3 |
-`;
+` };

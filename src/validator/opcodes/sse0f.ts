@@ -25,7 +25,7 @@
  * - The compare predicates of cmpps/cmppd/cmpss/cmpsd are just the
  *   immediate byte; every value is accepted.
  */
-export const SSE_0F_TABLE = String.raw`
+export const SSE_0F_TABLE = { name: 'sse0f', file: 'sse0f.ts', line: 28, text: String.raw`
 # ---- 0F 10-17: moves --------------------------------------------------------------
 NP 0F 10 /r   | movups =Vdq, Wdq       | SSE  |
 66 0F 10 /r   | movupd =Vdq, Wdq       | SSE2 |
@@ -167,7 +167,7 @@ F2 0F 70 /r   | pshuflw =Vdq, Wdq, Ib  | SSE2 |
 66 0F 75 /r   | pcmpeqw &Vdq, Wdq      | SSE2 |
 66 0F 76 /r   | pcmpeqd &Vdq, Wdq      | SSE2 |
 # SSE4a bit-field extract/insert: register operands only.
-66 0F 78 /0   | extrq &Udq, Ib, Ib     | SSE4A | deny=unsupported
+66 0F 78 /0   | extrq &Udq, Ib, Ib     | SSE4A | deny=unknown
 F2 0F 78 /r   | insertq &Vdq, Udq, Ib, Ib | SSE4A |
 66 0F 79 /r   | extrq &Vdq, Udq        | SSE4A |
 F2 0F 79 /r   | insertq &Vdq, Udq      | SSE4A |
@@ -247,4 +247,4 @@ F2 0F F0 /r   | lddqu =Vdq, Mdq        | SSE3 |
 66 0F FC /r   | paddb &Vdq, Wdq        | SSE2 |
 66 0F FD /r   | paddw &Vdq, Wdq        | SSE2 |
 66 0F FE /r   | paddd &Vdq, Wdq        | SSE2 |
-`;
+` };

@@ -14,7 +14,7 @@
  *   it: `deny=unsupported`. SHA, GFNI and ADX (adcx/adox) are not listed:
  *   NaCl does not know them and they decode as unknown instructions.
  */
-export const SSE_0F38_TABLE = String.raw`
+export const SSE_0F38_TABLE = { name: 'sse0f38', file: 'sse0f38.ts', line: 17, text: String.raw`
 # ---- SSSE3 ------------------------------------------------------------------------------
 66 0F 38 00 /r | pshufb &Vdq, Wdq      | SSSE3 |
 66 0F 38 01 /r | phaddw &Vdq, Wdq      | SSSE3 |
@@ -73,4 +73,4 @@ export const SSE_0F38_TABLE = String.raw`
 66 0F 38 DD /r | aesenclast &Vdq, Wdq  | AES | deny=unsupported
 66 0F 38 DE /r | aesdec &Vdq, Wdq      | AES | deny=unsupported
 66 0F 38 DF /r | aesdeclast &Vdq, Wdq  | AES | deny=unsupported
-`;
+` };

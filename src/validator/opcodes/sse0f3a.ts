@@ -17,7 +17,7 @@
  *   implicitly; rcx is an ordinary register for the sandbox.
  * - aeskeygenassist is rejected like the rest of AES-NI (see `sse0f38.ts`).
  */
-export const SSE_0F3A_TABLE = String.raw`
+export const SSE_0F3A_TABLE = { name: 'sse0f3a', file: 'sse0f3a.ts', line: 20, text: String.raw`
 # ---- SSE4.1 round and blend, SSSE3 palignr --------------------------------------------
 66 0F 3A 08 /r | roundps =Vdq, Wdq, Ib | SSE41 |
 66 0F 3A 09 /r | roundpd =Vdq, Wdq, Ib | SSE41 |
@@ -47,7 +47,7 @@ export const SSE_0F3A_TABLE = String.raw`
 66 0F 3A 40 /r | dpps &Vdq, Wdq, Ib    | SSE41 |
 66 0F 3A 41 /r | dppd &Vdq, Wdq, Ib    | SSE41 |
 66 0F 3A 42 /r | mpsadbw &Vdq, Wdq, Ib | SSE41 |
-66 0F 3A 44 /r | pclmulqdq &Vdq, Wdq, Ib | CLMUL |
+66 0F 3A 44 /r | pclmulqdq &Vdq, Wdq, Ib | CLMUL | deny=unsupported
 
 # ---- SSE4.2 string compares ------------------------------------------------------------------
 66 0F 3A 60 /r | pcmpestrm Vdq, Wdq, Ib | SSE42 |
@@ -57,4 +57,4 @@ export const SSE_0F3A_TABLE = String.raw`
 
 # ---- AES-NI: rejected by NaCl ------------------------------------------------------------
 66 0F 3A DF /r | aeskeygenassist =Vdq, Wdq, Ib | AES | deny=unsupported
-`;
+` };

@@ -14,7 +14,7 @@
  * - `rdtsc`, `rdtscp`, `cpuid`, `rdrand`, `rdseed` observe the machine; the
  *   deterministic (ZeroVM) policy rejects the `nondet` ones.
  */
-export const SYSTEM_0F_TABLE = String.raw`
+export const SYSTEM_0F_TABLE = { name: 'system0f', file: 'system0f.ts', line: 17, text: String.raw`
 # ---- system and privileged -------------------------------------------------------
 0F 00 /0     | sldt =Mw           | - | deny=privileged
 0F 00 /1     | str =Mw            | - | deny=privileged
@@ -32,11 +32,13 @@ export const SYSTEM_0F_TABLE = String.raw`
 0F 01 /4     | smsw =Rv           | - | deny=privileged
 0F 01 /6     | lmsw Ew            | - | deny=privileged
 0F 01 /7     | invlpg M           | - | deny=privileged
-NP 0F 01 C8  | monitor            | - | deny=privileged
-NP 0F 01 C9  | mwait              | - | deny=privileged
+# monitor/mwait/xgetbv: NaCl decodes them and refuses their CPU features,
+# so validation goes on after them (deny=unsupported, not fatal).
+NP 0F 01 C8  | monitor            | - | deny=unsupported
+NP 0F 01 C9  | mwait              | - | deny=unsupported
 NP 0F 01 CA  | clac               | - | deny=privileged
 NP 0F 01 CB  | stac               | - | deny=privileged
-NP 0F 01 D0  | xgetbv             | XSAVE | deny=privileged
+NP 0F 01 D0  | xgetbv             | XSAVE | deny=unsupported
 NP 0F 01 D1  | xsetbv             | XSAVE | deny=privileged
 0F 01 F8     | swapgs             | - | deny=privileged
 0F 01 F9     | rdtscp             | TSC | deny=privileged
@@ -45,7 +47,7 @@ NP 0F 01 D1  | xsetbv             | XSAVE | deny=privileged
 0F 07        | sysretd            | - | deny=privileged
 0F 08        | invd               | - | deny=privileged
 NP 0F 09     | wbinvd             | - | deny=privileged
-0F 0B        | ud2                | - |
+0F 0B        | ud2                | - | norex
 0F 20 /r     | mov =Rq, Cq        | - | deny=privileged
 0F 21 /r     | mov =Rq, Dq        | - | deny=privileged
 0F 22 /r     | mov =Cq, Rq        | - | deny=privileged
@@ -74,6 +76,8 @@ NP 0F 09     | wbinvd             | - | deny=privileged
 # Prefetches never fault and never write, so their address is not checked.
 0F 0D /0     | prefetch M         | 3DNOW | noaddr
 0F 0D /1     | prefetchw M        | PREFETCHW | noaddr
+# /3 is a reserved alias of prefetchw (AMD); NaCl accepts it.
+0F 0D /3     | prefetchw M        | PREFETCHW | noaddr
 0F 18 /0     | prefetchnta M      | SSE | noaddr
 0F 18 /1     | prefetcht0 M       | SSE | noaddr
 0F 18 /2     | prefetcht1 M       | SSE | noaddr
@@ -101,7 +105,8 @@ NP 0F 09     | wbinvd             | - | deny=privileged
 F3 0F B8 /r  | popcnt =Gv, Ev     | POPCNT | no66
 F3 0F BC /r  | tzcnt =Gv, Ev      | BMI1 | no66
 F3 0F BD /r  | lzcnt =Gv, Ev      | LZCNT | no66
-0F C8+r      | bswap &Zv          | - |
+# 16-bit bswap is undefined (the CPU's result differs between models).
+0F C8+r      | bswap &Zv          | - | no66
 
 # ---- double shifts, multiply, exchange ------------------------------------------------
 0F A4 /r     | shld &Ev, Gv, Ib   | - |
@@ -114,15 +119,16 @@ F3 0F BD /r  | lzcnt =Gv, Ev      | LZCNT | no66
 0F B0 /r     | cmpxchg &Eb, &Gb   | - | lock
 0F B1 /r     | cmpxchg &Ev, &Gv   | - | lock
 0F C0 /r     | xadd &Eb, &Gb      | - | lock
-0F C1 /r     | xadd &Ev, &Gv      | - | lock zx
+0F C1 /r     | xadd &Rv, &Gv      | - | zx
+0F C1 /r     | xadd &Mv, &Gv      | - | lock
 0F C7 /1 W0  | cmpxchg8b &Mq      | CX8 | lock
 0F C7 /1 W1  | cmpxchg16b &Mdq    | CX16 | lock
-NP 0F C7 /6  | rdrand =Rv         | - | deny=unsupported
-66 0F C7 /6 W0 | rdrand =Rw       | - | deny=unsupported
-66 0F C7 /6 W1 | rdrand =Rq       | - | deny=unsupported
-NP 0F C7 /7  | rdseed =Rv         | - | deny=unsupported
-66 0F C7 /7 W0 | rdseed =Rw       | - | deny=unsupported
-66 0F C7 /7 W1 | rdseed =Rq       | - | deny=unsupported
+NP 0F C7 /6  | rdrand =Rv         | - | deny=unknown
+66 0F C7 /6 W0 | rdrand =Rw       | - | deny=unknown
+66 0F C7 /6 W1 | rdrand =Rq       | - | deny=unknown
+NP 0F C7 /7  | rdseed =Rv         | - | deny=unknown
+66 0F C7 /7 W0 | rdseed =Rw       | - | deny=unknown
+66 0F C7 /7 W1 | rdseed =Rq       | - | deny=unknown
 
 # ---- zero and sign extension -----------------------------------------------------------
 0F B6 /r     | movzx =Gv, Eb      | - | zx
@@ -135,15 +141,21 @@ F2 0F 38 F0 /r | crc32 &Gy, Eb    | SSE42 |
 F2 0F 38 F1 /r | crc32 &Gy, Ev    | SSE42 |
 
 # ---- state save and fences -------------------------------------------------------------
-NP 0F AE /0  | fxsave =M          | FXSR |
-NP 0F AE /1  | fxrstor M          | FXSR |
+# fxsave/fxrstor: decoded by NaCl, feature refused (validation goes on).
+NP 0F AE /0  | fxsave =M          | FXSR | deny=unsupported
+NP 0F AE /1  | fxrstor M          | FXSR | deny=unsupported
 NP 0F AE /2  | ldmxcsr Md         | SSE |
 NP 0F AE /3  | stmxcsr =Md        | SSE |
 NP 0F AE /4  | xsave =M           | XSAVE | deny=unsupported
 NP 0F AE /5  | xrstor M           | XSAVE | deny=unsupported
 NP 0F AE /6  | xsaveopt =M        | XSAVE | deny=unsupported
-NP 0F AE /7  | clflush M          | CLFLUSH |
-NP 0F AE E8+i | lfence             | SSE2 |
-NP 0F AE F0+i | mfence             | SSE2 |
-NP 0F AE F8+i | sfence             | SSE |
-`;
+NP 0F AE /7  | clflush M          | CLFLUSH | deny=unknown
+# The fences ignore ModRM.rm; NaCl accepts only rm = 0 (the exact line
+# wins over the +i line after it).
+NP 0F AE E8  | lfence             | SSE2 |
+NP 0F AE F0  | mfence             | SSE2 |
+NP 0F AE F8  | sfence             | SSE |
+NP 0F AE E8+i | lfence            | SSE2 | deny=legacy
+NP 0F AE F0+i | mfence            | SSE2 | deny=legacy
+NP 0F AE F8+i | sfence            | SSE | deny=legacy
+` };

@@ -22,7 +22,7 @@
  *   (NaCl: CPUFeature_CMOVx87); one feature per line, so they say `x87`.
  * - fisttp is SSE3 (NaCl's x87_instructions.def lists it as plain x87).
  */
-export const X87_TABLE = String.raw`
+export const X87_TABLE = { name: 'x87', file: 'x87.ts', line: 25, text: String.raw`
 # ---- D8: single-precision arithmetic, st(0) op st(i) ---------------------------
 D8 /0      | fadd Md            | x87 |
 D8 /1      | fmul Md            | x87 |
@@ -184,4 +184,4 @@ DF D8+i    | fstp =T            | x87 | deny=legacy
 DF E0      | fnstsw =AX         | x87 |
 DF E8+i    | fucomip ST0, T     | x87 |
 DF F0+i    | fcomip ST0, T      | x87 |
-`;
+` };

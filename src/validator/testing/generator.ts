@@ -8,9 +8,9 @@
  * with the right rule; `bench/validator.bench.ts` measures throughput on
  * `generateValidRegion()`.
  *
- * Source of truth: NaCl's rules as written in spec/validator.md and the
- * fact sheet (../shared/spec-notes/nacl-x86-64-rules.md), NOT the
- * validator's own tables: bytes are encoded here by small hand-written
+ * Source of truth: NaCl's rules as written in spec/validator.md (and, for
+ * what NaCl accepts, its validator itself: the differential tests of
+ * oracles.ts), NOT the validator's own tables: bytes are encoded here by small hand-written
  * encoders, so a regression in the validator's tables or matchers shows up
  * as a generated program that fails to validate.
  *
@@ -40,11 +40,12 @@
  *   both consumers share one generator, and shrinking tends toward nops and
  *   %rax.
  * - Instructions: general-purpose (opcodes/legacy.ts, system0f.ts), a
- *   curated set of SSE-SSE4.2/MMX/x87/AVX/AVX2/FMA/F16C/BMI1 forms, padding
- *   nops. Only canonical encodings, as assemblers emit them (no spurious
- *   REX bits; VEX.W0/L0 where the CPU ignores them), so "valid here" also
- *   means "valid for NaCl". Left out on purpose: what NaCl rejects (AES-NI,
- *   BMI2, ...) and x87 transcendentals / rcpps-style approximations, whose
+ *   curated set of SSE-SSE4.2/MMX/x87/AVX/AVX2/FMA forms, padding nops.
+ *   Only canonical encodings, as assemblers emit them (no spurious REX
+ *   bits; VEX.W0/L0 where the CPU ignores them), so "valid here" also
+ *   means "valid for NaCl". Left out on purpose: what NaCl rejects (pushf,
+ *   popf, fxsave, clflush, AES-NI, CLMUL, F16C, BMI1, BMI2, ...) and x87
+ *   transcendentals / rcpps-style approximations, whose
  *   results differ between CPUs (the deterministic policy may reject them).
  * - Instructions whose address is never accessed (lea, prefetch) get
  *   arbitrary addresses; every other memory operand is sandboxed: %r15,
@@ -398,8 +399,8 @@ const SIMPLE: readonly (readonly [string, readonly number[]])[] = [
   ['cwtl', [0x98]],
   ['cltd', [0x99]],
   ['cqto', [0x48, 0x99]],
-  ['pushfq', [0x9c]],
-  ['popfq', [0x9d]],
+  ['cbtw', [0x66, 0x98]],
+  ['cwtd', [0x66, 0x99]],
 ];
 
 function buildSimple(r: Rand): Unit {
@@ -662,7 +663,6 @@ const SIMD_FORMS: readonly SimdForm[] = [
   sse('pmulld', [0x66], [0x0f, 0x38, 0x40]),
   sse('roundsd', [0x66], [0x0f, 0x3a, 0x0b], { imm: true }),
   sse('pcmpgtq', [0x66], [0x0f, 0x38, 0x37]),
-  sse('pclmulqdq', [0x66], [0x0f, 0x3a, 0x44], { imm: true }),
   { name: 'cvtsi2sd/ss', mem: true, reg: true, build: (r, rm) => [{ prefixes: pick(r, [[0xf2], [0xf3]]), w: bool(r), opcode: [0x0f, 0x2a], reg: xmm(r), rm: rm ?? r.int(16) }] },
   { name: 'movd/movq to xmm', mem: true, reg: true, build: (r, rm) => [{ prefixes: [0x66], w: bool(r), opcode: [0x0f, 0x6e], reg: xmm(r), rm: rm ?? r.int(16) }] },
   // Forms writing a general register: destination ordinary.
@@ -694,14 +694,9 @@ const SIMD_FORMS: readonly SimdForm[] = [
   vex('vbroadcastss', 2, 1, 0x18, { nds: false, reg: false }),
   vex('vperm2f128', 3, 1, 0x06, { l: [1], imm: true }), vex('vinsertf128', 3, 1, 0x18, { l: [1], imm: true }),
   vex('vextractf128', 3, 1, 0x19, { l: [1], nds: false, imm: true }),
-  vex('vcvtph2ps', 2, 1, 0x13, { nds: false }), vex('vcvtps2ph', 3, 1, 0x1d, { nds: false, imm: true }),
   { name: 'vzeroupper/vzeroall', mem: false, reg: true, build: (r) => [{ raw: [0xc5, pick(r, [0xf8, 0xfc]), 0x77] }] },
   { name: 'vcvtsi2sd', mem: true, reg: true, build: (r, rm) => [{ vex: { map: 1, pp: 3, l: 0, w: r.int(2) as 0 | 1, v: xmm(r) }, opcode: [0x2a], reg: xmm(r), rm: rm ?? r.int(16) }] },
   { name: 'vcvttsd2si', mem: true, reg: true, build: (r, rm) => [{ vex: { map: 1, pp: 3, l: 0, w: r.int(2) as 0 | 1, v: 0 }, opcode: [0x2c], reg: pick(r, ORDINARY_REGISTERS), rm: rm ?? xmm(r) }, { insn: 0, field: 'reg' }] },
-  // BMI1 (general registers through VEX; blsr/blsmsk/blsi write VEX.vvvv)
-  { name: 'andn', mem: true, reg: true, build: (r, rm) => [{ vex: { map: 2, pp: 0, l: 0, w: r.int(2) as 0 | 1, v: r.int(16) }, opcode: [0xf2], reg: pick(r, ORDINARY_REGISTERS), rm: rm ?? r.int(16) }, { insn: 0, field: 'reg' }] },
-  { name: 'bextr', mem: true, reg: true, build: (r, rm) => [{ vex: { map: 2, pp: 0, l: 0, w: r.int(2) as 0 | 1, v: r.int(16) }, opcode: [0xf7], reg: pick(r, ORDINARY_REGISTERS), rm: rm ?? r.int(16) }, { insn: 0, field: 'reg' }] },
-  { name: 'blsr/blsmsk/blsi', mem: true, reg: true, build: (r, rm) => [{ vex: { map: 2, pp: 0, l: 0, w: r.int(2) as 0 | 1, v: pick(r, ORDINARY_REGISTERS) }, opcode: [0xf3], reg: 1 + r.int(3), rm: rm ?? r.int(16) }, { insn: 0, field: 'vvvv' }] },
 ];
 
 const SIMD_REG_FORMS = SIMD_FORMS.filter((f) => f.reg);
@@ -744,8 +739,7 @@ function otherMemoryForm(r: Rand, mem: Mem, reg: number): readonly [string, Insn
     () => ['movbe', { w, opcode: [0x0f, 0x38, 0xf0 + r.int(2)], reg, rm: mem }],
     () => ['crc32 mem', { prefixes: [0xf2], w, opcode: [0x0f, 0x38, 0xf1], reg, rm: mem }],
     () => ['cmpxchg8b/16b', { prefixes: lock, w, opcode: [0x0f, 0xc7], reg: 1, rm: mem }],
-    () => ['clflush', { opcode: [0x0f, 0xae], reg: 7, rm: mem }],
-    () => ['fxsave/fxrstor/ldmxcsr/stmxcsr', { opcode: [0x0f, 0xae], reg: r.int(4), rm: mem }],
+    () => ['ldmxcsr/stmxcsr', { opcode: [0x0f, 0xae], reg: 2 + r.int(2), rm: mem }],
   ];
   return pick(r, forms)();
 }

@@ -494,6 +494,9 @@ export const FORBIDDEN_INSTRUCTIONS: readonly (readonly [string, readonly number
   ['bt %eax,(%r15)', [0x41, 0x0f, 0xa3, 0x07]],
   ['leave', [0xc9]],
   ['movabs 0x1000,%eax', [0xa1, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]],
+  ['pushfq', [0x9c]],
+  ['rdrand %eax', [0x0f, 0xc7, 0xf0]],
+  ['shlx %eax,%ebx,%ecx (BMI2, unknown to NaCl)', [0xc4, 0xe2, 0x79, 0xf7, 0xcb]],
 ];
 
 function forbiddenInstruction(program: Program, choice: number): Mutation {
@@ -503,12 +506,14 @@ function forbiddenInstruction(program: Program, choice: number): Mutation {
   return result('forbidden-instruction', `inserted ${text} as unit ${at}`, mutated, 'forbidden-instruction', (l) => l.offsets[at] as number, { alsoAllowed: FATAL_FOLLOW_ON });
 }
 
-/** Extensions the CPU has but NaCl never accepted (decoded, then refused; not fatal). */
+/** Extensions the CPU has that NaCl decodes but refuses (not fatal: validation goes on). */
 export const UNSUPPORTED_EXTENSIONS: readonly (readonly [string, readonly number[]])[] = [
   ['aesenc %xmm1,%xmm0', [0x66, 0x0f, 0x38, 0xdc, 0xc1]],
   ['aeskeygenassist $1,%xmm1,%xmm0', [0x66, 0x0f, 0x3a, 0xdf, 0xc1, 0x01]],
-  ['shlx %eax,%ebx,%ecx (BMI2)', [0xc4, 0xe2, 0x79, 0xf7, 0xcb]],
-  ['pdep %eax,%ebx,%ecx (BMI2)', [0xc4, 0xe2, 0x63, 0xf5, 0xc8]],
+  ['pclmulqdq $1,%xmm1,%xmm0', [0x66, 0x0f, 0x3a, 0x44, 0xc1, 0x01]],
+  ['andn %eax,%ebx,%ecx (BMI1)', [0xc4, 0xe2, 0x60, 0xf2, 0xc8]],
+  ['vcvtph2ps %xmm1,%xmm0 (F16C)', [0xc4, 0xe2, 0x79, 0x13, 0xc1]],
+  ['fxsave (%r15)', [0x41, 0x0f, 0xae, 0x07]],
 ];
 
 function unsupportedExtension(program: Program, choice: number): Mutation {
