@@ -31,13 +31,14 @@ import { dirname, join } from 'node:path';
 import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type Region, type Stop } from '../runtime/engine.js';
 import type { CpuFeature } from '../validator/features.js';
 
-const PAGE_SIZE = 0x10000;
+/** The granule of protections: a host page (TrapJail acts on 4 KiB pages). */
+const PAGE_SIZE = 0x1000;
 const PAGE_COUNT = SANDBOX_SIZE / PAGE_SIZE;
 const WINDOW_SIZE = 0x100000;
 
 /** Views of guest memory: the per-page protection record and the 1 MiB windows. */
 class GuestViews {
-  /** Protection of each 64 KiB page, as last set. */
+  /** Protection of each 4 KiB page, as last set. */
   private readonly pages = new Uint8Array(PAGE_COUNT);
   /** Windows handed out so far, by index. */
   private readonly windows = new Map<number, ArrayBuffer>();
@@ -68,7 +69,7 @@ class GuestViews {
     return new Uint8Array(buffer, address - window * WINDOW_SIZE, length);
   }
 
-  /** Records a protection the engine has applied (whole 64 KiB pages). */
+  /** Records a protection the engine has applied (whole 4 KiB pages). */
   protected(address: number, size: number, protection: Protection): void {
     this.pages.fill(protection, address / PAGE_SIZE, (address + size) / PAGE_SIZE);
   }
@@ -79,10 +80,10 @@ class GuestViews {
   }
 }
 
-/** Throws unless `address` and `size` are whole 64 KiB pages. */
+/** Throws unless `address` and `size` are whole 4 KiB pages. */
 function checkPageRange(address: number, size: number): void {
   if (!Number.isInteger(address) || !Number.isInteger(size) || address % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) {
-    throw new RangeError(`protect: address 0x${address.toString(16)} and size 0x${size.toString(16)} must be multiples of 64 KiB`);
+    throw new RangeError(`protect: address 0x${address.toString(16)} and size 0x${size.toString(16)} must be multiples of 4 KiB`);
   }
 }
 

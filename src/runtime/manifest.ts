@@ -168,6 +168,7 @@ export const MANIFEST_FAILURES = {
   'program-malformed': { errno: 'ENOEXEC', source: 'loader (elf_util.c) failures while loading the program' },
   'validation-failed': { errno: 'ENOEXEC', source: 'zvm_main.c ValidateProgram: "validation failed"' },
   'too-many-channels': { errno: 'ENFILE', source: 'channel.c ChannelsCtor: "channels number reached maximum"' },
+  'not-enough-channels': { errno: 'EFAULT', source: 'channel.c ChannelsCtor: "not enough channels: N" (measured on the original ZeroVM 2015)' },
   'duplicate-alias': { errno: 'EFAULT', source: 'channel.c DuplicateKey: "%s is already allocated"' },
   'invalid-channel-type': { errno: 'EFAULT', source: 'channel.c ChannelCtor: "%s has invalid type %d"' },
   'name-server-protocol': { errno: 'EFAULT', source: 'nservice.c NameServiceCtor: "name server only support udp protocol"' },
@@ -484,19 +485,36 @@ function isNetwork(channel: ManifestChannel): boolean {
   return channel.sources.some((s) => s.kind === 'network');
 }
 
+/** The name server must speak udp when a channel is networked (EFAULT 14). */
+export function checkNetwork(manifest: Manifest): void {
+  const server = manifest.nameServer?.source;
+  if (server !== undefined && !(server.kind === 'network' && server.protocol === 'udp') && manifest.channels.some(isNetwork)) {
+    throw new ManifestError('name-server-protocol', 'name server only support udp protocol', `NameServer is '${manifest.nameServer?.uri}'; write udp:host:port`);
+  }
+}
+
+/** Timeout 1..2147483647 seconds (EFAULT 14 "invalid timeout N"). */
+export function checkTimeout(manifest: Manifest): void {
+  if (!(manifest.timeout >= 1 && manifest.timeout <= INT32_MAX)) {
+    throw new ManifestError('invalid-timeout', `invalid timeout ${manifest.timeout}`, `Timeout is ${manifest.timeout}; it must be 1..${INT32_MAX} seconds`);
+  }
+}
+
 /**
- * Stage 2, in the original's order: channel count (ENFILE 23), then per
+ * Stage 2, what a session checks after it has loaded and validated the
+ * program, all at once (a session runs them at their own steps, see
+ * session.ts): channel count (ENFILE 23; fewer than 3: EFAULT), per
  * channel a unique alias and a type 0..3, the name server protocol (only
  * when some channel is networked), the three standard channels, memory
  * size (ENOMEM 12), timeout (EFAULT 14). Throws `ManifestError`.
- *
- * The original mounted networked reading channels first, so with several
- * errors among networked channels it could report a different one first.
  */
 export function checkManifest(manifest: Manifest): void {
   const { channels } = manifest;
   if (channels.length > MAX_CHANNELS) {
     throw new ManifestError('too-many-channels', 'channels number reached maximum', `the manifest has ${channels.length} channels; at most ${MAX_CHANNELS} are allowed`);
+  }
+  if (channels.length < STANDARD_CHANNELS.length) {
+    throw new ManifestError('not-enough-channels', `not enough channels: ${channels.length}`, 'a manifest needs at least the three standard channels /dev/stdin, /dev/stdout, /dev/stderr');
   }
   const aliases = new Set<string>();
   for (const channel of channels) {
@@ -509,10 +527,7 @@ export function checkManifest(manifest: Manifest): void {
         `channel ${channel.alias}: type must be 0 (sequential), 1 (random read), 2 (random write) or 3 (random read and write)`);
     }
   }
-  const server = manifest.nameServer?.source;
-  if (server !== undefined && !(server.kind === 'network' && server.protocol === 'udp') && channels.some(isNetwork)) {
-    throw new ManifestError('name-server-protocol', 'name server only support udp protocol', `NameServer is '${manifest.nameServer?.uri}'; write udp:host:port`);
-  }
+  checkNetwork(manifest);
   if (!STANDARD_CHANNELS.every((alias) => aliases.has(alias))) {
     const missing = STANDARD_CHANNELS.filter((alias) => !aliases.has(alias));
     throw new ManifestError('missing-standard-channels', 'missing standard channels in manifest', `add Channel lines with the aliases ${missing.join(', ')}`);
@@ -520,9 +535,7 @@ export function checkManifest(manifest: Manifest): void {
   if (!(manifest.memory > 0 && manifest.memory <= FOUR_GIB)) {
     throw new ManifestError('invalid-memory-size', 'invalid memory size', `Memory is ${manifest.memory}; it must be 1..${FOUR_GIB} bytes (4 GiB)`);
   }
-  if (!(manifest.timeout >= 1 && manifest.timeout <= INT32_MAX)) {
-    throw new ManifestError('invalid-timeout', `invalid timeout ${manifest.timeout}`, `Timeout is ${manifest.timeout}; it must be 1..${INT32_MAX} seconds`);
-  }
+  checkTimeout(manifest);
 }
 
 /** Reads and checks: `readManifest` then `checkManifest`. */
