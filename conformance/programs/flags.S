@@ -1,0 +1,56 @@
+# flags: sets a flag only popf can set (zerovm-ts accepts popf, NaCl's and
+# ZeroVM 2015's validators do not: the cases that run this program are of
+# the zerovm-ts and native-cpu profiles), selected by the first byte of
+# channel 0 (stdin) (spec/runtime.md "A session, step by step", step 8):
+#   t  set TF with popfq: the next instruction single-steps     SIGTRAP 5
+#   a  set AC with popfq, then a misaligned load                SIGBUS 7
+#                                                  (natively; see runtime.md, Engines)
+# Any other byte (or an empty stdin): TrapExit(1).
+        .bundle_align_mode 5
+        .include "conformance.inc"
+
+        .macro select letter, target
+        cmpb $\letter, selector(%rip)
+        je \target
+        .endm
+
+        .text
+        .globl _start
+        .p2align 5
+_start:
+        lea selector(%rip), %rax
+        mov %eax, %eax
+        movq $TRAP_READ, io(%rip)
+        movq $0, io+8(%rip)
+        movq $0, io+16(%rip)
+        mov %rax, io+24(%rip)
+        movq $1, io+32(%rip)
+        movq $0, io+40(%rip)
+        trap_at io
+        select 't', single_step
+        select 'a', misaligned
+        exit_with $1
+
+single_step:
+        pushfq
+        orq $0x100, (%rsp)              # TF
+        popfq
+        nop
+        exit_with $2
+
+misaligned:
+        pushfq
+        orq $0x40000, (%rsp)            # AC
+        popfq
+        mov 1(%rsp), %eax
+        pushfq
+        andq $-0x40001, (%rsp)
+        popfq
+        exit_with $2
+
+        .bss
+        .p2align 5
+io:
+        .zero 48
+selector:
+        .zero 8
