@@ -187,11 +187,13 @@ export async function runSessionCase(c: SessionCase, impl: CommandTemplate, sett
     if (run > 1) differences.push(...compareRuns(records[0] as RunRecord, record, run));
   }
   const failed = differences.length > 0;
+  const deviates = failed && c.deviation !== undefined && settings.allowDeviations;
   const first = records[0] as RunRecord;
   for (const record of records) {
-    if (settings.keep || (failed && record === first)) continue;
+    if (settings.keep || (failed && !deviates && record === first)) continue;
     rmSync(record.dir, { recursive: true, force: true });
   }
+  if (deviates) return { case: c, status: 'deviation', differences, command: first.command, milliseconds: Date.now() - started };
   return {
     case: c,
     status: failed ? 'fail' : 'pass',
