@@ -111,6 +111,8 @@ export interface SessionCase extends CaseBase {
   readonly expect: {
     readonly exitCode: number;
     readonly report: ReportExpect | undefined;
+    /** The whole of stdout, exactly (a report mode that prints none: ""). */
+    readonly stdout: string | undefined;
     readonly files: ReadonlyMap<string, FileExpect>;
   };
 }
@@ -228,7 +230,7 @@ function uint64(value: Json | undefined, where: Where): bigint {
   return BigInt.asUintN(64, n);
 }
 
-/** Trap function names the driver scripts may use instead of numbers ("Call" is the driver's own pseudo-function). */
+/** Trap function names the driver scripts may use instead of numbers ("Call" and "Trap" are the driver's own pseudo-functions). */
 export const TRAP_WORDS: Readonly<Record<string, bigint>> = {
   Read: 0x64616552n,
   Write: 0x74697257n,
@@ -237,6 +239,7 @@ export const TRAP_WORDS: Readonly<Record<string, bigint>> = {
   Exit: 0x74697845n,
   Fork: 0x6b726f46n,
   Call: 0x6c6c6143n,
+  Trap: 0x70617254n,
 };
 
 function trapRecord(value: Json | undefined, where: Where): TrapRecord {
@@ -385,7 +388,7 @@ function sessionCase(object: JsonObject, base: CaseBase, where: Where): SessionC
       files.set(fileName(name, where.at('files').at(name)), fileSource(source, where.at('files').at(name)));
     }
   }
-  const expectObject = where.at('expect').object(object.expect, ['exitCode', 'report', 'files']);
+  const expectObject = where.at('expect').object(object.expect, ['exitCode', 'report', 'stdout', 'files']);
   const expectedFiles = new Map<string, FileExpect>();
   if (expectObject.files !== undefined) {
     const w = where.at('expect').at('files');
@@ -409,6 +412,7 @@ function sessionCase(object: JsonObject, base: CaseBase, where: Where): SessionC
     expect: {
       exitCode: where.at('expect').at('exitCode').integer(expectObject.exitCode, 0, 255),
       report: expectObject.report === undefined ? undefined : reportExpect(expectObject.report, where.at('expect').at('report')),
+      stdout: expectObject.stdout === undefined ? undefined : where.at('expect').at('stdout').string(expectObject.stdout),
       files: expectedFiles,
     },
   };

@@ -35,13 +35,12 @@
  *   on at most 1 and 7 commas, so surplus fields end up inside the last
  *   number; "invalid numeric value" quotes the unparsed rest, as strtoll
  *   left it.
- * - Not kept: the original truncated Timeout, Node, channel type and the
- *   etag flags to 32 bits before range-checking them (so 4294967297 read as
- *   1); here the full number is checked. A file over 512 KiB was silently
- *   cut; here it is an error (EFBIG, as the pre-20130611 parser did). Node,
- *   when present, must be 1..2147483647 and NameServer needs Node: neither
- *   check is in the 20130611 parser (the later one had "broker specified
- *   but node is absent").
+ * - Timeout, Node, the channel type and the etag flags are C ints: the low
+ *   32 bits, signed, before any check (4294967297 reads as 1), as measured
+ *   on the original ZeroVM 2015.
+ * - Not kept: a file over 512 KiB was silently cut by the original; here
+ *   it is an error (EFBIG, as the pre-20130611 parser did), see
+ *   spec/runtime.md "Where we differ".
  * - Channel limits are `bigint`: a program reads them as int64 from the
  *   user manifest, so values above 2^53 must survive exactly.
  */
@@ -162,8 +161,6 @@ export const MANIFEST_FAILURES = {
   'negative-limit': { errno: 'EFAULT', source: 'manifest.c Channel: "negative limits for %s"' },
   'keyword-missing': { errno: 'EFAULT', source: 'manifest.c CheckCounters: "%s not specified"' },
   'keyword-duplicate': { errno: 'EFAULT', source: 'manifest.c CheckCounters: "duplicate %s keyword"' },
-  'node-missing': { errno: 'EFAULT', source: 'ours, after the 20140320 manifest.c "broker specified but node is absent"' },
-  'invalid-node': { errno: 'EFAULT', source: 'ours, after the pre-20130611 manifest_setup.c "node id is invalid"' },
   'program-missing': { errno: 'ENOENT', source: 'zvm_main.c ParseCommandLine: "program open error"' },
   'program-malformed': { errno: 'ENOEXEC', source: 'loader (elf_util.c) failures while loading the program' },
   'validation-failed': { errno: 'ENOEXEC', source: 'zvm_main.c ValidateProgram: "validation failed"' },
@@ -309,8 +306,13 @@ class LineContext {
     return Number(this.integer(field, raw));
   }
 
+  /** An integer the original stored in a C int: the low 32 bits, signed (4294967297 reads as 1). */
+  int32(field: string, raw: string): number {
+    return Number(BigInt.asIntN(32, this.integer(field, raw)));
+  }
+
   flag(field: string, raw: string, kind: 'invalid-memory-etag' | 'invalid-channel-etag', text: string): boolean {
-    const value = this.integer(field, raw);
+    const value = BigInt.asIntN(32, this.integer(field, raw));
     if (value !== 0n && value !== 1n) this.fail(kind, text, `${field} is ${value}; it must be 0 (off) or 1 (on)`);
     return value === 1n;
   }
@@ -386,10 +388,10 @@ const HANDLERS: Record<Keyword, (draft: Draft, value: string, at: LineContext) =
     draft.memoryEtag = at.flag('the Memory etag flag', tokens[1] as string, 'invalid-memory-etag', 'invalid memory etag token');
   },
   Timeout(draft, value, at) {
-    draft.timeout = at.number('Timeout', value);
+    draft.timeout = at.int32('Timeout', value);
   },
   Node(draft, value, at) {
-    draft.node = at.number('Node', value);
+    draft.node = at.int32('Node', value);
   },
   Job(draft, value, at) {
     const length = utf8Length(value);
@@ -410,7 +412,7 @@ const HANDLERS: Record<Keyword, (draft: Draft, value: string, at: LineContext) =
     const alias = strip(aliasText);
     const uri = strip(uriText);
     const sources = at.sources(uri);
-    const type = at.number(`the type of channel ${alias}`, typeText);
+    const type = at.int32(`the type of channel ${alias}`, typeText);
     const etag = at.flag(`the etag flag of channel ${alias}`, etagText, 'invalid-channel-etag', 'invalid channel numeric token');
     const limit = (name: string, raw: string): bigint => {
       const v = at.integer(`the ${name} limit of channel ${alias}`, raw);
@@ -452,12 +454,6 @@ export function readManifest(text: string): Manifest {
     const count = counters.get(key) ?? 0;
     if (count === 0 && required) throw new ManifestError('keyword-missing', `${key} not specified`, `add a line '${key} = ...' to the manifest`);
     if (count > 1 && single) throw new ManifestError('keyword-duplicate', `duplicate ${key} keyword`, `${key} appears ${count} times; keep one`);
-  }
-  if (draft.nameServer !== undefined && draft.node === undefined) {
-    throw new ManifestError('node-missing', 'name server specified but node is absent', 'a manifest with NameServer needs Node = <this node\'s number>');
-  }
-  if (draft.node !== undefined && (draft.node < 1 || draft.node > INT32_MAX)) {
-    throw new ManifestError('invalid-node', 'node id is invalid', `Node is ${draft.node}; it must be 1..${INT32_MAX}`);
   }
   const manifest: Manifest = {
     version: MANIFEST_VERSION,

@@ -51,7 +51,7 @@ import {
   type ReportMode,
 } from './report.js';
 import { Verbosity, type SessionObserver } from './trace.js';
-import { dispatchTrapAt, Errno, readTrapArgs, TrapArgsFault, type GuestMemory, type TrapArgs, type TrapHooks } from './trap-io.js';
+import { dispatchTrapAt, readTrapArgs, TrapArgsFault, type GuestMemory, type TrapArgs, type TrapHooks } from './trap-io.js';
 
 export interface SessionOptions {
   /** Path of the system manifest. */
