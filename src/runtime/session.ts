@@ -194,20 +194,19 @@ function readManifestFile(path: string): Manifest {
   return readManifest(text);
 }
 
-/** The program's bytes: it must open (ENOENT "program open error") and read (a directory does not). */
+/** The program's bytes: it must open (ENOENT "program open error") and read (a directory opens but does not). */
 function readProgram(path: string): Uint8Array {
+  let directory: boolean;
   try {
-    statSync(path);
+    directory = statSync(path).isDirectory();
+  } catch {
+    throw new SessionFailure(ENOENT, 'program open error');
+  }
+  if (directory) throw new SessionFailure(ENOENT, `Cannot open '${path}'. Is a directory`);
+  try {
     return readFileSync(path);
-  } catch (error) {
-    const exists = (() => {
-      try {
-        return statSync(path).isDirectory();
-      } catch {
-        return false;
-      }
-    })();
-    throw new SessionFailure(ENOENT, exists ? `Cannot open '${path}'. Is a directory` : 'program open error');
+  } catch {
+    throw new SessionFailure(ENOENT, 'program open error');
   }
 }
 
