@@ -135,7 +135,7 @@ export function parseSessionCommandLine(argv: readonly string[]): SessionCommand
 function emitReport(mode: number, verbosity: number, report: string): void {
   if (mode === 0 || mode === 2) process.stdout.write(report);
   else if (mode === 3) process.stdout.write(frameForJobSocket(report));
-  else if (mode === 1 && verbosity >= 1) process.stderr.write(`zerovm: ${report.replace(/; $/, '')}\n`);
+  else if (mode === 1 && verbosity >= 1) process.stderr.write(`zerovm: ${report.trimEnd()}\n`);
 }
 
 /** The report of a session that ended at its command line (a -t or -v value that is no number). */
