@@ -9,8 +9,9 @@
  *   cases/elf/elf.json and       from the text of programs/exit42.nexe and
  *   cases/elf/*.nexe             the ELF_VARIANTS table below: the same
  *                                program in well-formed, unusual and
- *                                malformed ELF files (zerovm-abi.md §2,
- *                                spec/validator.md "Programs").
+ *                                malformed ELF files (spec/runtime.md
+ *                                "Loading the program": what the original
+ *                                ZeroVM 2015 runs or refuses).
  *
  *   npx tsx conformance/tools/generate.ts           # write the files
  *   npx tsx conformance/tools/generate.ts --check   # exit 1 if a file differs

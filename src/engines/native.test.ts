@@ -2,8 +2,8 @@
  * Tests of the engine contract (src/runtime/engine.ts), run on every engine:
  * the native engine (src/engines/native.ts over native/) and the Unicorn
  * emulation engine (src/emulator/unicorn.ts over native/src/unicorn): the
- * register state on entry and after a trap (shared/spec-notes/zerovm-abi.md
- * sections 3 and 4, to the byte), faults with the same signals and
+ * register state on entry and after a trap (spec/runtime.md "Initial
+ * state" and "The register state after a trap", to the byte), faults with the same signals and
  * addresses, the watchdog, leaks. Then what only the native engine has: its
  * trampoline bytes, ymm state, and that Node's and V8's own signal handling
  * survives its handlers. Unicorn-only behaviour is in

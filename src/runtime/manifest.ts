@@ -4,12 +4,11 @@
  * by `zerovm run` to generate manifests).
  *
  * Pipeline position: command line -> here -> program loading, channels,
- * memory set-up, report. Source of truth: the original ZeroVM, manifest
- * version 20130611 (zerovm/zerovm src/main/manifest.c, the NameServer
- * revision, with the "MANIFEST <line>:" message tags of the later revision),
- * plus the checks the original made on the parsed values elsewhere
- * (src/main/zvm_main.c, src/main/setup.c, src/channels/channel.c); facts in
- * /work/shared/spec-notes/zerovm-abi.md sections 6 and 7.
+ * memory set-up, report. Source of truth: spec/runtime.md "A session,
+ * step by step", the syntax and checks of the original ZeroVM 2015's
+ * manifest reader (manifest version 20130611, with its "MANIFEST <line>:"
+ * message tags), measured on its binary, plus the checks it made on the
+ * parsed values at later steps of a session.
  *
  * Two stages, because the original checked in two places and a caller that
  * wants the original's exit code must keep its order:

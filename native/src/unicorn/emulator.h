@@ -6,8 +6,8 @@
  * Pipeline position: addon.cc (Node-API glue) -> here -> libunicorn,
  * qemu_hooks.cc, watchdog.cc. No Node-API types in this file.
  *
- * Source of truth: shared/spec-notes/zerovm-abi.md sections 1, 3 and 4, the
- * engine contract in src/runtime/engine.ts, and the native engine
+ * Source of truth: spec/runtime.md ("Memory map", "Initial state", "The
+ * register state after a trap", "Engines"), the engine contract in src/runtime/engine.ts, and the native engine
  * (native/src/switch.S, sandbox.cc), which this one must match register for
  * register and fault for fault.
  */
