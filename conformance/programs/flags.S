@@ -9,24 +9,11 @@
         .bundle_align_mode 5
         .include "conformance.inc"
 
-        .macro select letter, target
-        cmpb $\letter, selector(%rip)
-        je \target
-        .endm
-
         .text
         .globl _start
         .p2align 5
 _start:
-        lea selector(%rip), %rax
-        mov %eax, %eax
-        movq $TRAP_READ, io(%rip)
-        movq $0, io+8(%rip)
-        movq $0, io+16(%rip)
-        mov %rax, io+24(%rip)
-        movq $1, io+32(%rip)
-        movq $0, io+40(%rip)
-        trap_at io
+        read_selector
         select 't', single_step
         select 'a', misaligned
         exit_with $1
