@@ -29,7 +29,7 @@
  * Whatever happens, the channels are closed (data on disk, final
  * truncation) and the engine session disposed before the report is made.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { validate } from '../validator/validate.js';
 import { ChannelSet, ChannelMountError, ChannelIoError, programOrder, type ChannelSpec } from './channels/index.js';
 import { Protection, SANDBOX_SIZE, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type Stop } from './engine.js';
@@ -194,19 +194,35 @@ function readManifestFile(path: string): Manifest {
   return readManifest(text);
 }
 
-/** The program's bytes: it must open (ENOENT "program open error") and read (a directory opens but does not). */
+/**
+ * The program's bytes: it must open (ENOENT "program open error"), and the
+ * original read as many bytes as `fstat` reports (so a device reads as
+ * empty: /dev/zero is 0 bytes, not an endless stream); a directory opens
+ * but does not read.
+ */
 function readProgram(path: string): Uint8Array {
-  let directory: boolean;
+  let fd: number;
   try {
-    directory = statSync(path).isDirectory();
+    fd = openSync(path, 'r');
   } catch {
     throw new SessionFailure(ENOENT, 'program open error');
   }
-  if (directory) throw new SessionFailure(ENOENT, `Cannot open '${path}'. Is a directory`);
   try {
-    return readFileSync(path);
-  } catch {
+    const stats = fstatSync(fd);
+    if (stats.isDirectory()) throw new SessionFailure(ENOENT, `Cannot open '${path}'. Is a directory`);
+    const bytes = new Uint8Array(stats.size);
+    let done = 0;
+    while (done < bytes.length) {
+      const n = readSync(fd, bytes, done, bytes.length - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return bytes.subarray(0, done);
+  } catch (error) {
+    if (error instanceof SessionFailure) throw error;
     throw new SessionFailure(ENOENT, 'program open error');
+  } finally {
+    closeSync(fd);
   }
 }
 
