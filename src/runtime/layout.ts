@@ -28,6 +28,7 @@
 import { ManifestError } from './manifest.js';
 import { Protection, SANDBOX_SIZE, TRAMPOLINE_TRAP, type Region } from './engine.js';
 import { STACK_START, type ProgramImage } from './program-image.js';
+import { ProtectionMap } from './protection-map.js';
 import { placeUserManifest, type UserManifestChannel, type UserManifestPlacement } from './user-manifest.js';
 
 export const PAGE_64K = 0x10000;
@@ -65,29 +66,6 @@ export interface Layout {
 
 const RX = Protection.Read | Protection.Execute;
 const RW = Protection.Read | Protection.Write;
-const PAGE_COUNT = SANDBOX_SIZE / PAGE_64K;
-
-/** Page protections built by applying ranges in order, then read back as regions. */
-class PageProtections {
-  private readonly pages = new Uint8Array(PAGE_COUNT);
-
-  set(start: number, end: number, protection: Protection): void {
-    if (end > start) this.pages.fill(protection, start / PAGE_64K, end / PAGE_64K);
-  }
-
-  regions(): Region[] {
-    const regions: Region[] = [];
-    let page = 0;
-    while (page < PAGE_COUNT) {
-      const protection = this.pages[page] as Protection;
-      let end = page + 1;
-      while (end < PAGE_COUNT && this.pages[end] === protection) end++;
-      if (protection !== Protection.None) regions.push({ address: page * PAGE_64K, size: (end - page) * PAGE_64K, protection });
-      page = end;
-    }
-    return regions;
-  }
-}
 
 /**
  * Computes the layout. Throws ManifestError ('invalid-memory-size',
@@ -110,7 +88,7 @@ export function computeLayout(image: ProgramImage, memory: number, channels: rea
   const heapLimit = Math.min(heapEnd, manifestPage);
   const userManifest = placeUserManifest(channels, { heapPtr: image.breakAddress, heapSize: heapLimit - image.breakAddress });
 
-  const pages = new PageProtections();
+  const pages = new ProtectionMap();
   pages.set(TRAMPOLINE_START, heapStart, RW);
   pages.set(TRAMPOLINE_START, image.textEnd, RX);
   const rodataEnd = roundUp64K(image.data?.start ?? image.breakAddress);
@@ -121,7 +99,7 @@ export function computeLayout(image: ProgramImage, memory: number, channels: rea
   pages.set(manifestPage, STACK_START, Protection.Read);
 
   /* the trap's view: each entry covers from the previous entry's end to its own */
-  const view = new PageProtections();
+  const view = new ProtectionMap();
   let from = TRAMPOLINE_START;
   const entry = (end: number, protection: Protection): void => {
     if (end > from) {
@@ -137,8 +115,8 @@ export function computeLayout(image: ProgramImage, memory: number, channels: rea
   entry(SANDBOX_SIZE, RW);
 
   return {
-    regions: pages.regions(),
-    trapView: view.regions(),
+    regions: pages.ranges(),
+    trapView: view.ranges(),
     heapPtr: image.breakAddress,
     heapSize: heapLimit - image.breakAddress,
     heapStart,
