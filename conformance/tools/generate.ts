@@ -146,6 +146,8 @@ interface ElfLayout {
   readonly truncate?: number;
   /** The text's file size when it is not exit42's padded text: hlt after exit42's bytes. */
   readonly textSize?: number;
+  /** Text bytes (hex) instead of exit42's, hlt after them up to a whole bundle. */
+  readonly textCode?: string;
 }
 
 /** The text of exit42: its PT_LOAD R+X bytes. */
@@ -180,6 +182,14 @@ function textOfSize(size: number): Uint8Array {
   return bytes;
 }
 
+/** `hex` followed by hlt up to a whole bundle. */
+function codeText(hex: string): Uint8Array {
+  const code = Buffer.from(hex, 'hex');
+  const bytes = new Uint8Array(Math.ceil(code.length / 32) * 32).fill(0xf4);
+  bytes.set(code);
+  return bytes;
+}
+
 function text(overrides: Partial<ProgramHeader> = {}): ProgramHeader {
   return { type: PT.LOAD, flags: PF.R | PF.X, offset: TEXT_OFFSET, vaddr: 0x20000, filesz: TEXT.length, memsz: TEXT.length, ...overrides };
 }
@@ -195,7 +205,7 @@ function other(type: number, memsz = 0): ProgramHeader {
 
 function buildElf(layout: ElfLayout): Uint8Array {
   const headers = layout.headers;
-  const textBytes = layout.textSize === undefined ? TEXT : textOfSize(layout.textSize);
+  const textBytes = layout.textCode !== undefined ? codeText(layout.textCode) : layout.textSize === undefined ? TEXT : textOfSize(layout.textSize);
   const phoff = layout.phoff ?? 64;
   const textAt = Math.max(TEXT_OFFSET, Math.ceil((phoff + 56 * headers.length) / 0x1000) * 0x1000);
   const placed = headers.map((h) => (h.offset === TEXT_OFFSET && h.type === PT.LOAD && (h.flags & PF.X) !== 0 ? { ...h, offset: textAt } : h));
@@ -235,7 +245,11 @@ type ElfOutcome =
   /** refused while loading (validator state 2) */
   | { readonly exitCode: number; readonly refusal: string }
   /** loaded and validated (validator state 0), refused when it would start */
-  | { readonly exitCode: number; readonly started: string };
+  | { readonly exitCode: number; readonly started: string }
+  /** loaded, validated (validator state 0) and run into a signal */
+  | { readonly signal: number }
+  /** loaded and refused by the validator (validator state 1) */
+  | { readonly invalid: true };
 
 interface ElfVariant {
   readonly id: string;
@@ -252,6 +266,10 @@ const RUNS = { runs: true } as const;
 const EIO = 5;
 const ENOEXEC = 8;
 const EFAULT = 14;
+/** The exit code of a session ended by a signal from the program. */
+const SIGNAL_EXIT = 4;
+/** A direct jump (e9 rel32) at 0x20000 to 0x20000 + `offset`. */
+const jumpTo = (offset: number): string => `e9${Buffer.from(Uint32Array.of(offset - 5).buffer).toString('hex')}`;
 
 /**
  * One file per rule of spec/runtime.md "Loading the program" (what the
@@ -422,6 +440,18 @@ export const ELF_VARIANTS: readonly ElfVariant[] = [
     outcome: { exitCode: ENOEXEC, refusal: 'the entry point 0x30000 is not a 32-byte aligned address in the text' },
   },
   {
+    id: 'hlt-fill-jump-kept',
+    title: 'a 5-byte text that jumps to its hlt at offset 0x1f: validated up to 16 bytes past its last non-hlt byte, a bundle here, so the target is inside; the hlt faults',
+    layout: { textCode: jumpTo(0x1f), headers: [text({ filesz: 32, memsz: 32 })] },
+    outcome: { signal: 11 },
+  },
+  {
+    id: 'hlt-fill-jump-dropped',
+    title: 'a 5-byte text that jumps to offset 0x21 of its hlt fill: the validator drops the hlt past the first bundle, so the unaligned target lies outside the region: validation failed',
+    layout: { textCode: jumpTo(0x21), headers: [text({ filesz: 32, memsz: 32 })] },
+    outcome: { invalid: true },
+  },
+  {
     id: 'entry-unaligned',
     title: 'an entry point that is not 32-byte aligned',
     layout: { entry: 0x20010, headers: [text()] },
@@ -449,7 +479,11 @@ export function elfCases(): GeneratedFile[] {
     const expect =
       'runs' in o
         ? { exitCode: 0, report: { validatorState: 0, userReturnCode: 42, exitState: 'ok' } }
-        : 'started' in o
+        : 'signal' in o
+          ? { exitCode: SIGNAL_EXIT, report: { validatorState: 0, exitState: { class: 'signal', signal: o.signal, reference: `Signal ${o.signal} from untrusted code: Halting at 0x` } } }
+          : 'invalid' in o
+            ? { exitCode: ENOEXEC, report: { validatorState: 1, exitState: { class: 'failure', reference: 'validation failed' } } }
+            : 'started' in o
           ? { exitCode: o.exitCode, report: { validatorState: 0, exitState: { class: 'failure', reference: o.started } } }
           : { exitCode: o.exitCode, report: { validatorState: 2, exitState: { class: 'failure', reference: o.refusal } } };
     return { id: v.id, title: v.title, ...(v.profile === undefined ? {} : { profile: v.profile }), program: path, manifest: ELF_MANIFEST, expect };

@@ -11,8 +11,9 @@
  * the block's address inside the data segment or the heap (the original's
  * "heap" entry of its memory map: from the data segment's start to the
  * heap's end), the address 64 KiB aligned. Jail then validates exactly
- * `size` bytes (an instruction may not run past them; -EPERM when they do
- * not validate) and makes the 4 KiB pages of the block read+execute;
+ * `size` bytes, less the trailing hlt the original's validator dropped
+ * (halt-trim.ts; an instruction may not run past them; -EPERM when they
+ * do not validate) and makes the 4 KiB pages of the block read+execute;
  * Unjail makes them read+write. Both return 0.
  *
  * Deliberate differences (spec/runtime.md, "Where we differ"):
@@ -27,6 +28,7 @@ import { DecodedInstruction, DecodeStatus, decode } from '../validator/decoder.j
 import { validate, type ValidationPolicy } from '../validator/validate.js';
 import type { CpuFeature } from '../validator/features.js';
 import { Protection } from './engine.js';
+import { haltTrimmedLength } from './halt-trim.js';
 import { Errno } from './trap-io.js';
 
 /** The granule of TrapJail / TrapUnjail protection changes: a host page. */
@@ -77,7 +79,8 @@ export function jailBlock(target: JailTarget, buffer: number, size: number): num
   const refused = refusal(target, buffer, size);
   if (refused !== null) return refused;
   const options = { base: buffer, policy: target.policy, ...(target.features === undefined ? {} : { features: target.features }) };
-  const block = target.view(buffer, size);
+  const whole = target.view(buffer, size);
+  const block = whole.subarray(0, haltTrimmedLength(whole));
   if (!endsOnInstructionBoundary(block) || !validate(block, options).valid) return -Errno.EPERM;
   const span = roundUpPage(size);
   if (span !== size && !validate(target.view(buffer, span), options).valid) return -Errno.EPERM;

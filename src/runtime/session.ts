@@ -32,12 +32,14 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { validate } from '../validator/validate.js';
 import { ChannelSet, ChannelMountError, ChannelIoError, programOrder, type ChannelSpec } from './channels/index.js';
-import { Protection, SANDBOX_SIZE, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type Stop } from './engine.js';
+import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type Stop } from './engine.js';
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
-import { JAIL_PAGE, jailBlock, unjailBlock, type JailTarget } from './jail.js';
+import { haltTrimmedLength } from './halt-trim.js';
+import { jailBlock, unjailBlock, type JailTarget } from './jail.js';
 import { computeLayout, loadingRegions, TRAMPOLINE_END, type Layout } from './layout.js';
 import { loadProgram } from './loader.js';
 import { checkNetwork, checkTimeout, ManifestError, readManifest, type Manifest } from './manifest.js';
+import { ProtectionMap } from './protection-map.js';
 import { ProgramLoadError, readProgramImage, textRegion, TEXT_START, type ProgramImage } from './program-image.js';
 import {
   accountingTimes,
@@ -100,7 +102,6 @@ const ENOENT = 2;
 const ENOEXEC = 8;
 const EFAULT = 14;
 const EINVAL = 22;
-const PAGE_COUNT = SANDBOX_SIZE / JAIL_PAGE;
 const TIMEOUT_STATE = EXIT_STATES.find((row) => row.id === 'sessionTimeout')!;
 const VALIDATION_FAILED = EXIT_STATES.find((row) => row.id === 'validationFailed')!;
 /** Trampoline slots: 32 bytes each; slot 0 is the trap, 1..LAST_LIVE_SLOT end the session. */
@@ -113,12 +114,12 @@ class ProgramExit {
 }
 
 /**
- * The trap's view of memory (the original's memory map, layout.ts), page
- * by page at the 4 KiB granule of TrapJail: what a TrapRead may write and
- * a TrapWrite may read. Jail and Unjail change it with the engine's pages.
+ * The trap's view of memory (the original's memory map, layout.ts), down
+ * to the 4 KiB granule of TrapJail: what a TrapRead may write and a
+ * TrapWrite may read. Jail and Unjail change it with the engine's pages.
  */
 class PageMap implements GuestMemory {
-  private readonly pages = new Uint8Array(PAGE_COUNT);
+  private readonly map = new ProtectionMap();
 
   constructor(
     private readonly session: EngineSession,
@@ -128,25 +129,15 @@ class PageMap implements GuestMemory {
   }
 
   set(address: number, size: number, protection: Protection): void {
-    this.pages.fill(protection, address / JAIL_PAGE, (address + size) / JAIL_PAGE);
-  }
-
-  private all(address: number, length: number, bit: Protection): boolean {
-    if (length <= 0) return true;
-    if (address < 0 || address + length > SANDBOX_SIZE) return false;
-    const last = Math.floor((address + length - 1) / JAIL_PAGE);
-    for (let page = Math.floor(address / JAIL_PAGE); page <= last; page++) {
-      if ((this.pages[page]! & bit) === 0) return false;
-    }
-    return true;
+    this.map.set(address, address + size, protection);
   }
 
   isReadable(address: number, length: number): boolean {
-    return this.all(address, length, Protection.Read);
+    return this.map.every(address, length, Protection.Read);
   }
 
   isWritable(address: number, length: number): boolean {
-    return this.all(address, length, Protection.Write);
+    return this.map.every(address, length, Protection.Write);
   }
 
   view(address: number, length: number): Uint8Array {
@@ -155,18 +146,9 @@ class PageMap implements GuestMemory {
 
   /** Views of the readable regions in address order (for the memory etag). */
   *readableRegions(): Iterable<Uint8Array> {
-    let page = 0;
-    while (page < PAGE_COUNT) {
-      if ((this.pages[page]! & Protection.Read) === 0) {
-        page++;
-        continue;
-      }
-      const first = page;
-      while (page < PAGE_COUNT && (this.pages[page]! & Protection.Read) !== 0) page++;
+    for (const { start, end } of this.map.spans(Protection.Read)) {
       /* one view per 1 MiB at most, to keep each view small */
-      for (let at = first * JAIL_PAGE; at < page * JAIL_PAGE; at += 0x100000) {
-        yield this.session.view(at, Math.min(0x100000, page * JAIL_PAGE - at));
-      }
+      for (let at = start; at < end; at += 0x100000) yield this.session.view(at, Math.min(0x100000, end - at));
     }
   }
 }
@@ -265,7 +247,8 @@ export function runSession(options: SessionOptions): SessionResult {
     const bytes = readProgram(manifest.program);
     const image = loadImage(bytes);
     if (!options.skipValidation) {
-      const verdict = validate(textRegion(bytes, image), {
+      const text = textRegion(bytes, image);
+      const verdict = validate(text.subarray(0, haltTrimmedLength(text)), {
         base: TEXT_START,
         policy: 'deterministic',
         features: options.engine.features,
