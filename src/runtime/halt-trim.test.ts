@@ -39,3 +39,13 @@ describe('haltTrimmedLength', () => {
     expect(haltTrimmedLength(new Uint8Array(4096).fill(0xf4))).toBe(32);
   });
 });
+
+describe('haltTrimmedLength with a known hlt run', () => {
+  it('gives the same length as a full search', () => {
+    for (const code of [0, 1, 5, 16, 17, 40, 100]) {
+      const bytes = region(Math.max(code, 1), 0x10000);
+      expect(haltTrimmedLength(bytes, code + 3)).toBe(haltTrimmedLength(bytes));
+      expect(haltTrimmedLength(bytes, 0x10000)).toBe(haltTrimmedLength(bytes));
+    }
+  });
+});

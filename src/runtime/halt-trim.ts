@@ -21,9 +21,14 @@ const HLT = 0xf4;
 const KEEP = 16;
 const BUNDLE = 32;
 
-/** The length of `code` the original validated (never more than its length). */
-export function haltTrimmedLength(code: Uint8Array): number {
-  let last = code.length - 1;
+/**
+ * The length of `code` the original validated (never more than its
+ * length). `hltFrom`: where a run of hlt known to last to the end begins
+ * (the text's fill), so that the search for the last other byte starts
+ * there rather than 64 KiB further.
+ */
+export function haltTrimmedLength(code: Uint8Array, hltFrom = code.length): number {
+  let last = Math.max(0, Math.min(hltFrom, code.length) - 1);
   /* as the original counted: the first byte is never taken for trailing hlt */
   while (last > 0 && code[last] === HLT) last--;
   const halts = code.length - (last + 1);

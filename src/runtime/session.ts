@@ -248,7 +248,7 @@ export function runSession(options: SessionOptions): SessionResult {
     const image = loadImage(bytes);
     if (!options.skipValidation) {
       const text = textRegion(bytes, image);
-      const verdict = validate(text.subarray(0, haltTrimmedLength(text)), {
+      const verdict = validate(text.subarray(0, haltTrimmedLength(text, image.staticTextEnd - TEXT_START)), {
         base: TEXT_START,
         policy: 'deterministic',
         features: options.engine.features,
