@@ -3,8 +3,9 @@
 # reads the file's first 16 bytes back from offset 0 and copies what it got
 # to stdout. Exits with 0, or 1 when a trap fails.
 #
-# The manifest names the channel (channels after the standard three keep
-# their manifest order, so /dev/data is channel 3):
+# The manifest names the channel (channels after the standard three are
+# numbered in the byte order of their aliases, so the only other one,
+# /dev/data, is channel 3; see spec/runtime.md, "Channels"):
 #   Channel = data.bin, /dev/data, 3, 0, 99, 99, 99, 99
         .bundle_align_mode 5
         .include "zerovm-abi.inc"

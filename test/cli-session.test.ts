@@ -116,12 +116,30 @@ for (const { name, skip } of ENGINES) {
       expect(report[5]).toBe('ok');
     });
 
-    it('-F -t 1 loads and stops, report joined with "; "', () => {
+    it('-F -t 1 loads and stops; the report goes to the log (stderr with -v 1), joined with "; ", not to stdout', () => {
       const m = manifest(join(ROOT, 'examples', 'hello.nexe'));
-      const r = zerovm(['--engine', name, '-F', '-t', '1', m.path]);
+      const quiet = zerovm(['--engine', name, '-F', '-t', '1', m.path]);
+      expect([quiet.status, quiet.stdout, quiet.stderr]).toEqual([0, '', '']);
+      const r = zerovm(['--engine', name, '-F', '-t', '1', '-v', '1', m.path]);
       expect(r.status).toBe(0);
-      expect(r.stdout).toMatch(/^0; 0; 0; disable; .*; ok; ; $/);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^zerovm: 0; 0; 0; disable; .*; ok; ;$/m);
       expect(readFileSync(m.out, 'utf8')).toBe('');
+    });
+
+    it('-t 3 prefixes the report with its length; other modes print none; -t x is EFAULT with a report', () => {
+      const m = manifest(join(ROOT, 'examples', 'hello.nexe'));
+      const framed = zerovm(['--engine', name, '-F', '-t', '3', m.path]);
+      expect(framed.status).toBe(0);
+      const match = /^0x([0-9a-f]{6})/.exec(framed.stdout);
+      expect(match).not.toBeNull();
+      expect(Number.parseInt(match![1]!, 16)).toBe(Buffer.byteLength(framed.stdout) - 8);
+      expect(framed.stdout.slice(8).split('\n').slice(0, 3)).toEqual(['0', '0', '0']);
+      expect(zerovm(['--engine', name, '-F', '-t', '4', m.path]).stdout).toBe('');
+      const bad = zerovm(['--engine', name, '-t', 'x', m.path]);
+      expect(bad.status).toBe(14);
+      expect(bad.stdout.split('\n')[0]).toBe('2');
+      expect(bad.stdout.split('\n')[5]).toBe("MANIFEST 0: invalid numeric value 'x'");
     });
 
     it('zerovm run keeps what the shell redirected: stdout and stderr sharing one file (> out 2>&1), appending (>>)', () => {

@@ -84,13 +84,16 @@ describe.skipIf(unavailable !== null && !ci)('zerovm -T, -v and -t 2', () => {
     expect(lines[6]).toBe('ok');
   });
 
-  it('refuses a trace file it cannot create, and a verbosity outside 0..3', () => {
+  it('refuses a trace file it cannot create; reads -v as a manifest number (above 3 is 3)', () => {
     const input = join(tmp, 'in');
     const r = zerovm(['-T', '/nonexistent/dir/trace', catManifest(input, join(tmp, 'out-x'))]);
     expect(r.status).toBe(22);
     expect(r.stderr).toMatch(/cannot create the trace file \/nonexistent\/dir\/trace/);
     const v = zerovm(['-v', '7', catManifest(input, join(tmp, 'out-y'))]);
-    expect(v.status).toBe(22);
-    expect(v.stdout).toMatch(/invalid verbosity/);
+    expect(v.status).toBe(0);
+    expect(v.stderr).toMatch(/^zerovm: TrapRead/m);
+    const bad = zerovm(['-v', '0x', catManifest(input, join(tmp, 'out-z'))]);
+    expect(bad.status).toBe(14);
+    expect(bad.stdout).toMatch(/MANIFEST 0: invalid numeric value 'x'/);
   });
 });

@@ -20,7 +20,9 @@ import { describe, expect, it } from 'vitest';
 import { generateAll, staleFiles } from '../conformance/tools/generate.js';
 import { loadSuite } from '../src/conformance/loader.js';
 import { nativeEngine } from '../src/engines/native.js';
+import { readProgramImage, textRegion } from '../src/runtime/program-image.js';
 import { BIN, ROOT } from './cli.js';
+import { NACL_VALIDATOR, ORIGINAL_VALIDATOR, originalValidatorsUnavailable, REFERENCE } from './original-zerovm.js';
 
 const SUITE = join(ROOT, 'conformance');
 const ci = process.env.CI === 'true' || process.env.CI === '1';
@@ -61,6 +63,26 @@ describe.skipIf(!toolsPresent && !ci)('conformance/programs rebuild from source'
       const same = Buffer.compare(readFileSync(join(SUITE, 'programs', nexe)), readFileSync(join(work, nexe))) === 0;
       expect(same, `${nexe} differs from its rebuilt version: run make -C conformance/programs and commit`).toBe(true);
     }
+  });
+});
+
+const validatorsUnavailable = originalValidatorsUnavailable();
+if (validatorsUnavailable !== null && existsSync(REFERENCE)) console.warn(`\n*** SKIPPING the programs' check under the original validators: ${validatorsUnavailable} ***\n`);
+
+describe.skipIf(validatorsUnavailable !== null)('the programs validate under both original validators', () => {
+  /* flags.nexe needs popf (zerovm-ts cases only); invalid.nexe and unsafe.nexe are meant to fail */
+  const programs = [
+    ...readdirSync(join(SUITE, 'programs')).filter((f) => f.endsWith('.nexe') && f !== 'flags.nexe' && f !== 'invalid.nexe').map((f) => join(SUITE, 'programs', f)),
+    ...readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.nexe') && f !== 'unsafe.nexe').map((f) => join(ROOT, 'examples', f)),
+  ];
+  it.each(programs.map((p) => [p.slice(ROOT.length + 1), p]))('%s: NaCl\'s ncval and ZeroVM 2015\'s validator accept its text', (_name, path) => {
+    const bytes = readFileSync(path);
+    const text = join(mkdtempSync(join(tmpdir(), 'zerovm-program-text-')), 'text.bin');
+    writeFileSync(text, textRegion(bytes, readProgramImage(bytes)));
+    const nacl = spawnSync(NACL_VALIDATOR, ['--raw', text, '--base', '20000'], { encoding: 'utf8' });
+    expect(nacl.status, nacl.stdout).toBe(0);
+    const original = spawnSync(ORIGINAL_VALIDATOR, [text, '--base', '0x20000'], { encoding: 'utf8' });
+    expect(original.status, original.stdout).toBe(0);
   });
 });
 

@@ -108,7 +108,7 @@ const HOSTILE = {
   beyond4GiB: 'b8ffffffff89c0498b9c0700100000f4',
   /* xor %ecx,%ecx; mov $1,%eax; xor %edx,%edx; div %ecx; hlt */
   divideByZero: '31c9b80100000031d2f7f1f4',
-  /* mov $0x10020,%eax; and $-32,%eax; add %r15,%rax; jmp *%rax   (a hlt slot of the trampoline) */
+  /* mov $0x10020,%eax; and $-32,%eax; add %r15,%rax; jmp *%rax   (trampoline slot 1: not the trap) */
   trampolineHlt: 'b82000010083e0e04c01f8ffe0',
   /* 1: jmp 1b */
   endless: 'ebfe',
@@ -141,10 +141,10 @@ const EXPECTED: Record<HostileName, { exitCode: number; state: RegExp; user?: nu
   jumpIntoData: { exitCode: 4, state: /^Signal 11 from untrusted code/ },
   beyond4GiB: { exitCode: 4, state: /^Signal 11 from untrusted code/ },
   divideByZero: { exitCode: 4, state: /^Signal 8 from untrusted code/ },
-  trampolineHlt: { exitCode: 4, state: /^Signal 11 from untrusted code/ },
+  trampolineHlt: { exitCode: 22, state: /^nacl syscall #1 received$/ },
   endless: { exitCode: 4, state: /^session timeout$/ },
   undefinedOpcode: { exitCode: 4, state: /^Signal 4 from untrusted code/ },
-  stackOverflow: { exitCode: 4, state: /^Signal 11 from untrusted code: Halting at 0x440000020000$/ },
+  stackOverflow: { exitCode: 4, state: /^Signal 11 from untrusted code: Halting at 0x440A00020000$/ },
   writeThenCrash: { exitCode: 4, state: /^Signal 11 from untrusted code/ },
   writeThenHang: { exitCode: 4, state: /^session timeout$/ },
   flood: { exitCode: 0, state: /^ok$/, user: 122 /* EDQUOT */ },
@@ -370,7 +370,7 @@ describe.skipIf(ENGINES.some((c) => c.skip))('the same programs on native and un
     both(() => manifest(hostile('int3', '90cc'), { etags: true }), true);
     const m = manifest(hostile('int3', '90cc'));
     expect(runSession({ manifestPath: m.path, engine: ENGINES[1]!.engine, skipValidation: true }).exitState).toBe(
-      'Signal 5 from untrusted code: Halting at 0x440000020002',
+      'Signal 5 from untrusted code: Halting at 0x440A00020002',
     );
   });
 

@@ -6,7 +6,9 @@
 #   - makes the trap with %edi pointing at a copy of the record, or, when
 #     the function word is "Call" (0x6c6c6143, not a trap function), calls
 #     the 32-byte aligned sandbox address arg0 with the sandboxed call
-#     sequence (for code made executable by TrapJail);
+#     sequence (for code made executable by TrapJail, or a trampoline
+#     slot), or, when it is "Trap" (0x70617254), makes the trap with %edi
+#     = arg0 (an argument block anywhere, or none: 0);
 #   - writes the result (%rax as a signed 64-bit decimal number and "\n")
 #     to channel 1 (stdout) with one TrapWrite.
 # A short or failed read of the script ends the program with TrapExit(0).
@@ -21,6 +23,7 @@
 
         .set RECORD_SIZE, 48
         .set PSEUDO_CALL, 0x6c6c6143    # "Call"
+        .set PSEUDO_TRAP, 0x70617254    # "Trap"
 
         .text
         .globl _start
@@ -43,7 +46,14 @@ next:
         mov record(%rip), %rax
         cmp $PSEUDO_CALL, %rax
         je call_target
+        cmp $PSEUDO_TRAP, %rax
+        je trap_elsewhere
         trap_at record
+        jmp print
+
+trap_elsewhere:
+        mov record+16(%rip), %edi
+        trap_call
         jmp print
 
 call_target:

@@ -9,8 +9,9 @@
  *   cases/elf/elf.json and       from the text of programs/exit42.nexe and
  *   cases/elf/*.nexe             the ELF_VARIANTS table below: the same
  *                                program in well-formed, unusual and
- *                                malformed ELF files (zerovm-abi.md §2,
- *                                spec/validator.md "Programs").
+ *                                malformed ELF files (spec/runtime.md
+ *                                "Loading the program": what the original
+ *                                ZeroVM 2015 runs or refuses).
  *
  *   npx tsx conformance/tools/generate.ts           # write the files
  *   npx tsx conformance/tools/generate.ts --check   # exit 1 if a file differs
@@ -143,6 +144,10 @@ interface ElfLayout {
   readonly headers: readonly ProgramHeader[];
   /** Cut the file to this many bytes. */
   readonly truncate?: number;
+  /** The text's file size when it is not exit42's padded text: hlt after exit42's bytes. */
+  readonly textSize?: number;
+  /** Text bytes (hex) instead of exit42's, hlt after them up to a whole bundle. */
+  readonly textCode?: string;
 }
 
 /** The text of exit42: its PT_LOAD R+X bytes. */
@@ -170,6 +175,21 @@ function paddedText(): Uint8Array {
 
 const TEXT = paddedText();
 
+/** exit42's text followed by hlt up to `size` bytes. */
+function textOfSize(size: number): Uint8Array {
+  const bytes = new Uint8Array(size).fill(0xf4);
+  bytes.set(TEXT.subarray(0, Math.min(TEXT.length, size)));
+  return bytes;
+}
+
+/** `hex` followed by hlt up to a whole bundle. */
+function codeText(hex: string): Uint8Array {
+  const code = Buffer.from(hex, 'hex');
+  const bytes = new Uint8Array(Math.ceil(code.length / 32) * 32).fill(0xf4);
+  bytes.set(code);
+  return bytes;
+}
+
 function text(overrides: Partial<ProgramHeader> = {}): ProgramHeader {
   return { type: PT.LOAD, flags: PF.R | PF.X, offset: TEXT_OFFSET, vaddr: 0x20000, filesz: TEXT.length, memsz: TEXT.length, ...overrides };
 }
@@ -185,10 +205,11 @@ function other(type: number, memsz = 0): ProgramHeader {
 
 function buildElf(layout: ElfLayout): Uint8Array {
   const headers = layout.headers;
+  const textBytes = layout.textCode !== undefined ? codeText(layout.textCode) : layout.textSize === undefined ? TEXT : textOfSize(layout.textSize);
   const phoff = layout.phoff ?? 64;
   const textAt = Math.max(TEXT_OFFSET, Math.ceil((phoff + 56 * headers.length) / 0x1000) * 0x1000);
   const placed = headers.map((h) => (h.offset === TEXT_OFFSET && h.type === PT.LOAD && (h.flags & PF.X) !== 0 ? { ...h, offset: textAt } : h));
-  const end = Math.max(textAt + TEXT.length, ...placed.map((h) => (h.type === PT.LOAD ? h.offset + h.filesz : 0)));
+  const end = Math.max(textAt + textBytes.length, ...placed.map((h) => (h.type === PT.LOAD ? h.offset + h.filesz : 0)));
   const bytes = new Uint8Array(end);
   const view = new DataView(bytes.buffer);
   bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 123, 7]);
@@ -214,121 +235,228 @@ function buildElf(layout: ElfLayout): Uint8Array {
     view.setBigUint64(at + 40, BigInt(h.memsz), true);
     view.setBigUint64(at + 48, 0x1000n, true);
   });
-  bytes.set(TEXT, textAt);
+  bytes.set(textBytes, textAt);
   return layout.truncate === undefined ? bytes : bytes.subarray(0, layout.truncate);
 }
+
+/** What the session does with a variant: run it (exit42's code 42), refuse it, or run it into a fault. */
+type ElfOutcome =
+  | { readonly runs: true }
+  /** refused while loading (validator state 2) */
+  | { readonly exitCode: number; readonly refusal: string }
+  /** loaded and validated (validator state 0), refused when it would start */
+  | { readonly exitCode: number; readonly started: string }
+  /** loaded, validated (validator state 0) and run into a signal */
+  | { readonly signal: number }
+  /** loaded and refused by the validator (validator state 1) */
+  | { readonly invalid: true };
 
 interface ElfVariant {
   readonly id: string;
   readonly title: string;
   readonly layout: ElfLayout;
-  /** undefined: the program runs (exit 0, user code 42); else this project's message for the refusal (exit 8). */
-  readonly refusal?: string;
+  /** As measured on the original ZeroVM 2015; a refusal carries this project's wording. */
+  readonly outcome: ElfOutcome;
   readonly profile?: 'zerovm-ts';
 }
 
 const RODATA_AT = 0x30000;
 const DATA_AT = 0x40000;
+const RUNS = { runs: true } as const;
+const EIO = 5;
+const ENOEXEC = 8;
+const EFAULT = 14;
+/** The exit code of a session ended by a signal from the program. */
+const SIGNAL_EXIT = 4;
+/** A direct jump (e9 rel32) at 0x20000 to 0x20000 + `offset`. */
+const jumpTo = (offset: number): string => `e9${Buffer.from(Uint32Array.of(offset - 5).buffer).toString('hex')}`;
 
-/** Every rule of zerovm-abi.md §2 and src/elf/nexe.ts, one file each; the positive variants first. */
+/**
+ * One file per rule of spec/runtime.md "Loading the program" (what the
+ * original ZeroVM 2015 checks, measured), the positive variants first.
+ */
 export const ELF_VARIANTS: readonly ElfVariant[] = [
-  { id: 'minimal', title: 'one R+X PT_LOAD at 0x20000: runs', layout: { headers: [text()] } },
+  { id: 'minimal', title: 'one R+X PT_LOAD at 0x20000: runs', layout: { headers: [text()] }, outcome: RUNS },
   {
     id: 'tolerated-headers',
     title: 'PT_PHDR, PT_GNU_STACK and an empty PT_TLS are tolerated',
     layout: { headers: [other(PT.PHDR), text(), other(PT.GNU_STACK), other(PT.TLS)] },
+    outcome: RUNS,
   },
   {
     id: 'rodata-data-bss',
     title: 'text, rodata and data+bss on their own 64 KiB pages: runs',
     layout: { headers: [text(), segment(PF.R, RODATA_AT, 0x2000, 0x100), segment(PF.R | PF.W, DATA_AT, 0x3000, 0x100, 0x5000)] },
+    outcome: RUNS,
   },
-  { id: 'empty-load', title: 'an empty PT_LOAD (what linkers emit for empty sections) loads nothing', layout: { headers: [text(), segment(PF.R, 0, 0, 0)] } },
-  { id: 'text-memsz-tail', title: 'a text segment longer in memory than in the file (hlt tail): runs', layout: { headers: [text({ memsz: 0x800 })] } },
+  { id: 'empty-load', title: 'an empty PT_LOAD (what linkers emit for empty sections) loads nothing', layout: { headers: [text(), segment(PF.R, 0, 0, 0)] }, outcome: RUNS },
+  { id: 'text-memsz-tail', title: 'a text segment longer in memory than in the file (hlt tail): runs', layout: { headers: [text({ memsz: 0x800 })] }, outcome: RUNS },
+  { id: 'note-tolerated', title: 'PT_NOTE (flags R) is ignored', layout: { headers: [text(), other(PT.NOTE)] }, outcome: RUNS },
+  { id: 'big-endian', title: 'EI_DATA is not read: a big-endian label runs', layout: { ident: { 5: 2 }, headers: [text()] }, outcome: RUNS },
+  { id: 'ident-version', title: 'EI_VERSION is not read: 0 runs', layout: { ident: { 6: 0 }, headers: [text()] }, outcome: RUNS },
+  { id: 'osabi-sysv', title: 'EI_OSABI is not read: 0 (System V) instead of 123 (NaCl) runs', layout: { ident: { 7: 0 }, headers: [text()] }, outcome: RUNS },
+  { id: 'abi-version', title: 'EI_ABIVERSION is not read: 0 instead of 7 runs', layout: { ident: { 8: 0 }, headers: [text()] }, outcome: RUNS },
+  { id: 'phentsize', title: 'e_phentsize larger than 56 runs: the headers are read 56 bytes apart', layout: { phentsize: 64, headers: [text()] }, outcome: RUNS },
+  { id: 'tls-not-empty', title: 'a PT_TLS (flags R) with contents is ignored', layout: { headers: [text(), other(PT.TLS, 16)] }, outcome: RUNS },
+  { id: 'dynamic', title: 'a PT_DYNAMIC header with flags R is ignored', layout: { headers: [text(), other(PT.DYNAMIC, 16)] }, outcome: RUNS },
+  { id: 'interp', title: 'a PT_INTERP header with flags R is ignored', layout: { headers: [other(PT.INTERP, 16), text()] }, outcome: RUNS },
+  { id: 'unknown-type', title: 'a program header of an unknown type (PT_LOOS) with p_memsz 0 is skipped', layout: { headers: [text(), other(PT.LOOS)] }, outcome: RUNS },
   {
-    id: 'note-tolerated',
-    title: 'PT_NOTE is ignored (an extension: the contract tolerates only PT_PHDR, PT_TLS and PT_GNU_STACK)',
-    layout: { headers: [text(), other(PT.NOTE)] },
-    profile: 'zerovm-ts',
+    id: 'overlap',
+    title: "a text segment whose memory size reaches the rodata: only the text's file bytes are text, runs",
+    layout: { headers: [text({ memsz: 0x20000 }), segment(PF.R, RODATA_AT, 0x2000, 0x100)] },
+    outcome: RUNS,
   },
-  { id: 'too-short', title: 'a file shorter than the ELF header', layout: { headers: [text()], truncate: 40 }, refusal: 'file is 40 bytes, too short for an ELF header (64 bytes)' },
-  { id: 'bad-magic', title: 'no ELF magic number', layout: { ident: { 1: 0x58 }, headers: [text()] }, refusal: 'not an ELF file (bad magic number)' },
-  { id: 'elfclass32', title: 'a 32-bit ELF (EI_CLASS 1)', layout: { ident: { 4: 1 }, headers: [text()] }, refusal: 'not a 64-bit ELF file (EI_CLASS must be ELFCLASS64)' },
-  { id: 'big-endian', title: 'a big-endian ELF (EI_DATA 2)', layout: { ident: { 5: 2 }, headers: [text()] }, refusal: 'not a little-endian ELF file (EI_DATA must be ELFDATA2LSB)' },
-  { id: 'ident-version', title: 'EI_VERSION 0', layout: { ident: { 6: 0 }, headers: [text()] }, refusal: 'unsupported ELF version (EI_VERSION must be 1)' },
-  { id: 'osabi-sysv', title: 'EI_OSABI 0 (System V) instead of 123 (NaCl)', layout: { ident: { 7: 0 }, headers: [text()] }, refusal: 'EI_OSABI is 0; a ZeroVM nexe has 123 (NaCl)' },
-  { id: 'abi-version', title: 'EI_ABIVERSION 0 instead of 7', layout: { ident: { 8: 0 }, headers: [text()] }, refusal: 'EI_ABIVERSION is 0; a ZeroVM nexe has 7' },
-  { id: 'type-dyn', title: 'ET_DYN instead of ET_EXEC', layout: { type: 3, headers: [text()] }, refusal: 'e_type is 3; a nexe must be a static executable (ET_EXEC)' },
-  { id: 'machine-386', title: 'EM_386 instead of EM_X86_64', layout: { machine: 3, headers: [text()] }, refusal: 'e_machine is 3; a nexe must be x86-64 (62)' },
-  { id: 'e-version', title: 'e_version 0', layout: { version: 0, headers: [text()] }, refusal: 'e_version must be 1 (EV_CURRENT)' },
-  { id: 'no-program-headers', title: 'e_phnum 0', layout: { phnum: 0, headers: [text()] }, refusal: 'no program headers' },
   {
-    id: 'too-many-program-headers',
-    title: '129 program headers (at most 128)',
-    layout: { headers: [text(), ...Array.from({ length: 128 }, () => other(PT.NULL))] },
-    refusal: '129 program headers; at most 128 are allowed',
+    id: 'entry-zero',
+    title: 'entry point 0 passes the loader (below the end of the text, aligned) and validation, but the session cannot start there: EFAULT',
+    layout: { entry: 0, headers: [text()] },
+    outcome: { exitCode: EFAULT, started: 'the entry point is at address 0' },
   },
-  { id: 'phentsize', title: 'e_phentsize 64 instead of 56', layout: { phentsize: 64, headers: [text()] }, refusal: 'e_phentsize is 64; ELF64 program headers are 56 bytes' },
+  { id: 'too-short', title: 'a file shorter than the ELF header: EIO', layout: { headers: [text()], truncate: 40 }, outcome: { exitCode: EIO, refusal: 'the program is 40 bytes, shorter than an ELF header (64)' } },
   {
     id: 'headers-past-eof',
-    title: 'the program header table runs past the end of the file',
+    title: 'the program header table runs past the end of the file: EIO',
     layout: { phnum: 100, headers: [text()] },
-    refusal: 'program header table extends past the end of the file',
+    outcome: { exitCode: EIO, refusal: 'the 100 program headers at offset 64 run past the end of the file (4192 bytes)' },
   },
-  { id: 'tls-not-empty', title: 'a PT_TLS with contents (thread-local storage)', layout: { headers: [text(), other(PT.TLS, 16)] }, refusal: 'program header 1: PT_TLS must be empty (thread-local storage is not supported)' },
-  { id: 'dynamic', title: 'a PT_DYNAMIC header (dynamic linking)', layout: { headers: [text(), other(PT.DYNAMIC)] }, refusal: 'program header 1: dynamic linking is not supported (nexes are static)' },
-  { id: 'interp', title: 'a PT_INTERP header (an interpreter)', layout: { headers: [other(PT.INTERP), text()] }, refusal: 'program header 0: dynamic linking is not supported (nexes are static)' },
-  { id: 'unknown-type', title: 'a program header of an unknown type (PT_LOOS)', layout: { headers: [text(), other(PT.LOOS)] }, refusal: 'program header 1: unsupported segment type 0x60000000' },
-  { id: 'filesz-over-memsz', title: 'p_filesz larger than p_memsz', layout: { headers: [text({ memsz: 0x20 })] }, refusal: 'segment 0: p_filesz 0x60 exceeds p_memsz 0x20' },
+  {
+    id: 'too-many-program-headers',
+    title: '129 program headers (at most 128), checked before the magic number',
+    layout: { ident: { 1: 0x58 }, headers: [text(), ...Array.from({ length: 128 }, () => other(PT.NULL))] },
+    outcome: { exitCode: ENOEXEC, refusal: '129 program headers; at most 128 are read' },
+  },
+  { id: 'phentsize-small', title: 'e_phentsize smaller than 56', layout: { phentsize: 48, headers: [text()] }, outcome: { exitCode: ENOEXEC, refusal: 'e_phentsize is 48; program headers are 56 bytes' } },
+  { id: 'bad-magic', title: 'no ELF magic number', layout: { ident: { 1: 0x58 }, headers: [text()] }, outcome: { exitCode: ENOEXEC, refusal: 'bad elf magic' } },
+  { id: 'elfclass32', title: 'a 32-bit ELF (EI_CLASS 1)', layout: { ident: { 4: 1 }, headers: [text()] }, outcome: { exitCode: ENOEXEC, refusal: 'bad elf class' } },
+  { id: 'type-dyn', title: 'ET_DYN instead of ET_EXEC', layout: { type: 3, headers: [text()] }, outcome: { exitCode: ENOEXEC, refusal: 'non executable' } },
+  { id: 'machine-386', title: 'EM_386 instead of EM_X86_64', layout: { machine: 3, headers: [text()] }, outcome: { exitCode: ENOEXEC, refusal: 'bad machine: 3' } },
+  { id: 'e-version', title: 'e_version 0', layout: { version: 0, headers: [text()] }, outcome: { exitCode: ENOEXEC, refusal: 'bad elf version: 0' } },
+  { id: 'no-program-headers', title: 'e_phnum 0: no text segment', layout: { phnum: 0, headers: [text()] }, outcome: { exitCode: ENOEXEC, refusal: 'no text segment (a PT_LOAD with flags R+X at 0x20000)' } },
+  {
+    id: 'dynamic-writable',
+    title: 'a PT_DYNAMIC header with flags R+W (no row of the table matches)',
+    layout: { headers: [text(), { ...other(PT.DYNAMIC, 16), flags: PF.R | PF.W }] },
+    outcome: { exitCode: ENOEXEC, refusal: 'Segment 1 is of unexpected type 0x2, flag 0x6' },
+  },
+  {
+    id: 'unknown-type-not-empty',
+    title: 'a program header of an unknown type (PT_LOOS) with contents',
+    layout: { headers: [text(), other(PT.LOOS, 16)] },
+    outcome: { exitCode: ENOEXEC, refusal: 'Segment 1 is of unexpected type 0x60000000, flag 0x4' },
+  },
+  {
+    id: 'two-notes',
+    title: 'two PT_NOTE headers with contents: each row of the table at most once, ignored ones too',
+    layout: { headers: [text(), other(PT.NOTE, 16), other(PT.NOTE, 16)] },
+    outcome: { exitCode: ENOEXEC, refusal: 'Segment 2 is a type that has been seen' },
+  },
+  { id: 'filesz-over-memsz', title: 'p_filesz larger than p_memsz', layout: { headers: [text({ memsz: 0x20 })] }, outcome: { exitCode: ENOEXEC, refusal: 'Segment 0: file size 0x00000060 larger than memory size 0x00000020' } },
   {
     id: 'data-past-eof',
     title: 'a segment whose file bytes run past the end of the file',
     layout: { headers: [text(), segment(PF.R, RODATA_AT, 0x2000, 0x100)], truncate: 0x2080 },
-    refusal: 'segment 1: file data [0x2000, 0x2100) is past the end of the file',
+    outcome: { exitCode: ENOEXEC, refusal: 'load failure segment 1' },
   },
-  { id: 'below-0x20000', title: 'a segment below 0x20000 (NULL guard and trampoline)', layout: { entry: 0x10000, headers: [text({ vaddr: 0x10000 })] }, refusal: 'segment 0: starts at 0x10000, below 0x20000 (the NULL guard and trampoline)' },
+  {
+    id: 'below-0x20000',
+    title: 'a text segment below 0x20000 (NULL guard and trampoline)',
+    layout: { entry: 0x10000, headers: [text({ vaddr: 0x10000 })] },
+    outcome: { exitCode: ENOEXEC, refusal: 'Segment 0: bad virtual address: 0x00010000, expected 0x00020000' },
+  },
+  {
+    id: 'rodata-below-0x20000',
+    title: 'a rodata segment below 0x20000',
+    layout: { headers: [text(), segment(PF.R, 0x10000, 0x2000, 0x100)] },
+    outcome: { exitCode: ENOEXEC, refusal: 'Segment 1: virtual address 0x00010000 too low' },
+  },
   {
     id: 'beyond-4gib',
     title: 'a data segment that ends past 4 GiB',
     layout: { headers: [text(), segment(PF.R | PF.W, 0xffff0000, 0x2000, 0x100, 0x20000)] },
-    refusal: 'segment 1: [0xffff0000, 0x100010000) is not inside the 4 GiB sandbox',
+    outcome: { exitCode: ENOEXEC, refusal: 'Segment 1: too large, ends at 0x100010000' },
   },
-  { id: 'write-execute', title: 'a writable and executable segment', layout: { headers: [text({ flags: PF.R | PF.W | PF.X })] }, refusal: 'segment 0: writable and executable at once' },
-  { id: 'no-load', title: 'no PT_LOAD segment at all', layout: { headers: [other(PT.GNU_STACK)] }, refusal: 'no loadable (PT_LOAD) segment' },
-  { id: 'no-text', title: 'no executable segment', layout: { headers: [text({ flags: PF.R })] }, refusal: '0 executable segments; a nexe has exactly one text segment' },
+  {
+    id: 'data-past-stack',
+    title: 'a data segment that ends in the stack (past 0xFF000000): EFAULT',
+    layout: { headers: [text(), segment(PF.R | PF.W, 0xfeff0000, 0x2000, 0x100, 0x20000)] },
+    outcome: { exitCode: EFAULT, refusal: "Memory 'hole' between end of BSS and start of stack is negative in size" },
+  },
+  { id: 'write-execute', title: 'a writable and executable segment', layout: { headers: [text({ flags: PF.R | PF.W | PF.X })] }, outcome: { exitCode: ENOEXEC, refusal: 'Segment 0 is of unexpected type 0x1, flag 0x7' } },
+  { id: 'no-load', title: 'no PT_LOAD segment at all', layout: { headers: [other(PT.GNU_STACK)] }, outcome: { exitCode: ENOEXEC, refusal: 'no text segment (a PT_LOAD with flags R+X at 0x20000)' } },
+  { id: 'no-text', title: 'no executable segment', layout: { headers: [text({ flags: PF.R })] }, outcome: { exitCode: ENOEXEC, refusal: 'no text segment (a PT_LOAD with flags R+X at 0x20000)' } },
   {
     id: 'two-texts',
     title: 'two executable segments',
     layout: { headers: [text(), { ...text(), vaddr: RODATA_AT }] },
-    refusal: '2 executable segments; a nexe has exactly one text segment',
+    outcome: { exitCode: ENOEXEC, refusal: 'Segment 1 is a type that has been seen' },
   },
-  { id: 'text-not-at-0x20000', title: 'the text segment at 0x30000', layout: { entry: 0x30000, headers: [text({ vaddr: 0x30000 })] }, refusal: 'text segment starts at 0x30000; it must start at 0x20000' },
   {
-    id: 'overlap',
-    title: 'two segments that overlap',
-    layout: { headers: [text({ memsz: 0x20000 }), segment(PF.R, RODATA_AT, 0x2000, 0x100)] },
-    refusal: 'segments at 0x20000 and 0x30000 overlap',
+    id: 'text-not-at-0x20000',
+    title: 'the text segment at 0x30000',
+    layout: { entry: 0x30000, headers: [text({ vaddr: 0x30000 })] },
+    outcome: { exitCode: ENOEXEC, refusal: 'Segment 0: bad virtual address: 0x00030000, expected 0x00020000' },
   },
   {
     id: 'out-of-order',
-    title: 'rodata after data in address order',
+    title: 'rodata after data in address order: the data segment is not the last',
     layout: { headers: [text(), segment(PF.R | PF.W, RODATA_AT, 0x2000, 0x100), segment(PF.R, DATA_AT, 0x3000, 0x100)] },
-    refusal: 'segments out of order: rodata at 0x40000 after data; the order is text, rodata, data',
+    outcome: { exitCode: ENOEXEC, refusal: 'the data segment is not the last segment' },
+  },
+  {
+    id: 'rodata-overlaps-data',
+    title: 'a rodata segment that runs into the data segment',
+    layout: { headers: [text(), segment(PF.R, RODATA_AT, 0x2000, 0x100, 0x18000), segment(PF.R | PF.W, DATA_AT, 0x3000, 0x100, 0x10000)] },
+    outcome: { exitCode: ENOEXEC, refusal: 'the rodata segment overlaps the data segment' },
   },
   {
     id: 'shared-page',
     title: 'rodata in the 64 KiB page of the text',
     layout: { headers: [text(), segment(PF.R, 0x28000, 0x2000, 0x100)] },
-    refusal: 'rodata segment at 0x28000 does not start on a 64 KiB boundary',
+    outcome: { exitCode: ENOEXEC, refusal: "the text's pages overlap the rodata segment" },
+  },
+  {
+    id: 'rodata-unaligned',
+    title: 'a rodata segment that does not start on a 64 KiB boundary',
+    layout: { headers: [text(), segment(PF.R, 0x38000, 0x2000, 0x100)] },
+    outcome: { exitCode: ENOEXEC, refusal: 'the rodata segment does not start on a 64 KiB boundary' },
+  },
+  {
+    id: 'no-halt-sled',
+    title: 'less than 32 bytes between the end of the text and the rodata for the hlt fill: EFAULT',
+    layout: { textSize: 0xfff0, headers: [text({ filesz: 0xfff0, memsz: 0xfff0 }), segment(PF.R, RODATA_AT, 0x12000, 0x100)] },
+    outcome: { exitCode: EFAULT, refusal: 'Missing gap between text and rodata for halt_sled' },
   },
   {
     id: 'two-data',
     title: 'two data segments',
     layout: { headers: [text(), segment(PF.R | PF.W, RODATA_AT, 0x2000, 0x100), segment(PF.R | PF.W, DATA_AT, 0x3000, 0x100)] },
-    refusal: 'more than one data segment; data and bss must be one segment, the last',
+    outcome: { exitCode: ENOEXEC, refusal: 'Segment 2 is a type that has been seen' },
   },
-  { id: 'entry-outside-text', title: 'the entry point outside the text', layout: { entry: 0x30000, headers: [text()] }, refusal: 'entry point 0x30000 is outside the text segment' },
-  { id: 'entry-unaligned', title: 'an entry point that is not 32-byte aligned', layout: { entry: 0x20010, headers: [text()] }, refusal: 'entry point 0x20010 is not 32-byte aligned' },
+  {
+    id: 'entry-outside-text',
+    title: "the entry point past the end of the text's file bytes",
+    layout: { entry: 0x30000, headers: [text()] },
+    outcome: { exitCode: ENOEXEC, refusal: 'the entry point 0x30000 is not a 32-byte aligned address in the text' },
+  },
+  {
+    id: 'hlt-fill-jump-kept',
+    title: 'a 5-byte text that jumps to its hlt at offset 0x1f: validated up to 16 bytes past its last non-hlt byte, a bundle here, so the target is inside; the hlt faults',
+    layout: { textCode: jumpTo(0x1f), headers: [text({ filesz: 32, memsz: 32 })] },
+    outcome: { signal: 11 },
+  },
+  {
+    id: 'hlt-fill-jump-dropped',
+    title: 'a 5-byte text that jumps to offset 0x21 of its hlt fill: the validator drops the hlt past the first bundle, so the unaligned target lies outside the region: validation failed',
+    layout: { textCode: jumpTo(0x21), headers: [text({ filesz: 32, memsz: 32 })] },
+    outcome: { invalid: true },
+  },
+  {
+    id: 'entry-unaligned',
+    title: 'an entry point that is not 32-byte aligned',
+    layout: { entry: 0x20010, headers: [text()] },
+    outcome: { exitCode: ENOEXEC, refusal: 'the entry point 0x20010 is not a 32-byte aligned address in the text' },
+  },
 ];
 
 const ELF_MANIFEST = [
@@ -347,18 +475,25 @@ export function elfCases(): GeneratedFile[] {
   const cases = ELF_VARIANTS.map((v) => {
     const path = `cases/elf/${v.id}.nexe`;
     files.push({ path, bytes: buildElf(v.layout) });
+    const o = v.outcome;
     const expect =
-      v.refusal === undefined
+      'runs' in o
         ? { exitCode: 0, report: { validatorState: 0, userReturnCode: 42, exitState: 'ok' } }
-        : { exitCode: 8, report: { exitState: { class: 'failure', reference: v.refusal } } };
+        : 'signal' in o
+          ? { exitCode: SIGNAL_EXIT, report: { validatorState: 0, exitState: { class: 'signal', signal: o.signal, reference: `Signal ${o.signal} from untrusted code: Halting at 0x` } } }
+          : 'invalid' in o
+            ? { exitCode: ENOEXEC, report: { validatorState: 1, exitState: { class: 'failure', reference: 'validation failed' } } }
+            : 'started' in o
+          ? { exitCode: o.exitCode, report: { validatorState: 0, exitState: { class: 'failure', reference: o.started } } }
+          : { exitCode: o.exitCode, report: { validatorState: 2, exitState: { class: 'failure', reference: o.refusal } } };
     return { id: v.id, title: v.title, ...(v.profile === undefined ? {} : { profile: v.profile }), program: path, manifest: ELF_MANIFEST, expect };
   });
   const text = caseFileText(
     {
       format: FORMAT,
       area: 'elf',
-      title: 'Loading the program: ELF files the runtime must run or refuse with ENOEXEC 8 (generated by conformance/tools/generate.ts; do not edit)',
-      spec: 'zerovm-abi.md §2; validator.md#programs; runtime.md#session step 3',
+      title: 'Loading the program: ELF files the runtime runs or refuses, as the original ZeroVM 2015 did (generated by conformance/tools/generate.ts; do not edit)',
+      spec: 'runtime.md#loading-the-program; runtime.md#session step 3',
     },
     cases,
   );

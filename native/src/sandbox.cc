@@ -3,7 +3,8 @@
  * trampoline, start/resume and the watchdog.
  *
  * Memory: one PROT_NONE, MAP_NORESERVE reservation of 40 GiB + 4 GiB +
- * 40 GiB, at ZeroVM's base 0x440000000000 when that range is free
+ * 40 GiB, from 0x440000000000 (sandbox base 0x440A00000000, ZeroVM's) when
+ * that range is free
  * (MAP_FIXED_NOREPLACE never clobbers a mapping), else at any 4 GiB-aligned
  * base. Any base + 32-bit index * 8 + 32-bit displacement of a validated
  * instruction stays inside it. Pages become accessible only through

@@ -5,8 +5,8 @@
  * Pipeline position: addon.cc (Node-API glue) -> here -> switch.S and
  * signals.cc. No Node-API types in this file: it is the engine's core.
  *
- * Source of truth: shared/spec-notes/zerovm-abi.md sections 1, 3 and 4, and
- * the engine contract in src/runtime/engine.ts.
+ * Source of truth: spec/runtime.md ("Memory map", "Initial state", "The
+ * register state after a trap", "Engines"), and the engine contract in src/runtime/engine.ts.
  */
 #ifndef ZEROVM_NATIVE_SANDBOX_H
 #define ZEROVM_NATIVE_SANDBOX_H

@@ -12,9 +12,14 @@
 namespace zvm {
 
 constexpr uint64_t kSandboxSize = uint64_t{1} << 32;
-constexpr uint64_t kPageSize = 64 * 1024;
-/* ZeroVM's fixed base: the same %r15 in every run (native: when free). */
-constexpr uint64_t kPreferredBase = 0x440000000000;
+/* The granule of protection changes: a host page (TrapJail acts on 4 KiB pages). */
+constexpr uint64_t kPageSize = 4 * 1024;
+/*
+ * ZeroVM's fixed base: the same %r15 in every run (native: when free). The
+ * original reserved its 40 GiB + 4 GiB + 40 GiB at 0x440000000000, so its
+ * sandbox starts 40 GiB further (spec/runtime.md, "Engines").
+ */
+constexpr uint64_t kPreferredBase = 0x440A00000000;
 constexpr uint32_t kTrampolineStart = 0x10000;
 constexpr uint32_t kTrampolineEnd = 0x20000;
 
@@ -27,13 +32,13 @@ inline bool TouchesTrampoline(uint64_t address, uint64_t size) {
 }
 
 /*
- * Why a protection change is refused, or nullptr: whole 64 KiB pages inside
+ * Why a protection change is refused, or nullptr: whole 4 KiB pages inside
  * the sandbox, known bits, never writable and executable at once (the
  * program could run code that was never validated), never a writable
  * trampoline.
  */
 inline const char *ProtectionRefusal(uint64_t address, uint64_t size, int protection) {
-  if (address % kPageSize != 0 || size % kPageSize != 0) return "protect: address and size must be multiples of 64 KiB";
+  if (address % kPageSize != 0 || size % kPageSize != 0) return "protect: address and size must be multiples of 4 KiB";
   if (address > kSandboxSize || size > kSandboxSize - address) return "protect: the range leaves the 4 GiB sandbox";
   if (protection < 0 || protection > 7) return "protect: unknown protection bits";
   if ((protection & kProtWrite) && (protection & kProtExec))

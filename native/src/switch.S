@@ -7,8 +7,8 @@
  * zvm_trap_exit, or through the signal handler (signals.cc), which points the
  * interrupted context at zvm_return_to_host.
  *
- * Source of truth: shared/spec-notes/zerovm-abi.md section 3 (initial state)
- * and section 4 (state after a trap). Every register the program can observe
+ * Source of truth: spec/runtime.md "Initial state and the entry block" and
+ * "The register state after a trap", as the original ZeroVM 2015 set them. Every register the program can observe
  * is set here, the same way on entry and after every trap:
  *   rbx rbp r12 r13 r14  from the context (at start rbx, r12-r14 are 0 and rbp equals rsp; the program's after a trap)
  *   r15                  the sandbox base

@@ -1,6 +1,6 @@
 /**
- * `zerovm run PROGRAM.nexe [ARGS...]`: the zvsh convenience (zerovm-abi.md
- * §10). Writes a manifest and an nvram file (arguments; /dev/stdin,
+ * `zerovm run PROGRAM.nexe [ARGS...]`: the zvsh convenience (spec/runtime.md,
+ * "Command lines"). Writes a manifest and an nvram file (arguments; /dev/stdin,
  * /dev/stdout, /dev/stderr mapped as char devices) into a temporary
  * directory (or --save-dir, which is kept), maps the host's stdin, stdout
  * and stderr, runs the session and exits with the program's code (or the

@@ -14,11 +14,11 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseTemplate, templateFromWords, TemplateError, type CommandTemplate } from './command.js';
-import { CaseFormatError, type Profile } from './format.js';
+import { CaseFormatError, VALIDATION_POLICIES, type Profile, type ValidationPolicyName } from './format.js';
 import { caseName, loadSuite, selectCases } from './loader.js';
 import { formatJunit, formatOutcome, formatSummary, formatTap } from './results.js';
 import { runCases } from './runner.js';
-import { VALIDATOR_DETAILS, type ValidatorDetail } from './validator-case.js';
+import { inexpressible, VALIDATOR_DETAILS, type ValidatorDetail } from './validator-case.js';
 
 /** This project's own implementation, when the runner is part of it. */
 export interface OwnImplementation {
@@ -57,6 +57,9 @@ given as a command template. Exit status: 0 when every case that ran passed, 1 w
                            (0x...), {policy} (nacl or deterministic), {features}; {NAME=VALUE?TEXT}
                            is TEXT when NAME is VALUE; a word whose placeholders are all empty is
                            dropped. Exit 0 valid, 1 invalid. Without it, validator cases are skipped${own ? ' (with --impl)' : ''}
+  --validator-policy P     nacl | deterministic | zerovm: the policy the validator command applies when
+                           its template selects none (default nacl); cases of a policy the template
+                           cannot select, or with a CPU feature set and no {features}, are skipped
   --validator-detail D     verdict | offsets | rules (errors as JSON {"errors":[{"offset","rule"}]} on
                            stdout); default ${own ? 'rules for this implementation, ' : ''}offsets
 ${own ? '  --engine NAME            the engine this implementation runs sessions with (default auto)\n' : ''}  --filter LIST            areas or case-name prefixes, comma-separated or repeated (e.g. channels,trap/read)
@@ -81,6 +84,7 @@ interface Options {
   impl?: string;
   validateImpl?: string;
   validatorDetail?: ValidatorDetail;
+  validatorPolicy: ValidationPolicyName;
   engine?: string;
   filters: string[];
   profile?: 'core' | 'all';
@@ -97,7 +101,7 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[], own: boolean): Options {
-  const options: Options = { filters: [], tap: false, jobs: availableParallelism(), timeoutSeconds: 60, keep: false, quiet: false, list: false, help: false };
+  const options: Options = { filters: [], validatorPolicy: 'nacl', tap: false, jobs: availableParallelism(), timeoutSeconds: 60, keep: false, quiet: false, list: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -121,6 +125,12 @@ function parseOptions(argv: readonly string[], own: boolean): Options {
         const v = value();
         if (!(VALIDATOR_DETAILS as readonly string[]).includes(v)) throw new UsageError(`--validator-detail must be one of ${VALIDATOR_DETAILS.join(', ')}`);
         options.validatorDetail = v as ValidatorDetail;
+        break;
+      }
+      case '--validator-policy': {
+        const v = value();
+        if (!(VALIDATION_POLICIES as readonly string[]).includes(v)) throw new UsageError(`--validator-policy must be one of ${VALIDATION_POLICIES.join(', ')}`);
+        options.validatorPolicy = v as ValidationPolicyName;
         break;
       }
       case '--engine':
@@ -191,6 +201,8 @@ function parseOptions(argv: readonly string[], own: boolean): Options {
 }
 
 interface Implementation {
+  /** This project's own implementation (it must pass the cases the original deviates from). */
+  readonly own: boolean;
   readonly impl: CommandTemplate;
   readonly validate: CommandTemplate | undefined;
   readonly detail: ValidatorDetail;
@@ -216,11 +228,12 @@ function implementation(options: Options, own: OwnImplementation | undefined): I
   const engine = options.engine ?? 'auto';
   const emulated = ours && (engine === 'unicorn' || (engine === 'auto' && process.arch !== 'x64'));
   return {
+    own: ours,
     impl,
     validate,
     detail: options.validatorDetail ?? (ours && options.validateImpl === undefined ? 'rules' : 'offsets'),
     strict: options.strict ?? ours,
-    profiles: [...(profile === 'all' ? ['core', 'zerovm-ts'] as const : ['core'] as const), ...(emulated ? [] : ['native-cpu'] as const)],
+    profiles: profile === 'all' ? ['core', 'zerovm-ts', ...(emulated ? [] : ['native-cpu'] as const)] : ['core'],
   };
 }
 
@@ -248,7 +261,13 @@ export async function main(argv: readonly string[], env: RunnerEnvironment): Pro
   let selection;
   try {
     const cases = loadSuite(env.suiteRoot);
-    selection = selectCases(cases, { filters: options.filters, profiles: impl.profiles, validator: impl.validate !== undefined });
+    const validateTemplate = impl.validate;
+    selection = selectCases(cases, {
+      filters: options.filters,
+      profiles: impl.profiles,
+      validator: validateTemplate !== undefined,
+      ...(validateTemplate === undefined ? {} : { validatorSkip: (c) => inexpressible(validateTemplate, c, options.validatorPolicy) }),
+    });
   } catch (error) {
     if (error instanceof CaseFormatError) {
       err(`${env.name}: malformed case file: ${error.message}\n`);
@@ -272,7 +291,7 @@ export async function main(argv: readonly string[], env: RunnerEnvironment): Pro
   human(`${env.name}: ${selection.length} cases, implementation: ${impl.impl.source}${impl.validate === undefined ? '' : `; validator: ${impl.validate.source}`}\n`);
   const started = Date.now();
   const outcomes = await runCases(selection, {
-    settings: { suiteRoot: env.suiteRoot, workDir, cwd: process.cwd(), strict: impl.strict, timeoutMs: options.timeoutSeconds * 1000, keep: options.keep },
+    settings: { suiteRoot: env.suiteRoot, workDir, cwd: process.cwd(), strict: impl.strict, timeoutMs: options.timeoutSeconds * 1000, keep: options.keep, allowDeviations: !impl.own },
     impl: impl.impl,
     validate: impl.validate,
     validatorDetail: impl.detail,

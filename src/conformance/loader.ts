@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CaseFormatError, parseCaseFile, type ConformanceCase, type Profile } from './format.js';
+import { CaseFormatError, parseCaseFile, type ConformanceCase, type Profile, type ValidatorCase } from './format.js';
 
 /** Reads every case of the suite at `suiteRoot`, in area then file order. Throws CaseFormatError. */
 export function loadSuite(suiteRoot: string): ConformanceCase[] {
@@ -50,6 +50,8 @@ export interface Selection {
   readonly profiles: readonly Profile[];
   /** Run validator cases (false when the implementation has no validator command). */
   readonly validator: boolean;
+  /** Why the validator command cannot run a validator case (a policy or feature set its template cannot express), if it cannot. */
+  readonly validatorSkip?: (c: ValidatorCase) => string | undefined;
 }
 
 export type Selected = { readonly case: ConformanceCase; readonly skip: string | undefined };
@@ -61,12 +63,13 @@ export function selectCases(cases: readonly ConformanceCase[], selection: Select
   return cases.filter(matches).map((c) => {
     if (!selection.profiles.includes(c.profile)) {
       const skip =
-        c.profile === 'native-cpu'
+        c.profile === 'native-cpu' && selection.profiles.includes('zerovm-ts')
           ? 'profile native-cpu: what an x86-64 CPU does when it runs the code directly, which this (emulating) engine does not reproduce'
           : `profile ${c.profile} not selected (--profile all runs it)`;
       return { case: c, skip };
     }
     if (c.kind === 'validator' && !selection.validator) return { case: c, skip: 'no validator command (--validate-impl)' };
+    if (c.kind === 'validator') return { case: c, skip: selection.validatorSkip?.(c) };
     return { case: c, skip: undefined };
   });
 }

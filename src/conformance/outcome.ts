@@ -7,7 +7,8 @@
 import type { Difference } from './compare.js';
 import type { ConformanceCase } from './format.js';
 
-export type CaseStatus = 'pass' | 'fail' | 'skip';
+/** `deviation`: the case failed as the original ZeroVM 2015 fails it (the case's `deviation` says why); not a failure. */
+export type CaseStatus = 'pass' | 'fail' | 'skip' | 'deviation';
 
 export interface CaseOutcome {
   readonly case: ConformanceCase;
@@ -39,4 +40,10 @@ export interface RunSettings {
   readonly timeoutMs: number;
   /** Keep every case folder, not only those of failures. */
   readonly keep: boolean;
+  /**
+   * Report a failed case that has a `deviation` as a known deviation of
+   * ZeroVM 2015 (another implementation), not as a failure (this project's
+   * own implementation must pass it).
+   */
+  readonly allowDeviations: boolean;
 }

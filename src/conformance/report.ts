@@ -1,7 +1,6 @@
 /**
  * Reading the report an implementation printed on stdout: the seven
- * fields of zerovm-abi.md §7 (spec/runtime.md "The report and exit
- * codes"), each followed by the separator of its mode: "\n" (-t 0, the
+ * fields of spec/runtime.md "The report and exit codes", each followed by the separator of its mode: "\n" (-t 0, the
  * default) or "; " (-t 1).
  *
  * Pipeline position: session-case.ts runs the implementation -> here ->

@@ -110,9 +110,9 @@ function readIfFile(path: string): Uint8Array | undefined {
   return readFileSync(path);
 }
 
-/** An expected exit state with {tmp} replaced by the case folder (a failed open names its path). */
-function withTmp(expected: ExitStateExpect, dir: string): ExitStateExpect {
-  const put = (text: string): string => text.replaceAll('{tmp}', dir);
+/** An expected exit state with {tmp} (the case folder) and {suite} replaced (a failed open names its path). */
+function withPaths(expected: ExitStateExpect, dir: string, suite: string): ExitStateExpect {
+  const put = (text: string): string => text.replaceAll('{tmp}', dir).replaceAll('{suite}', suite);
   if (expected.kind === 'exact') return { kind: 'exact', text: put(expected.text) };
   return expected.reference === undefined ? expected : { ...expected, reference: put(expected.reference) };
 }
@@ -125,6 +125,9 @@ function checkRun(c: SessionCase, record: RunRecord, settings: RunSettings): Dif
   const differences: Difference[] = [];
   const status = result.status === null ? `killed by ${result.signal ?? 'a signal'}` : String(result.status);
   if (status !== String(c.expect.exitCode)) differences.push({ what: 'exit code', expected: String(c.expect.exitCode), actual: status });
+  if (c.expect.stdout !== undefined && result.stdout !== c.expect.stdout) {
+    differences.push({ what: 'stdout', expected: JSON.stringify(c.expect.stdout), actual: JSON.stringify(result.stdout.slice(0, 200)) });
+  }
   const want = c.expect.report;
   if (want !== undefined) {
     const report = record.report;
@@ -139,7 +142,7 @@ function checkRun(c: SessionCase, record: RunRecord, settings: RunSettings): Dif
       if (want.userReturnCode !== undefined) push(compareNumber('report: user return code', want.userReturnCode, report.userReturnCode));
       if (want.etags !== undefined) push(compareEtags(want.etags, report.etags));
       if (want.accounting !== undefined) push(compareAccounting(want.accounting, report.accounting));
-      if (want.exitState !== undefined) push(compareExitState(withTmp(want.exitState, record.dir), report.exitState, settings.strict));
+      if (want.exitState !== undefined) push(compareExitState(withPaths(want.exitState, record.dir, settings.suiteRoot), report.exitState, settings.strict));
     }
   }
   for (const [name, expected] of c.expect.files) {
@@ -187,11 +190,13 @@ export async function runSessionCase(c: SessionCase, impl: CommandTemplate, sett
     if (run > 1) differences.push(...compareRuns(records[0] as RunRecord, record, run));
   }
   const failed = differences.length > 0;
+  const deviates = failed && c.deviation !== undefined && settings.allowDeviations;
   const first = records[0] as RunRecord;
   for (const record of records) {
-    if (settings.keep || (failed && record === first)) continue;
+    if (settings.keep || (failed && !deviates && record === first)) continue;
     rmSync(record.dir, { recursive: true, force: true });
   }
+  if (deviates) return { case: c, status: 'deviation', differences, command: first.command, milliseconds: Date.now() - started };
   return {
     case: c,
     status: failed ? 'fail' : 'pass',

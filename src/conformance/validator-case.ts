@@ -19,10 +19,42 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expandTemplate, runCommand, type CommandTemplate } from './command.js';
 import type { Difference } from './compare.js';
-import type { ValidatorCase } from './format.js';
+import type { ValidationPolicyName, ValidatorCase } from './format.js';
 import type { CaseOutcome, RunSettings } from './outcome.js';
 
 export type ValidatorDetail = 'verdict' | 'offsets' | 'rules';
+
+/** Placeholder names a template word holds (`{name}` and `{name=value?text}`), with the values it tests. */
+function placeholders(template: CommandTemplate): { plain: Set<string>; tested: Map<string, Set<string>> } {
+  const plain = new Set<string>();
+  const tested = new Map<string, Set<string>>();
+  for (const word of template.words) {
+    for (const m of word.matchAll(/\{([a-z]+)(?:=([^?}]*)\?[^}]*)?\}/g)) {
+      const name = m[1] as string;
+      if (m[2] === undefined) plain.add(name);
+      else tested.set(name, (tested.get(name) ?? new Set()).add(m[2]));
+    }
+  }
+  return { plain, tested };
+}
+
+/**
+ * Why a validator command cannot run a case, or undefined when it can: a
+ * policy the template cannot select (it has no `{policy}`, no
+ * `{policy=NAME?...}` for the case's policy, and the case's policy is not
+ * the one the command applies by default, `defaultPolicy`), or a CPU
+ * feature set it cannot pass (no `{features}`).
+ */
+export function inexpressible(template: CommandTemplate, c: ValidatorCase, defaultPolicy: ValidationPolicyName): string | undefined {
+  const { plain, tested } = placeholders(template);
+  const conditions = tested.get('policy');
+  const selectable = plain.has('policy') || conditions?.has(c.policy) === true;
+  if (!selectable && c.policy !== defaultPolicy) {
+    return `the validator command cannot select the ${c.policy} policy (its template has no {policy} or {policy=${c.policy}?...}; --validator-policy names the policy it applies otherwise: ${defaultPolicy})`;
+  }
+  if (c.features !== undefined && !plain.has('features')) return `the validator command cannot be given a CPU feature set (its template has no {features})`;
+  return undefined;
+}
 export const VALIDATOR_DETAILS: readonly ValidatorDetail[] = ['verdict', 'offsets', 'rules'];
 
 /** Hex text of a region: 16 bytes a line. */

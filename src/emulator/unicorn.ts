@@ -9,7 +9,7 @@
  * else loads the addon.
  *
  * What is the same as on the native engine (native/src/unicorn/emulator.cc
- * has the details): the sandbox base (0x440000000000, so %r15 and every
+ * has the details): the sandbox base (0x440A00000000, so %r15 and every
  * address a program computes), the memory map and protections region by
  * region, the register state on entry and after every trap, the sandboxed
  * return address, the stop a program ends with (trap, fault signal and

@@ -29,16 +29,17 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type Region, type Stop } from '../runtime/engine.js';
+import { ProtectionMap } from '../runtime/protection-map.js';
 import type { CpuFeature } from '../validator/features.js';
 
-const PAGE_SIZE = 0x10000;
-const PAGE_COUNT = SANDBOX_SIZE / PAGE_SIZE;
+/** The granule of protections: a host page (TrapJail acts on 4 KiB pages). */
+const PAGE_SIZE = 0x1000;
 const WINDOW_SIZE = 0x100000;
 
 /** Views of guest memory: the per-page protection record and the 1 MiB windows. */
 class GuestViews {
-  /** Protection of each 64 KiB page, as last set. */
-  private readonly pages = new Uint8Array(PAGE_COUNT);
+  /** The protections applied so far. */
+  private readonly protections = new ProtectionMap();
   /** Windows handed out so far, by index. */
   private readonly windows = new Map<number, ArrayBuffer>();
 
@@ -50,12 +51,8 @@ class GuestViews {
       throw new RangeError(`view: [${address}, +${length}) is not inside the 4 GiB sandbox`);
     }
     if (length === 0) return new Uint8Array(0);
-    const last = Math.floor((address + length - 1) / PAGE_SIZE);
-    for (let page = Math.floor(address / PAGE_SIZE); page <= last; page++) {
-      if ((this.pages[page]! & (Protection.Read | Protection.Execute)) === 0) {
-        throw new RangeError(`view: sandbox page 0x${(page * PAGE_SIZE).toString(16)} is not mapped`);
-      }
-    }
+    const unmapped = this.protections.firstLacking(address, length, Protection.Read | Protection.Execute);
+    if (unmapped >= 0) throw new RangeError(`view: sandbox address 0x${unmapped.toString(16)} is not mapped`);
     const window = Math.floor(address / WINDOW_SIZE);
     if (Math.floor((address + length - 1) / WINDOW_SIZE) !== window) {
       return new Uint8Array(this.memory(address, length));
@@ -68,9 +65,9 @@ class GuestViews {
     return new Uint8Array(buffer, address - window * WINDOW_SIZE, length);
   }
 
-  /** Records a protection the engine has applied (whole 64 KiB pages). */
+  /** Records a protection the engine has applied (whole 4 KiB pages). */
   protected(address: number, size: number, protection: Protection): void {
-    this.pages.fill(protection, address / PAGE_SIZE, (address + size) / PAGE_SIZE);
+    this.protections.set(address, address + size, protection);
   }
 
   /** Forgets the windows (the addon detaches them on dispose). */
@@ -79,10 +76,10 @@ class GuestViews {
   }
 }
 
-/** Throws unless `address` and `size` are whole 64 KiB pages. */
+/** Throws unless `address` and `size` are whole 4 KiB pages. */
 function checkPageRange(address: number, size: number): void {
   if (!Number.isInteger(address) || !Number.isInteger(size) || address % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) {
-    throw new RangeError(`protect: address 0x${address.toString(16)} and size 0x${size.toString(16)} must be multiples of 64 KiB`);
+    throw new RangeError(`protect: address 0x${address.toString(16)} and size 0x${size.toString(16)} must be multiples of 4 KiB`);
   }
 }
 

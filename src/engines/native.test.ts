@@ -2,8 +2,8 @@
  * Tests of the engine contract (src/runtime/engine.ts), run on every engine:
  * the native engine (src/engines/native.ts over native/) and the Unicorn
  * emulation engine (src/emulator/unicorn.ts over native/src/unicorn): the
- * register state on entry and after a trap (shared/spec-notes/zerovm-abi.md
- * sections 3 and 4, to the byte), faults with the same signals and
+ * register state on entry and after a trap (spec/runtime.md "Initial
+ * state" and "The register state after a trap", to the byte), faults with the same signals and
  * addresses, the watchdog, leaks. Then what only the native engine has: its
  * trampoline bytes, ymm state, and that Node's and V8's own signal handling
  * survives its handlers. Unicorn-only behaviour is in
@@ -583,7 +583,7 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     const session = load(TRAP_TWICE);
     // Native: ZeroVM's fixed base, free in a test process with no other
     // session alive. Unicorn: always this guest address.
-    expect(session.base).toBe(0x440000000000n);
+    expect(session.base).toBe(0x440a00000000n);
     // The same constant bytes on every engine and in every process (native/src/trampoline.h):
     // mov (%rsp),%rcx; mov %gs:0,%rdx; jmp *%gs:8; hlt padding. No host address in
     // sight; on Unicorn they never run (the trap is a hook on 0x10000).
@@ -790,7 +790,8 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     };
     if (process.env.ZEROVM_NATIVE_DEBUG) console.log({ before, after });
     expect(after.timers).toBe(before.timers);
-    expect(after.sandboxes).toBe(before.sandboxes);
+    // A session an earlier test left to the garbage collector may be released meanwhile: fewer is no leak.
+    expect(after.sandboxes).toBeLessThanOrEqual(before.sandboxes);
     expect(after.fds).toBe(before.fds);
     expect(after.threads).toBe(before.threads);
     // V8's own heap may map or unmap a few pages meanwhile.
@@ -932,7 +933,7 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     const session = load(TRAP_TWICE);
     expect(() => session.protect(DATA, 0x10000, RW | Protection.Execute)).toThrow(/writable and executable/);
     expect(() => session.protect(TRAMPOLINE, 0x10000, RW)).toThrow(/trampoline/);
-    expect(() => session.protect(DATA + 1, 0x10000, RW)).toThrow(/64 KiB/);
+    expect(() => session.protect(DATA + 1, 0x10000, RW)).toThrow(/4 KiB/);
     expect(() => session.view(0x50000, 1)).toThrow(/not mapped/);
     expect(() => session.view(0, 4)).toThrow(/not mapped/);
     expect(session.view(DATA, 0).length).toBe(0);

@@ -9,9 +9,9 @@
  * addon.
  *
  * What `start` and `resume` set is every register (switch.S has the list,
- * shared/spec-notes/zerovm-abi.md sections 3 and 4 the rules); they write no
- * guest memory, so the entry frame at the top of the stack (the 56 bytes of
- * section 3) is the runtime's to lay out, the same for every engine. Two
+ * spec/runtime.md "Initial state" and "The register state after a trap"
+ * the rules); they write no guest memory, so the entry frame at the top of
+ * the stack (its 56 bytes) is the runtime's to lay out, the same for every engine. Two
  * points the ABI notes leave open, settled as ZeroVM behaved: MXCSR starts
  * at 0x1F80 and is the program's own across a trap (only x87 is reset), and
  * the return address is sandboxed on resume (low 32 bits, rounded down to a

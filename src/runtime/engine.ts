@@ -25,9 +25,9 @@ export const enum Protection {
 }
 
 export interface Region {
-  /** Sandbox address, 64 KiB aligned. */
+  /** Sandbox address, 4 KiB aligned (the layout uses 64 KiB boundaries; TrapJail 4 KiB pages). */
   readonly address: number;
-  /** Bytes, a multiple of 64 KiB. */
+  /** Bytes, a multiple of 4 KiB. */
   readonly size: number;
   readonly protection: Protection;
 }
@@ -46,7 +46,7 @@ export interface EngineSession {
   readonly base: bigint;
   /** A byte view of guest memory [address, address + length); aliases it. */
   view(address: number, length: number): Uint8Array;
-  /** Changes the protection of whole 64 KiB pages. */
+  /** Changes the protection of whole 4 KiB pages. */
   protect(address: number, size: number, protection: Protection): void;
   /**
    * Enters untrusted code at `entry` with the initial register state of the
@@ -75,7 +75,7 @@ export interface Engine {
   createSession(regions: readonly Region[]): EngineSession;
 }
 
-/** Address of the trampoline's only live slot, the trap. */
+/** Address of the trampoline's slot 0, the trap. */
 export const TRAMPOLINE_TRAP = 0x10000;
 /** Sandbox size. */
 export const SANDBOX_SIZE = 2 ** 32;

@@ -8,8 +8,9 @@
  * over the readable sandbox regions the engine hands to `memoryEtag`.
  * `report.ts` prints the list.
  *
- * Source of truth: the original's etag.c / report.c (manifest 20130611 era):
- *   - SHA-1 (glib GChecksum), printed as 40 lower-case hex digits;
+ * Source of truth: spec/runtime.md "The report and exit codes" (etags), as
+ * measured on the original ZeroVM 2015:
+ *   - SHA-1, printed as 40 lower-case hex digits;
  *   - the digest is taken from a copy of the running state, so it can be
  *     read at any time without ending the stream;
  *   - a zero-length update changes nothing;
@@ -24,6 +25,9 @@ export const ETAG_ALGORITHM = 'sha1';
 
 /** Alias under which the memory etag is listed (the original's STDRAM). */
 export const MEMORY_ETAG_ALIAS = '/dev/memory';
+
+/** The digest of nothing: the etag of a channel that moved no byte, or of memory never loaded. */
+export const EMPTY_DIGEST = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
 
 /** A running SHA-1 over a stream of byte chunks. */
 export class StreamingEtag {

@@ -1,142 +1,145 @@
 /**
- * The memory map of one session: where text, rodata, data, heap, the user
- * manifest and the stack go in the 4 GiB sandbox, and with which
- * protection (the engine's Region list).
+ * The memory map of one session: which sandbox pages the program may read,
+ * write or execute, where the heap and the user manifest are, and the
+ * trap's view of memory (which buffers TrapRead and TrapWrite accept).
  *
- * Pipeline position: session -> here (from the NexeImage and the manifest's
- * Memory) -> engine.createSession(regions) and the loader.
+ * Pipeline position: session -> program-image.ts (segments, break) ->
+ * here (with the manifest's Memory and the channel aliases) ->
+ * engine.createSession(loadingRegions) and loader.ts.
  *
- * Source of truth: shared/spec-notes/zerovm-abi.md §1 and the original's
- * src/loader/userspace.c + src/main/config.h (manifest 20130611 era):
- * - [0, 0x10000) NULL guard; [0x10000, 0x20000) trampoline R+X (the engine
- *   writes it);
- * - text from 0x20000, rounded up to 64 KiB, R+X (tail filled with hlt by
- *   the loader); rodata R; data + bss R+W (each rounded out to 64 KiB);
- * - heap R+W from the 64 KiB-rounded end of the last segment; size =
- *   roundup64K(Memory - 16 MiB) - roundup64K(data end), refused (ENOMEM,
- *   "user heap size is too small") unless it exceeds MIN_HEAP_SIZE (8 MiB);
- * - the user manifest at MANIFEST_PTR = 4 GiB - 16 MiB, i.e. the bottom of
- *   the stack region, read-only, roundup64K(its size) bytes; the stack is
- *   the rest of the top 16 MiB (stack_size = 16 MiB - that), R+W;
- * - the deprecated API-1 pointer page [MANIFEST_PTR - 64 KiB, MANIFEST_PTR)
- *   read-only, holding MANIFEST_PTR at 0xFEFFFFFC (PatchForOldAPI); when the
- *   heap reaches that page (no hole), the heap loses its last 64 KiB;
- * - everything else inaccessible.
+ * Source of truth: spec/runtime.md "Memory map", as measured on the
+ * original ZeroVM 2015:
+ * - the engine's protections are set in this order, a later one winning:
+ *   [0x10000, roundUp64K(break)) R+W (what the loader wrote into), the
+ *   trampoline and text [0x10000, textEnd) R+X, rodata R up to the data
+ *   (or the break) rounded up, data R+W up to the rounded break, the stack
+ *   [0xFF000000, 4 GiB) R+W, the heap [roundUp64K(break), roundUp64K(Memory
+ *   - 16 MiB)) R+W, and the user manifest's pages, from the 64 KiB page of
+ *   its lowest byte up to 0xFF000000, R. Pages between the text and rodata
+ *   therefore stay R+W, as they did in the original;
+ * - the heap must exceed 8 MiB (ENOMEM "user heap size is too small");
+ * - the trap's view is the original's memory map: an address belongs to
+ *   the first of trampoline+text, rodata, heap (from the rodata's end or
+ *   the text's end), hole, user manifest, stack whose end lies above it,
+ *   and gets that entry's protection. It differs from the engine's
+ *   protections only between the text and rodata (R there, R+W for the
+ *   program).
  */
 import { ManifestError } from './manifest.js';
 import { Protection, SANDBOX_SIZE, TRAMPOLINE_TRAP, type Region } from './engine.js';
-import type { NexeImage } from '../elf/nexe.js';
+import { STACK_START, type ProgramImage } from './program-image.js';
+import { ProtectionMap } from './protection-map.js';
+import { placeUserManifest, type UserManifestChannel, type UserManifestPlacement } from './user-manifest.js';
 
 export const PAGE_64K = 0x10000;
 export const TRAMPOLINE_START = TRAMPOLINE_TRAP;
 export const TRAMPOLINE_END = 0x20000;
-/** The top 16 MiB: stack and user manifest (the original's STACK_SIZE). */
-export const STACK_REGION_SIZE = 0x1000000;
+/** The stack: the top 16 MiB, always (the original's STACK_SIZE). */
+export const STACK_SIZE = 0x1000000;
 /** The original refused a heap of this size or less. */
 export const MIN_HEAP_SIZE = 8 * 1024 * 1024;
-/** Where the user manifest goes: the bottom of the stack region. */
-export const MANIFEST_PTR = SANDBOX_SIZE - STACK_REGION_SIZE;
-/** Where the deprecated API-1 pointer to the user manifest is stored. */
-export const OLD_MANIFEST_POINTER = 0xfefffffc;
+export { STACK_START };
 /** Bytes at the top of the stack the program finds at entry. */
 export const ENTRY_BLOCK_SIZE = 56;
 
 export const roundUp64K = (n: number): number => Math.ceil(n / PAGE_64K) * PAGE_64K;
 export const roundDown64K = (n: number): number => Math.floor(n / PAGE_64K) * PAGE_64K;
 
-export interface Span {
-  readonly start: number;
-  /** Exclusive; 64 KiB aligned. */
-  readonly end: number;
-}
-
-export interface SegmentPlacement extends Span {
-  readonly kind: 'text' | 'rodata' | 'data';
-  readonly protection: Protection;
-}
-
 export interface Layout {
-  /** Final protections, in address order (what the program runs with). */
+  /** The engine's final protections, in address order, covering every accessible page. */
   readonly regions: readonly Region[];
-  readonly segments: readonly SegmentPlacement[];
-  /** Heap start (user manifest heap_ptr). */
-  readonly heapStart: number;
-  /** Heap bytes (user manifest heap_size). */
+  /** The trap's view of memory, in address order (spec/runtime.md, "The trap's view of memory"). */
+  readonly trapView: readonly Region[];
+  /** The break (user manifest heap_ptr). */
+  readonly heapPtr: number;
+  /** user manifest heap_size: up to the heap's end or the user manifest's first page, whichever is lower. */
   readonly heapSize: number;
-  readonly manifestAddress: number;
-  /** User manifest bytes rounded up to 64 KiB. */
-  readonly manifestSpan: number;
-  /** The API-1 pointer page. */
-  readonly pointerPage: number;
-  /** Usable stack bytes (user manifest stack_size). */
-  readonly stackSize: number;
-  readonly stackStart: number;
+  /** First heap page (the 64 KiB-rounded break). */
+  readonly heapStart: number;
+  /** End of the heap pages. */
+  readonly heapEnd: number;
+  /** Where TrapJail and TrapUnjail may act: from the data segment (else the heap) to the heap's end in the trap's view. */
+  readonly jailable: { readonly start: number; readonly end: number };
+  /** The user manifest's bytes and where they go. */
+  readonly userManifest: UserManifestPlacement;
 }
 
 const RX = Protection.Read | Protection.Execute;
 const RW = Protection.Read | Protection.Write;
 
 /**
- * Computes the layout. `userManifestSize` is the serialized user manifest's
- * size in bytes. Throws ManifestError ('invalid-memory-size',
- * 'heap-too-small', exit code ENOMEM 12) as the original's SetHeap did.
+ * Computes the layout. Throws ManifestError ('invalid-memory-size',
+ * 'heap-too-small', exit code ENOMEM 12) as the original did after it had
+ * opened the channels.
  */
-export function computeLayout(image: NexeImage, memory: number, userManifestSize: number): Layout {
+export function computeLayout(image: ProgramImage, memory: number, channels: readonly UserManifestChannel[]): Layout {
   if (!(memory > 0 && memory <= SANDBOX_SIZE)) {
     throw new ManifestError('invalid-memory-size', 'invalid memory size', `Memory is ${memory}; it must be 1..4294967296 bytes`);
   }
-  const segments: SegmentPlacement[] = [];
-  let previousEnd = TRAMPOLINE_END;
-  for (const segment of image.segments) {
-    const start = roundDown64K(segment.vaddr);
-    const end = roundUp64K(segment.vaddr + segment.memsz);
-    if (start < previousEnd) {
-      throw new ManifestError('program-malformed', `${segment.kind} segment at 0x${segment.vaddr.toString(16)} shares a 64 KiB page with the previous one`,
-        'segments of different kinds must be on separate 64 KiB pages');
-    }
-    const protection = segment.kind === 'text' ? RX : segment.kind === 'rodata' ? Protection.Read : RW;
-    if (end > start) segments.push({ kind: segment.kind, start, end, protection });
-    previousEnd = Math.max(previousEnd, end);
-  }
-  const heapStart = previousEnd;
-  let heapSize = roundUp64K(memory - STACK_REGION_SIZE) - heapStart;
-  if (heapSize <= MIN_HEAP_SIZE) {
+  const heapStart = roundUp64K(image.breakAddress);
+  const heapEnd = roundUp64K(memory - STACK_SIZE);
+  if (heapEnd - heapStart <= MIN_HEAP_SIZE) {
     throw new ManifestError('heap-too-small', 'user heap size is too small',
-      `Memory = ${memory} leaves ${Math.max(heapSize, 0)} bytes of heap after the program and the 16 MiB stack; the heap must exceed ${MIN_HEAP_SIZE} bytes`);
+      `Memory = ${memory} leaves ${Math.max(heapEnd - heapStart, 0)} bytes of heap after the program and the 16 MiB stack; the heap must exceed ${MIN_HEAP_SIZE} bytes`);
   }
-  const manifestSpan = roundUp64K(userManifestSize);
-  if (manifestSpan >= STACK_REGION_SIZE) {
-    throw new ManifestError('too-many-channels', 'channels number reached maximum', 'the user manifest does not fit the stack region');
-  }
-  const pointerPage = MANIFEST_PTR - PAGE_64K;
-  if (heapStart + heapSize > pointerPage) heapSize = pointerPage - heapStart; /* PatchForOldAPI: no hole */
+  /* the heap size depends on where the manifest ends, and the manifest holds the heap size */
+  const probe = placeUserManifest(channels, { heapPtr: 0, heapSize: 0 });
+  const manifestPage = roundDown64K(probe.address);
+  const heapLimit = Math.min(heapEnd, manifestPage);
+  const userManifest = placeUserManifest(channels, { heapPtr: image.breakAddress, heapSize: heapLimit - image.breakAddress });
 
-  const regions: Region[] = [{ address: TRAMPOLINE_START, size: TRAMPOLINE_END - TRAMPOLINE_START, protection: RX }];
-  for (const s of segments) regions.push({ address: s.start, size: s.end - s.start, protection: s.protection });
-  regions.push({ address: heapStart, size: heapSize, protection: RW });
-  regions.push({ address: pointerPage, size: PAGE_64K, protection: Protection.Read });
-  regions.push({ address: MANIFEST_PTR, size: manifestSpan, protection: Protection.Read });
-  regions.push({ address: MANIFEST_PTR + manifestSpan, size: STACK_REGION_SIZE - manifestSpan, protection: RW });
+  const pages = new ProtectionMap();
+  pages.set(TRAMPOLINE_START, heapStart, RW);
+  pages.set(TRAMPOLINE_START, image.textEnd, RX);
+  const rodataEnd = roundUp64K(image.data?.start ?? image.breakAddress);
+  if (image.rodata !== undefined) pages.set(image.rodata.start, rodataEnd, Protection.Read);
+  if (image.data !== undefined) pages.set(image.data.start, heapStart, RW);
+  pages.set(STACK_START, SANDBOX_SIZE, RW);
+  pages.set(heapStart, heapEnd, RW);
+  pages.set(manifestPage, STACK_START, Protection.Read);
+
+  /* the trap's view: each entry covers from the previous entry's end to its own */
+  const view = new ProtectionMap();
+  let from = TRAMPOLINE_START;
+  const entry = (end: number, protection: Protection): void => {
+    if (end > from) {
+      view.set(from, end, protection);
+      from = end;
+    }
+  };
+  entry(image.textEnd, RX);
+  if (image.rodata !== undefined) entry(rodataEnd, Protection.Read);
+  entry(heapLimit, RW);
+  entry(manifestPage, Protection.None);
+  entry(STACK_START, Protection.Read);
+  entry(SANDBOX_SIZE, RW);
+
   return {
-    regions,
-    segments,
+    regions: pages.ranges(),
+    trapView: view.ranges(),
+    heapPtr: image.breakAddress,
+    heapSize: heapLimit - image.breakAddress,
     heapStart,
-    heapSize,
-    manifestAddress: MANIFEST_PTR,
-    manifestSpan,
-    pointerPage,
-    stackSize: STACK_REGION_SIZE - manifestSpan,
-    stackStart: MANIFEST_PTR + manifestSpan,
+    heapEnd,
+    jailable: { start: image.data?.start ?? heapStart, end: heapLimit },
+    userManifest,
   };
 }
 
 /**
  * The regions to create the engine session with: like `layout.regions`,
- * but everything the loader fills (text, rodata, the manifest and pointer
- * pages) writable; the loader then applies the final protections.
+ * but writable, except the trampoline and text, which the engine fills
+ * (trampoline) and the loader fills before the final protections.
  */
 export function loadingRegions(layout: Layout): Region[] {
-  return layout.regions.map((r) =>
-    r.address === TRAMPOLINE_START ? r : { address: r.address, size: r.size, protection: RW },
-  );
+  const regions: Region[] = [];
+  for (const r of layout.regions) {
+    if (r.address < TRAMPOLINE_END && r.address + r.size > TRAMPOLINE_START) {
+      regions.push({ address: TRAMPOLINE_START, size: TRAMPOLINE_END - TRAMPOLINE_START, protection: RX });
+      if (r.address + r.size > TRAMPOLINE_END) regions.push({ address: TRAMPOLINE_END, size: r.address + r.size - TRAMPOLINE_END, protection: RW });
+    } else {
+      regions.push({ address: r.address, size: r.size, protection: RW });
+    }
+  }
+  return regions;
 }

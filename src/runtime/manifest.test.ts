@@ -50,9 +50,9 @@ describe('exit codes', () => {
       'manifest-open': 2, 'manifest-read': 5, 'manifest-too-large': 27, 'invalid-number': 14, 'invalid-version': 14,
       'invalid-memory-token': 14, 'invalid-memory-etag': 14, 'job-path-too-long': 14, 'invalid-channel-tokens': 14,
       'invalid-channel-name': 14, 'relative-channel-path': 14, 'invalid-channel-url': 14, 'malformed-ip': 14,
-      'invalid-channel-etag': 14, 'negative-limit': 14, 'keyword-missing': 14, 'keyword-duplicate': 14, 'node-missing': 14,
-      'invalid-node': 14, 'program-missing': 2, 'program-malformed': 8, 'validation-failed': 8, 'too-many-channels': 23,
-      'duplicate-alias': 14, 'invalid-channel-type': 14, 'name-server-protocol': 14, 'missing-standard-channels': 14,
+      'invalid-channel-etag': 14, 'negative-limit': 14, 'keyword-missing': 14, 'keyword-duplicate': 14,
+      'program-missing': 2, 'program-malformed': 8, 'validation-failed': 8, 'too-many-channels': 23,
+      'not-enough-channels': 14, 'duplicate-alias': 14, 'invalid-channel-type': 14, 'name-server-protocol': 14, 'missing-standard-channels': 14,
       'invalid-memory-size': 12, 'heap-too-small': 12, 'invalid-timeout': 14, 'unwritable': 22,
     };
     for (const kind of Object.keys(MANIFEST_FAILURES) as ManifestFailureKind[]) expect([kind, exitCodeOf(kind)]).toEqual([kind, expected[kind]]);
@@ -146,9 +146,20 @@ describe('readManifest / parseManifest: values', () => {
     expect(m.job).toBe('/tmp/daemon.sock');
   });
 
-  it('accepts Node 1 and 2147483647', () => {
+  it('accepts any Node, and NameServer without Node (the original checked neither)', () => {
     expect(parseManifest(plus('Node = 1')).node).toBe(1);
     expect(parseManifest(plus(`Node = ${INT32_MAX}`)).node).toBe(INT32_MAX);
+    expect(parseManifest(plus('Node = 0')).node).toBe(0);
+    expect(parseManifest(plus('NameServer = udp:127.0.0.1:54321')).node).toBeUndefined();
+  });
+
+  it('reads Timeout, Node, the channel type and the etag flags as C ints: the low 32 bits, signed', () => {
+    expect(parseManifest(withLine(3, 'Timeout = 4294967297')).timeout).toBe(1);
+    expect(parseManifest(plus('Node = 2147483648')).node).toBe(-2147483648);
+    expect(parseManifest(plus('Channel = /x, /dev/x, 4294967297, 4294967297, 1, 1, 0, 0')).channels[3]).toMatchObject({ type: 1, etag: true });
+    expect(parseManifest(plus('Channel = /x, /dev/x, 0, 4294967296, 1, 1, 0, 0')).channels[3]).toMatchObject({ etag: false });
+    expect(failure(() => parseManifest(withLine(3, 'Timeout = 4294967296'))).message).toBe('invalid timeout 0');
+    expect(readManifest(withLine(4, 'Memory = 8589934592, 0')).memory).toBe(8589934592);
   });
 
   it('accepts Timeout 1 and 2147483647, Memory 1 and 4 GiB', () => {
@@ -179,7 +190,7 @@ describe('readManifest / parseManifest: values', () => {
   });
 
   it('readManifest defers the checks that the original made after loading the program', () => {
-    const m = readManifest(text(['Version = 20130611', 'Program = /p', 'Timeout = 0', 'Memory = 0, 0', 'Channel = /a, /dev/a, 9, 0, 1, 1, 1, 1', 'Channel = /a, /dev/a, 0, 0, 1, 1, 1, 1']));
+    const m = readManifest(text(['Version = 20130611', 'Program = /p', 'Timeout = 0', 'Memory = 0, 0', 'Channel = /a, /dev/a, 9, 0, 1, 1, 1, 1', 'Channel = /a, /dev/a, 0, 0, 1, 1, 1, 1', 'Channel = /b, /dev/b, 0, 0, 1, 1, 1, 1']));
     expect(m).toMatchObject({ timeout: 0, memory: 0 });
     expect(failure(() => checkManifest(m)).message).toBe('/dev/a has invalid type 9');
   });
@@ -218,7 +229,7 @@ const NEGATIVE: readonly NegativeCase[] = [
   { rule: 'a lone sign', text: withLine(3, 'Timeout = -'), kind: 'invalid-number', line: 3, message: "MANIFEST 3: invalid numeric value '-'" },
   { rule: 'Timeout 0', text: withLine(3, 'Timeout = 0'), kind: 'invalid-timeout', message: 'invalid timeout 0' },
   { rule: 'Timeout negative', text: withLine(3, 'Timeout = -1'), kind: 'invalid-timeout', message: 'invalid timeout -1' },
-  { rule: 'Timeout above int32', text: withLine(3, 'Timeout = 2147483648'), kind: 'invalid-timeout', message: 'invalid timeout 2147483648' },
+  { rule: 'Timeout above int32 (read as a C int: negative)', text: withLine(3, 'Timeout = 2147483648'), kind: 'invalid-timeout', message: 'invalid timeout -2147483648' },
   { rule: 'Memory without its etag', text: withLine(4, 'Memory = 33554432'), kind: 'invalid-memory-token', line: 4, message: 'MANIFEST 4: invalid memory token' },
   { rule: 'Memory etag 2', text: withLine(4, 'Memory = 33554432, 2'), kind: 'invalid-memory-etag', line: 4, message: 'MANIFEST 4: invalid memory etag token' },
   { rule: 'Memory with three fields', text: withLine(4, 'Memory = 33554432, 0, 0'), kind: 'invalid-number', line: 4, message: "MANIFEST 4: invalid numeric value ', 0'" },
@@ -245,15 +256,13 @@ const NEGATIVE: readonly NegativeCase[] = [
   { rule: 'channel type 4', text: plus('Channel = /x, /dev/x, 4, 0, 1, 1, 1, 1'), kind: 'invalid-channel-type', message: '/dev/x has invalid type 4' },
   { rule: 'channel type -1', text: plus('Channel = /x, /dev/x, -1, 0, 1, 1, 1, 1'), kind: 'invalid-channel-type', message: '/dev/x has invalid type -1' },
   { rule: 'a duplicate alias', text: plus('Channel = /x, /dev/stdin, 0, 0, 1, 1, 0, 0'), kind: 'duplicate-alias', message: '/dev/stdin is already allocated' },
-  { rule: '/dev/stdin missing', text: without(5), kind: 'missing-standard-channels', message: 'missing standard channels in manifest' },
-  { rule: '/dev/stderr missing', text: without(7), kind: 'missing-standard-channels', message: 'missing standard channels in manifest' },
-  { rule: 'no channels at all', text: text(BASE.slice(0, 4)), kind: 'missing-standard-channels', message: 'missing standard channels in manifest' },
+  { rule: '/dev/stdin missing', text: plus('Channel = /x, /dev/x, 0, 0, 1, 1, 0, 0').split('\n').filter((_, i) => i !== 4).join('\n'), kind: 'missing-standard-channels', message: 'missing standard channels in manifest' },
+  { rule: '/dev/stderr missing', text: plus('Channel = /x, /dev/x, 0, 0, 1, 1, 0, 0').split('\n').filter((_, i) => i !== 6).join('\n'), kind: 'missing-standard-channels', message: 'missing standard channels in manifest' },
+  { rule: 'only two channels', text: without(7), kind: 'not-enough-channels', message: 'not enough channels: 2' },
+  { rule: 'no channels at all', text: text(BASE.slice(0, 4)), kind: 'not-enough-channels', message: 'not enough channels: 0' },
   { rule: 'a standard alias in another case', text: withLine(7, 'Channel = /tmp/err, /dev/STDERR, 0, 0, 0, 0, 1, 1'), kind: 'missing-standard-channels', message: 'missing standard channels in manifest' },
-  { rule: 'NameServer without Node', text: plus('NameServer = udp:127.0.0.1:54321'), kind: 'node-missing', message: 'name server specified but node is absent' },
   { rule: 'a NameServer that is not a uri', text: plus('Node = 1', 'NameServer = server'), kind: 'relative-channel-path', line: 9, message: 'MANIFEST 9: only absolute path channels are allowed' },
   { rule: 'a tcp NameServer with network channels', text: plus('Node = 1', 'NameServer = tcp:127.0.0.1:1', 'Channel = tcp:2:0, /dev/in, 0, 0, 1, 1, 0, 0'), kind: 'name-server-protocol', message: 'name server only support udp protocol' },
-  { rule: 'Node 0', text: plus('Node = 0'), kind: 'invalid-node', message: 'node id is invalid' },
-  { rule: 'Node above int32', text: plus('Node = 2147483648'), kind: 'invalid-node', message: 'node id is invalid' },
   { rule: 'Node not a number', text: plus('Node = one'), kind: 'invalid-number', line: 8, message: "MANIFEST 8: invalid numeric value 'one'" },
   { rule: 'a Job value over 108 bytes', text: plus(`Job = /${'s'.repeat(107)}`), kind: 'job-path-too-long', line: 8, message: 'MANIFEST 8: too long Job name' },
 ];

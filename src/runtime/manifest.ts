@@ -4,12 +4,11 @@
  * by `zerovm run` to generate manifests).
  *
  * Pipeline position: command line -> here -> program loading, channels,
- * memory set-up, report. Source of truth: the original ZeroVM, manifest
- * version 20130611 (zerovm/zerovm src/main/manifest.c, the NameServer
- * revision, with the "MANIFEST <line>:" message tags of the later revision),
- * plus the checks the original made on the parsed values elsewhere
- * (src/main/zvm_main.c, src/main/setup.c, src/channels/channel.c); facts in
- * /work/shared/spec-notes/zerovm-abi.md sections 6 and 7.
+ * memory set-up, report. Source of truth: spec/runtime.md "A session,
+ * step by step", the syntax and checks of the original ZeroVM 2015's
+ * manifest reader (manifest version 20130611, with its "MANIFEST <line>:"
+ * message tags), measured on its binary, plus the checks it made on the
+ * parsed values at later steps of a session.
  *
  * Two stages, because the original checked in two places and a caller that
  * wants the original's exit code must keep its order:
@@ -35,13 +34,12 @@
  *   on at most 1 and 7 commas, so surplus fields end up inside the last
  *   number; "invalid numeric value" quotes the unparsed rest, as strtoll
  *   left it.
- * - Not kept: the original truncated Timeout, Node, channel type and the
- *   etag flags to 32 bits before range-checking them (so 4294967297 read as
- *   1); here the full number is checked. A file over 512 KiB was silently
- *   cut; here it is an error (EFBIG, as the pre-20130611 parser did). Node,
- *   when present, must be 1..2147483647 and NameServer needs Node: neither
- *   check is in the 20130611 parser (the later one had "broker specified
- *   but node is absent").
+ * - Timeout, Node, the channel type and the etag flags are C ints: the low
+ *   32 bits, signed, before any check (4294967297 reads as 1), as measured
+ *   on the original ZeroVM 2015.
+ * - Not kept: a file over 512 KiB was silently cut by the original; here
+ *   it is an error (EFBIG, as the pre-20130611 parser did), see
+ *   spec/runtime.md "Where we differ".
  * - Channel limits are `bigint`: a program reads them as int64 from the
  *   user manifest, so values above 2^53 must survive exactly.
  */
@@ -162,12 +160,11 @@ export const MANIFEST_FAILURES = {
   'negative-limit': { errno: 'EFAULT', source: 'manifest.c Channel: "negative limits for %s"' },
   'keyword-missing': { errno: 'EFAULT', source: 'manifest.c CheckCounters: "%s not specified"' },
   'keyword-duplicate': { errno: 'EFAULT', source: 'manifest.c CheckCounters: "duplicate %s keyword"' },
-  'node-missing': { errno: 'EFAULT', source: 'ours, after the 20140320 manifest.c "broker specified but node is absent"' },
-  'invalid-node': { errno: 'EFAULT', source: 'ours, after the pre-20130611 manifest_setup.c "node id is invalid"' },
   'program-missing': { errno: 'ENOENT', source: 'zvm_main.c ParseCommandLine: "program open error"' },
   'program-malformed': { errno: 'ENOEXEC', source: 'loader (elf_util.c) failures while loading the program' },
   'validation-failed': { errno: 'ENOEXEC', source: 'zvm_main.c ValidateProgram: "validation failed"' },
   'too-many-channels': { errno: 'ENFILE', source: 'channel.c ChannelsCtor: "channels number reached maximum"' },
+  'not-enough-channels': { errno: 'EFAULT', source: 'channel.c ChannelsCtor: "not enough channels: N" (measured on the original ZeroVM 2015)' },
   'duplicate-alias': { errno: 'EFAULT', source: 'channel.c DuplicateKey: "%s is already allocated"' },
   'invalid-channel-type': { errno: 'EFAULT', source: 'channel.c ChannelCtor: "%s has invalid type %d"' },
   'name-server-protocol': { errno: 'EFAULT', source: 'nservice.c NameServiceCtor: "name server only support udp protocol"' },
@@ -308,8 +305,13 @@ class LineContext {
     return Number(this.integer(field, raw));
   }
 
+  /** An integer the original stored in a C int: the low 32 bits, signed (4294967297 reads as 1). */
+  int32(field: string, raw: string): number {
+    return Number(BigInt.asIntN(32, this.integer(field, raw)));
+  }
+
   flag(field: string, raw: string, kind: 'invalid-memory-etag' | 'invalid-channel-etag', text: string): boolean {
-    const value = this.integer(field, raw);
+    const value = BigInt.asIntN(32, this.integer(field, raw));
     if (value !== 0n && value !== 1n) this.fail(kind, text, `${field} is ${value}; it must be 0 (off) or 1 (on)`);
     return value === 1n;
   }
@@ -385,10 +387,10 @@ const HANDLERS: Record<Keyword, (draft: Draft, value: string, at: LineContext) =
     draft.memoryEtag = at.flag('the Memory etag flag', tokens[1] as string, 'invalid-memory-etag', 'invalid memory etag token');
   },
   Timeout(draft, value, at) {
-    draft.timeout = at.number('Timeout', value);
+    draft.timeout = at.int32('Timeout', value);
   },
   Node(draft, value, at) {
-    draft.node = at.number('Node', value);
+    draft.node = at.int32('Node', value);
   },
   Job(draft, value, at) {
     const length = utf8Length(value);
@@ -409,7 +411,7 @@ const HANDLERS: Record<Keyword, (draft: Draft, value: string, at: LineContext) =
     const alias = strip(aliasText);
     const uri = strip(uriText);
     const sources = at.sources(uri);
-    const type = at.number(`the type of channel ${alias}`, typeText);
+    const type = at.int32(`the type of channel ${alias}`, typeText);
     const etag = at.flag(`the etag flag of channel ${alias}`, etagText, 'invalid-channel-etag', 'invalid channel numeric token');
     const limit = (name: string, raw: string): bigint => {
       const v = at.integer(`the ${name} limit of channel ${alias}`, raw);
@@ -452,12 +454,6 @@ export function readManifest(text: string): Manifest {
     if (count === 0 && required) throw new ManifestError('keyword-missing', `${key} not specified`, `add a line '${key} = ...' to the manifest`);
     if (count > 1 && single) throw new ManifestError('keyword-duplicate', `duplicate ${key} keyword`, `${key} appears ${count} times; keep one`);
   }
-  if (draft.nameServer !== undefined && draft.node === undefined) {
-    throw new ManifestError('node-missing', 'name server specified but node is absent', 'a manifest with NameServer needs Node = <this node\'s number>');
-  }
-  if (draft.node !== undefined && (draft.node < 1 || draft.node > INT32_MAX)) {
-    throw new ManifestError('invalid-node', 'node id is invalid', `Node is ${draft.node}; it must be 1..${INT32_MAX}`);
-  }
   const manifest: Manifest = {
     version: MANIFEST_VERSION,
     program: draft.program as string,
@@ -484,19 +480,36 @@ function isNetwork(channel: ManifestChannel): boolean {
   return channel.sources.some((s) => s.kind === 'network');
 }
 
+/** The name server must speak udp when a channel is networked (EFAULT 14). */
+export function checkNetwork(manifest: Manifest): void {
+  const server = manifest.nameServer?.source;
+  if (server !== undefined && !(server.kind === 'network' && server.protocol === 'udp') && manifest.channels.some(isNetwork)) {
+    throw new ManifestError('name-server-protocol', 'name server only support udp protocol', `NameServer is '${manifest.nameServer?.uri}'; write udp:host:port`);
+  }
+}
+
+/** Timeout 1..2147483647 seconds (EFAULT 14 "invalid timeout N"). */
+export function checkTimeout(manifest: Manifest): void {
+  if (!(manifest.timeout >= 1 && manifest.timeout <= INT32_MAX)) {
+    throw new ManifestError('invalid-timeout', `invalid timeout ${manifest.timeout}`, `Timeout is ${manifest.timeout}; it must be 1..${INT32_MAX} seconds`);
+  }
+}
+
 /**
- * Stage 2, in the original's order: channel count (ENFILE 23), then per
+ * Stage 2, what a session checks after it has loaded and validated the
+ * program, all at once (a session runs them at their own steps, see
+ * session.ts): channel count (ENFILE 23; fewer than 3: EFAULT), per
  * channel a unique alias and a type 0..3, the name server protocol (only
  * when some channel is networked), the three standard channels, memory
  * size (ENOMEM 12), timeout (EFAULT 14). Throws `ManifestError`.
- *
- * The original mounted networked reading channels first, so with several
- * errors among networked channels it could report a different one first.
  */
 export function checkManifest(manifest: Manifest): void {
   const { channels } = manifest;
   if (channels.length > MAX_CHANNELS) {
     throw new ManifestError('too-many-channels', 'channels number reached maximum', `the manifest has ${channels.length} channels; at most ${MAX_CHANNELS} are allowed`);
+  }
+  if (channels.length < STANDARD_CHANNELS.length) {
+    throw new ManifestError('not-enough-channels', `not enough channels: ${channels.length}`, 'a manifest needs at least the three standard channels /dev/stdin, /dev/stdout, /dev/stderr');
   }
   const aliases = new Set<string>();
   for (const channel of channels) {
@@ -509,10 +522,7 @@ export function checkManifest(manifest: Manifest): void {
         `channel ${channel.alias}: type must be 0 (sequential), 1 (random read), 2 (random write) or 3 (random read and write)`);
     }
   }
-  const server = manifest.nameServer?.source;
-  if (server !== undefined && !(server.kind === 'network' && server.protocol === 'udp') && channels.some(isNetwork)) {
-    throw new ManifestError('name-server-protocol', 'name server only support udp protocol', `NameServer is '${manifest.nameServer?.uri}'; write udp:host:port`);
-  }
+  checkNetwork(manifest);
   if (!STANDARD_CHANNELS.every((alias) => aliases.has(alias))) {
     const missing = STANDARD_CHANNELS.filter((alias) => !aliases.has(alias));
     throw new ManifestError('missing-standard-channels', 'missing standard channels in manifest', `add Channel lines with the aliases ${missing.join(', ')}`);
@@ -520,9 +530,7 @@ export function checkManifest(manifest: Manifest): void {
   if (!(manifest.memory > 0 && manifest.memory <= FOUR_GIB)) {
     throw new ManifestError('invalid-memory-size', 'invalid memory size', `Memory is ${manifest.memory}; it must be 1..${FOUR_GIB} bytes (4 GiB)`);
   }
-  if (!(manifest.timeout >= 1 && manifest.timeout <= INT32_MAX)) {
-    throw new ManifestError('invalid-timeout', `invalid timeout ${manifest.timeout}`, `Timeout is ${manifest.timeout}; it must be 1..${INT32_MAX} seconds`);
-  }
+  checkTimeout(manifest);
 }
 
 /** Reads and checks: `readManifest` then `checkManifest`. */

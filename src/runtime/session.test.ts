@@ -62,18 +62,23 @@ describe('session failures before the program runs', () => {
     expect(r.exitState).toBe('program open error');
   });
 
-  it('a malformed program exits 8', () => {
+  it('a program shorter than an ELF header exits 5, one without the ELF magic 8; validator state 2', () => {
     const bogus = join(tmp, 'bogus.nexe');
     writeFileSync(bogus, 'not an elf');
+    const short = runSession({ manifestPath: manifest({ program: bogus }).path, engine: nativeEngine });
+    expect([short.exitCode, short.validatorState]).toEqual([5, 2]);
+    const headerOnly = Buffer.alloc(100);
+    headerOnly.writeUInt16LE(56, 54); /* e_phentsize: the magic is checked after the header table */
+    writeFileSync(bogus, headerOnly);
     const r = runSession({ manifestPath: manifest({ program: bogus }).path, engine: nativeEngine });
-    expect(r.exitCode).toBe(8);
+    expect([r.exitCode, r.exitState, r.validatorState]).toEqual([8, 'bad elf magic', 2]);
   });
 
-  it('unsafe.nexe fails validation: validator state 1, exit 8, channels never opened', () => {
+  it('unsafe.nexe fails validation: validator state 1, exit 8, channels never opened but their etags listed', () => {
     const m = manifest({ program: join(ROOT, 'examples', 'unsafe.nexe') });
     const r = runSession({ manifestPath: m.path, engine: nativeEngine });
     expect(r.exitCode).toBe(8);
-    expect(lines(r.report).slice(0, 4)).toEqual(['1', '0', '0', 'disable']);
+    expect(lines(r.report).slice(0, 4)).toEqual(['1', '0', '0', '/dev/stdout da39a3ee5e6b4b0d3255bfef95601890afd80709']);
     expect(r.exitState).toBe('validation failed');
   });
 

@@ -3,40 +3,44 @@
  * memory -> run -> report.
  *
  * Pipeline position: CLI (`zerovm MANIFEST`, `zerovm run`) -> here ->
- * manifest.ts, elf/nexe.ts, validator, channels, layout.ts + loader.ts, an
- * Engine, trap-io.ts, report.ts.
+ * manifest.ts, program-image.ts, validator, channels, layout.ts +
+ * loader.ts, an Engine, trap-io.ts and jail.ts, report.ts.
  *
- * Source of truth: the original's zvm_main.c (order of steps and exit
- * codes), trap.c (TrapExit, TrapJail/TrapUnjail, TrapFork), userspace.c;
- * shared/spec-notes/zerovm-abi.md §4, §7. The steps, each failure ending the
- * session with the errno as process exit code and its message as the
- * report's exit state:
+ * Source of truth: spec/runtime.md "A session, step by step", as measured
+ * on the original ZeroVM 2015. The steps, each failure ending the session
+ * with the errno as process exit code and its message as the report's
+ * exit state:
  *   1. read the manifest (ManifestError: EFAULT 14 with "MANIFEST n: ...",
  *      ENOENT/EIO/EFBIG for the file itself);
- *   2. the program must exist (ENOENT 2, "program open error");
- *   3. load its ELF (ENOEXEC 8, the reason);
+ *   2. the program must open (ENOENT 2, "program open error") and be read;
+ *   3. load its ELF (program-image.ts: EIO 5, ENOEXEC 8 or EFAULT 14);
  *   4. validate its text with the deterministic policy and the engine's CPU
- *      features (validator state 1, ENOEXEC 8, "validation failed"); -s
- *      skips it (validator state 2);
- *   5. the remaining manifest checks (checkManifest), the channels
- *      (ChannelSet.open), the memory layout (ENOMEM 12);
+ *      features (validator state 1, ENOEXEC 8, "validation failed"); until
+ *      this step, or with -s, the validator state is 2;
+ *   5. the channels (ChannelSet.open), then the memory (layout.ts,
+ *      ENOMEM 12), then the timeout (EFAULT 14);
  *   6. load into a fresh engine session; -F stops here with "ok";
- *   7. run: trap stops are dispatched (Read/Write by trap-io.ts, the rest
- *      here), a fault ends the session with "Signal N from untrusted code"
- *      (exit code 4), the time budget with "session timeout" (4), TrapExit
- *      with "ok" (0) and the program's code.
+ *   7. run: trap stops are dispatched (Read/Write by trap-io.ts, Jail and
+ *      Unjail by jail.ts, the rest here), a fault ends the session with
+ *      "Signal N from untrusted code" (exit code 4) or, at a trampoline
+ *      slot other than the trap's, "nacl syscall #k received" (EINVAL 22),
+ *      the time budget with "session timeout" (4), TrapExit with "ok" (0)
+ *      and the program's code.
  * Whatever happens, the channels are closed (data on disk, final
  * truncation) and the engine session disposed before the report is made.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { readNexe, textBytes, NexeFormatError, type NexeImage } from '../elf/nexe.js';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { validate } from '../validator/validate.js';
-import { ChannelSet, ChannelMountError, ChannelIoError, type ChannelSpec } from './channels/index.js';
-import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type Stop } from './engine.js';
-import { memoryEtagEntry, type EtagEntry } from './etag.js';
-import { computeLayout, loadingRegions, PAGE_64K, roundUp64K, type Layout } from './layout.js';
-import { loadProgram, serializeUserManifest, userManifestSize } from './loader.js';
-import { checkManifest, ManifestError, readManifest, type Manifest } from './manifest.js';
+import { ChannelSet, ChannelMountError, ChannelIoError, programOrder, type ChannelSpec } from './channels/index.js';
+import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type Stop } from './engine.js';
+import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
+import { haltTrimmedLength } from './halt-trim.js';
+import { jailBlock, unjailBlock, type JailTarget } from './jail.js';
+import { computeLayout, loadingRegions, TRAMPOLINE_END, type Layout } from './layout.js';
+import { loadProgram } from './loader.js';
+import { checkNetwork, checkTimeout, ManifestError, readManifest, type Manifest } from './manifest.js';
+import { ProtectionMap } from './protection-map.js';
+import { ProgramLoadError, readProgramImage, textRegion, TEXT_START, type ProgramImage } from './program-image.js';
 import {
   accountingTimes,
   EXIT_STATES,
@@ -49,7 +53,7 @@ import {
   type ReportMode,
 } from './report.js';
 import { Verbosity, type SessionObserver } from './trace.js';
-import { dispatchTrapAt, Errno, readTrapArgs, TrapArgsFault, type GuestMemory, type TrapArgs, type TrapHooks } from './trap-io.js';
+import { dispatchTrapAt, readTrapArgs, TrapArgsFault, type GuestMemory, type TrapArgs, type TrapHooks } from './trap-io.js';
 
 export interface SessionOptions {
   /** Path of the system manifest. */
@@ -97,46 +101,43 @@ export class SessionFailure extends Error {
 const ENOENT = 2;
 const ENOEXEC = 8;
 const EFAULT = 14;
-const PAGE_COUNT = SANDBOX_SIZE / PAGE_64K;
+const EINVAL = 22;
 const TIMEOUT_STATE = EXIT_STATES.find((row) => row.id === 'sessionTimeout')!;
 const VALIDATION_FAILED = EXIT_STATES.find((row) => row.id === 'validationFailed')!;
+/** Trampoline slots: 32 bytes each; slot 0 is the trap, 1..LAST_LIVE_SLOT end the session. */
+const SLOT_SIZE = 32;
+const LAST_LIVE_SLOT = (TRAMPOLINE_END - TRAMPOLINE_TRAP) / SLOT_SIZE - 2;
 
 /** Thrown by the TrapExit hook to leave the dispatch. */
 class ProgramExit {
   constructor(readonly code: number) {}
 }
 
-/** The protection of every 64 KiB page, as the program sees it (for the trap's buffer checks). */
+/**
+ * The trap's view of memory (the original's memory map, layout.ts), down
+ * to the 4 KiB granule of TrapJail: what a TrapRead may write and a
+ * TrapWrite may read. Jail and Unjail change it with the engine's pages.
+ */
 class PageMap implements GuestMemory {
-  private readonly pages = new Uint8Array(PAGE_COUNT);
+  private readonly map = new ProtectionMap();
 
   constructor(
     private readonly session: EngineSession,
-    layout: Layout,
+    view: readonly Region[],
   ) {
-    for (const r of layout.regions) this.set(r.address, r.size, r.protection);
+    for (const r of view) this.set(r.address, r.size, r.protection);
   }
 
   set(address: number, size: number, protection: Protection): void {
-    this.pages.fill(protection, address / PAGE_64K, (address + size) / PAGE_64K);
-  }
-
-  private all(address: number, length: number, bit: Protection): boolean {
-    if (length <= 0) return true;
-    if (address < 0 || address + length > SANDBOX_SIZE) return false;
-    const last = Math.floor((address + length - 1) / PAGE_64K);
-    for (let page = Math.floor(address / PAGE_64K); page <= last; page++) {
-      if ((this.pages[page]! & bit) === 0) return false;
-    }
-    return true;
+    this.map.set(address, address + size, protection);
   }
 
   isReadable(address: number, length: number): boolean {
-    return this.all(address, length, Protection.Read);
+    return this.map.every(address, length, Protection.Read);
   }
 
   isWritable(address: number, length: number): boolean {
-    return this.all(address, length, Protection.Write);
+    return this.map.every(address, length, Protection.Write);
   }
 
   view(address: number, length: number): Uint8Array {
@@ -145,18 +146,9 @@ class PageMap implements GuestMemory {
 
   /** Views of the readable regions in address order (for the memory etag). */
   *readableRegions(): Iterable<Uint8Array> {
-    let page = 0;
-    while (page < PAGE_COUNT) {
-      if ((this.pages[page]! & Protection.Read) === 0) {
-        page++;
-        continue;
-      }
-      const first = page;
-      while (page < PAGE_COUNT && (this.pages[page]! & Protection.Read) !== 0) page++;
+    for (const { start, end } of this.map.spans(Protection.Read)) {
       /* one view per 1 MiB at most, to keep each view small */
-      for (let at = first * PAGE_64K; at < page * PAGE_64K; at += 0x100000) {
-        yield this.session.view(at, Math.min(0x100000, page * PAGE_64K - at));
-      }
+      for (let at = start; at < end; at += 0x100000) yield this.session.view(at, Math.min(0x100000, end - at));
     }
   }
 }
@@ -184,44 +176,81 @@ function readManifestFile(path: string): Manifest {
   return readManifest(text);
 }
 
+/**
+ * The program's bytes: it must open (ENOENT "program open error"), and the
+ * original read as many bytes as `fstat` reports (so a device reads as
+ * empty: /dev/zero is 0 bytes, not an endless stream); a directory opens
+ * but does not read.
+ */
 function readProgram(path: string): Uint8Array {
+  let fd: number;
   try {
-    if (!statSync(path).isFile()) throw new Error('not a file');
-    return readFileSync(path);
+    fd = openSync(path, 'r');
   } catch {
     throw new SessionFailure(ENOENT, 'program open error');
   }
+  try {
+    const stats = fstatSync(fd);
+    if (stats.isDirectory()) throw new SessionFailure(ENOENT, `Cannot open '${path}'. Is a directory`);
+    const bytes = new Uint8Array(stats.size);
+    let done = 0;
+    while (done < bytes.length) {
+      const n = readSync(fd, bytes, done, bytes.length - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return bytes.subarray(0, done);
+  } catch (error) {
+    if (error instanceof SessionFailure) throw error;
+    throw new SessionFailure(ENOENT, 'program open error');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function loadImage(bytes: Uint8Array): ProgramImage {
+  try {
+    return readProgramImage(bytes);
+  } catch (error) {
+    if (error instanceof ProgramLoadError) throw new SessionFailure(error.errno, error.message);
+    throw error;
+  }
+}
+
+/**
+ * The report's etags when the channels never opened: every channel that
+ * asked for one, with the digest of nothing, in manifest order, or in the
+ * program's order when the failure came after the channels were ordered.
+ */
+function unopenedEtags(manifest: Manifest, ordered: boolean): EtagEntry[] {
+  const asked = manifest.channels.filter((c) => c.etag);
+  return (ordered ? programOrder(asked) : asked).map((c) => ({ alias: c.alias, digest: EMPTY_DIGEST }));
 }
 
 /** Runs one session; never throws for anything the manifest, program or engine can cause. */
 export function runSession(options: SessionOptions): SessionResult {
-  let validatorState: ValidatorState = options.skipValidation ? ValidatorState.NotValidated : ValidatorState.Valid;
+  let validatorState: ValidatorState = ValidatorState.NotValidated;
   let userReturnCode = 0;
   let exitState = 'ok';
   let exitCode = 0;
   let channels: ChannelSet | undefined;
+  let channelsOrdered = false;
   let session: EngineSession | undefined;
   let memory: PageMap | undefined;
   let manifest: Manifest | undefined;
-  const etags: EtagEntry[] = [];
+  let memoryEtag: EtagEntry | undefined;
   const observer = options.observer ?? null;
 
   try {
     manifest = readManifestFile(options.manifestPath);
     observer?.log(Verbosity.Stages, `manifest ${options.manifestPath}: program ${manifest.program}, memory ${manifest.memory} bytes, timeout ${manifest.timeout} s`);
     const bytes = readProgram(manifest.program);
-    let image: NexeImage;
-    try {
-      image = readNexe(bytes);
-    } catch (error) {
-      if (error instanceof NexeFormatError) throw new SessionFailure(ENOEXEC, error.message);
-      throw error;
-    }
+    const image = loadImage(bytes);
     if (!options.skipValidation) {
-      const verdict = validate(textBytes(bytes, image), {
-        base: image.text.vaddr,
+      const text = textRegion(bytes, image);
+      const verdict = validate(text.subarray(0, haltTrimmedLength(text, image.staticTextEnd - TEXT_START)), {
+        base: TEXT_START,
         policy: 'deterministic',
-        padByte: 0xf4,
         features: options.engine.features,
       });
       observer?.log(Verbosity.Stages, `validation: ${verdict.valid ? 'valid' : `invalid, ${verdict.errors.length} error(s)`}`);
@@ -229,22 +258,24 @@ export function runSession(options: SessionOptions): SessionResult {
         validatorState = ValidatorState.Invalid;
         throw new SessionFailure(VALIDATION_FAILED.exitCode ?? ENOEXEC, VALIDATION_FAILED.wording);
       }
+      validatorState = ValidatorState.Valid;
     }
-    checkManifest(manifest);
-    channels = ChannelSet.open(channelSpecs(manifest), {
-      preallocate: options.preallocate !== false,
-      inheritStandardStreams: options.inheritStandardStreams === true,
-    });
-    for (const channel of manifest.channels) {
+    checkNetwork(manifest);
+    try {
+      channels = ChannelSet.open(channelSpecs(manifest), {
+        preallocate: options.preallocate !== false,
+        inheritStandardStreams: options.inheritStandardStreams === true,
+      });
+    } catch (error) {
+      if (error instanceof ChannelMountError) channelsOrdered = error.afterOrdering;
+      throw error;
+    }
+    for (const channel of channels.channels) {
       const l = channel.limits;
       observer?.log(Verbosity.Details, `channel ${channel.alias} = ${channel.uri}, type ${channel.type}, limits ${l.gets} ${l.getSize} ${l.puts} ${l.putSize}`);
     }
-    const layout = computeLayout(image, manifest.memory, userManifestSize(channels.channels));
-    const userManifest = serializeUserManifest(channels.channels, {
-      heapPtr: layout.heapStart,
-      heapSize: layout.heapSize,
-      stackSize: layout.stackSize,
-    });
+    const layout = computeLayout(image, manifest.memory, channels.channels);
+    checkTimeout(manifest);
 
     const unavailable = options.engine.unavailableReason();
     if (unavailable !== null) throw new SessionFailure(EFAULT, unavailable);
@@ -253,8 +284,8 @@ export function runSession(options: SessionOptions): SessionResult {
     for (const region of layout.regions) {
       observer?.log(Verbosity.Details, `region 0x${region.address.toString(16).padStart(8, '0')} +0x${region.size.toString(16)} protection ${region.protection}`);
     }
-    loadProgram(session, bytes, image, layout, userManifest);
-    memory = new PageMap(session, layout);
+    loadProgram(session, bytes, image, layout);
+    memory = new PageMap(session, layout.trapView);
     if (!options.loadOnly) {
       const write = options.writeFastReport;
       const fastReports = options.reportMode === 2 && write !== undefined ? fastReporter(channels, write) : null;
@@ -276,9 +307,9 @@ export function runSession(options: SessionOptions): SessionResult {
     }
   } finally {
     try {
-      if (manifest?.memoryEtag === true && memory !== undefined) {
+      if (manifest?.memoryEtag === true) {
         const pages = memory;
-        etags.push(memoryEtagEntry(() => pages.readableRegions()));
+        memoryEtag = pages === undefined ? { alias: MEMORY_ETAG_ALIAS, digest: EMPTY_DIGEST } : memoryEtagEntry(() => pages.readableRegions());
       }
     } finally {
       session?.dispose();
@@ -287,7 +318,7 @@ export function runSession(options: SessionOptions): SessionResult {
   }
   observer?.log(Verbosity.Stages, `session ended: ${exitState} (exit code ${exitCode}, user return code ${userReturnCode})`);
 
-  const channelEtags = channels?.etags() ?? [];
+  const channelEtags = channels !== undefined ? channels.etags() : manifest !== undefined ? unopenedEtags(manifest, channelsOrdered) : [];
   const totals = channels?.ioTotals() ?? {
     local: { gets: 0, getBytes: 0, puts: 0, putBytes: 0 },
     network: { gets: 0, getBytes: 0, puts: 0, putBytes: 0 },
@@ -297,7 +328,7 @@ export function runSession(options: SessionOptions): SessionResult {
       validatorState,
       daemonState: 0,
       userReturnCode,
-      etags: [...channelEtags, ...etags],
+      etags: memoryEtag === undefined ? channelEtags : [...channelEtags, memoryEtag],
       accounting: { ...accountingTimes(), local: totals.local, network: totals.network },
       exitState,
     },
@@ -340,6 +371,20 @@ class RunEnd extends Error {
   }
 }
 
+/**
+ * A fault's end of the session: a SIGSEGV at a trampoline slot other than
+ * the trap's (slots 1..2046 hold hlt) is the original's "nacl syscall #k
+ * received" (EINVAL 22): its slots called NaCl's system call table, which
+ * ZeroVM had emptied. Any other fault is the signal.
+ */
+function faultEnd(signal: number, pc: number, base: bigint): RunEnd {
+  const slot = (pc - TRAMPOLINE_TRAP) / SLOT_SIZE;
+  if (signal === 11 && Number.isInteger(slot) && slot >= 1 && slot <= LAST_LIVE_SLOT) {
+    return new RunEnd(EINVAL, `nacl syscall #${slot} received`);
+  }
+  return new RunEnd(SIGNAL_EXIT_CODE, signalExitState(signal, true, base + BigInt(pc)));
+}
+
 /** Runs the program until TrapExit; returns its code or throws RunEnd. */
 function execute(
   session: EngineSession,
@@ -356,14 +401,18 @@ function execute(
   const budget = (): number => Math.max(0, deadline - Date.now());
   const hooks = sessionHooks(session, memory, layout, engine);
   const context = { channels: channels.channels, memory, hooks };
+  /* the original refused to translate sandbox address 0, the entry point included */
+  if (entry === 0) throw new RunEnd(EFAULT, 'the entry point is at address 0');
   let stop: Stop = session.start(entry, budget());
   for (;;) {
     switch (stop.kind) {
       case 'fault':
-        throw new RunEnd(SIGNAL_EXIT_CODE, signalExitState(stop.signal, true, session.base + BigInt(stop.pc)));
+        throw faultEnd(stop.signal, stop.pc, session.base);
       case 'timeout':
         throw new RunEnd(TIMEOUT_STATE.exitCode ?? SIGNAL_EXIT_CODE, TIMEOUT_STATE.wording);
       case 'trap': {
+        /* the original refused a null argument pointer before reading it */
+        if (stop.args === 0) throw new RunEnd(EFAULT, 'the trap\'s argument block is at address 0');
         let result: number;
         /* read a second time only for the trace: the hot path stays as it is */
         const traced = observer?.wantsTraps === true ? tracedArgs(memory, stop.args) : undefined;
@@ -390,49 +439,27 @@ function execute(
   }
 }
 
-/**
- * TrapJail / TrapUnjail / TrapExit / TrapFork. Jail and unjail check, in
- * the original's order: size > 0, the address inside the heap, 64 KiB
- * aligned (each -EINVAL); here the block's end must be inside the heap too
- * (-EINVAL), and the whole 64 KiB-rounded block is validated and protected
- * (the engine protects whole pages; the original validated `size` bytes and
- * let mprotect round to 4 KiB). Jail: validation failure -EPERM.
- */
+/** TrapJail / TrapUnjail (jail.ts) / TrapExit / TrapFork. */
 function sessionHooks(session: EngineSession, memory: PageMap, layout: Layout, engine: Engine): TrapHooks {
-  const heapEnd = layout.heapStart + layout.heapSize;
-  const check = (buffer: number, size: number): number | null => {
-    if (size <= 0) return -Errno.EINVAL;
-    if (buffer < layout.heapStart || buffer >= heapEnd) return -Errno.EINVAL;
-    if (buffer % PAGE_64K !== 0) return -Errno.EINVAL;
-    if (buffer + roundUp64K(size) > heapEnd) return -Errno.EINVAL;
-    return null;
+  const target: JailTarget = {
+    range: layout.jailable,
+    view: (address, length) => session.view(address, length),
+    protect(address, size, protection) {
+      session.protect(address, size, protection);
+      memory.set(address, size, protection);
+    },
+    policy: 'deterministic',
+    ...(engine.features === undefined ? {} : { features: engine.features }),
   };
   return {
-    jail(buffer, size) {
-      const refused = check(buffer, size);
-      if (refused !== null) return refused;
-      const span = roundUp64K(size);
-      if (!memory.isReadable(buffer, span)) return -Errno.EACCES;
-      const verdict = validate(memory.view(buffer, span), { base: buffer, policy: 'deterministic', features: engine.features });
-      if (!verdict.valid) return -Errno.EPERM;
-      session.protect(buffer, span, Protection.Read | Protection.Execute);
-      memory.set(buffer, span, Protection.Read | Protection.Execute);
-      return 0;
-    },
-    unjail(buffer, size) {
-      const refused = check(buffer, size);
-      if (refused !== null) return refused;
-      const span = roundUp64K(size);
-      session.protect(buffer, span, Protection.Read | Protection.Write);
-      memory.set(buffer, span, Protection.Read | Protection.Write);
-      return 0;
-    },
+    jail: (buffer, size) => jailBlock(target, buffer, size),
+    unjail: (buffer, size) => unjailBlock(target, buffer, size),
     exit(code): never {
       throw new ProgramExit(code);
     },
     fork() {
-      /* daemon mode is not implemented: Daemon() failed, and its -1 is the result */
-      return -1;
+      /* without a Job socket, the original's TrapFork returned 0 and the program went on */
+      return 0;
     },
   };
 }

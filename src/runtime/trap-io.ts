@@ -8,8 +8,8 @@
  * session (validator, memory protection, end of session, daemon) and come in
  * as `TrapHooks`.
  *
- * Source of truth: zerovm-abi.md §4 and the original's trap.c
- * (ZVMReadHandle / ZVMWriteHandle, manifest 20130611 era). The checks run in
+ * Source of truth: spec/runtime.md "The trap", measured on the original
+ * ZeroVM 2015 (its TrapRead and TrapWrite handlers). The checks run in
  * exactly the original's order, each returning a Linux errno (guest ABI,
  * whatever the host is):
  *   1. channel index outside [0, count)                          -EINVAL
@@ -180,7 +180,7 @@ export interface TrapFunctionRow {
   readonly owner: TrapOwner;
 }
 
-/** One row per trap function (zerovm-abi.md §4). */
+/** One row per trap function (spec/runtime.md, "The trap"). */
 export const TRAP_FUNCTIONS: readonly TrapFunctionRow[] = [
   { value: TrapFunction.Read, name: 'TrapRead', arity: 4, args: 'channel, buffer, size, offset', owner: 'channels' },
   { value: TrapFunction.Write, name: 'TrapWrite', arity: 4, args: 'channel, buffer, size, offset', owner: 'channels' },

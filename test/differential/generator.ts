@@ -19,7 +19,7 @@
  *      (ending its bundle, so the masked return lands on the next one), a
  *      trap in the middle (TrapWrite of scratch bytes, or a failing trap);
  *   3. the dump: every general register (%r15 and %rsp/%rbp included: all
- *      engines place the sandbox at 0x440000000000), rflags masked to the
+ *      engines place the sandbox at 0x440A00000000), rflags masked to the
  *      flags defined at that point plus bit 1, IF and DF, xmm0-15, then one
  *      TrapWrite of the dump and the scratch memory to stdout and TrapExit
  *      with the low 32 bits of the final %rax, or a deliberate fault

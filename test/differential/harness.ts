@@ -34,7 +34,7 @@ export interface Observation {
 }
 
 /** ZeroVM's sandbox base, which every engine here uses. */
-export const PREFERRED_BASE = 0x440000000000n;
+export const PREFERRED_BASE = 0x440a00000000n;
 const MEMORY = 32 * 1024 * 1024;
 
 /** The report without what legitimately varies between runs (the CPU times). */

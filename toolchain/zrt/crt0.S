@@ -4,7 +4,7 @@
  * the sandboxing pass like any other source, which turns the indirect call,
  * the returns and the memory operands into their sandboxed forms.
  *
- * Entry state (zerovm-abi.md section 3): %rsp = %rbp = base + 4 GiB - 56,
+ * Entry state (spec/runtime.md "Initial state"): %rsp = %rbp = base + 4 GiB - 56,
  * arguments are not on the stack (the C library reads /dev/nvram), so
  * _start only aligns the stack for the C calling convention, clears the
  * frame pointer chain and calls __zrt_main, which never returns.

@@ -7,7 +7,8 @@
  * reentrant wrappers (_read_r ...) -> the _read/_write/... below -> the
  * trap (crt0.S __zrt_trap) -> the runtime's trap handler.
  *
- * What it maps (zerovm-abi.md sections 4, 5 and 10):
+ * What it maps (spec/runtime.md "The trap", "The user manifest" and
+ * "Command lines" for zvsh's nvram):
  * - file descriptors 0, 1, 2 are the channels /dev/stdin, /dev/stdout,
  *   /dev/stderr; open() of a channel's alias gives a descriptor on it
  *   (reads and writes pass the descriptor's position as the trap offset,

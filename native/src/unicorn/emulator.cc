@@ -176,9 +176,18 @@ void HostMemory::Release() {
 /* --- Emulator -------------------------------------------------------------- */
 
 Emulator::Emulator(std::shared_ptr<HostMemory> memory)
-    : memory_(std::move(memory)), pages_(kSandboxSize / kPageSize, 0) {
+    : memory_(std::move(memory)), pages_(kSandboxSize / kPageSize, 0), hook_pages_(kSandboxSize / kHookPageSize, 0) {
   guest_.base = kBase;
-  guest_.pages = pages_.data();
+  guest_.pages = hook_pages_.data();
+}
+
+void Emulator::SummarizeHookPages(uint64_t first, uint64_t end) {
+  constexpr uint64_t kPerHookPage = kHookPageSize / kPageSize;
+  for (uint64_t hook = first / kPerHookPage; hook * kPerHookPage < end; hook++) {
+    uint8_t any = 0;
+    for (uint64_t page = hook * kPerHookPage; page < (hook + 1) * kPerHookPage; page++) any |= pages_[page];
+    hook_pages_[hook] = any;
+  }
 }
 
 Emulator::~Emulator() { Dispose(false); }
@@ -327,6 +336,7 @@ std::string Emulator::Protect(uint64_t address, uint64_t size, int protection) {
     if (err != UC_ERR_OK) return UcError("uc_mem_map_ptr", err);
   }
   for (uint64_t page = first; page < end; page++) pages_[page] = static_cast<uint8_t>(protection);
+  SummarizeHookPages(first, end);
   if (exec_changed) {
     const uc_err err = uc_ctl_remove_cache(uc_, kBase + address, kBase + address + size);
     if (err != UC_ERR_OK) return UcError("uc_ctl_remove_cache", err);

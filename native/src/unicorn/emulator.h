@@ -6,8 +6,8 @@
  * Pipeline position: addon.cc (Node-API glue) -> here -> libunicorn,
  * qemu_hooks.cc, watchdog.cc. No Node-API types in this file.
  *
- * Source of truth: shared/spec-notes/zerovm-abi.md sections 1, 3 and 4, the
- * engine contract in src/runtime/engine.ts, and the native engine
+ * Source of truth: spec/runtime.md ("Memory map", "Initial state", "The
+ * register state after a trap", "Engines"), the engine contract in src/runtime/engine.ts, and the native engine
  * (native/src/switch.S, sandbox.cc), which this one must match register for
  * register and fault for fault.
  */
@@ -107,8 +107,18 @@ class Emulator {
   uc_engine *uc_ = nullptr;
   std::unique_ptr<WatchdogEntry> watch_;
   Watchdog *watchdog_ = nullptr;
-  /* Protection of each 64 KiB page, as last set (what the emulator maps). */
+  /* Protection of each 4 KiB page, as last set (what the emulator maps). */
   std::vector<uint8_t> pages_;
+  /*
+   * What the interposers of qemu_hooks.h read: per 64 KiB page, the union of
+   * its 4 KiB pages' protections. The union never predicts a fault that
+   * does not happen (an access to a page of a TrapJail block inside a
+   * 64 KiB page is then reported at its translated block's start) and
+   * keeps the fast-store repair to pages with no executable part.
+   */
+  std::vector<uint8_t> hook_pages_;
+  static constexpr uint64_t kHookPageSize = 64 * 1024;
+  void SummarizeHookPages(uint64_t first, uint64_t end);
   GuestAccess guest_;
   State state_ = State::kReady;
   bool trampoline_written_ = false;

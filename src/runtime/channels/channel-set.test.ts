@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ChannelSet, MAX_CHANNELS } from './channel-set.js';
+import { ChannelSet, compareAliases, MAX_CHANNELS, programOrder } from './channel-set.js';
 import { ChannelMountError } from './errors.js';
-import type { ChannelSpec, IoLimitsSpec } from './spec.js';
+import { STANDARD_ALIASES, type ChannelSpec, type IoLimitsSpec } from './spec.js';
 
 const RO: IoLimitsSpec = { gets: 100, getSize: 1000, puts: 0, putSize: 0 };
 const WO: IoLimitsSpec = { gets: 0, getSize: 0, puts: 100, putSize: 1000 };
@@ -55,7 +55,7 @@ function mountError(run: () => unknown): ChannelMountError {
 }
 
 describe('ChannelSet', () => {
-  it('puts stdin, stdout, stderr first and keeps the manifest order of the others', () => {
+  it('puts stdin, stdout, stderr first and sorts the others by alias, byte order (strcmp)', () => {
     const set = openSet([
       ch('/dev/null', '/dev/b', RO),
       ch('/dev/null', '/dev/stderr', WO),
@@ -67,12 +67,20 @@ describe('ChannelSet', () => {
       '/dev/stdin',
       '/dev/stdout',
       '/dev/stderr',
-      '/dev/b',
       '/dev/a',
+      '/dev/b',
     ]);
     expect(set.count).toBe(5);
-    expect(set.at(3)?.alias).toBe('/dev/b');
+    expect(set.at(3)?.alias).toBe('/dev/a');
     expect(set.at(5)).toBeUndefined();
+  });
+
+  it('sorts as C strcmp does, not as a locale would: capitals first, digit by digit, UTF-8 bytes', () => {
+    const aliases = ['/dev/b', '/dev/B', '/dev/a10', '/dev/a9', '/dev/é', '/dev/z', '/dev/_x', '/dev/\u{1F600}', '/dev/\uFFFD'];
+    expect(programOrder(aliases.map((alias) => ({ alias })).concat(STANDARD_ALIASES.map((alias) => ({ alias })))).map((c) => c.alias)).toEqual([
+      ...STANDARD_ALIASES, '/dev/B', '/dev/_x', '/dev/a10', '/dev/a9', '/dev/b', '/dev/z', '/dev/é', '/dev/\uFFFD', '/dev/\u{1F600}',
+    ]);
+    expect(compareAliases('/dev/\uFFFD', '/dev/\u{1F600}')).toBeLessThan(0);
   });
 
   it('refuses a duplicate alias and closes what it already opened', () => {
@@ -86,13 +94,21 @@ describe('ChannelSet', () => {
     expect(statSync(out).size).toBe(0);
   });
 
-  it('refuses a manifest without the three standard channels', () => {
+  it('refuses a manifest without the three standard channels, once every channel is open and ordered', () => {
     const error = mountError(() => ChannelSet.open([...standard().slice(0, 2), ch('/dev/null', '/dev/x', RO)]));
     expect(error.errno).toBe(14);
     expect(error.message).toBe('missing standard channels in manifest');
-    expect(mountError(() => ChannelSet.open(standard().slice(1))).message).toBe(
+    expect(error.afterOrdering).toBe(true);
+    expect(mountError(() => ChannelSet.open([...standard().slice(1), ch('/dev/null', '/dev/a', RO)])).message).toBe(
       'missing standard channels in manifest',
     );
+  });
+
+  it('refuses fewer than three channels before opening any, and a bad type when its turn comes', () => {
+    const error = mountError(() => ChannelSet.open(standard().slice(1)));
+    expect([error.errno, error.message, error.afterOrdering]).toEqual([14, 'not enough channels: 2', false]);
+    const typed = mountError(() => ChannelSet.open([...standard(), { ...ch('/dev/null', '/dev/x', RO), type: 4 }, ch('/dev/null', '/dev/x', RO)]));
+    expect([typed.errno, typed.message]).toEqual([14, '/dev/x has invalid type 4']);
   });
 
   it(`refuses more than ${MAX_CHANNELS} channels before opening any`, () => {
@@ -105,9 +121,9 @@ describe('ChannelSet', () => {
   it('a failing channel closes the channels opened before it', () => {
     const out = join(dir, 'out');
     const error = mountError(() =>
-      ChannelSet.open([ch(out, '/dev/stdout', WO), ch(join(dir, 'missing'), '/dev/stdin', RO)]),
+      ChannelSet.open([ch(out, '/dev/stdout', WO), ch(join(dir, 'missing'), '/dev/stdin', RO), ch('/dev/null', '/dev/stderr', WO)]),
     );
-    expect(error.errno).toBe(2);
+    expect(error.errno).toBe(14);
     expect(statSync(out).size).toBe(0);
   });
 

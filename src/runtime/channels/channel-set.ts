@@ -7,31 +7,36 @@
  * writer, and at the end calls `closeAll`, then `etags` and `ioTotals` for
  * the report (`report.ts`).
  *
- * Source of truth: the original's channel.c ChannelsCtor/ChannelsDtor
- * (manifest 20130611 era):
- *   - more than 10914 channel lines: ENFILE "channels number reached
- *     maximum" (its limit constant was 10915, refused when reached);
- *   - channels are opened in manifest order; an alias seen twice is EFAULT
- *     "<alias> is already allocated", checked before that channel is opened;
- *   - then /dev/stdin, /dev/stdout, /dev/stderr move to indices 0, 1, 2 and
- *     the others keep their manifest order; if index 2 is then not
- *     /dev/stderr (a standard channel is missing), EFAULT "missing standard
- *     channels in manifest";
+ * Source of truth: spec/runtime.md "Channels" (opening, the channel
+ * order), as measured on the original ZeroVM 2015:
+ *   - 10915 channel lines or more: ENFILE "channels number reached
+ *     maximum"; fewer than 3: EFAULT "not enough channels: N";
+ *   - channels are opened in manifest order; for each, an alias seen
+ *     before is EFAULT "<alias> is already allocated", then a type above 3
+ *     is EFAULT "<alias> has invalid type N", then the host object opens;
+ *   - then the program's order: /dev/stdin, /dev/stdout, /dev/stderr at
+ *     0, 1, 2, the others sorted by alias as C's strcmp sorts them (the
+ *     bytes of the UTF-8 text: "/dev/B" < "/dev/a10" < "/dev/a9" <
+ *     "/dev/b"); if index 2 is then not /dev/stderr (a standard channel is
+ *     missing), EFAULT "missing standard channels in manifest";
  *   - when anything fails, the channels already opened are closed (with the
  *     final truncation) before the error propagates, as the original's exit
  *     path did;
  *   - accounting sums the host calls of every local channel (network
  *     channels, out of scope, would be the second group of four numbers);
- *   - etags are listed in channel index order.
+ *   - etags are listed in the program's order.
  */
 import type { EtagEntry } from '../etag.js';
 import { ChannelMountError, HostErrno } from './errors.js';
 import { HostChannel, type HostIoStats, type OpenChannelOptions } from './host-channel.js';
 import { MAX_CHANNELS } from '../manifest.js';
-import { STANDARD_ALIASES, type ChannelSpec } from './spec.js';
+import { isValidChannelType, STANDARD_ALIASES, type ChannelSpec } from './spec.js';
 
 /** Channel lines a manifest may have (one limit for the manifest check and here). */
 export { MAX_CHANNELS } from '../manifest.js';
+
+/** Fewer channel lines than this: "not enough channels". */
+export const MIN_CHANNELS = 3;
 
 /** I/O totals for the report's accounting line. */
 export interface ChannelIoTotals {
@@ -44,6 +49,20 @@ function userRank(alias: string): number {
   return rank < 0 ? STANDARD_ALIASES.length : rank;
 }
 
+/** C's strcmp on the aliases' UTF-8 bytes. */
+export function compareAliases(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * The program's order of a set of channels (anything with an alias): the
+ * standard streams first, the others by alias, byte order. Aliases are
+ * unique once the set has opened, so the order is total.
+ */
+export function programOrder<T extends { readonly alias: string }>(channels: readonly T[]): T[] {
+  return [...channels].sort((a, b) => userRank(a.alias) - userRank(b.alias) || compareAliases(a.alias, b.alias));
+}
+
 export class ChannelSet {
   private constructor(
     /** Channels in the order the program sees them (0 stdin, 1 stdout, 2 stderr). */
@@ -54,6 +73,8 @@ export class ChannelSet {
   static open(specs: readonly ChannelSpec[], options: OpenChannelOptions = {}): ChannelSet {
     if (specs.length > MAX_CHANNELS)
       throw new ChannelMountError(HostErrno.ENFILE, 'channels number reached maximum');
+    if (specs.length < MIN_CHANNELS)
+      throw new ChannelMountError(HostErrno.EFAULT, `not enough channels: ${specs.length}`);
     const opened: HostChannel[] = [];
     const aliases = new Set<string>();
     try {
@@ -61,12 +82,13 @@ export class ChannelSet {
         if (aliases.has(spec.alias))
           throw new ChannelMountError(HostErrno.EFAULT, `${spec.alias} is already allocated`, spec.alias);
         aliases.add(spec.alias);
+        if (!isValidChannelType(spec.type))
+          throw new ChannelMountError(HostErrno.EFAULT, `${spec.alias} has invalid type ${spec.type}`, spec.alias);
         opened.push(HostChannel.open(spec, options));
       }
-      /* Array.prototype.sort is stable: non-standard channels keep manifest order */
-      const ordered = [...opened].sort((a, b) => userRank(a.alias) - userRank(b.alias));
-      if (ordered.length <= 2 || ordered[2]?.alias !== '/dev/stderr')
-        throw new ChannelMountError(HostErrno.EFAULT, 'missing standard channels in manifest');
+      const ordered = programOrder(opened);
+      if (ordered[2]?.alias !== '/dev/stderr')
+        throw new ChannelMountError(HostErrno.EFAULT, 'missing standard channels in manifest', undefined, true);
       return new ChannelSet(ordered);
     } catch (error) {
       for (const channel of opened) channel.close();

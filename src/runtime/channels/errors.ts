@@ -4,9 +4,9 @@
  * Where: thrown by `host-channel.ts` and `channel-set.ts`; the session turns
  * them into the report's exit state and the process exit code.
  *
- * Source of truth: the original ended the session (ZLOGFAIL) with an errno
- * as exit code and a message as exit state. The messages here keep the
- * original's wording (preload.c, channel.c) without the "<source file>
+ * Source of truth: spec/runtime.md "Channels": the original ZeroVM 2015
+ * ended the session with an errno as exit code and a message as exit
+ * state. The messages here keep its wording without the "<source file>
  * <line>: " prefix its logger added, which would be meaningless here.
  * Errors of the guest's own requests are not errors: they are -errno results
  * of the trap (see trap-io.ts).
@@ -17,6 +17,7 @@ import { constants as osConstants } from 'node:os';
 export const HostErrno = {
   ENOENT: 2,
   EIO: 5,
+  EBADF: 9,
   EFAULT: 14,
   EINVAL: 22,
   ENFILE: 23,
@@ -33,6 +34,8 @@ export class ChannelMountError extends Error {
     message: string,
     /** Alias of the channel, when one channel is at fault. */
     readonly alias?: string,
+    /** The failure came after the channels were put in the program's order (it decides the order of the report's etags). */
+    readonly afterOrdering = false,
   ) {
     super(message);
   }

@@ -125,10 +125,18 @@ describe('regular files, read-only', () => {
     expect(channel.eof).toBe(false); /* filled exactly: the end is not seen yet */
   });
 
-  it('a missing file is an open error with ENOENT', () => {
+  it('a missing file is EFAULT "cannot open <path>"', () => {
     const error = mountError(() => open(spec(join(dir, 'missing'), 0, RO)));
-    expect(error.errno).toBe(2);
-    expect(error.message).toBe(`${join(dir, 'missing')} open error`);
+    expect(error.errno).toBe(14);
+    expect(error.message).toBe(`cannot open ${join(dir, 'missing')}`);
+  });
+
+  it('a write-only file that cannot be created: EBADF "cannot preallocate", or with -P its own errno "open error"', () => {
+    const path = join(dir, 'none', 'x');
+    const error = mountError(() => open(spec(path, 0, WO)));
+    expect([error.errno, error.message]).toEqual([9, 'cannot preallocate /dev/test']);
+    const unallocated = mountError(() => open(spec(path, 0, WO), false));
+    expect([unallocated.errno, unallocated.message]).toEqual([2, `${path} open error`]);
   });
 });
 

@@ -7,26 +7,31 @@
  * positions, then calls `read` / `write` here, which move the bytes, update
  * positions, counters and the etag.
  *
- * Source of truth: the original's preload.c (how each source is opened,
- * preallocation, final truncation) and channel.c (ChannelRead /
- * ChannelWrite), manifest 20130611 era. Behaviours kept on purpose:
+ * Source of truth: spec/runtime.md "Channels", as measured on the original
+ * ZeroVM 2015. Behaviours kept on purpose:
  *   - the source is chosen by stat() of the uri, following symlinks; a uri
  *     that does not exist is a regular file. /dev/stdin, /dev/stdout and
  *     /dev/stderr get no special treatment: they are opened by name, so they
  *     become whatever the host's descriptor 0/1/2 is (tty = character
  *     device, pipe = FIFO, redirection = regular file, which a write-only
- *     channel then truncates, as the original did). Sockets, directories and
- *     block devices are refused.
- *   - regular, read-only: O_RDONLY, size = file size.
+ *     channel then truncates, as the original did). Directories, block
+ *     devices and sockets are EPROTONOSUPPORT "invalid <alias> source type
+ *     <type>".
+ *   - regular, read-only: O_RDONLY, size = file size; a file that cannot
+ *     be opened is EFAULT "cannot open <uri>".
  *     regular, write-only: O_WRONLY|O_CREAT|O_TRUNC (0600), size 0, the file
  *     is extended (ftruncate, sparse) to put_size unless preallocation is
- *     off (-P) or the uri is /dev/null.
+ *     off (-P) or the uri is /dev/null; a failed ftruncate is its errno
+ *     "cannot preallocate <alias>" (EBADF 9 when the open had failed),
+ *     a failed open without preallocation its errno "<uri> open error".
  *     regular, read+write (type 1 appendable, type 3 random): O_RDWR|O_CREAT
- *     (0600), size = file size; an empty file is extended to put_size,
- *     otherwise the write position starts at the end (type 1) or at 0.
+ *     (0600), size = file size (EFAULT "cannot open <uri>" when it has
+ *     none); an empty file is extended to put_size, otherwise the write
+ *     position starts at the end (type 1) or at 0.
  *     Character devices and FIFOs are read-only (O_RDONLY) or write-only
  *     (O_RDWR, so that opening a FIFO for writing does not wait for a
- *     reader); they have size 0.
+ *     reader); they have size 0; one that cannot be opened is EBADF
+ *     "cannot open <uri>" (the original's fdopen of a failed open).
  *   - reads of regular files are pread() at the channel position (sequential)
  *     or the guest's offset (random); devices and FIFOs ignore offsets and
  *     fill the buffer completely unless the stream ends (fread semantics,
@@ -39,15 +44,14 @@
  *     writes) or the larger of both (random writes).
  *   - at close, a regular channel with non-zero puts and put_size limits is
  *     truncated to its size, which removes the unused preallocated tail.
- * Deliberate differences, each the safer choice:
+ * Deliberate differences, each the safer choice (spec/runtime.md, "Where
+ * we differ"):
  *   - no user-space buffering: every write reaches the kernel before the
  *     trap returns, so the data survives a later crash of the session (the
  *     original used stdio for devices and FIFOs and lost unflushed output);
  *   - a random read that gets 0 bytes stops instead of looping forever;
  *   - EAGAIN (a non-blocking descriptor) is retried instead of ending the
- *     stream;
- *   - a failed open is reported as "<uri> open error" with the open's errno
- *     (the original sometimes reported it as a failed preallocation).
+ *     stream.
  * Opening a FIFO for reading blocks until a writer opens it, as in the
  * original; the whole Node thread waits, by design (the trap path is
  * synchronous).
@@ -160,24 +164,33 @@ interface OpenedHandle {
   readonly putpos: number;
 }
 
-function openOrFail(uri: string, flags: number, alias: string, message: string): number {
+/** The descriptor, or the errno of the failed open (negated). */
+function tryOpen(uri: string, flags: number): number {
   try {
     return openSync(uri, flags, FILE_MODE);
   } catch (error) {
-    throw new ChannelMountError(hostErrno(error), message, alias);
+    return -hostErrno(error);
   }
+}
+
+function openOrFail(uri: string, flags: number, alias: string, errno: number, message: string): number {
+  const fd = tryOpen(uri, flags);
+  if (fd < 0) throw new ChannelMountError(errno === 0 ? -fd : errno, message, alias);
+  return fd;
 }
 
 function fileSize(fd: number): number {
   return fstatSync(fd).size;
 }
 
+/** Extends the file to put_size; `fd` may be a failed open's negated errno (then EBADF, as ftruncate(-1) gave). */
 function preallocate(fd: number, spec: ChannelSpec, limits: IoLimits, options: OpenChannelOptions): void {
   if (options.preallocate === false) return;
   const fail = (errno: number): never => {
-    closeSync(fd);
+    if (fd >= 0) closeSync(fd);
     throw new ChannelMountError(errno, `cannot preallocate ${spec.alias}`, spec.alias);
   };
+  if (fd < 0) fail(HostErrno.EBADF);
   if (limits.putSize > BigInt(Number.MAX_SAFE_INTEGER)) fail(HostErrno.EFBIG);
   try {
     ftruncateSync(fd, Number(limits.putSize));
@@ -194,17 +207,22 @@ function openRegular(
   options: OpenChannelOptions,
 ): OpenedHandle {
   const { uri, alias } = spec;
-  const openError = `${uri} open error`;
+  const cannotOpen = `cannot open ${uri}`;
   const flags = fsConstants;
+  /* after preallocation: a descriptor that never opened is the open's errno */
+  const opened = (fd: number): number => {
+    if (fd < 0) throw new ChannelMountError(-fd, `${uri} open error`, alias);
+    return fd;
+  };
   switch (mask) {
     case 1: {
-      const fd = openOrFail(uri, flags.O_RDONLY, alias, openError);
+      const fd = openOrFail(uri, flags.O_RDONLY, alias, HostErrno.EFAULT, cannotOpen);
       return { fd, size: fileSize(fd), putpos: 0 };
     }
     case 2: {
-      const fd = openOrFail(uri, flags.O_WRONLY | flags.O_CREAT | flags.O_TRUNC, alias, openError);
+      const fd = tryOpen(uri, flags.O_WRONLY | flags.O_CREAT | flags.O_TRUNC);
       if (uri !== DEV_NULL) preallocate(fd, spec, limits, options);
-      return { fd, size: 0, putpos: 0 };
+      return { fd: opened(fd), size: 0, putpos: 0 };
     }
     case 3: {
       if (type === ChannelType.SGetSPut)
@@ -215,16 +233,28 @@ function openRegular(
           'sequential read / random write channels not supported',
           alias,
         );
-      const fd = openOrFail(uri, flags.O_RDWR | flags.O_CREAT, alias, openError);
-      const size = fileSize(fd);
+      const fd = tryOpen(uri, flags.O_RDWR | flags.O_CREAT);
+      const size = fd >= 0 ? fileSize(fd) : statSize(uri);
+      if (size === undefined) throw new ChannelMountError(HostErrno.EFAULT, cannotOpen, alias);
       if (size === 0 && uri !== DEV_NULL) {
         preallocate(fd, spec, limits, options);
-        return { fd, size, putpos: 0 };
+        return { fd: opened(fd), size, putpos: 0 };
       }
-      return { fd, size, putpos: type === ChannelType.RGetSPut ? size : 0 };
+      return { fd: opened(fd), size, putpos: type === ChannelType.RGetSPut ? size : 0 };
     }
     default:
       throw new ChannelMountError(HostErrno.EINVAL, `${alias} has invalid i/o type`, alias);
+  }
+}
+
+/** The size of a file that can be opened for reading (the original measured it so), or undefined. */
+function statSize(uri: string): number | undefined {
+  const fd = tryOpen(uri, fsConstants.O_RDONLY);
+  if (fd < 0) return undefined;
+  try {
+    return fileSize(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -232,7 +262,8 @@ function openStream(spec: ChannelSpec, mask: AccessMask): OpenedHandle {
   if (mask !== 1 && mask !== 2)
     throw new ChannelMountError(HostErrno.EINVAL, `${spec.alias} has invalid i/o type`, spec.alias);
   const flags = mask === 1 ? fsConstants.O_RDONLY : fsConstants.O_RDWR;
-  const fd = openOrFail(spec.uri, flags, spec.alias, `cannot open ${spec.uri}`);
+  /* the original wrapped the descriptor with fdopen, which fails with EBADF when the open did */
+  const fd = openOrFail(spec.uri, flags, spec.alias, HostErrno.EBADF, `cannot open ${spec.uri}`);
   return { fd, size: 0, putpos: 0 };
 }
 

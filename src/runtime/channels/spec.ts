@@ -7,9 +7,9 @@
  * This module defines its own input type on purpose, so it does not depend
  * on the manifest parser; the session wires the two together.
  *
- * Source of truth: zerovm-abi.md §5-§6, and the original's channel.h
- * (CH_RW_TYPE, CH_SEQ_READABLE...) and preload.c (which kinds a file, a
- * character device or a FIFO may be opened as). The access kind is the
+ * Source of truth: spec/runtime.md "Channels" and "The user manifest",
+ * as the original ZeroVM 2015 decided which kinds a file, a character
+ * device or a FIFO may be opened as. The access kind is the
  * product of two independent things:
  *   - the type (0..3): bit 0 = random reads, bit 1 = random writes;
  *   - the limits: readable when gets and get_size are both non-zero,
