@@ -72,7 +72,7 @@ describe('zerovm WORD: a command, else a manifest file, else an unknown command'
     const names = ['plainmanifest', 'my.session.manifest', 'validate.'];
     for (const name of names) copyFileSync(bad.path, join(dir, name));
     /* no engine needed: a manifest error is reported before one is used */
-    for (const args of [...names.map((n) => [n]), ['./plainmanifest'], [join(dir, 'my.session.manifest')], ['-t', '1', 'validate.']]) {
+    for (const args of [...names.map((n) => [n]), ['./plainmanifest'], [join(dir, 'my.session.manifest')], ['-P', 'validate.']]) {
       const r = zerovmIn(dir, args);
       expect(r.stderr, args.join(' ')).toBe('');
       expect(r.status, args.join(' ')).toBe(14);
