@@ -38,8 +38,9 @@ import { FORMS, FormFlag } from './forms.js';
 import { allFormSpecs } from './opcodes/index.js';
 import type { FormSpec } from './opcodes/grammar.js';
 import { RULES } from './rules.js';
-import { padToBundles, validate, type ValidationError, type ValidationResult } from './validate.js';
-import { describeProgram, generateValidRegion, insnLength, layout, le, programArbitrary, WordRand, type Program, type Rand } from './testing/generator.js';
+import { padToBundles, validate, type ValidationError, type ValidationPolicy, type ValidationResult } from './validate.js';
+import { POLICIES } from './policies.js';
+import { describeProgram, generateValidRegion, insnLength, layout, le, programArbitrary, withoutVex, WordRand, type Program, type Rand } from './testing/generator.js';
 import { MUTATION_NAMES, mutate, type Mutation } from './testing/mutations.js';
 
 const RUNS = Math.max(1, Number(process.env.ZEROVM_PROPERTY_RUNS ?? 500) || 500);
@@ -84,12 +85,15 @@ function expectRejected(m: Mutation, result: ValidationResult): void {
 const alignedBase = fc.nat({ max: 0x7ffffff }).map((n) => n * 32);
 
 describe('generated programs validate', () => {
-  it('every generated program is valid (nacl and deterministic policies, any aligned base)', () => {
+  it('every generated program is valid (every policy, any aligned base; without VEX for zerovm and deterministic)', () => {
     fc.assert(
       fc.property(programArbitrary(), alignedBase, (program, base) => {
         const { bytes } = layout(program);
         expectValid(program, bytes, validate(bytes, { base }), 'generated program');
-        expectValid(program, bytes, validate(bytes, { base, policy: 'deterministic' }), 'generated program (deterministic policy)');
+        const zerovm = withoutVex(program);
+        const zerovmBytes = layout(zerovm).bytes;
+        expectValid(zerovm, zerovmBytes, validate(zerovmBytes, { base, policy: 'zerovm' }), 'generated program without VEX (zerovm policy)');
+        expectValid(zerovm, zerovmBytes, validate(zerovmBytes, { base, policy: 'deterministic' }), 'generated program without VEX (deterministic policy)');
       }),
       params(RUNS),
     );
@@ -234,21 +238,23 @@ function checkTotal(bytes: Uint8Array, options: Parameters<typeof validate>[1]):
     throw new Error(`validate() threw on\n${hexDump(bytes)}\n${String(error)}`);
   }
   const padded = Math.ceil(bytes.length / 32) * 32;
-  expect(result.size).toBe(padded);
+  // Under the exact region model (zerovm, deterministic) a region is its own bytes, not padded.
+  const exact = options?.policy === 'zerovm' || options?.policy === 'deterministic';
+  expect(result.size).toBe(exact ? bytes.length : padded);
   expect(result.valid).toBe(result.errors.length === 0);
   let previous = 0;
   for (const e of result.errors) {
-    if (!(Number.isInteger(e.offset) && e.offset >= 0 && e.offset <= result.size)) {
-      throw new Error(`error offset ${e.offset} outside [0, ${result.size}] (${e.rule}) on\n${hexDump(bytes)}`);
+    if (!(Number.isInteger(e.offset) && e.offset >= 0 && e.offset <= padded)) {
+      throw new Error(`error offset ${e.offset} outside [0, ${padded}] (${e.rule}) on\n${hexDump(bytes)}`);
     }
     expect(e.address).toBe((options?.base ?? 0) + e.offset);
     expect(Object.hasOwn(RULES, e.rule)).toBe(true);
     expect(e.offset).toBeGreaterThanOrEqual(previous); // sorted
     previous = e.offset;
   }
-  // Deterministic, and padding explicitly changes nothing.
+  // Deterministic, and (when the padding is code, under nacl) padding explicitly changes nothing.
   expect(validate(bytes, options).errors).toEqual(result.errors);
-  expect(validate(padToBundles(bytes, options?.padByte ?? 0xf4), options).errors).toEqual(result.errors);
+  if (!exact) expect(validate(padToBundles(bytes, options?.padByte ?? 0xf4), options).errors).toEqual(result.errors);
 }
 
 /** Errors that only depend on the bundle they are in (jump targets depend on the whole region). */
@@ -625,7 +631,7 @@ describe('semantic oracle (iced-x86 instruction info): what the validator accept
 describe('arbitrary bytes: validate() is total', () => {
   it('random bytes', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 256 }), alignedBase, fc.constantFrom<'nacl' | 'deterministic'>('nacl', 'deterministic'), (bytes, base, policy) => {
+      fc.property(fc.uint8Array({ maxLength: 256 }), alignedBase, fc.constantFrom<ValidationPolicy>(...POLICIES), (bytes, base, policy) => {
         checkTotal(bytes, { base, policy });
       }),
       params(RUNS * 5),
