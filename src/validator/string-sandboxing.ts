@@ -13,7 +13,8 @@
  * displacement, and either no index or an index that the instruction right
  * before the lea zero-extended by an identity move (`mov %eX,%eX`, 89 or
  * 8B, same register in both fields, no REX.W, no 66). The address is then
- * within 38 GiB of the sandbox, inside its guard zones.
+ * at most 34 GiB past the sandbox's end or 2 GiB before its start, inside
+ * its 40 GiB guard zones.
  *
  *   stos, scas, maskmov (%rdi)     safe lea into %rdi ; S
  *   lods (%rsi)                    safe lea into %rsi ; S

@@ -12,7 +12,8 @@
  *   each reports its own rule ids (rules.ts) and nothing else:
  *     checkDecoding            undecodable-instruction, crosses-bundle
  *     checkSpecialStackInstruction   the byte-exact %rsp/%rbp moves and rebases
- *     checkSuperinstruction    unsandboxed-string-or-indirect, superinstruction-register-mismatch
+ *     checkSuperinstruction    unsandboxed-string-or-indirect, superinstruction-register-mismatch,
+ *                              string-rsi-overwritten
  *     checkPrefixes            forbidden-prefix
  *     checkEncoding            noncanonical-encoding (VEX fields, is4)
  *     checkInstruction         forbidden-instruction, unsupported-extension,
@@ -37,7 +38,14 @@
  *   pass, every target that is not valid is reported at its jump (found by
  *   a second decoding pass, only when there is such a target).
  * - The policy (policies.ts) selects the table attributes the checks read
- *   (`FORMS.policy[policy]`) and whether `nondet` forms are rejected.
+ *   (`FORMS.policy[policy]`), whether `nondet` forms are rejected, how
+ *   string instructions are sandboxed (NaCl's sequences or ZeroVM's rule,
+ *   string-sandboxing.ts), whether `xchg %esp,%esp` is one write, and the
+ *   region model: under `bundles` (nacl) a region is padded to whole
+ *   bundles and the padding is code; under `exact` (zerovm, deterministic)
+ *   an empty region is empty-code-region, an instruction past the region's
+ *   end is undecodable, and a jump past it (or into a trimmed hlt tail,
+ *   `haltTrimmedLength`) is out of range. spec/validator.md, "Bundles".
  */
 import { DecodedInstruction, DecodeStatus, DECODE_STATUS_MESSAGES, PrefixBit, SEGMENT_PREFIX_MASK, decode } from './decoder.js';
 import { DENY_SPECIAL, DENY_UNSUPPORTED, FORMS, FormFlag, MAX_WRITES, Prefix, Space, denyReasonOf } from './forms.js';
