@@ -32,16 +32,22 @@ import { Space } from './forms.js';
 import { Gpr, REG_NONE, REG_RIP } from './registers.js';
 import { writesRegister } from './register-writes.js';
 
-export const enum StringSandbox {
+/**
+ * How a superinstruction matched (NaCl's in superinstructions.ts, ZeroVM's
+ * string sandboxing here); superinstructions.ts re-exports both types.
+ */
+export const enum SuperMatch {
   None = 0,
   Ok = 1,
-  /** movs/cmps: the instruction between the two leas writes %rsi. */
-  RsiOverwritten = 2,
+  /** nacljmp/naclcall: the sequence is there but uses different registers (NaCl: non-fatal). */
+  RegisterMismatch = 2,
+  /** ZeroVM's movs/cmps sequence, but %rsi is written between its sandboxing and the string instruction. */
+  RsiOverwritten = 3,
 }
 
-export interface StringSandboxResult {
-  readonly kind: StringSandbox;
-  /** Offset of the instruction before the first lea: nothing after it, up to the string instruction, is a jump target. */
+export interface SuperResult {
+  readonly kind: SuperMatch;
+  /** Offset where the whole superinstruction starts: nothing after it, up to its last instruction, is a jump target. */
   readonly start: number;
   /** What the instruction needs, for the error message. */
   readonly needs: string;
@@ -125,18 +131,18 @@ const NEEDS_RSI = 'a 64-bit lea into %rsi from %r15, %rsp, %rbp or %rip right be
 const NEEDS_BOTH = 'a 64-bit lea into %rsi, one more instruction, and a 64-bit lea into %rdi right before it (each from %r15, %rsp, %rbp or %rip)';
 
 /** Matches ZeroVM's sandboxing of the string or maskmov instruction `insn` at `pos`. */
-export function matchStringSandbox(code: Uint8Array, pos: number, insn: DecodedInstruction, bundle: number, starts: number): StringSandboxResult {
+export function matchStringSandbox(code: Uint8Array, pos: number, insn: DecodedInstruction, bundle: number, starts: number): SuperResult {
   const use = usage(insn);
-  if (use === null) return { kind: StringSandbox.None, start: pos, needs: 'a sandboxing sequence' };
+  if (use === null) return { kind: SuperMatch.None, start: pos, needs: 'a sandboxing sequence' };
   const needs = use.rsi && use.rdi ? NEEDS_BOTH : use.rsi ? NEEDS_RSI : NEEDS_RDI;
-  if (!prefixesOk(insn, use.repne, use.wide)) return { kind: StringSandbox.None, start: pos, needs: `${needs}, and ${NEEDS_PREFIXES}` };
+  if (!prefixesOk(insn, use.repne, use.wide)) return { kind: SuperMatch.None, start: pos, needs: `${needs}, and ${NEEDS_PREFIXES}` };
   const l1 = previousStart(starts, bundle, pos);
   const l2 = l1 < 0 ? -1 : previousStart(starts, bundle, l1);
-  if (!isSafeLea(code, l1, l2, use.rdi ? Gpr.RDI : Gpr.RSI)) return { kind: StringSandbox.None, start: pos, needs };
-  if (!(use.rsi && use.rdi)) return { kind: StringSandbox.Ok, start: l2, needs };
+  if (!isSafeLea(code, l1, l2, use.rdi ? Gpr.RDI : Gpr.RSI)) return { kind: SuperMatch.None, start: pos, needs };
+  if (!(use.rsi && use.rdi)) return { kind: SuperMatch.Ok, start: l2, needs };
   const l3 = previousStart(starts, bundle, l2);
   const l4 = l3 < 0 ? -1 : previousStart(starts, bundle, l3);
-  if (!isSafeLea(code, l3, l4, Gpr.RSI)) return { kind: StringSandbox.None, start: pos, needs };
-  if (writesRsi(code, l2, l1)) return { kind: StringSandbox.RsiOverwritten, start: pos, needs };
-  return { kind: StringSandbox.Ok, start: l4, needs };
+  if (!isSafeLea(code, l3, l4, Gpr.RSI)) return { kind: SuperMatch.None, start: pos, needs };
+  if (writesRsi(code, l2, l1)) return { kind: SuperMatch.RsiOverwritten, start: pos, needs };
+  return { kind: SuperMatch.Ok, start: l4, needs };
 }

@@ -23,24 +23,9 @@ import type { DecodedInstruction } from './decoder.js';
 import { PrefixBit, SEGMENT_PREFIX_MASK } from './decoder.js';
 import { Space } from './forms.js';
 import type { StringSandboxing } from './policies.js';
-import { matchStringSandbox, StringSandbox } from './string-sandboxing.js';
+import { matchStringSandbox, SuperMatch, type SuperResult } from './string-sandboxing.js';
 
-export const enum SuperMatch {
-  None = 0,
-  Ok = 1,
-  /** The sequence is there but uses different registers (NaCl: non-fatal). */
-  RegisterMismatch = 2,
-  /** ZeroVM's movs/cmps sequence, but %rsi is written between its sandboxing and the string instruction. */
-  RsiOverwritten = 3,
-}
-
-export interface SuperResult {
-  readonly kind: SuperMatch;
-  /** Offset where the whole superinstruction starts. */
-  readonly start: number;
-  /** What the instruction needs, for the error message. */
-  readonly needs: string;
-}
+export { SuperMatch, type SuperResult };
 
 /** `starts` has bit i set when an instruction starts at `bundle + i`. */
 function isStart(starts: number, bundle: number, at: number): boolean {
@@ -100,11 +85,7 @@ const NO_MATCH = (needs: string): SuperResult => ({ kind: SuperMatch.None, start
 /** Matches the superinstruction that must end with the instruction at `pos`, under the policy's string sandboxing. */
 export function matchSuperinstruction(code: Uint8Array, pos: number, insn: DecodedInstruction, bundle: number, starts: number, strings: StringSandboxing): SuperResult {
   if (insn.space === Space.Legacy && insn.opcode === 0xff) return matchNaclJump(code, pos, insn, bundle, starts);
-  if (strings === 'zerovm') {
-    const m = matchStringSandbox(code, pos, insn, bundle, starts);
-    const kind = m.kind === StringSandbox.Ok ? SuperMatch.Ok : m.kind === StringSandbox.RsiOverwritten ? SuperMatch.RsiOverwritten : SuperMatch.None;
-    return { kind, start: m.start, needs: m.needs };
-  }
+  if (strings === 'zerovm') return matchStringSandbox(code, pos, insn, bundle, starts);
   if (insn.space === Space.Legacy) {
     const kind = stringKind(insn.opcode);
     const needs = kind === null ? 'a sandboxing sequence' : kind.rsi && kind.rdi ? 'mov %esi,%esi; lea (%r15,%rsi,1),%rsi; mov %edi,%edi; lea (%r15,%rdi,1),%rdi before it' : kind.rsi ? 'mov %esi,%esi; lea (%r15,%rsi,1),%rsi before it' : 'mov %edi,%edi; lea (%r15,%rdi,1),%rdi before it';
