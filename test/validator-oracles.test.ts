@@ -1,31 +1,33 @@
 /**
- * Differential tests of the validator against the reference validators
- * (NaCl's `ncval` for the `nacl` policy), through their batch modes:
+ * Differential tests of the validator against the reference validators,
+ * through their batch modes: NaCl's `ncval` judges the `nacl` policy
+ * (verdict and first error offset), ZeroVM 2015's `zvm-validate` the
+ * `zerovm` policy (verdict only: it prints nothing else).
  *
  * - the generator families (src/validator/testing/families.ts): at least a
- *   million generated cases per run, zero disagreements on the verdict and,
- *   where the oracle prints offsets, on the first error's offset. Known,
- *   documented deviations (testing/deviations.ts) are explained away by
- *   rewriting the record into what the oracle believes and checking that we
- *   then agree; anything else fails the test with the bytes, our listing,
- *   our errors, the oracle's answer, and a ready-to-paste regression line;
+ *   million generated cases per run, each judged under every policy of
+ *   DIFFERENTIAL_POLICIES (generated once, both oracles running at once),
+ *   zero disagreements on the verdict and, where the oracle prints offsets,
+ *   on the first error's offset. Known, documented deviations
+ *   (testing/deviations.ts) are explained away by rewriting the record into
+ *   what the oracle believes and checking that we then agree; anything else
+ *   fails the test with the bytes, our listing, our errors, the oracle's
+ *   answer, and a ready-to-paste regression line;
  * - the fixed regression cases (test/validator-oracle-regressions.txt),
  *   against our validator always and against the oracle when present;
- * - every `nacl` line of the rule table (test/validator-rules.txt).
+ * - every `nacl` line of test/validator-rules.txt and every `zerovm` line of
+ *   test/validator-rules-zerovm.txt, against the policy's oracle (a line
+ *   naming a deviation must disagree exactly as that deviation explains).
  *
  * The reference binaries are external, beside the checkout (or where
  * ZEROVM_REFERENCE points); without them the oracle parts are skipped with a
  * warning naming the missing path. CI has them.
  *
  * Knobs: ZEROVM_DIFFERENTIAL_SEED (default: a fresh seed, printed),
- * ZEROVM_DIFFERENTIAL_CASES (default 1 100 000, split over the families).
- * The corpus family needs the benchmark corpus (also beside the checkout)
- * and xz; without them its share goes to the other families (with a
- * warning).
- *
- * Policies compared: those listed in DIFFERENTIAL_POLICIES. `zerovm`
- * (zvm-validate, verdicts only) is not listed yet: its table attributes are
- * not done (spec/validator.md, "The policies").
+ * ZEROVM_DIFFERENTIAL_CASES (default 1 100 000 per policy, split over the
+ * families by SHARE). The corpus family needs the benchmark corpus (also
+ * beside the checkout) and xz; without them its share goes to the other
+ * families (with a warning).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
