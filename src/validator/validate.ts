@@ -107,7 +107,6 @@ export interface ValidationResult {
 /** A register is "restricted" when its high half is known zero; NONE otherwise. */
 const NONE = -1;
 
-
 /** Collects errors; shared by the checks. */
 class Report {
   readonly errors: ValidationError[] = [];
