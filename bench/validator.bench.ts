@@ -13,6 +13,9 @@
  * (b) 16 MiB from `generateValidRegion()` (src/validator/testing).
  * (c) a real program's text: the nexe named by ZEROVM_BENCH_NEXE, through
  *     `validateNexe()` when that module exists.
+ * (d) the corpus of (a) under the `deterministic` policy, the one sessions
+ *     apply (ZeroVM 2015's rules: its string sandboxing and region model).
+ * (a)-(c) use the default `nacl` policy.
  *
  * Each figure is the median of >= 5 runs; a run repeats validate() until at
  * least 1 s has passed (after one untimed warm-up call). MB = 10^6 bytes.
@@ -22,14 +25,14 @@
  *
  * Knobs: ZEROVM_BENCH_RUNS (default 5, minimum 5), ZEROVM_BENCH_MIN_MS
  * (default 1000), ZEROVM_BENCH_NEXE, ZEROVM_BENCH_CORPUS (path of the .xz);
- * ZEROVM_BENCH_ONLY=a|b|c is the child-process mode (one JSON line).
+ * ZEROVM_BENCH_ONLY=a|b|c|d is the child-process mode (one JSON line).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
-import { validate, type ValidationResult } from '../src/validator/validate.js';
+import { validate, type ValidationPolicy, type ValidationResult } from '../src/validator/validate.js';
 import { generateValidRegion } from '../src/validator/testing/generator.js';
 import { findReference } from '../src/validator/testing/oracles.js';
 
@@ -98,7 +101,7 @@ function describeErrors(result: ValidationResult, code: Uint8Array, limit = 10):
     .join('\n');
 }
 
-type DatasetId = 'a' | 'b' | 'c';
+type DatasetId = 'a' | 'b' | 'c' | 'd';
 
 interface DatasetOutcome {
   readonly measurement: Measurement | null;
@@ -131,26 +134,28 @@ function measureNcval(code: Uint8Array): number | string {
   }
 }
 
-// ---- (a) cc1 corpus ---------------------------------------------------------------------
-function runCc1(): DatasetOutcome {
+// ---- (a), (d) cc1 corpus ---------------------------------------------------------------------
+function runCc1(policy: ValidationPolicy): DatasetOutcome {
+  const id = policy === 'nacl' ? '(a)' : '(d)';
   const notes: string[] = [];
   const corpus = findCorpus();
-  if (corpus === null) return { measurement: null, notes: ['(a) skipped: the benchmark corpus (cc1-bundles.bin.xz, beside the checkout) was not found'] };
+  if (corpus === null) return { measurement: null, notes: [`${id} skipped: the benchmark corpus (cc1-bundles.bin.xz, beside the checkout) was not found`] };
   let raw: Buffer;
   try {
     raw = execFileSync('xz', ['-dc', corpus], { maxBuffer: 256 * MiB });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { measurement: null, notes: [`(a) skipped: cannot run xz -dc ${corpus} (${code === 'ENOENT' ? 'xz is not installed' : String(error)})`] };
+    return { measurement: null, notes: [`${id} skipped: cannot run xz -dc ${corpus} (${code === 'ENOENT' ? 'xz is not installed' : String(error)})`] };
   }
   const chunk = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
-  if (chunk.length % 32 !== 0) notes.push(`(a) note: corpus is ${chunk.length} bytes, not whole bundles`);
+  if (chunk.length % 32 !== 0) notes.push(`${id} note: corpus is ${chunk.length} bytes, not whole bundles`);
   const code = repeatTo(chunk, 32 * MiB);
-  const check = validate(code);
-  if (!check.valid) notes.push(`(a) FINDING: the cc1 corpus must validate but has ${check.errors.length} errors; first ones:\n${describeErrors(check, code)}`);
-  const m = measure(`(a) cc1 corpus x${(code.length / chunk.length).toFixed(2)}`, code.length, () => {
-    validate(code);
+  const check = validate(code, { policy });
+  if (!check.valid) notes.push(`${id} FINDING: the cc1 corpus must validate but has ${check.errors.length} errors; first ones:\n${describeErrors(check, code)}`);
+  const m = measure(`${id} cc1 corpus x${(code.length / chunk.length).toFixed(2)}${policy === 'nacl' ? '' : `, ${policy} policy`}`, code.length, () => {
+    validate(code, { policy });
   });
+  if (policy !== 'nacl') return { measurement: m, notes };
   return { measurement: m, notes, cc1: median(m.mbps), ncval: measureNcval(code) };
 }
 
@@ -210,7 +215,7 @@ async function runNexe(): Promise<DatasetOutcome> {
 }
 
 async function runDataset(id: DatasetId): Promise<DatasetOutcome> {
-  return id === 'a' ? runCc1() : id === 'b' ? runGenerated() : runNexe();
+  return id === 'a' ? runCc1('nacl') : id === 'b' ? runGenerated() : id === 'c' ? runNexe() : runCc1('deterministic');
 }
 
 /**
@@ -240,12 +245,12 @@ async function runIsolated(id: DatasetId): Promise<DatasetOutcome> {
 const RESULT_PREFIX = 'ZEROVM_BENCH_RESULT ';
 const only = process.env.ZEROVM_BENCH_ONLY;
 
-if (only === 'a' || only === 'b' || only === 'c') {
+if (only === 'a' || only === 'b' || only === 'c' || only === 'd') {
   // Child mode: one dataset, one machine-readable line.
   console.log(RESULT_PREFIX + JSON.stringify(await runDataset(only)));
 } else {
   const outcomes: DatasetOutcome[] = [];
-  for (const id of ['a', 'b', 'c'] as const) outcomes.push(await runIsolated(id));
+  for (const id of ['a', 'b', 'c', 'd'] as const) outcomes.push(await runIsolated(id));
   report(outcomes);
 }
 

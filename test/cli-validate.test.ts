@@ -70,29 +70,44 @@ describe('zerovm validate', () => {
   });
 
   it('applies the deterministic policy with --deterministic', () => {
-    const rdtsc = file('rdtsc.hex', '0f 31\n');
-    expect(zerovm(['validate', '--hex', rdtsc]).status).toBe(0);
-    const r = zerovm(['validate', '--hex', rdtsc, '--deterministic']);
+    const cpuid = file('cpuid.hex', '0f a2\n');
+    expect(zerovm(['validate', '--hex', cpuid]).status).toBe(0);
+    const r = zerovm(['validate', '--hex', cpuid, '--deterministic']);
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('[nondeterministic-instruction]');
   });
 
   it('selects the policy with --policy nacl|zerovm|deterministic (and reports it)', () => {
-    const rdtsc = file('rdtsc2.hex', '0f 31\n');
+    const cpuid = file('cpuid2.hex', '0f a2\n');
+    const rdtsc = file('rdtsc.hex', '0f 31\n');
     const nacl = zerovm(['validate', '--hex', rdtsc, '--policy', 'nacl', '--json']);
     expect(nacl.status).toBe(0);
     expect(JSON.parse(nacl.stdout).policy).toBe('nacl');
-    const det = zerovm(['validate', '--hex', rdtsc, '--policy', 'deterministic']);
+    // ZeroVM 2015 refused rdtsc and accepted cpuid; the deterministic policy refuses both.
+    const zvm = zerovm(['validate', '--hex', rdtsc, '--policy', 'zerovm']);
+    expect(zvm.status).toBe(1);
+    expect(zvm.stdout).toContain('[forbidden-instruction]');
+    expect(zvm.stdout).toContain('zerovm policy');
+    expect(zerovm(['validate', '--hex', cpuid, '--policy', 'zerovm']).status).toBe(0);
+    const det = zerovm(['validate', '--hex', cpuid, '--policy', 'deterministic']);
     expect(det.status).toBe(1);
     expect(det.stdout).toContain('[nondeterministic-instruction]');
     expect(det.stdout).toContain('deterministic policy');
-    expect(zerovm(['validate', '--hex', rdtsc, '--policy', 'zerovm']).stdout).toContain('zerovm policy');
     const unknown = zerovm(['validate', '--hex', rdtsc, '--policy', 'strict']);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/unknown policy 'strict' \(known: nacl, zerovm, deterministic\)/);
     const both = zerovm(['validate', '--hex', rdtsc, '--policy', 'nacl', '--deterministic']);
     expect(both.status).toBe(2);
     expect(both.stderr).toMatch(/--deterministic contradicts --policy nacl/);
+  });
+
+  it('reads a --hex/--raw region exactly under zerovm (no padding: a jump to its end is out of range)', () => {
+    const toEnd = file('to-end.hex', 'eb 02 90 90\n');
+    expect(zerovm(['validate', '--hex', toEnd]).status).toBe(0);
+    const r = zerovm(['validate', '--hex', toEnd, '--policy', 'zerovm']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('[direct-jump-out-of-range]');
+    expect(r.stdout).toContain('4 bytes at');
   });
 
   it('exits 2 with a clear message on unusable input', () => {

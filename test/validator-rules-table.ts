@@ -1,7 +1,14 @@
 /**
- * The parser of test/validator-rules.txt (the per-rule test table; its
- * format is documented at the top of the table), shared by the rule test
- * and the differential test that runs the table against NaCl's validator.
+ * The parser of the per-rule test tables, shared by the rule test and the
+ * differential test that runs the tables against the reference validators:
+ *
+ * - test/validator-rules.txt: the `nacl` and `deterministic` cases (its
+ *   format is documented at its top); the conformance suite's validator
+ *   cases are generated from it;
+ * - test/validator-rules-zerovm.txt: the `zerovm` cases, in the same format
+ *   except that the region is exactly the bytes given (`-` for none), as
+ *   the zerovm policy reads a region. It is a file of its own because the
+ *   conformance case format cannot express the zerovm policy yet.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +17,7 @@ import type { ValidationPolicy } from '../src/validator/validate.js';
 import { parseFeatureList, type CpuFeature } from '../src/validator/features.js';
 
 export const RULE_TABLE = join(import.meta.dirname, 'validator-rules.txt');
+export const ZEROVM_RULE_TABLE = join(import.meta.dirname, 'validator-rules-zerovm.txt');
 const BUNDLE = 32;
 
 export interface RuleCase {
@@ -19,7 +27,12 @@ export interface RuleCase {
   /** The topic's name: the part before the first '/' or ':'. */
   readonly subject: string;
   readonly verdict: 'accept' | 'reject';
+  /** The bytes of the line, as written. */
   readonly bytes: Uint8Array;
+  /** The region validated: `bytes` padded with nops to whole bundles (validator-rules.txt), or exactly `bytes` (validator-rules-zerovm.txt). */
+  readonly region: Uint8Array;
+  /** Which table the line is in, for messages: `validator-rules.txt:12`. */
+  readonly where: string;
   /** Sorted `offset:rule` strings; empty for accept. */
   readonly expected: readonly string[];
   readonly comment: string;
@@ -28,7 +41,8 @@ export interface RuleCase {
   readonly base: number;
 }
 
-function parseHex(text: string, where: string): Uint8Array {
+function parseHex(text: string, where: string, emptyAllowed: boolean): Uint8Array {
+  if (emptyAllowed && text === '-') return new Uint8Array(0);
   const bytes: number[] = [];
   for (const token of text.split(/[\s;]+/).filter((t) => t.length > 0)) {
     const m = /^([0-9a-fA-F]{2})(?:\*(\d+))?$/.exec(token);
@@ -40,12 +54,23 @@ function parseHex(text: string, where: string): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-/** Parses the table; throws on any malformed line, naming it. */
-export function parseRuleTable(text: string): RuleCase[] {
+/** How a table reads: its name, the policy of a line without a policy part, and whether regions are padded. */
+export interface TableKind {
+  readonly name: string;
+  readonly defaultPolicy: ValidationPolicy;
+  /** Pad each line's bytes with nops to whole bundles (otherwise the region is exactly the bytes, `-` for none). */
+  readonly padded: boolean;
+}
+
+export const MAIN_TABLE: TableKind = { name: 'validator-rules.txt', defaultPolicy: 'nacl', padded: true };
+export const ZEROVM_TABLE: TableKind = { name: 'validator-rules-zerovm.txt', defaultPolicy: 'zerovm', padded: false };
+
+/** Parses a table; throws on any malformed line, naming it. */
+export function parseRuleTable(text: string, kind: TableKind = MAIN_TABLE): RuleCase[] {
   const cases: RuleCase[] = [];
   text.split('\n').forEach((raw, index) => {
     const line = index + 1;
-    const where = `validator-rules.txt:${line}`;
+    const where = `${kind.name}:${line}`;
     const content = raw.trim();
     if (content.length === 0 || content.startsWith('#')) return;
     const columns = content.split('|').map((c) => c.trim());
@@ -64,7 +89,7 @@ export function parseRuleTable(text: string): RuleCase[] {
     }
     const [path = '', options = ''] = topic.split(':', 2);
     const subject = path.split('/')[0] as string;
-    const policy: ValidationPolicy = path.split('/').includes('deterministic') ? 'deterministic' : 'nacl';
+    const policy: ValidationPolicy = path.split('/').includes('deterministic') ? 'deterministic' : kind.defaultPolicy;
     let base = 0;
     const featureItems: string[] = [];
     for (const option of options.split(',').map((o) => o.trim()).filter((o) => o.length > 0)) {
@@ -77,8 +102,9 @@ export function parseRuleTable(text: string): RuleCase[] {
       if (typeof parsed === 'string') throw new Error(`${where}: ${parsed}`);
       features = parsed;
     }
+    const bytes = parseHex(hex, where, !kind.padded);
     cases.push({
-      line, topic, subject, verdict, bytes: parseHex(hex, where), expected: [...expected].sort(), comment, policy, features, base,
+      line, topic, subject, verdict, bytes, region: kind.padded ? padWithNops(bytes) : bytes, where, expected: [...expected].sort(), comment, policy, features, base,
     });
   });
   return cases;
@@ -93,7 +119,7 @@ export function padWithNops(bytes: Uint8Array): Uint8Array {
 }
 
 
-/** The cases of test/validator-rules.txt. */
+/** The cases of test/validator-rules.txt and test/validator-rules-zerovm.txt. */
 export function ruleTableCases(): RuleCase[] {
-  return parseRuleTable(readFileSync(RULE_TABLE, 'utf8'));
+  return [...parseRuleTable(readFileSync(RULE_TABLE, 'utf8')), ...parseRuleTable(readFileSync(ZEROVM_RULE_TABLE, 'utf8'), ZEROVM_TABLE)];
 }

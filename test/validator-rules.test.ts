@@ -21,7 +21,7 @@ import { describe, expect, it } from 'vitest';
 import { validate } from '../src/validator/validate.js';
 import { RULES, RULE_IDS, type RuleId } from '../src/validator/rules.js';
 import { allFormSpecs } from '../src/validator/opcodes/index.js';
-import { padWithNops, ruleTableCases } from './validator-rules-table.js';
+import { ruleTableCases } from './validator-rules-table.js';
 
 const SPEC = join(import.meta.dirname, '..', 'spec', 'validator.md');
 
@@ -29,8 +29,8 @@ const cases = ruleTableCases();
 
 describe('validator rule table (test/validator-rules.txt)', () => {
   for (const c of cases) {
-    it(`line ${c.line}: ${c.topic} — ${c.comment}`, () => {
-      const result = validate(padWithNops(c.bytes), { policy: c.policy, features: c.features, base: c.base });
+    it(`${c.where}: ${c.topic} — ${c.comment}`, () => {
+      const result = validate(c.region, { policy: c.policy, features: c.features, base: c.base });
       const got = result.errors.map((e) => `${e.offset}:${e.rule}`).sort();
       expect(got).toEqual(c.expected);
       expect(result.valid).toBe(c.verdict === 'accept');

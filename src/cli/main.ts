@@ -37,9 +37,10 @@ usage:
 
 validate/disasm options:
   --json                 machine-readable result (validate)
-  --policy P             rule set: nacl (default: exactly NaCl's validator), deterministic (nacl, and
-                         machine-dependent instructions rdtsc/cpuid rejected: what sessions apply),
-                         zerovm (ZeroVM 2015's validator; work in progress, validates like nacl for now)
+  --policy P             rule set: nacl (default: exactly what NaCl's validator accepts),
+                         zerovm (exactly what ZeroVM 2015's validator accepts: no VEX, no rdtsc),
+                         deterministic (zerovm, and cpuid rejected: what sessions and zerovm cc apply);
+                         none accepts what can leave the sandbox (spec/validator.md, "Where we differ")
   --deterministic        the same as --policy deterministic
   --features LIST        emulate a CPU: 'all', 'none', or e.g. 'SSE,SSE2' or '-AVX,-AVX2'
   --base ADDRESS         address of the first byte of a --hex/--raw region (default 0x20000)

@@ -25,7 +25,11 @@ interface Region {
   readonly name: string;
   readonly code: Uint8Array;
   readonly base: number;
-  /** Byte used to pad a partial last bundle (nop for hex/raw like NaCl's harness, hlt for nexes like the loader). */
+  /**
+   * Byte used to pad a partial last bundle under the nacl policy (nop for
+   * hex/raw like NaCl's harness, hlt for nexes like the loader); the zerovm
+   * and deterministic policies read a region as exactly its bytes and ignore it.
+   */
   readonly padByte: number;
 }
 

@@ -15,6 +15,7 @@ import { formatInstruction } from './format.js';
 import { matchSuperinstruction, SuperMatch } from './superinstructions.js';
 import { BUNDLE_SIZE, padToBundles, validate, type ValidateOptions, type ValidationResult } from './validate.js';
 import { RULES } from './rules.js';
+import { POLICY_PROPERTIES } from './policies.js';
 
 export interface ListingLine {
   readonly offset: number;
@@ -36,8 +37,12 @@ export interface Listing {
 /** Decodes and validates `code` and returns the listing. */
 export function disassemble(input: Uint8Array, options: ValidateOptions = {}): Listing {
   const base = options.base ?? 0;
-  const code = padToBundles(input, options.padByte ?? 0xf4);
+  const policy = options.policy ?? 'nacl';
+  const properties = POLICY_PROPERTIES[policy];
+  // Pad as the validator does (hlt, whatever padByte says, under the exact region model).
+  const code = padToBundles(input, properties.regionModel === 'exact' ? 0xf4 : options.padByte ?? 0xf4);
   const result = validate(input, options);
+  const deny = FORMS.policy[policy].deny;
   const lines: ListingLine[] = [];
   const insn = new DecodedInstruction();
   for (let bundle = 0; bundle < code.length; bundle += BUNDLE_SIZE) {
@@ -57,8 +62,8 @@ export function disassemble(input: Uint8Array, options: ValidateOptions = {}): L
         });
         break;
       }
-      if (denyReasonOf(FORMS.deny[insn.form] as number) === 'special') {
-        const match = matchSuperinstruction(code, pos, insn, bundle, starts);
+      if (denyReasonOf(deny[insn.form] as number) === 'special') {
+        const match = matchSuperinstruction(code, pos, insn, bundle, starts, properties.stringSandboxing);
         if (match.kind === SuperMatch.Ok) spans.push([match.start, pos]);
       }
       bundleLines.push({

@@ -16,7 +16,7 @@ import type { DenyReason } from './opcodes/grammar.js';
 export { validate, padToBundles, BUNDLE_SIZE } from './validate.js';
 export type { ValidateOptions, ValidationError, ValidationResult, ValidationPolicy } from './validate.js';
 export { POLICIES, POLICY_PROPERTIES, isValidationPolicy } from './policies.js';
-export type { PolicyProperties } from './policies.js';
+export type { PolicyProperties, RegionModel, StringSandboxing } from './policies.js';
 export { validateNexe } from './validate-nexe.js';
 export type { NexeValidation, NexeValidationOutcome } from './validate-nexe.js';
 export { disassemble, renderListing } from './disasm.js';
@@ -41,7 +41,7 @@ export type Instruction =
       /** Registers written through operands (flags not included). */
       readonly writes: readonly RegisterRef[];
       readonly feature: CpuFeature;
-      /** Why the sandbox never accepts this form on its own, or null. */
+      /** Why the sandbox never accepts this form on its own under the `nacl` policy, or null (other policies: `FORMS.policy`). */
       readonly denied: DenyReason | null;
       /** The opcode table row that matched: its source file and line, e.g. `legacy.ts:21`. */
       readonly form: string;

@@ -69,6 +69,14 @@ export const RULES = {
     nacl: 'unrecognized instruction',
     fatal: true,
   },
+  'string-rsi-overwritten': {
+    message: 'movs/cmps: %rsi is written between its sandboxing lea and the string instruction',
+    spec: '#r-superinstructions',
+    // ZeroVM 2015's validator accepts this (unsafe: %rsi may then hold any
+    // 64-bit address); NaCl's fixed sequences cannot express it.
+    nacl: null,
+    fatal: true,
+  },
   'superinstruction-register-mismatch': {
     message: 'nacljmp/naclcall must mask, rebase and jump through the same register',
     spec: '#r-indirect-jumps',
@@ -157,6 +165,12 @@ export const RULES = {
   },
   'bad-code-region': {
     message: 'code region must start at a 32-byte aligned address',
+    spec: '#r-bundles',
+    nacl: null,
+    fatal: true,
+  },
+  'empty-code-region': {
+    message: 'code region is empty (the zerovm and deterministic policies refuse to validate nothing)',
     spec: '#r-bundles',
     nacl: null,
     fatal: true,

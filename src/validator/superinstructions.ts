@@ -15,26 +15,17 @@
  *       mov %edi,%edi ; lea (%r15,%rdi,1),%rdi      (sandbox_rdi)
  * The whole sequence must lie in one bundle and nothing may jump into it.
  * Source of truth: NaCl's validator_x86_64.rl; the encodings accepted are
- * exactly NaCl's (including its optional spurious REX bytes).
+ * exactly NaCl's (including its optional spurious REX bytes). Under the
+ * `zerovm` string sandboxing (policies.ts) string instructions and maskmov
+ * follow ZeroVM 2015's general rule instead (string-sandboxing.ts).
  */
 import type { DecodedInstruction } from './decoder.js';
 import { PrefixBit, SEGMENT_PREFIX_MASK } from './decoder.js';
 import { Space } from './forms.js';
+import type { StringSandboxing } from './policies.js';
+import { matchStringSandbox, SuperMatch, type SuperResult } from './string-sandboxing.js';
 
-export const enum SuperMatch {
-  None = 0,
-  Ok = 1,
-  /** The sequence is there but uses different registers (NaCl: non-fatal). */
-  RegisterMismatch = 2,
-}
-
-export interface SuperResult {
-  readonly kind: SuperMatch;
-  /** Offset where the whole superinstruction starts. */
-  readonly start: number;
-  /** What the instruction needs, for the error message. */
-  readonly needs: string;
-}
+export { SuperMatch, type SuperResult };
 
 /** `starts` has bit i set when an instruction starts at `bundle + i`. */
 function isStart(starts: number, bundle: number, at: number): boolean {
@@ -91,9 +82,10 @@ function stringKind(opcode: number): { rsi: boolean; rdi: boolean; conditional: 
 
 const NO_MATCH = (needs: string): SuperResult => ({ kind: SuperMatch.None, start: 0, needs });
 
-/** Matches the superinstruction that must end with the instruction at `pos`. */
-export function matchSuperinstruction(code: Uint8Array, pos: number, insn: DecodedInstruction, bundle: number, starts: number): SuperResult {
+/** Matches the superinstruction that must end with the instruction at `pos`, under the policy's string sandboxing. */
+export function matchSuperinstruction(code: Uint8Array, pos: number, insn: DecodedInstruction, bundle: number, starts: number, strings: StringSandboxing): SuperResult {
   if (insn.space === Space.Legacy && insn.opcode === 0xff) return matchNaclJump(code, pos, insn, bundle, starts);
+  if (strings === 'zerovm') return matchStringSandbox(code, pos, insn, bundle, starts);
   if (insn.space === Space.Legacy) {
     const kind = stringKind(insn.opcode);
     const needs = kind === null ? 'a sandboxing sequence' : kind.rsi && kind.rdi ? 'mov %esi,%esi; lea (%r15,%rsi,1),%rsi; mov %edi,%edi; lea (%r15,%rdi,1),%rdi before it' : kind.rsi ? 'mov %esi,%esi; lea (%r15,%rsi,1),%rsi before it' : 'mov %edi,%edi; lea (%r15,%rdi,1),%rdi before it';

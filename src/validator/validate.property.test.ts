@@ -38,9 +38,13 @@ import { FORMS, FormFlag } from './forms.js';
 import { allFormSpecs } from './opcodes/index.js';
 import type { FormSpec } from './opcodes/grammar.js';
 import { RULES } from './rules.js';
-import { padToBundles, validate, type ValidationError, type ValidationResult } from './validate.js';
-import { describeProgram, generateValidRegion, insnLength, layout, le, programArbitrary, WordRand, type Program, type Rand } from './testing/generator.js';
+import { padToBundles, validate, type ValidationError, type ValidationPolicy, type ValidationResult } from './validate.js';
+import { POLICIES } from './policies.js';
+import { describeProgram, generateValidRegion, insnLength, layout, le, programArbitrary, withoutVex, WordRand, type Program, type Rand } from './testing/generator.js';
 import { MUTATION_NAMES, mutate, type Mutation } from './testing/mutations.js';
+import { classRecord } from './testing/classes.js';
+import { Prng } from './testing/prng.js';
+import { stringRecord } from './testing/strings.js';
 
 const RUNS = Math.max(1, Number(process.env.ZEROVM_PROPERTY_RUNS ?? 500) || 500);
 const SEED = process.env.ZEROVM_PROPERTY_SEED === undefined ? undefined : Number(process.env.ZEROVM_PROPERTY_SEED);
@@ -84,12 +88,15 @@ function expectRejected(m: Mutation, result: ValidationResult): void {
 const alignedBase = fc.nat({ max: 0x7ffffff }).map((n) => n * 32);
 
 describe('generated programs validate', () => {
-  it('every generated program is valid (nacl and deterministic policies, any aligned base)', () => {
+  it('every generated program is valid (every policy, any aligned base; without VEX for zerovm and deterministic)', () => {
     fc.assert(
       fc.property(programArbitrary(), alignedBase, (program, base) => {
         const { bytes } = layout(program);
         expectValid(program, bytes, validate(bytes, { base }), 'generated program');
-        expectValid(program, bytes, validate(bytes, { base, policy: 'deterministic' }), 'generated program (deterministic policy)');
+        const zerovm = withoutVex(program);
+        const zerovmBytes = layout(zerovm).bytes;
+        expectValid(zerovm, zerovmBytes, validate(zerovmBytes, { base, policy: 'zerovm' }), 'generated program without VEX (zerovm policy)');
+        expectValid(zerovm, zerovmBytes, validate(zerovmBytes, { base, policy: 'deterministic' }), 'generated program without VEX (deterministic policy)');
       }),
       params(RUNS),
     );
@@ -234,21 +241,23 @@ function checkTotal(bytes: Uint8Array, options: Parameters<typeof validate>[1]):
     throw new Error(`validate() threw on\n${hexDump(bytes)}\n${String(error)}`);
   }
   const padded = Math.ceil(bytes.length / 32) * 32;
-  expect(result.size).toBe(padded);
+  // Under the exact region model (zerovm, deterministic) a region is its own bytes, not padded.
+  const exact = options?.policy === 'zerovm' || options?.policy === 'deterministic';
+  expect(result.size).toBe(exact ? bytes.length : padded);
   expect(result.valid).toBe(result.errors.length === 0);
   let previous = 0;
   for (const e of result.errors) {
-    if (!(Number.isInteger(e.offset) && e.offset >= 0 && e.offset <= result.size)) {
-      throw new Error(`error offset ${e.offset} outside [0, ${result.size}] (${e.rule}) on\n${hexDump(bytes)}`);
+    if (!(Number.isInteger(e.offset) && e.offset >= 0 && e.offset <= padded)) {
+      throw new Error(`error offset ${e.offset} outside [0, ${padded}] (${e.rule}) on\n${hexDump(bytes)}`);
     }
     expect(e.address).toBe((options?.base ?? 0) + e.offset);
     expect(Object.hasOwn(RULES, e.rule)).toBe(true);
     expect(e.offset).toBeGreaterThanOrEqual(previous); // sorted
     previous = e.offset;
   }
-  // Deterministic, and padding explicitly changes nothing.
+  // Deterministic, and (when the padding is code, under nacl) padding explicitly changes nothing.
   expect(validate(bytes, options).errors).toEqual(result.errors);
-  expect(validate(padToBundles(bytes, options?.padByte ?? 0xf4), options).errors).toEqual(result.errors);
+  if (!exact) expect(validate(padToBundles(bytes, options?.padByte ?? 0xf4), options).errors).toEqual(result.errors);
 }
 
 /** Errors that only depend on the bundle they are in (jump targets depend on the whole region). */
@@ -295,15 +304,22 @@ const toHex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).pad
 /**
  * Instructions with no validator error at their offset that iced-x86 says
  * are unsafe. Bundles are decoded like the validator does, and a bundle's
- * walk stops at its first fatal error.
+ * walk stops at its first fatal error. `strings` says how a string
+ * instruction's %rsi/%rdi must have been sandboxed: by NaCl's exact
+ * sequences (`nacl`), or (`zerovm`) by the semantic property ZeroVM's rule
+ * is meant to give: the register's last write in the bundle is a 64-bit lea
+ * from %r15/%rsp/%rbp/%rip whose index (if any) the instruction before it
+ * wrote with a 32-bit destination.
  */
-function oracleViolations(code: Uint8Array, result: ValidationResult, factory: InstructionInfoFactory, insn: Instruction): string[] {
+function oracleViolations(code: Uint8Array, result: ValidationResult, factory: InstructionInfoFactory, insn: Instruction, strings: 'nacl' | 'zerovm' = 'nacl'): string[] {
   const errorAt = new Set(result.errors.map((e) => e.offset));
   const fatalAt = new Set(result.errors.filter((e) => RULES[e.rule].fatal).map((e) => e.offset));
   const violations: string[] = [];
   const ours = new DecodedInstruction();
   for (let bundle = 0; bundle < code.length; bundle += 32) {
     const history: OracleInsn[] = [];
+    /** %rsi/%rdi when their last write in this bundle was a sandboxing lea (strings = zerovm). */
+    const sandboxed = new Set<Register>();
     let pendingRebase: Register | null = null;
     let pos = bundle;
     while (pos < bundle + 32) {
@@ -372,6 +388,10 @@ function oracleViolations(code: Uint8Array, result: ValidationResult, factory: I
         }
         for (const m of usedMemory) {
           if (m.access === OpAccess.NoMemAccess || m.access === OpAccess.None) continue;
+          if ((m.base === Register.RSI || m.base === Register.RDI) && strings === 'zerovm') {
+            if (!sandboxed.has(m.base)) violations.push(`${where}: ${Register[m.base]} access, but its last write in the bundle is no sandboxing lea`);
+            continue;
+          }
           if (m.base === Register.RSI || m.base === Register.RDI) {
             // String instructions / maskmov: the sandboxing sequence must come right before.
             const needs = usedMemory.some((x) => x.base === Register.RSI) ? [Register.RSI, Register.RDI] : [Register.RDI];
@@ -407,6 +427,15 @@ function oracleViolations(code: Uint8Array, result: ValidationResult, factory: I
           }
         }
       }
+      // %rsi/%rdi: sandboxed by a 64-bit lea from a sandbox base (index zero-extended just before), unsandboxed by any other write.
+      const lea = insn.mnemonic === Mnemonic.Lea && insn.opCount === 2 ? insn.opRegister(0) : Register.None;
+      const safeLea = (lea === Register.RSI || lea === Register.RDI) && SANDBOX_BASES.has(insn.memoryBase) &&
+        (insn.memoryIndex === Register.None || (history.at(-1)?.written32.has(insn.memoryIndex) ?? false));
+      for (const u of usedRegisters) {
+        const full = RegisterExt.fullRegister(u.register);
+        if (WRITES.has(u.access) && (full === Register.RSI || full === Register.RDI)) sandboxed.delete(full);
+      }
+      if (safeLea) sandboxed.add(lea);
       for (const u of usedRegisters) u.free();
       for (const m of usedMemory) m.free();
       info.free();
@@ -557,6 +586,17 @@ describe('semantic oracle (iced-x86 instruction info): what the validator accept
       }
       const safe = padToBundles(Uint8Array.from([0x89, 0xc0, 0x41, 0x8b, 0x04, 0x07, 0x83, 0xe1, 0xe0, 0x4c, 0x01, 0xf9, 0xff, 0xe1]), 0x90);
       expect(oracleViolations(safe, validate(safe), factory, insn)).toEqual([]);
+      // ZeroVM's string sandboxing: the semantic rule catches what ZeroVM 2015 let through.
+      const zerovm = (hex: string): string[] => {
+        const bytes = padToBundles(Uint8Array.from(hex.split(' ').map((h) => parseInt(h, 16))), 0xf4);
+        return oracleViolations(bytes, { ...validate(bytes, { policy: 'zerovm' }), valid: true, errors: [] }, factory, insn, 'zerovm');
+      };
+      expect(zerovm('89 f6 49 8d 34 37 48 89 c6 49 8d 3f a4')).not.toEqual([]); // mov %rax,%rsi between the leas
+      expect(zerovm('89 f6 49 8d 34 37 89 f6 49 8d 3c 37 a4')).not.toEqual([]); // mov %esi,%esi truncates %rsi
+      expect(zerovm('90 41 8d 3f aa')).not.toEqual([]); // a 32-bit lea
+      expect(zerovm('90 49 8d 3e aa')).not.toEqual([]); // %r14 is no sandbox base
+      expect(zerovm('89 f6 49 8d 34 37 90 49 8d 3f a4')).toEqual([]);
+      expect(zerovm('89 c0 49 8d 7c 87 08 f3 ab')).toEqual([]);
     } finally {
       insn.free();
       factory.free();
@@ -620,12 +660,40 @@ describe('semantic oracle (iced-x86 instruction info): what the validator accept
       factory.free();
     }
   });
+
+  // The zerovm policy (and so deterministic), judged by the same oracle with ZeroVM's string rule as a semantic property.
+  const zerovmCases: readonly (readonly [string, fc.Arbitrary<Uint8Array>])[] = [
+    ['single instructions after an optional zero-extension', fc.tuple(previousInstruction, candidateInstruction).map(([p, c]) => Uint8Array.from([...p, ...c, 0x90]))],
+    ['string and maskmov sandboxing sequences (the strings family)', fc.integer({ min: 0, max: 0x7fffffff }).map((seed) => stringRecord(new Prng(seed)))],
+    ['the instruction classes ZeroVM judges differently (the classes family)', fc.integer({ min: 0, max: 0x7fffffff }).map((seed) => classRecord(new Prng(seed)))],
+  ];
+  for (const [name, arbitrary] of zerovmCases) {
+    it(`zerovm policy: ${name}`, () => {
+      const factory = new InstructionInfoFactory();
+      const insn = new Instruction();
+      try {
+        fc.assert(
+          fc.property(arbitrary, (record) => {
+            // The region is exactly the record; the oracle walks it as the validator does, padded with hlt.
+            const result = validate(record, { policy: 'zerovm' });
+            const bytes = padToBundles(record, 0xf4);
+            const violations = oracleViolations(bytes, result, factory, insn, 'zerovm');
+            if (violations.length > 0) throw new Error(`validator accepted unsafe code:\n${violations.join('\n')}\nerrors:\n${formatErrors(result.errors)}\nbytes:\n${hexDump(bytes)}`);
+          }),
+          params(RUNS * 10),
+        );
+      } finally {
+        insn.free();
+        factory.free();
+      }
+    });
+  }
 });
 
 describe('arbitrary bytes: validate() is total', () => {
   it('random bytes', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 256 }), alignedBase, fc.constantFrom<'nacl' | 'deterministic'>('nacl', 'deterministic'), (bytes, base, policy) => {
+      fc.property(fc.uint8Array({ maxLength: 256 }), alignedBase, fc.constantFrom<ValidationPolicy>(...POLICIES), (bytes, base, policy) => {
         checkTotal(bytes, { base, policy });
       }),
       params(RUNS * 5),

@@ -12,7 +12,8 @@
  *   each reports its own rule ids (rules.ts) and nothing else:
  *     checkDecoding            undecodable-instruction, crosses-bundle
  *     checkSpecialStackInstruction   the byte-exact %rsp/%rbp moves and rebases
- *     checkSuperinstruction    unsandboxed-string-or-indirect, superinstruction-register-mismatch
+ *     checkSuperinstruction    unsandboxed-string-or-indirect, superinstruction-register-mismatch,
+ *                              string-rsi-overwritten
  *     checkPrefixes            forbidden-prefix
  *     checkEncoding            noncanonical-encoding (VEX fields, is4)
  *     checkInstruction         forbidden-instruction, unsupported-extension,
@@ -37,13 +38,17 @@
  *   pass, every target that is not valid is reported at its jump (found by
  *   a second decoding pass, only when there is such a target).
  * - The policy (policies.ts) selects the table attributes the checks read
- *   (`FORMS.policy[policy]`) and whether `nondet` forms are rejected.
+ *   (`FORMS.policy[policy]`), whether `nondet` forms are rejected, how
+ *   string instructions are sandboxed (NaCl's sequences or ZeroVM's rule,
+ *   string-sandboxing.ts), whether `xchg %esp,%esp` is one write, and the
+ *   region model: under `bundles` (nacl) a region is padded to whole
+ *   bundles and the padding is code; under `exact` (zerovm, deterministic)
+ *   an empty region is empty-code-region, an instruction past the region's
+ *   end is undecodable, and a jump past it (or into a trimmed hlt tail,
+ *   `haltTrimmedLength`) is out of range. spec/validator.md, "Bundles".
  */
 import { DecodedInstruction, DecodeStatus, DECODE_STATUS_MESSAGES, PrefixBit, SEGMENT_PREFIX_MASK, decode } from './decoder.js';
-import {
-  DENY_SPECIAL, DENY_UNSUPPORTED, FORMS, FormFlag, MAX_WRITES, OperandSize, OperandType, Prefix, Space,
-  denyReasonOf, operandSize, operandType,
-} from './forms.js';
+import { DENY_SPECIAL, DENY_UNSUPPORTED, FORMS, FormFlag, MAX_WRITES, Prefix, Space, denyReasonOf } from './forms.js';
 import { DENY_REASONS, type DenyReason } from './opcodes/grammar.js';
 import { ALL_FEATURES, FEATURE_BIT, type CpuFeature } from './features.js';
 import { Gpr, REG_NONE, REG_RIP } from './registers.js';
@@ -52,7 +57,8 @@ import { matchSpecialRegisterInstruction, SpecialKind } from './special.js';
 import { mnemonicOf } from './format.js';
 import { isWhitelistedNop } from './nops.js';
 import { matchSuperinstruction, SuperMatch } from './superinstructions.js';
-import { POLICY_PROPERTIES, type ValidationPolicy } from './policies.js';
+import { POLICY_PROPERTIES, type StringSandboxing, type ValidationPolicy } from './policies.js';
+import { trackedWrites, WriteKind } from './register-writes.js';
 
 export type { ValidationPolicy } from './policies.js';
 
@@ -66,7 +72,14 @@ export interface ValidateOptions {
   readonly features?: Iterable<CpuFeature>;
   /** The rule set (policies.ts): `nacl` (default), `zerovm` or `deterministic`. */
   readonly policy?: ValidationPolicy;
-  /** Byte used to pad a region whose size is not a multiple of 32. Default 0xF4 (hlt). */
+  /**
+   * Byte used to pad a region whose size is not a multiple of 32 under the
+   * `nacl` policy, where the padding is validated as code. Default 0xF4
+   * (hlt). Ignored under `zerovm` and `deterministic`, whose regions are
+   * exactly their bytes (spec/validator.md, "Bundles"): no instruction or
+   * jump target may lie in the padding there, so its content does not
+   * matter to the verdict (it is taken to be hlt).
+   */
   readonly padByte?: number;
 }
 
@@ -85,7 +98,7 @@ export interface ValidationError {
 export interface ValidationResult {
   readonly valid: boolean;
   readonly errors: readonly ValidationError[];
-  /** Bytes validated (after padding to a whole number of bundles). */
+  /** Bytes validated: padded to a whole number of bundles under `nacl`, the region's own length under `zerovm` and `deterministic`. */
   readonly size: number;
   readonly base: number;
   readonly policy: ValidationPolicy;
@@ -93,12 +106,6 @@ export interface ValidationResult {
 
 /** A register is "restricted" when its high half is known zero; NONE otherwise. */
 const NONE = -1;
-
-const enum WriteKind {
-  Bits8 = 1,
-  Restricted = 2, // 32-bit write
-  Unrestricted = 3, // 16- or 64-bit write
-}
 
 /** Collects errors; shared by the checks. */
 class Report {
@@ -152,6 +159,12 @@ interface PassState {
   readonly flags: Uint32Array;
   readonly deny: Uint8Array;
   readonly rejectsNondeterministic: boolean;
+  readonly strings: StringSandboxing;
+  readonly selfExchangeIsOneWrite: boolean;
+  /** Where the region's own bytes end: no instruction may run past it (`size` under `nacl`, the unpadded length under `zerovm`). */
+  readonly regionEnd: number;
+  /** Unaligned direct jump targets at or after this offset are outside the region (`size`, or ZeroVM's hlt-trimmed length). */
+  readonly jumpLimit: number;
   /** One 32-bit word per bundle: bit i = offset 32*bundle + i is a valid jump target. */
   readonly validTargets: Uint32Array;
   readonly jumpTargets: Uint32Array;
@@ -164,7 +177,6 @@ const formFeature = FORMS.feature;
 const formW = FORMS.w;
 const formVexL = FORMS.vexL;
 const WRITE_COUNT = FORMS.writeCount;
-const WRITES = FORMS.writes;
 const writes = new Int32Array(MAX_WRITES);
 
 /** The check did not report a fatal error: go on with this instruction (or the next). */
@@ -202,7 +214,12 @@ function reliesOnRestricted(insn: DecodedInstruction, restricted: number): boole
 function checkDecoding(state: PassState, pos: number, bundleEnd: number, restricted: number): Decoding {
   const { code, size, report, insn } = state;
   decode(code, pos, bundleEnd, insn);
-  if (insn.status === DecodeStatus.Ok) return Decoding.Ok;
+  if (insn.status === DecodeStatus.Ok) {
+    if (pos + insn.length <= state.regionEnd) return Decoding.Ok;
+    // Only under the exact region model: the padding is not part of the region.
+    report.add('undecodable-instruction', pos, `${mnemonicOf(insn)} is cut off by the end of the code region`);
+    return Decoding.Failed;
+  }
   // Read past the address when the bytes ran out (the instruction crosses
   // the bundle end) or only a 3DNow! suffix byte was unknown.
   const late = reliesOnRestricted(insn, restricted) &&
@@ -259,15 +276,18 @@ function checkSpecialStackInstruction(report: Report, code: Uint8Array, pos: num
 // ---- checkSuperinstruction -----------------------------------------------------------------
 
 /**
- * unsandboxed-string-or-indirect, superinstruction-register-mismatch: a
- * `deny=special` form must end its superinstruction (superinstructions.ts).
- * Returns where the superinstruction starts (nothing may jump into it), or
- * `pos` when there is none, or STOPPED after a fatal error.
+ * unsandboxed-string-or-indirect, superinstruction-register-mismatch,
+ * string-rsi-overwritten: a `deny=special` form must end its
+ * superinstruction (superinstructions.ts; string-sandboxing.ts under the
+ * policy's `zerovm` string sandboxing). Returns where the superinstruction
+ * starts (nothing may jump into it after that), or `pos` when there is
+ * none, or STOPPED after a fatal error.
  */
 function checkSuperinstruction(state: PassState, pos: number, bundle: number, starts: number): number {
   const { code, insn, report } = state;
-  const match = matchSuperinstruction(code, pos, insn, bundle, starts);
+  const match = matchSuperinstruction(code, pos, insn, bundle, starts, state.strings);
   if (match.kind === SuperMatch.None) return report.add('unsandboxed-string-or-indirect', pos, `${mnemonicOf(insn)} needs ${match.needs}`) ? STOPPED : pos;
+  if (match.kind === SuperMatch.RsiOverwritten) return report.add('string-rsi-overwritten', pos, mnemonicOf(insn)) ? STOPPED : pos;
   // With mismatched registers the three are ordinary instructions (NaCl).
   if (match.kind === SuperMatch.RegisterMismatch) return report.add('superinstruction-register-mismatch', pos) ? STOPPED : pos;
   return match.start;
@@ -388,69 +408,15 @@ function checkMemoryOperand(report: Report, insn: DecodedInstruction, restricted
 // ---- checkRegisterWrites ----------------------------------------------------------------------------
 
 /**
- * The general registers an instruction writes through operands that the
- * sandbox tracks (explicit register operands and the accumulator), as
- * `register | kind << 8`, in operand order. Implicit fixed registers (the
- * rDX:rAX of mul, cpuid's outputs) cannot be %rsp, %rbp or %r15 and are not
- * tracked, as in NaCl.
- */
-function trackedWrites(insn: DecodedInstruction, out: Int32Array): number {
-  const form = insn.form;
-  const count = WRITE_COUNT[form] as number;
-  let n = 0;
-  const hasRex = insn.rex !== 0;
-  for (let i = 0; i < count; i++) {
-    const code = WRITES[form * MAX_WRITES + i] as number;
-    let reg: number;
-    switch (operandType(code)) {
-      case OperandType.E:
-      case OperandType.R:
-        if (insn.hasMemory) continue;
-        reg = insn.rm;
-        break;
-      case OperandType.G:
-        reg = insn.reg;
-        break;
-      case OperandType.Z:
-        reg = insn.opcodeRegister;
-        break;
-      case OperandType.B:
-        reg = insn.vvvv;
-        break;
-      default: // the accumulator
-        reg = Gpr.RAX;
-        break;
-    }
-    let bits: number;
-    switch (operandSize(code)) {
-      case OperandSize.B: bits = 8; break;
-      case OperandSize.W: bits = 16; break;
-      case OperandSize.D: bits = 32; break;
-      case OperandSize.Q: bits = 64; break;
-      case OperandSize.V: bits = insn.operandBits; break;
-      case OperandSize.Z: bits = insn.operandBits === 16 ? 16 : 32; break;
-      case OperandSize.Y: bits = (insn.vex ? insn.vexW : insn.rex & 8) ? 64 : 32; break;
-      case OperandSize.S: bits = insn.prefixes & PrefixBit.OpSize ? 16 : 64; break;
-      default: bits = 64;
-    }
-    let kind: WriteKind;
-    if (bits === 8) {
-      // Without REX, registers 4..7 are ah..bh, not spl..dil.
-      if (!hasRex && reg >= 4 && reg <= 7) continue;
-      kind = WriteKind.Bits8;
-    } else kind = bits === 32 ? WriteKind.Restricted : WriteKind.Unrestricted;
-    out[n++] = reg | (kind << 8);
-  }
-  return n;
-}
-
-/**
  * r15-modified, rsp-modified, rbp-modified, and the rebase that a 32-bit
  * %esp/%ebp write in an instruction's second written operand can never get
- * (rsp-not-rebased, rbp-not-rebased). Returns the register the instruction
- * leaves restricted (NONE if none), or STOPPED after a fatal error.
+ * (rsp-not-rebased, rbp-not-rebased) — unless, under a policy whose
+ * `selfExchangeIsOneWrite` is set (ZeroVM), it writes the same register as
+ * the first (`xchg %esp,%esp`, `xadd %ebp,%ebp`). Returns the register the
+ * instruction leaves restricted (NONE if none), or STOPPED after a fatal
+ * error.
  */
-function checkRegisterWrites(report: Report, insn: DecodedInstruction, flags: number, pos: number): number {
+function checkRegisterWrites(report: Report, insn: DecodedInstruction, flags: number, pos: number, selfExchangeIsOneWrite: boolean): number {
   const count = WRITE_COUNT[insn.form] === 0 ? 0 : trackedWrites(insn, writes);
   if (count === 0) return NONE;
   const zeroExtends = (flags & FormFlag.ZeroExtends) !== 0;
@@ -478,7 +444,7 @@ function checkRegisterWrites(report: Report, insn: DecodedInstruction, flags: nu
     const w = writes[i] as number;
     if (w >> 8 !== WriteKind.Restricted) continue;
     if (restricted === NONE) restricted = w & 0xff;
-    else if (checkPendingRebase(report, w & 0xff, pos)) return STOPPED;
+    else if (!(selfExchangeIsOneWrite && (w & 0xff) === restricted) && checkPendingRebase(report, w & 0xff, pos)) return STOPPED;
   }
   // A 32-bit write of %r15d is an error already; like NaCl, the register is
   // still tracked (an index use right after it is not reported twice).
@@ -491,7 +457,7 @@ function checkRegisterWrites(report: Report, insn: DecodedInstruction, flags: nu
 function recordDirectJump(state: PassState, pos: number): boolean {
   const target = state.insn.target;
   if ((target & BUNDLE_MASK) === 0) return GO_ON;
-  if (target < 0 || target >= state.size) return state.report.add('direct-jump-out-of-range', pos, `target ${formatAddress(state.report.base + target)}`);
+  if (target < 0 || target >= state.jumpLimit) return state.report.add('direct-jump-out-of-range', pos, `target ${formatAddress(state.report.base + target)}`);
   setBit(state.jumpTargets, target);
   setBit(state.jumpSources, pos);
   return GO_ON;
@@ -578,7 +544,7 @@ function validateBundle(state: PassState, bundle: number): void {
           if (use === MemoryUse.Stop) { stopped = true; break; }
           if (use === MemoryUse.UsesRestricted) targets &= ~(1 << (pos - bundle));
         }
-        restricted = nop ? NONE : checkRegisterWrites(report, insn, flags, pos);
+        restricted = nop ? NONE : checkRegisterWrites(report, insn, flags, pos, state.selfExchangeIsOneWrite);
         if (restricted === STOPPED) { stopped = true; break; }
         if (flags & FormFlag.Relative && recordDirectJump(state, pos)) { stopped = true; break; }
       }
@@ -590,16 +556,38 @@ function validateBundle(state: PassState, bundle: number): void {
   if (!stopped) checkPendingRebase(report, restricted, bundleEnd, 'at the end of the bundle');
 }
 
+/**
+ * ZeroVM 2015's hlt trimming (the `exact` region model): when a region
+ * ends with more than 16 `hlt` bytes, only its start up to the first whole
+ * bundle after 16 of them counts as the region for jump targets. Returns
+ * that length (the region's own length when there is nothing to trim).
+ * Byte 0 is never part of the trailing run, as in the original.
+ */
+export function haltTrimmedLength(code: Uint8Array): number {
+  const length = code.length;
+  let last = length - 1;
+  while (last > 0 && code[last] === 0xf4) last--;
+  if (length - 1 - last <= 16) return length;
+  const trimmed = Math.ceil((last + 17) / BUNDLE_SIZE) * BUNDLE_SIZE;
+  return Math.min(trimmed, length);
+}
+
 /** Validates a code region. Never throws on any input bytes. */
 export function validate(input: Uint8Array, options: ValidateOptions = {}): ValidationResult {
   const base = options.base ?? 0;
   const policy = options.policy ?? 'nacl';
+  const properties = POLICY_PROPERTIES[policy];
   const report = new Report(base);
   if (base % BUNDLE_SIZE !== 0 || !Number.isSafeInteger(base) || base < 0) {
     report.add('bad-code-region', 0, `base 0x${base.toString(16)} is not 32-byte aligned`);
     return { valid: false, errors: report.errors, size: input.length, base, policy };
   }
-  const code = padToBundles(input, options.padByte ?? 0xf4);
+  const exact = properties.regionModel === 'exact';
+  if (exact && input.length === 0) {
+    report.add('empty-code-region', 0);
+    return { valid: false, errors: report.errors, size: 0, base, policy };
+  }
+  const code = padToBundles(input, exact ? 0xf4 : options.padByte ?? 0xf4);
   const size = code.length;
   const words = (size >> 5) + 1;
   const tables = FORMS.policy[policy];
@@ -610,7 +598,11 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
     features: enabledFeatures(options.features),
     flags: tables.flags,
     deny: tables.deny,
-    rejectsNondeterministic: POLICY_PROPERTIES[policy].rejectsNondeterministic,
+    rejectsNondeterministic: properties.rejectsNondeterministic,
+    strings: properties.stringSandboxing,
+    selfExchangeIsOneWrite: properties.selfExchangeIsOneWrite,
+    regionEnd: exact ? input.length : size,
+    jumpLimit: exact ? haltTrimmedLength(input) : size,
     validTargets: new Uint32Array(words),
     jumpTargets: new Uint32Array(words),
     jumpSources: new Uint32Array(words),
@@ -619,7 +611,7 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
   for (let bundle = 0; bundle < size; bundle += BUNDLE_SIZE) validateBundle(state, bundle);
   reportBadJumpTargets(state);
   const errors = report.errors.sort((a, b) => a.offset - b.offset);
-  return { valid: errors.length === 0, errors, size, base, policy };
+  return { valid: errors.length === 0, errors, size: exact ? input.length : size, base, policy };
 }
 
 function formatAddress(address: number): string {

@@ -118,6 +118,8 @@ export const DENY_REASONS = {
   legacy: 'instruction is not part of the sandbox instruction set',
   unknown: 'instruction set extension or form the sandbox does not know',
   unsupported: 'instruction set extension not accepted by the sandbox',
+  clock: 'reads the time stamp counter, which differs from run to run (ZeroVM refuses it)',
+  novex: "VEX-encoded instructions (AVX, FMA, BMI, ...) are not part of ZeroVM 2015's instruction set",
 } as const;
 export type DenyReason = keyof typeof DENY_REASONS;
 
@@ -142,6 +144,8 @@ export interface OpcodeTable {
   readonly file: string;
   /** Line of `file` on which `text` begins (the line of the opening backtick). */
   readonly line: number;
+  /** Attributes every line of the table has, before its own (see "Table attributes" above). */
+  readonly attributes?: string;
   readonly text: string;
 }
 
@@ -428,7 +432,7 @@ export function parseTable(table: OpcodeTable): FormSpec[] {
     const mnemonic = spaceAt < 0 ? instructionText : instructionText.slice(0, spaceAt);
     const operandText = spaceAt < 0 ? '' : instructionText.slice(spaceAt + 1).trim();
     const operands = operandText.length === 0 ? [] : operandText.split(',').map((o) => parseOperand(o.trim(), fail));
-    const { attributes, deny, policyAttributes } = parseAttributes(attributeText, fail);
+    const { attributes, deny, policyAttributes } = parseAttributes(`${table.attributes ?? ''} ${attributeText}`, fail);
     const usesModrm = operands.some((o) => 'EGMRWVUQPNSCDT'.includes(o.kind));
     if (usesModrm && !encoding.hasModrm) fail('operands use ModRM but the encoding has no /r, /digit or ModRM byte');
     if (encoding.opcodePlus === 'r' && !operands.some((o) => o.kind === 'Z')) fail('+r encoding needs a Z operand');

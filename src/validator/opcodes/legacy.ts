@@ -103,8 +103,9 @@ C6 /0      | mov =Eb, Ib        | - | zx
 C7 /0      | mov =Ev, Iz        | - | zx
 98         | cbw/cwde/cdqe      | - | size66
 99         | cwd/cdq/cqo        | - | size66
-9E         | sahf               | LAHF |
-9F         | lahf               | LAHF |
+# ZeroVM 2015's validator refuses sahf/lahf (early x86-64 processors lacked them).
+9E         | sahf               | LAHF | zerovm:deny=legacy
+9F         | lahf               | LAHF | zerovm:deny=legacy
 
 # ---- test, exchange ----------------------------------------------------------------
 84 /r      | test Eb, Gb        | - |

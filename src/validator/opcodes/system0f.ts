@@ -12,9 +12,10 @@
  * - `bsf`/`bsr` leave the destination undefined when the source is zero, and
  *   `cmov` may be a no-op: neither may produce a restricted register.
  * - `rdtsc`, `rdtscp`, `cpuid`, `rdrand`, `rdseed` observe the machine; the
- *   deterministic (ZeroVM) policy rejects the `nondet` ones.
+ *   deterministic policy rejects the `nondet` ones; ZeroVM 2015 (the
+ *   `zerovm` policy) already refused rdtsc, but not cpuid.
  */
-export const SYSTEM_0F_TABLE = { name: 'system0f', file: 'system0f.ts', line: 17, text: String.raw`
+export const SYSTEM_0F_TABLE = { name: 'system0f', file: 'system0f.ts', line: 18, text: String.raw`
 # ---- system and privileged -------------------------------------------------------
 0F 00 /0     | sldt =Mw           | - | deny=privileged
 0F 00 /1     | str =Mw            | - | deny=privileged
@@ -53,7 +54,7 @@ NP 0F 09     | wbinvd             | - | deny=privileged
 0F 22 /r     | mov =Cq, Rq        | - | deny=privileged
 0F 23 /r     | mov =Dq, Rq        | - | deny=privileged
 0F 30        | wrmsr              | - | deny=privileged
-0F 31        | rdtsc              | TSC | nondet
+0F 31        | rdtsc              | TSC | nondet zerovm:deny=clock
 0F 32        | rdmsr              | - | deny=privileged
 0F 33        | rdpmc              | - | deny=privileged
 0F 34        | sysenter           | - | deny=syscall
@@ -138,7 +139,8 @@ NP 0F C7 /7  | rdseed =Rv         | - | deny=unknown
 0F 38 F0 /r  | movbe =Gv, Mv      | MOVBE |
 0F 38 F1 /r  | movbe =Mv, Gv      | MOVBE |
 F2 0F 38 F0 /r | crc32 &Gy, Eb    | SSE42 |
-F2 0F 38 F1 /r | crc32 &Gy, Ev    | SSE42 |
+# ZeroVM 2015 refuses the 16-bit form (66 F2 0F 38 F1).
+F2 0F 38 F1 /r | crc32 &Gy, Ev    | SSE42 | zerovm:no66
 
 # ---- state save and fences -------------------------------------------------------------
 # fxsave/fxrstor: decoded by NaCl, feature refused (validation goes on).
@@ -149,7 +151,8 @@ NP 0F AE /3  | stmxcsr =Md        | SSE |
 NP 0F AE /4  | xsave =M           | XSAVE | deny=unsupported
 NP 0F AE /5  | xrstor M           | XSAVE | deny=unsupported
 NP 0F AE /6  | xsaveopt =M        | XSAVE | deny=unsupported
-NP 0F AE /7  | clflush M          | CLFLUSH | deny=unknown
+# NaCl does not know clflush; ZeroVM 2015 accepts it with the usual memory rules.
+NP 0F AE /7  | clflush M          | CLFLUSH | deny=unknown zerovm:allow
 # The fences ignore ModRM.rm; NaCl accepts only rm = 0 (the exact line
 # wins over the +i line after it).
 NP 0F AE E8  | lfence             | SSE2 |

@@ -48,8 +48,16 @@ describe('table grammar', () => {
     if (form === undefined) throw new Error('no form');
     expect(form.deny).toBeNull();
     expect(attributesUnder(form, 'nacl')).toEqual({ attributes: new Set(['zx']), deny: 'unknown' });
-    expect(attributesUnder(form, 'deterministic')).toEqual({ attributes: new Set(['zx']), deny: 'unknown' });
     expect(attributesUnder(form, 'zerovm')).toEqual({ attributes: new Set(), deny: null });
+    // deterministic extends zerovm, which extends nacl.
+    expect(attributesUnder(form, 'deterministic')).toEqual({ attributes: new Set(), deny: null });
+  });
+
+  it('gives every line the table\'s own attributes, which the line\'s override', () => {
+    const forms = parseTable({ ...table('C5 /r | a Gv, Ev | - |\nC6 /r | b Gv, Ev | - | zerovm:allow deny=legacy'), attributes: 'zerovm:deny=novex zx' });
+    const [a, b] = forms.map((f) => [attributesUnder(f, 'nacl'), attributesUnder(f, 'zerovm')]);
+    expect(a).toEqual([{ attributes: new Set(['zx']), deny: null }, { attributes: new Set(['zx']), deny: 'novex' }]);
+    expect(b).toEqual([{ attributes: new Set(['zx']), deny: 'legacy' }, { attributes: new Set(['zx']), deny: null }]);
   });
 
   it('refuses unknown policies and qualified structural attributes', () => {

@@ -37,7 +37,7 @@
  * - GPR destinations are marked written; only vmovd to a 32-bit register is
  *   `zx` (the one VEX form NaCl marks nacl-amd64-zero-extends).
  */
-export const VEX_TABLE = { name: 'vex', file: 'vex.ts', line: 40, text: String.raw`
+export const VEX_TABLE = { name: 'vex', file: 'vex.ts', line: 40, attributes: 'zerovm:deny=novex', text: String.raw`
 # ============================================================================
 # AVX / AVX2, map 0F
 # ============================================================================

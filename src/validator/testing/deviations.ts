@@ -9,7 +9,8 @@
  * Pipeline position: test support only (oracles.ts, the differential test).
  */
 import { DecodedInstruction, DecodeStatus, decode } from '../decoder.js';
-import type { ValidationPolicy } from '../validate.js';
+import { WHITELISTED_NOPS } from '../nops.js';
+import { validate, type ValidationPolicy } from '../validate.js';
 
 export interface KnownDeviation {
   /** Stable id, used in the regression file (`deviation=<id>`). */
@@ -49,7 +50,7 @@ function eachInstruction(code: Uint8Array, visit: (pos: number, length: number) 
  */
 const REX_NOP: KnownDeviation = {
   id: 'rex-nop',
-  policies: ['nacl'],
+  policies: ['nacl', 'zerovm'],
   spec: 'validator.md#differences',
   summary: 'a REX-prefixed 90 (no REX.W, no REX.B) is a true nop, not a zero-extending xchg %eax,%eax as NaCl has it',
   rewrite(bytes) {
@@ -66,7 +67,59 @@ const REX_NOP: KnownDeviation = {
   },
 };
 
-export const KNOWN_DEVIATIONS: readonly KnownDeviation[] = [REX_NOP];
+/** Starts of the instructions of the bundle holding `pos`, up to `pos` (as the validator decodes them). */
+function startsBefore(code: Uint8Array, pos: number): number[] {
+  const starts: number[] = [];
+  const bundle = pos - (pos % 32);
+  for (let at = bundle; at < pos;) {
+    decode(code, at, bundle + 32, scratch);
+    if (scratch.status !== DecodeStatus.Ok) break;
+    starts.push(at);
+    at += scratch.length;
+  }
+  return starts;
+}
+
+/**
+ * movs/cmps sandboxed the ZeroVM way, `lea ...,%rsi ; L2 ; lea ...,%rdi ;
+ * movs`, where L2 writes %rsi (`mov %rax,%rsi`, or the `mov %esi,%esi`
+ * that makes %rsi the index of the %rdi lea): ZeroVM 2015's validator does
+ * not look at L2 and accepts it, although movs then reads through an
+ * arbitrary %rsi. We reject it (`string-rsi-overwritten`). The rewrite is
+ * what ZeroVM believes: an L2 that leaves %rsi alone — the identity move of
+ * %edi with %rdi as the lea's index instead, or a nop of L2's length.
+ */
+const STRING_RSI_OVERWRITTEN: KnownDeviation = {
+  id: 'string-rsi-overwritten',
+  policies: ['zerovm'],
+  spec: 'validator.md#differences',
+  summary: "movs/cmps whose instruction between the %rsi and %rdi leas writes %rsi: ZeroVM 2015 accepts it, we reject it",
+  rewrite(bytes) {
+    const sites = validate(bytes, { policy: 'zerovm' }).errors.filter((e) => e.rule === 'string-rsi-overwritten');
+    if (sites.length === 0) return null;
+    const out = Uint8Array.from({ length: Math.ceil(bytes.length / 32) * 32 }, (_, i) => bytes[i] ?? 0xf4);
+    for (const site of sites) {
+      const starts = startsBefore(out, site.offset);
+      const l1 = starts[starts.length - 1] as number;
+      const l2 = starts[starts.length - 2] as number;
+      decode(out, l1, site.offset, scratch);
+      // A safe lea is REX 8D ModRM SIB...: the SIB byte is its fourth.
+      const sib = l1 + 3;
+      if (scratch.index === 6) {
+        // lea (%r15,%rsi,s),%rdi after mov %esi,%esi: index %rdi after mov %edi,%edi.
+        out[sib] = ((out[sib] as number) & 0xc7) | (7 << 3);
+        out[l1 - 1] = 0xff;
+      } else {
+        const nop = WHITELISTED_NOPS.find((n) => n.length === l1 - l2);
+        if (nop === undefined) return null;
+        out.set(nop, l2);
+      }
+    }
+    return out.slice(0, bytes.length);
+  },
+};
+
+export const KNOWN_DEVIATIONS: readonly KnownDeviation[] = [REX_NOP, STRING_RSI_OVERWRITTEN];
 
 export function deviationById(id: string): KnownDeviation | undefined {
   return KNOWN_DEVIATIONS.find((d) => d.id === id);

@@ -8,8 +8,11 @@
  * its seed, independent of any policy (the same records are judged by each
  * policy's oracle, see `oracles.ts`).
  */
+import { classRecords } from './classes.js';
 import { corpusRecords } from './corpus.js';
+import { regionRecords } from './regions.js';
 import { sequenceRecords } from './sequences.js';
+import { stringRecords } from './strings.js';
 import { sweepRecords } from './sweep.js';
 import { tableFormRecords } from './table-forms.js';
 
@@ -35,6 +38,21 @@ export const GENERATOR_FAMILIES: readonly GeneratorFamily[] = [
     name: 'sequences',
     covers: 'register writes then index use, %rsp/%rbp writes and rebases, nacljmp/naclcall, string superinstructions, jumps into and over them',
     generate: sequenceRecords,
+  },
+  {
+    name: 'strings',
+    covers: "string instructions and maskmov sandboxed in ZeroVM's general form (lea into %rsi/%rdi from any base, index, scale, displacement) and its near misses, every prefix set",
+    generate: stringRecords,
+  },
+  {
+    name: 'classes',
+    covers: 'the instructions NaCl and ZeroVM 2015 judge differently (sahf/lahf, rdtsc, cpuid, crc32 with 66, clflush, VEX, xchg/xadd of %esp/%ebp with itself and a rebase) in context',
+    generate: classRecords,
+  },
+  {
+    name: 'regions',
+    covers: 'regions of every length: odd lengths, hlt tails around 16 bytes, cuts inside instructions, jumps to the end, the padding and the tail, the empty region',
+    generate: regionRecords,
   },
   {
     name: 'corpus',

@@ -1005,6 +1005,19 @@ export interface Program {
   readonly pad: PadStyle;
 }
 
+/**
+ * The program in ZeroVM 2015's instruction set (the `zerovm` and
+ * `deterministic` policies): every unit with a VEX instruction replaced by
+ * a nop. Jumps still target unit starts (`layout()` resolves them), so the
+ * program stays valid.
+ */
+export function withoutVex(program: Program): Program {
+  // In 64-bit mode C4/C5 always start a VEX prefix (the generator puts no other prefix before one).
+  const vex = (u: Unit): boolean => u.starts.some((s) => u.bytes[s] === 0xc4 || u.bytes[s] === 0xc5);
+  const units = program.units.map((u) => (vex(u) ? makeUnit('nop', 'nop1 (for a VEX unit)', [{ raw: [0x90] }]) : u));
+  return { ...program, units };
+}
+
 export interface Layout {
   /** Whole bundles. */
   readonly bytes: Uint8Array;

@@ -16,14 +16,17 @@
  * Batch protocol (both oracles): a file of records `[u32 LE length][bytes]`,
  * one answer line per record, in order. `ncval --batch` answers `V` or
  * `I<TAB><hexoff>:<msg>|<hexoff>:<msg>...`; `zvm-validate --batch` answers
- * `V` or `I` only. Records are padded here with hlt (F4) to whole 32-byte
- * bundles, exactly as `validate()` pads by default, so both sides see the
- * same bytes.
+ * `V` or `I` only. A record is one code region, given to our validator as
+ * it is. ncval's batch mode refuses every region that is not whole bundles,
+ * so its records are padded with hlt (F4) to whole 32-byte bundles, which
+ * is exactly how `validate()` pads under the `nacl` policy; zvm-validate
+ * gets the record unchanged, since ZeroVM's regions are exactly their
+ * bytes (the `exact` region model of the `zerovm` policy).
  *
  * Policies map to oracles (`POLICY_ORACLES`): `nacl` is judged by ncval
  * (verdict and first error offset), `zerovm` by zvm-validate (verdict only:
- * it prints no offsets), `deterministic` by none (it is ours: nacl plus the
- * `nondet` forms rejected).
+ * it prints no offsets), `deterministic` by none (it is ours: zerovm plus
+ * the `nondet` forms rejected).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -111,16 +114,21 @@ export function firstOracleOffset(verdict: OracleVerdict): number | null {
   return Number.isFinite(first) ? first : null;
 }
 
-/** Pads a record as `validate()` does by default (hlt to whole bundles; an empty record stays empty). */
+/** Pads a record as `validate()` does under `nacl` (hlt to whole bundles; an empty record stays empty). */
 export function padRecord(bytes: Uint8Array): Uint8Array {
   return padToBundles(bytes, 0xf4);
 }
 
-/** The batch file for `records` (each padded with `padRecord`). */
-export function batchFile(records: readonly Uint8Array[]): Buffer {
+/** What `oracle` is given for a record: ncval whole bundles (`padRecord`), zvm-validate the record itself. */
+export function oracleInput(oracle: OracleName, bytes: Uint8Array): Uint8Array {
+  return oracle === 'ncval' ? padRecord(bytes) : bytes;
+}
+
+/** The batch file of `records` for `oracle` (each as `oracleInput` makes it). */
+export function batchFile(oracle: OracleName, records: readonly Uint8Array[]): Buffer {
   let size = 0;
   const padded = records.map((r) => {
-    const p = padRecord(r);
+    const p = oracleInput(oracle, r);
     size += 4 + p.length;
     return p;
   });
@@ -176,7 +184,7 @@ export async function runOracle(paths: ReferencePaths, oracle: OracleName, recor
   const dir = mkdtempSync(join(tmpdir(), 'zerovm-oracle-'));
   try {
     const file = join(dir, 'batch.bin');
-    writeFileSync(file, batchFile(records));
+    writeFileSync(file, batchFile(oracle, records));
     const text = oracle === 'ncval' ? await run(paths.ncval, ['--batch', file]) : await run(paths.zvmValidate, [file, '--batch']);
     const lines = text.split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
@@ -198,9 +206,13 @@ export function ourVerdict(result: ValidationResult): OurVerdict {
   return { valid: result.valid, firstOffset: result.errors.length === 0 ? null : (result.errors[0] as { offset: number }).offset };
 }
 
-/** Validates one record exactly as the oracle sees it. */
+/**
+ * Validates one record as the policy's oracle sees it: under `nacl`
+ * `validate()` pads with hlt as ncval's records are padded; under `zerovm`
+ * the region is exactly the record, as for zvm-validate.
+ */
 export function validateRecord(bytes: Uint8Array, policy: ValidationPolicy): ValidationResult {
-  return validate(padRecord(bytes), { policy });
+  return validate(bytes, { policy });
 }
 
 /** A record on which we and the oracle of `policy` disagree. */
@@ -223,6 +235,7 @@ export function compareVerdicts(role: OracleRole, ours: ValidationResult, oracle
 }
 
 export interface DifferentialRun {
+  readonly policy: ValidationPolicy;
   readonly cases: number;
   readonly disagreements: readonly Disagreement[];
   /** Milliseconds spent in the oracle process (wall) and in our validator. */
@@ -230,34 +243,70 @@ export interface DifferentialRun {
   readonly oursMs: number;
 }
 
-/**
- * Runs `records` through the oracle of `policy` and through our validator
- * (concurrently: the oracle is a child process) and returns every
- * disagreement. Throws when the policy has no oracle.
- */
-export async function differential(paths: ReferencePaths, policy: ValidationPolicy, records: readonly Uint8Array[]): Promise<DifferentialRun> {
-  const role = POLICY_ORACLES[policy];
-  if (role === null) throw new Error(`policy ${policy} has no oracle`);
-  const t0 = performance.now();
-  let oracleMs = 0;
-  const pending = runOracle(paths, role.oracle, records).then((v) => {
-    oracleMs = performance.now() - t0;
-    return v;
+/** Our verdicts on many records, compactly: validity and the first error's offset (-1 when valid). */
+interface OurVerdicts {
+  readonly valid: Uint8Array;
+  readonly first: Int32Array;
+}
+
+function ourVerdicts(records: readonly Uint8Array[], policy: ValidationPolicy): OurVerdicts {
+  const valid = new Uint8Array(records.length);
+  const first = new Int32Array(records.length);
+  records.forEach((r, i) => {
+    const result = validateRecord(r, policy);
+    valid[i] = result.valid ? 1 : 0;
+    first[i] = result.errors[0]?.offset ?? -1;
   });
-  // Let the child start before the CPU-bound loop below.
+  return { valid, first };
+}
+
+/** Whether our verdict `i` and the oracle's differ, as compareVerdicts decides. */
+function differs(role: OracleRole, ours: OurVerdicts, i: number, oracle: OracleVerdict): boolean {
+  if ((ours.valid[i] === 1) !== oracle.valid) return true;
+  if (!role.comparesOffsets || oracle.valid) return false;
+  const theirs = firstOracleOffset(oracle);
+  return theirs !== null && theirs !== ours.first[i];
+}
+
+/**
+ * Runs `records` through the oracle of each of `policies` and through our
+ * validator under each (concurrently: the oracles are child processes,
+ * started first, while ours runs here) and returns every disagreement, one
+ * run per policy. Throws when a policy has no oracle.
+ */
+export async function differentialPolicies(paths: ReferencePaths, policies: readonly ValidationPolicy[], records: readonly Uint8Array[]): Promise<DifferentialRun[]> {
+  const started = performance.now();
+  const pending = policies.map((policy) => {
+    const role = POLICY_ORACLES[policy];
+    if (role === null) throw new Error(`policy ${policy} has no oracle`);
+    return runOracle(paths, role.oracle, records).then((verdicts) => ({ verdicts, ms: performance.now() - started }));
+  });
+  // Let the children start before the CPU-bound loops below.
   await new Promise((r) => setImmediate(r));
-  const t1 = performance.now();
-  const ours = records.map((r) => validateRecord(r, policy));
-  const oursMs = performance.now() - t1;
-  const verdicts = await pending;
-  const disagreements: Disagreement[] = [];
-  for (let i = 0; i < records.length; i++) {
-    const kind = compareVerdicts(role, ours[i] as ValidationResult, verdicts[i] as OracleVerdict);
-    if (kind !== null) {
-      disagreements.push({ index: i, bytes: records[i] as Uint8Array, policy, ours: ours[i] as ValidationResult, oracle: verdicts[i] as OracleVerdict, kind });
+  const runs: DifferentialRun[] = [];
+  for (const [k, policy] of policies.entries()) {
+    const role = POLICY_ORACLES[policy] as OracleRole;
+    const t = performance.now();
+    const ours = ourVerdicts(records, policy);
+    const oursMs = performance.now() - t;
+    const { verdicts, ms } = await (pending[k] as Promise<{ verdicts: OracleVerdict[]; ms: number }>);
+    const disagreements: Disagreement[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const oracle = verdicts[i] as OracleVerdict;
+      if (!differs(role, ours, i, oracle)) continue;
+      const bytes = records[i] as Uint8Array;
+      const result = validateRecord(bytes, policy);
+      disagreements.push({ index: i, bytes, policy, ours: result, oracle, kind: compareVerdicts(role, result, oracle) ?? 'verdict' });
     }
+    runs.push({ policy, cases: records.length, disagreements, oracleMs: ms, oursMs });
   }
-  return { cases: records.length, disagreements, oracleMs, oursMs };
+  return runs;
+}
+
+/** `differentialPolicies` for one policy. */
+export async function differential(paths: ReferencePaths, policy: ValidationPolicy, records: readonly Uint8Array[]): Promise<DifferentialRun> {
+  const [run] = await differentialPolicies(paths, [policy], records);
+  return run as DifferentialRun;
 }
 
 export const hexOf = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -275,7 +324,7 @@ export function formatOracle(oracle: OracleName, verdict: OracleVerdict): string
  */
 export function describeDisagreement(d: Disagreement): string {
   const role = POLICY_ORACLES[d.policy];
-  const listing = renderListing(disassemble(padRecord(d.bytes), { policy: d.policy }));
+  const listing = renderListing(disassemble(d.bytes, { policy: d.policy }));
   const ours = d.ours.valid ? 'valid' : `invalid: ${d.ours.errors.map((e) => `0x${e.offset.toString(16)} ${e.rule}`).join('; ')}`;
   return [
     `${d.kind} disagreement, policy ${d.policy}, record ${d.index}`,

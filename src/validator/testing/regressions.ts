@@ -15,8 +15,9 @@
  * - verdict and first offset: the expected answer, which is the oracle's;
  *   the offset is `-` for valid cases and for oracles that print no offsets
  *   (zvm-validate).
- * - hex: the record, spaces allowed; padded with hlt to whole bundles as
- *   the differential tests pad it.
+ * - hex: the record, spaces allowed, `-` for the empty record; given to
+ *   each oracle as the differential tests give it (oracles.ts: padded with
+ *   hlt to whole bundles for ncval, unchanged for zvm-validate).
  * - note: what the case is about. `deviation=<id>` marks a case where we
  *   differ from the oracle on purpose (deviations.ts): the expected answer
  *   is then ours, and the oracle must disagree exactly as that deviation
@@ -40,6 +41,7 @@ export interface RegressionCase {
 }
 
 function parseHex(text: string, where: string): Uint8Array {
+  if (text === '-') return new Uint8Array(0);
   const compact = text.replace(/\s+/g, '');
   if (!/^([0-9a-fA-F]{2})+$/.test(compact)) throw new Error(`${where}: '${text}' is not hex bytes`);
   return Uint8Array.from(compact.match(/../g) as string[], (h) => parseInt(h, 16));

@@ -143,9 +143,11 @@ const WRITERS: readonly (readonly [string, Writer, number])[] = [
   ['implicit', (r) => r.pick([[0x98], [0x48, 0x98], [0x66, 0x98], [0x99], [0x48, 0x99], [0x66, 0x99], [0x0f, 0x31], [0x0f, 0xa2], [0xf7, 0xe0 + r.int(8)], [0x9f], [0xd7]]), 1],
 ];
 
+const WRITER_CHOICES = WRITERS.map(([, f, weight]) => [f, weight] as const);
+
 /** A write of `dst` at `width` by a random kind of instruction. */
 export function writeOf(r: Prng, dst: number, width: Width): number[] {
-  return r.weighted(WRITERS.map(([, f, weight]) => [f, weight] as const))(r, dst, width);
+  return r.weighted(WRITER_CHOICES)(r, dst, width);
 }
 
 // ---- uses of a register ------------------------------------------------------------
@@ -163,7 +165,7 @@ function indexedAccess(r: Prng, index: number): number[] {
 }
 
 /** The special %rsp/%rbp instructions and their near misses. */
-function stackSpecial(r: Prng): number[] {
+export function stackSpecial(r: Prng): number[] {
   const rexW = (): number => r.pick([0x48, 0x49, 0x4a, 0x4b, 0x4c, 0x4d, 0x4e, 0x4f, 0x48, 0x48]);
   switch (r.int(8)) {
     case 0: return [rexW(), r.pick([0x89, 0x8b]), r.pick([0xe5, 0xec, 0xe4, 0xed])]; // mov %rsp,%rbp / %rbp,%rsp
@@ -299,7 +301,7 @@ function sequence(r: Prng, shape: Shape): number[] {
 }
 
 /** A direct jump of any kind from `at` to `target` (offsets in the record). */
-function directJump(r: Prng, at: number, target: number): number[] {
+export function directJump(r: Prng, at: number, target: number): number[] {
   const k = r.int(6);
   if (k === 0) return [0xe9, ...le(target - (at + 5), 4)];
   if (k === 1) return [0x0f, 0x80 + r.int(16), ...le(target - (at + 6), 4)];
@@ -314,13 +316,23 @@ export function sequenceRecord(r: Prng): Uint8Array {
   const shape = r.weighted<Shape>([['write-use', 10], ['special', 3], ['nacl', 4], ['string', 3], ['maskmov', 1], ['nops', 1]]);
   const body = sequence(r, shape);
   if (r.chance(0.3) && body.length < 24) body.push(...sequence(r, r.weighted<Shape>([['write-use', 3], ['special', 1], ['nacl', 1], ['string', 1]])));
+  return placeWithJump(r, body);
+}
+
+/**
+ * `body` placed in a region: at the start of a bundle, ending at its end,
+ * crossing into the next one or anywhere, on nop or hlt filler, maybe with
+ * a direct jump before or after it to a target inside it, anywhere in the
+ * region or outside (with probability `jumpChance`).
+ */
+export function placeWithJump(r: Prng, body: readonly number[], jumpChance = 0.5): Uint8Array {
   // Place it: at the start, ending at the bundle end, or crossing into the next bundle.
   const placement = r.weighted([['start', 4], ['end', 2], ['cross', 1], ['random', 2]] as const);
   let offset = 0;
   if (placement === 'end') offset = Math.max(0, 32 - body.length);
   else if (placement === 'cross') offset = Math.max(0, 32 - body.length + 1 + r.int(Math.max(1, body.length - 1)));
   else if (placement === 'random') offset = r.int(Math.max(1, 32 - body.length));
-  const jump = r.weighted([['none', 5], ['before', 3], ['after', 2]] as const);
+  const jump = r.chance(jumpChance) ? r.weighted([['before', 3], ['after', 2]] as const) : 'none';
   const filler = r.chance(0.7) ? 0x90 : 0xf4;
   if (jump === 'none') {
     const out = new Uint8Array(offset + body.length).fill(filler);
