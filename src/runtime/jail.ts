@@ -11,9 +11,10 @@
  * the block's address inside the data segment or the heap (the original's
  * "heap" entry of its memory map: from the data segment's start to the
  * heap's end), the address 64 KiB aligned. Jail then validates exactly
- * `size` bytes, less the trailing hlt the original's validator dropped
- * (halt-trim.ts; an instruction may not run past them; -EPERM when they
- * do not validate) and makes the 4 KiB pages of the block read+execute;
+ * `size` bytes (-EPERM when they do not validate; the session's policy has
+ * the original's region model: an instruction may not run past the block's
+ * end, and a long run of trailing hlt is dropped first, spec/validator.md
+ * "Bundles") and makes the 4 KiB pages of the block read+execute;
  * Unjail makes them read+write. Both return 0.
  *
  * Deliberate differences (spec/runtime.md, "Where we differ"):
@@ -24,17 +25,14 @@
  *   original made those bytes executable without validating them, which a
  *   program could use to run any code.
  */
-import { DecodedInstruction, DecodeStatus, decode } from '../validator/decoder.js';
 import { validate, type ValidationPolicy } from '../validator/validate.js';
 import type { CpuFeature } from '../validator/features.js';
 import { Protection } from './engine.js';
-import { haltTrimmedLength } from './halt-trim.js';
 import { Errno } from './trap-io.js';
 
 /** The granule of TrapJail / TrapUnjail protection changes: a host page. */
 export const JAIL_PAGE = 0x1000;
 const PAGE_64K = 0x10000;
-const BUNDLE = 32;
 
 const roundUpPage = (n: number): number => Math.ceil(n / JAIL_PAGE) * JAIL_PAGE;
 
@@ -58,30 +56,12 @@ function refusal(target: JailTarget, buffer: number, size: number): number | nul
   return null;
 }
 
-/**
- * True when the decoding of `code`'s last, partial bundle ends exactly at
- * its end: the original validated exactly the bytes it was given, so an
- * instruction cut off by the block's end is invalid, whatever follows it.
- */
-export function endsOnInstructionBoundary(code: Uint8Array): boolean {
-  let position = code.length - (code.length % BUNDLE);
-  const instruction = new DecodedInstruction();
-  while (position < code.length) {
-    decode(code, position, code.length, instruction);
-    if (instruction.status !== DecodeStatus.Ok || instruction.length === 0) return false;
-    position += instruction.length;
-  }
-  return true;
-}
-
 /** TrapJail(buffer, size): 0 or -errno. */
 export function jailBlock(target: JailTarget, buffer: number, size: number): number {
   const refused = refusal(target, buffer, size);
   if (refused !== null) return refused;
   const options = { base: buffer, policy: target.policy, ...(target.features === undefined ? {} : { features: target.features }) };
-  const whole = target.view(buffer, size);
-  const block = whole.subarray(0, haltTrimmedLength(whole));
-  if (!endsOnInstructionBoundary(block) || !validate(block, options).valid) return -Errno.EPERM;
+  if (!validate(target.view(buffer, size), options).valid) return -Errno.EPERM;
   const span = roundUpPage(size);
   if (span !== size && !validate(target.view(buffer, span), options).valid) return -Errno.EPERM;
   target.protect(buffer, span, Protection.Read | Protection.Execute);

@@ -34,7 +34,6 @@ import { validate } from '../validator/validate.js';
 import { ChannelSet, ChannelMountError, ChannelIoError, programOrder, type ChannelSpec } from './channels/index.js';
 import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type Stop } from './engine.js';
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
-import { haltTrimmedLength } from './halt-trim.js';
 import { jailBlock, unjailBlock, type JailTarget } from './jail.js';
 import { computeLayout, loadingRegions, TRAMPOLINE_END, type Layout } from './layout.js';
 import { loadProgram } from './loader.js';
@@ -248,7 +247,7 @@ export function runSession(options: SessionOptions): SessionResult {
     const image = loadImage(bytes);
     if (!options.skipValidation) {
       const text = textRegion(bytes, image);
-      const verdict = validate(text.subarray(0, haltTrimmedLength(text, image.staticTextEnd - TEXT_START)), {
+      const verdict = validate(text, {
         base: TEXT_START,
         policy: 'deterministic',
         features: options.engine.features,
