@@ -23,7 +23,10 @@
  *   addresses are (the program would return elsewhere; when each
  *   implementation reads that address is not part of the ABI);
  * - an unknown trap function word ("An unknown trap function"): the
- *   original crashed on it in some sessions.
+ *   original crashed on it in some sessions. Such a word also comes from a
+ *   TrapRead of channel 0, the driver's own script, that takes part of a
+ *   48-byte record: the records after it are cut, so a read of the script
+ *   channel is kept only when it takes whole records.
  * The memory etag's value is compared as present, not as a value ("The
  * memory etag's value").
  */
@@ -39,6 +42,8 @@ export const DRIVER = join(ROOT, 'conformance', 'programs', 'driver.nexe');
 const TRAP = { Read: 0x64616552n, Write: 0x74697257n, Jail: 0x6c69614an, Unjail: 0x6c6a6e55n, Exit: 0x74697845n, Fork: 0x6b726f46n } as const;
 const HEAP = 0x40000;
 const PAGE = 0x1000;
+/** The size of one record of the driver's script (stdin, channel 0). */
+const RECORD = 48;
 
 /** Where a channel's data comes from. */
 export type Source =
@@ -184,6 +189,7 @@ export function withoutDeviations(script: readonly TrapGen[]): TrapGen[] {
     }
     if (r.fn === 'Write' && (a1 as number) < 0x20000 && (a1 as number) + Math.max(a2 as number, 1) > 0x10000) continue;
     if (r.fn === 'Read') {
+      if (a0 === 0 && (a2 as number) > 0 && (a2 as number) % RECORD !== 0) continue;
       const from = a1 as number;
       const to = from + Math.max(a2 as number, 1);
       if (to > 0xffff0000) continue;
@@ -227,12 +233,12 @@ export const sessionGen: fc.Arbitrary<SessionGen> = fc
 
 /** The 48-byte records of the driver's script. */
 export function scriptBytes(script: readonly TrapGen[]): Uint8Array {
-  const bytes = new Uint8Array(48 * script.length);
+  const bytes = new Uint8Array(RECORD * script.length);
   const view = new DataView(bytes.buffer);
   script.forEach((r, i) => {
     const fn = TRAP[r.fn];
-    view.setBigUint64(i * 48, fn, true);
-    r.args.forEach((a, k) => view.setBigUint64(i * 48 + 16 + k * 8, BigInt.asUintN(64, BigInt(a)), true));
+    view.setBigUint64(i * RECORD, fn, true);
+    r.args.forEach((a, k) => view.setBigUint64(i * RECORD + 16 + k * 8, BigInt.asUintN(64, BigInt(a)), true));
   });
   return bytes;
 }
