@@ -70,9 +70,9 @@ const validatorsUnavailable = originalValidatorsUnavailable();
 if (validatorsUnavailable !== null && existsSync(REFERENCE)) console.warn(`\n*** SKIPPING the programs' check under the original validators: ${validatorsUnavailable} ***\n`);
 
 describe.skipIf(validatorsUnavailable !== null)('the programs validate under both original validators', () => {
-  /* flags.nexe needs popf (zerovm-ts cases only); invalid.nexe and unsafe.nexe are meant to fail */
+  /* invalid.nexe and unsafe.nexe are meant to fail */
   const programs = [
-    ...readdirSync(join(SUITE, 'programs')).filter((f) => f.endsWith('.nexe') && f !== 'flags.nexe' && f !== 'invalid.nexe').map((f) => join(SUITE, 'programs', f)),
+    ...readdirSync(join(SUITE, 'programs')).filter((f) => f.endsWith('.nexe') && f !== 'invalid.nexe').map((f) => join(SUITE, 'programs', f)),
     ...readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.nexe') && f !== 'unsafe.nexe').map((f) => join(ROOT, 'examples', f)),
   ];
   it.each(programs.map((p) => [p.slice(ROOT.length + 1), p]))('%s: NaCl\'s ncval and ZeroVM 2015\'s validator accept its text', (_name, path) => {

@@ -1,8 +1,9 @@
 # faults: ends the session in the way selected by the first byte of
 # channel 0 (stdin). Every path is valid sandboxed code under both NaCl's
 # and ZeroVM 2015's validators; the runtime must stop it and report the
-# signal (spec/runtime.md "A session, step by step", step 8). Setting TF
-# or AC needs popf, which only zerovm-ts accepts: flags.S does that.
+# signal (spec/runtime.md "A session, step by step", step 8). No valid
+# program can set TF or AC (that needs popf, which both validators refuse),
+# so single-step and alignment-check faults are not cases of this suite.
 #   r  read sandbox address 0 (the NULL guard)                 SIGSEGV 11
 #   w  write to the program's own text at 0x20000               SIGSEGV 11
 #   m  write to the user manifest at 0xFEFFFFF0 (read-only)     SIGSEGV 11
@@ -15,6 +16,9 @@
 #   b  the trap with %edi = 0: no argument block                EFAULT 14
 #   d  divide by zero                                           SIGFPE 8
 #   u  ud2                                                      SIGILL 4
+#   a  movdqa from an address that is not 16-byte aligned      SIGSEGV 11
+#      (the CPU's #GP; an emulator may not reproduce it: the
+#      case is of the native-cpu profile)
 #   l  an endless loop                                          session timeout
 # Any other byte (or an empty stdin): TrapExit(1).
         .bundle_align_mode 5
@@ -36,6 +40,7 @@ _start:
         select 'b', bad_block
         select 'd', divide
         select 'u', undefined
+        select 'a', misaligned_sse
         select 'l', endless
         exit_with $1
 
@@ -109,6 +114,14 @@ divide:
 
 undefined:
         ud2
+        exit_with $2
+
+misaligned_sse:
+        lea io+1(%rip), %eax
+        .bundle_lock
+        mov %eax, %eax
+        movdqa (%r15,%rax), %xmm0
+        .bundle_unlock
         exit_with $2
 
 endless:

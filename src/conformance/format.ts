@@ -26,8 +26,8 @@ export const FORMAT_VERSION = 'zerovm-conformance/1';
 /**
  * `core`: the contract. `zerovm-ts`: this project's documented extensions.
  * `native-cpu`: extensions that only an engine running the code directly
- * on an x86-64 CPU reproduces (an alignment-check fault after `popf` sets
- * AC), skipped for an emulating engine.
+ * on an x86-64 CPU reproduces (the #GP of a misaligned `movdqa`), skipped
+ * for an emulating engine.
  */
 export type Profile = 'core' | 'zerovm-ts' | 'native-cpu';
 export const PROFILES: readonly Profile[] = ['core', 'zerovm-ts', 'native-cpu'];

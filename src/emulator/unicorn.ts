@@ -64,6 +64,10 @@ export const UNICORN_BUILD_HINT =
  * stack fault) and SSE (unmasked SIMD exceptions raise no #XM; rcpps,
  * rsqrtps, rcpss, rsqrtss approximations differ, as they do between Intel
  * and AMD hardware). Refusing x87 or SSE would refuse most programs.
+ * Kept, though the session's policy refuses their instructions on every
+ * engine anyway (an original validator refuses them): LAHF (lahf, sahf),
+ * FXSR (fxsave, fxrstor), CLFLUSH, TSC (rdtsc). They stay listed because
+ * Unicorn runs them exactly; the engine's tests check that unvalidated.
  */
 export const UNICORN_FEATURES: readonly CpuFeature[] = Object.freeze([
   '-', 'x87', 'CMOV', 'LAHF', 'MMX', 'EMMX', 'PREFETCHW', 'SSE', 'SSE2', 'SSE3', 'SSSE3', 'SSE41', 'SSE42',

@@ -8,7 +8,8 @@
  * Pipeline position: `zerovm run` -> here -> a file mapped as /dev/nvram ->
  * the program's C library. Source of truth: zerovm/zerovm-cli
  * zvshlib/zvsh.py (create_nvram) and zerovm/zrt lib/nvram/nvram_loader.c,
- * lib/helpers/conf_parser.c and lib/nvram/observers/*; spec-notes section 10.
+ * lib/helpers/conf_parser.c and lib/nvram/observers/*; spec/runtime.md,
+ * "Command lines" (zerovm run and /dev/nvram).
  *
  * The format, as ZRT reads it:
  * - `[name]` at the start of a line opens a section (`]` on the same line;

@@ -30,7 +30,7 @@
  * truncation) and the engine session disposed before the report is made.
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
-import { validate } from '../validator/validate.js';
+import { validate, type ValidationPolicy } from '../validator/validate.js';
 import { ChannelSet, ChannelMountError, ChannelIoError, programOrder, type ChannelSpec } from './channels/index.js';
 import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type Stop } from './engine.js';
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
@@ -53,6 +53,13 @@ import {
 } from './report.js';
 import { Verbosity, type SessionObserver } from './trace.js';
 import { dispatchTrapAt, readTrapArgs, TrapArgsFault, type GuestMemory, type TrapArgs, type TrapHooks } from './trap-io.js';
+
+/**
+ * The policy a session validates its program and every TrapJail block with
+ * (spec/validator.md, "The policies"); tests that run programs on an engine
+ * directly validate them with it too.
+ */
+export const SESSION_POLICY: ValidationPolicy = 'deterministic';
 
 export interface SessionOptions {
   /** Path of the system manifest. */
@@ -249,7 +256,7 @@ export function runSession(options: SessionOptions): SessionResult {
       const text = textRegion(bytes, image);
       const verdict = validate(text, {
         base: TEXT_START,
-        policy: 'deterministic',
+        policy: SESSION_POLICY,
         features: options.engine.features,
       });
       observer?.log(Verbosity.Stages, `validation: ${verdict.valid ? 'valid' : `invalid, ${verdict.errors.length} error(s)`}`);
@@ -447,7 +454,7 @@ function sessionHooks(session: EngineSession, memory: PageMap, layout: Layout, e
       session.protect(address, size, protection);
       memory.set(address, size, protection);
     },
-    policy: 'deterministic',
+    policy: SESSION_POLICY,
     ...(engine.features === undefined ? {} : { features: engine.features }),
   };
   return {

@@ -14,7 +14,7 @@
  * or "still the value at function entry" and refuses (as a generator bug)
  * an instruction that reads a flag that is not defined. Generators call
  * `need(flags)` first, which emits a `cmp` when the flags are not defined.
- * The final dump masks the undefined flags out of rflags.
+ * The final dump stores a setcc byte for each defined flag only.
  */
 import { Instruction, MemoryOperand, Register } from 'iced-x86';
 import { one, together, type Item } from './assembler.js';
@@ -36,9 +36,16 @@ export const DATA = 0x100000;
 export const ARGS = DATA;
 /** Loop counters, one uint64 per nesting level. */
 export const COUNTERS = DATA + 0x40;
-/** The final register dump: 16 general registers, rflags, then (16-aligned) xmm0-15. */
+/**
+ * The final register dump: 16 general registers, the flags (16 bytes at
+ * DUMP_FLAGS: generator.ts dumpFlags), then (16-aligned) xmm0-15.
+ */
 export const DUMP = DATA + 0x100;
 export const DUMP_FLAGS = DUMP + 16 * 8;
+/** Each status flag's setcc byte in the dump: CF, PF, ZF, SF, OF at DUMP_FLAGS + offset (condition suffixes of x86.ts). */
+export const DUMP_FLAG_BYTES: readonly (readonly [number, string])[] = [[0, 'b'], [1, 'p'], [2, 'e'], [3, 's'], [4, 'o']]; // prettier-ignore
+/** The byte the DF probe's stosb writes; %edi after it (stored at DUMP_FLAGS + 8) is DUMP_STOSB + 1 when DF is clear. */
+export const DUMP_STOSB = DUMP_FLAGS + 6;
 export const DUMP_XMM = DUMP + 0x90;
 /** Memory the program loads from and stores to at random: SCRATCH_SIZE bytes, then a 16-byte tail reached by unaligned accesses. */
 export const SCRATCH = DATA + 0x200;

@@ -1,8 +1,8 @@
 /**
  * Instruction families on general registers and memory for generated
  * programs: ALU, moves, conditionals, shifts and rotates, multiply and
- * divide, bit tests and scans, stack, exchanges, lea, string stores/moves
- * and boundary constants.
+ * divide, bit tests and scans, stack, carry-flag instructions, exchanges,
+ * lea, string stores/moves and boundary constants.
  *
  * Pipeline position: generator.ts picks a family per unit -> here -> Emitter.
  *
@@ -10,8 +10,11 @@
  * instruction (AMD's manual agrees on what is defined). What is left out or
  * constrained, and why:
  * - Anything reading an undefined flag: `need()` defines flags first (see
- *   emitter.ts); rflags pushed to a register is masked to the defined ones
- *   and its stack slot overwritten.
+ *   emitter.ts).
+ * - Only what a session accepts, i.e. both original validators: no
+ *   pushf/popf (neither accepts them), no lahf/sahf (ZeroVM 2015's refuses
+ *   them); flags are read by setcc, cmovcc, adc/sbb, rcl/rcr, jcc and the
+ *   final dump's setcc bytes, and set by arithmetic and clc/stc/cmc.
  * - Shift and rotate counts are never 0 (a zero count keeps the flags) and
  *   below the operand width (8/16-bit shifts by >= the width leave CF
  *   undefined); by-%cl counts are made odd first. rcl/rcr only by
@@ -26,8 +29,7 @@
  *   the operand).
  * - No popcnt/lzcnt/tzcnt/BMI/movbe/cmpxchg16b: beyond baseline x86-64, and
  *   the emulator's CPU model need not have them. No cpuid, rdtsc
- *   (machine-dependent; the deterministic policy rejects them) and no
- *   lahf/sahf (an optional feature in 64-bit mode). No cbw/cwd: NaCl
+ *   (machine-dependent; the session's policy rejects them). No cbw/cwd: NaCl
  *   rejects their operand-size prefix (movsx and mov+sar do their job).
  *   shld/shrd only by immediate (by %cl, a 16-bit one is undefined past
  *   16); no high-byte registers (ah..bh), to keep operand choice simple.
@@ -41,7 +43,6 @@ import {
   code,
   CONDITIONS,
   DIVIDE,
-  FIXED_FLAG_BITS,
   gpr,
   INC_DEC,
   insn,
@@ -383,7 +384,7 @@ const bits: Family = (e, c) => {
 
 const stack: Family = (e, c) => {
   const to = gpr(dest(c), 64);
-  switch (c.below(5)) {
+  switch (c.below(4)) {
     case 0:
       e.emit(r('Push_r64', gpr(source(c), 64)), r('Pop_r64', to));
       return;
@@ -401,20 +402,28 @@ const stack: Family = (e, c) => {
       else e.access(into, m('Pop_rm64', into));
       return;
     }
-    case 3:
-      /* rflags into a register: only the defined flags and the ABI's fixed bits; the stack slot cleared */
-      e.emit(
-        none('Pushfq'),
-        r('Pop_r64', to),
-        mi('Mov_rm64_imm32', { base: Register.RSP, displacement: -8, index: Register.None, scale: 1, prefix: null }, 0),
-        ri('And_rm64_imm32', to, e.flags.def | FIXED_FLAG_BITS, LOGIC),
-      );
-      return;
     default: {
-      /* status flags from a register */
-      const from = gpr(dest(c), 64);
-      e.emit(ri('And_rm64_imm32', from, STATUS_FLAGS, LOGIC), r('Push_r64', from), none('Popfq', ALL_DEFINED));
+      /* a sign-extended 8-bit immediate */
+      const value = c.immediate(8);
+      const push = code('Pushq_imm8');
+      e.emit(insn(() => Instruction.createI32(push, value)), r('Pop_r64', to));
     }
+  }
+};
+
+/** CF: cleared, set or complemented, then (sometimes) read at once: sbb of a register with itself (0 or -1), or adc (2r + CF). */
+const carry: Family = (e, c) => {
+  const [form, reads] = c.pick<[string, number]>([
+    ['Clc', 0],
+    ['Stc', 0],
+    ['Cmc', CF],
+  ]);
+  e.need(reads, c);
+  e.emit(none(form, { def: CF, undef: 0 }, reads));
+  if (c.chance(2)) {
+    const w = c.pick<32 | 64>([64, 32]);
+    const to = gpr(dest(c), w);
+    e.emit(rr(`${c.pick(['Sbb', 'Adc'])}_rm${w}_r${w}`, to, to, ALL_DEFINED, CF));
   }
 };
 
@@ -498,6 +507,7 @@ export const GPR_FAMILIES: readonly (readonly [number, Family])[] = [
   [2, divide],
   [2, bits],
   [2, stack],
+  [1, carry],
   [1, exchange],
   [1, lea],
   [1, strings],

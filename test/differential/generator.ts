@@ -19,14 +19,19 @@
  *      (ending its bundle, so the masked return lands on the next one), a
  *      trap in the middle (TrapWrite of scratch bytes, or a failing trap);
  *   3. the dump: every general register (%r15 and %rsp/%rbp included: all
- *      engines place the sandbox at 0x440A00000000), rflags masked to the
- *      flags defined at that point plus bit 1, IF and DF, xmm0-15, then one
- *      TrapWrite of the dump and the scratch memory to stdout and TrapExit
- *      with the low 32 bits of the final %rax, or a deliberate fault
- *      (`Ending`);
+ *      engines place the sandbox at 0x440A00000000), the flags as a valid
+ *      program reads them (a setcc byte for each status flag defined at that
+ *      point, DF from the direction of a stosb; AF and IF only pushf or lahf
+ *      could read, which no session accepts), xmm0-15, then one TrapWrite of
+ *      the dump and the scratch memory to stdout and TrapExit with the low
+ *      32 bits of the final %rax, or a deliberate fault (`Ending`);
  *   4. the functions the calls go to (leaf functions: no calls, no loops),
  *      each ending with the masked return (nacl_ret).
  * The session's memory etag then covers the rest of memory (stack included).
+ *
+ * Every instruction is one a session accepts: both original validators
+ * (NaCl's and ZeroVM 2015's) accept it, and it is not cpuid
+ * (generator.test.ts checks generated programs against the originals).
  *
  * Why words: shrinking removes units and lowers words toward 0, and 0 is
  * always the simplest choice (see emitter.ts Choices), so a failing program
@@ -34,7 +39,7 @@
  * is kept as is in regressions.json.
  */
 import fc from 'fast-check';
-import { Instruction, Register } from 'iced-x86';
+import { Instruction, Register, RepPrefixKind } from 'iced-x86';
 import { buildNexe } from '../nexe-builder.js';
 import { ALIGN, assemble, label, one } from './assembler.js';
 import {
@@ -42,6 +47,8 @@ import {
   COUNTERS,
   DUMP,
   DUMP_FLAGS,
+  DUMP_FLAG_BYTES,
+  DUMP_STOSB,
   DUMP_XMM,
   Emitter,
   Labels,
@@ -60,7 +67,7 @@ import {
 } from './emitter.js';
 import { GPR_FAMILIES, type Family } from './family-gpr.js';
 import { SSE_FAMILIES } from './family-sse.js';
-import { mi, mr, r, ri, ri64, rm, rr } from './forms.js';
+import { m, mi, mr, r, ri, ri64, rm, rr } from './forms.js';
 import {
   AF,
   ALL_DEFINED,
@@ -68,10 +75,10 @@ import {
   code,
   CONDITIONS,
   DIVIDE,
-  FIXED_FLAG_BITS,
   gpr,
   insn,
   LOGIC,
+  KEEPS_FLAGS,
   ORDINARY,
   R11,
   R15,
@@ -345,18 +352,11 @@ class ProgramBuilder {
     for (let n = 0; n < 16; n++) e.emit(rm('Movdqa_xmm_xmmm128', xmm(n), abs(SCRATCH + 0x100 + 16 * n)));
   }
 
-  /** Registers, rflags, xmm to the dump; one TrapWrite of dump + scratch; TrapExit with the final %eax, or a fault. */
+  /** Registers, flags, xmm to the dump; one TrapWrite of dump + scratch; TrapExit with the final %eax, or a fault. */
   epilogue(e: Emitter, ending: Ending): void {
     for (let n = 0; n < 16; n++) e.emit(mr('Mov_rm64_r64', abs(DUMP + 8 * n), gpr(n, 64)));
+    this.dumpFlags(e);
     const rax = gpr(RAX, 64);
-    const mask = e.flags.def | FIXED_FLAG_BITS;
-    e.emit(
-      insn(() => Instruction.create(code('Pushfq'))),
-      r('Pop_r64', rax),
-      mi('Mov_rm64_imm32', { base: Register.RSP, displacement: -8, index: Register.None, scale: 1, prefix: null }, 0),
-      ri('And_rm64_imm32', rax, mask, LOGIC),
-      mr('Mov_rm64_r64', abs(DUMP_FLAGS), rax),
-    );
     for (let n = 0; n < 16; n++) e.emit(mr('Movdqa_xmmm128_xmm', abs(DUMP_XMM + 16 * n), xmm(n)));
     trapArguments(e, [TRAP_WRITE, 0, 1, OUTPUT, OUTPUT_SIZE, 0]);
     trapCall(e);
@@ -386,6 +386,29 @@ class ProgramBuilder {
     e.emit(mi('Mov_rm64_imm32', abs(ARGS), TRAP_EXIT));
     trapCall(e);
     e.emit(hlt());
+  }
+
+  /**
+   * The flags into the dump as a valid program reads them (no pushf, no
+   * lahf): a setcc byte per status flag defined here (an undefined one
+   * stays 0), then DF: a sandboxed stosb at DUMP_STOSB leaves %edi one past
+   * it (DF clear) or one before it (set), stored after it. Clobbers %rdi,
+   * the registers being dumped already.
+   */
+  private dumpFlags(e: Emitter): void {
+    e.emit(mi('Mov_rm64_imm32', abs(DUMP_FLAGS), 0), mi('Mov_rm64_imm32', abs(DUMP_FLAGS + 8), 0));
+    for (const [offset, suffix] of DUMP_FLAG_BYTES) {
+      const cc = CONDITIONS.find((c) => c.suffix === suffix)!;
+      if ((e.flags.def & cc.reads) === cc.reads) e.emit(m(`Set${suffix}_rm8`, abs(DUMP_FLAGS + offset), KEEPS_FLAGS, cc.reads));
+    }
+    const rdi = gpr(RDI, 64);
+    e.emit(ri('Mov_r32_imm32', gpr(RDI, 32), DUMP_STOSB));
+    e.lock([
+      rr('Mov_r32_rm32', gpr(RDI, 32), gpr(RDI, 32)),
+      rm('Lea_r64_m', rdi, { base: Register.R15, index: rdi, scale: 1, displacement: 0, prefix: null }),
+      insn(() => Instruction.createStosb(64, RepPrefixKind.None)),
+    ]);
+    e.emit(mr('Mov_rm32_r32', abs(DUMP_FLAGS + 8), gpr(RDI, 32)));
   }
 
   function(e: Emitter, n: number, units: readonly (readonly number[])[]): void {

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { Decoder, DecoderOptions, Formatter, FormatterSyntax } from 'iced-x86';
 import type { Engine } from '../../src/runtime/engine.js';
 import { runSession } from '../../src/runtime/session.js';
-import { DUMP, OUTPUT, TEXT } from './emitter.js';
+import { DUMP, DUMP_FLAGS, DUMP_STOSB, OUTPUT, TEXT } from './emitter.js';
 
 export interface Observation {
   readonly stdout: Buffer;
@@ -91,7 +91,9 @@ export function describeDump(stdout: Buffer, outputSize: number): Map<string, st
   const dump = stdout.subarray(stdout.length - outputSize);
   const at = (address: number): number => address - OUTPUT;
   REGISTER_NAMES.forEach((name, n) => fields.set(name, dump.readBigUInt64LE(at(DUMP) + 8 * n).toString(16)));
-  fields.set('rflags', dump.readBigUInt64LE(at(DUMP) + 128).toString(16));
+  /* CF PF ZF SF OF setcc bytes, the stosb's byte, then %edi after it (DF): generator.ts dumpFlags */
+  fields.set('flags', dump.subarray(at(DUMP_FLAGS), at(DUMP_FLAGS) + 5).toString('hex'));
+  fields.set('df', dump.readUInt32LE(at(DUMP_FLAGS) + 8) === DUMP_STOSB + 1 ? 'clear' : `%edi 0x${dump.readUInt32LE(at(DUMP_FLAGS) + 8).toString(16)}`);
   for (let n = 0; n < 16; n++) fields.set(`xmm${n}`, dump.subarray(at(DUMP) + 0x90 + 16 * n, at(DUMP) + 0xa0 + 16 * n).toString('hex'));
   return fields;
 }

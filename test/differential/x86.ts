@@ -33,8 +33,6 @@ export const ZF = 0x40;
 export const SF = 0x80;
 export const OF = 0x800;
 export const STATUS_FLAGS = CF | PF | AF | ZF | SF | OF;
-/** Bits of rflags a program sees that are not status flags but fixed by the ABI: bit 1, IF, DF. */
-export const FIXED_FLAG_BITS = 0x2 | 0x200 | 0x400;
 
 /** What an instruction does to each status flag: sets it to a defined value, leaves it undefined, or keeps it. */
 export interface FlagEffect {

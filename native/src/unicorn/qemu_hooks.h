@@ -5,7 +5,7 @@
  * definition that precedes it in symbol lookup wins; this addon precedes it
  * in its own dlopen group):
  *
- * 1. Fast stores (shared/spec-notes/unicorn-2.0.1-notes.md). Unicorn 2.0.1
+ * 1. Fast stores (spec/runtime.md, "The Unicorn engine"). Unicorn 2.0.1
  *    tags every writable TLB entry TLB_NOTDIRTY, so every guest store takes
  *    QEMU's self-modifying-code slow path (~30x slower). Our
  *    tlb_set_page_with_attrs_x86_64 calls the real one, then
