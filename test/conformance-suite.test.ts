@@ -38,10 +38,14 @@ describe('generated case files', () => {
     expect(staleFiles(generated)).toEqual([]);
   });
 
-  it('has one validator case per line of test/validator-rules.txt', () => {
-    const table = readFileSync(join(ROOT, 'test', 'validator-rules.txt'), 'utf8');
-    const lines = table.split('\n').filter((l) => l.trim().length > 0 && !l.trim().startsWith('#'));
+  it('has one validator case per line of test/validator-rules.txt and test/validator-rules-zerovm.txt', () => {
+    const lines = ['validator-rules.txt', 'validator-rules-zerovm.txt'].flatMap((name) =>
+      readFileSync(join(ROOT, 'test', name), 'utf8')
+        .split('\n')
+        .filter((l) => l.trim().length > 0 && !l.trim().startsWith('#')),
+    );
     expect(cases.filter((c) => c.kind === 'validator')).toHaveLength(lines.length);
+    expect(new Set(cases.filter((c) => c.kind === 'validator').map((c) => c.policy))).toEqual(new Set(['nacl', 'zerovm', 'deterministic']));
   });
 });
 

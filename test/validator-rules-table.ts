@@ -7,14 +7,17 @@
  *   cases are generated from it;
  * - test/validator-rules-zerovm.txt: the `zerovm` cases, in the same format
  *   except that the region is exactly the bytes given (`-` for none), as
- *   the zerovm policy reads a region. It is a file of its own because the
- *   conformance case format cannot express the zerovm policy yet.
+ *   the zerovm policy reads a region (a file of its own for that reason).
+ *
+ * The conformance suite's validator cases are generated from both
+ * (conformance/tools/generate.ts), each line's deviation included.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RULES } from '../src/validator/rules.js';
 import type { ValidationPolicy } from '../src/validator/validate.js';
 import { parseFeatureList, type CpuFeature } from '../src/validator/features.js';
+import { KNOWN_DEVIATIONS } from '../src/validator/testing/deviations.js';
 
 export const RULE_TABLE = join(import.meta.dirname, 'validator-rules.txt');
 export const ZEROVM_RULE_TABLE = join(import.meta.dirname, 'validator-rules-zerovm.txt');
@@ -38,8 +41,41 @@ export interface RuleCase {
   readonly comment: string;
   readonly policy: ValidationPolicy;
   readonly features: Set<CpuFeature> | undefined;
+  /** The feature options as written (`-AVX`, `SSE,SSE2`), undefined for every feature. */
+  readonly featureList: string | undefined;
   readonly base: number;
+  /** The deviation the comment names (`deviation=<id>`): the reference validator of the line's policy gives the other verdict. */
+  readonly deviation: ReferenceDeviation | undefined;
 }
+
+/**
+ * Why the reference validator of a policy (`ncval` for nacl, `zvm-validate`
+ * for zerovm and deterministic) gives another verdict than ours on a line:
+ * the deliberate deviations of spec/validator.md "Where we differ"
+ * (src/validator/testing/deviations.ts), and `cpuid`, the one instruction
+ * the deterministic policy refuses beyond ZeroVM 2015's rules ("The
+ * policies").
+ */
+export interface ReferenceDeviation {
+  readonly id: string;
+  /** The policies whose reference it concerns (deterministic inherits zerovm's). */
+  readonly policies: readonly ValidationPolicy[];
+  /** What it is, in words, with the spec section that documents it. */
+  readonly reason: string;
+}
+
+export const REFERENCE_DEVIATIONS: readonly ReferenceDeviation[] = [
+  ...KNOWN_DEVIATIONS.map((d) => ({
+    id: d.id,
+    policies: d.policies.includes('zerovm') ? [...d.policies, 'deterministic' as const] : d.policies,
+    reason: `${d.id}: ${d.summary} (${d.spec})`,
+  })),
+  {
+    id: 'cpuid',
+    policies: ['deterministic'],
+    reason: 'cpuid: ZeroVM 2015 accepts it; the deterministic policy refuses it, its answer differing between machines and between our engines (validator.md#policies)',
+  },
+];
 
 function parseHex(text: string, where: string, emptyAllowed: boolean): Uint8Array {
   if (emptyAllowed && text === '-') return new Uint8Array(0);
@@ -102,9 +138,15 @@ export function parseRuleTable(text: string, kind: TableKind = MAIN_TABLE): Rule
       if (typeof parsed === 'string') throw new Error(`${where}: ${parsed}`);
       features = parsed;
     }
+    const named = /deviation=([a-z0-9-]+)/.exec(comment)?.[1];
+    const deviation = named === undefined ? undefined : REFERENCE_DEVIATIONS.find((d) => d.id === named);
+    if (named !== undefined && (deviation === undefined || !deviation.policies.includes(policy))) {
+      throw new Error(`${where}: deviation=${named} is not a deviation of the ${policy} policy's reference (known: ${REFERENCE_DEVIATIONS.filter((d) => d.policies.includes(policy)).map((d) => d.id).join(', ')})`);
+    }
     const bytes = parseHex(hex, where, !kind.padded);
     cases.push({
-      line, topic, subject, verdict, bytes, region: kind.padded ? padWithNops(bytes) : bytes, where, expected: [...expected].sort(), comment, policy, features, base,
+      line, topic, subject, verdict, bytes, region: kind.padded ? padWithNops(bytes) : bytes, where, expected: [...expected].sort(), comment, policy, features,
+      featureList: featureItems.length > 0 ? featureItems.join(',') : undefined, base, deviation,
     });
   });
   return cases;

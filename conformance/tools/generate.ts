@@ -6,6 +6,9 @@
  *                                validator's per-rule table): one case per
  *                                table line, the bytes padded with nops to
  *                                whole bundles as the table prescribes;
+ *   cases/validator/             from test/validator-rules-zerovm.txt (the
+ *     rules-zerovm.json          zerovm policy's table): one case per line,
+ *                                the region exactly the bytes given;
  *   cases/elf/elf.json and       from the text of programs/exit42.nexe and
  *   cases/elf/*.nexe             the ELF_VARIANTS table below: the same
  *                                program in well-formed, unusual and
@@ -25,10 +28,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MAIN_TABLE, parseRuleTable, RULE_TABLE, ZEROVM_RULE_TABLE, ZEROVM_TABLE, type TableKind } from '../../test/validator-rules-table.js';
 
 export const SUITE_ROOT = join(import.meta.dirname, '..');
-const REPO_ROOT = join(SUITE_ROOT, '..');
-export const RULE_TABLE = join(REPO_ROOT, 'test', 'validator-rules.txt');
 
 /** A generated file: its path relative to the suite root and its bytes. */
 export interface GeneratedFile {
@@ -52,65 +54,70 @@ function shortHash(...parts: string[]): string {
 /* Validator cases                                                           */
 /* ------------------------------------------------------------------------ */
 
-function tableBytes(hex: string, where: string): number[] {
-  const bytes: number[] = [];
-  for (const token of hex.split(/[\s;]+/).filter((t) => t.length > 0)) {
-    const m = /^([0-9a-fA-F]{2})(?:\*(\d+))?$/.exec(token);
-    if (!m) throw new Error(`${where}: '${token}' is not a hex byte (or XX*N)`);
-    for (let i = 0; i < (m[2] === undefined ? 1 : Number(m[2])); i++) bytes.push(parseInt(m[1] as string, 16));
-  }
-  return bytes;
-}
-
-/** cases/validator/rules.json from the text of test/validator-rules.txt (its format is documented at its top). */
-export function validatorCases(table: string): GeneratedFile {
-  const cases: object[] = [];
-  const ids = new Set<string>();
+/** The spec anchor of each table line: the `(spec: #anchor)` of the section header above it. */
+function sectionAnchors(table: string, name: string): Map<number, string> {
+  const anchors = new Map<number, string>();
   let section = '';
   table.split('\n').forEach((raw, index) => {
-    const where = `validator-rules.txt:${index + 1}`;
     const line = raw.trim();
     const header = /^# ----.*\(spec: (#[a-z0-9-]+)\)/.exec(line);
     if (header) section = header[1] as string;
     if (line.length === 0 || line.startsWith('#')) return;
-    const columns = line.split('|').map((c) => c.trim());
-    if (columns.length < 5) throw new Error(`${where}: expected 5 columns`);
-    const [topic, verdict, hex, expected] = columns as [string, string, string, string];
-    const comment = columns.slice(4).join('|');
-    const [path = '', optionText = ''] = topic.split(':', 2);
-    const options = optionText.split(',').map((o) => o.trim()).filter((o) => o.length > 0);
-    const base = options.find((o) => o.startsWith('base='));
-    const features = options.filter((o) => !o.startsWith('base='));
-    const policy = path.split('/').includes('deterministic') ? 'deterministic' : 'nacl';
-    const bytes = tableBytes(hex, where);
-    while (bytes.length === 0 || bytes.length % 32 !== 0) bytes.push(0x90);
-    const code = Buffer.from(bytes).toString('hex');
-    const slug = topic.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
-    let id = `${slug}-${verdict}-${shortHash(topic, code)}`;
-    for (let n = 2; ids.has(id); n++) id = `${slug}-${verdict}-${shortHash(topic, code)}-${n}`;
+    if (section === '') throw new Error(`${name}:${index + 1}: no section header with a spec anchor above this line`);
+    anchors.set(index + 1, section);
+  });
+  return anchors;
+}
+
+/**
+ * One case per line of a rule table (read by test/validator-rules-table.ts,
+ * which owns the table's format): the region the line validates, exactly
+ * (nop-padded to whole bundles in validator-rules.txt, the bytes as given
+ * in validator-rules-zerovm.txt), its policy, base, features, and the
+ * deviation it names. `ids` holds the ids of the area so far.
+ */
+function tableCases(table: string, kind: TableKind, ids: Set<string>): object[] {
+  const anchors = sectionAnchors(table, kind.name);
+  return parseRuleTable(table, kind).map((c) => {
+    const code = Buffer.from(c.region).toString('hex');
+    const slug = c.topic.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+    let id = `${slug}-${c.verdict}-${shortHash(c.topic, code)}`;
+    for (let n = 2; ids.has(id); n++) id = `${slug}-${c.verdict}-${shortHash(c.topic, code)}-${n}`;
     ids.add(id);
-    if (section === '') throw new Error(`${where}: no section header with a spec anchor above this line`);
-    cases.push({
+    return {
       kind: 'validator',
       id,
-      title: comment,
-      spec: `validator.md${section}`,
+      title: c.comment,
+      spec: `validator.md${anchors.get(c.line) as string}`,
       code,
-      ...(base === undefined ? {} : { base: Number(base.slice(5)) }),
-      policy,
-      ...(features.length === 0 ? {} : { features: features.join(',') }),
-      expect: { valid: verdict === 'accept', errors: expected === '-' ? [] : expected.split(/\s+/) },
-    });
+      ...(c.base === 0 ? {} : { base: c.base }),
+      policy: c.policy,
+      ...(c.featureList === undefined ? {} : { features: c.featureList }),
+      ...(c.deviation === undefined ? {} : { deviation: c.deviation.reason }),
+      expect: { valid: c.verdict === 'accept', errors: [...c.expected] },
+    };
   });
-  const text = caseFileText(
-    {
-      format: FORMAT,
-      area: 'validator',
-      title: 'The validator rules, one case per line of test/validator-rules.txt (generated by conformance/tools/generate.ts; do not edit)',
-    },
-    cases,
-  );
-  return { path: 'cases/validator/rules.json', bytes: new TextEncoder().encode(text) };
+}
+
+/** cases/validator/rules.json and rules-zerovm.json from the texts of the two rule tables. */
+export function validatorCases(mainTable: string, zerovmTable: string): GeneratedFile[] {
+  const ids = new Set<string>();
+  const file = (path: string, title: string, cases: object[]): GeneratedFile => ({
+    path,
+    bytes: new TextEncoder().encode(caseFileText({ format: FORMAT, area: 'validator', title }, cases)),
+  });
+  return [
+    file(
+      'cases/validator/rules.json',
+      'The validator rules, one case per line of test/validator-rules.txt (generated by conformance/tools/generate.ts; do not edit)',
+      tableCases(mainTable, MAIN_TABLE, ids),
+    ),
+    file(
+      'cases/validator/rules-zerovm.json',
+      "ZeroVM 2015's validator rules (the zerovm policy) and the deterministic policy on exact regions, one case per line of test/validator-rules-zerovm.txt (generated by conformance/tools/generate.ts; do not edit)",
+      tableCases(zerovmTable, ZEROVM_TABLE, ids),
+    ),
+  ];
 }
 
 /* ------------------------------------------------------------------------ */
@@ -503,7 +510,7 @@ export function elfCases(): GeneratedFile[] {
 
 /** Every generated file. */
 export function generateAll(): GeneratedFile[] {
-  return [validatorCases(readFileSync(RULE_TABLE, 'utf8')), ...elfCases()];
+  return [...validatorCases(readFileSync(RULE_TABLE, 'utf8'), readFileSync(ZEROVM_RULE_TABLE, 'utf8')), ...elfCases()];
 }
 
 /** Generated .nexe files in cases/elf/ that no variant produces any more. */

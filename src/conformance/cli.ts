@@ -18,7 +18,7 @@ import { CaseFormatError, VALIDATION_POLICIES, type Profile, type ValidationPoli
 import { caseName, loadSuite, selectCases } from './loader.js';
 import { formatJunit, formatOutcome, formatSummary, formatTap } from './results.js';
 import { runCases } from './runner.js';
-import { inexpressible, VALIDATOR_DETAILS, type ValidatorDetail } from './validator-case.js';
+import { validatorCommand, VALIDATOR_DETAILS, type ValidatorCommands, type ValidatorDetail } from './validator-case.js';
 
 /** This project's own implementation, when the runner is part of it. */
 export interface OwnImplementation {
@@ -43,7 +43,7 @@ export const SESSION_PLACEHOLDERS = ['manifest', 'options'];
 export const VALIDATE_PLACEHOLDERS = ['hex', 'raw', 'base', 'policy', 'features'];
 
 export function usage(name: string, own: boolean): string {
-  return `usage: ${name} ${own ? '[--engine native|unicorn|auto] ' : ''}[--impl "CMD {manifest}"] [--validate-impl "CMD {hex}"]
+  return `usage: ${name} ${own ? '[--engine native|unicorn|auto] ' : ''}[--impl "CMD {manifest}"] [--validate-impl[-POLICY] "CMD {raw}"]
        [--filter AREA[/CASE-PREFIX]] [--profile core|all] [--junit FILE | --tap] [--jobs N] [options]
 
 Runs the ZeroVM conformance suite against ${own ? 'this implementation (node bin/zerovm.js), or ' : ''}any implementation
@@ -53,15 +53,20 @@ given as a command template. Exit status: 0 when every case that ran passed, 1 w
   --impl TEMPLATE          the session command; {manifest} is the manifest's path, {options} the
                            case's options (-s, -F, -t 1, -P; put before {manifest} when absent).
                            For the original ZeroVM: --impl "zerovm {manifest}"${own ? '' : ' (required)'}
-  --validate-impl TEMPLATE the validator command; {hex} (hex text file), {raw} (raw bytes), {base}
-                           (0x...), {policy} (nacl or deterministic), {features}; {NAME=VALUE?TEXT}
-                           is TEXT when NAME is VALUE; a word whose placeholders are all empty is
-                           dropped. Exit 0 valid, 1 invalid. Without it, validator cases are skipped${own ? ' (with --impl)' : ''}
-  --validator-policy P     nacl | deterministic | zerovm: the policy the validator command applies when
-                           its template selects none (default nacl); cases of a policy the template
-                           cannot select, or with a CPU feature set and no {features}, are skipped
+  --validate-impl TEMPLATE the validator command; {hex} (hex text file), {raw} (raw bytes: exactly
+                           the case's region), {base} (0x...), {policy} (nacl, zerovm or
+                           deterministic), {features} (empty: every feature); {NAME=VALUE?TEXT} is
+                           TEXT when NAME is VALUE; a word whose placeholders are all empty is
+                           dropped. Exit 0 valid, 1 invalid. It runs the cases of the policies it can
+                           select ({policy}, {policy=NAME?...}), and nacl's. Without a validator
+                           command, validator cases are skipped${own ? ' (with --impl)' : ''}
+  --validate-impl-nacl T, --validate-impl-zerovm T, --validate-impl-deterministic T
+                           the validator command for that policy's cases (it needs no {policy}).
+                           Cases no command can express (policy, or a CPU feature set without
+                           {features}) are skipped with the reason
   --validator-detail D     verdict | offsets | rules (errors as JSON {"errors":[{"offset","rule"}]} on
-                           stdout); default ${own ? 'rules for this implementation, ' : ''}offsets
+                           stdout, offsets also as ncval's "<hex address>: message" lines);
+                           default ${own ? 'rules for this implementation, ' : ''}offsets
 ${own ? '  --engine NAME            the engine this implementation runs sessions with (default auto)\n' : ''}  --filter LIST            areas or case-name prefixes, comma-separated or repeated (e.g. channels,trap/read)
   --profile core|all       core: the contract; all: also this project's documented extensions
                            (default ${own ? 'all for this implementation, core with --impl' : 'core'})
@@ -83,8 +88,9 @@ class UsageError extends Error {}
 interface Options {
   impl?: string;
   validateImpl?: string;
+  /** --validate-impl-<policy> */
+  validateImplFor: Partial<Record<ValidationPolicyName, string>>;
   validatorDetail?: ValidatorDetail;
-  validatorPolicy: ValidationPolicyName;
   engine?: string;
   filters: string[];
   profile?: 'core' | 'all';
@@ -101,7 +107,7 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[], own: boolean): Options {
-  const options: Options = { filters: [], validatorPolicy: 'nacl', tap: false, jobs: availableParallelism(), timeoutSeconds: 60, keep: false, quiet: false, list: false, help: false };
+  const options: Options = { filters: [], validateImplFor: {}, tap: false, jobs: availableParallelism(), timeoutSeconds: 60, keep: false, quiet: false, list: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -114,6 +120,12 @@ function parseOptions(argv: readonly string[], own: boolean): Options {
     const flag = (): void => {
       if (eq >= 0) throw new UsageError(`option ${name} takes no value`);
     };
+    const policy = name.startsWith('--validate-impl-') ? name.slice('--validate-impl-'.length) : undefined;
+    if (policy !== undefined) {
+      if (!(VALIDATION_POLICIES as readonly string[]).includes(policy)) throw new UsageError(`unknown argument ${arg} (the policies: ${VALIDATION_POLICIES.join(', ')})`);
+      options.validateImplFor[policy as ValidationPolicyName] = value();
+      continue;
+    }
     switch (name) {
       case '--impl':
         options.impl = value();
@@ -125,12 +137,6 @@ function parseOptions(argv: readonly string[], own: boolean): Options {
         const v = value();
         if (!(VALIDATOR_DETAILS as readonly string[]).includes(v)) throw new UsageError(`--validator-detail must be one of ${VALIDATOR_DETAILS.join(', ')}`);
         options.validatorDetail = v as ValidatorDetail;
-        break;
-      }
-      case '--validator-policy': {
-        const v = value();
-        if (!(VALIDATION_POLICIES as readonly string[]).includes(v)) throw new UsageError(`--validator-policy must be one of ${VALIDATION_POLICIES.join(', ')}`);
-        options.validatorPolicy = v as ValidationPolicyName;
         break;
       }
       case '--engine':
@@ -204,7 +210,7 @@ interface Implementation {
   /** This project's own implementation (it must pass the cases the original deviates from). */
   readonly own: boolean;
   readonly impl: CommandTemplate;
-  readonly validate: CommandTemplate | undefined;
+  readonly validate: ValidatorCommands | undefined;
   readonly detail: ValidatorDetail;
   readonly strict: boolean;
   readonly profiles: readonly Profile[];
@@ -216,12 +222,14 @@ function implementation(options: Options, own: OwnImplementation | undefined): I
   const impl = external
     ? parseTemplate(options.impl as string, SESSION_PLACEHOLDERS, ['manifest'])
     : templateFromWords((own as OwnImplementation).session(options.engine ?? 'auto'));
-  const validate =
-    options.validateImpl !== undefined
-      ? parseTemplate(options.validateImpl, VALIDATE_PLACEHOLDERS, [])
-      : external || own === undefined
-        ? undefined
-        : templateFromWords(own.validate);
+  const given = options.validateImpl !== undefined || Object.keys(options.validateImplFor).length > 0;
+  const byPolicy: Partial<Record<ValidationPolicyName, CommandTemplate>> = {};
+  for (const [policy, source] of Object.entries(options.validateImplFor)) byPolicy[policy as ValidationPolicyName] = parseTemplate(source, VALIDATE_PLACEHOLDERS, []);
+  const validate: ValidatorCommands | undefined = given
+    ? { any: options.validateImpl === undefined ? undefined : parseTemplate(options.validateImpl, VALIDATE_PLACEHOLDERS, []), byPolicy }
+    : external || own === undefined
+      ? undefined
+      : { any: templateFromWords(own.validate), byPolicy: {} };
   const ours = !external && own !== undefined;
   const profile = options.profile ?? (ours ? 'all' : 'core');
   /* our Unicorn engine (chosen, or what auto picks off x86-64) emulates the CPU */
@@ -231,10 +239,17 @@ function implementation(options: Options, own: OwnImplementation | undefined): I
     own: ours,
     impl,
     validate,
-    detail: options.validatorDetail ?? (ours && options.validateImpl === undefined ? 'rules' : 'offsets'),
+    detail: options.validatorDetail ?? (ours && !given ? 'rules' : 'offsets'),
     strict: options.strict ?? ours,
     profiles: profile === 'all' ? ['core', 'zerovm-ts', ...(emulated ? [] : ['native-cpu'] as const)] : ['core'],
   };
+}
+
+/** The validator commands for the run's first line: `; validator: T`, `; validator (zerovm): T`. */
+function describeValidators(commands: ValidatorCommands | undefined): string {
+  if (commands === undefined) return '';
+  const parts = Object.entries(commands.byPolicy).map(([policy, t]) => `; validator (${policy}): ${t.source}`);
+  return `${commands.any === undefined ? '' : `; validator: ${commands.any.source}`}${parts.join('')}`;
 }
 
 /** Runs the runner's command line; resolves with the process exit code. */
@@ -261,12 +276,19 @@ export async function main(argv: readonly string[], env: RunnerEnvironment): Pro
   let selection;
   try {
     const cases = loadSuite(env.suiteRoot);
-    const validateTemplate = impl.validate;
+    const commands = impl.validate;
     selection = selectCases(cases, {
       filters: options.filters,
       profiles: impl.profiles,
-      validator: validateTemplate !== undefined,
-      ...(validateTemplate === undefined ? {} : { validatorSkip: (c) => inexpressible(validateTemplate, c, options.validatorPolicy) }),
+      validator: commands !== undefined,
+      ...(commands === undefined
+        ? {}
+        : {
+            validatorSkip: (c) => {
+              const command = validatorCommand(commands, c);
+              return typeof command === 'string' ? command : undefined;
+            },
+          }),
     });
   } catch (error) {
     if (error instanceof CaseFormatError) {
@@ -288,7 +310,7 @@ export async function main(argv: readonly string[], env: RunnerEnvironment): Pro
   const workDir = ownWorkDir ? mkdtempSync(resolve(tmpdir(), 'zerovm-conformance-')) : resolve(options.workDir as string);
   mkdirSync(workDir, { recursive: true });
   const human = options.tap ? err : out;
-  human(`${env.name}: ${selection.length} cases, implementation: ${impl.impl.source}${impl.validate === undefined ? '' : `; validator: ${impl.validate.source}`}\n`);
+  human(`${env.name}: ${selection.length} cases, implementation: ${impl.impl.source}${describeValidators(impl.validate)}\n`);
   const started = Date.now();
   const outcomes = await runCases(selection, {
     settings: { suiteRoot: env.suiteRoot, workDir, cwd: process.cwd(), strict: impl.strict, timeoutMs: options.timeoutSeconds * 1000, keep: options.keep, allowDeviations: !impl.own },

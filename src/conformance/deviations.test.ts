@@ -1,8 +1,9 @@
 /**
- * What the runner does with the original's known deviations, exact
- * stdout expectations, and validator templates that cannot express a case
- * (conformance/README.md, "Known deviations of ZeroVM 2015", "Validator
- * cases"). The commands run are tiny shell scripts: no engine is needed.
+ * What the runner does with known deviations (of the original ZeroVM 2015
+ * and of the reference validators), exact stdout expectations, and which
+ * validator command runs a case, or why none can (conformance/README.md,
+ * "Known deviations", "Validator cases"). The commands run are tiny shell
+ * scripts: no engine is needed.
  */
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,9 +12,9 @@ import { describe, expect, it } from 'vitest';
 import { parseTemplate } from './command.js';
 import { CaseFormatError, FORMAT_VERSION, parseCaseFile, type SessionCase, type ValidatorCase } from './format.js';
 import type { RunSettings } from './outcome.js';
-import { formatOutcome, formatSummary } from './results.js';
+import { deviationReference, formatOutcome, formatSummary } from './results.js';
 import { runSessionCase } from './session-case.js';
-import { inexpressible } from './validator-case.js';
+import { runValidatorCase, validatorCommand, type ValidatorCommands } from './validator-case.js';
 
 const REPORT = '0\n0\n42\ndisable\n0.00 0.00 0 0 0 0 0 0 0 0\nok\n\n';
 
@@ -72,37 +73,84 @@ describe('expect.stdout', () => {
   });
 });
 
-describe('validator templates that cannot express a case', () => {
-  const validatorCase = (policy: string, features?: string): ValidatorCase =>
+describe('validator commands, and cases they cannot express', () => {
+  const validatorCase = (policy: string, extra: Record<string, unknown> = {}): ValidatorCase =>
     parseCaseFile(
-      { format: FORMAT_VERSION, area: 'v', cases: [{ kind: 'validator', id: 'v', title: 't', spec: 's', code: '90'.repeat(32), policy, ...(features === undefined ? {} : { features }), expect: { valid: true, errors: [] } }] },
+      { format: FORMAT_VERSION, area: 'v', cases: [{ kind: 'validator', id: 'v', title: 't', spec: 's', code: '90'.repeat(32), policy, expect: { valid: true, errors: [] }, ...extra }] },
       'v',
       'cases/v/x.json',
     )[0] as ValidatorCase;
   const template = (text: string) => parseTemplate(text, ['hex', 'raw', 'base', 'policy', 'features'], []);
+  const any = (text: string): ValidatorCommands => ({ any: template(text), byPolicy: {} });
 
   it('{base} is substituted in every word that holds it', async () => {
     const { expandTemplate } = await import('./command.js');
     expect(expandTemplate(template('ncval --raw {raw} --base {base} at={base}'), { raw: '/r', base: '0x20000' })).toEqual(['ncval', '--raw', '/r', '--base', '0x20000', 'at=0x20000']);
   });
 
-  it('a template without {policy} applies the default policy only', () => {
-    const ncval = template('ncval --raw {raw} --base {base}');
-    expect(inexpressible(ncval, validatorCase('nacl'), 'nacl')).toBeUndefined();
-    expect(inexpressible(ncval, validatorCase('deterministic'), 'nacl')).toMatch(/cannot select the deterministic policy/);
-    expect(inexpressible(ncval, validatorCase('zerovm'), 'zerovm')).toBeUndefined();
+  it('a --validate-impl template without {policy} applies nacl only', () => {
+    const ncval = any('ncval --raw {raw} --base {base}');
+    expect(validatorCommand(ncval, validatorCase('nacl'))).toBe(ncval.any);
+    expect(validatorCommand(ncval, validatorCase('deterministic'))).toMatch(/cannot select the deterministic policy .*--validate-impl-deterministic/);
+    expect(validatorCommand(ncval, validatorCase('zerovm'))).toMatch(/cannot select the zerovm policy/);
   });
 
   it('a conditional selects its policy; a plain {policy} selects any', () => {
-    const own = template('v {policy=deterministic?--deterministic} {raw}');
-    expect(inexpressible(own, validatorCase('deterministic'), 'nacl')).toBeUndefined();
-    expect(inexpressible(own, validatorCase('nacl'), 'nacl')).toBeUndefined();
-    expect(inexpressible(own, validatorCase('zerovm'), 'nacl')).toMatch(/zerovm/);
-    expect(inexpressible(template('v --policy {policy} {raw}'), validatorCase('zerovm'), 'nacl')).toBeUndefined();
+    const own = any('v {policy=deterministic?--deterministic} {raw}');
+    expect(validatorCommand(own, validatorCase('deterministic'))).toBe(own.any);
+    expect(validatorCommand(own, validatorCase('nacl'))).toBe(own.any);
+    expect(validatorCommand(own, validatorCase('zerovm'))).toMatch(/zerovm/);
+    const plain = any('v --policy {policy} {raw}');
+    expect(validatorCommand(plain, validatorCase('zerovm'))).toBe(plain.any);
+  });
+
+  it('a per-policy command runs that policy\'s cases, before --validate-impl; a policy without a command is skipped', () => {
+    const zvm = template('zvm-validate {raw} --base {base}');
+    const ncval = template('ncval --raw {raw} --base {base}');
+    const commands: ValidatorCommands = { any: ncval, byPolicy: { zerovm: zvm, deterministic: zvm } };
+    expect(validatorCommand(commands, validatorCase('zerovm'))).toBe(zvm);
+    expect(validatorCommand(commands, validatorCase('deterministic'))).toBe(zvm);
+    expect(validatorCommand(commands, validatorCase('nacl'))).toBe(ncval);
+    expect(validatorCommand({ any: undefined, byPolicy: { zerovm: zvm } }, validatorCase('nacl'))).toMatch(/no validator command for the nacl policy/);
   });
 
   it('a CPU feature set needs {features}', () => {
-    expect(inexpressible(template('v {raw}'), validatorCase('nacl', '-AVX'), 'nacl')).toMatch(/\{features\}/);
-    expect(inexpressible(template('v --features={features} {raw}'), validatorCase('nacl', '-AVX'), 'nacl')).toBeUndefined();
+    expect(validatorCommand(any('v {raw}'), validatorCase('nacl', { features: '-AVX' }))).toMatch(/\{features\}/);
+    expect(validatorCommand({ any: undefined, byPolicy: { nacl: template('v {raw}') } }, validatorCase('nacl', { features: '-AVX' }))).toMatch(/\{features\}/);
+    expect(typeof validatorCommand(any('v --features={features} {raw}'), validatorCase('nacl', { features: '-AVX' }))).toBe('object');
+  });
+});
+
+describe('known deviations of the reference validators', () => {
+  /** A "validator" that calls every region valid. */
+  const accepting = parseTemplate(`${printer('valid', 'Valid.\n')} {raw}`, ['raw'], []);
+  const refused = (policy: string, deviation?: string): ValidatorCase =>
+    parseCaseFile(
+      {
+        format: FORMAT_VERSION, area: 'v', cases: [{
+          kind: 'validator', id: 'v', title: 't', spec: 's', code: policy === 'nacl' ? `0fa2${'90'.repeat(30)}` : '0fa2', policy, ...(deviation === undefined ? {} : { deviation }),
+          expect: { valid: false, errors: ['0:nondeterministic-instruction'] },
+        }],
+      },
+      'v',
+      'cases/v/x.json',
+    )[0] as ValidatorCase;
+
+  it('a failing validator case with a deviation is reported as a deviation of its policy\'s reference', async () => {
+    const outcome = await runValidatorCase(refused('deterministic', 'cpuid: accepted by ZeroVM 2015'), accepting, 'verdict', settings(true));
+    expect(outcome.status).toBe('deviation');
+    expect(formatOutcome(outcome)).toContain("known deviation of ZeroVM 2015's validator: cpuid: accepted by ZeroVM 2015");
+    expect(formatSummary([outcome], 1)).toMatch(/all 1 run cases passed, 1 known deviation of ZeroVM 2015's validator/);
+    expect(deviationReference(refused('nacl'))).toBe("NaCl's validator");
+    expect(deviationReference(refused('zerovm'))).toBe("ZeroVM 2015's validator");
+  });
+
+  it('... as a failure for this implementation, and without a deviation', async () => {
+    expect((await runValidatorCase(refused('deterministic', 'cpuid'), accepting, 'verdict', settings(false))).status).toBe('fail');
+    expect((await runValidatorCase(refused('deterministic'), accepting, 'verdict', settings(true))).status).toBe('fail');
+  });
+
+  it('a deviation must say why', () => {
+    expect(() => refused('zerovm', '')).toThrow(/say why the zerovm policy's reference validator/);
   });
 });

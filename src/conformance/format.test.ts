@@ -53,6 +53,18 @@ describe('parseCaseFile', () => {
     expect(c.expect.errors).toEqual(['0:a-rule', '3:b-rule']);
   });
 
+  it('reads a region as its bytes: whole bundles under nacl, any length (none too) under zerovm and deterministic; a deviation', () => {
+    const [zerovm, empty, deterministic] = parse(file([
+      { ...VALIDATOR, id: 'z', code: '0fa2', policy: 'zerovm' },
+      { ...VALIDATOR, id: 'e', code: '', policy: 'zerovm', expect: { valid: false, errors: ['0:empty-code-region'] } },
+      { ...VALIDATOR, id: 'd', code: '0fa2', policy: 'deterministic', deviation: 'cpuid: ZeroVM 2015 accepts it', expect: { valid: false, errors: ['0:nondeterministic-instruction'] } },
+    ])) as [ValidatorCase, ValidatorCase, ValidatorCase];
+    expect(zerovm.code).toEqual(Uint8Array.from([0x0f, 0xa2]));
+    expect(zerovm.deviation).toBeUndefined();
+    expect(empty.code.length).toBe(0);
+    expect(deterministic.deviation).toBe('cpuid: ZeroVM 2015 accepts it');
+  });
+
   it('takes spec and profile defaults from the file', () => {
     const { spec: _spec, ...noSpec } = SESSION;
     const [c] = parse(file([noSpec], { spec: 'runtime.md#channels', profile: 'zerovm-ts' }));
@@ -73,7 +85,9 @@ describe('parseCaseFile', () => {
     ['a file name with ..', file([{ ...SESSION, files: { '../x': { text: '' } } }]), /relative paths/],
     ['etags that are not pairs', file([{ ...SESSION, expect: { exitCode: 0, report: { etags: '/dev/stdout' } } }]), /etags/],
     ['accounting without ten tokens', file([{ ...SESSION, expect: { exitCode: 0, report: { accounting: '* *' } } }]), /ten tokens/],
-    ['a region that is not whole bundles', file([{ ...VALIDATOR, code: '90' }]), /whole 32-byte bundles/],
+    ['a nacl region that is not whole bundles', file([{ ...VALIDATOR, code: '90' }]), /nacl region must be whole 32-byte bundles/],
+    ['an empty nacl region', file([{ ...VALIDATOR, code: '', policy: 'nacl' }]), /nacl region must be whole 32-byte bundles/],
+    ['a blank deviation', file([{ ...VALIDATOR, deviation: ' ' }]), /deviation: say why/],
     ['a valid region with errors', file([{ ...VALIDATOR, expect: { valid: true, errors: ['0:x'] } }]), /no errors/],
     ['an unknown exit state class', file([{ ...SESSION, expect: { exitCode: 0, report: { exitState: { class: 'crash' } } } }]), /"signal", "timeout" or "failure"/],
   ];

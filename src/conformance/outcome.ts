@@ -7,7 +7,7 @@
 import type { Difference } from './compare.js';
 import type { ConformanceCase } from './format.js';
 
-/** `deviation`: the case failed as the original ZeroVM 2015 fails it (the case's `deviation` says why); not a failure. */
+/** `deviation`: the case failed as the reference it names fails it (the original ZeroVM 2015, or a policy's reference validator; the case's `deviation` says why); not a failure. */
 export type CaseStatus = 'pass' | 'fail' | 'skip' | 'deviation';
 
 export interface CaseOutcome {
@@ -42,8 +42,8 @@ export interface RunSettings {
   readonly keep: boolean;
   /**
    * Report a failed case that has a `deviation` as a known deviation of
-   * ZeroVM 2015 (another implementation), not as a failure (this project's
-   * own implementation must pass it).
+   * the reference it names (another implementation), not as a failure
+   * (this project's own implementation must pass it).
    */
   readonly allowDeviations: boolean;
 }

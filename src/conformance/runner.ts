@@ -15,14 +15,14 @@ import type { ConformanceCase } from './format.js';
 import type { Selected } from './loader.js';
 import type { CaseOutcome, RunSettings } from './outcome.js';
 import { runSessionCase } from './session-case.js';
-import { runValidatorCase, type ValidatorDetail } from './validator-case.js';
+import { runValidatorCase, validatorCommand, type ValidatorCommands, type ValidatorDetail } from './validator-case.js';
 
 export interface RunnerConfig {
   readonly settings: RunSettings;
   /** Runs a session: must contain {manifest}. */
   readonly impl: CommandTemplate;
-  /** Runs a validator case; undefined when the implementation has none. */
-  readonly validate: CommandTemplate | undefined;
+  /** Run the validator cases; undefined when the implementation has no validator command. */
+  readonly validate: ValidatorCommands | undefined;
   readonly validatorDetail: ValidatorDetail;
   /** Cases run at the same time. */
   readonly jobs: number;
@@ -40,8 +40,9 @@ async function runOne(selected: Selected, config: RunnerConfig): Promise<CaseOut
   const c = selected.case;
   if (selected.skip !== undefined) return { case: c, status: 'skip', differences: [], skipReason: selected.skip, milliseconds: 0 };
   if (c.kind === 'session') return runSessionCase(c, config.impl, config.settings);
-  if (config.validate === undefined) return { case: c, status: 'skip', differences: [], skipReason: 'no validator command', milliseconds: 0 };
-  return runValidatorCase(c, config.validate, config.validatorDetail, config.settings);
+  const command = config.validate === undefined ? 'no validator command' : validatorCommand(config.validate, c);
+  if (typeof command === 'string') return { case: c, status: 'skip', differences: [], skipReason: command, milliseconds: 0 };
+  return runValidatorCase(c, command, config.validatorDetail, config.settings);
 }
 
 /** Runs every selected case; resolves with the outcomes in case order. */

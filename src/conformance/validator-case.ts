@@ -1,8 +1,9 @@
 /**
- * Runs one validator case through the implementation's validate command:
- * the code region is written as hex text ({hex}) and raw bytes ({raw}),
- * the command runs, and its verdict (exit status 0 valid, 1 invalid) and
- * errors are compared with the case.
+ * Runs one validator case through the implementation's validate command
+ * for the case's policy: the code region is written as hex text ({hex})
+ * and raw bytes ({raw}), exactly the case's bytes, the command runs, and
+ * its verdict (exit status 0 valid, 1 invalid) and errors are compared
+ * with the case.
  *
  * Pipeline position: runner.ts -> here -> command.ts -> compare.ts ->
  * outcome.ts.
@@ -13,7 +14,14 @@
  * "Rule ids"). Offsets and rules come from a JSON object on stdout,
  * `{"errors": [{"offset": n, "rule": "id"}, ...]}` (`address` minus the
  * region's base stands in for a missing `offset`), which is what
- * `zerovm validate --json` prints.
+ * `zerovm validate --json` prints; without one, lines `<hex address>:
+ * <message>` as NaCl's `ncval` prints them (its warnings are no errors).
+ *
+ * Which command runs a case (`ValidatorCommands`, conformance/README.md
+ * "Against another implementation"): the one given for its policy
+ * (`--validate-impl-<policy>`), else the one for any policy it can select
+ * (`--validate-impl`); a case no command can express is skipped with the
+ * reason.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,29 +47,45 @@ function placeholders(template: CommandTemplate): { plain: Set<string>; tested: 
 }
 
 /**
- * Why a validator command cannot run a case, or undefined when it can: a
- * policy the template cannot select (it has no `{policy}`, no
- * `{policy=NAME?...}` for the case's policy, and the case's policy is not
- * the one the command applies by default, `defaultPolicy`), or a CPU
- * feature set it cannot pass (no `{features}`).
+ * The validator commands of a run. `any` (--validate-impl) runs the cases
+ * of every policy its template can select: with `{policy}`, any; with
+ * `{policy=NAME?...}`, NAME; and `nacl`, the policy a command applies when
+ * it is told none. `byPolicy` (--validate-impl-<policy>) runs that
+ * policy's cases, and comes first.
  */
-export function inexpressible(template: CommandTemplate, c: ValidatorCase, defaultPolicy: ValidationPolicyName): string | undefined {
-  const { plain, tested } = placeholders(template);
-  const conditions = tested.get('policy');
-  const selectable = plain.has('policy') || conditions?.has(c.policy) === true;
-  if (!selectable && c.policy !== defaultPolicy) {
-    return `the validator command cannot select the ${c.policy} policy (its template has no {policy} or {policy=${c.policy}?...}; --validator-policy names the policy it applies otherwise: ${defaultPolicy})`;
-  }
-  if (c.features !== undefined && !plain.has('features')) return `the validator command cannot be given a CPU feature set (its template has no {features})`;
-  return undefined;
+export interface ValidatorCommands {
+  readonly any: CommandTemplate | undefined;
+  readonly byPolicy: Partial<Readonly<Record<ValidationPolicyName, CommandTemplate>>>;
 }
+
+/** The policy a validator command applies when its template does not select one. */
+export const UNSELECTED_POLICY: ValidationPolicyName = 'nacl';
+
+/**
+ * The command that runs a case, or why none can: no command for its
+ * policy, a template that cannot select the policy, or a CPU feature set
+ * and a template without `{features}`.
+ */
+export function validatorCommand(commands: ValidatorCommands, c: ValidatorCase): CommandTemplate | string {
+  const own = commands.byPolicy[c.policy];
+  const template = own ?? commands.any;
+  if (template === undefined) return `no validator command for the ${c.policy} policy (--validate-impl-${c.policy}, or --validate-impl with {policy})`;
+  const { plain, tested } = placeholders(template);
+  const selectable = own !== undefined || plain.has('policy') || tested.get('policy')?.has(c.policy) === true || c.policy === UNSELECTED_POLICY;
+  if (!selectable) {
+    return `the validator command cannot select the ${c.policy} policy (its template has no {policy} or {policy=${c.policy}?...}, so it applies ${UNSELECTED_POLICY}; --validate-impl-${c.policy} names a command for it)`;
+  }
+  if (c.features !== undefined && !plain.has('features')) return 'the validator command cannot be given a CPU feature set (its template has no {features})';
+  return template;
+}
+
 export const VALIDATOR_DETAILS: readonly ValidatorDetail[] = ['verdict', 'offsets', 'rules'];
 
-/** Hex text of a region: 16 bytes a line. */
+/** Hex text of a region: 16 bytes a line (the empty region: an empty file). */
 export function hexText(code: Uint8Array): string {
   const lines: string[] = [];
-  for (let i = 0; i < code.length; i += 16) lines.push(Buffer.from(code.subarray(i, i + 16)).toString('hex').replace(/(..)(?!$)/g, '$1 '));
-  return `${lines.join('\n')}\n`;
+  for (let i = 0; i < code.length; i += 16) lines.push(`${Buffer.from(code.subarray(i, i + 16)).toString('hex').replace(/(..)(?!$)/g, '$1 ')}\n`);
+  return lines.join('');
 }
 
 interface ReportedError {
@@ -69,8 +93,17 @@ interface ReportedError {
   readonly rule: string | undefined;
 }
 
-/** The errors of a JSON report on stdout, or undefined when stdout holds none. */
+/**
+ * The errors an implementation reported on stdout: a JSON object's
+ * `errors`, or else NaCl's listing (`   20000: unrecognized instruction`
+ * lines, hex addresses, warnings left out); undefined when stdout holds
+ * neither.
+ */
 export function reportedErrors(stdout: string, base: number): ReportedError[] | undefined {
+  return jsonErrors(stdout, base) ?? listingErrors(stdout, base);
+}
+
+function jsonErrors(stdout: string, base: number): ReportedError[] | undefined {
   const start = stdout.indexOf('{');
   if (start < 0) return undefined;
   let value: unknown;
@@ -87,6 +120,20 @@ export function reportedErrors(stdout: string, base: number): ReportedError[] | 
     const at = typeof offset === 'number' ? offset : typeof address === 'number' ? address - base : undefined;
     if (at === undefined) return undefined;
     errors.push({ offset: at, rule: typeof rule === 'string' ? rule : undefined });
+  }
+  return errors;
+}
+
+/** `ncval`'s lines `<hex address>: <message>` before `Valid.` / `Invalid.`; a message starting with `warning` is not an error. */
+function listingErrors(stdout: string, base: number): ReportedError[] | undefined {
+  const lines = stdout.split('\n').map((line) => line.trim()).filter((line) => line.length > 0);
+  const verdict = lines[lines.length - 1];
+  if (verdict !== 'Valid.' && verdict !== 'Invalid.') return undefined;
+  const errors: ReportedError[] = [];
+  for (const line of lines.slice(0, -1)) {
+    const m = /^([0-9a-fA-F]+): (.*)$/.exec(line);
+    if (m === null) return undefined;
+    if (!(m[2] as string).startsWith('warning')) errors.push({ offset: parseInt(m[1] as string, 16) - base, rule: undefined });
   }
   return errors;
 }
@@ -111,10 +158,12 @@ export async function runValidatorCase(c: ValidatorCase, template: CommandTempla
   if (differences.length === 0 && detail !== 'verdict') {
     const errors = reportedErrors(result.stdout, c.base);
     if (errors === undefined) {
-      differences.push({ what: 'errors', expected: 'a JSON object with "errors" on stdout', actual: 'none (use --validator-detail verdict for a validator without one)' });
+      differences.push({ what: 'errors', expected: 'a JSON object with "errors" (or NaCl\'s listing) on stdout', actual: 'none (use --validator-detail verdict for a validator without one)' });
     } else {
-      const expected = detail === 'rules' ? c.expect.errors : c.expect.errors.map((e) => e.slice(0, e.indexOf(':')));
-      const got = errors.map((e) => (detail === 'rules' ? `${e.offset}:${e.rule ?? '?'}` : String(e.offset)));
+      /* under `offsets` an offset counts once: one instruction breaking two rules is one error line for NaCl */
+      const distinct = (list: readonly string[]): string[] => (detail === 'rules' ? [...list] : [...new Set(list)]);
+      const expected = distinct(detail === 'rules' ? c.expect.errors : c.expect.errors.map((e) => e.slice(0, e.indexOf(':'))));
+      const got = distinct(errors.map((e) => (detail === 'rules' ? `${e.offset}:${e.rule ?? '?'}` : String(e.offset))));
       const sort = (list: readonly string[]): string[] => [...list].sort((a, b) => parseInt(a, 10) - parseInt(b, 10) || a.localeCompare(b));
       if (sort(expected).join(' ') !== sort(got).join(' ')) {
         differences.push({ what: detail === 'rules' ? 'errors (offset:rule)' : 'error offsets', expected: sort(expected).join(' ') || '(none)', actual: sort(got).join(' ') || '(none)' });
@@ -122,7 +171,9 @@ export async function runValidatorCase(c: ValidatorCase, template: CommandTempla
     }
   }
   const failed = differences.length > 0;
-  if (!failed && !settings.keep) rmSync(dir, { recursive: true, force: true });
+  const deviates = failed && c.deviation !== undefined && settings.allowDeviations;
+  if ((!failed || deviates) && !settings.keep) rmSync(dir, { recursive: true, force: true });
+  if (deviates) return { case: c, status: 'deviation', differences, command: argv.join(' '), milliseconds: Date.now() - started };
   return {
     case: c,
     status: failed ? 'fail' : 'pass',
