@@ -26,9 +26,9 @@ import { createObserver, TraceFileError, Verbosity, type SessionObserver } from 
 import { accountingTimes, formatReport, frameForJobSocket, ValidatorState, type ReportMode } from '../runtime/report.js';
 import { runSession } from '../runtime/session.js';
 import { UNSAFE_FLAG, unvalidatedRun } from './unvalidated.js';
+import { Errno } from '../runtime/definitions.js';
 
-const EINVAL = 22;
-const EFAULT = 14;
+const { EINVAL, EFAULT } = Errno;
 
 export const SESSION_HELP = `usage: zerovm [-s] [-F] [-t 0..3] [-v 0..3] [-P] [-Q] [-T trace] [--engine native|unicorn|auto] [--unsafe] MANIFEST
   -s  skip validation (validator state 2); refused on the native engine unless --unsafe is given too

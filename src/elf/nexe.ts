@@ -13,6 +13,7 @@
  * Every problem is a `NexeFormatError` whose message names the rule, so a
  * malformed file never surfaces as a stack trace.
  */
+import { SANDBOX_SIZE } from '../runtime/definitions.js';
 
 export class NexeFormatError extends Error {
   constructor(message: string) {
@@ -64,7 +65,6 @@ export const ELF = {
 
 /** Where the text segment must start (after the NULL guard and the trampoline). */
 export const TEXT_START = 0x20000;
-const FOUR_GIB = 2 ** 32;
 const PAGE_64K = 0x10000;
 const MAX_PROGRAM_HEADERS = 128;
 
@@ -158,7 +158,7 @@ export function readNexe(bytes: Uint8Array, options: ReadNexeOptions = {}): Nexe
     if (filesz > memsz) fail(`segment ${i}: p_filesz ${hex(filesz)} exceeds p_memsz ${hex(memsz)}`);
     if (offset + filesz > bytes.length) fail(`segment ${i}: file data [${hex(offset)}, ${hex(offset + filesz)}) is past the end of the file`);
     if (vaddr < TEXT_START) fail(`segment ${i}: starts at ${hex(vaddr)}, below ${hex(TEXT_START)} (the NULL guard and trampoline)`);
-    if (vaddr + memsz > FOUR_GIB) fail(`segment ${i}: [${hex(vaddr)}, ${hex(vaddr + memsz)}) is not inside the 4 GiB sandbox`);
+    if (vaddr + memsz > SANDBOX_SIZE) fail(`segment ${i}: [${hex(vaddr)}, ${hex(vaddr + memsz)}) is not inside the 4 GiB sandbox`);
     if ((flags & (ELF.PF_W | ELF.PF_X)) === (ELF.PF_W | ELF.PF_X)) fail(`segment ${i}: writable and executable at once`);
     segments.push({ kind: segmentKind(flags), vaddr, memsz, filesz, offset, flags });
   }

@@ -77,5 +77,5 @@ export interface Engine {
 
 /** Address of the trampoline's slot 0, the trap. */
 export const TRAMPOLINE_TRAP = 0x10000;
-/** Sandbox size. */
-export const SANDBOX_SIZE = 2 ** 32;
+/** Sandbox size (defined with the other shared values). */
+export { SANDBOX_SIZE } from './definitions.js';

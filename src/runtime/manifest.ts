@@ -43,6 +43,7 @@
  * - Channel limits are `bigint`: a program reads them as int64 from the
  *   user manifest, so values above 2^53 must survive exactly.
  */
+import { Errno, SANDBOX_SIZE, STANDARD_CHANNELS, type ErrnoName } from './definitions.js';
 
 // ---------------------------------------------------------------------------
 // Constants (manifest.c, channel.c, channel.h of the original)
@@ -56,20 +57,12 @@ export const MANIFEST_LINES_LIMIT = 0x2000;
 export const MAX_CHANNELS = 10914;
 /** Job socket path limit, Linux sockaddr_un (manifest.c: strlen(value) > UNIX_PATH_MAX). */
 export const UNIX_PATH_MAX = 108;
-export const FOUR_GIB = 2 ** 32;
 export const INT32_MAX = 2 ** 31 - 1;
-export const STANDARD_CHANNELS = ['/dev/stdin', '/dev/stdout', '/dev/stderr'] as const;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-/** Channel types: bit 0 = random reads, bit 1 = random writes (api/zvm.h ChannelType). */
-export const CHANNEL_TYPES = [
-  { type: 0, name: 'SGetSPut', randomRead: false, randomWrite: false },
-  { type: 1, name: 'RGetSPut', randomRead: true, randomWrite: false },
-  { type: 2, name: 'SGetRPut', randomRead: false, randomWrite: true },
-  { type: 3, name: 'RGetRPut', randomRead: true, randomWrite: true },
-] as const;
-export type ChannelType = (typeof CHANNEL_TYPES)[number]['type'];
+/** Channel types, the 4 GiB sandbox and the standard channels: shared definitions, re-exported for the manifest's users. */
+export { CHANNEL_TYPES, ChannelType, SANDBOX_SIZE, STANDARD_CHANNELS } from './definitions.js';
 
 /** Network protocols a channel or name server uri may name (manifest.h PROTOCOLS, the network ones). */
 export const NETWORK_PROTOCOLS = ['tcp', 'udp', 'ipc', 'inproc', 'pgm', 'epgm'] as const;
@@ -128,8 +121,7 @@ export interface Manifest {
 // ---------------------------------------------------------------------------
 // Failures: one row per kind, with the exit code the original used
 
-const ERRNO = { EPERM: 1, ENOENT: 2, EIO: 5, ENOEXEC: 8, ENOMEM: 12, EFAULT: 14, ENFILE: 23, EINVAL: 22, EFBIG: 27 } as const;
-type ErrnoName = keyof typeof ERRNO;
+const ERRNO = Errno;
 
 interface FailureRow {
   readonly errno: ErrnoName;
@@ -527,8 +519,8 @@ export function checkManifest(manifest: Manifest): void {
     const missing = STANDARD_CHANNELS.filter((alias) => !aliases.has(alias));
     throw new ManifestError('missing-standard-channels', 'missing standard channels in manifest', `add Channel lines with the aliases ${missing.join(', ')}`);
   }
-  if (!(manifest.memory > 0 && manifest.memory <= FOUR_GIB)) {
-    throw new ManifestError('invalid-memory-size', 'invalid memory size', `Memory is ${manifest.memory}; it must be 1..${FOUR_GIB} bytes (4 GiB)`);
+  if (!(manifest.memory > 0 && manifest.memory <= SANDBOX_SIZE)) {
+    throw new ManifestError('invalid-memory-size', 'invalid memory size', `Memory is ${manifest.memory}; it must be 1..${SANDBOX_SIZE} bytes (4 GiB)`);
   }
   checkTimeout(manifest);
 }

@@ -40,6 +40,7 @@
  * the session accepts, which is more (the original ran big-endian or
  * System V labelled files and ignored PT_DYNAMIC).
  */
+import { Errno, SANDBOX_SIZE } from './definitions.js';
 
 export const ELF_HEADER_SIZE = 64;
 export const PROGRAM_HEADER_SIZE = 56;
@@ -51,7 +52,6 @@ export const HALT_SLED_SIZE = 32;
 /** The stack's first byte: the break may not pass it. */
 export const STACK_START = 0xff000000;
 const PAGE_64K = 0x10000;
-const FOUR_GIB = 2 ** 32;
 const HLT = 0xf4;
 
 const roundUp64K = (n: number): number => Math.ceil(n / PAGE_64K) * PAGE_64K;
@@ -102,9 +102,7 @@ export class ProgramLoadError extends Error {
   }
 }
 
-const EIO = 5;
-const ENOEXEC = 8;
-const EFAULT = 14;
+const { EIO, ENOEXEC, EFAULT } = Errno;
 
 export interface LoadedSegment {
   readonly index: number;
@@ -194,7 +192,7 @@ export function readProgramImage(bytes: Uint8Array): ProgramImage {
       fail(ENOEXEC, `Segment ${index}: bad virtual address: ${hex8(vaddr)}, expected ${hex8(matched.vaddr)}`);
     }
     if (vaddr < TEXT_START) fail(ENOEXEC, `Segment ${index}: virtual address ${hex8(vaddr)} too low`);
-    if (vaddr + memsz >= FOUR_GIB) fail(ENOEXEC, `Segment ${index}: too large, ends at 0x${(vaddr + memsz).toString(16)}`);
+    if (vaddr + memsz >= SANDBOX_SIZE) fail(ENOEXEC, `Segment ${index}: too large, ends at 0x${(vaddr + memsz).toString(16)}`);
     if (filesz > memsz) fail(ENOEXEC, `Segment ${index}: file size ${hex8(filesz)} larger than memory size ${hex8(memsz)}`);
     maxVaddr = Math.max(maxVaddr, vaddr + memsz);
     if (matched.role === 'text') staticTextEnd = TEXT_START + filesz;

@@ -53,6 +53,7 @@ import {
 } from './report.js';
 import { Verbosity, type SessionObserver } from './trace.js';
 import { dispatchTrapAt, readTrapArgs, TrapArgsFault, type GuestMemory, type TrapArgs, type TrapHooks } from './trap-io.js';
+import { Errno } from './definitions.js';
 
 /**
  * The policy a session validates its program and every TrapJail block with
@@ -104,10 +105,7 @@ export class SessionFailure extends Error {
   }
 }
 
-const ENOENT = 2;
-const ENOEXEC = 8;
-const EFAULT = 14;
-const EINVAL = 22;
+const { ENOENT, ENOEXEC, EFAULT, EINVAL } = Errno;
 const TIMEOUT_STATE = EXIT_STATES.find((row) => row.id === 'sessionTimeout')!;
 const VALIDATION_FAILED = EXIT_STATES.find((row) => row.id === 'validationFailed')!;
 /** Trampoline slots: 32 bytes each; slot 0 is the trap, 1..LAST_LIVE_SLOT end the session. */

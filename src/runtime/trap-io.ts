@@ -34,15 +34,10 @@
  * can use them, and the channel refuses to write there.
  */
 import { isSequentialRead, isSequentialWrite, type IoNumbers } from './channels/spec.js';
+import { Errno, SANDBOX_SIZE } from './definitions.js';
 
-/** Linux errno values returned to the guest (negated). */
-export const Errno = {
-  EPERM: 1,
-  EACCES: 13,
-  EFAULT: 14,
-  EINVAL: 22,
-  EDQUOT: 122,
-} as const;
+/** Linux errno values returned to the guest (negated); one table for the whole runtime. */
+export { Errno } from './definitions.js';
 
 /** Sandbox memory as the trap needs it. Addresses are sandbox (32-bit) addresses. */
 export interface GuestMemory {
@@ -69,12 +64,11 @@ export interface TrapChannel {
   write(src: Uint8Array, offset: number): number;
 }
 
-const FOUR_GIB = 2 ** 32;
 
 /** CheckRAMAccess: the range must be accessible; a size <= 0 still needs its first byte. */
 function bufferAccessible(memory: GuestMemory, buffer: number, size: number, forWriting: boolean): boolean {
   const length = Math.max(size, 1);
-  if (!Number.isInteger(buffer) || buffer < 0 || buffer + length > FOUR_GIB) return false;
+  if (!Number.isInteger(buffer) || buffer < 0 || buffer + length > SANDBOX_SIZE) return false;
   return forWriting ? memory.isWritable(buffer, length) : memory.isReadable(buffer, length);
 }
 
@@ -235,7 +229,7 @@ export class TrapArgsFault extends Error {
  * readable, else TrapArgsFault, which the session turns into that crash.
  */
 export function readTrapArgs(memory: GuestMemory, address: number): TrapArgs {
-  if (!Number.isInteger(address) || address < 0 || address + TRAP_ARGS_SIZE > FOUR_GIB)
+  if (!Number.isInteger(address) || address < 0 || address + TRAP_ARGS_SIZE > SANDBOX_SIZE)
     throw new TrapArgsFault(address);
   if (!memory.isReadable(address, TRAP_ARGS_SIZE)) throw new TrapArgsFault(address);
   const bytes = memory.view(address, TRAP_ARGS_SIZE);
@@ -261,7 +255,7 @@ function u32(b: Uint8Array, at: number): number {
  */
 export function dispatchTrapAt(context: TrapContext, address: number): number {
   const { channels, memory, hooks } = context;
-  if (!Number.isInteger(address) || address < 0 || address + TRAP_ARGS_SIZE > FOUR_GIB) throw new TrapArgsFault(address);
+  if (!Number.isInteger(address) || address < 0 || address + TRAP_ARGS_SIZE > SANDBOX_SIZE) throw new TrapArgsFault(address);
   if (!memory.isReadable(address, TRAP_ARGS_SIZE)) throw new TrapArgsFault(address);
   const b = memory.view(address, TRAP_ARGS_SIZE);
   // The function word must match in all 64 bits.

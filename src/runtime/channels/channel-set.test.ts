@@ -171,7 +171,7 @@ describe("the host's standard streams", () => {
     const n = stdin.read(buf, stdin.getpos);
     const enc = new TextEncoder();
     stdout.write(enc.encode('out:' + new TextDecoder().decode(buf.subarray(0, n)) + ';'), stdout.putpos);
-    stderr.write(enc.encode(set.channels.map((c) => c.source).join(',')), stderr.putpos);
+    stderr.write(enc.encode(set.channels.map((c) => c.backing).join(',')), stderr.putpos);
     set.closeAll();
   `;
   const node = `'${process.execPath}' --import tsx --input-type=module -e "$SCRIPT"`;

@@ -27,7 +27,8 @@
  *   - etags are listed in the program's order.
  */
 import type { EtagEntry } from '../etag.js';
-import { ChannelMountError, HostErrno } from './errors.js';
+import { Errno } from '../definitions.js';
+import { ChannelMountError } from './errors.js';
 import { HostChannel, type HostIoStats, type OpenChannelOptions } from './host-channel.js';
 import { MAX_CHANNELS } from '../manifest.js';
 import { isValidChannelType, STANDARD_ALIASES, type ChannelSpec } from './spec.js';
@@ -72,23 +73,23 @@ export class ChannelSet {
   /** Opens every channel of a manifest. Throws ChannelMountError. */
   static open(specs: readonly ChannelSpec[], options: OpenChannelOptions = {}): ChannelSet {
     if (specs.length > MAX_CHANNELS)
-      throw new ChannelMountError(HostErrno.ENFILE, 'channels number reached maximum');
+      throw new ChannelMountError(Errno.ENFILE, 'channels number reached maximum');
     if (specs.length < MIN_CHANNELS)
-      throw new ChannelMountError(HostErrno.EFAULT, `not enough channels: ${specs.length}`);
+      throw new ChannelMountError(Errno.EFAULT, `not enough channels: ${specs.length}`);
     const opened: HostChannel[] = [];
     const aliases = new Set<string>();
     try {
       for (const spec of specs) {
         if (aliases.has(spec.alias))
-          throw new ChannelMountError(HostErrno.EFAULT, `${spec.alias} is already allocated`, spec.alias);
+          throw new ChannelMountError(Errno.EFAULT, `${spec.alias} is already allocated`, spec.alias);
         aliases.add(spec.alias);
         if (!isValidChannelType(spec.type))
-          throw new ChannelMountError(HostErrno.EFAULT, `${spec.alias} has invalid type ${spec.type}`, spec.alias);
+          throw new ChannelMountError(Errno.EFAULT, `${spec.alias} has invalid type ${spec.type}`, spec.alias);
         opened.push(HostChannel.open(spec, options));
       }
       const ordered = programOrder(opened);
       if (ordered[2]?.alias !== '/dev/stderr')
-        throw new ChannelMountError(HostErrno.EFAULT, 'missing standard channels in manifest', undefined, true);
+        throw new ChannelMountError(Errno.EFAULT, 'missing standard channels in manifest', undefined, true);
       return new ChannelSet(ordered);
     } catch (error) {
       for (const channel of opened) channel.close();

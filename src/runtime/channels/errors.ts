@@ -13,17 +13,7 @@
  */
 import { constants as osConstants } from 'node:os';
 
-/** Host errno numbers the channel layer reports (Linux values). */
-export const HostErrno = {
-  ENOENT: 2,
-  EIO: 5,
-  EBADF: 9,
-  EFAULT: 14,
-  EINVAL: 22,
-  ENFILE: 23,
-  EFBIG: 27,
-  EPROTONOSUPPORT: 93,
-} as const;
+import { Errno } from '../definitions.js';
 
 /** A channel could not be opened: the session does not start. */
 export class ChannelMountError extends Error {
@@ -44,7 +34,7 @@ export class ChannelMountError extends Error {
 /** Host I/O failed under a guest request: the session ends with EIO. */
 export class ChannelIoError extends Error {
   override readonly name = 'ChannelIoError';
-  readonly errno = HostErrno.EIO;
+  readonly errno = Errno.EIO;
   constructor(
     message: string,
     readonly alias: string,
@@ -69,5 +59,5 @@ export function hostErrno(error: unknown): number {
   const code = hostErrorCode(error);
   const table = osConstants.errno as Readonly<Record<string, number>>;
   if (code !== undefined && table[code] !== undefined) return table[code];
-  return HostErrno.EIO;
+  return Errno.EIO;
 }

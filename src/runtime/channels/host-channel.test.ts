@@ -79,7 +79,7 @@ function mountError(run: () => unknown): ChannelMountError {
 describe('regular files, read-only', () => {
   it('sequential: keeps its own position, reads to the end, then reports eof', () => {
     const channel = open(spec(file('in', '0123456789'), 0, RO));
-    expect(channel.source).toBe('regular');
+    expect(channel.backing).toBe('regular');
     expect(channel.kind).toBe('sequential-read-only');
     expect(channel.size).toBe(10);
     expect(channel.manifestSize).toBe(0); /* type 0: size not reported */
@@ -293,7 +293,7 @@ describe('refused channels', () => {
 describe('character devices', () => {
   it('/dev/null read-only: empty, eof at once', () => {
     const channel = open(spec('/dev/null', 0, RO));
-    expect(channel.source).toBe('character');
+    expect(channel.backing).toBe('character');
     expect(channel.size).toBe(0);
     expect(readSeq(channel, 10)).toBe('');
     expect(channel.eof).toBe(true);
@@ -337,7 +337,7 @@ describe('named pipes', () => {
     const writer = spawn('sh', ['-c', `printf hello > '${fifo}'`]);
     const done = new Promise<number | null>((resolve) => writer.on('exit', resolve));
     const channel = open(spec(fifo, 0, RO, true)); /* blocks until the writer opens */
-    expect(channel.source).toBe('fifo');
+    expect(channel.backing).toBe('fifo');
     expect(readSeq(channel, 100)).toBe('hello');
     expect(channel.eof).toBe(true);
     expect(channel.etag?.digest()).toBe(sha1('hello'));

@@ -66,11 +66,11 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
+import { Errno } from '../definitions.js';
 import { StreamingEtag } from '../etag.js';
 import {
   ChannelIoError,
   ChannelMountError,
-  HostErrno,
   hostErrno,
   hostErrorCode,
 } from './errors.js';
@@ -90,8 +90,12 @@ import {
   type IoNumbers,
 } from './spec.js';
 
-/** What kind of host object backs a channel. */
-export type ChannelSource = 'regular' | 'character' | 'fifo' | 'socket';
+/**
+ * What kind of host object backs a channel (not the manifest's
+ * `ChannelBacking`, which is where a uri points: a file path or a network
+ * address).
+ */
+export type ChannelBacking = 'regular' | 'character' | 'fifo' | 'socket';
 
 /**
  * The host's standard streams by their channel uri. When one of them is a
@@ -143,7 +147,7 @@ function isRetryable(error: unknown): boolean {
 }
 
 /** The host object behind a uri, or undefined when it cannot back a channel. */
-function detectSource(uri: string, options: OpenChannelOptions): ChannelSource | undefined {
+function detectBacking(uri: string, options: OpenChannelOptions): ChannelBacking | undefined {
   if (options.inheritStandardStreams === true && uri in STANDARD_STREAM_FD) return 'socket';
   let stats;
   try {
@@ -190,8 +194,8 @@ function preallocate(fd: number, spec: ChannelSpec, limits: IoLimits, options: O
     if (fd >= 0) closeSync(fd);
     throw new ChannelMountError(errno, `cannot preallocate ${spec.alias}`, spec.alias);
   };
-  if (fd < 0) fail(HostErrno.EBADF);
-  if (limits.putSize > BigInt(Number.MAX_SAFE_INTEGER)) fail(HostErrno.EFBIG);
+  if (fd < 0) fail(Errno.EBADF);
+  if (limits.putSize > BigInt(Number.MAX_SAFE_INTEGER)) fail(Errno.EFBIG);
   try {
     ftruncateSync(fd, Number(limits.putSize));
   } catch (error) {
@@ -216,7 +220,7 @@ function openRegular(
   };
   switch (mask) {
     case 1: {
-      const fd = openOrFail(uri, flags.O_RDONLY, alias, HostErrno.EFAULT, cannotOpen);
+      const fd = openOrFail(uri, flags.O_RDONLY, alias, Errno.EFAULT, cannotOpen);
       return { fd, size: fileSize(fd), putpos: 0 };
     }
     case 2: {
@@ -226,16 +230,16 @@ function openRegular(
     }
     case 3: {
       if (type === ChannelType.SGetSPut)
-        throw new ChannelMountError(HostErrno.EFAULT, 'sequential channels cannot have r/w access', alias);
+        throw new ChannelMountError(Errno.EFAULT, 'sequential channels cannot have r/w access', alias);
       if (type === ChannelType.SGetRPut)
         throw new ChannelMountError(
-          HostErrno.EFAULT,
+          Errno.EFAULT,
           'sequential read / random write channels not supported',
           alias,
         );
       const fd = tryOpen(uri, flags.O_RDWR | flags.O_CREAT);
       const size = fd >= 0 ? fileSize(fd) : statSize(uri);
-      if (size === undefined) throw new ChannelMountError(HostErrno.EFAULT, cannotOpen, alias);
+      if (size === undefined) throw new ChannelMountError(Errno.EFAULT, cannotOpen, alias);
       if (size === 0 && uri !== DEV_NULL) {
         preallocate(fd, spec, limits, options);
         return { fd: opened(fd), size, putpos: 0 };
@@ -243,7 +247,7 @@ function openRegular(
       return { fd: opened(fd), size, putpos: type === ChannelType.RGetSPut ? size : 0 };
     }
     default:
-      throw new ChannelMountError(HostErrno.EINVAL, `${alias} has invalid i/o type`, alias);
+      throw new ChannelMountError(Errno.EINVAL, `${alias} has invalid i/o type`, alias);
   }
 }
 
@@ -260,17 +264,17 @@ function statSize(uri: string): number | undefined {
 
 function openStream(spec: ChannelSpec, mask: AccessMask): OpenedHandle {
   if (mask !== 1 && mask !== 2)
-    throw new ChannelMountError(HostErrno.EINVAL, `${spec.alias} has invalid i/o type`, spec.alias);
+    throw new ChannelMountError(Errno.EINVAL, `${spec.alias} has invalid i/o type`, spec.alias);
   const flags = mask === 1 ? fsConstants.O_RDONLY : fsConstants.O_RDWR;
   /* the original wrapped the descriptor with fdopen, which fails with EBADF when the open did */
-  const fd = openOrFail(spec.uri, flags, spec.alias, HostErrno.EBADF, `cannot open ${spec.uri}`);
+  const fd = openOrFail(spec.uri, flags, spec.alias, Errno.EBADF, `cannot open ${spec.uri}`);
   return { fd, size: 0, putpos: 0 };
 }
 
 /** A standard stream that is a socket (or `inheritStandardStreams`): use the inherited descriptor. */
 function inheritedStream(spec: ChannelSpec, mask: AccessMask): OpenedHandle {
   if (mask !== 1 && mask !== 2)
-    throw new ChannelMountError(HostErrno.EINVAL, `${spec.alias} has invalid i/o type`, spec.alias);
+    throw new ChannelMountError(Errno.EINVAL, `${spec.alias} has invalid i/o type`, spec.alias);
   return { fd: STANDARD_STREAM_FD[spec.uri] as number, size: 0, putpos: 0 };
 }
 
@@ -299,7 +303,7 @@ export class HostChannel {
     readonly alias: string,
     readonly uri: string,
     readonly type: ChannelType,
-    readonly source: ChannelSource,
+    readonly backing: ChannelBacking,
     limits: IoLimits,
     kind: ChannelKind,
     handle: OpenedHandle,
@@ -318,39 +322,39 @@ export class HostChannel {
   static open(spec: ChannelSpec, options: OpenChannelOptions = {}): HostChannel {
     const { alias, uri } = spec;
     if (!isValidChannelType(spec.type))
-      throw new ChannelMountError(HostErrno.EFAULT, `${alias} has invalid type ${spec.type}`, alias);
+      throw new ChannelMountError(Errno.EFAULT, `${alias} has invalid type ${spec.type}`, alias);
     const type = spec.type;
     if (NETWORK_SCHEME.test(uri))
       throw new ChannelMountError(
-        HostErrno.EPROTONOSUPPORT,
+        Errno.EPROTONOSUPPORT,
         `${alias}: network channel ${uri} is not supported`,
         alias,
       );
     if (!uri.startsWith('/'))
-      throw new ChannelMountError(HostErrno.EFAULT, 'only absolute path channels are allowed', alias);
+      throw new ChannelMountError(Errno.EFAULT, 'only absolute path channels are allowed', alias);
 
     const limits = exactLimits(spec.limits);
     const mask = accessMask(limits);
-    const source = detectSource(uri, options);
-    if (source === undefined)
+    const backing = detectBacking(uri, options);
+    if (backing === undefined)
       throw new ChannelMountError(
-        HostErrno.EPROTONOSUPPORT,
+        Errno.EPROTONOSUPPORT,
         `invalid ${alias} source type ${type}`,
         alias,
       );
     const kind = channelKind(type, mask);
     const handle =
-      source === 'regular'
+      backing === 'regular'
         ? openRegular(spec, type, mask, limits, options)
-        : source === 'socket'
+        : backing === 'socket'
           ? inheritedStream(spec, mask)
           : openStream(spec, mask);
     /* openRegular/openStream refuse every pair channelKind does not know */
     if (kind === undefined) {
       closeSync(handle.fd);
-      throw new ChannelMountError(HostErrno.EINVAL, `${alias} has invalid i/o type`, alias);
+      throw new ChannelMountError(Errno.EINVAL, `${alias} has invalid i/o type`, alias);
     }
-    return new HostChannel(alias, uri, type, source, limits, kind, handle, spec.etag);
+    return new HostChannel(alias, uri, type, backing, limits, kind, handle, spec.etag);
   }
 
   /** Current size: file size at open, then grown by writes (0 for devices until written). */
@@ -427,7 +431,7 @@ export class HostChannel {
    */
   write(src: Uint8Array, offset: number): number {
     const fd = this.descriptor();
-    const written = this.source === 'regular' ? this.pwrite(fd, src, offset) : this.writeAll(fd, src);
+    const written = this.backing === 'regular' ? this.pwrite(fd, src, offset) : this.writeAll(fd, src);
     this.hostStatsValue.puts += 1;
     this.hostStatsValue.putBytes += written;
     this.putposValue = offset + written;
@@ -449,14 +453,14 @@ export class HostChannel {
     if (this.fd === null) return;
     const fd = this.fd;
     this.fd = null;
-    if (this.source === 'regular' && this.limits.putSize !== 0n && this.limits.puts !== 0n) {
+    if (this.backing === 'regular' && this.limits.putSize !== 0n && this.limits.puts !== 0n) {
       try {
         ftruncateSync(fd, this.sizeValue);
       } catch {
         /* the original ignored a failed final truncation too */
       }
     }
-    if (this.source !== 'socket') closeSync(fd); /* an inherited standard stream stays open */
+    if (this.backing !== 'socket') closeSync(fd); /* an inherited standard stream stays open */
   }
 
   private descriptor(): number {
@@ -465,7 +469,7 @@ export class HostChannel {
   }
 
   private readChunk(fd: number, dest: Uint8Array, position: number): number {
-    if (this.source === 'regular') {
+    if (this.backing === 'regular') {
       try {
         return readSync(fd, dest, 0, dest.length, position);
       } catch (error) {

@@ -22,18 +22,10 @@
  * comparison against a clamped limit gives the exact answer).
  */
 
-/** Channel access types, the manifest's third field (names from the original's enum). */
-export const ChannelType = {
-  /** 0: sequential read / sequential write. */
-  SGetSPut: 0,
-  /** 1: random read / sequential write. */
-  RGetSPut: 1,
-  /** 2: sequential read / random write. */
-  SGetRPut: 2,
-  /** 3: random read / random write. */
-  RGetRPut: 3,
-} as const;
-export type ChannelType = (typeof ChannelType)[keyof typeof ChannelType];
+import { ChannelType, STANDARD_CHANNELS } from '../definitions.js';
+
+/** Channel access types, the manifest's third field: the runtime's one definition. */
+export { ChannelType };
 
 /** One limit as the manifest parser may hand it over. */
 export type IoLimit = number | bigint;
@@ -169,4 +161,4 @@ export function channelKind(type: ChannelType, mask: AccessMask): ChannelKind | 
 }
 
 /** Channel aliases the program always finds at indices 0, 1, 2. */
-export const STANDARD_ALIASES = ['/dev/stdin', '/dev/stdout', '/dev/stderr'] as const;
+export const STANDARD_ALIASES = STANDARD_CHANNELS;
