@@ -1,7 +1,26 @@
 // Lint: typescript-eslint's recommended rules on the TypeScript sources,
-// plus a ban on `any` (public APIs must be typed).
+// plus a ban on `any` (public APIs must be typed), plus the layering the
+// module comments describe, as import rules:
+//   - src/runtime drives engines only through the Engine contract
+//     (src/runtime/engine.ts): it imports no engine, no addon code, neither
+//     the embedding API nor the CLI;
+//   - the two engines (src/engines native, src/emulator Unicorn) do not
+//     import each other: what they share is in src/addon;
+//   - only the engines (and src/addon, which they share) load addons.
+// Tests are exempt from the layering (not from the addon rule): a runtime
+// test needs a real engine, and the engine tests compare both engines.
 import tseslint from 'typescript-eslint';
 
+const ADDONS_ARE_FOR_ENGINES = 'only the engines (src/engines, src/emulator, src/addon) load addons';
+const addonPaths = [
+  { name: 'node:module', message: ADDONS_ARE_FOR_ENGINES },
+  { name: 'module', message: ADDONS_ARE_FOR_ENGINES },
+];
+const addonPattern = { group: ['**/*.node'], message: ADDONS_ARE_FOR_ENGINES };
+const layer = (folders, message) => ({ group: folders.map((folder) => `**/${folder}/**`), message });
+
+// The blocks for src/engines, src/emulator and src/addon replace the general
+// rule (its addon ban), so those three folders may load addons.
 export default tseslint.config(
   { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'tmp-*', 'native/build/**', 'native/build-arm64/**'] },
   ...tseslint.configs.recommended,
@@ -10,6 +29,54 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-imports': ['error', { paths: addonPaths, patterns: [addonPattern] }],
+    },
+  },
+  {
+    files: ['src/runtime/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: addonPaths,
+        patterns: [
+          addonPattern,
+          layer(['engines', 'emulator', 'addon'], 'the runtime drives engines only through src/runtime/engine.ts; the caller hands it an Engine'),
+          layer(['cli', 'api'], 'the runtime is below the embedding API and the CLI; they import it, not the other way round'),
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src/engines/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          layer(['emulator'], 'the native engine does not import the emulation engine: shared code belongs in src/addon'),
+          layer(['cli', 'api'], 'engines are below the embedding API and the CLI'),
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src/emulator/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          layer(['engines'], 'the emulation engine does not import the native engine: shared code belongs in src/addon'),
+          layer(['cli', 'api'], 'engines are below the embedding API and the CLI'),
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src/addon/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [layer(['engines', 'emulator', 'cli', 'api'], 'src/addon is shared by both engines and depends on neither')],
+      }],
     },
   },
 );

@@ -1,7 +1,7 @@
 /*
  * The JavaScript `Session` class both addons export (native/src/addon.cc
  * over zvm::Sandbox, native/src/unicorn/addon.cc over zvm_uc::Emulator):
- * one surface, so src/engines/addon-engine.ts drives either. What differs
+ * one surface, so src/addon/addon-engine.ts drives either. What differs
  * between the engines comes in through a traits type:
  *
  *   struct Traits {

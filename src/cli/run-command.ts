@@ -8,7 +8,7 @@
  *
  * Options: --memory BYTES (default 64 MiB), --timeout SECONDS (default 60),
  * --report FILE (write the report there), --save-dir DIR, --engine
- * native|unicorn|auto (default auto, src/engines/select.ts),
+ * native|unicorn|auto (default auto, src/api/engine-choice.ts),
  * --skip-validation (on the native engine only with --unsafe too:
  * src/cli/unvalidated.ts), and repeatable --channel ALIAS=PATH[:ro|:wo|:rw]
  * (an extra channel: random read-only, sequential write-only, or random
@@ -35,7 +35,7 @@ import { formatManifest, MANIFEST_VERSION, parseChannelUri, type Manifest, type 
 import { formatNvram, type NvramMount } from '../runtime/nvram.js';
 import { runSession } from '../runtime/session.js';
 import { CliError, parseAddress } from './args.js';
-import { DEFAULT_ENGINE, selectEngine } from '../engines/select.js';
+import { DEFAULT_ENGINE, selectEngine } from '../api/engine-choice.js';
 import { BUILTIN_DEVICES, openZapp, ZappError } from '../zapp/zapp.js';
 import { unvalidatedRun } from './unvalidated.js';
 

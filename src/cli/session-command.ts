@@ -1,7 +1,7 @@
 /**
  * The original's command line: `zerovm [-s] [-F] [-t N] [-v N] [-P] [-Q]
  * [-T trace] [-M] MANIFEST`, plus `--engine native|unicorn|auto` (ours;
- * the choice is src/engines/select.ts) and `--unsafe` (ours: `-s` on the
+ * the choice is src/api/engine-choice.ts) and `--unsafe` (ours: `-s` on the
  * native engine needs it, src/cli/unvalidated.ts). Runs one session, prints
  * the report and returns the session's exit code.
  *
@@ -19,7 +19,7 @@
  * value no report.
  */
 import { writeSync } from 'node:fs';
-import { DEFAULT_ENGINE, selectEngine } from '../engines/select.js';
+import { DEFAULT_ENGINE, selectEngine } from '../api/engine-choice.js';
 import { describeUnicornEngine } from '../emulator/unicorn.js';
 import { parseManifestInteger } from '../runtime/manifest.js';
 import { createObserver, TraceFileError, Verbosity, type SessionObserver } from '../runtime/trace.js';

@@ -32,7 +32,7 @@
  */
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AddonEngine, findAddonFile, requireAddon, type EngineAddon, type LoadedAddon } from '../engines/addon-engine.js';
+import { AddonEngine, findAddonFile, requireAddon, type EngineAddon, type LoadedAddon } from '../addon/addon-engine.js';
 import type { Engine } from '../runtime/engine.js';
 import type { CpuFeature } from '../validator/features.js';
 

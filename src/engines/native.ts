@@ -27,7 +27,7 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../runtime/engine.js';
-import { AddonEngine, findAddonFile, requireAddon, type EngineAddon, type LoadedAddon } from './addon-engine.js';
+import { AddonEngine, findAddonFile, requireAddon, type EngineAddon, type LoadedAddon } from '../addon/addon-engine.js';
 
 /** What to run when the addon is missing. */
 export const NATIVE_BUILD_HINT = 'the native engine is not built: run npm run build:native (needs cmake and a C++ compiler)';

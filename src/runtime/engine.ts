@@ -5,7 +5,8 @@
  * Pipeline position: runtime (session, trap dispatch) -> this interface ->
  * engines (`src/engines/native.ts` over the addon in `native/`, and the
  * Unicorn emulator in `src/emulator/`). Nothing outside the engines imports
- * an addon or Unicorn directly (style note 9: wasmtime's strategies).
+ * an addon or Unicorn directly (style note 9: wasmtime's strategies); lint
+ * enforces it (no-restricted-imports in eslint.config.js).
  *
  * Addresses are sandbox addresses (offsets from %r15, 0 .. 2^32). An engine
  * owns the 4 GiB sandbox and its guard regions; the runtime decides the

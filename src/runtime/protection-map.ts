@@ -5,7 +5,7 @@
  * TrapJail and the memory etag ask it).
  *
  * Pipeline position: built by layout.ts, session.ts and
- * src/engines/addon-engine.ts; nothing here touches memory.
+ * src/addon/addon-engine.ts; nothing here touches memory.
  *
  * Choices a reader may question:
  * - Ranges, not a byte per page: at the 4 KiB granule TrapJail needs

@@ -1,10 +1,10 @@
 /**
- * `--engine native|unicorn|auto` (src/engines/select.ts), with stand-in
+ * `--engine native|unicorn|auto` (src/api/engine-choice.ts), with stand-in
  * engines whose availability the test sets.
  */
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../runtime/engine.js';
-import { DEFAULT_ENGINE, ENGINE_NAMES, isEngineName, selectEngine } from './select.js';
+import { DEFAULT_ENGINE, ENGINE_NAMES, isEngineName, selectEngine } from './engine-choice.js';
 
 function engine(name: 'native' | 'unicorn', reason: string | null): Engine {
   return {

@@ -2,8 +2,8 @@
  * `--engine native|unicorn|auto`: the name a user gives -> an Engine, or a
  * message saying why there is none.
  *
- * Pipeline position: CLI (`zerovm MANIFEST`, `zerovm run`) -> here -> the
- * engines (src/engines/native.ts, src/emulator/unicorn.ts).
+ * Pipeline position: the embedding API (src/api/) and the CLI (`zerovm
+ * MANIFEST`, `zerovm run`) -> here -> the engines (src/engines/native.ts, src/emulator/unicorn.ts).
  *
  * - `auto` (the default) takes the native engine where it can run (x86-64
  *   Linux with its addon built), else the Unicorn engine, else no engine:
@@ -13,7 +13,7 @@
  *   engine's reason as exit state (EFAULT), as the original failed at its
  *   own platform checks.
  */
-import { nativeEngine } from './native.js';
+import { nativeEngine } from '../engines/native.js';
 import { unicornEngine } from '../emulator/unicorn.js';
 import type { Engine } from '../runtime/engine.js';
 
