@@ -30,7 +30,7 @@
  * truncation) and the engine session disposed before the report is made.
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
-import { validate, type ValidationPolicy } from '../validator/validate.js';
+import { validate, type ValidationPolicy, type ValidationResult } from '../validator/validate.js';
 import { ChannelSet, ChannelMountError, ChannelIoError, programOrder, type ChannelSpec } from './channels/index.js';
 import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type Stop } from './engine.js';
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
@@ -49,6 +49,7 @@ import {
   SIGNAL_EXIT_CODE,
   signalExitState,
   ValidatorState,
+  type ReportFields,
   type ReportMode,
 } from './report.js';
 import { Verbosity, type SessionObserver } from './trace.js';
@@ -62,11 +63,8 @@ import { Errno } from './definitions.js';
  */
 export const SESSION_POLICY: ValidationPolicy = 'deterministic';
 
-export interface SessionOptions {
-  /** Path of the system manifest. */
-  readonly manifestPath: string;
-  /** -s: do not validate (validator state 2). */
-  readonly skipValidation?: boolean;
+/** How a session runs, whatever described it (a manifest file or the embedding API). */
+export interface SessionRunOptions {
   /** -F: load, validate, report and stop. */
   readonly loadOnly?: boolean;
   /** -P turns preallocation of writable channels off. */
@@ -83,15 +81,43 @@ export interface SessionOptions {
   readonly writeFastReport?: (line: string) => void;
 }
 
-export interface SessionResult {
-  /** The report text, as printed on stdout. */
+export interface SessionOptions extends SessionRunOptions {
+  /** Path of the system manifest. */
+  readonly manifestPath: string;
+  /** -s: do not validate (validator state 2). */
+  readonly skipValidation?: boolean;
+}
+
+/** A program read, loaded as ELF and judged: what sessions start from. */
+export interface PreparedProgram {
+  readonly bytes: Uint8Array;
+  readonly image: ProgramImage;
+  /** Valid, or not validated (-s); an invalid program never gets this far. */
+  readonly validatorState: ValidatorState;
+}
+
+/** Everything a session needs besides its run options, as the manifest (or an embedder) gives it. */
+export interface SessionPlan {
+  readonly program: PreparedProgram;
+  /** Bytes for the whole session, 1 .. 4 GiB. */
+  readonly memory: number;
+  /** Seconds. */
+  readonly timeout: number;
+  /** Report the memory etag (`/dev/memory`). */
+  readonly memoryEtag: boolean;
+  /** In manifest order. */
+  readonly channels: readonly ChannelSpec[];
+  /** Checks the manifest made after the memory layout (the original's order of errors). */
+  readonly afterLayout?: () => void;
+}
+
+export interface SessionResult extends ReportFields {
+  /** The report text, as printed on stdout (made from the other fields). */
   readonly report: string;
   /** Process exit code (0, or the errno of the first error). */
   readonly exitCode: number;
   /** Code the program passed to TrapExit (0 when it did not). */
   readonly userReturnCode: number;
-  readonly exitState: string;
-  readonly validatorState: ValidatorState;
 }
 
 /** A failure that ends the session: errno (process exit code) and exit state text. */
@@ -212,7 +238,8 @@ function readProgram(path: string): Uint8Array {
   }
 }
 
-function loadImage(bytes: Uint8Array): ProgramImage {
+/** The program's ELF image; its errors end the session (EIO, ENOEXEC, EFAULT). */
+export function loadProgramImage(bytes: Uint8Array): ProgramImage {
   try {
     return readProgramImage(bytes);
   } catch (error) {
@@ -226,14 +253,77 @@ function loadImage(bytes: Uint8Array): ProgramImage {
  * asked for one, with the digest of nothing, in manifest order, or in the
  * program's order when the failure came after the channels were ordered.
  */
-function unopenedEtags(manifest: Manifest, ordered: boolean): EtagEntry[] {
-  const asked = manifest.channels.filter((c) => c.etag);
+function unopenedEtags(channels: SessionProgress['channels'], ordered: boolean): EtagEntry[] {
+  const asked = channels.filter((c) => c.etag);
   return (ordered ? programOrder(asked) : asked).map((c) => ({ alias: c.alias, digest: EMPTY_DIGEST }));
 }
 
-/** Runs one session; never throws for anything the manifest, program or engine can cause. */
+/** What a session has learnt when a stage fails: it decides the report's etags and validator state. */
+interface SessionProgress {
+  validatorState: ValidatorState;
+  /** The channels the session was asked for (for etags when they never opened). */
+  channels: readonly { readonly alias: string; readonly etag: boolean }[];
+  memoryEtag: boolean;
+}
+
+/** Runs one session from a manifest file; never throws for anything the manifest, program or engine can cause. */
 export function runSession(options: SessionOptions): SessionResult {
-  let validatorState: ValidatorState = ValidatorState.NotValidated;
+  const observer = options.observer ?? null;
+  return runStages(options, (progress) => {
+    const manifest = readManifestFile(options.manifestPath);
+    progress.channels = manifest.channels;
+    progress.memoryEtag = manifest.memoryEtag;
+    observer?.log(Verbosity.Stages, `manifest ${options.manifestPath}: program ${manifest.program}, memory ${manifest.memory} bytes, timeout ${manifest.timeout} s`);
+    const bytes = readProgram(manifest.program);
+    const image = loadProgramImage(bytes);
+    if (!options.skipValidation) {
+      const verdict = validateProgram(bytes, image, options.engine);
+      observer?.log(Verbosity.Stages, `validation: ${verdict.valid ? 'valid' : `invalid, ${verdict.errors.length} error(s)`}`);
+      progress.validatorState = verdict.valid ? ValidatorState.Valid : ValidatorState.Invalid;
+      if (!verdict.valid) throw new SessionFailure(VALIDATION_FAILED.exitCode ?? ENOEXEC, VALIDATION_FAILED.wording);
+    }
+    checkNetwork(manifest);
+    return {
+      program: { bytes, image, validatorState: progress.validatorState },
+      memory: manifest.memory,
+      timeout: manifest.timeout,
+      memoryEtag: manifest.memoryEtag,
+      channels: channelSpecs(manifest),
+      afterLayout: () => checkTimeout(manifest),
+    };
+  });
+}
+
+/** Validates a program's text as a session does: the session policy, the engine's CPU features. */
+export function validateProgram(bytes: Uint8Array, image: ProgramImage, engine: Pick<Engine, 'features'>): ValidationResult {
+  return validate(textRegion(bytes, image), {
+    base: TEXT_START,
+    policy: SESSION_POLICY,
+    features: engine.features,
+  });
+}
+
+/**
+ * Runs one session from a plan (a program already read and judged, the
+ * channels as specs, possibly in memory): the embedding API's way in.
+ * Never throws for anything the plan, program or engine can cause.
+ */
+export function runPlannedSession(plan: SessionPlan, options: SessionRunOptions): SessionResult {
+  return runStages(options, (progress) => {
+    progress.validatorState = plan.program.validatorState;
+    progress.channels = plan.channels;
+    progress.memoryEtag = plan.memoryEtag;
+    return plan;
+  });
+}
+
+/**
+ * The stages after the plan: channels, memory, engine, run, report.
+ * `plan` may throw the session's failures (manifest, program, validation),
+ * which end the session as the later stages' do.
+ */
+function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgress) => SessionPlan): SessionResult {
+  const progress: SessionProgress = { validatorState: ValidatorState.NotValidated, channels: [], memoryEtag: false };
   let userReturnCode = 0;
   let exitState = 'ok';
   let exitCode = 0;
@@ -241,32 +331,14 @@ export function runSession(options: SessionOptions): SessionResult {
   let channelsOrdered = false;
   let session: EngineSession | undefined;
   let memory: PageMap | undefined;
-  let manifest: Manifest | undefined;
   let memoryEtag: EtagEntry | undefined;
   const observer = options.observer ?? null;
 
   try {
-    manifest = readManifestFile(options.manifestPath);
-    observer?.log(Verbosity.Stages, `manifest ${options.manifestPath}: program ${manifest.program}, memory ${manifest.memory} bytes, timeout ${manifest.timeout} s`);
-    const bytes = readProgram(manifest.program);
-    const image = loadImage(bytes);
-    if (!options.skipValidation) {
-      const text = textRegion(bytes, image);
-      const verdict = validate(text, {
-        base: TEXT_START,
-        policy: SESSION_POLICY,
-        features: options.engine.features,
-      });
-      observer?.log(Verbosity.Stages, `validation: ${verdict.valid ? 'valid' : `invalid, ${verdict.errors.length} error(s)`}`);
-      if (!verdict.valid) {
-        validatorState = ValidatorState.Invalid;
-        throw new SessionFailure(VALIDATION_FAILED.exitCode ?? ENOEXEC, VALIDATION_FAILED.wording);
-      }
-      validatorState = ValidatorState.Valid;
-    }
-    checkNetwork(manifest);
+    const plan = makePlan(progress);
+    const { bytes, image } = plan.program;
     try {
-      channels = ChannelSet.open(channelSpecs(manifest), {
+      channels = ChannelSet.open(plan.channels, {
         preallocate: options.preallocate !== false,
         inheritStandardStreams: options.inheritStandardStreams === true,
       });
@@ -278,8 +350,8 @@ export function runSession(options: SessionOptions): SessionResult {
       const l = channel.limits;
       observer?.log(Verbosity.Details, `channel ${channel.alias} = ${channel.uri}, type ${channel.type}, limits ${l.gets} ${l.getSize} ${l.puts} ${l.putSize}`);
     }
-    const layout = computeLayout(image, manifest.memory, channels.channels);
-    checkTimeout(manifest);
+    const layout = computeLayout(image, plan.memory, channels.channels);
+    plan.afterLayout?.();
 
     const unavailable = options.engine.unavailableReason();
     if (unavailable !== null) throw new SessionFailure(EFAULT, unavailable);
@@ -293,7 +365,7 @@ export function runSession(options: SessionOptions): SessionResult {
     if (!options.loadOnly) {
       const write = options.writeFastReport;
       const fastReports = options.reportMode === 2 && write !== undefined ? fastReporter(channels, write) : null;
-      userReturnCode = execute(session, memory, channels, layout, image.entry, manifest.timeout, observer, fastReports, options.engine);
+      userReturnCode = execute(session, memory, channels, layout, image.entry, plan.timeout, observer, fastReports, options.engine);
     }
   } catch (error) {
     if (error instanceof SessionFailure || error instanceof ManifestError) {
@@ -311,7 +383,7 @@ export function runSession(options: SessionOptions): SessionResult {
     }
   } finally {
     try {
-      if (manifest?.memoryEtag === true) {
+      if (progress.memoryEtag) {
         const pages = memory;
         memoryEtag = pages === undefined ? { alias: MEMORY_ETAG_ALIAS, digest: EMPTY_DIGEST } : memoryEtagEntry(() => pages.readableRegions());
       }
@@ -322,23 +394,20 @@ export function runSession(options: SessionOptions): SessionResult {
   }
   observer?.log(Verbosity.Stages, `session ended: ${exitState} (exit code ${exitCode}, user return code ${userReturnCode})`);
 
-  const channelEtags = channels !== undefined ? channels.etags() : manifest !== undefined ? unopenedEtags(manifest, channelsOrdered) : [];
+  const channelEtags = channels !== undefined ? channels.etags() : unopenedEtags(progress.channels, channelsOrdered);
   const totals = channels?.ioTotals() ?? {
     local: { gets: 0, getBytes: 0, puts: 0, putBytes: 0 },
     network: { gets: 0, getBytes: 0, puts: 0, putBytes: 0 },
   };
-  const report = formatReport(
-    {
-      validatorState,
-      daemonState: 0,
-      userReturnCode,
-      etags: memoryEtag === undefined ? channelEtags : [...channelEtags, memoryEtag],
-      accounting: { ...accountingTimes(), local: totals.local, network: totals.network },
-      exitState,
-    },
-    options.reportMode ?? 0,
-  );
-  return { report, exitCode, userReturnCode, exitState, validatorState };
+  const fields: ReportFields = {
+    validatorState: progress.validatorState,
+    daemonState: 0,
+    userReturnCode,
+    etags: memoryEtag === undefined ? channelEtags : [...channelEtags, memoryEtag],
+    accounting: { ...accountingTimes(), local: totals.local, network: totals.network },
+    exitState,
+  };
+  return { ...fields, report: formatReport(fields, options.reportMode ?? 0), exitCode };
 }
 
 /**

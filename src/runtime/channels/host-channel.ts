@@ -68,6 +68,7 @@ import {
 } from 'node:fs';
 import { Errno } from '../definitions.js';
 import { StreamingEtag } from '../etag.js';
+import type { MemoryFile } from './memory-file.js';
 import {
   ChannelIoError,
   ChannelMountError,
@@ -93,9 +94,10 @@ import {
 /**
  * What kind of host object backs a channel (not the manifest's
  * `ChannelBacking`, which is where a uri points: a file path or a network
- * address).
+ * address). 'memory' is an embedder's buffer or stream (memory-file.ts),
+ * which behaves as a regular file.
  */
-export type ChannelBacking = 'regular' | 'character' | 'fifo' | 'socket';
+export type ChannelBacking = 'regular' | 'character' | 'fifo' | 'socket' | 'memory';
 
 /**
  * The host's standard streams by their channel uri. When one of them is a
@@ -271,6 +273,30 @@ function openStream(spec: ChannelSpec, mask: AccessMask): OpenedHandle {
   return { fd, size: 0, putpos: 0 };
 }
 
+/** The descriptor of a channel whose bytes are in memory: there is none. */
+const NO_DESCRIPTOR = -1;
+/** The largest in-memory channel: a Buffer's largest size here (as a disk's largest file). */
+const MEMORY_FILE_LIMIT = 2 ** 32;
+
+/** A channel over a MemoryFile opens as a regular file would (without a disk to preallocate). */
+function openMemory(spec: ChannelSpec, memory: MemoryFile, type: ChannelType, mask: AccessMask): OpenedHandle {
+  switch (mask) {
+    case 1:
+      return { fd: NO_DESCRIPTOR, size: memory.size, putpos: 0 };
+    case 2:
+      memory.truncate(0); /* O_TRUNC */
+      return { fd: NO_DESCRIPTOR, size: 0, putpos: 0 };
+    case 3:
+      if (type === ChannelType.SGetSPut)
+        throw new ChannelMountError(Errno.EFAULT, 'sequential channels cannot have r/w access', spec.alias);
+      if (type === ChannelType.SGetRPut)
+        throw new ChannelMountError(Errno.EFAULT, 'sequential read / random write channels not supported', spec.alias);
+      return { fd: NO_DESCRIPTOR, size: memory.size, putpos: type === ChannelType.RGetSPut ? memory.size : 0 };
+    default:
+      throw new ChannelMountError(Errno.EINVAL, `${spec.alias} has invalid i/o type`, spec.alias);
+  }
+}
+
 /** A standard stream that is a socket (or `inheritStandardStreams`): use the inherited descriptor. */
 function inheritedStream(spec: ChannelSpec, mask: AccessMask): OpenedHandle {
   if (mask !== 1 && mask !== 2)
@@ -308,6 +334,8 @@ export class HostChannel {
     kind: ChannelKind,
     handle: OpenedHandle,
     etag: boolean,
+    /** Where the bytes are when the backing is 'memory'. */
+    private readonly memory: MemoryFile | null,
   ) {
     this.limits = limits;
     this.quota = numericLimits(limits);
@@ -330,6 +358,7 @@ export class HostChannel {
         `${alias}: network channel ${uri} is not supported`,
         alias,
       );
+    if (spec.memory !== undefined) return HostChannel.openInMemory(spec, spec.memory);
     if (!uri.startsWith('/'))
       throw new ChannelMountError(Errno.EFAULT, 'only absolute path channels are allowed', alias);
 
@@ -354,7 +383,17 @@ export class HostChannel {
       closeSync(handle.fd);
       throw new ChannelMountError(Errno.EINVAL, `${alias} has invalid i/o type`, alias);
     }
-    return new HostChannel(alias, uri, type, backing, limits, kind, handle, spec.etag);
+    return new HostChannel(alias, uri, type, backing, limits, kind, handle, spec.etag, null);
+  }
+
+  private static openInMemory(spec: ChannelSpec, memory: MemoryFile): HostChannel {
+    const type = spec.type as ChannelType; /* checked by open */
+    const limits = exactLimits(spec.limits);
+    const mask = accessMask(limits);
+    const handle = openMemory(spec, memory, type, mask);
+    const kind = channelKind(type, mask);
+    if (kind === undefined) throw new ChannelMountError(Errno.EINVAL, `${spec.alias} has invalid i/o type`, spec.alias);
+    return new HostChannel(spec.alias, spec.uri, type, 'memory', limits, kind, handle, spec.etag, memory);
   }
 
   /** Current size: file size at open, then grown by writes (0 for devices until written). */
@@ -431,7 +470,7 @@ export class HostChannel {
    */
   write(src: Uint8Array, offset: number): number {
     const fd = this.descriptor();
-    const written = this.backing === 'regular' ? this.pwrite(fd, src, offset) : this.writeAll(fd, src);
+    const written = this.memory !== null ? this.memoryWrite(this.memory, src, offset) : this.backing === 'regular' ? this.pwrite(fd, src, offset) : this.writeAll(fd, src);
     this.hostStatsValue.puts += 1;
     this.hostStatsValue.putBytes += written;
     this.putposValue = offset + written;
@@ -453,6 +492,10 @@ export class HostChannel {
     if (this.fd === null) return;
     const fd = this.fd;
     this.fd = null;
+    if (this.memory !== null) {
+      if (this.limits.putSize !== 0n && this.limits.puts !== 0n) this.memory.truncate(this.sizeValue);
+      return;
+    }
     if (this.backing === 'regular' && this.limits.putSize !== 0n && this.limits.puts !== 0n) {
       try {
         ftruncateSync(fd, this.sizeValue);
@@ -469,6 +512,7 @@ export class HostChannel {
   }
 
   private readChunk(fd: number, dest: Uint8Array, position: number): number {
+    if (this.memory !== null) return this.memory.read(dest, position);
     if (this.backing === 'regular') {
       try {
         return readSync(fd, dest, 0, dest.length, position);
@@ -498,6 +542,13 @@ export class HostChannel {
       got += n;
     }
     return got;
+  }
+
+  /** A write past what one buffer can hold fails as a file system's would (EFBIG), ending the session. */
+  private memoryWrite(memory: MemoryFile, src: Uint8Array, offset: number): number {
+    if (!Number.isSafeInteger(offset) || offset + src.length > MEMORY_FILE_LIMIT)
+      throw new ChannelIoError(`${this.alias};0 failed to write: EFBIG`, this.alias, 'EFBIG');
+    return memory.write(src, offset);
   }
 
   private pwrite(fd: number, src: Uint8Array, offset: number): number {

@@ -23,6 +23,7 @@
  */
 
 import { ChannelType, STANDARD_CHANNELS } from '../definitions.js';
+import type { MemoryFile } from './memory-file.js';
 
 /** Channel access types, the manifest's third field: the runtime's one definition. */
 export { ChannelType };
@@ -49,6 +50,11 @@ export interface ChannelSpec {
   /** Whether an etag (SHA-1 of all bytes moved through the channel) is reported. */
   readonly etag: boolean;
   readonly limits: IoLimitsSpec;
+  /**
+   * The channel's bytes live here instead of at `uri` (which then only
+   * names the channel): an embedder's buffer or stream (memory-file.ts).
+   */
+  readonly memory?: MemoryFile;
 }
 
 /** Exact limits (int64), as the user manifest reports them. */
