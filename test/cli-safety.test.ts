@@ -6,7 +6,7 @@
  *   file, whatever its name, still runs as the original's command line.
  * - Unvalidated code (`-s`, `--skip-validation`) runs on the native engine
  *   only with `--unsafe`, and then with a warning; on Unicorn it needs none
- *   (src/cli/unvalidated.ts, spec/runtime.md "Command lines").
+ *   (src/api/unvalidated.ts, spec/runtime.md "Command lines").
  * - `zerovm run`'s generated files (manifest, nvram) never overwrite a file
  *   of the session: a zapp's program named `nvram` or `manifest` runs, and a
  *   --save-dir holding the program is refused.

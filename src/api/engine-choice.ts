@@ -16,6 +16,7 @@
 import { nativeEngine } from '../engines/native.js';
 import { unicornEngine } from '../emulator/unicorn.js';
 import type { Engine } from '../runtime/engine.js';
+import { EngineUnavailableError, InvalidOptionError } from './errors.js';
 
 export const ENGINE_NAMES = ['native', 'unicorn', 'auto'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
@@ -34,4 +35,25 @@ export function selectEngine(name: string, engines: { native: Engine; unicorn: E
   const unicornReason = engines.unicorn.unavailableReason();
   if (unicornReason === null) return engines.unicorn;
   return `no engine can run here. native: ${nativeReason}. unicorn: ${unicornReason}`;
+}
+
+/** An engine by name (`auto`: native where it can run, else unicorn) or an Engine object. */
+export type EngineChoice = 'native' | 'unicorn' | 'auto' | Engine;
+
+/** The engine a choice names; throws when the name is unknown or the engine cannot run here. */
+export function resolveEngine(choice: EngineChoice | undefined): Engine {
+  if (typeof choice === 'object') return requireAvailable(choice);
+  const name = choice ?? DEFAULT_ENGINE;
+  const engine = selectEngine(name);
+  if (typeof engine === 'string') {
+    if (name === 'auto') throw new EngineUnavailableError('auto', engine);
+    throw new InvalidOptionError('engine', engine);
+  }
+  return requireAvailable(engine);
+}
+
+function requireAvailable(engine: Engine): Engine {
+  const reason = engine.unavailableReason();
+  if (reason !== null) throw new EngineUnavailableError(engine.name, reason);
+  return engine;
 }

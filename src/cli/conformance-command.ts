@@ -16,7 +16,7 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/zerovm.js', import.meta.url));
 
 const OWN: OwnImplementation = {
-  /* --unsafe: the suite's -s cases run unvalidated code on purpose, on every engine (src/cli/unvalidated.ts) */
+  /* --unsafe: the suite's -s cases run unvalidated code on purpose, on every engine (src/api/unvalidated.ts) */
   session: (engine) => [process.execPath, BIN, '--engine', engine, '--unsafe', '{options}', '{manifest}'],
   validate: [process.execPath, BIN, 'validate', '--json', '--hex', '{hex}', '--base', '{base}', '--policy', '{policy}', '--features={features}'],
 };

@@ -10,7 +10,7 @@
  * --report FILE (write the report there), --save-dir DIR, --engine
  * native|unicorn|auto (default auto, src/api/engine-choice.ts),
  * --skip-validation (on the native engine only with --unsafe too:
- * src/cli/unvalidated.ts), and repeatable --channel ALIAS=PATH[:ro|:wo|:rw]
+ * src/api/unvalidated.ts), and repeatable --channel ALIAS=PATH[:ro|:wo|:rw]
  * (an extra channel: random read-only, sequential write-only, or random
  * read/write; ro by default) and --env NAME=VALUE (the program's environment,
  * passed in the nvram's [env] section — the host environment is not).
@@ -37,7 +37,7 @@ import { runSession } from '../runtime/session.js';
 import { CliError, parseAddress } from './args.js';
 import { DEFAULT_ENGINE, selectEngine } from '../api/engine-choice.js';
 import { BUILTIN_DEVICES, openZapp, ZappError } from '../zapp/zapp.js';
-import { unvalidatedRun } from './unvalidated.js';
+import { unvalidatedRun } from '../api/unvalidated.js';
 
 const BIG = 2n ** 53n;
 

@@ -2,7 +2,7 @@
  * The original's command line: `zerovm [-s] [-F] [-t N] [-v N] [-P] [-Q]
  * [-T trace] [-M] MANIFEST`, plus `--engine native|unicorn|auto` (ours;
  * the choice is src/api/engine-choice.ts) and `--unsafe` (ours: `-s` on the
- * native engine needs it, src/cli/unvalidated.ts). Runs one session, prints
+ * native engine needs it, src/api/unvalidated.ts). Runs one session, prints
  * the report and returns the session's exit code.
  *
  * Source of truth: spec/runtime.md "Command lines", as measured on the
@@ -25,7 +25,7 @@ import { parseManifestInteger } from '../runtime/manifest.js';
 import { createObserver, TraceFileError, Verbosity, type SessionObserver } from '../runtime/trace.js';
 import { accountingTimes, formatReport, frameForJobSocket, ValidatorState, type ReportMode } from '../runtime/report.js';
 import { runSession } from '../runtime/session.js';
-import { UNSAFE_FLAG, unvalidatedRun } from './unvalidated.js';
+import { UNSAFE_FLAG, unvalidatedRun } from '../api/unvalidated.js';
 import { Errno } from '../runtime/definitions.js';
 
 const { EINVAL, EFAULT } = Errno;

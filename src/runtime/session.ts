@@ -116,6 +116,8 @@ export interface SessionResult extends ReportFields {
   readonly report: string;
   /** Process exit code (0, or the errno of the first error). */
   readonly exitCode: number;
+  /** What ended the session early, when something did (a ChannelMountError, a SessionFailure, ...). */
+  readonly cause?: Error;
   /** Code the program passed to TrapExit (0 when it did not). */
   readonly userReturnCode: number;
 }
@@ -332,6 +334,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
   let session: EngineSession | undefined;
   let memory: PageMap | undefined;
   let memoryEtag: EtagEntry | undefined;
+  let cause: Error | undefined;
   const observer = options.observer ?? null;
 
   try {
@@ -368,6 +371,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
       userReturnCode = execute(session, memory, channels, layout, image.entry, plan.timeout, observer, fastReports, options.engine);
     }
   } catch (error) {
+    if (error instanceof Error) cause = error;
     if (error instanceof SessionFailure || error instanceof ManifestError) {
       exitCode = error.exitCode;
       exitState = error.message;
@@ -407,7 +411,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
     accounting: { ...accountingTimes(), local: totals.local, network: totals.network },
     exitState,
   };
-  return { ...fields, report: formatReport(fields, options.reportMode ?? 0), exitCode };
+  return { ...fields, report: formatReport(fields, options.reportMode ?? 0), exitCode, ...(cause === undefined ? {} : { cause }) };
 }
 
 /**

@@ -11,7 +11,8 @@
  * the host. Hence: allowed on Unicorn; on native only with an explicit
  * `--unsafe`, and then with a warning.
  *
- * Pipeline position: session-command.ts and run-command.ts, after the engine
+ * Pipeline position: the embedding API (program.ts) and the CLI
+ * (session-command.ts, run-command.ts), after the engine
  * is chosen and before the session starts.
  */
 import type { Engine } from '../runtime/engine.js';

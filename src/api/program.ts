@@ -1,0 +1,190 @@
+/**
+ * `Program`: a nexe read, checked as ELF and validated once, ready to start
+ * any number of sessions (session.ts) without reading or validating again.
+ *
+ * Pipeline position: embedder -> here -> src/runtime (program image,
+ * validation as the session does it) and the engine choice.
+ *
+ * Validation depends on three things only: the program's bytes, the policy
+ * (always the session's, spec/validator.md "The policies") and the CPU
+ * features of the engine that will run it (the Unicorn engine refuses some
+ * that it would run differently). A ProgramCache keeps verdicts under
+ * exactly that key (SHA-256 of the bytes, policy, sorted features), so the
+ * same nexe is never validated twice for the same engine, whether it is
+ * loaded again or run on another engine with the same features.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { Readable, Writable } from 'node:stream';
+import type { Engine } from '../runtime/engine.js';
+import { ValidatorState } from '../runtime/report.js';
+import { loadProgramImage, SESSION_POLICY, SessionFailure, type PreparedProgram } from '../runtime/session.js';
+import { textRegion, TEXT_START, type ProgramImage } from '../runtime/program-image.js';
+import { validate, type ValidateOptions, type ValidationResult } from '../validator/validate.js';
+import { resolveEngine, type EngineChoice } from './engine-choice.js';
+import { InvalidOptionError, ProgramFormatError, ProgramReadError, ValidationFailedError } from './errors.js';
+import { flushSinks, readStreamInputs, runProgramSession, type SessionOptions, type SessionOutcome } from './session.js';
+import { unvalidatedRun } from './unvalidated.js';
+
+/** The validator a cache calls: the real one unless a caller (a test, a tracer) wraps it. */
+export type Validator = (text: Uint8Array, options: ValidateOptions) => ValidationResult;
+
+export interface ProgramCacheOptions {
+  /** Default: the validator of src/validator/validate.ts. */
+  readonly validator?: Validator;
+  /** Verdicts kept (least recently used dropped first). Default 1024. */
+  readonly maxEntries?: number;
+}
+
+/** Validation verdicts by (content hash, policy, engine features). */
+export class ProgramCache {
+  private readonly verdicts = new Map<string, ValidationResult>();
+  private readonly validator: Validator;
+  private readonly maxEntries: number;
+  private validationCount = 0;
+  private hitCount = 0;
+
+  constructor(options: ProgramCacheOptions = {}) {
+    this.validator = options.validator ?? validate;
+    this.maxEntries = options.maxEntries ?? 1024;
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new InvalidOptionError('maxEntries', 'must be a whole number of at least 1');
+  }
+
+  /** Times the validator ran. */
+  get validations(): number {
+    return this.validationCount;
+  }
+
+  /** Verdicts answered from the cache. */
+  get hits(): number {
+    return this.hitCount;
+  }
+
+  /** The verdict for a program's text on an engine with `features` (undefined: all). */
+  verdict(hash: string, bytes: Uint8Array, image: ProgramImage, features: Engine['features']): ValidationResult {
+    const key = `${hash}|${SESSION_POLICY}|${features === undefined ? '*' : [...features].sort().join(',')}`;
+    const known = this.verdicts.get(key);
+    if (known !== undefined) {
+      this.hitCount++;
+      /* most recently used last: Map keeps insertion order */
+      this.verdicts.delete(key);
+      this.verdicts.set(key, known);
+      return known;
+    }
+    this.validationCount++;
+    const result = this.validator(textRegion(bytes, image), { base: TEXT_START, policy: SESSION_POLICY, ...(features === undefined ? {} : { features }) });
+    this.verdicts.set(key, result);
+    if (this.verdicts.size > this.maxEntries) this.verdicts.delete(this.verdicts.keys().next().value as string);
+    return result;
+  }
+}
+
+/** The cache Program.load uses unless given another. */
+export const defaultProgramCache = new ProgramCache();
+
+export interface ProgramLoadOptions {
+  /** The engine to validate for now (more are validated, once each, when a session uses them). Default 'auto'. */
+  readonly engine?: EngineChoice;
+  /** Default: defaultProgramCache. */
+  readonly cache?: ProgramCache;
+  /**
+   * Run without validating (validator state 2 in the report). Allowed on the
+   * Unicorn engine, which keeps any code inside the sandbox; the native
+   * engine also needs `unsafe: true` (spec/runtime.md, "Command lines").
+   */
+  readonly skipValidation?: boolean;
+  /** With skipValidation: allow the native engine. Only for code you trust. */
+  readonly unsafe?: boolean;
+}
+
+function readProgramFile(path: string): Uint8Array {
+  try {
+    if (statSync(path).isDirectory()) throw new ProgramReadError(path, 'it is a directory');
+    return readFileSync(path);
+  } catch (error) {
+    if (error instanceof ProgramReadError) throw error;
+    const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : String(error);
+    throw new ProgramReadError(path, code === 'ENOENT' ? 'no such file' : code);
+  }
+}
+
+export class Program {
+  private constructor(
+    /** SHA-256 of the bytes, hex. */
+    readonly hash: string,
+    /** Where it was loaded from, or undefined for bytes. */
+    readonly path: string | undefined,
+    private readonly bytes: Uint8Array,
+    private readonly image: ProgramImage,
+    private readonly cache: ProgramCache,
+    private readonly skipValidation: boolean,
+    private readonly unsafe: boolean,
+    /** The engine sessions use unless they name another. */
+    private readonly engine: EngineChoice | undefined,
+  ) {}
+
+  /**
+   * Reads (a path) or takes (bytes) a nexe, checks it as ZeroVM's ELF
+   * loader does and validates it for `options.engine`. Throws
+   * ProgramReadError, ProgramFormatError, ValidationFailedError,
+   * EngineUnavailableError or InvalidOptionError.
+   */
+  static load(source: string | Uint8Array, options: ProgramLoadOptions = {}): Program {
+    const path = typeof source === 'string' ? source : undefined;
+    const bytes = typeof source === 'string' ? readProgramFile(source) : Uint8Array.from(source);
+    let image: ProgramImage;
+    try {
+      image = loadProgramImage(bytes);
+    } catch (error) {
+      if (error instanceof SessionFailure) throw new ProgramFormatError(error.exitCode, error.message);
+      throw error;
+    }
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    const program = new Program(hash, path, bytes, image, options.cache ?? defaultProgramCache, options.skipValidation === true, options.unsafe === true, options.engine);
+    program.prepare(resolveEngine(options.engine));
+    return program;
+  }
+
+  /**
+   * Runs one session (see SessionOptions); stream inputs are read to their
+   * ends first. What the program does (exit, fault, timeout) is in the
+   * outcome; what stops the session from starting is thrown
+   * (InvalidOptionError, EngineUnavailableError, ValidationFailedError,
+   * ChannelOpenError, ChannelStreamError).
+   */
+  async run(options: SessionOptions = {}): Promise<SessionOutcome> {
+    const streamed = await readStreamInputs(options);
+    const { outcome, sinks } = runProgramSession(this, options, streamed, this.engine);
+    await flushSinks(sinks, outcome);
+    return outcome;
+  }
+
+  /** As run(), in this turn of the event loop: buffers and files only, no streams. */
+  runSync(options: SessionOptions = {}): SessionOutcome {
+    const streams = [options.stdin, options.stdout, options.stderr, ...(options.channels ?? []).map((c) => ('input' in c ? c.input : 'output' in c ? c.output : undefined))];
+    if (streams.some((s) => s instanceof Readable || s instanceof Writable)) throw new InvalidOptionError('runSync', 'streams need run() (it reads inputs and waits for outputs asynchronously)');
+    return runProgramSession(this, options, new Map(), this.engine).outcome;
+  }
+
+  /** Bytes of the nexe. */
+  get size(): number {
+    return this.bytes.length;
+  }
+
+  /**
+   * The program as a session on `engine` starts from: validated for the
+   * engine's features (from the cache when it was before). Throws
+   * ValidationFailedError, or InvalidOptionError when unvalidated code would
+   * run natively without `unsafe`.
+   */
+  prepare(engine: Engine): PreparedProgram {
+    if (this.skipValidation) {
+      const verdict = unvalidatedRun(engine, 'skipValidation', this.unsafe);
+      if (!verdict.allowed) throw new InvalidOptionError('skipValidation', verdict.message.replace('--unsafe', 'unsafe: true').replace('--engine unicorn', "engine: 'unicorn'"));
+      return { bytes: this.bytes, image: this.image, validatorState: ValidatorState.NotValidated };
+    }
+    const verdict = this.cache.verdict(this.hash, this.bytes, this.image, engine.features);
+    if (!verdict.valid) throw new ValidationFailedError(verdict.errors, engine.name);
+    return { bytes: this.bytes, image: this.image, validatorState: ValidatorState.Valid };
+  }
+}
