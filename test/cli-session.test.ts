@@ -95,10 +95,16 @@ describe('zerovm run PROGRAM', () => {
     expect(r.stderr).toMatch(/unknown engine 'bochs' \(native, unicorn, auto\)/);
   });
 
-  it('a missing program exits 2', () => {
+  it('a missing program exits 2 (ENOENT) with a message naming it', () => {
     const r = zerovm(['run', join(tmp, 'absent.nexe')]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/program open error/);
+    expect(r.stderr).toBe(`zerovm run: cannot read the program ${join(tmp, 'absent.nexe')}: no such file\n`);
+  });
+
+  it('an invalid program exits 8 (ENOEXEC) with the validator\'s first errors', () => {
+    const r = zerovm(['run', 'examples/unsafe.nexe']);
+    expect(r.status).toBe(8);
+    expect(r.stderr).toMatch(/^zerovm run: validation failed for the (native|unicorn) engine \(\d+ error\(s\)\): 0x[0-9a-f]+: /);
   });
 });
 

@@ -41,7 +41,7 @@ export function selectEngine(name: string, engines: { native: Engine; unicorn: E
 export type EngineChoice = 'native' | 'unicorn' | 'auto' | Engine;
 
 /** The engine a choice names; throws when the name is unknown or the engine cannot run here. */
-export function resolveEngine(choice: EngineChoice | undefined): Engine {
+export function resolveEngine(choice: EngineChoice | string | undefined): Engine {
   if (typeof choice === 'object') return requireAvailable(choice);
   const name = choice ?? DEFAULT_ENGINE;
   const engine = selectEngine(name);

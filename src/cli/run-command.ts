@@ -1,41 +1,54 @@
 /**
  * `zerovm run PROGRAM.nexe [ARGS...]`: the zvsh convenience (spec/runtime.md,
- * "Command lines"). Writes a manifest and an nvram file (arguments; /dev/stdin,
- * /dev/stdout, /dev/stderr mapped as char devices) into a temporary
- * directory (or --save-dir, which is kept), maps the host's stdin, stdout
- * and stderr, runs the session and exits with the program's code (or the
+ * "Command lines"), over the embedding API (src/api/): the program is
+ * loaded and validated with Program.load and runs with the host's stdin,
+ * stdout and stderr (inherited descriptors; a terminal, file, pipe or
+ * socket), its arguments and environment in an in-memory nvram
+ * (/dev/stdin, /dev/stdout, /dev/stderr mapped as char devices); no
+ * manifest file is written. Exits with the program's code (or the
  * session's exit code when it failed, with the exit state on stderr).
  *
  * Options: --memory BYTES (default 64 MiB), --timeout SECONDS (default 60),
- * --report FILE (write the report there), --save-dir DIR, --engine
- * native|unicorn|auto (default auto, src/api/engine-choice.ts),
- * --skip-validation (on the native engine only with --unsafe too:
- * src/api/unvalidated.ts), and repeatable --channel ALIAS=PATH[:ro|:wo|:rw]
- * (an extra channel: random read-only, sequential write-only, or random
- * read/write; ro by default) and --env NAME=VALUE (the program's environment,
- * passed in the nvram's [env] section — the host environment is not).
- * Host stdio may be a terminal, file, pipe or socket.
+ * --report FILE (write the report there), --save-dir DIR (write there the
+ * manifest, nvram and, for a zapp, program that `zerovm MANIFEST` runs the
+ * same session from), --engine native|unicorn|auto (default auto,
+ * src/api/engine-choice.ts), --skip-validation (on the native engine only
+ * with --unsafe too: src/api/unvalidated.ts), and repeatable --channel
+ * ALIAS=PATH[:ro|:wo|:rw] (an extra channel: random read-only, sequential
+ * write-only, or random read/write; ro by default) and --env NAME=VALUE
+ * (the program's environment, passed in the nvram's [env] section — the
+ * host environment is not).
  *
  * Images and zapps: `--image FILE.tar` mounts a tar read-only at '/' (a
  * `/dev/image` channel and an nvram `[fstab]` record, which the C library
  * of `zerovm cc` reads: toolchain/zrt/zrt.c). `zerovm run app.zapp ARGS`
- * runs a zapp (src/zapp/zapp.ts): its program is extracted into the
- * session directory's `zapp/` folder (so that no program name, `nvram` or
- * `manifest` included, meets a generated file), the zapp itself is
- * mounted as the image, the program's arguments are zapp.yaml's `args`
- * then ARGS, and every device zapp.yaml names beyond
+ * runs a zapp (src/zapp/zapp.ts): its program is loaded from the zapp's
+ * bytes, the zapp itself is mounted as the image, the program's arguments
+ * are zapp.yaml's `args` then ARGS, and every device zapp.yaml names beyond
  * stdin/stdout/stderr/nvram/image must be given with --channel
- * /dev/NAME=PATH. A generated file never replaces one the session reads
- * (`--save-dir` naming the program's own folder is refused).
+ * /dev/NAME=PATH. With --save-dir, the zapp's program is written to the
+ * directory's `zapp/` folder (so that no program name, `nvram` or
+ * `manifest` included, meets a generated file), and a generated file never
+ * replaces one the session reads (`--save-dir` naming the program's own
+ * folder is refused).
  */
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { formatManifest, MANIFEST_VERSION, parseChannelUri, type Manifest, type ManifestChannel } from '../runtime/manifest.js';
 import { formatNvram, type NvramMount } from '../runtime/nvram.js';
-import { runSession } from '../runtime/session.js';
 import { CliError, parseAddress } from './args.js';
-import { DEFAULT_ENGINE, selectEngine } from '../api/engine-choice.js';
+import { DEFAULT_ENGINE, resolveEngine } from '../api/engine-choice.js';
+import {
+  ChannelOpenError,
+  EngineUnavailableError,
+  InvalidOptionError,
+  Program,
+  ProgramFormatError,
+  ProgramReadError,
+  ValidationFailedError,
+  type ChannelDefinition,
+} from '../api/index.js';
+import { Errno } from '../runtime/definitions.js';
 import { BUILTIN_DEVICES, openZapp, ZappError } from '../zapp/zapp.js';
 import { unvalidatedRun } from '../api/unvalidated.js';
 
@@ -150,15 +163,17 @@ function isZapp(path: string): boolean {
   }
 }
 
-/** What a session runs: the program file, argv (name first), and the tar to mount at '/', if any. */
+/** What a session runs: the program's bytes, where they came from, argv (name first), and the tar to mount at '/', if any. */
 interface Launch {
-  readonly programPath: string;
+  readonly program: Uint8Array | string;
+  /** The program's own name inside a zapp (for --save-dir), or undefined for a nexe. */
+  readonly zappProgram: string | undefined;
   readonly argv: readonly string[];
   readonly image: string | undefined;
 }
 
-/** Extracts a zapp's program into `dir`; the zapp becomes the image. */
-function launchZapp(zappPath: string, args: readonly string[], dir: string, extra: readonly ManifestChannel[], image: string | undefined): Launch {
+/** Reads a zapp: its program's bytes, its arguments; the zapp becomes the image. */
+function launchZapp(zappPath: string, args: readonly string[], extra: readonly ManifestChannel[], image: string | undefined): Launch {
   if (image !== undefined) throw new CliError(`--image: a zapp brings its own image (its files); bundle ${basename(image)}'s files into it instead`);
   let bytes: Uint8Array;
   try {
@@ -174,89 +189,132 @@ function launchZapp(zappPath: string, args: readonly string[], dir: string, extr
         throw new CliError(`${zappPath} expects a device '${device}': give it with --channel /dev/${device}=PATH[:ro|:wo|:rw]`);
       }
     }
-    /* in a folder of its own: a program named like a generated file (nvram, manifest) must not be overwritten by it */
-    try {
-      mkdirSync(join(dir, ZAPP_PROGRAM_DIR), { recursive: true });
-    } catch {
-      throw new CliError(`cannot create the folder ${join(dir, ZAPP_PROGRAM_DIR)} for the zapp's program: choose another --save-dir`);
-    }
-    const programPath = join(dir, ZAPP_PROGRAM_DIR, basename(zapp.manifest.program));
-    refuseOverwrite([programPath], [zappPath, ...extra.map((c) => c.uri)]);
-    writeFileSync(programPath, zapp.program);
-    return { programPath, argv: [basename(zapp.manifest.program), ...zapp.manifest.args, ...args], image: resolve(zappPath) };
+    const name = basename(zapp.manifest.program);
+    return { program: zapp.program, zappProgram: name, argv: [name, ...zapp.manifest.args, ...args], image: resolve(zappPath) };
   } catch (error) {
     if (error instanceof ZappError) throw new CliError(error.message);
     throw error;
   }
 }
 
+/** A --channel line as the embedding API takes it (same types and limits as its manifest line). */
+function channelDefinition(c: ManifestChannel): ChannelDefinition {
+  if (c.type === 1) return { alias: c.alias, input: { file: c.uri } };
+  if (c.type === 0) return { alias: c.alias, output: { file: c.uri } };
+  return { alias: c.alias, file: c.uri, access: 'read-write' };
+}
+
+/**
+ * --save-dir: the files `zerovm MANIFEST` would run this session from (a
+ * record of it; the session itself does not read them).
+ */
+function saveSession(dir: string, launch: Launch, programArg: string, extra: readonly ManifestChannel[], env: Record<string, string>, memory: number, timeout: number): void {
+  mkdirSync(dir, { recursive: true });
+  const inputs = [resolve(programArg), ...(launch.image === undefined ? [] : [launch.image]), ...extra.map((c) => c.uri)];
+  let programPath = resolve(programArg);
+  if (launch.zappProgram !== undefined) {
+    try {
+      mkdirSync(join(dir, ZAPP_PROGRAM_DIR), { recursive: true });
+    } catch {
+      throw new CliError(`cannot create the folder ${join(dir, ZAPP_PROGRAM_DIR)} for the zapp's program: choose another --save-dir`);
+    }
+    programPath = join(dir, ZAPP_PROGRAM_DIR, launch.zappProgram);
+    refuseOverwrite([programPath], inputs);
+  }
+  const nvramPath = join(dir, GENERATED_NVRAM);
+  const manifestPath = join(dir, GENERATED_MANIFEST);
+  refuseOverwrite([nvramPath, manifestPath], inputs);
+  if (launch.zappProgram !== undefined) writeFileSync(programPath, launch.program);
+  const fstab: NvramMount[] = launch.image === undefined ? [] : [{ channel: '/dev/image', mountpoint: '/', access: 'ro', removable: false }];
+  writeFileSync(
+    nvramPath,
+    formatNvram({
+      args: launch.argv,
+      env,
+      fstab,
+      mappings: [
+        { channel: '/dev/stdin', mode: 'char' },
+        { channel: '/dev/stdout', mode: 'char' },
+        { channel: '/dev/stderr', mode: 'char' },
+      ],
+    }),
+  );
+  const manifest: Manifest = {
+    version: MANIFEST_VERSION,
+    program: programPath,
+    timeout,
+    memory,
+    memoryEtag: false,
+    channels: [
+      channel('/dev/stdin', '/dev/stdin', 0, [BIG, BIG, 0n, 0n]),
+      channel('/dev/stdout', '/dev/stdout', 0, [0n, 0n, BIG, BIG]),
+      channel('/dev/stderr', '/dev/stderr', 0, [0n, 0n, BIG, BIG]),
+      channel(nvramPath, '/dev/nvram', 3, [BIG, BIG, 0n, 0n]),
+      ...(launch.image === undefined ? [] : [channel(launch.image, '/dev/image', 1, [BIG, BIG, 0n, 0n])]),
+      ...extra,
+    ],
+  };
+  writeFileSync(manifestPath, formatManifest(manifest));
+}
+
+/** The API's refusals as the command's exit codes: the errno the session used to end with, 2 for a usage error. */
+function exitCodeOf(error: unknown): number | undefined {
+  if (error instanceof ProgramReadError) return Errno.ENOENT;
+  if (error instanceof ProgramFormatError) return error.errno;
+  if (error instanceof ValidationFailedError) return Errno.ENOEXEC;
+  if (error instanceof ChannelOpenError) return error.errno;
+  if (error instanceof EngineUnavailableError) return Errno.EFAULT;
+  return undefined;
+}
+
 export function runRun(argv: readonly string[]): number {
   const { options, flags, channels, env, program, args } = parseRunArgs(argv);
   const extra = channels.map(extraChannel);
   const environmentVariables = environment(env);
-  const engine = selectEngine(options.get('engine') ?? DEFAULT_ENGINE);
-  if (typeof engine === 'string') throw new CliError(engine);
+  const engineName = options.get('engine') ?? DEFAULT_ENGINE;
   const skipValidation = flags.has('skip-validation');
-  if (skipValidation) {
-    const verdict = unvalidatedRun(engine, '--skip-validation', flags.has('unsafe'));
-    if (!verdict.allowed) throw new CliError(verdict.message);
-    if (verdict.warning !== null) process.stderr.write(`zerovm run: ${verdict.warning}\n`);
-  }
   const memory = parseAddress(options.get('memory') ?? String(64 * 1024 * 1024), '--memory');
   const timeout = parseAddress(options.get('timeout') ?? '60', '--timeout');
   const saveDir = options.get('save-dir');
-  const dir = saveDir === undefined ? mkdtempSync(join(tmpdir(), 'zerovm-run-')) : resolve(saveDir);
-  if (saveDir !== undefined) mkdirSync(dir, { recursive: true });
+  const imageOption = options.get('image');
   try {
-    const imageOption = options.get('image');
+    const engine = resolveEngine(engineName);
+    if (skipValidation) {
+      const verdict = unvalidatedRun(engine, '--skip-validation', flags.has('unsafe'));
+      if (!verdict.allowed) throw new CliError(verdict.message);
+      if (verdict.warning !== null) process.stderr.write(`zerovm run: ${verdict.warning}\n`);
+    }
     if (imageOption !== undefined && !existsSync(imageOption)) throw new CliError(`--image '${imageOption}': no such file`);
     const launch: Launch = isZapp(program)
-      ? launchZapp(program, args, dir, extra, imageOption)
-      : { programPath: resolve(program), argv: [program, ...args], image: imageOption === undefined ? undefined : resolve(imageOption) };
-    const programPath = launch.programPath;
-    const fstab: NvramMount[] = launch.image === undefined ? [] : [{ channel: '/dev/image', mountpoint: '/', access: 'ro', removable: false }];
-    const imageChannels = launch.image === undefined ? [] : [channel(launch.image, '/dev/image', 1, [BIG, BIG, 0n, 0n])];
-    const nvramPath = join(dir, GENERATED_NVRAM);
-    const manifestPath = join(dir, GENERATED_MANIFEST);
-    refuseOverwrite([nvramPath, manifestPath], [resolve(program), ...(launch.image === undefined ? [] : [launch.image]), ...extra.map((c) => c.uri)]);
-    writeFileSync(
-      nvramPath,
-      formatNvram({
-        args: launch.argv,
-        env: environmentVariables,
-        fstab,
-        mappings: [
-          { channel: '/dev/stdin', mode: 'char' },
-          { channel: '/dev/stdout', mode: 'char' },
-          { channel: '/dev/stderr', mode: 'char' },
-        ],
-      }),
-    );
-    const manifest: Manifest = {
-      version: MANIFEST_VERSION,
-      program: programPath,
-      timeout,
+      ? launchZapp(program, args, extra, imageOption)
+      : { program: resolve(program), zappProgram: undefined, argv: [program, ...args], image: imageOption === undefined ? undefined : resolve(imageOption) };
+    if (saveDir !== undefined) saveSession(resolve(saveDir), launch, program, extra, environmentVariables, memory, timeout);
+    /* unvalidatedRun above decided whether unvalidated code may run on this engine */
+    const loaded = Program.load(launch.program, { engine, skipValidation, unsafe: true });
+    const outcome = loaded.runSync({
+      argv0: launch.argv[0]!,
+      args: launch.argv.slice(1),
+      env: environmentVariables,
+      stdin: 'inherit',
+      stdout: 'inherit',
+      stderr: 'inherit',
+      channels: extra.map(channelDefinition),
+      ...(launch.image === undefined ? {} : { image: launch.image }),
       memory,
-      memoryEtag: false,
-      channels: [
-        channel('/dev/stdin', '/dev/stdin', 0, [BIG, BIG, 0n, 0n]),
-        channel('/dev/stdout', '/dev/stdout', 0, [0n, 0n, BIG, BIG]),
-        channel('/dev/stderr', '/dev/stderr', 0, [0n, 0n, BIG, BIG]),
-        channel(nvramPath, '/dev/nvram', 3, [BIG, BIG, 0n, 0n]),
-        ...imageChannels,
-        ...extra,
-      ],
-    };
-    writeFileSync(manifestPath, formatManifest(manifest));
-    const result = runSession({ manifestPath, engine, preallocate: false, inheritStandardStreams: true, skipValidation });
+      timeout,
+    });
     const reportPath = options.get('report');
-    if (reportPath !== undefined) writeFileSync(reportPath, result.report);
-    if (result.exitCode !== 0) {
-      process.stderr.write(`zerovm run: ${result.exitState}\n`);
-      return result.exitCode;
+    if (reportPath !== undefined) writeFileSync(reportPath, outcome.report);
+    if (outcome.exitCode !== 0) {
+      process.stderr.write(`zerovm run: ${outcome.exitState}\n`);
+      return outcome.exitCode;
     }
-    return result.userReturnCode & 0xff;
-  } finally {
-    if (saveDir === undefined) rmSync(dir, { recursive: true, force: true });
+    return outcome.userReturnCode & 0xff;
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw new CliError(error.message);
+    const code = exitCodeOf(error);
+    if (code === undefined) throw error;
+    process.stderr.write(`zerovm run: ${(error as Error).message}\n`);
+    return code;
   }
 }
