@@ -165,6 +165,21 @@ describe.skipIf(anyEngine === undefined)('sessions: channels as buffers, streams
     expect(outcome.stdout.length).toBe(0);
   });
 
+  it('one output stream can serve many sessions: each session removes its listeners', async () => {
+    const program = Program.load(HELLO, { engine: anyEngine });
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    const listeners = sink.listenerCount('error');
+    for (let i = 0; i < 15; i++) await program.run({ stdout: sink });
+    expect(sink.listenerCount('error')).toBe(listeners);
+    expect(Buffer.concat(chunks).toString()).toBe('hello, world\n'.repeat(15));
+  });
+
   it('a stream that fails is a ChannelStreamError that keeps the outcome', async () => {
     const program = Program.load(HELLO, { engine: anyEngine });
     const broken = new Writable({

@@ -23,7 +23,7 @@ import { textRegion, TEXT_START, type ProgramImage } from '../runtime/program-im
 import { validate, type ValidateOptions, type ValidationResult } from '../validator/validate.js';
 import { resolveEngine, type EngineChoice } from './engine-choice.js';
 import { InvalidOptionError, ProgramFormatError, ProgramReadError, ValidationFailedError } from './errors.js';
-import { flushSinks, readStreamInputs, runProgramSession, type SessionOptions, type SessionOutcome } from './session.js';
+import { detachSinks, flushSinks, readStreamInputs, runProgramSession, type SessionOptions, type SessionOutcome, type StreamSink } from './session.js';
 import { unvalidatedRun } from './unvalidated.js';
 
 /** The validator a cache calls: the real one unless a caller (a test, a tracer) wraps it. */
@@ -154,16 +154,21 @@ export class Program {
    */
   async run(options: SessionOptions = {}): Promise<SessionOutcome> {
     const streamed = await readStreamInputs(options);
-    const { outcome, sinks } = runProgramSession(this, options, streamed, this.engine);
-    await flushSinks(sinks, outcome);
-    return outcome;
+    const sinks: StreamSink[] = [];
+    try {
+      const { outcome } = runProgramSession(this, options, streamed, this.engine, sinks);
+      await flushSinks(sinks, outcome);
+      return outcome;
+    } finally {
+      detachSinks(sinks);
+    }
   }
 
   /** As run(), in this turn of the event loop: buffers and files only, no streams. */
   runSync(options: SessionOptions = {}): SessionOutcome {
     const streams = [options.stdin, options.stdout, options.stderr, ...(options.channels ?? []).map((c) => ('input' in c ? c.input : 'output' in c ? c.output : undefined))];
     if (streams.some((s) => s instanceof Readable || s instanceof Writable)) throw new InvalidOptionError('runSync', 'streams need run() (it reads inputs and waits for outputs asynchronously)');
-    return runProgramSession(this, options, new Map(), this.engine).outcome;
+    return runProgramSession(this, options, new Map(), this.engine, []).outcome;
   }
 
   /** Bytes of the nexe. */

@@ -207,28 +207,39 @@ export async function readStreamInputs(options: SessionOptions): Promise<StreamI
   return read;
 }
 
-interface StreamSink {
+export interface StreamSink {
   readonly alias: string;
   readonly stream: Writable;
+  /** Our 'error' listener, removed after the session (a stream serving many sessions must not collect them). */
+  readonly onError: (error: unknown) => void;
   error?: unknown;
+}
+
+/** Removes the session's listeners from its output streams. */
+export function detachSinks(sinks: readonly StreamSink[]): void {
+  for (const sink of sinks) sink.stream.off('error', sink.onError);
 }
 
 /**
  * Runs one session of `program`; `streamed` holds the stream inputs
- * already read (run() reads them, runSync() refuses streams). Returns the
- * outcome and the output streams to wait for.
+ * already read (run() reads them, runSync() refuses streams). The output
+ * streams, to wait for and detach afterwards, are added to `sinks` (also
+ * when this throws).
  */
-export function runProgramSession(program: Program, options: SessionOptions, streamed: StreamInputs, defaultEngine: EngineChoice | undefined): { outcome: SessionOutcome; sinks: readonly StreamSink[] } {
+export function runProgramSession(program: Program, options: SessionOptions, streamed: StreamInputs, defaultEngine: EngineChoice | undefined, sinks: StreamSink[]): { outcome: SessionOutcome } {
   const engine = resolveEngine(options.engine ?? defaultEngine);
   const memory = checkNumber('memory', options.memory ?? DEFAULT_MEMORY, SANDBOX_SIZE, 'bytes');
   const timeout = checkNumber('timeout', options.timeout ?? DEFAULT_TIMEOUT, INT32_MAX, 'seconds');
   const etags = options.etags === true;
-  const sinks: StreamSink[] = [];
   const streamWrites = (alias: string, stream: Writable): MemoryFile => {
-    const sink: StreamSink = { alias, stream };
-    stream.on('error', (error: unknown) => {
-      sink.error ??= error;
-    });
+    const sink: StreamSink = {
+      alias,
+      stream,
+      onError: (error: unknown) => {
+        sink.error ??= error;
+      },
+    };
+    stream.on('error', sink.onError);
     sinks.push(sink);
     /* nothing kept: each write goes to the stream as it happens (a sequential write-only channel never reads back) */
     return new MemoryFile(undefined, (bytes) => {
@@ -287,7 +298,7 @@ export function runProgramSession(program: Program, options: SessionOptions, str
     stderr: outputs.get('/dev/stderr') ?? Buffer.alloc(0),
     outputs,
   };
-  return { outcome, sinks };
+  return { outcome };
 }
 
 /** Waits until every output stream has taken the session's writes; throws ChannelStreamError (with the outcome) when one failed. */
