@@ -166,7 +166,7 @@ export async function runCc(argv: readonly string[]): Promise<number> {
         libraryDirs: args.libraryDirs,
         libraries: args.libraries.filter((l) => l !== 'c' && l !== 'm'),
         startFiles: libc.startFiles,
-        systemLibraries: libc.libraries,
+        systemLibraries: [libc.libc, libc.libm, libc.libgcc],
         linkerScript: libc.linkerScript,
         extraLdFlags: args.ldFlags,
       });
