@@ -176,6 +176,8 @@ async function generateAssembly(env: CompileEnvironment, source: string, kind: I
 
 /** `.file 0 "DIR" "NAME" [md5 0x...]`: the DWARF 5 root file, as gcc 12 writes it with -g. */
 const ROOT_FILE = /^\s*\.file\s+0\s+("(?:[^"\\]|\\.)*")(?:\s+("(?:[^"\\]|\\.)*"))?[^\n]*$/m;
+/** A .loc directive: the assembler builds the line table. */
+const LOC = /^\s*\.loc\s/m;
 /** The `view V` operand of a .loc (GNU as location views). */
 const LOC_VIEW = /^(\s*\.loc\b[^\n]*?)\s+view\s+(\S+)/gm;
 
@@ -194,26 +196,33 @@ const LOC_VIEW = /^(\s*\.loc\b[^\n]*?)\s+view\s+(\S+)/gm;
  *   operand is dropped and each view symbol, which the debug sections may
  *   name, is defined as view 0. What is lost is only which of several
  *   locations at one address comes first.
+ * - clang-14 writes a DWARF 5 line table's file names into
+ *   .debug_line_str at offsets that assume the section is its own, but
+ *   gcc's .debug_info strings are there too: the names come out wrong.
+ *   `lineTable` says the text has .loc directives; the assembler is then
+ *   told to write a DWARF 4 line table, whose names are inline.
  */
-export function forIntegratedAssembler(text: string): { readonly text: string; readonly compilationDir: string | null } {
+export function forIntegratedAssembler(text: string): { readonly text: string; readonly compilationDir: string | null; readonly lineTable: boolean } {
   const views = new Set<string>();
   let out = text.replace(LOC_VIEW, (_, loc: string, view: string) => {
     if (!/^-?\d+$/.test(view)) views.add(view);
     return loc;
   });
   if (views.size > 0) out += `\n${[...views].map((v) => `\t.set ${v}, 0`).join('\n')}\n`;
+  const lineTable = LOC.test(out);
   const m = ROOT_FILE.exec(out);
-  if (m === null) return { text: out, compilationDir: null };
+  if (m === null) return { text: out, compilationDir: null, lineTable };
   const dir = m[2] === undefined ? null : (m[1] as string).slice(1, -1).replace(/\\(.)/g, '$1');
-  return { text: out.slice(0, m.index) + out.slice(m.index + m[0].length), compilationDir: dir };
+  return { text: out.slice(0, m.index) + out.slice(m.index + m[0].length), compilationDir: dir, lineTable };
 }
 
 /** Assembles sandboxed assembly text into an object file; `assemblerFlags` are the user's -Wa,/-Xassembler flags. */
 export async function assemble(tools: Tools, sandboxed: string, output: string, work: string, assemblerFlags: readonly string[] = []): Promise<void> {
   const asm = join(work, `${basename(output)}.sb.s`);
-  const { text, compilationDir } = forIntegratedAssembler(sandboxed);
+  const { text, compilationDir, lineTable } = forIntegratedAssembler(sandboxed);
   writeFileSync(asm, text);
-  const debugDir = compilationDir === null ? [] : [`-fdebug-compilation-dir=${compilationDir}`];
+  // Only with .loc: on other text, -gdwarf-4 would describe the assembly file's own lines.
+  const debugDir = [...(compilationDir === null ? [] : [`-fdebug-compilation-dir=${compilationDir}`]), ...(lineTable ? ['-Wa,-gdwarf-4'] : [])];
   await tool(tools.clang, ['-c', '-target', 'x86_64-linux-gnu', ...debugDir, ...assemblerFlags.map((f) => `-Wa,${f}`), '-x', 'assembler', '-o', output, asm]);
 }
 
