@@ -175,6 +175,22 @@ describe.skipIf(skip)('zerovm cc: gcc flag families end to end', () => {
     });
   });
 
+  describe('headers and the assembler', () => {
+    it('-nostdinc leaves no system header directory', () => {
+      writeFileSync(join(dir, 'stdio-user.c'), '#include <stdio.h>\nint x;\n');
+      expect(ok(['-c', '-o', 'stdio-user.o', 'stdio-user.c'])).toBe('');
+      const r = cc(['-nostdinc', '-c', '-o', 'stdio-user.o', 'stdio-user.c']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/no include path in which to search for stdio\.h/);
+    });
+    it('-Wa, reaches the assembler, which judges its flags', () => {
+      ok(['-Wa,--noexecstack', '-c', '-o', 'stdio-user.o', 'stdio-user.c']);
+      const r = cc(['-Wa,--no-such-flag', '-c', '-o', 'stdio-user.o', 'stdio-user.c']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/--no-such-flag/);
+    });
+  });
+
   describe('debug information', () => {
     const levels = ['-g', '-g1', '-g3', '-ggdb', '-gdwarf-4', '-gdwarf-5'];
     it.each(levels)('%s: addr2line names the line of every instruction of work() and main()', (level) => {
