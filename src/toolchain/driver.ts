@@ -10,7 +10,8 @@
  *          NaCl bundling directives) -> .o (ELF64 objects with 32-bit
  *          relocations)
  * and for a program: ld with toolchain/nexe.ld (text at 0x20000, rodata and
- * data on 64 KiB boundaries) + crt0 + the C library (libc.ts) -> EI_OSABI
+ * data on 64 KiB boundaries) + crt0 + the C library (libc.ts), or what
+ * -nostdlib/-nostartfiles/-nodefaultlibs/-nolibc/-T leave (cc-args.ts) -> EI_OSABI
  * 123 / ABI version 7 -> the project's validator (deterministic policy, as a
  * session uses): an invalid result fails the build with its messages and
  * the output is removed.
@@ -102,6 +103,13 @@ export const SANDBOX_CFLAGS: readonly string[] = [
   '-fno-unwind-tables',
   '-fno-exceptions',
   '-ftls-model=local-exec',
+  // With -g, gcc writes the line table itself (labels and .long addresses)
+  // instead of .loc directives for the assembler. The labels move with the
+  // instructions through the sandboxing pass, and the table's addresses are
+  // 4 bytes like the rest of gcc's x32 DWARF: clang's assembler (an ELF64
+  // target here) would write 8-byte ones, which GNU addr2line rejects
+  // ("mangled line number section").
+  '-gno-as-loc-support',
 ];
 
 /** Header search path for programs: our overrides, then the C library's, then gcc's own (stddef.h, stdarg.h...). */
@@ -143,35 +151,88 @@ async function gccIncludeDir(gcc: string): Promise<string> {
 export interface CompileOptions {
   /** Flags for the preprocessor and code generator (-I, -D, -U, -O, -f, -W, -std, -g, -include, -M...). */
   readonly flags: readonly string[];
+  /** The language, when not the file name's (`-x`). */
+  readonly kind?: InputKind;
+  /** Flags for the assembler (-Wa,... and -Xassembler). */
+  readonly assemblerFlags?: readonly string[];
+  /** -nostdinc: no system header directories at all (neither the C library's nor gcc's own). */
+  readonly noStandardIncludes?: boolean;
   /** Keep the sandboxed assembly next to the object (debugging the pass). */
   readonly keepAssembly?: string;
 }
 
 /** Runs gcc on a C file (or the preprocessor on a .S) and returns the assembly text. */
-async function generateAssembly(env: CompileEnvironment, source: string, kind: InputKind, flags: readonly string[], work: string): Promise<string> {
+async function generateAssembly(env: CompileEnvironment, source: string, kind: InputKind, options: CompileOptions, work: string): Promise<string> {
   if (kind === 's') return readFileSync(source, 'utf8');
-  const include = await gccIncludeDir(env.tools.gcc);
-  const sys = [...env.systemIncludes, include].flatMap((d) => ['-isystem', d]);
+  const flags = options.flags;
+  const sys = options.noStandardIncludes === true ? [] : [...env.systemIncludes, await gccIncludeDir(env.tools.gcc)].flatMap((d) => ['-isystem', d]);
   const out = join(work, `${basename(source)}.s`);
-  if (kind === 'c') await tool(env.tools.gcc, ['-nostdinc', ...sys, ...flags, ...SANDBOX_CFLAGS, '-S', '-o', out, source]);
+  // An explicit language (`-x c`, or a program read from stdin) must reach gcc too; a .i is left to gcc's own rule.
+  const language = options.kind === undefined ? [] : ['-x', 'c'];
+  if (kind === 'c') await tool(env.tools.gcc, ['-nostdinc', ...sys, ...flags, ...SANDBOX_CFLAGS, '-S', ...language, '-o', out, source]);
   else await tool(env.tools.gcc, ['-nostdinc', ...sys, ...flags, '-mx32', '-D__ZEROVM__', '-E', '-x', 'assembler-with-cpp', '-o', out, source]);
   return readFileSync(out, 'utf8');
 }
 
-/** Assembles sandboxed assembly text into an object file. */
-export async function assemble(tools: Tools, sandboxed: string, output: string, work: string): Promise<void> {
+/** `.file 0 "DIR" "NAME" [md5 0x...]`: the DWARF 5 root file, as gcc 12 writes it with -g. */
+const ROOT_FILE = /^\s*\.file\s+0\s+("(?:[^"\\]|\\.)*")(?:\s+("(?:[^"\\]|\\.)*"))?[^\n]*$/m;
+/** A .loc directive: the assembler builds the line table. */
+const LOC = /^\s*\.loc\s/m;
+/** The `view V` operand of a .loc (GNU as location views). */
+const LOC_VIEW = /^(\s*\.loc\b[^\n]*?)\s+view\s+(\S+)/gm;
+
+/**
+ * Debug line information as GNU as takes it, for clang-14's assembler.
+ * The driver's own gcc runs write no .loc (SANDBOX_CFLAGS), but assembly
+ * a user hands in (a `.s` from gcc -S -g) has them, in two forms clang-14
+ * does not take:
+ * - gcc 12 (DWARF 5) names the root file twice: `.file 0 "DIR" "NAME"`,
+ *   then `.file 1 "NAME"`. clang-14 folds a file equal to the root into
+ *   entry 0 and leaves number 1 unassigned, so every `.loc 1 ...` fails
+ *   ("unassigned file number in '.loc' directive"). Without `.file 0`,
+ *   clang takes its root from the first `.file N` (the same name) and the
+ *   directory from -fdebug-compilation-dir, which gets DIR.
+ * - `.loc ... view .LVUn` (location views) is unknown to clang-14: the
+ *   operand is dropped and each view symbol, which the debug sections may
+ *   name, is defined as view 0. What is lost is only which of several
+ *   locations at one address comes first.
+ * - clang-14 writes a DWARF 5 line table's file names into
+ *   .debug_line_str at offsets that assume the section is its own, but
+ *   gcc's .debug_info strings are there too: the names come out wrong.
+ *   `lineTable` says the text has .loc directives; the assembler is then
+ *   told to write a DWARF 4 line table, whose names are inline.
+ */
+export function forIntegratedAssembler(text: string): { readonly text: string; readonly compilationDir: string | null; readonly lineTable: boolean } {
+  const views = new Set<string>();
+  let out = text.replace(LOC_VIEW, (_, loc: string, view: string) => {
+    if (!/^-?\d+$/.test(view)) views.add(view);
+    return loc;
+  });
+  if (views.size > 0) out += `\n${[...views].map((v) => `\t.set ${v}, 0`).join('\n')}\n`;
+  const lineTable = LOC.test(out);
+  const m = ROOT_FILE.exec(out);
+  if (m === null) return { text: out, compilationDir: null, lineTable };
+  const dir = m[2] === undefined ? null : (m[1] as string).slice(1, -1).replace(/\\(.)/g, '$1');
+  return { text: out.slice(0, m.index) + out.slice(m.index + m[0].length), compilationDir: dir, lineTable };
+}
+
+/** Assembles sandboxed assembly text into an object file; `assemblerFlags` are the user's -Wa,/-Xassembler flags. */
+export async function assemble(tools: Tools, sandboxed: string, output: string, work: string, assemblerFlags: readonly string[] = []): Promise<void> {
   const asm = join(work, `${basename(output)}.sb.s`);
-  writeFileSync(asm, sandboxed);
-  await tool(tools.clang, ['-c', '-target', 'x86_64-linux-gnu', '-x', 'assembler', '-o', output, asm]);
+  const { text, compilationDir, lineTable } = forIntegratedAssembler(sandboxed);
+  writeFileSync(asm, text);
+  // Only with .loc: on other text, -gdwarf-4 would describe the assembly file's own lines.
+  const debugDir = [...(compilationDir === null ? [] : [`-fdebug-compilation-dir=${compilationDir}`]), ...(lineTable ? ['-Wa,-gdwarf-4'] : [])];
+  await tool(tools.clang, ['-c', '-target', 'x86_64-linux-gnu', ...debugDir, ...assemblerFlags.map((f) => `-Wa,${f}`), '-x', 'assembler', '-o', output, asm]);
 }
 
 /** One source file (.c, .S, .s) to one sandboxed object file. */
 export async function compileFile(env: CompileEnvironment, source: string, output: string, options: CompileOptions): Promise<void> {
-  const kind = inputKind(source);
+  const kind = options.kind ?? inputKind(source);
   if (kind === null || kind === 'o' || kind === 'a') throw new ToolchainError(`${source}: not a source file (.c, .S or .s)`);
   const work = mkdtempSync(join(tmpdir(), 'zerovm-cc-'));
   try {
-    const asm = await generateAssembly(env, source, kind, options.flags, work);
+    const asm = await generateAssembly(env, source, kind, options, work);
     let sandboxed: string;
     try {
       sandboxed = sandboxAssembly(asm, source);
@@ -180,19 +241,19 @@ export async function compileFile(env: CompileEnvironment, source: string, outpu
       throw error;
     }
     if (options.keepAssembly !== undefined) writeFileSync(options.keepAssembly, sandboxed);
-    await assemble(env.tools, sandboxed, output, work);
+    await assemble(env.tools, sandboxed, output, work, options.assemblerFlags);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
 /** Sandboxed assembly for one source (`zerovm cc -S`). */
-export async function compileToAssembly(env: CompileEnvironment, source: string, flags: readonly string[]): Promise<string> {
-  const kind = inputKind(source);
+export async function compileToAssembly(env: CompileEnvironment, source: string, options: CompileOptions): Promise<string> {
+  const kind = options.kind ?? inputKind(source);
   if (kind === null || kind === 'o' || kind === 'a') throw new ToolchainError(`${source}: not a source file (.c, .S or .s)`);
   const work = mkdtempSync(join(tmpdir(), 'zerovm-cc-'));
   try {
-    return sandboxAssembly(await generateAssembly(env, source, kind, flags, work), source);
+    return sandboxAssembly(await generateAssembly(env, source, kind, options, work), source);
   } catch (error) {
     if (error instanceof SandboxError) throw new ToolchainError(`sandboxing ${error.message}`);
     throw error;
@@ -221,6 +282,8 @@ export interface LinkOptions {
   readonly linkerScript: string;
   /** Raw ld flags from -Wl,... */
   readonly extraLdFlags?: readonly string[];
+  /** Searched for -l after libraryDirs: the C library's directory, so `-nostdlib ... -lgcc` or `-lc` finds its archives. */
+  readonly systemLibraryDir?: string;
 }
 
 function findLibrary(name: string, dirs: readonly string[]): string {
@@ -240,7 +303,8 @@ export function validationProblems(bytes: Uint8Array): string[] {
 
 /** Links, patches the ELF identification and validates. Throws ToolchainError (and removes the output) when invalid. */
 export async function linkNexe(tools: Tools, output: string, options: LinkOptions): Promise<void> {
-  const libs = options.libraries.map((l) => findLibrary(l, options.libraryDirs));
+  const dirs = options.systemLibraryDir === undefined ? options.libraryDirs : [...options.libraryDirs, options.systemLibraryDir];
+  const libs = options.libraries.map((l) => findLibrary(l, dirs));
   const args = [
     '-static',
     '-nostdlib',

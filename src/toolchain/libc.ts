@@ -1,7 +1,7 @@
 /**
  * The C library for `zerovm cc` programs: newlib 3.3 (Debian's
  * newlib-source, the library ZeroVM's own toolchain shipped) compiled with
- * our driver, plus zrt (toolchain/zrt: crt0, the trap, setjmp/longjmp, the
+ * our driver, plus zrt (toolchain/zrt: crt0, the trap and setjmp/longjmp, the
  * system-call layer over the trap, and the few libgcc helpers gcc calls).
  *
  * Pipeline position: `zerovm cc` (link step) and `npm run build:toolchain`
@@ -35,10 +35,20 @@ export interface Libc {
   /** -isystem directories, in order. */
   readonly includes: readonly string[];
   readonly startFiles: readonly string[];
-  /** libc.a, libm.a (zrt is inside libc.a). */
-  readonly libraries: readonly string[];
+  /** libc.a: newlib's C library with zrt (the system calls over the trap) inside. */
+  readonly libc: string;
+  /** libm.a: newlib's math library. */
+  readonly libm: string;
+  /**
+   * libgcc.a: the helpers gcc's code calls (zrt/libgcc.c), apart from libc.a
+   * because `-nolibc` drops the C library but keeps them, as gcc does.
+   */
+  readonly libgcc: string;
   readonly linkerScript: string;
 }
+
+/** The files a build leaves in its directory; part of the cache key, so a new layout is rebuilt. */
+const LAYOUT = ['crt0.o', 'libc.a', 'libm.a', 'libgcc.a'] as const;
 
 // syscalls: the POSIX names (write, read, open, lseek, close...) over the _write/_read... of toolchain/zrt.
 const LIBC_DIRS = ['stdio', 'stdlib', 'string', 'ctype', 'time', 'locale', 'reent', 'errno', 'signal', 'search', 'misc', 'syscalls'];
@@ -108,7 +118,7 @@ function buildKey(): string {
   for (const f of readdirSync(here).sort()) {
     if (/^(att|sandbox)\.(ts|js)$/.test(f)) hash.update(readFileSync(join(here, f)));
   }
-  hash.update(JSON.stringify([SANDBOX_CFLAGS, NEWLIB_CFLAGS, LIBC_DIRS, LIBM_DIRS, [...EXCLUDED], VARIANTS]));
+  hash.update(JSON.stringify([SANDBOX_CFLAGS, NEWLIB_CFLAGS, LIBC_DIRS, LIBM_DIRS, [...EXCLUDED], VARIANTS, LAYOUT]));
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -121,7 +131,9 @@ function libcFor(dir: string, newlib: string): Libc {
     dir,
     includes: [join(TOOLCHAIN_DIR, 'include'), join(newlib, 'libc', 'include')],
     startFiles: [join(dir, 'crt0.o')],
-    libraries: [join(dir, 'libc.a'), join(dir, 'libm.a')],
+    libc: join(dir, 'libc.a'),
+    libm: join(dir, 'libm.a'),
+    libgcc: join(dir, 'libgcc.a'),
     linkerScript: join(TOOLCHAIN_DIR, 'nexe.ld'),
   };
 }
@@ -243,7 +255,7 @@ async function build(tools: Tools, root: string, key: string, dir: string, log: 
     source: string;
     object: string;
     flags: readonly string[];
-    lib: 'c' | 'm';
+    lib: 'c' | 'm' | 'gcc';
   }
   const jobs: Job[] = [];
   for (const d of LIBC_DIRS) {
@@ -263,7 +275,9 @@ async function build(tools: Tools, root: string, key: string, dir: string, log: 
   }
   const zrtFlags = ['-O2', '-Wall'];
   jobs.push({ source: join(TOOLCHAIN_DIR, 'zrt', 'zrt.c'), object: join(objDir, 'zrt.o'), flags: zrtFlags, lib: 'c' });
-  jobs.push({ source: join(TOOLCHAIN_DIR, 'zrt', 'libgcc.c'), object: join(objDir, 'zrt-libgcc.o'), flags: [...zrtFlags, '-fno-builtin'], lib: 'c' });
+  // The trap and setjmp/longjmp: in libc.a, so that -nostartfiles (no crt0.o) keeps them.
+  jobs.push({ source: join(TOOLCHAIN_DIR, 'zrt', 'trap.S'), object: join(objDir, 'zrt-trap.o'), flags: [], lib: 'c' });
+  jobs.push({ source: join(TOOLCHAIN_DIR, 'zrt', 'libgcc.c'), object: join(objDir, 'zrt-libgcc.o'), flags: [...zrtFlags, '-fno-builtin'], lib: 'gcc' });
   const crt0 = join(work, 'crt0.o');
 
   let done = 0;
@@ -279,6 +293,7 @@ async function build(tools: Tools, root: string, key: string, dir: string, log: 
   }
   await archive(tools, join(work, 'libc.a'), jobs.filter((j) => j.lib === 'c').map((j) => j.object));
   await archive(tools, join(work, 'libm.a'), jobs.filter((j) => j.lib === 'm').map((j) => j.object));
+  await archive(tools, join(work, 'libgcc.a'), jobs.filter((j) => j.lib === 'gcc').map((j) => j.object));
   rmSync(objDir, { recursive: true, force: true });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   writeFileSync(join(work, 'complete'), `newlib 3.3.0 + zrt, ${jobs.length} files, built in ${seconds} s\n`);

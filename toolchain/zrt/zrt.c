@@ -3,9 +3,9 @@
  * programs built by `zerovm cc`. (Named after ZeroVM's own "ZRT" runtime
  * library, whose conventions it follows; no code is shared.)
  *
- * Pipeline position: crt0.S (_start) -> __zrt_main here -> main(); newlib's
- * reentrant wrappers (_read_r ...) -> the _read/_write/... below -> the
- * trap (crt0.S __zrt_trap) -> the runtime's trap handler.
+ * Pipeline position: crt0.S (_start) -> __zrt_init here, then main();
+ * newlib's reentrant wrappers (_read_r ...) -> the _read/_write/... below
+ * -> the trap (trap.S __zrt_trap) -> the runtime's trap handler.
  *
  * What it maps (spec/runtime.md "The trap", "The user manifest" and
  * "Command lines" for zvsh's nvram):
@@ -51,9 +51,9 @@ extern int errno;
 #define MANIFEST_POINTER 0xFEFFFFFCu
 
 extern int32_t __zrt_trap(uint64_t *block);
-extern int main(int, char **, char **);
 extern void __libc_init_array(void);
-char **environ;
+/* newlib's stdlib/environ.c defines it; crt0.S reads it for main's third argument. */
+extern char **environ;
 
 static const struct zvm_manifest *manifest;
 static const struct zvm_channel *channels;
@@ -512,15 +512,16 @@ static char *field(char *record, const char *key) {
   return 0;
 }
 
-static int argc;
-static char **argv;
+/* main's arguments, from the nvram's [args]; crt0.S passes them to main. */
+int __zrt_argc;
+char **__zrt_argv;
 static int envc;
 
 static void add_arg(char *arg) {
-  argv = realloc(argv, (argc + 2) * sizeof *argv);
+  __zrt_argv = realloc(__zrt_argv, (__zrt_argc + 2) * sizeof *__zrt_argv);
   unescape(arg);
-  argv[argc++] = arg;
-  argv[argc] = 0;
+  __zrt_argv[__zrt_argc++] = arg;
+  __zrt_argv[__zrt_argc] = 0;
 }
 
 static void parse_args(char *value) {
@@ -595,7 +596,13 @@ static void parse_nvram(char *text) {
   }
 }
 
-void __zrt_main(void) {
+/*
+ * The C library's set-up, called by crt0.S's _start before main (and by a
+ * program with its own _start that wants stdio, argv or the heap). main is
+ * called from crt0.S, not here: a program linked with -nostartfiles that
+ * uses the library needs no main.
+ */
+void __zrt_init(void) {
   manifest = (const struct zvm_manifest *)(uintptr_t) * (volatile uint32_t *)(uintptr_t)MANIFEST_POINTER;
   channels = manifest->channels;
   heap_end = (uintptr_t)manifest->heap_ptr;
@@ -607,7 +614,6 @@ void __zrt_main(void) {
   char *text = nvram_text();
   if (text) parse_nvram(text);
   if (!environ) environ = empty_env;
-  if (argc == 0) add_arg(strdup("program"));
+  if (__zrt_argc == 0) add_arg(strdup("program"));
   __libc_init_array();
-  exit(main(argc, argv, environ));
 }
