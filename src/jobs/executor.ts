@@ -1,0 +1,115 @@
+/**
+ * The contract between a job's front end (the HTTP server, `zerovm job`,
+ * later a cluster scheduler) and what runs its sessions. A job is a set of
+ * nodes, each one session of one program, whose channels read and write
+ * host files, in-memory bytes, or pipes to other nodes of the same job.
+ *
+ * Where: src/jobs. The front ends compile ZeroCloud's job description into
+ * `JobPlan`s (spec/serving.md); an executor runs them. Everything here is
+ * plain data that can cross a thread (structured clone) or, later, a
+ * network: no streams, no functions, no host objects. Swapping the executor
+ * (one process, a pool of worker threads, a cluster) changes nothing above.
+ */
+import type { ChannelLimits } from '../api/session.js';
+import type { EngineChoice } from '../api/engine-choice.js';
+import type { EtagEntry } from '../runtime/etag.js';
+import type { ReportFields } from '../runtime/report.js';
+
+/** Where a readable channel's bytes come from. */
+export type NodeInput =
+  /** A host file, read as a regular file (random access allowed). */
+  | { readonly file: string }
+  /** These bytes, as a regular file. */
+  | { readonly bytes: Uint8Array }
+  /** The reading end of a pipe of this job (sequential; blocks until the writer writes or ends). */
+  | { readonly pipe: string };
+
+/** Where a writable channel's bytes go. */
+export type NodeOutput =
+  /** A host file, created or truncated (the front end decides where; it makes the result visible atomically). */
+  | { readonly file: string }
+  /** Kept in memory and returned in the node's result. */
+  | 'buffer'
+  | 'discard'
+  /** The writing end of a pipe of this job (sequential; blocks while the pipe is full: backpressure). */
+  | { readonly pipe: string };
+
+interface NodeChannelCommon {
+  /** The name the program opens, e.g. '/dev/input' or '/dev/out/reducer'. */
+  readonly alias: string;
+  readonly etag?: boolean;
+  readonly limits?: ChannelLimits;
+}
+
+/** A channel of a node beyond stdin/stdout/stderr. */
+export type NodeChannel =
+  | (NodeChannelCommon & { readonly input: NodeInput })
+  | (NodeChannelCommon & { readonly output: NodeOutput })
+  /** A host file both read and written (random access). */
+  | (NodeChannelCommon & { readonly file: string; readonly access: 'read-write' });
+
+/** One session of a job. */
+export interface NodePlan {
+  /** Unique in the job: 'map-1', 'reduce'. */
+  readonly name: string;
+  /** Host path of the nexe (the executor loads it through Program, so validation is cached). */
+  readonly program: string;
+  readonly argv0?: string;
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Default: empty. */
+  readonly stdin?: NodeInput;
+  /** Default: 'buffer'. */
+  readonly stdout?: NodeOutput;
+  /** Default: 'buffer'. */
+  readonly stderr?: NodeOutput;
+  readonly channels?: readonly NodeChannel[];
+  /** A tar mounted read-only at '/' (host path). */
+  readonly image?: string;
+  /** Bytes; default 64 MiB. */
+  readonly memory?: number;
+  /** Seconds of wall time; default 60. A node blocked on a pipe past it ends with a timeout status. */
+  readonly timeout?: number;
+  readonly etags?: boolean;
+  readonly engine?: EngineChoice;
+}
+
+/** A pipe between two nodes of a job: `from` writes its `NodeOutput.pipe`, `to` reads its `NodeInput.pipe`. */
+export interface PipePlan {
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface JobPlan {
+  readonly nodes: readonly NodePlan[];
+  readonly pipes?: readonly PipePlan[];
+}
+
+/** What one node gave. */
+export interface NodeResult extends ReportFields {
+  readonly name: string;
+  /** The report text, as `zerovm` prints it. */
+  readonly report: string;
+  /** 0, or the errno of what ended the session (the original's exit code). */
+  readonly exitCode: number;
+  readonly ok: boolean;
+  readonly engine: string;
+  readonly etags: readonly EtagEntry[];
+  /** Outputs given as 'buffer', by alias ('/dev/stdout', ...). */
+  readonly outputs: Readonly<Record<string, Uint8Array>>;
+  /** Set when the session could not start (bad program, unopenable channel): a user-facing message. */
+  readonly error?: { readonly kind: string; readonly message: string };
+}
+
+export interface JobResult {
+  /** In the order of JobPlan.nodes. */
+  readonly nodes: readonly NodeResult[];
+}
+
+/** Runs jobs. Nodes of one job run at the same time (pipes need it); a job's failure is in its results, never a rejected promise, unless the plan itself is malformed. */
+export interface JobExecutor {
+  run(plan: JobPlan, options?: { readonly signal?: AbortSignal }): Promise<JobResult>;
+  /** Finishes running jobs, then frees threads and engines. */
+  close(): Promise<void>;
+}
