@@ -122,7 +122,7 @@ describe('sandboxing pass: rewrite rules', () => {
 
 describe('sandboxing pass: labels and sections', () => {
   it('aligns function entries to bundles', () => {
-    expect(rewrite('.text\n.globl f\n.type f, @function\nf:\nret')).toEqual(['.text', '.globl f', '.type f, @function', '.p2align 5', 'f:', L, 'popq %r11', 'andl $-32, %r11d', 'addq %r15, %r11', 'jmp *%r11', U]);
+    expect(rewrite('.text\n.globl f\n.type f, @function\nf:\nret')).toEqual(['.text', '.globl f', '.type f, @function', '.p2align 5', 'f:', '.p2align 5', L, 'popq %r11', 'andl $-32, %r11d', 'addq %r15, %r11', 'jmp *%r11', U]);
   });
   it('aligns jump-table targets named from .rodata, not the table itself', () => {
     const out = rewrite(['.text', 'movl .L4(,%esi,4), %eax', 'jmp *%rax', '.section .rodata', '.align 4', '.L4:', '.long .L3', '.long .L2', '.text', '.L3:', 'ret', '.L2:', 'ret'].join('\n'));
@@ -192,12 +192,43 @@ describe('operand parser', () => {
   });
 });
 
+/** The pass's output assembled by clang: the symbol table's values (`nm`), by name. */
+function assembledSymbols(asm: string): Map<string, number> {
+  if (typeof tools === 'string') throw new Error(tools);
+  const dir = mkdtempSync(join(tmpdir(), 'zerovm-pass-test-'));
+  try {
+    writeFileSync(join(dir, 'in.s'), sandboxAssembly(asm, 'in.s'));
+    execFileSync(tools.clang, ['-c', '-target', 'x86_64-linux-gnu', '-x', 'assembler', '-o', join(dir, 'in.o'), join(dir, 'in.s')], { stdio: 'pipe' });
+    const nm = execFileSync('nm', [join(dir, 'in.o')], { encoding: 'utf8' });
+    return new Map(
+      nm
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter((f) => f.length === 3)
+        .map((f) => [f[2] as string, parseInt(f[0] as string, 16)]),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe.skipIf(typeof tools === 'string' && !ci)('sandboxing pass: assembled output passes the validator', () => {
   for (const c of CASES) {
     it(c.rule, () => {
       expect(assembleAndValidate(`.text\n${c.input}\nhlt`)).toEqual([]);
     });
   }
+  it('a global function whose first instruction is a call still starts a bundle', () => {
+    // align_to_end pads before the call; the padding must follow the label, not precede it.
+    const asm = ['.text', '.globl f', '.type f, @function', 'f:', 'nop', 'ret', '.globl _start', '.type _start, @function', '_start:', 'call f', 'hlt', '.L9:', 'call *%rax', 'movl $.L9, %eax'].join('\n');
+    const symbols = assembledSymbols(asm);
+    expect(symbols.get('_start')).toBe(0x20);
+    expect(assembleAndValidate(asm)).toEqual([]);
+  });
+  it('a local function whose address is taken and whose first instruction is a call starts a bundle', () => {
+    const asm = ['.text', '.globl g', '.type g, @function', 'g:', 'nop', 'movl $h, %eax', 'ret', '.type h, @function', 'h:', 'call g', 'ret'].join('\n');
+    expect((assembledSymbols(asm).get('h') ?? 1) % 32).toBe(0);
+  });
   it('a whole gcc -mx32 function with a jump table, calls and string operations', () => {
     const asm = [
       '.text',

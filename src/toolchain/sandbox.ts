@@ -27,8 +27,10 @@
  * - Every `call` is `.bundle_lock align_to_end`, so return addresses are
  *   bundle starts (the only places a masked `ret` can land); global
  *   functions, local functions whose address is taken, and code labels
- *   whose address is taken (jump tables, `&&label`) get `.p2align 5` so
- *   masked jumps to them land where they should.
+ *   whose address is taken (jump tables, `&&label`) get `.p2align 5`
+ *   before and after them (the second keeps the padding of a call they
+ *   start with after the label) so masked jumps to them land where they
+ *   should.
  * - String instructions become superinstructions (`mov %esi,%esi; lea
  *   (%r15,%rsi),%rsi; ...; rep movsb`), followed by `mov %esi,%esi` /
  *   `mov %edi,%edi` so the registers hold zero-extended x32 pointers again.
@@ -259,8 +261,16 @@ class Pass {
         return;
       }
       if (line.kind === 'label') {
-        if (this.align.has(line.name) && sections.isText) this.out.push('\t.p2align 5');
+        const aligned = this.align.has(line.name) && sections.isText;
+        if (aligned) this.out.push('\t.p2align 5');
         this.out.push(line.text);
+        // The same alignment again, which costs no byte, ends the label's
+        // fragment in clang's assembler: without it, the padding that
+        // `.bundle_lock align_to_end` puts before a call the label starts
+        // with lands between the alignment and the label, and the label
+        // names the call, not the bundle start (an entry `_start: call
+        // main` was refused by the validator).
+        if (aligned) this.out.push('\t.p2align 5');
         return;
       }
       if (this.inUserLock > 0 || !sections.isText) {
