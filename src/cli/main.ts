@@ -24,6 +24,8 @@ usage:
                                          (--image / a zapp's files: a read-only file system at '/')
   zerovm cc [gcc flags] [-c|-S|-E] [-o OUT] FILES.c/.S/.o/.a
                                          compile C to a validated nexe (gcc -mx32, sandboxing pass, newlib)
+  zerovm ar [-]KEY[mods] ARCHIVE [OBJECTS.o...] | zerovm ranlib ARCHIVE...
+                                         the host's ar/ranlib, refusing objects zerovm cc did not make (deterministic archives)
   zerovm bundle [-o APP.zapp] [--name N] [--version V] [--arg A]... --program PROG.nexe [FILE|DIR|DEST=PATH]...
   zerovm bundle [-o APP.zapp] --yaml zapp.yaml
                                          build a zapp: the program, its files and a zapp.yaml in one tar
@@ -76,6 +78,10 @@ export async function run(argv: readonly string[]): Promise<number> {
         return await (await import('./cc-command.js')).runCc(rest);
       case 'bundle':
         return (await import('./bundle-command.js')).runBundle(rest);
+      case 'ar':
+        return (await import('./ar-command.js')).runAr(rest);
+      case 'ranlib':
+        return (await import('./ar-command.js')).runRanlib(rest);
       case undefined:
       case 'help':
       case '--help':
