@@ -87,12 +87,24 @@ export interface ExtraChannel {
   readonly alias: string;
   /** Manifest channel type: 0 sequential, 1 random read, 2 random write, 3 both. */
   readonly type: number;
+  /** What the limits allow (default both; a sequential channel takes only one). */
+  readonly access?: 'read' | 'write' | 'both';
 }
 
 export function runNexe(
   dir: string,
   nexe: string,
-  options: { args?: readonly string[]; input?: string; env?: Record<string, string>; image?: string; timeSeconds?: number; engine?: Engine; channels?: readonly ExtraChannel[] } = {},
+  options: {
+    args?: readonly string[];
+    input?: string;
+    env?: Record<string, string>;
+    image?: string;
+    timeSeconds?: number;
+    engine?: Engine;
+    channels?: readonly ExtraChannel[];
+    /** The [mapping] mode of the standard channels (default pipe; `zerovm run` says char). */
+    stdio?: 'pipe' | 'char';
+  } = {},
 ): RunResult {
   const stdin = join(dir, 'stdin');
   const stdout = join(dir, 'stdout');
@@ -108,11 +120,7 @@ export function runNexe(
       args: [nexe.split('/').pop() as string, ...(options.args ?? [])],
       env: options.env ?? {},
       fstab,
-      mappings: [
-        { channel: '/dev/stdin', mode: 'pipe' },
-        { channel: '/dev/stdout', mode: 'pipe' },
-        { channel: '/dev/stderr', mode: 'pipe' },
-      ],
+      mappings: ['/dev/stdin', '/dev/stdout', '/dev/stderr'].map((c) => ({ channel: c, mode: options.stdio ?? 'pipe' })),
       ...(options.timeSeconds !== undefined ? { timeSeconds: options.timeSeconds } : {}),
     }),
   );
@@ -123,7 +131,7 @@ export function runNexe(
     channel(nvram, '/dev/nvram', 3, true, false),
   ];
   if (options.image) channels.push(channel(options.image, '/dev/image', 1, true, false));
-  for (const c of options.channels ?? []) channels.push(channel(c.path, c.alias, c.type, true, true));
+  for (const c of options.channels ?? []) channels.push(channel(c.path, c.alias, c.type, c.access !== 'write', c.access !== 'read'));
   const manifestPath = join(dir, 'manifest');
   writeFileSync(manifestPath, formatManifest({ version: MANIFEST_VERSION, program: nexe, timeout: 60, memory: 256 * 1024 * 1024, memoryEtag: false, channels }));
   const result = runSession({ manifestPath, engine: options.engine ?? nativeEngine, preallocate: false });
