@@ -6,7 +6,7 @@
  * validator at the final link. Archives are written deterministically
  * (ar's `D`: zero times, owners and modes, as `zerovm bundle` does) unless
  * the user asks for `U`. Everything else is GNU ar's own command line and
- * behaviour (toolchain/README.md, "Archives").
+ * behaviour (toolchain/README.md, "Archives and configure").
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

@@ -27,6 +27,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { validateNexe } from '../validator/validate-nexe.js';
+import { narrowLineTableAddresses } from './debug-line.js';
 import { sandboxAssembly, SandboxError } from './sandbox.js';
 
 const run = promisify(execFile);
@@ -328,6 +329,7 @@ export async function linkNexe(tools: Tools, output: string, options: LinkOption
   await tool(tools.ld, args);
   const bytes = new Uint8Array(readFileSync(output));
   patchOsAbi(bytes);
+  narrowLineTableAddresses(bytes);
   writeFileSync(output, bytes);
   const problems = validationProblems(bytes);
   if (problems.length > 0) {

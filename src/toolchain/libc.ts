@@ -89,8 +89,14 @@ const VARIANTS: readonly { source: string; object: string; flags: readonly strin
   { source: 'time/strftime.c', object: 'wcsftime', flags: ['-DMAKE_WCSFTIME'] },
 ];
 
-/** Flags newlib is compiled with (its Makefile.shared's, minus the cross-compiler ones). */
-const NEWLIB_CFLAGS = ['-O2', '-fno-builtin', '-D_COMPILING_NEWLIB', '-DHAVE_INIT_FINI_ARRAY', '-w'];
+/**
+ * Flags newlib is compiled with (its Makefile.shared's, minus the
+ * cross-compiler ones). HAVE_FCNTL: fcntl() reaches zrt's _fcntl (without
+ * it newlib's fcntl() fails with ENOSYS), fdopen() checks the descriptor's
+ * access mode, and stdout is line buffered only when it is a terminal (a
+ * char-device channel), not always.
+ */
+const NEWLIB_CFLAGS = ['-O2', '-fno-builtin', '-D_COMPILING_NEWLIB', '-DHAVE_INIT_FINI_ARRAY', '-DHAVE_FCNTL', '-w'];
 
 function listFiles(dir: string, ext: string): string[] {
   return readdirSync(dir)

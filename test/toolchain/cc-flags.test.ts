@@ -229,17 +229,51 @@ describe.skipIf(skip)('zerovm cc: gcc flag families end to end', () => {
       expect(spawnSync('readelf', ['-S', join(dir, 'debug0.nexe')], { encoding: 'utf8' }).stdout).not.toMatch(/debug_line/);
     });
 
-    it('assembly with .file 0 and .loc views (gcc -g -O1 output) assembles, its line table intact', () => {
-      writeFileSync(join(dir, 'leaf.c'), 'int twice(int x) { return 2 * x; }\n');
-      const host = spawnSync('gcc', ['-mx32', '-O1', '-g', '-fno-pic', '-S', '-o', 'leaf.s', 'leaf.c'], { cwd: dir, encoding: 'utf8' });
+    it('assembly with .file 0 and .loc views (gcc -g -O1 output): addr2line names the lines GNU as would', () => {
+      writeFileSync(join(dir, 'leaf.c'), 'int twice(int x) {\n  int y = 2 * x;\n  return y + 1;\n}\nint main(void) {\n  return twice(20);\n}\n');
+      const host = spawnSync('gcc', ['-mx32', '-O1', '-g', '-fno-pic', '-fno-asynchronous-unwind-tables', '-S', '-o', 'leaf.s', 'leaf.c'], { cwd: dir, encoding: 'utf8' });
       expect(host.status).toBe(0);
       const asm = readFileSync(join(dir, 'leaf.s'), 'utf8');
       expect(asm).toMatch(/\.file 0 /);
       expect(asm).toMatch(/\.loc 1 1 \d+ view /);
       ok(['-c', '-o', 'leaf.o', 'leaf.s']);
-      // readelf, not addr2line: clang's table has 8-byte addresses beside gcc's 4-byte x32 DWARF (toolchain/README.md "Known limits").
       const table = spawnSync('readelf', ['--debug-dump=decodedline', join(dir, 'leaf.o')], { encoding: 'utf8' }).stdout;
       expect(table).toMatch(/^leaf\.c\s+1\s+0\s/m);
+      // Linked, the line table's 8-byte addresses are narrowed to gcc's 4-byte x32 DWARF (debug-line.ts).
+      ok(['-g', '-o', 'leaf.nexe', 'leaf.s']);
+      // The same assembly through GNU as, for the lines a host toolchain gives.
+      const reference = spawnSync('gcc', ['-mx32', '-nostdlib', '-e', 'main', '-o', 'leaf.host', 'leaf.s'], { cwd: dir, encoding: 'utf8' });
+      expect(reference.status).toBe(0);
+      const linesAt = (file: string): string[] => {
+        const syms = symbols(file);
+        const at = (name: string, delta: number): string => `0x${((syms.get(name) as bigint) + BigInt(delta)).toString(16)}`;
+        const r = spawnSync('addr2line', ['-e', join(dir, file), at('twice', 0), at('twice', 3), at('main', 0)], { encoding: 'utf8' });
+        expect(r.stderr).toBe('');
+        return r.stdout.trim().split('\n').map((l) => l.replace(/^.*\//, ''));
+      };
+      const lines = linesAt('leaf.nexe');
+      expect(lines).toEqual(linesAt('leaf.host'));
+      expect(lines.every((l) => /^leaf\.c:\d+$/.test(l))).toBe(true);
+    });
+
+    it('call-frame information (.debug_frame) follows the rewritten code: the CFA returns to %rsp where the frame pointer is restored', () => {
+      ok(['-g', '-O0', '-o', 'frames.nexe', 'debug.c']);
+      const syms = symbols('frames.nexe');
+      const work = syms.get('work') as bigint;
+      const main = syms.get('main') as bigint;
+      const frames = spawnSync('readelf', ['--debug-dump=frames', join(dir, 'frames.nexe')], { encoding: 'utf8' }).stdout;
+      const fde = new RegExp(`FDE cie=\\w+ pc=0*${work.toString(16)}\\.\\.0*([0-9a-f]+)\\n([\\s\\S]*?)\\n\\n`).exec(frames);
+      expect(fde, frames).not.toBeNull();
+      expect(BigInt(`0x${fde?.[1]}`)).toBeLessThanOrEqual(main);
+      const body = fde?.[2] ?? '';
+      expect(body).toMatch(/DW_CFA_def_cfa_register: r6 \(rbp\)/);
+      const restored = /to 0*([0-9a-f]+)\n\s+DW_CFA_def_cfa: r7 \(rsp\) ofs 8/.exec(body);
+      expect(restored, body).not.toBeNull();
+      // `popq %rbp` became `popq %r11; movl %r11d, %ebp; addq %r15, %rbp`: the rule changes right after the last of them.
+      const dump = spawnSync('objdump', ['-d', `--start-address=${work}`, `--stop-address=${main}`, join(dir, 'frames.nexe')], { encoding: 'utf8' }).stdout;
+      const rebase = /^\s+([0-9a-f]+):\s+4c 01 fd\s+add\s+%r15,%rbp$/m.exec(dump);
+      expect(rebase, dump).not.toBeNull();
+      expect(BigInt(`0x${restored?.[1]}`)).toBe(BigInt(`0x${rebase?.[1]}`) + 3n);
     });
   });
 

@@ -11,14 +11,23 @@
  * "Command lines" for zvsh's nvram):
  * - file descriptors 0, 1, 2 are the channels /dev/stdin, /dev/stdout,
  *   /dev/stderr; open() of a channel's alias gives a descriptor on it
- *   (reads and writes pass the descriptor's position as the trap offset,
- *   which sequential channels ignore);
+ *   (reads and writes pass the position as the trap offset, which
+ *   sequential channels ignore); dup(), dup2() and fcntl(F_DUPFD) share
+ *   the open file description (position and status flags) as POSIX says;
+ *   fcntl() answers F_GETFD/F_SETFD/F_GETFL/F_SETFL (O_APPEND);
+ *   lseek() works on random-access channels and image files (ESPIPE on
+ *   sequential channels), SEEK_END counting what this session wrote;
  * - argv and the environment come from the channel /dev/nvram, in the
  *   format zvsh writes (src/runtime/nvram.ts): one record per line;
  *   [mapping] modes decide what fstat() says (char devices make stdio line
  *   buffered); [time] seconds is the clock;
  * - [fstab] channel=ALIAS,mountpoint=DIR,access=ro mounts a tar image
  *   read-only: open() of a path under DIR reads the file out of the image;
+ *   the working directory starts at '/', chdir() moves it to a directory
+ *   of the image and getcwd() tells it; stat() says S_IFDIR for the
+ *   image's directories (listed ones, the parents of its files, '/'),
+ *   S_IFREG for its files, and for a channel what its [mapping] mode or
+ *   its type says (fstat below);
  * - sbrk() hands out the heap the user manifest describes;
  * - the clock is deterministic: gettimeofday() returns the [time] seconds
  *   (0 without one) and never advances; times() reports zero CPU time;
@@ -36,8 +45,14 @@
 #include <unistd.h>
 #include <zerovm.h>
 
-#undef errno
-extern int errno;
+/*
+ * errno is the C library's own (newlib's per-thread _REENT->_errno), not
+ * the global that libgloss-style system calls set: newlib's _read_r...
+ * wrappers copy a global errno only when it is non-zero, so setting the
+ * real one works for them too, and it is the only one that reaches a
+ * program through the calls no wrapper stands in front of (dup, dup2,
+ * chdir, getcwd) or that ignore a failure's errno (isatty's returns 0).
+ */
 
 #define TRAP_READ 0x64616552u
 #define TRAP_WRITE 0x74697257u
@@ -211,14 +226,72 @@ static void mount_image(int ch, const char *mountpoint) {
   }
 }
 
+/* The working directory: "/" or an absolute, normalised directory of the image. */
+static char *cwd;
+
+/* PATH made absolute against the working directory; malloc'd, or 0. */
+static char *resolve(const char *path) { return absolute(strcmp(cwd, "/") == 0 ? "" : cwd, path); }
+
 static struct image_file *image_lookup(const char *path) {
-  char *abs = absolute("", path);
+  char *abs = resolve(path);
   if (!abs) return 0;
   struct image_file *found = 0;
   for (int i = 0; i < image_count && !found; i++)
     if (strcmp(image_files[i].path, abs) == 0) found = &image_files[i];
   free(abs);
   return found;
+}
+
+/* True for '/', an image's directory entry, or a parent directory of an image member (tars need not list them). */
+static int is_directory(const char *path) {
+  char *abs = resolve(path);
+  if (!abs) return 0;
+  size_t n = strlen(abs);
+  int found = strcmp(abs, "/") == 0;
+  for (int i = 0; i < image_count && !found; i++) {
+    const char *p = image_files[i].path;
+    found = strncmp(p, abs, n) == 0 && (p[n] == '/' ? 1 : p[n] == 0 && image_files[i].is_dir);
+  }
+  free(abs);
+  return found;
+}
+
+int chdir(const char *path) {
+  if (!path || !*path) {
+    errno = ENOENT;
+    return -1;
+  }
+  if (!is_directory(path)) {
+    errno = image_count > 0 && image_lookup(path) ? ENOTDIR : ENOENT;
+    return -1;
+  }
+  char *abs = resolve(path);
+  if (!abs) {
+    errno = ENOMEM;
+    return -1;
+  }
+  free(cwd);
+  cwd = abs;
+  return 0;
+}
+
+char *getcwd(char *buf, size_t size) {
+  size_t need = strlen(cwd) + 1;
+  if (buf && size == 0) {
+    errno = EINVAL;
+    return 0;
+  }
+  if (size != 0 && size < need) {
+    errno = ERANGE;
+    return 0;
+  }
+  /* getcwd(NULL, n) allocates, as glibc and the BSDs do. */
+  if (!buf && !(buf = malloc(size ? size : need))) {
+    errno = ENOMEM;
+    return 0;
+  }
+  memcpy(buf, cwd, need);
+  return buf;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -228,14 +301,24 @@ enum { FD_FREE, FD_CHANNEL, FD_IMAGE };
 enum { MODE_DEFAULT, MODE_PIPE, MODE_CHAR, MODE_FILE };
 #define MAX_FDS 64
 
+/* An open file description: what open() creates and dup() shares. */
+struct description {
+  int refs;
+  int flags; /* the access mode and O_APPEND */
+  int64_t pos;
+};
+
 struct fd {
   int kind;
   int channel;
-  int64_t pos;
+  struct description *d;
   struct image_file *file;
+  int fd_flags; /* FD_CLOEXEC: kept for F_GETFD, although no exec exists */
 };
 static struct fd fds[MAX_FDS];
 static unsigned char *channel_modes; /* per channel: MODE_* from [mapping] */
+/* per random-access channel: its size, grown by this session's writes (SEEK_END, fstat) */
+static int64_t *channel_ends;
 
 static struct fd *get_fd(int fd) {
   if (fd < 0 || fd >= MAX_FDS || fds[fd].kind == FD_FREE) {
@@ -254,12 +337,28 @@ static int new_fd(void) {
 
 static int is_random(int ch) { return channels[ch].size > 0 || channels[ch].type == 1 || channels[ch].type == 3; }
 
+static struct description *new_description(int flags, int64_t pos) {
+  struct description *d = malloc(sizeof *d);
+  if (!d) {
+    errno = ENOMEM;
+    return 0;
+  }
+  *d = (struct description){1, flags & (O_ACCMODE | O_APPEND), pos};
+  return d;
+}
+
+static void release(struct fd *f) {
+  if (--f->d->refs == 0) free(f->d);
+  f->kind = FD_FREE;
+}
+
 int _open(const char *path, int flags, ...) {
   int ch = channel_by_alias(path);
   int fd;
   if (ch >= 0) {
-    if ((fd = new_fd()) < 0) return -1;
-    fds[fd] = (struct fd){FD_CHANNEL, ch, (flags & O_APPEND) ? channels[ch].size : 0, 0};
+    struct description *d;
+    if ((fd = new_fd()) < 0 || !(d = new_description(flags, (flags & O_APPEND) ? channel_ends[ch] : 0))) return -1;
+    fds[fd] = (struct fd){FD_CHANNEL, ch, d, 0, 0};
     return fd;
   }
   struct image_file *file = image_count > 0 ? image_lookup(path) : 0;
@@ -272,8 +371,9 @@ int _open(const char *path, int flags, ...) {
       errno = EISDIR;
       return -1;
     }
-    if ((fd = new_fd()) < 0) return -1;
-    fds[fd] = (struct fd){FD_IMAGE, image_channel, 0, file};
+    struct description *d;
+    if ((fd = new_fd()) < 0 || !(d = new_description(flags, 0))) return -1;
+    fds[fd] = (struct fd){FD_IMAGE, image_channel, d, file, 0};
     return fd;
   }
   errno = (flags & O_CREAT) ? EROFS : ENOENT;
@@ -283,7 +383,7 @@ int _open(const char *path, int flags, ...) {
 int _close(int fd) {
   struct fd *f = get_fd(fd);
   if (!f) return -1;
-  f->kind = FD_FREE;
+  release(f);
   return 0;
 }
 
@@ -299,15 +399,15 @@ int _read(int fd, void *buf, size_t size) {
   struct fd *f = get_fd(fd);
   if (!f) return -1;
   if (f->kind == FD_IMAGE) {
-    int64_t left = f->file->size - f->pos;
+    int64_t left = f->file->size - f->d->pos;
     if (left <= 0) return 0;
     if ((int64_t)size > left) size = (size_t)left;
-    int r = result(channel_read(f->channel, buf, size, f->file->offset + f->pos));
-    if (r > 0) f->pos += r;
+    int r = result(channel_read(f->channel, buf, size, f->file->offset + f->d->pos));
+    if (r > 0) f->d->pos += r;
     return r;
   }
-  int r = result(channel_read(f->channel, buf, size, f->pos));
-  if (r > 0) f->pos += r;
+  int r = result(channel_read(f->channel, buf, size, f->d->pos));
+  if (r > 0) f->d->pos += r;
   return r;
 }
 
@@ -318,8 +418,11 @@ int _write(int fd, const void *buf, size_t size) {
     errno = EBADF;
     return -1;
   }
-  int r = result(channel_write(f->channel, buf, size, f->pos));
-  if (r > 0) f->pos += r;
+  int random = is_random(f->channel);
+  if (random && (f->d->flags & O_APPEND)) f->d->pos = channel_ends[f->channel];
+  int r = result(channel_write(f->channel, buf, size, f->d->pos));
+  if (r > 0) f->d->pos += r;
+  if (random && f->d->pos > channel_ends[f->channel]) channel_ends[f->channel] = f->d->pos;
   return r;
 }
 
@@ -328,18 +431,18 @@ off_t _lseek(int fd, off_t offset, int whence) {
   if (!f) return -1;
   int64_t size;
   if (f->kind == FD_IMAGE) size = f->file->size;
-  else if (is_random(f->channel)) size = channels[f->channel].size;
+  else if (is_random(f->channel)) size = channel_ends[f->channel];
   else {
     errno = ESPIPE;
     return -1;
   }
-  int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? f->pos : whence == SEEK_END ? size : -1;
+  int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? f->d->pos : whence == SEEK_END ? size : -1;
   if (base < 0 || base + offset < 0) {
     errno = EINVAL;
     return -1;
   }
-  f->pos = base + offset;
-  return (off_t)f->pos;
+  f->d->pos = base + offset;
+  return (off_t)f->d->pos;
 }
 
 static int channel_mode(int ch) {
@@ -362,17 +465,17 @@ int _fstat(int fd, struct stat *st) {
   }
   int mode = channel_mode(f->channel);
   st->st_mode = (mode == MODE_CHAR ? S_IFCHR : mode == MODE_PIPE ? S_IFIFO : S_IFREG) | 0666;
-  st->st_size = (off_t)channels[f->channel].size;
+  st->st_size = (off_t)(is_random(f->channel) ? channel_ends[f->channel] : channels[f->channel].size);
   st->st_ino = (ino_t)(f->channel + 1);
   return 0;
 }
 
 int _stat(const char *path, struct stat *st) {
   struct image_file *file = image_count > 0 ? image_lookup(path) : 0;
-  if (file) {
+  if (file || is_directory(path)) {
     memset(st, 0, sizeof *st);
-    st->st_mode = (file->is_dir ? S_IFDIR | 0555 : S_IFREG | 0444);
-    st->st_size = (off_t)file->size;
+    st->st_mode = (!file || file->is_dir ? S_IFDIR | 0555 : S_IFREG | 0444);
+    st->st_size = file ? (off_t)file->size : 0;
     st->st_nlink = 1;
     st->st_blksize = 4096;
     return 0;
@@ -433,9 +536,78 @@ int _mkdir(const char *path, int mode) { return (void)path, (void)mode, nosys();
 int _fork(void) { return nosys(); }
 int _wait(int *status) { return (void)status, nosys(); }
 int _execve(const char *path, char *const argv[], char *const envp[]) { return (void)path, (void)argv, (void)envp, nosys(); }
+/* Makes TO (free, or closed first) another descriptor of FROM's open file description. */
+static int duplicate(int from, int to) {
+  if (fds[to].kind != FD_FREE) release(&fds[to]);
+  fds[to] = fds[from];
+  fds[to].fd_flags = 0;
+  fds[to].d->refs++;
+  return to;
+}
+
+/* The lowest free descriptor at or above LOW. */
+static int free_fd_from(int low) {
+  for (int i = low; i < MAX_FDS; i++)
+    if (fds[i].kind == FD_FREE) return i;
+  errno = low < MAX_FDS ? EMFILE : EINVAL;
+  return -1;
+}
+
+int dup(int fd) {
+  if (!get_fd(fd)) return -1;
+  int to = free_fd_from(0);
+  return to < 0 ? -1 : duplicate(fd, to);
+}
+
+int dup2(int fd, int to) {
+  if (!get_fd(fd)) return -1;
+  if (to < 0 || to >= MAX_FDS) {
+    errno = EBADF;
+    return -1;
+  }
+  return to == fd ? to : duplicate(fd, to);
+}
+
+/*
+ * fcntl (newlib's fcntl() reaches it with HAVE_FCNTL, libc.ts). Locks and
+ * the other commands fail with ENOSYS; F_SETFL changes O_APPEND only, and
+ * refuses what a channel cannot do (O_NONBLOCK, O_ASYNC: reads and writes
+ * are always whole trap calls) rather than pretend.
+ */
 int _fcntl(int fd, int cmd, int arg) {
-  (void)cmd, (void)arg;
-  return get_fd(fd) ? nosys() : -1;
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  switch (cmd) {
+  case F_DUPFD:
+  case F_DUPFD_CLOEXEC: {
+    if (arg < 0) {
+      errno = EINVAL;
+      return -1;
+    }
+    int to = free_fd_from(arg);
+    if (to < 0) return -1;
+    duplicate(fd, to);
+    if (cmd == F_DUPFD_CLOEXEC) fds[to].fd_flags = FD_CLOEXEC;
+    return to;
+  }
+  case F_GETFD:
+    return f->fd_flags;
+  case F_SETFD:
+    f->fd_flags = arg & FD_CLOEXEC;
+    return 0;
+  case F_GETFL:
+    return f->d->flags;
+  case F_SETFL:
+    /* As Linux: the access mode and creation flags in ARG are ignored. */
+    if (arg & ~(O_ACCMODE | O_APPEND | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)) {
+      errno = EINVAL;
+      return -1;
+    }
+    f->d->flags = (f->d->flags & ~O_APPEND) | (arg & O_APPEND);
+    return 0;
+  default:
+    return nosys();
+  }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -607,8 +779,11 @@ void __zrt_init(void) {
   channels = manifest->channels;
   heap_end = (uintptr_t)manifest->heap_ptr;
   heap_limit = heap_end + manifest->heap_size;
-  for (int i = 0; i < 3 && i < manifest->channels_count; i++) fds[i] = (struct fd){FD_CHANNEL, i, 0, 0};
+  for (int i = 0; i < 3 && i < manifest->channels_count; i++) fds[i] = (struct fd){FD_CHANNEL, i, new_description(i == 0 ? O_RDONLY : O_WRONLY, 0), 0, 0};
   channel_modes = calloc((size_t)manifest->channels_count + 1, 1);
+  channel_ends = calloc((size_t)manifest->channels_count + 1, sizeof *channel_ends);
+  for (int i = 0; i < manifest->channels_count; i++) channel_ends[i] = channels[i].size;
+  cwd = strdup("/");
   static char *empty_env[1];
   environ = 0;
   char *text = nvram_text();
