@@ -82,6 +82,12 @@ export interface SessionOptions {
   readonly channelLimits?: Readonly<Partial<Record<(typeof STANDARD_CHANNELS)[number], ChannelLimits>>>;
   /** A tar file mounted read-only at '/' (the C library of `zerovm cc` reads it). */
   readonly image?: string;
+  /**
+   * Seconds since 1970 (UTC), an integer, that the C library of `zerovm cc`
+   * gives for time() and gettimeofday(): the nvram's [time] section. The
+   * clock does not advance during the session. Default: none (the clock reads 0).
+   */
+  readonly clock?: number;
   /** Bytes for the whole session, 1 .. 4 GiB. Default 64 MiB. */
   readonly memory?: number;
   /** Seconds of wall time. Default 60. */
@@ -272,7 +278,7 @@ export function runProgramSession(program: Program, options: SessionOptions, str
   const fstab: NvramMount[] = options.image === undefined ? [] : [{ channel: IMAGE, mountpoint: '/', access: 'ro', removable: false }];
   const mappings: NvramMapping[] = planned.slice(0, 3).map((p) => ({ channel: p.spec.alias, mode: p.mapping }));
   const argv0 = options.argv0 ?? (program.path === undefined ? 'program' : program.path.split('/').pop() ?? 'program');
-  const nvram = formatNvram({ args: [argv0, ...(options.args ?? [])], env: { ...(options.env ?? {}) }, fstab, mappings });
+  const nvram = formatNvram({ args: [argv0, ...(options.args ?? [])], env: { ...(options.env ?? {}) }, fstab, mappings, ...(options.clock === undefined ? {} : { timeSeconds: options.clock }) });
   const specs: ChannelSpec[] = [
     ...planned.map((p) => p.spec),
     { uri: `memory:${NVRAM}`, alias: NVRAM, type: ChannelType.RGetRPut, etag: false, limits: { gets: UNLIMITED, getSize: UNLIMITED, puts: 0n, putSize: 0n }, memory: new MemoryFile(Buffer.from(nvram)) },

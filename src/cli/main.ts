@@ -18,7 +18,7 @@ usage:
                                          run a session (the original's command line; report on stdout)
   zerovm run [--memory N] [--timeout S] [--channel ALIAS=PATH[:ro|:wo|:rw]] [--env NAME=VALUE]
              [--report FILE] [--save-dir DIR] [--engine native|unicorn|auto] [--image FILE.tar]
-             [--skip-validation [--unsafe]]
+             [--time SECONDS] [--skip-validation [--unsafe]]
              PROGRAM.nexe|APP.zapp [ARGS...]
                                          run a program or a zapp with the host's stdin/stdout/stderr; exits with its code
                                          (--image / a zapp's files: a read-only file system at '/')

@@ -17,7 +17,8 @@
  * ALIAS=PATH[:ro|:wo|:rw] (an extra channel: random read-only, sequential
  * write-only, or random read/write; ro by default) and --env NAME=VALUE
  * (the program's environment, passed in the nvram's [env] section — the
- * host environment is not).
+ * host environment is not), --time SECONDS (the clock the C library reads:
+ * the nvram's [time] section; it does not advance, and without it reads 0).
  *
  * Images and zapps: `--image FILE.tar` mounts a tar read-only at '/' (a
  * `/dev/image` channel and an nvram `[fstab]` record, which the C library
@@ -104,7 +105,7 @@ function parseRunArgs(argv: readonly string[]): {
       flags.add(name);
       continue;
     }
-    if (!['memory', 'timeout', 'report', 'save-dir', 'engine', 'channel', 'env', 'image'].includes(name)) throw new CliError(`unknown option ${arg}`);
+    if (!['memory', 'timeout', 'report', 'save-dir', 'engine', 'channel', 'env', 'image', 'time'].includes(name)) throw new CliError(`unknown option ${arg}`);
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new CliError(`option --${name} needs a value`);
     if (name === 'channel') channels.push(value);
@@ -208,7 +209,14 @@ function channelDefinition(c: ManifestChannel): ChannelDefinition {
  * --save-dir: the files `zerovm MANIFEST` would run this session from (a
  * record of it; the session itself does not read them).
  */
-function saveSession(dir: string, launch: Launch, programArg: string, extra: readonly ManifestChannel[], env: Record<string, string>, memory: number, timeout: number): void {
+/** --time SECONDS: a whole number of seconds since 1970, or undefined when not given. */
+function parseClock(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(value)) throw new CliError(`--time '${value}': expected whole seconds since 1970 (e.g. --time $(date +%s))`);
+  return Number(value);
+}
+
+function saveSession(dir: string, launch: Launch, programArg: string, extra: readonly ManifestChannel[], env: Record<string, string>, memory: number, timeout: number, clock: number | undefined): void {
   mkdirSync(dir, { recursive: true });
   const inputs = [resolve(programArg), ...(launch.image === undefined ? [] : [launch.image]), ...extra.map((c) => c.uri)];
   let programPath = resolve(programArg);
@@ -237,6 +245,7 @@ function saveSession(dir: string, launch: Launch, programArg: string, extra: rea
         { channel: '/dev/stdout', mode: 'char' },
         { channel: '/dev/stderr', mode: 'char' },
       ],
+      ...(clock === undefined ? {} : { timeSeconds: clock }),
     }),
   );
   const manifest: Manifest = {
@@ -275,6 +284,7 @@ export function runRun(argv: readonly string[]): number {
   const skipValidation = flags.has('skip-validation');
   const memory = parseAddress(options.get('memory') ?? String(64 * 1024 * 1024), '--memory');
   const timeout = parseAddress(options.get('timeout') ?? '60', '--timeout');
+  const clock = parseClock(options.get('time'));
   const saveDir = options.get('save-dir');
   const imageOption = options.get('image');
   try {
@@ -288,7 +298,7 @@ export function runRun(argv: readonly string[]): number {
     const launch: Launch = isZapp(program)
       ? launchZapp(program, args, extra, imageOption)
       : { program: resolve(program), zappProgram: undefined, argv: [program, ...args], image: imageOption === undefined ? undefined : resolve(imageOption) };
-    if (saveDir !== undefined) saveSession(resolve(saveDir), launch, program, extra, environmentVariables, memory, timeout);
+    if (saveDir !== undefined) saveSession(resolve(saveDir), launch, program, extra, environmentVariables, memory, timeout, clock);
     /* unvalidatedRun above decided whether unvalidated code may run on this engine */
     const loaded = Program.load(launch.program, { engine, skipValidation, unsafe: true });
     const outcome = loaded.runSync({
@@ -302,6 +312,7 @@ export function runRun(argv: readonly string[]): number {
       ...(launch.image === undefined ? {} : { image: launch.image }),
       memory,
       timeout,
+      ...(clock === undefined ? {} : { clock }),
     });
     const reportPath = options.get('report');
     if (reportPath !== undefined) writeFileSync(reportPath, outcome.report);

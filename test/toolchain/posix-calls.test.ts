@@ -130,5 +130,22 @@ describe.skipIf(skip)('zrt: descriptors, stat modes, working directory, clock, l
       });
     });
   }
+  describe.skipIf(engines.every((e) => e.skip))('zerovm run --time', () => {
+    const zerovmRun = (args: readonly string[]) => spawnSync(process.execPath, [join(ROOT, 'bin', 'zerovm.js'), 'run', ...args], { encoding: 'utf8', input: '' });
+    it('sets the clock time() and gettimeofday() read; without it the clock reads 0', () => {
+      // Without /dev/data and the image the program's other answers differ; its clock line is on stderr.
+      const clockLine = (stderr: string): string | undefined => stderr.split('\n').find((l) => l.startsWith('time: '));
+      const set = zerovmRun(['--time', '1700000000', nexe]);
+      expect(set.status).toBe(0);
+      expect(clockLine(set.stderr)).toBe('time: 1700000000 gettimeofday: 1700000000.000000 utc: 2023-11-14 22:13:20');
+      const unset = zerovmRun([nexe]);
+      expect(clockLine(unset.stderr)).toBe('time: 0 gettimeofday: 0.000000 utc: 1970-01-01 00:00:00');
+    });
+    it('refuses a clock that is not whole seconds', () => {
+      const r = zerovmRun(['--time', 'yesterday', nexe]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/--time 'yesterday': expected whole seconds since 1970/);
+    });
+  });
   availabilityTests(engines);
 });
