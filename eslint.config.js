@@ -47,6 +47,19 @@ export default tseslint.config(
     },
   },
   {
+    // etag.ts loads node:crypto on first use (createRequire), not an addon.
+    files: ['src/runtime/etag.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          addonPattern,
+          layer(['engines', 'emulator', 'addon'], 'the runtime drives engines only through src/runtime/engine.ts; the caller hands it an Engine'),
+          layer(['cli', 'api'], 'the runtime is below the embedding API and the CLI; they import it, not the other way round'),
+        ],
+      }],
+    },
+  },
+  {
     files: ['src/engines/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {

@@ -563,9 +563,9 @@ function validateBundle(state: PassState, bundle: number): void {
  * that length (the region's own length when there is nothing to trim).
  * Byte 0 is never part of the trailing run, as in the original.
  */
-export function haltTrimmedLength(code: Uint8Array): number {
+export function haltTrimmedLength(code: Uint8Array, haltStart = trailingHaltStart(code)): number {
   const length = code.length;
-  const last = Math.max(trailingHaltStart(code) - 1, 0);
+  const last = Math.max(haltStart - 1, 0);
   if (length - 1 - last <= 16) return length;
   const trimmed = Math.ceil((last + 17) / BUNDLE_SIZE) * BUNDLE_SIZE;
   return Math.min(trimmed, length);
@@ -623,6 +623,8 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
   const size = code.length;
   const words = (size >> 5) + 1;
   const tables = FORMS.policy[policy];
+  /* where the trailing hlt run starts (scanned once: the region model and the loop below both need it) */
+  const haltTail = trailingHaltStart(code);
   const state: PassState = {
     code,
     size,
@@ -634,7 +636,7 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
     strings: properties.stringSandboxing,
     selfExchangeIsOneWrite: properties.selfExchangeIsOneWrite,
     regionEnd: exact ? input.length : size,
-    jumpLimit: exact ? haltTrimmedLength(input) : size,
+    jumpLimit: exact ? haltTrimmedLength(input, code === input ? haltTail : trailingHaltStart(input)) : size,
     validTargets: new Uint32Array(words),
     jumpTargets: new Uint32Array(words),
     jumpSources: new Uint32Array(words),
@@ -645,7 +647,6 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
    * nothing: exactly what validateBundle's one-byte fast path would find
    * (no error, every next byte a valid target), without decoding each.
    */
-  const haltTail = trailingHaltStart(code);
   for (let bundle = 0; bundle < size; bundle += BUNDLE_SIZE) {
     if (bundle >= haltTail) state.validTargets[bundle >> 5] = ONE_BYTE_TARGETS;
     else validateBundle(state, bundle);
