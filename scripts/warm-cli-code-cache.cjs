@@ -3,8 +3,8 @@
 // `zerovm` process typically runs (a hello session on every engine this
 // machine has, a validation, `zerovm run`), then saves V8's code cache,
 // which by then holds the bytecode of every function those runs compiled.
-// The commands' output is discarded; each may fail (no engine built yet:
-// `npm install` builds the addons after dist/), the cache is then smaller.
+// The commands' output is discarded; each may fail (no engine built: the
+// addons need cmake and a C++ compiler), the cache is then smaller.
 'use strict';
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
