@@ -27,7 +27,7 @@
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -53,7 +53,6 @@ const precompiledForms = {
   },
 };
 
-rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
 const result = await build({
   absWorkingDir: ROOT,
@@ -76,7 +75,9 @@ if (result.warnings.length > 0 || result.outputFiles.length !== 1) {
 }
 const body = result.outputFiles[0].text;
 const hash = createHash('sha256').update(body).digest('hex');
-writeFileSync(BUNDLE, `// zerovm bundle ${hash}\n${body}`);
+/* replaced by a rename: a zerovm process starting meanwhile reads the old bundle or the new, never half of one */
+writeFileSync(`${BUNDLE}.${process.pid}.tmp`, `// zerovm bundle ${hash}\n${body}`);
+renameSync(`${BUNDLE}.${process.pid}.tmp`, BUNDLE);
 
 /* The code cache, made by a child with no NODE_OPTIONS: V8 rejects a cache made under other flags. */
 const env = { ...process.env };

@@ -6,7 +6,7 @@
 // The commands' output is discarded; each may fail (no engine built: the
 // addons need cmake and a C++ compiler), the cache is then smaller.
 'use strict';
-const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { loadCli } = require('../bin/zerovm.js');
@@ -55,7 +55,9 @@ async function main() {
   }
   process.exitCode = 0;
   rmSync(tmp, { recursive: true, force: true });
-  writeFileSync(`${bundle}.cache`, Buffer.concat([Buffer.from(stamp, 'latin1'), script.createCachedData()]));
+  /* a rename, as for the bundle: never half a cache (until then the old one, whose stamp no longer matches, goes unused) */
+  writeFileSync(`${bundle}.cache.${process.pid}.tmp`, Buffer.concat([Buffer.from(stamp, 'latin1'), script.createCachedData()]));
+  renameSync(`${bundle}.cache.${process.pid}.tmp`, `${bundle}.cache`);
   process.stderr.write(`warmed by ${statuses.join(', ')}\n`);
 }
 
