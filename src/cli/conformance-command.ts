@@ -7,7 +7,8 @@
  * Pipeline position: main.ts -> here -> src/conformance/cli.ts (the
  * runner's command line, shared with the stand-alone zerovm-conformance
  * package). Only this module knows where this project's command and suite
- * are: both relative to the package root (dist/cli/ -> ../..).
+ * are: both relative to the package root (dist/cli/ -> ../.., and the same
+ * from the command-line bundle in dist/bundle/, spec/runtime.md "Process start").
  */
 import { fileURLToPath } from 'node:url';
 import { main, type OwnImplementation } from '../conformance/cli.js';

@@ -4,8 +4,9 @@
  * Pipeline position: the outermost layer; every subcommand lives in its own
  * module in this folder and returns a process exit code (it never calls
  * process.exit, so buffered output is always flushed). Each is imported
- * only when it runs: the validator's tables and the engines take ~100 ms to
- * load, which `--version`, `help` and `bundle` need not pay.
+ * only when it runs, so a command initialises only its own modules; in the
+ * command-line bundle (bin/zerovm.js -> dist/bundle/zerovm.cjs) the same
+ * holds (spec/runtime.md, "Process start").
  */
 import { CliError } from './args.js';
 import { VERSION } from './version.js';

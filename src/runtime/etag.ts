@@ -19,7 +19,8 @@
  *   - the memory etag hashes every readable region in address order, each
  *     region in full (inaccessible pages are skipped).
  */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { createRequire } from 'node:module';
 
 export const ETAG_ALGORITHM = 'sha1';
 
@@ -29,9 +30,21 @@ export const MEMORY_ETAG_ALIAS = '/dev/memory';
 /** The digest of nothing: the etag of a channel that moved no byte, or of memory never loaded. */
 export const EMPTY_DIGEST = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
 
+/**
+ * node:crypto, loaded on the first etag rather than with this module:
+ * loading it costs a `zerovm` process several milliseconds at start
+ * (spec/runtime.md, "Process start"), and most sessions ask for no etag.
+ */
+let crypto: typeof import('node:crypto') | undefined;
+
+function createSha1(): Hash {
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  return crypto.createHash(ETAG_ALGORITHM);
+}
+
 /** A running SHA-1 over a stream of byte chunks. */
 export class StreamingEtag {
-  private readonly hash: Hash = createHash(ETAG_ALGORITHM);
+  private readonly hash: Hash = createSha1();
   private bytes = 0;
 
   /** Adds bytes; the view may alias sandbox memory, it is consumed before returning. */

@@ -104,6 +104,24 @@ function listFiles(dir: string, ext: string): string[] {
     .sort();
 }
 
+/** The sandboxing pass's modules (att.ts and sandbox.ts, or their .js). */
+const PASS_SOURCE = /^(att|sandbox)\.(ts|js)$/;
+
+/**
+ * Where the pass's modules are: beside this one (src/toolchain under tsx,
+ * dist/toolchain), or, when this code runs from the command-line bundle
+ * (dist/bundle, spec/runtime.md "Process start"), tsc's copies in
+ * dist/toolchain, which the same build wrote. Never nowhere: a key
+ * without the pass would keep a library the pass no longer makes.
+ */
+function passSourceDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const dir of [here, join(PACKAGE_ROOT, 'dist', 'toolchain')]) {
+    if (existsSync(dir) && readdirSync(dir).some((f) => PASS_SOURCE.test(f))) return dir;
+  }
+  throw new ToolchainError(`the sandboxing pass's sources (att, sandbox) are neither in ${here} nor in dist/toolchain: run \`npm run build\``);
+}
+
 /** The cache key: the newlib tarball, our toolchain files, the pass and the flags. */
 function buildKey(): string {
   const hash = createHash('sha256');
@@ -120,9 +138,9 @@ function buildKey(): string {
   };
   add(TOOLCHAIN_DIR);
   // The pass decides every instruction of the library: its source is part of the key.
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const f of readdirSync(here).sort()) {
-    if (/^(att|sandbox)\.(ts|js)$/.test(f)) hash.update(readFileSync(join(here, f)));
+  const passDir = passSourceDir();
+  for (const f of readdirSync(passDir).sort()) {
+    if (PASS_SOURCE.test(f)) hash.update(readFileSync(join(passDir, f)));
   }
   hash.update(JSON.stringify([SANDBOX_CFLAGS, NEWLIB_CFLAGS, LIBC_DIRS, LIBM_DIRS, [...EXCLUDED], VARIANTS, LAYOUT]));
   return hash.digest('hex').slice(0, 16);

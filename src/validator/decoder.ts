@@ -172,7 +172,7 @@ const SPECIAL_SEG_WRITE = 2;
 const SPECIAL_CONTROL = 4;
 const SPECIAL_DEBUG = 8;
 const SPECIAL_REGISTERS = (() => {
-  const t = new Uint8Array(F.forms.length);
+  const t = new Uint8Array(F.operandCount.length);
   for (let id = 0; id < t.length; id++) {
     const count = F.operandCount[id] as number;
     let bits = 0;

@@ -3,8 +3,9 @@
  *
  * Pipeline position: opcodes/*.ts (text) -> grammar.ts (FormSpec[]) -> here
  * -> decoder.ts. Nothing here is generated into the repository: the tables
- * are compiled when this module is first imported (a few milliseconds), so
- * the text tables stay the single source of truth.
+ * are compiled when this module is first imported (tens of milliseconds),
+ * or by `npm run build` for the command-line bundle (forms-precompiled.ts,
+ * forms-snapshot.ts), so the text tables stay the single source of truth.
  *
  * Layout: every form gets a small integer id (its index in `FORMS`). For
  * each (opcode space, opcode byte) the ids of the candidate forms are stored
@@ -20,6 +21,8 @@ import type { FormSpec, OperandSpec, DenyReason } from './opcodes/grammar.js';
 import { attributesUnder, DENY_REASONS } from './opcodes/grammar.js';
 import { FEATURE_BIT, isCpuFeature } from './features.js';
 import { POLICIES, type ValidationPolicy } from './policies.js';
+import { PRECOMPILED_FORMS } from './forms-precompiled.js';
+import { deserializeCompiledForms } from './forms-snapshot.js';
 
 /** Opcode spaces: the first index of the candidate lookup. */
 export const enum Space {
@@ -413,5 +416,14 @@ function compile(forms: FormSpec[]): CompiledForms {
   };
 }
 
-/** The compiled tables, built on first import. */
-export const FORMS: CompiledForms = compile(allFormSpecs());
+/**
+ * The compiled tables: built on first import, or, in the command-line
+ * bundle, taken from the same build's precompiled copy
+ * (`forms-precompiled.ts`).
+ */
+export const FORMS: CompiledForms = PRECOMPILED_FORMS === null ? compileForms() : deserializeCompiledForms(PRECOMPILED_FORMS, allFormSpecs);
+
+/** Compiles the text tables (what the build precompiles, and what tests compare the precompiled copy with). */
+export function compileForms(): CompiledForms {
+  return compile(allFormSpecs());
+}

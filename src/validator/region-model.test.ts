@@ -7,8 +7,9 @@
  * of them. The session validates its text and every TrapJail block with
  * this model, so these numbers are also the runtime's.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { haltTrimmedLength, validate } from './validate.js';
+import { haltTrimmedLength, trailingHaltStart, validate } from './validate.js';
 
 /** `code` bytes of 0x90 followed by hlt up to `size`. */
 function region(code: number, size: number): Uint8Array {
@@ -72,5 +73,55 @@ describe('validate() under the exact region model', () => {
 
   it('nacl: the region is padded to whole bundles, so hlt is code and every hlt start is a target', () => {
     expect(validate(jumpInto(0x21, 5, 0x10000), { policy: 'nacl' }).valid).toBe(true);
+  });
+});
+
+describe('the trailing hlt run (what validate() does not decode byte by byte)', () => {
+  /** The obvious definition, one byte at a time. */
+  function naiveTrailingHaltStart(bytes: Uint8Array): number {
+    let end = bytes.length;
+    while (end > 0 && bytes[end - 1] === 0xf4) end--;
+    return end;
+  }
+
+  it('trailingHaltStart agrees with a byte-by-byte scan, at any alignment in its buffer', () => {
+    const bytes = fc.array(fc.oneof(fc.constant(0xf4), fc.integer({ min: 0, max: 255 })), { maxLength: 80 });
+    fc.assert(
+      fc.property(bytes, fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 7 }), (head, tail, offset) => {
+        const buffer = new Uint8Array(offset + head.length + tail + 5).fill(0x90);
+        const region = buffer.subarray(offset, offset + head.length + tail);
+        region.set(head);
+        region.fill(0xf4, head.length);
+        expect(trailingHaltStart(region)).toBe(naiveTrailingHaltStart(region));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('a region ending in hlt bundles validates as it does when each of those bundles takes the per-instruction path', () => {
+    /* Code: nops, hlt, direct jumps anywhere in the region (into the hlt run too) and random bytes; then a hlt run.
+       In the twin, every hlt-only bundle starts with a nop instead, which the validator treats exactly as hlt
+       (a one-byte instruction that writes nothing) but which keeps the bundle out of the trailing run. */
+    const piece = fc.oneof(
+      fc.constant([0x90]),
+      fc.constant([0xf4]),
+      fc.integer({ min: -128, max: 127 }).map((d) => [0xeb, d & 0xff]),
+      fc.integer({ min: -64, max: 4096 }).map((d) => [0xe9, d & 0xff, (d >> 8) & 0xff, (d >> 16) & 0xff, (d >> 24) & 0xff]),
+      fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 6 }),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), fc.integer({ min: 0, max: 40 * 32 }), (pieces, halts) => {
+        const code = pieces.flat();
+        const region = new Uint8Array(code.length + halts).fill(0xf4);
+        region.set(code);
+        const twin = region.slice();
+        for (let bundle = 0; bundle + 32 <= twin.length; bundle += 32) {
+          if (twin.subarray(bundle, bundle + 32).every((b) => b === 0xf4)) twin[bundle] = 0x90;
+        }
+        const result = validate(region, { policy: 'nacl' });
+        expect(result).toEqual(validate(twin, { policy: 'nacl' }));
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

@@ -563,14 +563,46 @@ function validateBundle(state: PassState, bundle: number): void {
  * that length (the region's own length when there is nothing to trim).
  * Byte 0 is never part of the trailing run, as in the original.
  */
-export function haltTrimmedLength(code: Uint8Array): number {
+export function haltTrimmedLength(code: Uint8Array, haltStart = trailingHaltStart(code)): number {
   const length = code.length;
-  let last = length - 1;
-  while (last > 0 && code[last] === 0xf4) last--;
+  const last = Math.max(haltStart - 1, 0);
   if (length - 1 - last <= 16) return length;
   const trimmed = Math.ceil((last + 17) / BUNDLE_SIZE) * BUNDLE_SIZE;
   return Math.min(trimmed, length);
 }
+
+const HALT = 0xf4;
+/** Four hlt bytes read as one Int32Array element (a small integer to V8, unlike the Uint32 value). */
+const HALT_WORD = 0xf4f4f4f4 | 0;
+
+/**
+ * Where the run of `hlt` that ends `code` starts (`code.length` when the
+ * last byte is not one). A program's text is padded with such a sled to
+ * its 64 KiB end (spec/runtime.md), so a small program's region is mostly
+ * this run: it is scanned four bytes at a time, which matters when a
+ * process validates its program before the JIT has warmed up.
+ */
+export function trailingHaltStart(code: Uint8Array): number {
+  let end = code.length;
+  /* bytes, up to an end that is 4-byte aligned in the underlying buffer */
+  while (end > 0 && (code.byteOffset + end) % 4 !== 0) {
+    if (code[end - 1] !== HALT) return end;
+    end--;
+  }
+  const firstWord = Math.ceil(code.byteOffset / 4);
+  const wordCount = (code.byteOffset + end) / 4 - firstWord;
+  if (wordCount > 0) {
+    const words = new Int32Array(code.buffer, firstWord * 4, wordCount);
+    let w = wordCount;
+    while (w > 0 && words[w - 1] === HALT_WORD) w--;
+    end = (firstWord + w) * 4 - code.byteOffset;
+  }
+  while (end > 0 && code[end - 1] === HALT) end--;
+  return end;
+}
+
+/** validTargets of a bundle of one-byte instructions: every offset but the bundle start (always valid). */
+const ONE_BYTE_TARGETS = 0xfffffffe;
 
 /** Validates a code region. Never throws on any input bytes. */
 export function validate(input: Uint8Array, options: ValidateOptions = {}): ValidationResult {
@@ -591,6 +623,8 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
   const size = code.length;
   const words = (size >> 5) + 1;
   const tables = FORMS.policy[policy];
+  /* where the trailing hlt run starts (scanned once: the region model and the loop below both need it) */
+  const haltTail = trailingHaltStart(code);
   const state: PassState = {
     code,
     size,
@@ -602,13 +636,21 @@ export function validate(input: Uint8Array, options: ValidateOptions = {}): Vali
     strings: properties.stringSandboxing,
     selfExchangeIsOneWrite: properties.selfExchangeIsOneWrite,
     regionEnd: exact ? input.length : size,
-    jumpLimit: exact ? haltTrimmedLength(input) : size,
+    jumpLimit: exact ? haltTrimmedLength(input, code === input ? haltTail : trailingHaltStart(input)) : size,
     validTargets: new Uint32Array(words),
     jumpTargets: new Uint32Array(words),
     jumpSources: new Uint32Array(words),
     insn: new DecodedInstruction(),
   };
-  for (let bundle = 0; bundle < size; bundle += BUNDLE_SIZE) validateBundle(state, bundle);
+  /*
+   * Bundles in the trailing hlt run are 32 one-byte instructions that write
+   * nothing: exactly what validateBundle's one-byte fast path would find
+   * (no error, every next byte a valid target), without decoding each.
+   */
+  for (let bundle = 0; bundle < size; bundle += BUNDLE_SIZE) {
+    if (bundle >= haltTail) state.validTargets[bundle >> 5] = ONE_BYTE_TARGETS;
+    else validateBundle(state, bundle);
+  }
   reportBadJumpTargets(state);
   const errors = report.errors.sort((a, b) => a.offset - b.offset);
   return { valid: errors.length === 0, errors, size: exact ? input.length : size, base, policy };
