@@ -32,11 +32,14 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "sandbox_rules.h"
 
 namespace zvm_addon {
 
@@ -59,6 +62,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
                                  Self::template InstanceMethod<&Self::Protect>("protect"),
                                  Self::template InstanceMethod<&Self::Start>("start"),
                                  Self::template InstanceMethod<&Self::Resume>("resume"),
+                                 Self::template InstanceMethod<&Self::SaveTrapContext>("saveTrapContext"),
+                                 Self::template InstanceMethod<&Self::LoadTrapContext>("loadTrapContext"),
                                  Self::template InstanceMethod<&Self::Dispose>("dispose"),
                              });
   }
@@ -151,6 +156,36 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
       slots[kSlotPc] = runner_->fault_pc();
     }
     return Napi::Number::New(env, kind);
+  }
+
+  /* saveTrapContext(): the trap context (sandbox_rules.h) as a BigUint64Array. */
+  Napi::Value SaveTrapContext(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (disposed_) throw Napi::Error::New(env, "the session is disposed");
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, zvm::kTrapContextWords * sizeof(uint64_t));
+    const std::string error = runner_->SaveTrapContext(static_cast<uint64_t *>(buffer.Data()));
+    if (!error.empty()) throw Napi::Error::New(env, error);
+    napi_value array;
+    if (napi_create_typedarray(env, napi_biguint64_array, zvm::kTrapContextWords, buffer, 0, &array) != napi_ok)
+      throw Napi::Error::New(env, "saveTrapContext: cannot make the array");
+    return Napi::Value(env, array);
+  }
+
+  /* loadTrapContext(words: BigUint64Array): resume from a saved trap context. */
+  Napi::Value LoadTrapContext(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (disposed_) throw Napi::Error::New(env, "the session is disposed");
+    if (info.Length() < 1 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
+        info[0].As<Napi::TypedArray>().ElementLength() != zvm::kTrapContextWords) {
+      throw Napi::TypeError::New(env, "loadTrapContext(words: BigUint64Array(9))");
+    }
+    Napi::TypedArray array = info[0].As<Napi::TypedArray>();
+    uint64_t words[zvm::kTrapContextWords];
+    memcpy(words, static_cast<uint8_t *>(array.ArrayBuffer().Data()) + array.ByteOffset(), sizeof words);
+    const std::string error = runner_->LoadTrapContext(words);
+    if (!error.empty()) throw Napi::Error::New(env, error);
+    return env.Undefined();
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo &info) {

@@ -28,7 +28,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type Region, type Stop } from '../runtime/engine.js';
+import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type Region, type Stop, type TrapContext } from '../runtime/engine.js';
 import { ProtectionMap } from '../runtime/protection-map.js';
 import type { CpuFeature } from '../validator/features.js';
 
@@ -92,6 +92,9 @@ export interface AddonSession {
   protect(address: number, size: number, protection: number): void;
   start(entry: number, budgetMs: number): number;
   resume(result: number, budgetMs: number): number;
+  /** After a trap stop: the trap context words (native/src/sandbox_rules.h). */
+  saveTrapContext(): BigUint64Array;
+  loadTrapContext(words: BigUint64Array): void;
   dispose(): void;
 }
 
@@ -140,7 +143,7 @@ class AddonEngineSession implements EngineSession {
   private disposed = false;
 
   constructor(
-    private readonly engineName: string,
+    private readonly engineName: Engine['name'],
     private readonly addon: EngineAddon,
   ) {
     this.handle = new addon.Session(this.stopInfo);
@@ -168,6 +171,19 @@ class AddonEngineSession implements EngineSession {
   resume(result: number, budgetMs: number): Stop {
     this.checkLive();
     return this.stop(this.handle.resume(result | 0, budgetMs));
+  }
+
+  saveTrapContext(): TrapContext {
+    this.checkLive();
+    return { engine: this.engineName, words: this.handle.saveTrapContext() };
+  }
+
+  loadTrapContext(context: TrapContext): void {
+    this.checkLive();
+    if (context.engine !== this.engineName) {
+      throw new Error(`loadTrapContext: the context comes from the ${context.engine} engine, not the ${this.engineName} engine`);
+    }
+    this.handle.loadTrapContext(new BigUint64Array(context.words));
   }
 
   dispose(): void {

@@ -1,0 +1,124 @@
+/**
+ * Warm starts: a session stopped at TrapFork, kept as data, and what it
+ * takes to start another session from it (spec/runtime.md "Daemon mode").
+ *
+ * Pipeline position: session.ts takes a snapshot when a forkable session's
+ * program calls TrapFork and starts request sessions from one
+ * (`runWarmSession`); the daemon (daemon.ts), the embedding API's
+ * WarmStart and the CLI hand snapshots around. Nothing here runs code.
+ *
+ * The original forked its process: the request session was a copy-on-write
+ * copy of the daemon. Here a request gets a fresh engine session of the
+ * same layout, into which the snapshot's memory is copied, the page
+ * protections are replayed and the registers loaded (the engine's
+ * TrapContext). Only pages that are not all zero are kept: a fresh sandbox
+ * is zero already, so a request costs a cold session's set-up plus a copy
+ * of the memory the program actually used.
+ *
+ * Choices a reader may question:
+ * - A snapshot is plain data (no class instances, no descriptors), so it
+ *   survives structured cloning: the CLI hands one to its daemon process.
+ * - The memory is copied per request rather than mapped copy-on-write from
+ *   a shared file: both engines take it the same way, through views.
+ */
+import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type TrapContext } from './engine.js';
+import type { ChannelPositions, HostChannel, IoLimits } from './channels/index.js';
+import type { EtagEntry } from './etag.js';
+import { TRAMPOLINE_END, type Layout } from './layout.js';
+import type { PreparedProgram } from './session.js';
+
+const PAGE = 0x1000;
+
+/** Bytes of guest memory that were not all zero, at a sandbox address. */
+export interface MemoryRun {
+  readonly address: number;
+  readonly bytes: Uint8Array;
+}
+
+/** One channel of the session at the fork: what a request's channel must match, and where it goes on from. */
+export interface ChannelAtFork extends ChannelPositions {
+  readonly alias: string;
+  readonly type: number;
+  readonly limits: IoLimits;
+}
+
+/** A session stopped at TrapFork (spec/runtime.md "Daemon mode"). */
+export interface SessionSnapshot {
+  /** The engine that ran it; only that engine loads its context. */
+  readonly engine: Engine['name'];
+  readonly program: PreparedProgram;
+  readonly layout: Layout;
+  /** The memory etag was asked for (`/dev/memory`): every request reports it. */
+  readonly memoryEtag: boolean;
+  /** The engine's page protections at the fork (TrapJail included). */
+  readonly enginePages: readonly Region[];
+  /** The trap's view of memory at the fork. */
+  readonly trapPages: readonly Region[];
+  /** The readable memory that was not zero (the trampoline excepted: each engine writes its own). */
+  readonly data: readonly MemoryRun[];
+  readonly context: TrapContext;
+  /** In the program's order. */
+  readonly channels: readonly ChannelAtFork[];
+  /** The channels' etags at the fork: every request's report lists them first. */
+  readonly etags: readonly EtagEntry[];
+}
+
+function isZero(bytes: Uint8Array): boolean {
+  /* 8 bytes at a time where the view is aligned, which guest pages are */
+  if (bytes.byteOffset % 8 === 0 && bytes.length % 8 === 0) {
+    const words = new BigUint64Array(bytes.buffer, bytes.byteOffset, bytes.length / 8);
+    for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
+    return true;
+  }
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+/** Copies the pages of `pages` the host may read that are not all zero, merged into runs. */
+export function captureMemory(session: EngineSession, pages: readonly Region[]): MemoryRun[] {
+  const runs: MemoryRun[] = [];
+  for (const region of pages) {
+    if ((region.protection & (Protection.Read | Protection.Execute)) === 0) continue;
+    const start = Math.max(region.address, TRAMPOLINE_END);
+    const end = region.address + region.size;
+    let runStart = -1;
+    const flush = (at: number): void => {
+      if (runStart < 0) return;
+      runs.push({ address: runStart, bytes: Uint8Array.from(session.view(runStart, at - runStart)) });
+      runStart = -1;
+    };
+    for (let page = start; page < end; page += PAGE) {
+      if (isZero(session.view(page, PAGE))) flush(page);
+      else if (runStart < 0) runStart = page;
+    }
+    flush(end);
+  }
+  return runs;
+}
+
+/**
+ * Fills a fresh engine session (created with `loadingRegions(layout)`, so
+ * every page but the trampoline is writable) with the snapshot's memory,
+ * then gives the pages their protections at the fork and loads the
+ * registers: the session then stands at the TrapFork trap.
+ */
+export function restoreSnapshot(session: EngineSession, snapshot: SessionSnapshot): void {
+  for (const run of snapshot.data) session.view(run.address, run.bytes.length).set(run.bytes);
+  for (const region of snapshot.enginePages) {
+    if (region.protection === (Protection.Read | Protection.Write)) continue;
+    let { address, size } = region;
+    /* the engine owns the trampoline's pages */
+    if (address < TRAMPOLINE_END && address + size > TRAMPOLINE_TRAP) {
+      size = address + size - TRAMPOLINE_END;
+      address = TRAMPOLINE_END;
+      if (size <= 0) continue;
+    }
+    session.protect(address, size, region.protection);
+  }
+  session.loadTrapContext(snapshot.context);
+}
+
+/** The channels' state at the fork, in the program's order. */
+export function channelsAtFork(channels: readonly HostChannel[]): ChannelAtFork[] {
+  return channels.map((c) => ({ alias: c.alias, type: c.type, limits: c.limits, ...c.positions }));
+}
