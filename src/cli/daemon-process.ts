@@ -40,7 +40,8 @@ const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'daemon-entry.js');
 /** Starts a daemon process for `snapshot` on the socket `job`; resolves with null once it listens, else with why it does not. */
 export function startDaemonProcess(snapshot: SessionSnapshot, job: string, preallocate: boolean): Promise<string | null> {
   return new Promise((resolveStart) => {
-    const child = spawn(process.execPath, [ENTRY], {
+    /* the socket path in the command line names the daemon in `ps` (the original named its process zvm.<socket>) */
+    const child = spawn(process.execPath, [ENTRY, job], {
       cwd: '/',
       detached: true,
       stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
@@ -78,7 +79,7 @@ export function runDaemonProcess(): void {
     }
     listenDaemon(order.snapshot, order.job, {
       run: { engine, preallocate: order.preallocate },
-      onFork: (snapshot, job) => void startDaemonProcess(snapshot, job, order.preallocate),
+      onFork: (snapshot, job) => startDaemonProcess(snapshot, job, order.preallocate),
     }).then(
       () => answer(null),
       (error: unknown) => {

@@ -119,8 +119,8 @@ function readRequest(socket: Socket, done: (text: string | null) => void): void 
 export interface DaemonOptions {
   /** The engine (the snapshot's), preallocation. */
   readonly run: SessionRunOptions;
-  /** A request forked again: make a daemon of its snapshot on its own socket. */
-  readonly onFork?: (snapshot: SessionSnapshot, job: string) => void;
+  /** A request forked again: make a daemon of its snapshot on its own socket (the reply waits until it listens). */
+  readonly onFork?: (snapshot: SessionSnapshot, job: string) => Promise<unknown>;
 }
 
 /**
@@ -137,10 +137,14 @@ export function listenDaemon(snapshot: SessionSnapshot, socketPath: string, opti
   const server = createServer((socket) => {
     socket.on('error', () => socket.destroy());
     readRequest(socket, (text) => {
-      const outcome = text === null ? { reply: null } : serveRequest(snapshot, text, options.run);
-      if (outcome.reply === null) socket.end();
-      else socket.end(outcome.reply);
-      if ('fork' in outcome && outcome.fork !== undefined) options.onFork?.(outcome.fork.snapshot, outcome.fork.job);
+      const outcome: RequestOutcome = text === null ? { reply: null } : serveRequest(snapshot, text, options.run);
+      const answer = (): void => {
+        if (outcome.reply === null) socket.end();
+        else socket.end(outcome.reply);
+      };
+      /* a client that gets the report of a request that forked may use the new socket at once */
+      if (outcome.fork !== undefined && options.onFork !== undefined) void options.onFork(outcome.fork.snapshot, outcome.fork.job).finally(answer);
+      else answer();
     });
   });
   return new Promise((resolveListen, rejectListen) => {
