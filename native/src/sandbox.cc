@@ -276,6 +276,13 @@ std::string Sandbox::LoadTrapContext(const uint64_t *in) {
   return "";
 }
 
+std::string Sandbox::MapImage(const MemoryImage &image, uint64_t address, uint64_t size, int protection) {
+  if (state_ == State::kDisposed) return "the session is disposed";
+  if (state_ != State::kReady) return "mapImage: the session has already run";
+  if (const char *refusal = ProtectionRefusal(address, size, protection)) return refusal;
+  return image.MapAt(base(), address, size, ToHostProtection(protection));
+}
+
 bool Sandbox::ArmTimer(double budget_ms) {
   const int tid = CurrentThreadId();
   if (!ctx_->timer_valid || timer_tid_ != tid) {

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "context.h"
+#include "memory_image.h"
 #include "sandbox_rules.h"
 
 namespace zvm {
@@ -67,6 +68,9 @@ class Sandbox {
    * error message (empty: done). */
   std::string SaveTrapContext(uint64_t *out) const;
   std::string LoadTrapContext(const uint64_t *in);
+  /* Before the session runs: maps a range of a snapshot's memory image over
+   * the sandbox copy-on-write, with `protection` (memory_image.h). */
+  std::string MapImage(const MemoryImage &image, uint64_t address, uint64_t size, int protection);
   /* Stops the watchdog; with release_memory, unmaps the sandbox now (the
    * caller has detached every alias of it). Idempotent. */
   void Dispose(bool release_memory);

@@ -28,7 +28,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type Region, type Stop, type TrapContext } from '../runtime/engine.js';
+import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type MemoryImage, type Region, type Stop, type TrapContext } from '../runtime/engine.js';
 import { ProtectionMap } from '../runtime/protection-map.js';
 import type { CpuFeature } from '../validator/features.js';
 
@@ -95,6 +95,8 @@ export interface AddonSession {
   /** After a trap stop: the trap context words (native/src/sandbox_rules.h). */
   saveTrapContext(): BigUint64Array;
   loadTrapContext(words: BigUint64Array): void;
+  /** A range of a memory image (createMemoryImage) over the sandbox, copy-on-write; throws where the engine cannot. */
+  mapImage(image: unknown, address: number, size: number, protection: number): void;
   dispose(): void;
 }
 
@@ -104,6 +106,13 @@ export interface EngineAddon {
   readonly STOP_TRAP: number;
   readonly STOP_FAULT: number;
   readonly STOP_TIMEOUT: number;
+  /** The native addon's memory images (an External each); absent in the Unicorn addon. */
+  readonly createMemoryImage?: (addresses: number[], chunks: Uint8Array[]) => unknown;
+}
+
+/** A memory image of an addon, with the addon's handle. */
+interface AddonMemoryImage extends MemoryImage {
+  readonly handle: unknown;
 }
 
 /** An addon, or why there is none. */
@@ -186,6 +195,14 @@ class AddonEngineSession implements EngineSession {
     this.handle.loadTrapContext(new BigUint64Array(context.words));
   }
 
+  mapImage(image: MemoryImage, address: number, size: number, protection: Protection): void {
+    this.checkLive();
+    if (image.engine !== this.engineName || !('handle' in image)) throw new Error(`mapImage: the image belongs to the ${image.engine} engine, not the ${this.engineName} engine`);
+    checkPageRange(address, size);
+    this.handle.mapImage((image as AddonMemoryImage).handle, address, size, protection);
+    this.views.protected(address, size, protection);
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -217,6 +234,16 @@ export class AddonEngine<A extends EngineAddon> implements Engine {
 
   unavailableReason(): string | null {
     return this.load().reason;
+  }
+
+  get createMemoryImage(): Engine['createMemoryImage'] {
+    const loaded = this.load();
+    const create = loaded.addon?.createMemoryImage;
+    if (create === undefined) return undefined;
+    return (runs) => {
+      const image: AddonMemoryImage = { engine: this.name, handle: create(runs.map((r) => r.address), runs.map((r) => r.bytes)) };
+      return image;
+    };
   }
 
   createSession(regions: readonly Region[]): EngineSession {

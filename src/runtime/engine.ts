@@ -54,6 +54,15 @@ export interface TrapContext {
   readonly words: Readonly<BigUint64Array>;
 }
 
+/**
+ * A snapshot's memory held by an engine that can map it copy-on-write
+ * (Engine.createMemoryImage): requests then neither copy it nor change it.
+ * Opaque to the runtime.
+ */
+export interface MemoryImage {
+  readonly engine: Engine['name'];
+}
+
 export interface EngineSession {
   /** Host address of sandbox address 0 (the value of %r15), as a bigint. */
   readonly base: bigint;
@@ -77,6 +86,12 @@ export interface EngineSession {
    * this session had stopped at that trap; `resume` then returns from it.
    */
   loadTrapContext(context: TrapContext): void;
+  /**
+   * Optional (engines with createMemoryImage): before the session runs,
+   * maps [address, address + size) of `image` over its sandbox,
+   * copy-on-write, with `protection`; the trampoline is not mappable.
+   */
+  mapImage?(image: MemoryImage, address: number, size: number, protection: Protection): void;
   /** Releases the sandbox; the session is unusable afterwards. */
   dispose(): void;
 }
@@ -92,6 +107,12 @@ export interface Engine {
   readonly features?: readonly CpuFeature[];
   /** Null when this engine can run here, else a message saying why not and what to install. */
   unavailableReason(): string | null;
+  /**
+   * Optional: a memory image holding `runs` at their sandbox addresses (the
+   * rest zeros) that sessions of this engine can map (mapImage). Absent:
+   * warm starts copy the snapshot into each session.
+   */
+  createMemoryImage?(runs: readonly { readonly address: number; readonly bytes: Uint8Array }[]): MemoryImage;
   /** Reserves a sandbox and maps `regions` (everything else is inaccessible). */
   createSession(regions: readonly Region[]): EngineSession;
 }

@@ -481,7 +481,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
       memory = new PageMap(session, layout.trapView);
       for (const r of layout.regions) enginePages.set(r.address, r.address + r.size, r.protection);
     } else {
-      restoreSnapshot(session, warm);
+      restoreSnapshot(session, warm, options.engine);
       memory = new PageMap(session, warm.trapPages);
       for (const r of warm.enginePages) enginePages.set(r.address, r.address + r.size, r.protection);
     }

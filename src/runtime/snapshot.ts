@@ -9,22 +9,23 @@
  *
  * The original forked its process: the request session was a copy-on-write
  * copy of the daemon. Here a request gets a fresh engine session of the
- * same layout, into which the snapshot's memory is copied, the page
- * protections are replayed and the registers loaded (the engine's
- * TrapContext). Only pages that are not all zero are kept: a fresh sandbox
- * is zero already, so a request costs a cold session's set-up plus a copy
- * of the memory the program actually used.
+ * same layout, over which the snapshot's memory is mapped copy-on-write
+ * from a memory image (engines with createMemoryImage: the native one) or
+ * into which it is copied (Unicorn), then the page protections are
+ * replayed and the registers loaded (the engine's TrapContext). Only pages
+ * that are not all zero are kept: a fresh sandbox is zero already.
  *
  * Choices a reader may question:
  * - A snapshot is plain data (no class instances, no descriptors), so it
  *   survives structured cloning: the CLI hands one to its daemon process.
- * - The memory is copied per request rather than mapped copy-on-write from
- *   a shared file: both engines take it the same way, through views.
+ * - The memory image is made at the first request and kept beside the
+ *   snapshot (a WeakMap), not in it: it holds a descriptor, which neither
+ *   structured cloning nor another process could use.
  */
-import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type TrapContext } from './engine.js';
+import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type MemoryImage, type Region, type TrapContext } from './engine.js';
 import type { ChannelPositions, HostChannel, IoLimits } from './channels/index.js';
 import type { EtagEntry } from './etag.js';
-import { TRAMPOLINE_END, type Layout } from './layout.js';
+import { loadingRegions, TRAMPOLINE_END, type Layout } from './layout.js';
 import type { PreparedProgram } from './session.js';
 
 const PAGE = 0x1000;
@@ -102,8 +103,17 @@ export function captureMemory(session: EngineSession, pages: readonly Region[]):
  * then gives the pages their protections at the fork and loads the
  * registers: the session then stands at the TrapFork trap.
  */
-export function restoreSnapshot(session: EngineSession, snapshot: SessionSnapshot): void {
-  for (const run of snapshot.data) session.view(run.address, run.bytes.length).set(run.bytes);
+export function restoreSnapshot(session: EngineSession, snapshot: SessionSnapshot, engine: Engine): void {
+  const image = memoryImage(snapshot, engine);
+  if (image !== undefined && session.mapImage !== undefined) {
+    /* copy-on-write: map the image over every region but the trampoline */
+    for (const region of loadingRegions(snapshot.layout)) {
+      if (region.address === TRAMPOLINE_TRAP) continue;
+      session.mapImage(image, region.address, region.size, region.protection);
+    }
+  } else {
+    for (const run of snapshot.data) session.view(run.address, run.bytes.length).set(run.bytes);
+  }
   for (const region of snapshot.enginePages) {
     if (region.protection === (Protection.Read | Protection.Write)) continue;
     let { address, size } = region;
@@ -116,6 +126,20 @@ export function restoreSnapshot(session: EngineSession, snapshot: SessionSnapsho
     session.protect(address, size, region.protection);
   }
   session.loadTrapContext(snapshot.context);
+}
+
+/** Memory images made for snapshots, per engine: made at the first request, dropped with the snapshot. */
+const images = new WeakMap<SessionSnapshot, Map<Engine['name'], MemoryImage>>();
+
+/** The snapshot's memory image for `engine`, when the engine maps images. */
+function memoryImage(snapshot: SessionSnapshot, engine: Engine): MemoryImage | undefined {
+  const create = engine.createMemoryImage;
+  if (create === undefined) return undefined;
+  let byEngine = images.get(snapshot);
+  if (byEngine === undefined) images.set(snapshot, (byEngine = new Map()));
+  let image = byEngine.get(engine.name);
+  if (image === undefined) byEngine.set(engine.name, (image = create(snapshot.data)));
+  return image;
 }
 
 /** The channels' state at the fork, in the program's order. */
