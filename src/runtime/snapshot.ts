@@ -64,14 +64,13 @@ export interface SessionSnapshot {
   readonly etags: readonly EtagEntry[];
 }
 
-function isZero(bytes: Uint8Array): boolean {
-  /* 8 bytes at a time where the view is aligned, which guest pages are */
-  if (bytes.byteOffset % 8 === 0 && bytes.length % 8 === 0) {
-    const words = new BigUint64Array(bytes.buffer, bytes.byteOffset, bytes.length / 8);
-    for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
-    return true;
-  }
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+/** Bytes scanned through one view (guest memory windows are 1 MiB). */
+const SCAN_CHUNK = 0x100000;
+
+/** Whether the 4 KiB page at `offset` of `words` (a page-aligned view of guest memory) is all zero. */
+function pageIsZero(words: Int32Array, offset: number): boolean {
+  const end = offset + PAGE / 4;
+  for (let i = offset; i < end; i++) if (words[i] !== 0) return false;
   return true;
 }
 
@@ -88,9 +87,15 @@ export function captureMemory(session: EngineSession, pages: readonly Region[]):
       runs.push({ address: runStart, bytes: Uint8Array.from(session.view(runStart, at - runStart)) });
       runStart = -1;
     };
-    for (let page = start; page < end; page += PAGE) {
-      if (isZero(session.view(page, PAGE))) flush(page);
-      else if (runStart < 0) runStart = page;
+    for (let chunk = start; chunk < end; chunk += SCAN_CHUNK) {
+      const size = Math.min(SCAN_CHUNK - (chunk % SCAN_CHUNK), end - chunk);
+      const view = session.view(chunk, size);
+      /* guest pages are 4 KiB aligned in host memory, so the view is too */
+      const words = new Int32Array(view.buffer, view.byteOffset, size / 4);
+      for (let page = 0; page < size; page += PAGE) {
+        if (pageIsZero(words, page / 4)) flush(chunk + page);
+        else if (runStart < 0) runStart = chunk + page;
+      }
     }
     flush(end);
   }
