@@ -152,6 +152,8 @@ interface Request {
 interface Scenario {
   readonly title: string;
   readonly setup: Buffer;
+  /** A sequential read-only channel /dev/x (channel 3): its bytes in the daemon's session, then in each request's. */
+  readonly readX?: { readonly setup: Buffer; readonly requests: readonly Buffer[] };
   readonly options?: Omit<ManifestOptions, 'stdin' | 'stdout' | 'job'>;
   readonly requests: readonly Request[];
 }
@@ -182,6 +184,15 @@ const SCENARIOS: readonly Scenario[] = [
     ],
   },
   {
+    title: 'a sequential channel read to its end before the fork stays at its end in every request',
+    setup: Buffer.concat([rec('Read', 3, HEAP, 100, 0), rec('Fork')]),
+    readX: { setup: Buffer.from('0123456789'), requests: [Buffer.from('abcdefghijklmnopqrstuvwxyz0123'), Buffer.alloc(0)] },
+    requests: [
+      { stdin: Buffer.concat([junk(2), rec('Read', 3, HEAP + 0x100, 100, 0), rec('Write', 1, HEAP + 0x100, 20, 0)]) },
+      { stdin: Buffer.concat([junk(2), rec('Read', 3, HEAP + 0x100, 100, 0), rec('Write', 1, HEAP, 12, 0)]) },
+    ],
+  },
+  {
     title: 'requests that fail before the program resumes get no reply',
     setup: rec('Fork'),
     requests: [
@@ -203,7 +214,10 @@ for (const [n, scenario] of SCENARIOS.entries()) {
       const seen = new Map<string, unknown>();
       for (const impl of IMPLEMENTATIONS.filter((i) => !i.skip)) {
         const dir = join(root, `s${n}-${impl.name}`);
-        const extra = scenario.requests.some((r) => r.manifest?.extra !== undefined) ? [X(dir)] : [];
+        mkdirSync(dir, { recursive: true });
+        const readX = (file: string): string => `Channel = ${file}, /dev/x, 0, 0, 100, 1000, 0, 0`;
+        if (scenario.readX !== undefined) writeFileSync(join(dir, 'x'), scenario.readX.setup);
+        const extra = scenario.readX !== undefined ? [readX(join(dir, 'x'))] : scenario.requests.some((r) => r.manifest?.extra !== undefined) ? [X(dir)] : [];
         const started = startDaemon(impl.command, dir, scenario.setup, { ...scenario.options, ...(extra.length > 0 ? { extra } : {}) });
         const replies: string[] = [];
         const outputs: string[] = [];
@@ -211,8 +225,12 @@ for (const [n, scenario] of SCENARIOS.entries()) {
           const stdin = join(dir, `in${i}`);
           if (r.noStdin !== true) writeFileSync(stdin, r.stdin);
           const stdout = join(dir, `out${i}`);
-          const base = { stdin, stdout, ...(extra.length > 0 ? { extra } : {}) };
-          const text = manifest({ ...base, ...r.manifest, extra: [...extra, ...(r.manifest?.extra ?? [])] });
+          let own = extra;
+          if (scenario.readX !== undefined) {
+            writeFileSync(join(dir, `x${i}`), scenario.readX.requests[i] ?? Buffer.alloc(0));
+            own = [readX(join(dir, `x${i}`))];
+          }
+          const text = manifest({ stdin, stdout, ...r.manifest, extra: [...own, ...(r.manifest?.extra ?? [])] });
           replies.push(normalize(await request(started.job, text, r.header)));
           outputs.push(existsSync(stdout) ? readFileSync(stdout).toString('latin1') : '(none)');
         }
