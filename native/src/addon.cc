@@ -34,6 +34,9 @@ struct NativeTraits {
   }
   static uint64_t Base(const Runner &sandbox) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(sandbox.base())); }
   static uint8_t *Host(const Runner &sandbox) { return sandbox.base(); }
+  static std::string MapImage(Runner &sandbox, const zvm::MemoryImage &image, uint64_t address, uint64_t size, int protection) {
+    return sandbox.MapImage(image, address, size, protection);
+  }
 };
 
 using Session = zvm_addon::SessionWrap<NativeTraits>;
@@ -43,6 +46,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("STOP_TRAP", Napi::Number::New(env, ZVM_STOP_TRAP));
   exports.Set("STOP_FAULT", Napi::Number::New(env, ZVM_STOP_FAULT));
   exports.Set("STOP_TIMEOUT", Napi::Number::New(env, ZVM_STOP_TIMEOUT));
+  exports.Set("createMemoryImage", Napi::Function::New(env, zvm_addon::CreateMemoryImage, "createMemoryImage"));
   exports.Set("avx", Napi::Boolean::New(env, zvm::HostHasAvx()));
   exports.Set("timeoutSignal", Napi::Number::New(env, zvm::TimeoutSignal()));
   return exports;

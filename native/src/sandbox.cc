@@ -244,6 +244,45 @@ int Sandbox::Resume(int32_t result, double budget_ms, std::string *error) {
   return Run(budget_ms, error);
 }
 
+std::string Sandbox::SaveTrapContext(uint64_t *out) const {
+  if (state_ != State::kInTrap) return "saveTrapContext: the last stop was not a trap";
+  out[kCtxBase] = ctx_->u_r15;
+  out[kCtxRbx] = ctx_->u_rbx;
+  out[kCtxRbp] = ctx_->u_rbp;
+  out[kCtxR12] = ctx_->u_r12;
+  out[kCtxR13] = ctx_->u_r13;
+  out[kCtxR14] = ctx_->u_r14;
+  out[kCtxRsp] = ctx_->u_rsp;
+  out[kCtxRet] = ctx_->u_ret;
+  out[kCtxMxcsr] = ctx_->u_mxcsr;
+  return "";
+}
+
+std::string Sandbox::LoadTrapContext(const uint64_t *in) {
+  if (state_ == State::kDisposed) return "the session is disposed";
+  if (state_ != State::kReady) return "loadTrapContext: the session has already run";
+  if (!trampoline_written_) return "loadTrapContext: map the regions (and the trampoline) first";
+  const uint64_t from = in[kCtxBase];
+  const uint64_t to = ctx_->u_r15;
+  ctx_->u_rbx = RebaseWord(in[kCtxRbx], from, to);
+  ctx_->u_rbp = RebaseStackWord(in[kCtxRbp], to);
+  ctx_->u_r12 = RebaseWord(in[kCtxR12], from, to);
+  ctx_->u_r13 = RebaseWord(in[kCtxR13], from, to);
+  ctx_->u_r14 = RebaseWord(in[kCtxR14], from, to);
+  ctx_->u_rsp = RebaseStackWord(in[kCtxRsp], to);
+  ctx_->u_ret = in[kCtxRet];
+  ctx_->u_mxcsr = static_cast<uint32_t>(in[kCtxMxcsr]);
+  state_ = State::kInTrap;
+  return "";
+}
+
+std::string Sandbox::MapImage(const MemoryImage &image, uint64_t address, uint64_t size, int protection) {
+  if (state_ == State::kDisposed) return "the session is disposed";
+  if (state_ != State::kReady) return "mapImage: the session has already run";
+  if (const char *refusal = ProtectionRefusal(address, size, protection)) return refusal;
+  return image.MapAt(base(), address, size, ToHostProtection(protection));
+}
+
 bool Sandbox::ArmTimer(double budget_ms) {
   const int tid = CurrentThreadId();
   if (!ctx_->timer_valid || timer_tid_ != tid) {

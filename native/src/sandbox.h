@@ -18,6 +18,7 @@
 #include <string>
 
 #include "context.h"
+#include "memory_image.h"
 #include "sandbox_rules.h"
 
 namespace zvm {
@@ -60,6 +61,16 @@ class Sandbox {
   /* Each returns a ZVM_STOP_* kind, or 0 with `error` set. */
   int Start(uint64_t entry, double budget_ms, std::string *error);
   int Resume(int32_t result, double budget_ms, std::string *error);
+  /* Warm starts (sandbox_rules.h, TrapContextWord): after a trap stop,
+   * copies the untrusted state into `out`; before a session has run (its
+   * regions mapped, the trampoline written), takes such a state, moved to
+   * this sandbox's base, as if it had stopped at that trap. Each returns an
+   * error message (empty: done). */
+  std::string SaveTrapContext(uint64_t *out) const;
+  std::string LoadTrapContext(const uint64_t *in);
+  /* Before the session runs: maps a range of a snapshot's memory image over
+   * the sandbox copy-on-write, with `protection` (memory_image.h). */
+  std::string MapImage(const MemoryImage &image, uint64_t address, uint64_t size, int protection);
   /* Stops the watchdog; with release_memory, unmaps the sandbox now (the
    * caller has detached every alias of it). Idempotent. */
   void Dispose(bool release_memory);

@@ -48,6 +48,35 @@ inline const char *ProtectionRefusal(uint64_t address, uint64_t size, int protec
   return nullptr;
 }
 
+/*
+ * A trap context: the untrusted state at a trap stop that a later session
+ * resumes from (warm starts, spec/runtime.md "Daemon mode"). Words, in this
+ * order; the same in both engines, each of which reads only its own.
+ */
+enum TrapContextWord : int {
+  kCtxBase = 0,  // the sandbox base (%r15) the words were taken at
+  kCtxRbx,
+  kCtxRbp,
+  kCtxR12,
+  kCtxR13,
+  kCtxR14,
+  kCtxRsp,  // as the engine keeps it at the trap
+  kCtxRet,  // the raw 64-bit return address at (%rsp)
+  kCtxMxcsr,
+  kTrapContextWords
+};
+
+/* %rsp and %rbp always point into the sandbox (the validator keeps them
+ * there): the same sandbox address under the new base. */
+inline uint64_t RebaseStackWord(uint64_t word, uint64_t to) { return to + (word & 0xffffffffu); }
+
+/* Any other register that held an address of the old sandbox (its upper
+ * half is the old base's) holds the same sandbox address of the new one, as
+ * if the program had run there from the start; other values stay. */
+inline uint64_t RebaseWord(uint64_t word, uint64_t from, uint64_t to) {
+  return (word >> 32) == (from >> 32) ? to + (word & 0xffffffffu) : word;
+}
+
 }  // namespace zvm
 
 #endif

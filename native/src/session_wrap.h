@@ -32,11 +32,15 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "memory_image.h"
+#include "sandbox_rules.h"
 
 namespace zvm_addon {
 
@@ -59,6 +63,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
                                  Self::template InstanceMethod<&Self::Protect>("protect"),
                                  Self::template InstanceMethod<&Self::Start>("start"),
                                  Self::template InstanceMethod<&Self::Resume>("resume"),
+                                 Self::template InstanceMethod<&Self::SaveTrapContext>("saveTrapContext"),
+                                 Self::template InstanceMethod<&Self::LoadTrapContext>("loadTrapContext"),
+                                 Self::template InstanceMethod<&Self::MapImage>("mapImage"),
                                  Self::template InstanceMethod<&Self::Dispose>("dispose"),
                              });
   }
@@ -153,6 +160,55 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
     return Napi::Number::New(env, kind);
   }
 
+  /* saveTrapContext(): the trap context (sandbox_rules.h) as a BigUint64Array. */
+  Napi::Value SaveTrapContext(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (disposed_) throw Napi::Error::New(env, "the session is disposed");
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, zvm::kTrapContextWords * sizeof(uint64_t));
+    const std::string error = runner_->SaveTrapContext(static_cast<uint64_t *>(buffer.Data()));
+    if (!error.empty()) throw Napi::Error::New(env, error);
+    napi_value array;
+    if (napi_create_typedarray(env, napi_biguint64_array, zvm::kTrapContextWords, buffer, 0, &array) != napi_ok)
+      throw Napi::Error::New(env, "saveTrapContext: cannot make the array");
+    return Napi::Value(env, array);
+  }
+
+  /* loadTrapContext(words: BigUint64Array): resume from a saved trap context. */
+  Napi::Value LoadTrapContext(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (disposed_) throw Napi::Error::New(env, "the session is disposed");
+    if (info.Length() < 1 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
+        info[0].As<Napi::TypedArray>().ElementLength() != zvm::kTrapContextWords) {
+      throw Napi::TypeError::New(env, "loadTrapContext(words: BigUint64Array(9))");
+    }
+    Napi::TypedArray array = info[0].As<Napi::TypedArray>();
+    uint64_t words[zvm::kTrapContextWords];
+    memcpy(words, static_cast<uint8_t *>(array.ArrayBuffer().Data()) + array.ByteOffset(), sizeof words);
+    const std::string error = runner_->LoadTrapContext(words);
+    if (!error.empty()) throw Napi::Error::New(env, error);
+    return env.Undefined();
+  }
+
+  /* mapImage(image, address, size, protection): a range of a memory image
+   * (createMemoryImage) over the sandbox, copy-on-write, before the session
+   * runs. Engines that cannot (Traits::MapImage says why) throw. */
+  Napi::Value MapImage(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (disposed_) throw Napi::Error::New(env, "the session is disposed");
+    if (info.Length() < 4 || !info[0].IsExternal()) throw Napi::TypeError::New(env, "mapImage(image, address, size, protection)");
+    const zvm::MemoryImage *image = info[0].As<Napi::External<zvm::MemoryImage>>().Data();
+    const double address = info[1].As<Napi::Number>().DoubleValue();
+    const double size = info[2].As<Napi::Number>().DoubleValue();
+    const int protection = info[3].As<Napi::Number>().Int32Value();
+    if (!(address >= 0) || !(size >= 0) || address > 4294967296.0 || size > 4294967296.0)
+      throw Napi::RangeError::New(env, "mapImage: the range leaves the 4 GiB sandbox");
+    const std::string error =
+        Traits::MapImage(*runner_, *image, static_cast<uint64_t>(address), static_cast<uint64_t>(size), protection);
+    if (!error.empty()) throw Napi::Error::New(env, error);
+    return env.Undefined();
+  }
+
   Napi::Value Dispose(const Napi::CallbackInfo &info) {
     if (disposed_) return info.Env().Undefined();
     disposed_ = true;
@@ -172,6 +228,43 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
   Napi::Reference<Napi::Uint32Array> stop_info_;
   bool disposed_ = false;
 };
+
+/*
+ * createMemoryImage(addresses: number[], chunks: Uint8Array[]): a memory
+ * image (memory_image.h) holding each chunk at its sandbox address, as an
+ * External that closes the image when collected. Mappings made from it
+ * stay valid after that.
+ */
+inline Napi::Value CreateMemoryImage(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray())
+    throw Napi::TypeError::New(env, "createMemoryImage(addresses: number[], chunks: Uint8Array[])");
+  Napi::Array addresses = info[0].As<Napi::Array>();
+  Napi::Array chunks = info[1].As<Napi::Array>();
+  if (addresses.Length() != chunks.Length()) throw Napi::TypeError::New(env, "createMemoryImage: one address per chunk");
+  auto *image = new zvm::MemoryImage();
+  if (!image->error().empty()) {
+    const std::string error = image->error();
+    delete image;
+    throw Napi::Error::New(env, "memory image: " + error);
+  }
+  for (uint32_t i = 0; i < chunks.Length(); i++) {
+    Napi::Value chunk = chunks.Get(i);
+    if (!chunk.IsTypedArray() || chunk.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      delete image;
+      throw Napi::TypeError::New(env, "createMemoryImage: chunks are Uint8Arrays");
+    }
+    Napi::Uint8Array bytes = chunk.As<Napi::Uint8Array>();
+    const double address = addresses.Get(i).As<Napi::Number>().DoubleValue();
+    const std::string error = address >= 0 ? image->Write(static_cast<uint64_t>(address), bytes.Data(), bytes.ByteLength())
+                                           : std::string("memory image: a negative address");
+    if (!error.empty()) {
+      delete image;
+      throw Napi::Error::New(env, error);
+    }
+  }
+  return Napi::External<zvm::MemoryImage>::New(env, image, [](Napi::Env, zvm::MemoryImage *done) { delete done; });
+}
 
 }  // namespace zvm_addon
 

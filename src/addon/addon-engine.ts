@@ -28,7 +28,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type Region, type Stop } from '../runtime/engine.js';
+import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type MemoryImage, type Region, type Stop, type TrapContext } from '../runtime/engine.js';
 import { ProtectionMap } from '../runtime/protection-map.js';
 import type { CpuFeature } from '../validator/features.js';
 
@@ -92,6 +92,11 @@ export interface AddonSession {
   protect(address: number, size: number, protection: number): void;
   start(entry: number, budgetMs: number): number;
   resume(result: number, budgetMs: number): number;
+  /** After a trap stop: the trap context words (native/src/sandbox_rules.h). */
+  saveTrapContext(): BigUint64Array;
+  loadTrapContext(words: BigUint64Array): void;
+  /** A range of a memory image (createMemoryImage) over the sandbox, copy-on-write; throws where the engine cannot. */
+  mapImage(image: unknown, address: number, size: number, protection: number): void;
   dispose(): void;
 }
 
@@ -101,6 +106,13 @@ export interface EngineAddon {
   readonly STOP_TRAP: number;
   readonly STOP_FAULT: number;
   readonly STOP_TIMEOUT: number;
+  /** The native addon's memory images (an External each); absent in the Unicorn addon. */
+  readonly createMemoryImage?: (addresses: number[], chunks: Uint8Array[]) => unknown;
+}
+
+/** A memory image of an addon, with the addon's handle. */
+interface AddonMemoryImage extends MemoryImage {
+  readonly handle: unknown;
 }
 
 /** An addon, or why there is none. */
@@ -140,7 +152,7 @@ class AddonEngineSession implements EngineSession {
   private disposed = false;
 
   constructor(
-    private readonly engineName: string,
+    private readonly engineName: Engine['name'],
     private readonly addon: EngineAddon,
   ) {
     this.handle = new addon.Session(this.stopInfo);
@@ -168,6 +180,27 @@ class AddonEngineSession implements EngineSession {
   resume(result: number, budgetMs: number): Stop {
     this.checkLive();
     return this.stop(this.handle.resume(result | 0, budgetMs));
+  }
+
+  saveTrapContext(): TrapContext {
+    this.checkLive();
+    return { engine: this.engineName, words: this.handle.saveTrapContext() };
+  }
+
+  loadTrapContext(context: TrapContext): void {
+    this.checkLive();
+    if (context.engine !== this.engineName) {
+      throw new Error(`loadTrapContext: the context comes from the ${context.engine} engine, not the ${this.engineName} engine`);
+    }
+    this.handle.loadTrapContext(new BigUint64Array(context.words));
+  }
+
+  mapImage(image: MemoryImage, address: number, size: number, protection: Protection): void {
+    this.checkLive();
+    if (image.engine !== this.engineName || !('handle' in image)) throw new Error(`mapImage: the image belongs to the ${image.engine} engine, not the ${this.engineName} engine`);
+    checkPageRange(address, size);
+    this.handle.mapImage((image as AddonMemoryImage).handle, address, size, protection);
+    this.views.protected(address, size, protection);
   }
 
   dispose(): void {
@@ -201,6 +234,16 @@ export class AddonEngine<A extends EngineAddon> implements Engine {
 
   unavailableReason(): string | null {
     return this.load().reason;
+  }
+
+  get createMemoryImage(): Engine['createMemoryImage'] {
+    const loaded = this.load();
+    const create = loaded.addon?.createMemoryImage;
+    if (create === undefined) return undefined;
+    return (runs) => {
+      const image: AddonMemoryImage = { engine: this.name, handle: create(runs.map((r) => r.address), runs.map((r) => r.bytes)) };
+      return image;
+    };
   }
 
   createSession(regions: readonly Region[]): EngineSession {

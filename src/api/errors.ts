@@ -104,3 +104,23 @@ export class ChannelStreamError<Outcome = unknown> extends ZeroVMError {
     super(`the stream of channel ${alias} failed: ${streamError instanceof Error ? streamError.message : String(streamError)}`);
   }
 }
+
+/** Program.fork(): the session ended without the program calling TrapFork, so there is nothing to start requests from. */
+export class NoForkError<Outcome = unknown> extends ZeroVMError {
+  override name = 'NoForkError';
+  constructor(
+    /** How the set-up session ended (its report: exit state, user return code). */
+    readonly outcome: Outcome,
+    exitState: string,
+  ) {
+    super(`the program did not call TrapFork (zvm_fork) before its session ended ("${exitState}"); a warm start needs a program that forks once its set-up is done`);
+  }
+}
+
+/** WarmStart.run(): the request cannot start from the snapshot (its channels differ from the set-up session's). */
+export class WarmStartMismatchError extends ZeroVMError {
+  override name = 'WarmStartMismatchError';
+  constructor(detail: string) {
+    super(`the request cannot start from the warm start: ${detail} (give it the set-up session's channels: the same aliases, kinds and limits)`);
+  }
+}

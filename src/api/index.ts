@@ -7,19 +7,23 @@
  *   ProgramCache     validation verdicts by content hash, policy, features
  *   SessionOptions   channels, arguments, environment, limits, engine
  *   SessionOutcome   report fields, accounting, etags, outputs, report text
+ *   WarmStart        a session kept at TrapFork: requests start from it (Program.fork)
  *   errors           typed exceptions for what stops a session starting
  */
 export { Program, ProgramCache, defaultProgramCache, type ProgramCacheOptions, type ProgramLoadOptions, type Validator } from './program.js';
 export type { ChannelDefinition, ChannelInput, ChannelLimits, ChannelOutput, SessionOptions, SessionOutcome } from './session.js';
+export { WarmStart, type WarmRunOptions } from './warm-start.js';
 export { ENGINE_NAMES, resolveEngine, type EngineChoice, type EngineName } from './engine-choice.js';
 export {
   ChannelOpenError,
   ChannelStreamError,
   EngineUnavailableError,
   InvalidOptionError,
+  NoForkError,
   ProgramFormatError,
   ProgramReadError,
   ValidationFailedError,
+  WarmStartMismatchError,
   ZeroVMError,
 } from './errors.js';
 export type { Engine } from '../runtime/engine.js';

@@ -18,12 +18,13 @@ import { readFileSync, statSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import type { Engine } from '../runtime/engine.js';
 import { ValidatorState } from '../runtime/report.js';
-import { loadProgramImage, SESSION_POLICY, SessionFailure, type PreparedProgram } from '../runtime/session.js';
+import { loadProgramImage, runPlannedSession, SESSION_POLICY, SessionFailure, type PreparedProgram } from '../runtime/session.js';
 import { textRegion, TEXT_START, type ProgramImage } from '../runtime/program-image.js';
 import { validate, type ValidateOptions, type ValidationResult } from '../validator/validate.js';
 import { resolveEngine, type EngineChoice } from './engine-choice.js';
-import { InvalidOptionError, ProgramFormatError, ProgramReadError, ValidationFailedError } from './errors.js';
-import { detachSinks, flushSinks, readStreamInputs, runProgramSession, type SessionOptions, type SessionOutcome, type StreamSink } from './session.js';
+import { InvalidOptionError, NoForkError, ProgramFormatError, ProgramReadError, ValidationFailedError } from './errors.js';
+import { detachSinks, flushSinks, planProgramSession, readStreamInputs, runProgramSession, sessionOutcome, type SessionOptions, type SessionOutcome, type StreamInputs, type StreamSink } from './session.js';
+import { WarmStart } from './warm-start.js';
 import { unvalidatedRun } from './unvalidated.js';
 
 /** The validator a cache calls: the real one unless a caller (a test, a tracer) wraps it. */
@@ -166,9 +167,49 @@ export class Program {
 
   /** As run(), in this turn of the event loop: buffers and files only, no streams. */
   runSync(options: SessionOptions = {}): SessionOutcome {
+    this.refuseStreams(options);
+    return runProgramSession(this, options, new Map(), this.engine, []).outcome;
+  }
+
+  /**
+   * Runs the program's set-up as a session (see SessionOptions) until it
+   * calls TrapFork (zvm_fork), and keeps that session as a snapshot to
+   * start requests from: a WarmStart (spec/runtime.md "Daemon mode").
+   * Throws NoForkError when the session ended without TrapFork, and what
+   * run() throws.
+   */
+  async fork(options: SessionOptions = {}): Promise<WarmStart> {
+    const streamed = await readStreamInputs(options);
+    const sinks: StreamSink[] = [];
+    try {
+      const { outcome, warm } = this.setUp(options, streamed, sinks);
+      await flushSinks(sinks, outcome);
+      if (warm === undefined) throw new NoForkError(outcome, outcome.exitState);
+      return warm;
+    } finally {
+      detachSinks(sinks);
+    }
+  }
+
+  /** As fork(), in this turn of the event loop: buffers and files only, no streams. */
+  forkSync(options: SessionOptions = {}): WarmStart {
+    this.refuseStreams(options);
+    const { outcome, warm } = this.setUp(options, new Map(), []);
+    if (warm === undefined) throw new NoForkError(outcome, outcome.exitState);
+    return warm;
+  }
+
+  /** Runs a set-up session that stops at TrapFork, if the program calls it. */
+  private setUp(options: SessionOptions, streamed: StreamInputs, sinks: StreamSink[]): { outcome: SessionOutcome; warm?: WarmStart } {
+    const session = planProgramSession(this, options, streamed, this.engine, sinks);
+    const result = runPlannedSession({ ...session.plan, forkable: true }, session.runOptions);
+    const outcome = sessionOutcome(result, session);
+    return result.snapshot === undefined ? { outcome } : { outcome, warm: new WarmStart(this, result.snapshot, options, this.engine, outcome) };
+  }
+
+  private refuseStreams(options: SessionOptions): void {
     const streams = [options.stdin, options.stdout, options.stderr, ...(options.channels ?? []).map((c) => ('input' in c ? c.input : 'output' in c ? c.output : undefined))];
     if (streams.some((s) => s instanceof Readable || s instanceof Writable)) throw new InvalidOptionError('runSync', 'streams need run() (it reads inputs and waits for outputs asynchronously)');
-    return runProgramSession(this, options, new Map(), this.engine, []).outcome;
   }
 
   /** Bytes of the nexe. */

@@ -32,7 +32,7 @@ import { ChannelType, SANDBOX_SIZE, STANDARD_CHANNELS } from '../runtime/definit
 import type { Engine } from '../runtime/engine.js';
 import { formatNvram, type MappingMode, type NvramMapping, type NvramMount } from '../runtime/nvram.js';
 import type { ReportFields } from '../runtime/report.js';
-import { runPlannedSession } from '../runtime/session.js';
+import { runPlannedSession, type SessionPlan, type SessionResult, type SessionRunOptions } from '../runtime/session.js';
 import { ChannelOpenError, ChannelStreamError, InvalidOptionError } from './errors.js';
 import { resolveEngine, type EngineChoice } from './engine-choice.js';
 import type { Program } from './program.js';
@@ -227,12 +227,10 @@ export function detachSinks(sinks: readonly StreamSink[]): void {
 }
 
 /**
- * Runs one session of `program`; `streamed` holds the stream inputs
- * already read (run() reads them, runSync() refuses streams). The output
- * streams, to wait for and detach afterwards, are added to `sinks` (also
- * when this throws).
+ * Plans one session of `program` from SessionOptions (channels, nvram,
+ * image, limits); the output streams are added to `sinks`.
  */
-export function runProgramSession(program: Program, options: SessionOptions, streamed: StreamInputs, defaultEngine: EngineChoice | undefined, sinks: StreamSink[]): { outcome: SessionOutcome } {
+export function planProgramSession(program: Program, options: SessionOptions, streamed: StreamInputs, defaultEngine: EngineChoice | undefined, sinks: StreamSink[]): ProgramSessionPlan {
   const engine = resolveEngine(options.engine ?? defaultEngine);
   const memory = checkNumber('memory', options.memory ?? DEFAULT_MEMORY, SANDBOX_SIZE, 'bytes');
   const timeout = checkNumber('timeout', options.timeout ?? DEFAULT_TIMEOUT, INT32_MAX, 'seconds');
@@ -287,24 +285,47 @@ export function runProgramSession(program: Program, options: SessionOptions, str
 
   const prepared = program.prepare(engine);
   const inherit = planned.some((p) => p.spec.uri in STANDARD_FD);
-  const result = runPlannedSession(
-    { program: prepared, memory, timeout, memoryEtag: etags, channels: specs },
-    { engine, preallocate: false, inheritStandardStreams: inherit, loadOnly: options.loadOnly === true },
-  );
-  if (result.cause instanceof ChannelMountError) throw new ChannelOpenError(result.cause.alias, result.cause.errno, result.cause.message);
+  return {
+    engine,
+    plan: { program: prepared, memory, timeout, memoryEtag: etags, channels: specs },
+    runOptions: { engine, preallocate: false, inheritStandardStreams: inherit, loadOnly: options.loadOnly === true },
+    planned,
+  };
+}
 
+/** A session planned from SessionOptions: what the runtime takes, and what the outcome is made from. */
+export interface ProgramSessionPlan {
+  readonly engine: Engine;
+  readonly plan: SessionPlan;
+  readonly runOptions: SessionRunOptions;
+  readonly planned: readonly PlannedChannel[];
+}
+
+/** The outcome of a session the runtime ran from a plan; a channel that did not open is thrown (ChannelOpenError). */
+export function sessionOutcome(result: SessionResult, session: ProgramSessionPlan): SessionOutcome {
+  if (result.cause instanceof ChannelMountError) throw new ChannelOpenError(result.cause.alias, result.cause.errno, result.cause.message);
   const outputs = new Map<string, Buffer>();
-  for (const p of planned) if (p.collect !== undefined) outputs.set(p.spec.alias, p.collect.contents());
-  const { cause: _cause, ...fields } = result;
-  const outcome: SessionOutcome = {
+  for (const p of session.planned) if (p.collect !== undefined) outputs.set(p.spec.alias, p.collect.contents());
+  const { cause: _cause, snapshot: _snapshot, ran: _ran, ...fields } = result;
+  return {
     ...fields,
     ok: result.exitCode === 0,
-    engine: engine.name,
+    engine: session.engine.name,
     stdout: outputs.get('/dev/stdout') ?? Buffer.alloc(0),
     stderr: outputs.get('/dev/stderr') ?? Buffer.alloc(0),
     outputs,
   };
-  return { outcome };
+}
+
+/**
+ * Runs one session of `program`; `streamed` holds the stream inputs
+ * already read (run() reads them, runSync() refuses streams). The output
+ * streams, to wait for and detach afterwards, are added to `sinks` (also
+ * when this throws).
+ */
+export function runProgramSession(program: Program, options: SessionOptions, streamed: StreamInputs, defaultEngine: EngineChoice | undefined, sinks: StreamSink[]): { outcome: SessionOutcome } {
+  const session = planProgramSession(program, options, streamed, defaultEngine, sinks);
+  return { outcome: sessionOutcome(runPlannedSession(session.plan, session.runOptions), session) };
 }
 
 /** Waits until every output stream has taken the session's writes; throws ChannelStreamError (with the outcome) when one failed. */

@@ -93,7 +93,7 @@ export async function run(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${VERSION}\n`);
         return 0;
       default:
-        if (looksLikeSessionCommandLine(command)) return (await import('./session-command.js')).runSessionCommand(argv);
+        if (looksLikeSessionCommandLine(command)) return await (await import('./session-command.js')).runSessionCommand(argv);
         process.stderr.write(`zerovm: unknown command '${command}' (and no file of that name to run as a manifest)\n\n${USAGE}`);
         return 2;
     }

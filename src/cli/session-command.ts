@@ -18,13 +18,14 @@
  * documented difference), 3 the report prefixed with its length, any other
  * value no report.
  */
-import { writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
+import { startDaemonProcess } from './daemon-process.js';
 import { DEFAULT_ENGINE, selectEngine } from '../api/engine-choice.js';
 import { describeUnicornEngine } from '../emulator/unicorn.js';
 import { parseManifestInteger } from '../runtime/manifest.js';
 import { createObserver, TraceFileError, Verbosity, type SessionObserver } from '../runtime/trace.js';
 import { accountingTimes, formatReport, frameForJobSocket, ValidatorState, type ReportMode } from '../runtime/report.js';
-import { runSession } from '../runtime/session.js';
+import { manifestJob, runSession } from '../runtime/session.js';
 import { UNSAFE_FLAG, unvalidatedRun } from '../api/unvalidated.js';
 import { Errno } from '../runtime/definitions.js';
 
@@ -169,7 +170,7 @@ function numberErrorReport(error: NumberError): string {
 /** Kept for callers that imported it from here. */
 export { selectEngine };
 
-export function runSessionCommand(argv: readonly string[]): number {
+export async function runSessionCommand(argv: readonly string[]): Promise<number> {
   const line = parseSessionCommandLine(argv);
   if (typeof line === 'string') {
     process.stdout.write(`${line}\n${SESSION_HELP}`);
@@ -219,5 +220,22 @@ export function runSessionCommand(argv: readonly string[]): number {
   });
   observer?.close();
   emitReport(line.reportMode, line.verbosity, result.report);
+  if (result.snapshot !== undefined) {
+    /* TrapFork with a Job: this session is over (daemon state 1); a daemon process serves the requests */
+    const job = manifestJobOf(line.manifest);
+    if (job !== undefined) {
+      const error = await startDaemonProcess(result.snapshot, job, line.preallocate);
+      if (error !== null) process.stderr.write(`zerovm: the daemon for ${job} did not start: ${error}\n`);
+    }
+  }
   return result.exitCode;
+}
+
+/** The manifest's Job (it was read once already: the session ran from it). */
+function manifestJobOf(path: string): string | undefined {
+  try {
+    return manifestJob(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }

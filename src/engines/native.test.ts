@@ -763,6 +763,30 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     expect([...session.view(0x30000, 128)].every((byte) => byte === 0)).toBe(true);
   });
 
+  it('warm starts: a trap context saved at a trap and loaded into another session resumes as the first would, addresses moved to its base', () => {
+    const rodata = new Uint8Array([0x7f, 0x02, 0, 0, 0xc0, 0x9f, 0, 0]);
+    const first = load(DUMP_RESUMED_STATE, { rodata });
+    expectTrap(first.start(TEXT, 5000), 0x30000, 0x20100);
+    const context = first.saveTrapContext();
+    expect(context.engine).toBe(name);
+    // a second session, alive beside the first (on the native engine: another base)
+    const second = load(DUMP_RESUMED_STATE, { rodata });
+    second.view(0x30000, 0x200).set(first.view(0x30000, 0x200));
+    second.loadTrapContext(context);
+    expectTrap(first.resume(-2, 5000), 0x30200, 0x202a0);
+    expectTrap(second.resume(-2, 5000), 0x30200, 0x202a0);
+    const moved = (value: bigint): bigint => ((value >> 32n) === (first.base >> 32n) ? value - first.base + second.base : value);
+    const expected = Object.fromEntries(Object.entries(registers(first, 0x30200)).map(([reg, value]) => [reg, moved(value)]));
+    expect(registers(second, 0x30200)).toEqual(expected);
+    expect(vectorState(second, 0x30200)).toEqual(vectorState(first, 0x30200));
+    // only right after a trap, and only into a session that has not run
+    expect(() => second.loadTrapContext(context)).toThrow(/already run/);
+    const stopped = load(TRAP_TWICE);
+    expect(() => stopped.saveTrapContext()).toThrow(/not a trap/);
+    expect(() => stopped.loadTrapContext({ ...context, engine: name === 'native' ? 'unicorn' : 'native' })).toThrow(/comes from the \w+ engine/);
+    for (const s of [first, second, stopped]) s.dispose();
+  });
+
   it('sandboxes the return address: the low 32 bits, rounded down to a bundle (ZeroVM\'s rule)', () => {
     const session = load(FAKE_RETURN_ADDRESS);
     expectTrap(session.start(TEXT, 5000), 0xffffffd0, 0x20040);

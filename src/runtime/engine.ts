@@ -42,6 +42,27 @@ export type Stop =
   /** The time budget ran out while untrusted code was running. */
   | { readonly kind: 'timeout' };
 
+/**
+ * The untrusted state at a trap stop that a later session resumes from
+ * (warm starts: spec/runtime.md "Daemon mode"): the callee-saved
+ * registers, %rsp, the return address and MXCSR, taken at the base in
+ * the first word. Opaque to the runtime; only a session of the engine that
+ * made it loads it, with the addresses into the old sandbox moved to its own.
+ */
+export interface TrapContext {
+  readonly engine: Engine['name'];
+  readonly words: Readonly<BigUint64Array>;
+}
+
+/**
+ * A snapshot's memory held by an engine that can map it copy-on-write
+ * (Engine.createMemoryImage): requests then neither copy it nor change it.
+ * Opaque to the runtime.
+ */
+export interface MemoryImage {
+  readonly engine: Engine['name'];
+}
+
 export interface EngineSession {
   /** Host address of sandbox address 0 (the value of %r15), as a bigint. */
   readonly base: bigint;
@@ -57,6 +78,20 @@ export interface EngineSession {
   start(entry: number, budgetMs: number): Stop;
   /** Returns `result` in %eax from the last trap and runs on (same budget rule). */
   resume(result: number, budgetMs: number): Stop;
+  /** Right after a trap stop: the state to resume from later, in another session. */
+  saveTrapContext(): TrapContext;
+  /**
+   * Instead of `start`, in a session whose regions are mapped and which has
+   * not run: takes a context saved by a session of the same engine, as if
+   * this session had stopped at that trap; `resume` then returns from it.
+   */
+  loadTrapContext(context: TrapContext): void;
+  /**
+   * Optional (engines with createMemoryImage): before the session runs,
+   * maps [address, address + size) of `image` over its sandbox,
+   * copy-on-write, with `protection`; the trampoline is not mappable.
+   */
+  mapImage?(image: MemoryImage, address: number, size: number, protection: Protection): void;
   /** Releases the sandbox; the session is unusable afterwards. */
   dispose(): void;
 }
@@ -72,6 +107,12 @@ export interface Engine {
   readonly features?: readonly CpuFeature[];
   /** Null when this engine can run here, else a message saying why not and what to install. */
   unavailableReason(): string | null;
+  /**
+   * Optional: a memory image holding `runs` at their sandbox addresses (the
+   * rest zeros) that sessions of this engine can map (mapImage). Absent:
+   * warm starts copy the snapshot into each session.
+   */
+  createMemoryImage?(runs: readonly { readonly address: number; readonly bytes: Uint8Array }[]): MemoryImage;
   /** Reserves a sandbox and maps `regions` (everything else is inaccessible). */
   createSession(regions: readonly Region[]): EngineSession;
 }

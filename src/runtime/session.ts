@@ -31,7 +31,7 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { validate, type ValidationPolicy, type ValidationResult } from '../validator/validate.js';
-import { ChannelSet, ChannelMountError, ChannelIoError, programOrder, type ChannelSpec } from './channels/index.js';
+import { ChannelSet, ChannelMountError, ChannelIoError, compareAliases, exactLimits, programOrder, type ChannelSpec } from './channels/index.js';
 import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type Stop } from './engine.js';
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
 import { jailBlock, unjailBlock, type JailTarget } from './jail.js';
@@ -49,9 +49,11 @@ import {
   SIGNAL_EXIT_CODE,
   signalExitState,
   ValidatorState,
+  type DaemonState,
   type ReportFields,
   type ReportMode,
 } from './report.js';
+import { captureMemory, channelsAtFork, restoreSnapshot, type SessionSnapshot } from './snapshot.js';
 import { Verbosity, type SessionObserver } from './trace.js';
 import { dispatchTrapAt, readTrapArgs, TrapArgsFault, type GuestMemory, type TrapArgs, type TrapHooks } from './trap-io.js';
 import { Errno } from './definitions.js';
@@ -109,6 +111,22 @@ export interface SessionPlan {
   readonly channels: readonly ChannelSpec[];
   /** Checks the manifest made after the memory layout (the original's order of errors). */
   readonly afterLayout?: () => void;
+  /**
+   * TrapFork stops the session and snapshots it (the manifest has a `Job`,
+   * or an embedder asked for a warm start): spec/runtime.md "Daemon mode".
+   * Otherwise TrapFork returns 0 and the program goes on.
+   */
+  readonly forkable?: boolean;
+}
+
+/** A request started from a snapshot: its channels (matched against the snapshot's) and its time. */
+export interface WarmRequest {
+  /** In any order; the snapshot's channels must each have one of the same alias, type and limits. */
+  readonly channels: readonly ChannelSpec[];
+  /** Seconds. */
+  readonly timeout: number;
+  /** TrapFork in the request snapshots it again (its manifest has a `Job`). */
+  readonly forkable?: boolean;
 }
 
 export interface SessionResult extends ReportFields {
@@ -120,6 +138,10 @@ export interface SessionResult extends ReportFields {
   readonly cause?: Error;
   /** Code the program passed to TrapExit (0 when it did not). */
   readonly userReturnCode: number;
+  /** The program ran (or resumed, in a warm start): every stage before it succeeded. */
+  readonly ran: boolean;
+  /** The program called TrapFork in a forkable session: where requests start from (daemon state 1). */
+  readonly snapshot?: SessionSnapshot;
 }
 
 /** A failure that ends the session: errno (process exit code) and exit state text. */
@@ -144,6 +166,15 @@ const LAST_LIVE_SLOT = (TRAMPOLINE_END - TRAMPOLINE_TRAP) / SLOT_SIZE - 2;
 class ProgramExit {
   constructor(readonly code: number) {}
 }
+
+/** Thrown by the TrapFork hook of a forkable session to leave the dispatch, the engine still at the trap. */
+class ProgramFork {}
+
+/** What `execute` returns when the program called TrapFork in a forkable session. */
+const FORKED = Symbol('forked');
+
+/** How the run begins: at the entry point, or (a warm start) by returning from the trap the snapshot stopped at. */
+type FirstRun = { readonly entry: number } | { readonly resume: number };
 
 /**
  * The trap's view of memory (the original's memory map, layout.ts), down
@@ -174,6 +205,11 @@ class PageMap implements GuestMemory {
 
   view(address: number, length: number): Uint8Array {
     return this.session.view(address, length);
+  }
+
+  /** The protections, in address order (for a snapshot). */
+  ranges(): Region[] {
+    return this.map.ranges();
   }
 
   /** Views of the readable regions in address order (for the memory etag). */
@@ -292,6 +328,7 @@ export function runSession(options: SessionOptions): SessionResult {
       memoryEtag: manifest.memoryEtag,
       channels: channelSpecs(manifest),
       afterLayout: () => checkTimeout(manifest),
+      forkable: manifest.job !== undefined,
     };
   });
 }
@@ -320,13 +357,87 @@ export function runPlannedSession(plan: SessionPlan, options: SessionRunOptions)
 }
 
 /**
+ * Starts a request from a snapshot (spec/runtime.md "Daemon mode"): the
+ * request's channels replace the snapshot's (same aliases, types and
+ * limits; sequential positions carried over), a fresh engine session gets
+ * the snapshot's memory and registers, and TrapFork returns 0 in it.
+ * Never throws for anything the request or program can cause; `ran` is
+ * false when the request failed before the program resumed.
+ */
+export function runWarmSession(snapshot: SessionSnapshot, request: WarmRequest, options: SessionRunOptions): SessionResult {
+  return runStages(
+    options,
+    (progress) => {
+      progress.validatorState = snapshot.program.validatorState;
+      progress.channels = request.channels;
+      progress.memoryEtag = snapshot.memoryEtag;
+      if (options.engine.name !== snapshot.engine) {
+        throw new SessionFailure(EFAULT, `the snapshot was taken on the ${snapshot.engine} engine; start its requests on that engine`);
+      }
+      return {
+        program: snapshot.program,
+        memory: 0,
+        timeout: request.timeout,
+        memoryEtag: snapshot.memoryEtag,
+        channels: matchRequestChannels(snapshot, request.channels),
+        forkable: request.forkable === true,
+      };
+    },
+    snapshot,
+  );
+}
+
+/**
+ * A daemon's request from its manifest text (spec/runtime.md "Daemon
+ * mode"): the whole manifest must be valid (Version, Program, Memory are
+ * read and checked, then ignored: the snapshot's are kept), its Timeout
+ * is the request's, a Job makes its TrapFork fork again. Throws
+ * ManifestError.
+ */
+export function warmRequestFromManifest(text: string): WarmRequest {
+  const manifest = readManifest(text);
+  checkNetwork(manifest);
+  checkTimeout(manifest);
+  return { channels: channelSpecs(manifest), timeout: manifest.timeout, forkable: manifest.job !== undefined };
+}
+
+/** The Job of a manifest text, when it has one (the socket a forked request listens on). */
+export function manifestJob(text: string): string | undefined {
+  return readManifest(text).job;
+}
+
+/**
+ * The request's channels for the snapshot's, in the program's order: each
+ * of the snapshot's channels needs one with the same alias, type and four
+ * limits (EFAULT "difference in <alias>", as the original); a request's
+ * channels beyond the snapshot's are not opened.
+ */
+function matchRequestChannels(snapshot: SessionSnapshot, given: readonly ChannelSpec[]): ChannelSpec[] {
+  const ordered = programOrder(given);
+  return snapshot.channels.map((old, i) => {
+    const spec = ordered[i];
+    if (spec === undefined) throw new SessionFailure(EFAULT, `the request has no channel ${old.alias}`);
+    if (compareAliases(spec.alias, old.alias) !== 0) throw new SessionFailure(EFAULT, `difference in ${old.alias}`);
+    const limits = exactLimits(spec.limits);
+    const same = spec.type === old.type && limits.gets === old.limits.gets && limits.getSize === old.limits.getSize && limits.puts === old.limits.puts && limits.putSize === old.limits.putSize;
+    if (!same) throw new SessionFailure(EFAULT, `difference in ${old.alias}`);
+    return spec;
+  });
+}
+
+/**
  * The stages after the plan: channels, memory, engine, run, report.
  * `plan` may throw the session's failures (manifest, program, validation),
  * which end the session as the later stages' do.
  */
-function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgress) => SessionPlan): SessionResult {
+function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgress) => SessionPlan, warm?: SessionSnapshot): SessionResult {
   const progress: SessionProgress = { validatorState: ValidatorState.NotValidated, channels: [], memoryEtag: false };
   let userReturnCode = 0;
+  let daemonState: DaemonState = 0;
+  let snapshot: SessionSnapshot | undefined;
+  let ran = false;
+  /* a request's CPU times are its own (the original's request was a fresh process) */
+  const cpuStart = warm === undefined ? undefined : process.cpuUsage();
   let exitState = 'ok';
   let exitCode = 0;
   let channels: ChannelSet | undefined;
@@ -349,12 +460,13 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
       if (error instanceof ChannelMountError) channelsOrdered = error.afterOrdering;
       throw error;
     }
+    if (warm !== undefined) channels.channels.forEach((channel, i) => channel.continueFrom(warm.channels[i]!));
     for (const channel of channels.channels) {
       const l = channel.limits;
       observer?.log(Verbosity.Details, `channel ${channel.alias} = ${channel.uri}, type ${channel.type}, limits ${l.gets} ${l.getSize} ${l.puts} ${l.putSize}`);
     }
-    const layout = computeLayout(image, plan.memory, channels.channels);
-    plan.afterLayout?.();
+    const layout = warm?.layout ?? computeLayout(image, plan.memory, channels.channels);
+    if (warm === undefined) plan.afterLayout?.();
 
     const unavailable = options.engine.unavailableReason();
     if (unavailable !== null) throw new SessionFailure(EFAULT, unavailable);
@@ -363,12 +475,39 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
     for (const region of layout.regions) {
       observer?.log(Verbosity.Details, `region 0x${region.address.toString(16).padStart(8, '0')} +0x${region.size.toString(16)} protection ${region.protection}`);
     }
-    loadProgram(session, bytes, image, layout);
-    memory = new PageMap(session, layout.trapView);
+    const enginePages = new ProtectionMap();
+    if (warm === undefined) {
+      loadProgram(session, bytes, image, layout);
+      memory = new PageMap(session, layout.trapView);
+      for (const r of layout.regions) enginePages.set(r.address, r.address + r.size, r.protection);
+    } else {
+      restoreSnapshot(session, warm, options.engine);
+      memory = new PageMap(session, warm.trapPages);
+      for (const r of warm.enginePages) enginePages.set(r.address, r.address + r.size, r.protection);
+    }
     if (!options.loadOnly) {
       const write = options.writeFastReport;
       const fastReports = options.reportMode === 2 && write !== undefined ? fastReporter(channels, write) : null;
-      userReturnCode = execute(session, memory, channels, layout, image.entry, plan.timeout, observer, fastReports, options.engine);
+      ran = true;
+      const first: FirstRun = warm === undefined ? { entry: image.entry } : { resume: 0 };
+      const end = execute(session, memory, enginePages, channels, layout, first, plan.timeout, observer, fastReports, options.engine, plan.forkable === true);
+      if (end === FORKED) {
+        daemonState = 1;
+        snapshot = {
+          engine: options.engine.name,
+          program: plan.program,
+          layout,
+          memoryEtag: progress.memoryEtag,
+          enginePages: enginePages.ranges(),
+          trapPages: memory.ranges(),
+          data: captureMemory(session, enginePages.ranges()),
+          context: session.saveTrapContext(),
+          channels: channelsAtFork(channels.channels),
+          etags: [...(warm?.etags ?? []), ...channels.etags()],
+        };
+      } else {
+        userReturnCode = end;
+      }
     }
   } catch (error) {
     if (error instanceof Error) cause = error;
@@ -398,20 +537,29 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
   }
   observer?.log(Verbosity.Stages, `session ended: ${exitState} (exit code ${exitCode}, user return code ${userReturnCode})`);
 
-  const channelEtags = channels !== undefined ? channels.etags() : unopenedEtags(progress.channels, channelsOrdered);
+  const ownEtags = channels !== undefined ? channels.etags() : unopenedEtags(progress.channels, channelsOrdered);
+  /* a request lists the etags its daemon had at the fork first (the original's digests went on accumulating) */
+  const channelEtags = warm === undefined ? ownEtags : [...warm.etags, ...ownEtags];
   const totals = channels?.ioTotals() ?? {
     local: { gets: 0, getBytes: 0, puts: 0, putBytes: 0 },
     network: { gets: 0, getBytes: 0, puts: 0, putBytes: 0 },
   };
   const fields: ReportFields = {
     validatorState: progress.validatorState,
-    daemonState: 0,
+    daemonState,
     userReturnCode,
     etags: memoryEtag === undefined ? channelEtags : [...channelEtags, memoryEtag],
-    accounting: { ...accountingTimes(), local: totals.local, network: totals.network },
+    accounting: { ...accountingTimes(cpuStart === undefined ? undefined : process.cpuUsage(cpuStart)), local: totals.local, network: totals.network },
     exitState,
   };
-  return { ...fields, report: formatReport(fields, options.reportMode ?? 0), exitCode, ...(cause === undefined ? {} : { cause }) };
+  return {
+    ...fields,
+    report: formatReport(fields, options.reportMode ?? 0),
+    exitCode,
+    ran,
+    ...(cause === undefined ? {} : { cause }),
+    ...(snapshot === undefined ? {} : { snapshot }),
+  };
 }
 
 /**
@@ -462,25 +610,32 @@ function faultEnd(signal: number, pc: number, base: bigint): RunEnd {
   return new RunEnd(SIGNAL_EXIT_CODE, signalExitState(signal, true, base + BigInt(pc)));
 }
 
-/** Runs the program until TrapExit; returns its code or throws RunEnd. */
+/** Runs the program until TrapExit (returns its code) or, when forkable, TrapFork (returns FORKED); throws RunEnd. */
 function execute(
   session: EngineSession,
   memory: PageMap,
+  enginePages: ProtectionMap,
   channels: ChannelSet,
   layout: Layout,
-  entry: number,
+  first: FirstRun,
   timeoutSeconds: number,
   observer: SessionObserver | null,
   fastReports: (() => void) | null,
   engine: Engine,
-): number {
+  forkable: boolean,
+): number | typeof FORKED {
   const deadline = Date.now() + timeoutSeconds * 1000;
   const budget = (): number => Math.max(0, deadline - Date.now());
-  const hooks = sessionHooks(session, memory, layout, engine);
+  const hooks = sessionHooks(session, memory, enginePages, layout, engine, forkable);
   const context = { channels: channels.channels, memory, hooks };
-  /* the original refused to translate sandbox address 0, the entry point included */
-  if (entry === 0) throw new RunEnd(EFAULT, 'the entry point is at address 0');
-  let stop: Stop = session.start(entry, budget());
+  let stop: Stop;
+  if ('entry' in first) {
+    /* the original refused to translate sandbox address 0, the entry point included */
+    if (first.entry === 0) throw new RunEnd(EFAULT, 'the entry point is at address 0');
+    stop = session.start(first.entry, budget());
+  } else {
+    stop = session.resume(first.resume, budget());
+  }
   for (;;) {
     switch (stop.kind) {
       case 'fault':
@@ -500,6 +655,10 @@ function execute(
             if (traced !== undefined) observer?.trap(traced, undefined);
             return error.code;
           }
+          if (error instanceof ProgramFork) {
+            if (traced !== undefined) observer?.trap(traced, undefined);
+            return FORKED;
+          }
           if (error instanceof TrapArgsFault) {
             /* the original read the block unchecked and crashed in trusted code */
             throw new RunEnd(SIGNAL_EXIT_CODE, signalExitState(11, false, session.base + BigInt(error.address)));
@@ -517,12 +676,13 @@ function execute(
 }
 
 /** TrapJail / TrapUnjail (jail.ts) / TrapExit / TrapFork. */
-function sessionHooks(session: EngineSession, memory: PageMap, layout: Layout, engine: Engine): TrapHooks {
+function sessionHooks(session: EngineSession, memory: PageMap, enginePages: ProtectionMap, layout: Layout, engine: Engine, forkable: boolean): TrapHooks {
   const target: JailTarget = {
     range: layout.jailable,
     view: (address, length) => session.view(address, length),
     protect(address, size, protection) {
       session.protect(address, size, protection);
+      enginePages.set(address, address + size, protection);
       memory.set(address, size, protection);
     },
     policy: SESSION_POLICY,
@@ -535,6 +695,8 @@ function sessionHooks(session: EngineSession, memory: PageMap, layout: Layout, e
       throw new ProgramExit(code);
     },
     fork() {
+      /* with a Job the session ends here as a daemon's first session (the snapshot is taken by runStages) */
+      if (forkable) throw new ProgramFork();
       /* without a Job socket, the original's TrapFork returned 0 and the program went on */
       return 0;
     },

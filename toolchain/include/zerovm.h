@@ -62,8 +62,10 @@ int32_t zvm_unjail(const void *buffer, int32_t size);
 /* TrapExit without the C library's exit handlers or stream flushing. */
 __attribute__((noreturn)) void zvm_exit(int32_t code);
 
-/* TrapFork: daemon mode. This implementation does not run one, so it
- * always answers -1 (ZeroVM's "not a daemon"). */
+/* TrapFork: daemon mode. Without a Job in the manifest it returns 0 and the
+ * program goes on. With one (or under Program.fork) the set-up session
+ * ends here, and every request session starts from this point, where it
+ * returns 0 (spec/runtime.md "Daemon mode"). */
 int32_t zvm_fork(void);
 
 #ifdef __cplusplus

@@ -41,6 +41,10 @@ struct UnicornTraits {
   /* The guest sees the same %r15 as on the native engine (emulator.h). */
   static uint64_t Base(const Runner &) { return zvm_uc::kBase; }
   static uint8_t *Host(const Runner &emulator) { return emulator.host(); }
+  /* The emulator maps its own pages region by region; warm starts copy the snapshot instead. */
+  static std::string MapImage(Runner &, const zvm::MemoryImage &, uint64_t, uint64_t, int) {
+    return "mapImage: the unicorn engine copies snapshots instead";
+  }
 };
 
 using Session = zvm_addon::SessionWrap<UnicornTraits>;

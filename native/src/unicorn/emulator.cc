@@ -419,6 +419,48 @@ int Emulator::Resume(int32_t result, double budget_ms, std::string *error) {
   return Run(pc, budget_ms, error);
 }
 
+std::string Emulator::SaveTrapContext(uint64_t *out) const {
+  if (state_ != State::kInTrap) return "saveTrapContext: the last stop was not a trap";
+  /* the callee-saved registers stay in the emulator between a trap and its resume */
+  int regs[] = {UC_X86_REG_RBX, UC_X86_REG_RBP, UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_MXCSR};
+  uint64_t values[6] = {};
+  void *ptrs[6];
+  for (int i = 0; i < 6; i++) ptrs[i] = &values[i];
+  const uc_err err = uc_reg_read_batch(uc_, regs, ptrs, 6);
+  if (err != UC_ERR_OK) return UcError("uc_reg_read_batch", err);
+  out[zvm::kCtxBase] = kBase;
+  out[zvm::kCtxRbx] = values[0];
+  out[zvm::kCtxRbp] = values[1];
+  out[zvm::kCtxR12] = values[2];
+  out[zvm::kCtxR13] = values[3];
+  out[zvm::kCtxR14] = values[4];
+  out[zvm::kCtxMxcsr] = values[5] & 0xffffffffu;
+  out[zvm::kCtxRsp] = trap_rsp_;
+  out[zvm::kCtxRet] = trap_ret_;
+  return "";
+}
+
+std::string Emulator::LoadTrapContext(const uint64_t *in) {
+  if (state_ == State::kDisposed) return "the session is disposed";
+  if (state_ != State::kReady) return "loadTrapContext: the session has already run";
+  if (!trampoline_written_) return "loadTrapContext: map the regions (and the trampoline) first";
+  const uint64_t from = in[zvm::kCtxBase];
+  uint64_t values[6] = {
+      zvm::RebaseWord(in[zvm::kCtxRbx], from, kBase), zvm::RebaseStackWord(in[zvm::kCtxRbp], kBase),
+      zvm::RebaseWord(in[zvm::kCtxR12], from, kBase), zvm::RebaseWord(in[zvm::kCtxR13], from, kBase),
+      zvm::RebaseWord(in[zvm::kCtxR14], from, kBase), in[zvm::kCtxMxcsr] & 0xffffffffu,
+  };
+  int regs[] = {UC_X86_REG_RBX, UC_X86_REG_RBP, UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_MXCSR};
+  void *ptrs[6];
+  for (int i = 0; i < 6; i++) ptrs[i] = &values[i];
+  const uc_err err = uc_reg_write_batch(uc_, regs, ptrs, 6);
+  if (err != UC_ERR_OK) return UcError("uc_reg_write_batch", err);
+  trap_rsp_ = zvm::RebaseStackWord(in[zvm::kCtxRsp], kBase);
+  trap_ret_ = in[zvm::kCtxRet];
+  state_ = State::kInTrap;
+  return "";
+}
+
 bool Emulator::Arm(double budget_ms, std::string *error) {
   const int64_t now = Watchdog::NowNs();
   const int64_t budget_ns = static_cast<int64_t>(std::fmin(budget_ms, kMaxBudgetMs) * 1e6);

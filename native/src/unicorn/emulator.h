@@ -78,6 +78,9 @@ class Emulator {
   /* Each returns a kStop* kind, or 0 with `error` set. */
   int Start(uint64_t entry, double budget_ms, std::string *error);
   int Resume(int32_t result, double budget_ms, std::string *error);
+  /* Warm starts, as the native engine's (sandbox.h): the trap context. */
+  std::string SaveTrapContext(uint64_t *out) const;
+  std::string LoadTrapContext(const uint64_t *in);
   /* Closes the engine; with release_memory, unmaps guest memory now (the
    * caller has detached every alias of it). Idempotent. */
   void Dispose(bool release_memory);

@@ -304,6 +304,13 @@ function inheritedStream(spec: ChannelSpec, mask: AccessMask): OpenedHandle {
   return { fd: STANDARD_STREAM_FD[spec.uri] as number, size: 0, putpos: 0 };
 }
 
+/** The positions a warm start carries over (HostChannel.continueFrom). */
+export interface ChannelPositions {
+  readonly getpos: number;
+  readonly putpos: number;
+  readonly eof: boolean;
+}
+
 /** A mounted channel: host descriptor, positions, limits, counters and etag. */
 export class HostChannel {
   /** Exact limits (int64), for the user manifest. */
@@ -417,6 +424,26 @@ export class HostChannel {
   /** A sequential read found the end of the data; further reads return 0. */
   get eof(): boolean {
     return this.eofValue;
+  }
+
+  /** Where the sequential directions of this channel stand, for a warm start to continue from (spec/runtime.md "Daemon mode"). */
+  get positions(): ChannelPositions {
+    return { getpos: this.getposValue, putpos: this.putposValue, eof: this.eofValue };
+  }
+
+  /**
+   * A warm start: this channel replaces one of the session that stopped at
+   * TrapFork and goes on where that one stood, as the original's forked
+   * request sessions did: a sequential read continues at the old read
+   * position (and end of data), a sequential write at the old write
+   * position. Random directions keep their own.
+   */
+  continueFrom(old: ChannelPositions): void {
+    if (isSequentialRead(this.type)) {
+      this.getposValue = old.getpos;
+      this.eofValue = old.eof;
+    }
+    if (isSequentialWrite(this.type)) this.putposValue = old.putpos;
   }
 
   /** Guest requests served so far, checked against the limits. */

@@ -1,0 +1,101 @@
+/**
+ * Warm starts: run a program's set-up once, then start each request from
+ * where it stood (spec/runtime.md "Daemon mode"; README "Embedding").
+ *
+ *   const warm = await program.fork({ image: 'lua.tar' });   // runs until TrapFork
+ *   const outcome = await warm.run({ stdin: script });        // a request from the snapshot
+ *
+ * Pipeline position: embedder (and `zerovm serve`) -> Program.fork ->
+ * here -> runPlannedSession (forkable) and runWarmSession
+ * (src/runtime/session.ts), snapshot.ts.
+ *
+ * A request's options are the set-up's with the request's own channels,
+ * arguments, environment and time laid over them: the channels must be the
+ * set-up session's (same aliases, kinds and limits), because the program's
+ * memory already holds what it learnt about them; the memory size, image
+ * and engine are the set-up's. Each request gets a fresh sandbox with a
+ * copy of the snapshot's memory: nothing one request does is seen by the
+ * next.
+ */
+import { Readable, Writable } from 'node:stream';
+import { runWarmSession, SessionFailure } from '../runtime/session.js';
+import type { SessionSnapshot } from '../runtime/snapshot.js';
+import { InvalidOptionError, WarmStartMismatchError } from './errors.js';
+import type { EngineChoice } from './engine-choice.js';
+import type { Program } from './program.js';
+import {
+  detachSinks,
+  flushSinks,
+  planProgramSession,
+  readStreamInputs,
+  sessionOutcome,
+  type SessionOptions,
+  type SessionOutcome,
+  type StreamInputs,
+  type StreamSink,
+} from './session.js';
+
+/** What a request may change: its channels, arguments, environment and time. */
+export type WarmRunOptions = Omit<SessionOptions, 'memory' | 'engine' | 'image' | 'loadOnly'>;
+
+export class WarmStart {
+  /** @internal Program.fork makes these. */
+  constructor(
+    private readonly program: Program,
+    private readonly snapshot: SessionSnapshot,
+    private readonly setupOptions: SessionOptions,
+    private readonly defaultEngine: EngineChoice | undefined,
+    /** How the set-up session ended: daemon state 1, exit state "ok". */
+    readonly setup: SessionOutcome,
+  ) {}
+
+  /** The engine the snapshot was taken on (every request runs there). */
+  get engine(): SessionSnapshot['engine'] {
+    return this.snapshot.engine;
+  }
+
+  /** Bytes of memory the snapshot keeps (the pages that are not zero). */
+  get size(): number {
+    return this.snapshot.data.reduce((sum, run) => sum + run.bytes.length, 0);
+  }
+
+  /**
+   * Starts one request from the snapshot; stream inputs are read first.
+   * Throws WarmStartMismatchError when its channels are not the set-up's,
+   * and what Program.run throws for channels.
+   */
+  async run(options: WarmRunOptions = {}): Promise<SessionOutcome> {
+    const streamed = await readStreamInputs(options);
+    const sinks: StreamSink[] = [];
+    try {
+      const outcome = this.start(options, streamed, sinks);
+      await flushSinks(sinks, outcome);
+      return outcome;
+    } finally {
+      detachSinks(sinks);
+    }
+  }
+
+  /** As run(), in this turn of the event loop: buffers and files only. */
+  runSync(options: WarmRunOptions = {}): SessionOutcome {
+    const streams = [options.stdin, options.stdout, options.stderr, ...(options.channels ?? []).map((c) => ('input' in c ? c.input : 'output' in c ? c.output : undefined))];
+    if (streams.some((s) => s instanceof Readable || s instanceof Writable)) throw new InvalidOptionError('runSync', 'streams need run() (it reads inputs and waits for outputs asynchronously)');
+    return this.start(options, new Map(), []);
+  }
+
+  private start(options: WarmRunOptions, streamed: StreamInputs, sinks: StreamSink[]): SessionOutcome {
+    const merged: SessionOptions = {
+      ...this.setupOptions,
+      stdin: undefined,
+      stdout: undefined,
+      stderr: undefined,
+      channels: undefined,
+      ...options,
+      engine: this.snapshot.engine,
+    };
+    const session = planProgramSession(this.program, merged, streamed, this.defaultEngine, sinks);
+    const result = runWarmSession(this.snapshot, { channels: session.plan.channels, timeout: session.plan.timeout }, session.runOptions);
+    if (!result.ran && result.cause instanceof SessionFailure) throw new WarmStartMismatchError(result.cause.message);
+    return sessionOutcome(result, session);
+  }
+}

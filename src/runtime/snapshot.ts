@@ -1,0 +1,153 @@
+/**
+ * Warm starts: a session stopped at TrapFork, kept as data, and what it
+ * takes to start another session from it (spec/runtime.md "Daemon mode").
+ *
+ * Pipeline position: session.ts takes a snapshot when a forkable session's
+ * program calls TrapFork and starts request sessions from one
+ * (`runWarmSession`); the daemon (daemon.ts), the embedding API's
+ * WarmStart and the CLI hand snapshots around. Nothing here runs code.
+ *
+ * The original forked its process: the request session was a copy-on-write
+ * copy of the daemon. Here a request gets a fresh engine session of the
+ * same layout, over which the snapshot's memory is mapped copy-on-write
+ * from a memory image (engines with createMemoryImage: the native one) or
+ * into which it is copied (Unicorn), then the page protections are
+ * replayed and the registers loaded (the engine's TrapContext). Only pages
+ * that are not all zero are kept: a fresh sandbox is zero already.
+ *
+ * Choices a reader may question:
+ * - A snapshot is plain data (no class instances, no descriptors), so it
+ *   survives structured cloning: the CLI hands one to its daemon process.
+ * - The memory image is made at the first request and kept beside the
+ *   snapshot (a WeakMap), not in it: it holds a descriptor, which neither
+ *   structured cloning nor another process could use.
+ */
+import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type MemoryImage, type Region, type TrapContext } from './engine.js';
+import type { ChannelPositions, HostChannel, IoLimits } from './channels/index.js';
+import type { EtagEntry } from './etag.js';
+import { loadingRegions, TRAMPOLINE_END, type Layout } from './layout.js';
+import type { PreparedProgram } from './session.js';
+
+const PAGE = 0x1000;
+
+/** Bytes of guest memory that were not all zero, at a sandbox address. */
+export interface MemoryRun {
+  readonly address: number;
+  readonly bytes: Uint8Array;
+}
+
+/** One channel of the session at the fork: what a request's channel must match, and where it goes on from. */
+export interface ChannelAtFork extends ChannelPositions {
+  readonly alias: string;
+  readonly type: number;
+  readonly limits: IoLimits;
+}
+
+/** A session stopped at TrapFork (spec/runtime.md "Daemon mode"). */
+export interface SessionSnapshot {
+  /** The engine that ran it; only that engine loads its context. */
+  readonly engine: Engine['name'];
+  readonly program: PreparedProgram;
+  readonly layout: Layout;
+  /** The memory etag was asked for (`/dev/memory`): every request reports it. */
+  readonly memoryEtag: boolean;
+  /** The engine's page protections at the fork (TrapJail included). */
+  readonly enginePages: readonly Region[];
+  /** The trap's view of memory at the fork. */
+  readonly trapPages: readonly Region[];
+  /** The readable memory that was not zero (the trampoline excepted: each engine writes its own). */
+  readonly data: readonly MemoryRun[];
+  readonly context: TrapContext;
+  /** In the program's order. */
+  readonly channels: readonly ChannelAtFork[];
+  /** The channels' etags at the fork: every request's report lists them first. */
+  readonly etags: readonly EtagEntry[];
+}
+
+/** Bytes scanned through one view (guest memory windows are 1 MiB). */
+const SCAN_CHUNK = 0x100000;
+
+/** Whether the 4 KiB page at `offset` of `words` (a page-aligned view of guest memory) is all zero. */
+function pageIsZero(words: Int32Array, offset: number): boolean {
+  const end = offset + PAGE / 4;
+  for (let i = offset; i < end; i++) if (words[i] !== 0) return false;
+  return true;
+}
+
+/** Copies the pages of `pages` the host may read that are not all zero, merged into runs. */
+export function captureMemory(session: EngineSession, pages: readonly Region[]): MemoryRun[] {
+  const runs: MemoryRun[] = [];
+  for (const region of pages) {
+    if ((region.protection & (Protection.Read | Protection.Execute)) === 0) continue;
+    const start = Math.max(region.address, TRAMPOLINE_END);
+    const end = region.address + region.size;
+    let runStart = -1;
+    const flush = (at: number): void => {
+      if (runStart < 0) return;
+      runs.push({ address: runStart, bytes: Uint8Array.from(session.view(runStart, at - runStart)) });
+      runStart = -1;
+    };
+    for (let chunk = start; chunk < end; chunk += SCAN_CHUNK) {
+      const size = Math.min(SCAN_CHUNK - (chunk % SCAN_CHUNK), end - chunk);
+      const view = session.view(chunk, size);
+      /* guest pages are 4 KiB aligned in host memory, so the view is too */
+      const words = new Int32Array(view.buffer, view.byteOffset, size / 4);
+      for (let page = 0; page < size; page += PAGE) {
+        if (pageIsZero(words, page / 4)) flush(chunk + page);
+        else if (runStart < 0) runStart = chunk + page;
+      }
+    }
+    flush(end);
+  }
+  return runs;
+}
+
+/**
+ * Fills a fresh engine session (created with `loadingRegions(layout)`, so
+ * every page but the trampoline is writable) with the snapshot's memory,
+ * then gives the pages their protections at the fork and loads the
+ * registers: the session then stands at the TrapFork trap.
+ */
+export function restoreSnapshot(session: EngineSession, snapshot: SessionSnapshot, engine: Engine): void {
+  const image = memoryImage(snapshot, engine);
+  if (image !== undefined && session.mapImage !== undefined) {
+    /* copy-on-write: map the image over every region but the trampoline */
+    for (const region of loadingRegions(snapshot.layout)) {
+      if (region.address === TRAMPOLINE_TRAP) continue;
+      session.mapImage(image, region.address, region.size, region.protection);
+    }
+  } else {
+    for (const run of snapshot.data) session.view(run.address, run.bytes.length).set(run.bytes);
+  }
+  for (const region of snapshot.enginePages) {
+    if (region.protection === (Protection.Read | Protection.Write)) continue;
+    let { address, size } = region;
+    /* the engine owns the trampoline's pages */
+    if (address < TRAMPOLINE_END && address + size > TRAMPOLINE_TRAP) {
+      size = address + size - TRAMPOLINE_END;
+      address = TRAMPOLINE_END;
+      if (size <= 0) continue;
+    }
+    session.protect(address, size, region.protection);
+  }
+  session.loadTrapContext(snapshot.context);
+}
+
+/** Memory images made for snapshots, per engine: made at the first request, dropped with the snapshot. */
+const images = new WeakMap<SessionSnapshot, Map<Engine['name'], MemoryImage>>();
+
+/** The snapshot's memory image for `engine`, when the engine maps images. */
+function memoryImage(snapshot: SessionSnapshot, engine: Engine): MemoryImage | undefined {
+  const create = engine.createMemoryImage;
+  if (create === undefined) return undefined;
+  let byEngine = images.get(snapshot);
+  if (byEngine === undefined) images.set(snapshot, (byEngine = new Map()));
+  let image = byEngine.get(engine.name);
+  if (image === undefined) byEngine.set(engine.name, (image = create(snapshot.data)));
+  return image;
+}
+
+/** The channels' state at the fork, in the program's order. */
+export function channelsAtFork(channels: readonly HostChannel[]): ChannelAtFork[] {
+  return channels.map((c) => ({ alias: c.alias, type: c.type, limits: c.limits, ...c.positions }));
+}
