@@ -4,6 +4,7 @@
  * timeouts, faults and loops ending only their node, threads that die,
  * reuse over many jobs, cancelled jobs and plans that cannot run.
  */
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,6 +204,13 @@ describe.each(engines)('WorkerPoolExecutor on the $name engine', ({ name: engine
     expect(Date.now() - started).toBeLessThan(5000);
     const after = await pool.run({ nodes: [{ name: 'hello', program: HELLO, engine }] });
     expect(text(after.nodes[0]!)).toBe('hello, world\n');
+    /* a signal already aborted: nothing starts */
+    const early = await pool.run({ nodes: [{ name: 'never', program: HELLO, engine }] }, { signal: AbortSignal.abort() });
+    expect(early.nodes[0]!.error).toEqual({ kind: 'Aborted', message: 'the job was cancelled' });
+    /* one signal for many jobs (a server's shutdown): each finished job lets go of it */
+    const shared = new AbortController();
+    await Promise.all(Array.from({ length: 10 }, (_, i) => pool.run({ nodes: [{ name: `n${i}`, program: HELLO, engine }] }, { signal: shared.signal })));
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
   });
 });
 

@@ -155,6 +155,7 @@ export class WorkerPoolExecutor implements JobExecutor {
     const job: JobState = { pipes: [...pipeStates.values()], aborted: false };
     const results: NodeResult[] = new Array<NodeResult>(plan.nodes.length);
     let left = plan.nodes.length;
+    let detach = (): void => {};
     const promise = new Promise<JobResult>((resolveJob) => {
       const groups: GroupWork[] = checked.groups.map((members) => ({
         job,
@@ -176,13 +177,21 @@ export class WorkerPoolExecutor implements JobExecutor {
       const signal = options.signal;
       if (signal !== undefined) {
         const abort = (): void => this.abort(job, groups);
-        if (signal.aborted) abort();
-        else signal.addEventListener('abort', abort, { once: true });
+        if (signal.aborted) {
+          abort();
+          return;
+        }
+        /* one signal may serve many jobs (a server's shutdown): each job removes its listener when it ends */
+        signal.addEventListener('abort', abort, { once: true });
+        detach = () => signal.removeEventListener('abort', abort);
       }
       this.queue.push(...groups);
       this.pump();
     });
-    const tracked = promise.finally(() => this.runningJobs.delete(tracked));
+    const tracked = promise.finally(() => {
+      detach();
+      this.runningJobs.delete(tracked);
+    });
     this.runningJobs.add(tracked);
     return promise;
   }
