@@ -80,6 +80,21 @@ describe.each(engines)('WorkerPoolExecutor on the $name engine', ({ name: engine
     expect(result.nodes[2]!.accounting.local.getBytes).toBe(13);
   });
 
+  it.skipIf(skip)('keeps an extra thread for the next large group a while, then ends it', async () => {
+    const small = new WorkerPoolExecutor({ workers: 1, extraIdleMs: 400 });
+    try {
+      const job = pipeline([{ name: 'hello', program: HELLO, engine }, { name: 'wc', program: WC, engine }]);
+      expect(text((await small.run(job)).nodes[1]!)).toBe('1 13\n');
+      expect(small.threadCount).toBe(2);
+      expect(text((await small.run(job)).nodes[1]!)).toBe('1 13\n');
+      expect(small.threadCount).toBe(2);
+      await new Promise((resolveLater) => setTimeout(resolveLater, 1000));
+      expect(small.threadCount).toBe(1);
+    } finally {
+      await small.close();
+    }
+  });
+
   it.skipIf(skip)('moves 10 MB through a 4 KiB ring: the writer waits for the reader, nothing is lost', async () => {
     const input = Buffer.alloc(10 * 1024 * 1024);
     for (let i = 0; i < input.length; i++) input[i] = i % 251 === 0 ? 10 : 97 + (i % 26);
