@@ -268,6 +268,13 @@ describe('WorkerPoolExecutor: plans that cannot run', () => {
     expect(pool.threadCount).toBe(0);
   });
 
+  it('refuses a job whose pipes would take more ring memory than maxPipeMemory', async () => {
+    const tight = new WorkerPoolExecutor({ workers: 1, maxThreads: 64, pipeCapacity: 4096, maxPipeMemory: 8192 });
+    const run = tight.run(pipeline(['a', 'b', 'c', 'd'].map((name) => ({ name, program: CAT }))));
+    await expect(run).rejects.toThrow(/the job has 3 pipes, whose rings need 12288 bytes, more than this executor gives one job \(maxPipeMemory 8192\)/);
+    await tight.close();
+  });
+
   it('refuses pipes that do not match the nodes\' channels', async () => {
     await expect(pool.run({ nodes: [] })).rejects.toThrow(/no nodes/);
     await expect(pool.run({ nodes: [{ name: 'a', program: CAT }, { name: 'a', program: CAT }] })).rejects.toThrow(/two nodes are named 'a'/);
