@@ -187,7 +187,12 @@ describe.each(engines)('WorkerPoolExecutor on the $name engine', ({ name: engine
     const result = await pool.run({ nodes: [{ name: 'missing', program: join(tmp, 'nothing.nexe'), engine }, { name: 'hello', program: HELLO, engine }] });
     expect(result.nodes[0]!.ok).toBe(false);
     expect(result.nodes[0]!.error).toEqual({ kind: 'ProgramReadError', message: `cannot read the program ${join(tmp, 'nothing.nexe')}: no such file` });
+    expect(result.nodes[0]!.exitCode).toBe(2);
     expect(result.nodes[1]!.exitState).toBe('ok');
+    const unsafe = await pool.run({ nodes: [{ name: 'unsafe', program: join(ROOT, 'examples', 'unsafe.nexe'), engine }] });
+    expect(unsafe.nodes[0]!.error?.kind).toBe('ValidationFailedError');
+    expect(unsafe.nodes[0]!.exitCode).toBe(8);
+    expect(unsafe.nodes[0]!.validatorState).toBe(1);
   });
 
   it.skipIf(skip)('serves many jobs with the same threads, and validates a program once for all of them', async () => {
