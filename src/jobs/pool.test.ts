@@ -65,6 +65,13 @@ describe.each(engines)('WorkerPoolExecutor on the $name engine', ({ name: engine
     expect(result.nodes[0]!.report).toMatch(/^0\n0\n0\n/);
   });
 
+  it.skipIf(skip)('caps a standard output with channelLimits (a flood fills no more than its limit)', async () => {
+    const result = await pool.run({ nodes: [{ name: 'cat', program: CAT, engine, stdin: { bytes: Buffer.alloc(100_000, 0x61) }, channelLimits: { '/dev/stdout': { putSize: 1000 } } }] });
+    expect(result.nodes[0]!.outputs['/dev/stdout']!.length).toBe(1000);
+    /* cat exits 1: its write was cut short */
+    expect(result.nodes[0]!.userReturnCode).toBe(1);
+  });
+
   it.skipIf(skip)('connects a 2-stage pipeline: hello | wc', async () => {
     const result = await pool.run(pipeline([{ name: 'hello', program: HELLO, engine }, { name: 'wc', program: WC, engine }]));
     expect(result.nodes.map((n) => n.exitState)).toEqual(['ok', 'ok']);
