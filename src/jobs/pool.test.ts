@@ -183,8 +183,11 @@ describe.each(engines)('WorkerPoolExecutor on the $name engine', ({ name: engine
     expect(text(hello!)).toBe('hello, world\n');
     const deaths = pool.threadDeaths;
     /* two endless loops time out at once, one on each thread (one watchdog per session) */
+    const started = Date.now();
     const both = await pool.run({ nodes: ['x', 'y'].map((name) => ({ name, program: LOOP, engine, timeout: 1 })) });
     expect(both.nodes.map((n) => n.exitState)).toEqual(['session timeout', 'session timeout']);
+    /* at the same time: one after the other would take two seconds */
+    expect(Date.now() - started).toBeLessThan(1900);
     const after = await pool.run({ nodes: ['p', 'q'].map((name) => ({ name, program: HELLO, engine })) });
     expect(after.nodes.map((n) => text(n))).toEqual(['hello, world\n', 'hello, world\n']);
     expect(pool.threadDeaths).toBe(deaths);
