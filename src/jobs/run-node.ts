@@ -11,8 +11,8 @@
  * node ends, so its peers see the end of data or a broken pipe instead of
  * waiting for their own timeouts (spec/serving.md, "Executing jobs").
  */
-import { ChannelOpenError, Program, ProgramCache, ProgramFormatError, ProgramReadError, ValidationFailedError, ValidatorState, ZeroVMError, type ChannelDefinition, type ChannelInput, type ChannelOutput, type SessionOptions } from '../api/index.js';
 import { statSync } from 'node:fs';
+import { ChannelOpenError, Program, ProgramCache, ProgramFormatError, ProgramReadError, ValidationFailedError, ValidatorState, ZeroVMError, type ChannelDefinition, type ChannelInput, type ChannelOutput, type SessionOptions } from '../api/index.js';
 import { Errno } from '../runtime/definitions.js';
 import type { ValidationResult } from '../validator/validate.js';
 import type { NodeInput, NodeOutput, NodePlan, NodeResult } from './executor.js';
@@ -35,7 +35,7 @@ const DEFAULT_TIMEOUT = 60;
 
 /**
  * The programs of one thread: each path loaded once while its file stays
- * the same (size, mtime, inode), validated through one ProgramCache that
+ * the same (size, mtime, ctime, inode), validated through one ProgramCache that
  * other threads' verdicts are added to.
  */
 export class ProgramShelf {
@@ -62,7 +62,7 @@ export class ProgramShelf {
     let stamp = '';
     try {
       const stats = statSync(path);
-      stamp = `${stats.size}:${stats.mtimeMs}:${stats.ino}`;
+      stamp = `${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}:${stats.ino}`;
     } catch {
       /* Program.load says what is wrong with the path */
     }
