@@ -11,7 +11,7 @@
  * (one process, a pool of worker threads, a cluster) changes nothing above.
  */
 import type { ChannelLimits } from '../api/session.js';
-import type { EngineChoice } from '../api/engine-choice.js';
+import type { EngineName } from '../api/engine-choice.js';
 import type { EtagEntry } from '../runtime/etag.js';
 import type { ReportFields } from '../runtime/report.js';
 
@@ -64,6 +64,8 @@ export interface NodePlan {
   /** Default: 'buffer'. */
   readonly stderr?: NodeOutput;
   readonly channels?: readonly NodeChannel[];
+  /** I/O limits of the standard channels, e.g. { '/dev/stdout': { putSize: 1 << 20 } } to cap what a 'buffer' output may hold. */
+  readonly channelLimits?: Readonly<Partial<Record<'/dev/stdin' | '/dev/stdout' | '/dev/stderr', ChannelLimits>>>;
   /** A tar mounted read-only at '/' (host path). */
   readonly image?: string;
   /** Bytes; default 64 MiB. */
@@ -71,7 +73,8 @@ export interface NodePlan {
   /** Seconds of wall time; default 60. A node blocked on a pipe past it ends with a timeout status. */
   readonly timeout?: number;
   readonly etags?: boolean;
-  readonly engine?: EngineChoice;
+  /** An engine by name (plain data: an Engine object cannot cross a thread). Default 'auto'. */
+  readonly engine?: EngineName;
 }
 
 /** A pipe between two nodes of a job: `from` writes its `NodeOutput.pipe`, `to` reads its `NodeInput.pipe`. */
@@ -98,8 +101,13 @@ export interface NodeResult extends ReportFields {
   readonly etags: readonly EtagEntry[];
   /** Outputs given as 'buffer', by alias ('/dev/stdout', ...). */
   readonly outputs: Readonly<Record<string, Uint8Array>>;
-  /** Set when the session could not start (bad program, unopenable channel): a user-facing message. */
+  /**
+   * Set when the session could not start (bad program, unopenable channel)
+   * or its thread died under it (kind 'WorkerDied'): a user-facing message.
+   */
   readonly error?: { readonly kind: string; readonly message: string };
+  /** More about how it ended, e.g. which pipe a node that timed out was waiting on. */
+  readonly detail?: string;
 }
 
 export interface JobResult {

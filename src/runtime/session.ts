@@ -31,7 +31,7 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { validate, type ValidationPolicy, type ValidationResult } from '../validator/validate.js';
-import { ChannelSet, ChannelMountError, ChannelIoError, compareAliases, exactLimits, programOrder, type ChannelSpec } from './channels/index.js';
+import { ChannelSet, ChannelMountError, ChannelIoError, ChannelDeadlineError, compareAliases, exactLimits, programOrder, type ChannelSpec } from './channels/index.js';
 import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type Stop } from './engine.js';
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
 import { jailBlock, unjailBlock, type JailTarget } from './jail.js';
@@ -514,6 +514,10 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
     if (error instanceof SessionFailure || error instanceof ManifestError) {
       exitCode = error.exitCode;
       exitState = error.message;
+    } else if (error instanceof ChannelDeadlineError) {
+      /* blocked on a pipe past the deadline: the same end as a program that ran out of time */
+      exitCode = TIMEOUT_STATE.exitCode ?? SIGNAL_EXIT_CODE;
+      exitState = TIMEOUT_STATE.wording;
     } else if (error instanceof ChannelMountError || error instanceof ChannelIoError) {
       exitCode = error.errno;
       exitState = error.message;
@@ -625,6 +629,8 @@ function execute(
   forkable: boolean,
 ): number | typeof FORKED {
   const deadline = Date.now() + timeoutSeconds * 1000;
+  /* a channel that waits (a pipe to another session) waits no longer than the session may run */
+  channels.setDeadline(deadline);
   const budget = (): number => Math.max(0, deadline - Date.now());
   const hooks = sessionHooks(session, memory, enginePages, layout, engine, forkable);
   const context = { channels: channels.channels, memory, hooks };

@@ -1,0 +1,366 @@
+/**
+ * WorkerPoolExecutor: runs jobs' nodes on a pool of worker threads, each
+ * node one session on one thread (worker.ts), pipes between nodes as ring
+ * buffers in shared memory (ring-pipe.ts).
+ *
+ * Where: src/jobs, under the front ends (`zerovm serve`, `zerovm job`),
+ * over the embedding API that each thread runs sessions with.
+ *
+ * Scheduling (spec/serving.md, "Executing jobs"):
+ *   - `workers` threads (default: the CPU count) start as they are first
+ *     needed and then stay; a node goes to an idle one, else waits in a
+ *     first-come queue;
+ *   - the nodes a job connects with pipes (a group) must run at the same
+ *     time, so a group starts only when it can start whole: a group of k
+ *     <= workers nodes waits for k idle threads; a larger one waits until
+ *     every pool thread is idle and then gets k - workers extra threads
+ *     (idle ones kept from an earlier group first), which end after
+ *     `extraIdleMs` without work; a group larger than `maxThreads` is
+ *     refused (JobPlanError) before anything runs;
+ *   - a node that faults, loops or times out ends only its session: the
+ *     thread serves the next node. A thread that dies anyway (its node's
+ *     result says so, kind 'WorkerDied') is replaced when next needed, and
+ *     its pipe ends are closed so the peers end too;
+ *   - validation verdicts found by one thread are handed to the others
+ *     with their next node: a program is validated once per pool (per
+ *     engine features), not once per thread.
+ */
+import { availableParallelism } from 'node:os';
+import type { ResourceLimits, Worker } from 'node:worker_threads';
+import type { JobExecutor, JobPlan, JobResult, NodePlan, NodeResult } from './executor.js';
+import { checkPlan, JobPlanError } from './plan.js';
+import { closeRingReader, closeRingWriter, createRingPipe, DEFAULT_PIPE_CAPACITY, type RingPipeState } from './ring-pipe.js';
+import { failedNode, type NodeTask } from './run-node.js';
+import { startThread } from './thread.js';
+import type { ValidationResult } from '../validator/validate.js';
+import type { FromWorker, ToWorker } from './worker-protocol.js';
+
+export interface WorkerPoolOptions {
+  /** Threads kept for sessions. Default: the CPU count. */
+  readonly workers?: number;
+  /** Most threads at once, extra ones for large connected groups included. Default: the larger of 64 and `workers`. */
+  readonly maxThreads?: number;
+  /** Bytes of each pipe's ring (a power of two). Default 256 KiB. */
+  readonly pipeCapacity?: number;
+  /** Most bytes of rings one job's pipes may take (pipes x pipeCapacity); a job needing more is refused. Default 64 MiB. */
+  readonly maxPipeMemory?: number;
+  /** How long an extra thread (beyond `workers`) waits for another node before it ends. Default 10 000 ms. */
+  readonly extraIdleMs?: number;
+  /** Limits of each thread's JavaScript heap (worker_threads ResourceLimits); a thread that exceeds them dies and is replaced. */
+  readonly resourceLimits?: ResourceLimits;
+}
+
+/** Verdicts shared between threads at most (beyond, threads validate for themselves). */
+const MAX_SHARED_VERDICTS = 4096;
+
+/** A running or waiting node. */
+interface NodeWork {
+  readonly id: number;
+  readonly node: NodePlan;
+  /** Pipe ids the node writes and reads. */
+  readonly writes: readonly string[];
+  readonly reads: readonly string[];
+  readonly finish: (result: NodeResult) => void;
+  /** What the thread was sent (made when the node starts, with its pipes). */
+  task?: NodeTask;
+}
+
+/** Nodes that must start together. */
+interface GroupWork {
+  readonly nodes: readonly NodeWork[];
+  readonly job: JobState;
+}
+
+interface JobState {
+  /** The job's pipes, made when the first of their nodes starts (a waiting job holds no ring). */
+  readonly pipes: Map<string, RingPipeState>;
+  aborted: boolean;
+}
+
+class PoolThread {
+  readonly worker: Worker;
+  /** Index into the pool's shared verdicts: what this thread has been sent. */
+  verdictsSent = 0;
+  running: { readonly work: NodeWork; readonly job: JobState } | undefined;
+  dead = false;
+  /** An idle extra thread's end. */
+  lingering: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly permanent: boolean,
+    resourceLimits: ResourceLimits | undefined,
+  ) {
+    this.worker = startThread(new URL('./worker.js', import.meta.url), resourceLimits === undefined ? {} : { resourceLimits });
+  }
+}
+
+export class WorkerPoolExecutor implements JobExecutor {
+  readonly workers: number;
+  readonly maxThreads: number;
+  private readonly pipeCapacity: number;
+  private readonly maxPipeMemory: number;
+  private readonly extraIdleMs: number;
+  private readonly resourceLimits: ResourceLimits | undefined;
+  private readonly threads = new Set<PoolThread>();
+  private readonly queue: GroupWork[] = [];
+  /* verdicts the threads found, in the order found: each thread is sent the ones past its index */
+  private readonly verdicts: (readonly [string, ValidationResult])[] = [];
+  private readonly verdictKeys = new Set<string>();
+  private learnt = 0;
+  private nextId = 1;
+  private closing = false;
+  private readonly runningJobs = new Set<Promise<unknown>>();
+  private deaths = 0;
+
+  constructor(options: WorkerPoolOptions = {}) {
+    this.workers = options.workers ?? availableParallelism();
+    this.maxThreads = options.maxThreads ?? Math.max(64, this.workers);
+    this.pipeCapacity = options.pipeCapacity ?? DEFAULT_PIPE_CAPACITY;
+    this.extraIdleMs = options.extraIdleMs ?? 10_000;
+    this.maxPipeMemory = options.maxPipeMemory ?? 64 * 1024 * 1024;
+    this.resourceLimits = options.resourceLimits;
+    if (!Number.isInteger(this.workers) || this.workers < 1) throw new RangeError(`workers must be a whole number of at least 1, not ${this.workers}`);
+    if (!Number.isInteger(this.maxThreads) || this.maxThreads < this.workers) throw new RangeError(`maxThreads must be a whole number of at least workers (${this.workers}), not ${this.maxThreads}`);
+    createRingPipe(this.pipeCapacity); /* checks the capacity now rather than at the first job */
+  }
+
+  /** Threads alive now (pool threads and extra ones). */
+  get threadCount(): number {
+    return this.threads.size;
+  }
+
+  /** Times a thread ran the validator (a program once per pool and engine features, unless two threads met it at the same time). */
+  get validations(): number {
+    return this.learnt;
+  }
+
+  /** Threads that died under a node since the pool started. */
+  get threadDeaths(): number {
+    return this.deaths;
+  }
+
+  /** Starts the pool's threads now instead of at the first nodes (a server before it listens; a benchmark). */
+  async warm(): Promise<void> {
+    const started: Promise<void>[] = [];
+    while (this.permanentCount() < this.workers) started.push(this.ready(this.spawn(true)));
+    await Promise.all(started);
+  }
+
+  run(plan: JobPlan, options: { readonly signal?: AbortSignal } = {}): Promise<JobResult> {
+    if (this.closing) return Promise.reject(new JobPlanError('the executor is closed'));
+    let checked;
+    try {
+      checked = checkPlan(plan);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const largest = checked.groups.reduce((most, g) => Math.max(most, g.length), 0);
+    if (largest > this.maxThreads) {
+      return Promise.reject(
+        new JobPlanError(`the job connects ${largest} nodes with pipes, which must all run at the same time, but this executor runs at most ${this.maxThreads} sessions at once (maxThreads): connect fewer nodes, or raise maxThreads`),
+      );
+    }
+    const pipeBytes = (plan.pipes?.length ?? 0) * this.pipeCapacity;
+    if (pipeBytes > this.maxPipeMemory) {
+      return Promise.reject(
+        new JobPlanError(`the job has ${plan.pipes?.length ?? 0} pipes, whose rings need ${pipeBytes} bytes, more than this executor gives one job (maxPipeMemory ${this.maxPipeMemory}): connect fewer nodes, or raise maxPipeMemory`),
+      );
+    }
+    const job: JobState = { pipes: new Map(), aborted: false };
+    const results: NodeResult[] = new Array<NodeResult>(plan.nodes.length);
+    let left = plan.nodes.length;
+    let detach = (): void => {};
+    const promise = new Promise<JobResult>((resolveJob) => {
+      const groups: GroupWork[] = checked.groups.map((members) => ({
+        job,
+        nodes: members.map((i) => {
+          return {
+            id: this.nextId++,
+            node: plan.nodes[i]!,
+            writes: checked.writes[i]!,
+            reads: checked.reads[i]!,
+            finish: (result: NodeResult) => {
+              if (results[i] !== undefined) return;
+              results[i] = result;
+              if (--left === 0) resolveJob({ nodes: results });
+            },
+          };
+        }),
+      }));
+      const signal = options.signal;
+      if (signal !== undefined) {
+        const abort = (): void => this.abort(job, groups);
+        if (signal.aborted) {
+          abort();
+          return;
+        }
+        /* one signal may serve many jobs (a server's shutdown): each job removes its listener when it ends */
+        signal.addEventListener('abort', abort, { once: true });
+        detach = () => signal.removeEventListener('abort', abort);
+      }
+      this.queue.push(...groups);
+      this.pump();
+    });
+    const tracked = promise.finally(() => {
+      detach();
+      this.runningJobs.delete(tracked);
+    });
+    this.runningJobs.add(tracked);
+    return promise;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    while (this.runningJobs.size > 0) await Promise.allSettled([...this.runningJobs]);
+    await Promise.all([...this.threads].map((thread) => this.retire(thread)));
+  }
+
+  /** Ends a job: its waiting nodes do not start, its running ones lose their threads, its pipes close. */
+  private abort(job: JobState, groups: readonly GroupWork[]): void {
+    job.aborted = true;
+    const message = 'the job was cancelled';
+    for (const group of groups) {
+      const at = this.queue.indexOf(group);
+      if (at >= 0) this.queue.splice(at, 1);
+    }
+    for (const state of job.pipes.values()) {
+      closeRingWriter(state);
+      closeRingReader(state);
+    }
+    for (const thread of [...this.threads]) {
+      if (thread.running?.job !== job) continue;
+      const { work } = thread.running;
+      thread.running = undefined;
+      work.finish(failedNode(work.node.name, 'Aborted', message));
+      void this.retire(thread);
+    }
+    for (const group of groups) for (const work of group.nodes) work.finish(failedNode(work.node.name, 'Aborted', message));
+    this.pump();
+  }
+
+  private permanentCount(): number {
+    let n = 0;
+    for (const thread of this.threads) if (thread.permanent) n++;
+    return n;
+  }
+
+  private spawn(permanent: boolean): PoolThread {
+    const thread = new PoolThread(permanent, this.resourceLimits);
+    this.threads.add(thread);
+    thread.worker.on('message', (message: FromWorker) => this.onMessage(thread, message));
+    thread.worker.on('error', (error: Error) => this.onDeath(thread, `the worker thread failed: ${error.message}`));
+    thread.worker.on('exit', (code: number) => this.onDeath(thread, `the worker thread exited (code ${code})`));
+    return thread;
+  }
+
+  private ready(thread: PoolThread): Promise<void> {
+    return new Promise((resolveReady, rejectReady) => {
+      const onMessage = (message: FromWorker): void => {
+        if (message.kind !== 'ready') return;
+        thread.worker.off('message', onMessage);
+        thread.worker.off('exit', onExit);
+        resolveReady();
+      };
+      const onExit = (code: number): void => rejectReady(new Error(`a pool thread ended while starting (code ${code})`));
+      thread.worker.on('message', onMessage);
+      thread.worker.on('exit', onExit);
+    });
+  }
+
+  /** Idle threads of the pool (permanent) or extra ones. */
+  private idleThreads(permanent: boolean): PoolThread[] {
+    return [...this.threads].filter((t) => t.permanent === permanent && !t.dead && t.running === undefined);
+  }
+
+  /** Starts the groups at the head of the queue that can start whole. */
+  private pump(): void {
+    for (;;) {
+      const group = this.queue[0];
+      if (group === undefined) return;
+      const k = group.nodes.length;
+      const fromPool = Math.min(k, this.workers);
+      let idle = this.idleThreads(true);
+      /* the pool's threads start as they are first needed */
+      if (idle.length + this.workers - this.permanentCount() < fromPool) return;
+      while (idle.length < fromPool) {
+        this.spawn(true);
+        idle = this.idleThreads(true);
+      }
+      const extras = this.idleThreads(false).slice(0, k - fromPool);
+      /* idle extras beyond the ones this group takes make room for new ones */
+      for (const spare of this.idleThreads(false)) {
+        if (this.threads.size + (k - fromPool - extras.length) <= this.maxThreads) break;
+        if (!extras.includes(spare)) void this.retire(spare);
+      }
+      if (this.threads.size + (k - fromPool - extras.length) > this.maxThreads) return;
+      this.queue.shift();
+      group.nodes.forEach((work, n) => {
+        const thread = n < fromPool ? idle[n]! : (extras[n - fromPool] ?? this.spawn(false));
+        this.dispatch(thread, work, group.job);
+      });
+    }
+  }
+
+  private dispatch(thread: PoolThread, work: NodeWork, job: JobState): void {
+    clearTimeout(thread.lingering);
+    thread.lingering = undefined;
+    thread.running = { work, job };
+    const pipes: Record<string, RingPipeState> = {};
+    for (const id of [...work.writes, ...work.reads]) {
+      let state = job.pipes.get(id);
+      if (state === undefined) job.pipes.set(id, (state = createRingPipe(this.pipeCapacity)));
+      pipes[id] = state;
+    }
+    const task: NodeTask = { node: work.node, pipes, writes: work.writes, reads: work.reads };
+    work.task = task;
+    const verdicts = this.verdicts.slice(thread.verdictsSent);
+    thread.verdictsSent = this.verdicts.length;
+    const message: ToWorker = { id: work.id, task, verdicts };
+    thread.worker.postMessage(message);
+  }
+
+  private onMessage(thread: PoolThread, message: FromWorker): void {
+    if (message.kind !== 'done') return;
+    this.learnt += message.learnt.length;
+    for (const entry of message.learnt) {
+      if (this.verdicts.length >= MAX_SHARED_VERDICTS || this.verdictKeys.has(entry[0])) continue;
+      this.verdictKeys.add(entry[0]);
+      this.verdicts.push(entry);
+    }
+    const running = thread.running;
+    if (running === undefined || running.work.id !== message.id) return; /* an aborted node's late answer */
+    thread.running = undefined;
+    running.work.finish(message.result);
+    this.pump();
+    if (!thread.permanent && thread.running === undefined && !thread.dead) {
+      thread.lingering = setTimeout(() => void this.retire(thread), this.extraIdleMs);
+      thread.lingering.unref();
+    }
+  }
+
+  private onDeath(thread: PoolThread, why: string): void {
+    if (thread.dead) return;
+    thread.dead = true;
+    this.threads.delete(thread);
+    const running = thread.running;
+    thread.running = undefined;
+    if (running !== undefined) {
+      this.deaths++;
+      /* the peers must not wait for a node that will never read or write again */
+      const pipes = running.work.task?.pipes ?? {};
+      for (const id of running.work.writes) if (pipes[id] !== undefined) closeRingWriter(pipes[id]);
+      for (const id of running.work.reads) if (pipes[id] !== undefined) closeRingReader(pipes[id]);
+      running.work.finish(failedNode(running.work.node.name, 'WorkerDied', `${why}; the node did not finish and the pool replaced the thread`));
+    }
+    this.pump();
+  }
+
+  /** Ends a thread on purpose (not a death). */
+  private async retire(thread: PoolThread): Promise<void> {
+    clearTimeout(thread.lingering);
+    if (thread.dead) return;
+    thread.dead = true;
+    this.threads.delete(thread);
+    await thread.worker.terminate();
+  }
+}
