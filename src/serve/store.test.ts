@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
@@ -143,12 +143,17 @@ describe('ObjectStore', () => {
     expect(info.etag).toBe(createHash('md5').update(Buffer.concat([Buffer.alloc(5, 1), Buffer.alloc(5, 2)])).digest('hex'));
     await expect(store.putStream('a', 'c', 'big', Readable.from([Buffer.alloc(6), Buffer.alloc(6)]), { maxBytes: 10 })).rejects.toThrow(BodyTooLargeError);
     expect(store.stat('a', 'c', 'big')?.contentType).toBe('x/y');
-    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+    const [own] = readdirSync(join(root, 'tmp'));
+    expect(readdirSync(join(root, 'tmp', own!))).toEqual([]);
   });
 
-  it('empties tmp/ when opened (a crash mid-upload leaves nothing visible)', () => {
-    writeFileSync(join(root, 'tmp', 'upload-half'), 'half');
-    ObjectStore.open(root);
-    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+  it("removes tmp/ folders of processes that are gone, never a running one's", () => {
+    mkdirSync(join(root, 'tmp', '999999999-dead'));
+    writeFileSync(join(root, 'tmp', '999999999-dead', 'upload-half'), 'half');
+    const other = ObjectStore.open(root);
+    other.makeTempDir('job');
+    const entries = readdirSync(join(root, 'tmp'));
+    expect(entries).toHaveLength(2);
+    expect(entries.every((e) => e.startsWith(`${process.pid}-`))).toBe(true);
   });
 });

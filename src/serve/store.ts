@@ -11,9 +11,10 @@
  *                                             and the data file holding it
  *   data/<random>                             object contents, never renamed
  *                                             or rewritten once committed
- *   tmp/                                      uploads and job directories in
- *                                             progress (emptied when a store
- *                                             is opened)
+ *   tmp/<pid>-<random>/                       uploads and job directories in
+ *                                             progress, one folder per process
+ *                                             (removed once that process is
+ *                                             gone)
  *
  * Each container directory also holds `.name` (the container's name: a
  * long name's directory is a hash). Names are encoded by names.ts, so no account, container or object name
@@ -123,21 +124,37 @@ export class ObjectStore {
   private constructor(readonly root: string) {
     this.accounts = join(root, 'accounts');
     this.data = join(root, 'data');
-    this.tmp = join(root, 'tmp');
+    this.tmp = join(root, 'tmp', `${process.pid}-${randomBytes(4).toString('hex')}`);
   }
 
-  /** Opens (creating it if needed) the store at `root`; leftovers of interrupted uploads and jobs are removed. */
+  /**
+   * Opens (creating it if needed) the store at `root`. Each process that
+   * opens it works in its own folder of tmp/ (a server and `zerovm job` may
+   * share a store); the folders of processes that no longer run are
+   * removed: what an interrupted upload or job left.
+   */
   static open(root: string): ObjectStore {
     const store = new ObjectStore(root);
     mkdirSync(store.accounts, { recursive: true });
     mkdirSync(store.data, { recursive: true });
-    rmSync(store.tmp, { recursive: true, force: true });
+    const tmpRoot = join(root, 'tmp');
+    mkdirSync(tmpRoot, { recursive: true });
+    for (const entry of readdirSync(tmpRoot)) {
+      const pid = Number(entry.split('-')[0]);
+      if (!Number.isInteger(pid) || pid <= 0 || !processRuns(pid)) rmSync(join(tmpRoot, entry), { recursive: true, force: true });
+    }
     mkdirSync(store.tmp, { recursive: true });
     return store;
   }
 
+  /** Removes this process's folder of tmp/ (the store stays usable: it is made again when needed). */
+  closeTemp(): void {
+    rmSync(this.tmp, { recursive: true, force: true });
+  }
+
   /** A fresh directory under tmp/ (on the store's file system, so files in it can be committed by rename); the caller removes it. */
   makeTempDir(prefix: string): string {
+    mkdirSync(this.tmp, { recursive: true });
     return mkdtempSync(join(this.tmp, `${prefix}-`));
   }
 
@@ -357,6 +374,15 @@ export class BodyTooLargeError extends Error {
   override name = 'BodyTooLargeError';
   constructor(readonly limit: number) {
     super(`the request body is larger than ${limit} bytes`);
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
   }
 }
 
