@@ -6,7 +6,10 @@
 //     the embedding API nor the CLI;
 //   - the two engines (src/engines native, src/emulator Unicorn) do not
 //     import each other: what they share is in src/addon;
-//   - only the engines (and src/addon, which they share) load addons.
+//   - only the engines (and src/addon, which they share) load addons;
+//   - src/jobs (running jobs of sessions) sits above the embedding API and
+//     below the front ends (CLI, server): it runs sessions through src/api,
+//     never an engine or the CLI directly.
 // Tests are exempt from the layering (not from the addon rule): a runtime
 // test needs a real engine, and the engine tests compare both engines.
 import tseslint from 'typescript-eslint';
@@ -66,6 +69,20 @@ export default tseslint.config(
         patterns: [
           layer(['engines'], 'the emulation engine does not import the native engine: shared code belongs in src/addon'),
           layer(['cli', 'api'], 'engines are below the embedding API and the CLI'),
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src/jobs/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: addonPaths,
+        patterns: [
+          addonPattern,
+          layer(['engines', 'emulator', 'addon'], 'jobs run sessions through the embedding API (src/api), which chooses the engine'),
+          layer(['cli', 'serve'], 'jobs are below the front ends (the CLI, the server); they import it, not the other way round'),
         ],
       }],
     },

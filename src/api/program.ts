@@ -34,6 +34,8 @@ export interface ProgramCacheOptions {
   readonly validator?: Validator;
   /** Verdicts kept (least recently used dropped first). Default 1024. */
   readonly maxEntries?: number;
+  /** Told of each verdict the validator gives (not of seeded or cached ones): a pool of threads shares them (src/jobs). */
+  readonly onVerdict?: (key: string, verdict: ValidationResult) => void;
 }
 
 /** Validation verdicts by (content hash, policy, engine features). */
@@ -41,12 +43,14 @@ export class ProgramCache {
   private readonly verdicts = new Map<string, ValidationResult>();
   private readonly validator: Validator;
   private readonly maxEntries: number;
+  private readonly onVerdict: ((key: string, verdict: ValidationResult) => void) | undefined;
   private validationCount = 0;
   private hitCount = 0;
 
   constructor(options: ProgramCacheOptions = {}) {
     this.validator = options.validator ?? validate;
     this.maxEntries = options.maxEntries ?? 1024;
+    this.onVerdict = options.onVerdict;
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new InvalidOptionError('maxEntries', 'must be a whole number of at least 1');
   }
 
@@ -58,6 +62,17 @@ export class ProgramCache {
   /** Verdicts answered from the cache. */
   get hits(): number {
     return this.hitCount;
+  }
+
+  /**
+   * Adds a verdict another cache found (a key and verdict it reported
+   * through onVerdict): the same validator on the same key gives the same
+   * verdict, so it is not run again here.
+   */
+  seed(key: string, verdict: ValidationResult): void {
+    if (this.verdicts.has(key)) return;
+    this.verdicts.set(key, verdict);
+    if (this.verdicts.size > this.maxEntries) this.verdicts.delete(this.verdicts.keys().next().value as string);
   }
 
   /** The verdict for a program's text on an engine with `features` (undefined: all). */
@@ -75,6 +90,7 @@ export class ProgramCache {
     const result = this.validator(textRegion(bytes, image), { base: TEXT_START, policy: SESSION_POLICY, ...(features === undefined ? {} : { features }) });
     this.verdicts.set(key, result);
     if (this.verdicts.size > this.maxEntries) this.verdicts.delete(this.verdicts.keys().next().value as string);
+    this.onVerdict?.(key, result);
     return result;
   }
 }

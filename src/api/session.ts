@@ -20,14 +20,17 @@
  *   - { file }: a host file, as a manifest channel line names it;
  *   - 'inherit': this process's descriptor 0, 1 or 2 (what `zerovm run`
  *     does), never reopened by name;
- *   - 'discard': /dev/null.
+ *   - 'discard': /dev/null;
+ *   - { stream }: a blocking sequential stream (a pipe to another session,
+ *     src/jobs), read or written as the program traps, with pipe semantics
+ *     (src/runtime/channels/stream.ts); mapped as 'pipe' in the nvram.
  * The arguments and environment reach the program through an in-memory
  * /dev/nvram (spec/runtime.md, "The nvram"); an image (a tar) is mounted
  * read-only at '/' through /dev/image, as `zerovm run --image` does.
  */
 import { resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { MemoryFile, ChannelMountError, type ChannelSpec, type IoLimit } from '../runtime/channels/index.js';
+import { MemoryFile, ChannelMountError, type ChannelSpec, type IoLimit, type SequentialStream } from '../runtime/channels/index.js';
 import { ChannelType, SANDBOX_SIZE, STANDARD_CHANNELS } from '../runtime/definitions.js';
 import type { Engine } from '../runtime/engine.js';
 import { formatNvram, type MappingMode, type NvramMapping, type NvramMount } from '../runtime/nvram.js';
@@ -38,9 +41,9 @@ import { resolveEngine, type EngineChoice } from './engine-choice.js';
 import type { Program } from './program.js';
 
 /** What a readable channel reads. */
-export type ChannelInput = Uint8Array | Readable | { readonly file: string } | 'inherit';
+export type ChannelInput = Uint8Array | Readable | { readonly file: string } | { readonly stream: SequentialStream } | 'inherit';
 /** Where a writable channel's bytes go. */
-export type ChannelOutput = 'buffer' | 'discard' | Writable | { readonly file: string } | 'inherit';
+export type ChannelOutput = 'buffer' | 'discard' | Writable | { readonly file: string } | { readonly stream: SequentialStream } | 'inherit';
 
 /** A channel's I/O limits (manifest fields gets, get_size, puts, put_size); unset ones are unlimited. */
 export interface ChannelLimits {
@@ -131,6 +134,16 @@ function isFile(value: unknown): value is { readonly file: string } {
   return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && 'file' in value && typeof value.file === 'string';
 }
 
+function isStream(value: unknown): value is { readonly stream: SequentialStream } {
+  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && 'stream' in value && typeof value.stream === 'object' && value.stream !== null;
+}
+
+/** A blocking stream endpoint as a channel: sequential (type 0), mapped as a pipe. */
+function streamChannel(alias: string, given: { readonly stream: SequentialStream }, direction: SequentialStream['direction'], etag: boolean, limits: ChannelSpec['limits']): PlannedChannel {
+  if (given.stream.direction !== direction) throw new InvalidOptionError(`channel ${alias}`, `the stream is the ${given.stream.direction === 'read' ? 'reading' : 'writing'} end of a pipe, so it can only be ${given.stream.direction === 'read' ? 'an input' : 'an output'}`);
+  return { spec: { uri: `stream:${alias}`, alias, type: ChannelType.SGetSPut, etag, limits, stream: given.stream }, mapping: 'pipe' };
+}
+
 /** A channel as the runtime takes it, plus what the outcome needs of it. */
 interface PlannedChannel {
   readonly spec: ChannelSpec;
@@ -160,6 +173,7 @@ function inputChannel(alias: string, input: ChannelInput | Uint8Array, type: Cha
     return { spec: { uri: alias, alias, type, etag, limits: l }, mapping: 'char' };
   }
   if (isFile(input)) return { spec: { uri: resolve(input.file), alias, type, etag, limits: l }, mapping: 'file' };
+  if (isStream(input)) return streamChannel(alias, input, 'read', etag, l);
   if (input instanceof Uint8Array) return { spec: { uri: `memory:${alias}`, alias, type, etag, limits: l, memory: new MemoryFile(input) }, mapping: 'pipe' };
   throw new InvalidOptionError(`channel ${alias}`, 'a stream input must be read first: use run(), not runSync()');
 }
@@ -177,8 +191,9 @@ function outputChannel(alias: string, output: ChannelOutput, etag: boolean, limi
     return { spec: { uri: `memory:${alias}`, alias, type, etag, limits: l, memory }, collect: memory, mapping: 'pipe' };
   }
   if (isFile(output)) return { spec: { uri: resolve(output.file), alias, type, etag, limits: l }, mapping: 'file' };
+  if (isStream(output)) return streamChannel(alias, output, 'write', etag, l);
   if (isWritable(output)) return { spec: { uri: `stream:${alias}`, alias, type, etag, limits: l, memory: streamWrites(alias, output) }, stream: output, mapping: 'pipe' };
-  throw new InvalidOptionError(`channel ${alias}`, "an output is 'buffer', 'discard', 'inherit', { file } or a Writable stream");
+  throw new InvalidOptionError(`channel ${alias}`, "an output is 'buffer', 'discard', 'inherit', { file }, { stream } or a Writable stream");
 }
 
 function checkNumber(option: string, value: number, max: number, unit: string): number {
@@ -270,7 +285,8 @@ export function runProgramSession(program: Program, options: SessionOptions, str
     else planned.push({ spec: { uri: resolve(channel.file), alias: channel.alias, type: ChannelType.RGetRPut, etag, limits: limitsFor(true, true, channel.limits, channel.alias) }, mapping: 'file' });
   }
   const fstab: NvramMount[] = options.image === undefined ? [] : [{ channel: IMAGE, mountpoint: '/', access: 'ro', removable: false }];
-  const mappings: NvramMapping[] = planned.slice(0, 3).map((p) => ({ channel: p.spec.alias, mode: p.mapping }));
+  /* the standard channels always; a pipe too, so the C library's fstat() says S_IFIFO */
+  const mappings: NvramMapping[] = planned.filter((p, i) => i < 3 || p.spec.stream !== undefined).map((p) => ({ channel: p.spec.alias, mode: p.mapping }));
   const argv0 = options.argv0 ?? (program.path === undefined ? 'program' : program.path.split('/').pop() ?? 'program');
   const nvram = formatNvram({ args: [argv0, ...(options.args ?? [])], env: { ...(options.env ?? {}) }, fstab, mappings });
   const specs: ChannelSpec[] = [

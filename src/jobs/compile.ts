@@ -30,7 +30,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EngineChoice } from '../api/engine-choice.js';
+import type { EngineName } from '../api/engine-choice.js';
 import { DEVICE_KINDS, JobDescriptionError, SYSIMAGE_KIND, type DeviceDescription, type DeviceKind, type JobDescription, type NodeDescription } from './description.js';
 import type { NodeChannel, NodeInput, NodeOutput, NodePlan, JobPlan, PipePlan } from './executor.js';
 import { ImageError, TarImage } from './images.js';
@@ -113,7 +113,7 @@ export interface CompileContext<O extends JobObject = JobObject> {
   /** CGI/1.1 variables for nodes with a message/cgi or message/http device. */
   readonly cgi?: Readonly<Record<string, string>>;
   readonly maxNodes: number;
-  readonly defaults?: { readonly memory?: number; readonly timeout?: number; readonly engine?: EngineChoice };
+  readonly defaults?: { readonly memory?: number; readonly timeout?: number; readonly engine?: EngineName };
 }
 
 const SWIFT = 'swift://';

@@ -11,7 +11,7 @@
  * (one process, a pool of worker threads, a cluster) changes nothing above.
  */
 import type { ChannelLimits } from '../api/session.js';
-import type { EngineChoice } from '../api/engine-choice.js';
+import type { EngineName } from '../api/engine-choice.js';
 import type { EtagEntry } from '../runtime/etag.js';
 import type { ReportFields } from '../runtime/report.js';
 
@@ -71,7 +71,8 @@ export interface NodePlan {
   /** Seconds of wall time; default 60. A node blocked on a pipe past it ends with a timeout status. */
   readonly timeout?: number;
   readonly etags?: boolean;
-  readonly engine?: EngineChoice;
+  /** An engine by name (plain data: an Engine object cannot cross a thread). Default 'auto'. */
+  readonly engine?: EngineName;
 }
 
 /** A pipe between two nodes of a job: `from` writes its `NodeOutput.pipe`, `to` reads its `NodeInput.pipe`. */
@@ -100,8 +101,13 @@ export interface NodeResult extends ReportFields {
   readonly outputs: Readonly<Record<string, Uint8Array>>;
   /** Wall time of the session in seconds, when the executor measured it (X-Nexe-Cdr-Line's node time). */
   readonly seconds?: number;
-  /** Set when the session could not start (bad program, unopenable channel): a user-facing message. */
+  /**
+   * Set when the session could not start (bad program, unopenable channel)
+   * or its thread died under it (kind 'WorkerDied'): a user-facing message.
+   */
   readonly error?: { readonly kind: string; readonly message: string };
+  /** More about how it ended, e.g. which pipe a node that timed out was waiting on. */
+  readonly detail?: string;
 }
 
 export interface JobResult {

@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { ZeroVMError } from '../api/errors.js';
 import { Program, type ProgramCache } from '../api/program.js';
 import type { ChannelDefinition, ChannelInput, ChannelOutput, SessionOutcome } from '../api/session.js';
+import { checkPlan, JobPlanError } from './plan.js';
 import type { JobExecutor, JobPlan, JobResult, NodeChannel, NodeInput, NodeOutput, NodePlan, NodeResult } from './executor.js';
 
 /** A plan the executor cannot run as given (thrown from run(); the server answers 400). */
@@ -95,7 +96,12 @@ export class InProcessExecutor implements JobExecutor {
 
   /** Throws PlanRefusedError for a plan with pipes (before any node runs). */
   run(plan: JobPlan, runOptions: { readonly signal?: AbortSignal } = {}): Promise<JobResult> {
-    if (this.closed) return Promise.reject(new Error('the executor is closed'));
+    if (this.closed) return Promise.reject(new JobPlanError('the executor is closed'));
+    try {
+      checkPlan(plan);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if ((plan.pipes ?? []).length > 0) {
       const p = plan.pipes![0]!;
       return Promise.reject(new PlanRefusedError(`node '${p.from}' connects to '${p.to}': connected jobs need worker threads (--workers 1 or more), not --workers 0`));

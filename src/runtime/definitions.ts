@@ -32,6 +32,7 @@ export const Errno = {
   EINVAL: 22,
   ENFILE: 23,
   EFBIG: 27,
+  EPIPE: 32,
   EPROTONOSUPPORT: 93,
   EDQUOT: 122,
 } as const;

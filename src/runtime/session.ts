@@ -31,7 +31,7 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { validate, type ValidationPolicy, type ValidationResult } from '../validator/validate.js';
-import { ChannelSet, ChannelMountError, ChannelIoError, programOrder, type ChannelSpec } from './channels/index.js';
+import { ChannelSet, ChannelMountError, ChannelIoError, ChannelDeadlineError, programOrder, type ChannelSpec } from './channels/index.js';
 import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type Stop } from './engine.js';
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
 import { jailBlock, unjailBlock, type JailTarget } from './jail.js';
@@ -375,6 +375,10 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
     if (error instanceof SessionFailure || error instanceof ManifestError) {
       exitCode = error.exitCode;
       exitState = error.message;
+    } else if (error instanceof ChannelDeadlineError) {
+      /* blocked on a pipe past the deadline: the same end as a program that ran out of time */
+      exitCode = TIMEOUT_STATE.exitCode ?? SIGNAL_EXIT_CODE;
+      exitState = TIMEOUT_STATE.wording;
     } else if (error instanceof ChannelMountError || error instanceof ChannelIoError) {
       exitCode = error.errno;
       exitState = error.message;

@@ -20,11 +20,12 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { JobDescriptionError, parseJobDescription, type JobDescription, type NodeDescription } from '../jobs/description.js';
 import { compileJob, JobResolveError, parseSwiftPath } from '../jobs/compile.js';
-import type { EngineChoice } from '../api/engine-choice.js';
+import type { EngineName } from '../api/engine-choice.js';
 import type { JobExecutor } from '../jobs/executor.js';
 import { finishJob, Scrubber, type JobResponse } from '../jobs/finish.js';
 import { ImageError, TarImage } from '../jobs/images.js';
 import { PlanRefusedError } from '../jobs/in-process.js';
+import { JobPlanError } from '../jobs/plan.js';
 import { NameError } from './names.js';
 import type { ObjectStore } from './store.js';
 
@@ -52,7 +53,7 @@ export interface ServiceOptions {
   /** System images by name, in the order --sysimage gave them. */
   readonly sysimages: ReadonlyMap<string, TarImage>;
   readonly limits: ServiceLimits;
-  readonly defaults?: { readonly memory?: number; readonly timeout?: number; readonly engine?: EngineChoice };
+  readonly defaults?: { readonly memory?: number; readonly timeout?: number; readonly engine?: EngineName };
 }
 
 export const TAR_TYPES = ['application/x-tar', 'application/x-gtar', 'application/x-ustar'];
@@ -167,7 +168,7 @@ export class JobService {
 
   private clientError(error: unknown, scrubber: Scrubber): unknown {
     if (error instanceof HttpError) return new HttpError(error.status, scrubber.scrub(error.message));
-    if (error instanceof JobDescriptionError || error instanceof NameError || error instanceof ImageError || error instanceof PlanRefusedError) return new HttpError(400, scrubber.scrub(error.message));
+    if (error instanceof JobDescriptionError || error instanceof NameError || error instanceof ImageError || error instanceof PlanRefusedError || error instanceof JobPlanError) return new HttpError(400, scrubber.scrub(error.message));
     if (error instanceof JobResolveError) return new HttpError(404, scrubber.scrub(error.message));
     return error;
   }

@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { isEngineName, type EngineName } from '../api/engine-choice.js';
-import { createExecutor, DEFAULT_WORKERS } from '../jobs/executors.js';
+import { createExecutor } from '../jobs/executors.js';
 import type { JobExecutor } from '../jobs/executor.js';
 import { TarImage } from '../jobs/images.js';
 import { JobService } from './service.js';
@@ -63,7 +63,7 @@ export function setUp(options: SetupOptions): Setup {
   }
   let executor: JobExecutor;
   try {
-    executor = createExecutor({ workers: options.workers ?? DEFAULT_WORKERS, engine: engine as EngineName });
+    executor = createExecutor(options.workers === undefined ? {} : { workers: options.workers });
   } catch (error) {
     throw new SetupError((error as Error).message);
   }

@@ -61,3 +61,18 @@ export function hostErrno(error: unknown): number {
   if (code !== undefined && table[code] !== undefined) return table[code];
   return Errno.EIO;
 }
+
+/**
+ * A channel waited (on a pipe or another stream, stream.ts) until the
+ * session's deadline passed: the session ends as "session timeout".
+ */
+export class ChannelDeadlineError extends Error {
+  override readonly name = 'ChannelDeadlineError';
+  constructor(
+    readonly alias: string,
+    /** What the channel waited for. */
+    readonly waitingFor: 'data' | 'room',
+  ) {
+    super(`${alias}: the session's time ran out while it waited for ${waitingFor === 'data' ? 'data to read' : 'room to write'}`);
+  }
+}

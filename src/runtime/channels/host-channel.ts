@@ -69,7 +69,9 @@ import {
 import { Errno } from '../definitions.js';
 import { StreamingEtag } from '../etag.js';
 import type { MemoryFile } from './memory-file.js';
+import { BROKEN_PIPE, DEADLINE_PASSED, type SequentialStream } from './stream.js';
 import {
+  ChannelDeadlineError,
   ChannelIoError,
   ChannelMountError,
   hostErrno,
@@ -95,9 +97,10 @@ import {
  * What kind of host object backs a channel (not the manifest's
  * `ChannelBacking`, which is where a uri points: a file path or a network
  * address). 'memory' is an embedder's buffer or stream (memory-file.ts),
- * which behaves as a regular file.
+ * which behaves as a regular file; 'stream' a blocking sequential stream
+ * (stream.ts: a pipe to another session), which behaves as a FIFO.
  */
-export type ChannelBacking = 'regular' | 'character' | 'fifo' | 'socket' | 'memory';
+export type ChannelBacking = 'regular' | 'character' | 'fifo' | 'socket' | 'memory' | 'stream';
 
 /**
  * The host's standard streams by their channel uri. When one of them is a
@@ -336,6 +339,8 @@ export class HostChannel {
     etag: boolean,
     /** Where the bytes are when the backing is 'memory'. */
     private readonly memory: MemoryFile | null,
+    /** The endpoint when the backing is 'stream'. */
+    private readonly stream: SequentialStream | null = null,
   ) {
     this.limits = limits;
     this.quota = numericLimits(limits);
@@ -359,6 +364,7 @@ export class HostChannel {
         alias,
       );
     if (spec.memory !== undefined) return HostChannel.openInMemory(spec, spec.memory);
+    if (spec.stream !== undefined) return HostChannel.openStream(spec, spec.stream);
     if (!uri.startsWith('/'))
       throw new ChannelMountError(Errno.EFAULT, 'only absolute path channels are allowed', alias);
 
@@ -394,6 +400,22 @@ export class HostChannel {
     const kind = channelKind(type, mask);
     if (kind === undefined) throw new ChannelMountError(Errno.EINVAL, `${spec.alias} has invalid i/o type`, spec.alias);
     return new HostChannel(spec.alias, spec.uri, type, 'memory', limits, kind, handle, spec.etag, memory);
+  }
+
+  /**
+   * A channel over a SequentialStream: one-way, in the stream's direction,
+   * with a sequential type for that direction (positions mean nothing).
+   */
+  private static openStream(spec: ChannelSpec, stream: SequentialStream): HostChannel {
+    const type = spec.type as ChannelType; /* checked by open */
+    const limits = exactLimits(spec.limits);
+    const mask = accessMask(limits);
+    const wanted = stream.direction === 'read' ? 1 : 2;
+    const sequential = stream.direction === 'read' ? isSequentialRead(type) : isSequentialWrite(type);
+    const kind = channelKind(type, mask);
+    if (mask !== wanted || !sequential || kind === undefined)
+      throw new ChannelMountError(Errno.EINVAL, `${spec.alias} has invalid i/o type (a pipe is sequential and ${stream.direction === 'read' ? 'read' : 'write'}-only)`, spec.alias);
+    return new HostChannel(spec.alias, spec.uri, type, 'stream', limits, kind, { fd: NO_DESCRIPTOR, size: 0, putpos: 0 }, spec.etag, null, stream);
   }
 
   /** Current size: file size at open, then grown by writes (0 for devices until written). */
@@ -441,6 +463,7 @@ export class HostChannel {
    */
   read(dest: Uint8Array, offset: number): number {
     const fd = this.descriptor();
+    if (this.stream !== null) return this.streamRead(this.stream, dest);
     let done = 0;
     let position = offset;
     while (done < dest.length && !this.eofValue) {
@@ -470,6 +493,7 @@ export class HostChannel {
    */
   write(src: Uint8Array, offset: number): number {
     const fd = this.descriptor();
+    if (this.stream !== null) return this.streamWrite(this.stream, src);
     const written = this.memory !== null ? this.memoryWrite(this.memory, src, offset) : this.backing === 'regular' ? this.pwrite(fd, src, offset) : this.writeAll(fd, src);
     this.hostStatsValue.puts += 1;
     this.hostStatsValue.putBytes += written;
@@ -492,6 +516,10 @@ export class HostChannel {
     if (this.fd === null) return;
     const fd = this.fd;
     this.fd = null;
+    if (this.stream !== null) {
+      this.stream.close();
+      return;
+    }
     if (this.memory !== null) {
       if (this.limits.putSize !== 0n && this.limits.puts !== 0n) this.memory.truncate(this.sizeValue);
       return;
@@ -509,6 +537,42 @@ export class HostChannel {
   private descriptor(): number {
     if (this.fd === null) throw new ChannelIoError(`${this.alias} is closed`, this.alias);
     return this.fd;
+  }
+
+  /**
+   * One read of a stream: what is there (pipe semantics, not fread's fill:
+   * a program answering its peer must not wait for a full buffer), one get
+   * in the accounting; 0 is the end of data, sticky.
+   */
+  private streamRead(stream: SequentialStream, dest: Uint8Array): number {
+    const got = stream.read(dest);
+    if (got === DEADLINE_PASSED) throw new ChannelDeadlineError(this.alias, 'data');
+    if (got < 0) throw new ChannelIoError(`${this.alias} failed to read`, this.alias);
+    this.hostStatsValue.gets += 1;
+    this.hostStatsValue.getBytes += got;
+    if (got === 0) this.eofValue = true;
+    this.getposValue += got;
+    this.etag?.update(dest.subarray(0, got));
+    this.countersValue.gets += 1;
+    this.countersValue.getSize += got;
+    return got;
+  }
+
+  /** One write to a stream: every byte, a short count, or -EPIPE when the reader has gone (POSIX pipe semantics). */
+  private streamWrite(stream: SequentialStream, src: Uint8Array): number {
+    const written = stream.write(src);
+    if (written === DEADLINE_PASSED) throw new ChannelDeadlineError(this.alias, 'room');
+    if (written === BROKEN_PIPE) return -Errno.EPIPE;
+    if (written < 0) throw new ChannelIoError(`${this.alias};0 failed to write`, this.alias);
+    this.hostStatsValue.puts += 1;
+    this.hostStatsValue.putBytes += written;
+    this.putposValue += written;
+    this.sizeValue = this.putposValue;
+    this.getposValue = this.putposValue;
+    this.etag?.update(src.subarray(0, written));
+    this.countersValue.puts += 1;
+    this.countersValue.putSize += written;
+    return written;
   }
 
   private readChunk(fd: number, dest: Uint8Array, position: number): number {

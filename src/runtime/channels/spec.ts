@@ -24,6 +24,7 @@
 
 import { ChannelType, STANDARD_CHANNELS } from '../definitions.js';
 import type { MemoryFile } from './memory-file.js';
+import type { SequentialStream } from './stream.js';
 
 /** Channel access types, the manifest's third field: the runtime's one definition. */
 export { ChannelType };
@@ -55,6 +56,8 @@ export interface ChannelSpec {
    * names the channel): an embedder's buffer or stream (memory-file.ts).
    */
   readonly memory?: MemoryFile;
+  /** The channel is this blocking stream (a pipe to another session: stream.ts); `uri` only names it. */
+  readonly stream?: SequentialStream;
 }
 
 /** Exact limits (int64), as the user manifest reports them. */

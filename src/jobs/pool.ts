@@ -1,0 +1,329 @@
+/**
+ * WorkerPoolExecutor: runs jobs' nodes on a pool of worker threads, each
+ * node one session on one thread (worker.ts), pipes between nodes as ring
+ * buffers in shared memory (ring-pipe.ts).
+ *
+ * Where: src/jobs, under the front ends (`zerovm serve`, `zerovm job`),
+ * over the embedding API that each thread runs sessions with.
+ *
+ * Scheduling (spec/serving.md, "Executing jobs"):
+ *   - `workers` threads (default: the CPU count) start as they are first
+ *     needed and then stay; a node goes to an idle one, else waits in a
+ *     first-come queue;
+ *   - the nodes a job connects with pipes (a group) must run at the same
+ *     time, so a group starts only when it can start whole: a group of k
+ *     <= workers nodes waits for k idle threads; a larger one waits until
+ *     every pool thread is idle and then gets k - workers extra threads,
+ *     which end with their node; a group larger than `maxThreads` is
+ *     refused (JobPlanError) before anything runs;
+ *   - a node that faults, loops or times out ends only its session: the
+ *     thread serves the next node. A thread that dies anyway (its node's
+ *     result says so, kind 'WorkerDied') is replaced when next needed, and
+ *     its pipe ends are closed so the peers end too;
+ *   - validation verdicts found by one thread are handed to the others
+ *     with their next node: a program is validated once per pool (per
+ *     engine features), not once per thread.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { JobExecutor, JobPlan, JobResult, NodeResult } from './executor.js';
+import { checkPlan, JobPlanError } from './plan.js';
+import { closeRingReader, closeRingWriter, createRingPipe, DEFAULT_PIPE_CAPACITY, type RingPipeState } from './ring-pipe.js';
+import { failedNode, type NodeTask } from './run-node.js';
+import type { ValidationResult } from '../validator/validate.js';
+import type { FromWorker, ToWorker } from './worker-protocol.js';
+
+export interface WorkerPoolOptions {
+  /** Threads kept for sessions. Default: the CPU count. */
+  readonly workers?: number;
+  /** Most threads at once, extra ones for large connected groups included. Default: the larger of 64 and `workers`. */
+  readonly maxThreads?: number;
+  /** Bytes of each pipe's ring (a power of two). Default 256 KiB. */
+  readonly pipeCapacity?: number;
+}
+
+/** Verdicts shared between threads at most (beyond, threads validate for themselves). */
+const MAX_SHARED_VERDICTS = 4096;
+
+/** A running or waiting node. */
+interface NodeWork {
+  readonly id: number;
+  readonly task: NodeTask;
+  readonly finish: (result: NodeResult) => void;
+}
+
+/** Nodes that must start together. */
+interface GroupWork {
+  readonly nodes: readonly NodeWork[];
+  readonly job: JobState;
+}
+
+interface JobState {
+  readonly pipes: readonly RingPipeState[];
+  aborted: boolean;
+}
+
+class PoolThread {
+  readonly worker: Worker;
+  /** Index into the pool's shared verdicts: what this thread has been sent. */
+  verdictsSent = 0;
+  running: { readonly work: NodeWork; readonly job: JobState } | undefined;
+  dead = false;
+
+  constructor(
+    entry: { readonly url: URL; readonly evalCode?: string },
+    readonly permanent: boolean,
+  ) {
+    this.worker = entry.evalCode === undefined ? new Worker(entry.url) : new Worker(entry.evalCode, { eval: true });
+  }
+}
+
+/** `relative` in `dir` or the nearest parent that has it. */
+function findUp(dir: string, relative: string): string | undefined {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, relative))) return join(at, relative);
+    if (dirname(at) === at) return undefined;
+  }
+}
+
+/**
+ * Where the thread's code is: worker.js beside this module once compiled;
+ * from the TypeScript sources (tests, tsx), a bootstrap that registers tsx
+ * (a development dependency) and imports worker.ts.
+ */
+function workerEntry(): { readonly url: URL; readonly evalCode?: string } {
+  const here = new URL(import.meta.url);
+  if (!here.pathname.endsWith('.ts')) return { url: new URL('./worker.js', here) };
+  const url = new URL('./worker.ts', here);
+  /* tsx's ESM entry, as its package.json exports it (require.resolve would give the CommonJS one) */
+  const manifest = findUp(dirname(fileURLToPath(here)), join('node_modules', 'tsx', 'package.json'));
+  if (manifest === undefined) throw new Error('running src/jobs from its TypeScript sources needs tsx (npm install); or run the compiled dist/');
+  const exported = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports['./esm/api']!.import.default;
+  const api = pathToFileURL(join(dirname(manifest), exported)).href;
+  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
+  return { url, evalCode: code };
+}
+
+export class WorkerPoolExecutor implements JobExecutor {
+  readonly workers: number;
+  readonly maxThreads: number;
+  private readonly pipeCapacity: number;
+  private readonly entry = workerEntry();
+  private readonly threads = new Set<PoolThread>();
+  private readonly queue: GroupWork[] = [];
+  private readonly verdicts: (readonly [string, ValidationResult])[] = [];
+  private nextId = 1;
+  private closing = false;
+  private readonly runningJobs = new Set<Promise<unknown>>();
+  private deaths = 0;
+
+  constructor(options: WorkerPoolOptions = {}) {
+    this.workers = options.workers ?? availableParallelism();
+    this.maxThreads = options.maxThreads ?? Math.max(64, this.workers);
+    this.pipeCapacity = options.pipeCapacity ?? DEFAULT_PIPE_CAPACITY;
+    if (!Number.isInteger(this.workers) || this.workers < 1) throw new RangeError(`workers must be a whole number of at least 1, not ${this.workers}`);
+    if (!Number.isInteger(this.maxThreads) || this.maxThreads < this.workers) throw new RangeError(`maxThreads must be a whole number of at least workers (${this.workers}), not ${this.maxThreads}`);
+    createRingPipe(this.pipeCapacity); /* checks the capacity now rather than at the first job */
+  }
+
+  /** Threads alive now (pool threads and extra ones). */
+  get threadCount(): number {
+    return this.threads.size;
+  }
+
+  /** Threads that died under a node since the pool started. */
+  get threadDeaths(): number {
+    return this.deaths;
+  }
+
+  /** Starts the pool's threads now instead of at the first nodes (a server before it listens; a benchmark). */
+  async warm(): Promise<void> {
+    const started: Promise<void>[] = [];
+    while (this.permanentCount() < this.workers) started.push(this.ready(this.spawn(true)));
+    await Promise.all(started);
+  }
+
+  run(plan: JobPlan, options: { readonly signal?: AbortSignal } = {}): Promise<JobResult> {
+    if (this.closing) return Promise.reject(new JobPlanError('the executor is closed'));
+    let checked;
+    try {
+      checked = checkPlan(plan);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const largest = Math.max(...checked.groups.map((g) => g.length));
+    if (largest > this.maxThreads) {
+      return Promise.reject(
+        new JobPlanError(`the job connects ${largest} nodes with pipes, which must all run at the same time, but this executor runs at most ${this.maxThreads} sessions at once (maxThreads): connect fewer nodes, or raise maxThreads`),
+      );
+    }
+    const pipeStates = new Map<string, RingPipeState>();
+    for (const pipe of plan.pipes ?? []) pipeStates.set(pipe.id, createRingPipe(this.pipeCapacity));
+    const job: JobState = { pipes: [...pipeStates.values()], aborted: false };
+    const results: NodeResult[] = new Array<NodeResult>(plan.nodes.length);
+    let left = plan.nodes.length;
+    const promise = new Promise<JobResult>((resolveJob) => {
+      const groups: GroupWork[] = checked.groups.map((members) => ({
+        job,
+        nodes: members.map((i) => {
+          const node = plan.nodes[i]!;
+          const own = [...checked.writes[i]!, ...checked.reads[i]!];
+          const task: NodeTask = { node, pipes: Object.fromEntries(own.map((id) => [id, pipeStates.get(id)!])), writes: checked.writes[i]!, reads: checked.reads[i]! };
+          return {
+            id: this.nextId++,
+            task,
+            finish: (result: NodeResult) => {
+              if (results[i] !== undefined) return;
+              results[i] = result;
+              if (--left === 0) resolveJob({ nodes: results });
+            },
+          };
+        }),
+      }));
+      const signal = options.signal;
+      if (signal !== undefined) {
+        const abort = (): void => this.abort(job, groups);
+        if (signal.aborted) abort();
+        else signal.addEventListener('abort', abort, { once: true });
+      }
+      this.queue.push(...groups);
+      this.pump();
+    });
+    const tracked = promise.finally(() => this.runningJobs.delete(tracked));
+    this.runningJobs.add(tracked);
+    return promise;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    while (this.runningJobs.size > 0) await Promise.allSettled([...this.runningJobs]);
+    await Promise.all([...this.threads].map((thread) => this.retire(thread)));
+  }
+
+  /** Ends a job: its waiting nodes do not start, its running ones lose their threads, its pipes close. */
+  private abort(job: JobState, groups: readonly GroupWork[]): void {
+    job.aborted = true;
+    const message = 'the job was cancelled';
+    for (const group of groups) {
+      const at = this.queue.indexOf(group);
+      if (at >= 0) this.queue.splice(at, 1);
+    }
+    for (const state of job.pipes) {
+      closeRingWriter(state);
+      closeRingReader(state);
+    }
+    for (const thread of [...this.threads]) {
+      if (thread.running?.job !== job) continue;
+      const { work } = thread.running;
+      thread.running = undefined;
+      work.finish(failedNode(work.task.node.name, 'Aborted', message));
+      void this.retire(thread);
+    }
+    for (const group of groups) for (const work of group.nodes) work.finish(failedNode(work.task.node.name, 'Aborted', message));
+    this.pump();
+  }
+
+  private permanentCount(): number {
+    let n = 0;
+    for (const thread of this.threads) if (thread.permanent) n++;
+    return n;
+  }
+
+  private spawn(permanent: boolean): PoolThread {
+    const thread = new PoolThread(this.entry, permanent);
+    this.threads.add(thread);
+    thread.worker.on('message', (message: FromWorker) => this.onMessage(thread, message));
+    thread.worker.on('error', (error: Error) => this.onDeath(thread, `the worker thread failed: ${error.message}`));
+    thread.worker.on('exit', (code: number) => this.onDeath(thread, `the worker thread exited (code ${code})`));
+    return thread;
+  }
+
+  private ready(thread: PoolThread): Promise<void> {
+    return new Promise((resolveReady, rejectReady) => {
+      const onMessage = (message: FromWorker): void => {
+        if (message.kind !== 'ready') return;
+        thread.worker.off('message', onMessage);
+        thread.worker.off('exit', onExit);
+        resolveReady();
+      };
+      const onExit = (code: number): void => rejectReady(new Error(`a pool thread ended while starting (code ${code})`));
+      thread.worker.on('message', onMessage);
+      thread.worker.on('exit', onExit);
+    });
+  }
+
+  /** Idle pool threads, spawning the pool's threads as they are first needed. */
+  private idleThreads(): PoolThread[] {
+    const idle = [...this.threads].filter((t) => t.permanent && !t.dead && t.running === undefined);
+    return idle;
+  }
+
+  /** Starts the groups at the head of the queue that can start whole. */
+  private pump(): void {
+    for (;;) {
+      const group = this.queue[0];
+      if (group === undefined) return;
+      const k = group.nodes.length;
+      const fromPool = Math.min(k, this.workers);
+      let idle = this.idleThreads();
+      const room = this.workers - this.permanentCount();
+      if (idle.length + room < fromPool) return;
+      while (idle.length < fromPool) {
+        this.spawn(true);
+        idle = this.idleThreads();
+      }
+      this.queue.shift();
+      group.nodes.forEach((work, n) => {
+        const thread = n < fromPool ? idle[n]! : this.spawn(false);
+        this.dispatch(thread, work, group.job);
+      });
+    }
+  }
+
+  private dispatch(thread: PoolThread, work: NodeWork, job: JobState): void {
+    thread.running = { work, job };
+    const verdicts = this.verdicts.slice(thread.verdictsSent);
+    thread.verdictsSent = this.verdicts.length;
+    const message: ToWorker = { id: work.id, task: work.task, verdicts };
+    thread.worker.postMessage(message);
+  }
+
+  private onMessage(thread: PoolThread, message: FromWorker): void {
+    if (message.kind !== 'done') return;
+    for (const entry of message.learnt) if (this.verdicts.length < MAX_SHARED_VERDICTS) this.verdicts.push(entry);
+    /* its own verdicts need not go back to it, but they are few: the index covers only what was sent */
+    const running = thread.running;
+    if (running === undefined || running.work.id !== message.id) return; /* an aborted node's late answer */
+    thread.running = undefined;
+    running.work.finish(message.result);
+    if (!thread.permanent) void this.retire(thread);
+    this.pump();
+  }
+
+  private onDeath(thread: PoolThread, why: string): void {
+    if (thread.dead) return;
+    thread.dead = true;
+    this.threads.delete(thread);
+    const running = thread.running;
+    thread.running = undefined;
+    if (running !== undefined) {
+      this.deaths++;
+      /* the peers must not wait for a node that will never read or write again */
+      for (const id of running.work.task.writes) closeRingWriter(running.work.task.pipes[id]!);
+      for (const id of running.work.task.reads) closeRingReader(running.work.task.pipes[id]!);
+      running.work.finish(failedNode(running.work.task.node.name, 'WorkerDied', `${why}; the node did not finish and the pool replaced the thread`));
+    }
+    this.pump();
+  }
+
+  /** Ends a thread on purpose (not a death). */
+  private async retire(thread: PoolThread): Promise<void> {
+    if (thread.dead) return;
+    thread.dead = true;
+    this.threads.delete(thread);
+    await thread.worker.terminate();
+  }
+}

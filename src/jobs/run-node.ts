@@ -1,0 +1,192 @@
+/**
+ * One node of a job, run in the calling thread: its NodePlan becomes a
+ * session of the embedding API (src/api), its pipes ends of ring pipes,
+ * its outcome a NodeResult that can cross a thread.
+ *
+ * Where: src/jobs. A pool worker (worker.ts) calls runNode for each node
+ * it is given; the executor (pool.ts) never runs sessions itself.
+ *
+ * Whatever happens (a program that cannot load, a channel that cannot
+ * open, a fault, a timeout), every pipe end of the node is closed when the
+ * node ends, so its peers see the end of data or a broken pipe instead of
+ * waiting for their own timeouts (spec/serving.md, "Executing jobs").
+ */
+import { Program, ProgramCache, ValidatorState, ZeroVMError, type ChannelDefinition, type ChannelInput, type ChannelOutput, type SessionOptions } from '../api/index.js';
+import { statSync } from 'node:fs';
+import type { ValidationResult } from '../validator/validate.js';
+import type { NodeInput, NodeOutput, NodePlan, NodeResult } from './executor.js';
+import { closeRingReader, closeRingWriter, RingPipeReader, RingPipeWriter, type RingPipeState } from './ring-pipe.js';
+
+/** A node as a thread is given it: the plan and the shared state of each pipe it uses, by pipe id. */
+export interface NodeTask {
+  readonly node: NodePlan;
+  readonly pipes: Readonly<Record<string, RingPipeState>>;
+  /** The pipes this node writes (ids): closed from outside when the node cannot start. */
+  readonly writes: readonly string[];
+  /** The pipes this node reads (ids). */
+  readonly reads: readonly string[];
+}
+
+/** Verdicts learnt in one thread, to share with the others (ProgramCache entries). */
+export type VerdictEntries = readonly (readonly [string, ValidationResult])[];
+
+const DEFAULT_TIMEOUT = 60;
+
+/**
+ * The programs of one thread: each path loaded once while its file stays
+ * the same (size, mtime, inode), validated through one ProgramCache that
+ * other threads' verdicts are added to.
+ */
+export class ProgramShelf {
+  private readonly loaded = new Map<string, { readonly stamp: string; readonly program: Program }>();
+  private readonly learnt: [string, ValidationResult][] = [];
+  readonly cache: ProgramCache;
+
+  constructor(private readonly maxPrograms = 256) {
+    this.cache = new ProgramCache({ onVerdict: (key, verdict) => this.learnt.push([key, verdict]) });
+  }
+
+  /** Verdicts other threads found. */
+  add(entries: VerdictEntries): void {
+    for (const [key, verdict] of entries) this.cache.seed(key, verdict);
+  }
+
+  /** Verdicts this thread found since the last call. */
+  takeLearnt(): VerdictEntries {
+    return this.learnt.splice(0, this.learnt.length);
+  }
+
+  /** The program at `path` (throws the API's typed errors). */
+  load(path: string, engine: NodePlan['engine']): Program {
+    let stamp = '';
+    try {
+      const stats = statSync(path);
+      stamp = `${stats.size}:${stats.mtimeMs}:${stats.ino}`;
+    } catch {
+      /* Program.load says what is wrong with the path */
+    }
+    const known = this.loaded.get(path);
+    /* the session validates for its engine through the cache (once per program and engine features) */
+    if (known !== undefined && known.stamp === stamp && stamp !== '') return known.program;
+    const program = Program.load(path, { cache: this.cache, ...(engine === undefined ? {} : { engine }) });
+    this.loaded.delete(path);
+    this.loaded.set(path, { stamp, program });
+    if (this.loaded.size > this.maxPrograms) this.loaded.delete(this.loaded.keys().next().value as string);
+    return program;
+  }
+}
+
+/** A pipe end of this node and what it was waiting for when the deadline passed. */
+interface PipeEnd {
+  readonly alias: string;
+  readonly pipe: string;
+  readonly end: RingPipeReader | RingPipeWriter;
+}
+
+/** Runs one node to its end; never throws for anything the plan, program or engine can cause. */
+export function runNode(task: NodeTask, shelf: ProgramShelf): NodeResult {
+  const { node } = task;
+  const timeout = node.timeout ?? DEFAULT_TIMEOUT;
+  /* the session's own deadline starts a moment later: a pipe wait gives up no later than the session would */
+  const deadline = Date.now() + timeout * 1000;
+  const ends: PipeEnd[] = [];
+  const pipeState = (id: string, alias: string): RingPipeState => {
+    const state = task.pipes[id];
+    if (state === undefined) throw new PlanError(`node ${node.name}: channel ${alias} names pipe '${id}', which this job does not have`);
+    return state;
+  };
+  const input = (alias: string, given: NodeInput | undefined): ChannelInput => {
+    if (given === undefined) return new Uint8Array(0);
+    if ('pipe' in given) {
+      const end = new RingPipeReader(pipeState(given.pipe, alias), deadline);
+      ends.push({ alias, pipe: given.pipe, end });
+      return { stream: end };
+    }
+    if ('bytes' in given) return given.bytes;
+    return { file: given.file };
+  };
+  const output = (alias: string, given: NodeOutput | undefined): ChannelOutput => {
+    if (given === undefined || given === 'buffer' || given === 'discard') return given ?? 'buffer';
+    if ('pipe' in given) {
+      const end = new RingPipeWriter(pipeState(given.pipe, alias), deadline);
+      ends.push({ alias, pipe: given.pipe, end });
+      return { stream: end };
+    }
+    return { file: given.file };
+  };
+
+  try {
+    const channels: ChannelDefinition[] = (node.channels ?? []).map((c) => {
+      const common = { alias: c.alias, ...(c.etag === undefined ? {} : { etag: c.etag }), ...(c.limits === undefined ? {} : { limits: c.limits }) };
+      if ('input' in c) return { ...common, input: input(c.alias, c.input) };
+      if ('output' in c) return { ...common, output: output(c.alias, c.output) };
+      return { ...common, file: c.file, access: c.access };
+    });
+    const options: SessionOptions = {
+      ...(node.args === undefined ? {} : { args: node.args }),
+      ...(node.argv0 === undefined ? {} : { argv0: node.argv0 }),
+      ...(node.env === undefined ? {} : { env: node.env }),
+      stdin: input('/dev/stdin', node.stdin),
+      stdout: output('/dev/stdout', node.stdout),
+      stderr: output('/dev/stderr', node.stderr),
+      channels,
+      ...(node.image === undefined ? {} : { image: node.image }),
+      ...(node.memory === undefined ? {} : { memory: node.memory }),
+      timeout,
+      ...(node.etags === undefined ? {} : { etags: node.etags }),
+      ...(node.engine === undefined ? {} : { engine: node.engine }),
+    };
+    const program = shelf.load(node.program, node.engine);
+    const outcome = program.runSync(options);
+    const outputs: Record<string, Uint8Array> = {};
+    /* own ArrayBuffers (a small Buffer is a slice of a shared pool), so they can be transferred */
+    for (const [alias, bytes] of outcome.outputs) outputs[alias] = new Uint8Array(bytes);
+    const blocked = outcome.exitState === 'session timeout' ? ends.find((e) => e.end.timedOut) : undefined;
+    return {
+      name: node.name,
+      report: outcome.report,
+      exitCode: outcome.exitCode,
+      ok: outcome.ok,
+      engine: outcome.engine,
+      validatorState: outcome.validatorState,
+      daemonState: outcome.daemonState,
+      userReturnCode: outcome.userReturnCode,
+      etags: outcome.etags,
+      accounting: outcome.accounting,
+      exitState: outcome.exitState,
+      outputs,
+      ...(blocked === undefined ? {} : { detail: `timed out while waiting ${blocked.end.direction === 'read' ? 'for data on' : 'for room on'} ${blocked.alias} (pipe '${blocked.pipe}')` }),
+    };
+  } catch (error) {
+    return failedNode(node.name, error instanceof ZeroVMError || error instanceof PlanError ? error.name : 'InternalError', error instanceof Error ? error.message : String(error));
+  } finally {
+    /* the session closed the ends it opened; these close the rest (idempotent) */
+    for (const { end } of ends) end.close();
+    for (const id of task.writes) if (task.pipes[id] !== undefined) closeRingWriter(task.pipes[id]);
+    for (const id of task.reads) if (task.pipes[id] !== undefined) closeRingReader(task.pipes[id]);
+  }
+}
+
+/** A plan that names what does not exist (a pipe of another job). */
+export class PlanError extends Error {
+  override name = 'PlanError';
+}
+
+/** The result of a node that did not run (or whose thread died): `kind` and `message` say why. */
+export function failedNode(name: string, kind: string, message: string): NodeResult {
+  return {
+    name,
+    report: '',
+    exitCode: 14,
+    ok: false,
+    engine: '',
+    validatorState: ValidatorState.NotValidated,
+    daemonState: 0,
+    userReturnCode: 0,
+    etags: [],
+    accounting: { sysSeconds: 0, userSeconds: 0, local: { gets: 0, getBytes: 0, puts: 0, putBytes: 0 }, network: { gets: 0, getBytes: 0, puts: 0, putBytes: 0 } },
+    exitState: message,
+    outputs: {},
+    error: { kind, message },
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * A pool thread (pool.ts): runs the nodes it is sent, one at a time, and
+ * sends back each NodeResult with the validation verdicts it found, so the
+ * other threads never validate the same program again.
+ *
+ * Where: src/jobs, loaded as a worker_threads Worker (never imported by
+ * the main thread). Each thread loads the engines' addons itself (they
+ * are context-aware N-API modules) and keeps its own Program shelf.
+ */
+import { parentPort } from 'node:worker_threads';
+import { ProgramShelf, runNode } from './run-node.js';
+import type { FromWorker, ToWorker } from './worker-protocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('src/jobs/worker.ts runs as a worker thread of a WorkerPoolExecutor');
+const shelf = new ProgramShelf();
+
+port.on('message', (message: ToWorker) => {
+  shelf.add(message.verdicts);
+  const result = runNode(message.task, shelf);
+  const reply: FromWorker = { kind: 'done', id: message.id, result, learnt: shelf.takeLearnt() };
+  port.postMessage(reply, Object.values(result.outputs).map((bytes) => bytes.buffer as ArrayBuffer));
+});
+port.postMessage({ kind: 'ready' } satisfies FromWorker);
