@@ -15,7 +15,7 @@
  * JobExecutor may keep snapshots keyed by program and image; nothing in
  * this module depends on how a node starts.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { JobDescriptionError, parseJobDescription, type JobDescription, type NodeDescription } from '../jobs/description.js';
@@ -131,7 +131,7 @@ export class JobService {
     prepare: (dir: string) => { readonly image?: TarImage; readonly body?: string; readonly script?: string; readonly description?: JobDescription } = () => ({}),
   ): Promise<JobResponse> {
     const started = process.hrtime.bigint();
-    const dir = this.options.store.makeTempDir('job');
+    const dir = this.options.store.acquireJobDir();
     try {
       const prepared = prepare(dir);
       const parsed = prepared.description ?? (typeof description === 'string' ? this.parse(description) : description);
@@ -162,7 +162,7 @@ export class JobService {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       return finishJob(job, result, this.options.store, seconds, scrubber);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      this.options.store.releaseJobDir(dir);
     }
   }
 

@@ -33,7 +33,7 @@
  * process two commits of one object never interleave.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, type ReadStream } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Dirent, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -74,6 +74,9 @@ export interface ListOptions {
   readonly marker?: string;
   readonly limit?: number;
 }
+
+/** Emptied job directories kept for reuse. */
+const MAX_FREE_JOB_DIRS = 64;
 
 /** In each container directory: the container's name (its directory name may be a hash). Encoded names never start with '.'. */
 const CONTAINER_NAME_FILE = '.name';
@@ -120,6 +123,7 @@ export class ObjectStore {
   private readonly accounts: string;
   private readonly data: string;
   private readonly tmp: string;
+  private readonly freeJobDirs: string[] = [];
 
   private constructor(readonly root: string) {
     this.accounts = join(root, 'accounts');
@@ -147,8 +151,41 @@ export class ObjectStore {
     return store;
   }
 
+  /**
+   * A job's directory: empty, on the store's file system. Directories are
+   * reused (releaseJobDir empties them): making and removing a directory
+   * per request costs about half a millisecond on ext4, more than a hello
+   * session.
+   */
+  acquireJobDir(): string {
+    return this.freeJobDirs.pop() ?? this.makeTempDir('job');
+  }
+
+  /** Empties a job's directory and keeps it for the next job. */
+  releaseJobDir(dir: string): void {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    try {
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) rmSync(path, { recursive: true, force: true });
+        else unlinkSync(path);
+      }
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    if (this.freeJobDirs.length < MAX_FREE_JOB_DIRS) this.freeJobDirs.push(dir);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+
   /** Removes this process's folder of tmp/ (the store stays usable: it is made again when needed). */
   closeTemp(): void {
+    this.freeJobDirs.length = 0;
     rmSync(this.tmp, { recursive: true, force: true });
   }
 
