@@ -10,12 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTar } from '../src/zapp/tar.js';
+import { buildNexe } from './nexe-builder.js';
 import { EXAMPLES, startServer, type RunningServer } from './serve-helpers.js';
 
 const HELLO = readFileSync(join(EXAMPLES, 'hello.nexe'));
 const CAT = readFileSync(join(EXAMPLES, 'cat.nexe'));
 const WC = readFileSync(join(EXAMPLES, 'wc.nexe'));
-const LOOP = readFileSync(join(EXAMPLES, 'loop.nexe'));
+/** `jmp .`: an endless loop (loop.nexe ends in about a second natively, before a timeout) */
+const LOOP = buildNexe('ebfe');
 
 let dir = '';
 let store = '';
