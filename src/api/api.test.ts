@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildNexe } from '../../test/nexe-builder.js';
+import { createRingPipe, RingPipeReader, RingPipeWriter } from '../jobs/ring-pipe.js';
 import { unicornEngine } from '../emulator/unicorn.js';
 import { nativeEngine } from '../engines/native.js';
 import { validate } from '../validator/validate.js';
@@ -210,6 +211,23 @@ describe.skipIf(anyEngine === undefined)('sessions: channels as buffers, streams
     expect(outcome.outputs.get('/dev/extra')?.length).toBe(0);
     expect(() => program.runSync({ channels: [{ alias: '/dev/input', input: { file: join(tmp, 'missing', 'x') } }] })).toThrow(ChannelOpenError);
     expect(() => program.runSync({ channels: [{ alias: '/dev/input', input: { file: join(tmp, 'missing', 'x') } }] })).toThrow(/channel \/dev\/input could not be opened: cannot open/);
+  });
+
+  it('{ stream }: a blocking pipe end (src/jobs) as stdin and stdout; the wrong end is refused', () => {
+    const program = Program.load(CAT, { engine: anyEngine });
+    const into = createRingPipe(1024);
+    const writer = new RingPipeWriter(into);
+    expect(writer.write(Buffer.from(input.slice(0, 500)), Date.now() + 1000)).toBe(500);
+    writer.close();
+    const out = createRingPipe(1024);
+    const outcome = program.runSync({ stdin: { stream: new RingPipeReader(into) }, stdout: { stream: new RingPipeWriter(out) } });
+    expect(outcome.ok).toBe(true);
+    const dest = new Uint8Array(1024);
+    const reader = new RingPipeReader(out);
+    expect(Buffer.from(dest.subarray(0, reader.read(dest, Date.now() + 1000))).toString()).toBe(input.slice(0, 500));
+    /* the session closed its end: the reader sees the end of data */
+    expect(reader.read(dest, Date.now() + 1000)).toBe(0);
+    expect(() => program.runSync({ stdin: { stream: new RingPipeWriter(createRingPipe(16)) } })).toThrow(/the writing end of a pipe, so it can only be an output/);
   });
 
   it('runSync refuses streams with a message that names run()', () => {

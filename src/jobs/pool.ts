@@ -13,8 +13,9 @@
  *   - the nodes a job connects with pipes (a group) must run at the same
  *     time, so a group starts only when it can start whole: a group of k
  *     <= workers nodes waits for k idle threads; a larger one waits until
- *     every pool thread is idle and then gets k - workers extra threads,
- *     which end with their node; a group larger than `maxThreads` is
+ *     every pool thread is idle and then gets k - workers extra threads
+ *     (idle ones kept from an earlier group first), which end after
+ *     `extraIdleMs` without work; a group larger than `maxThreads` is
  *     refused (JobPlanError) before anything runs;
  *   - a node that faults, loops or times out ends only its session: the
  *     thread serves the next node. A thread that dies anyway (its node's
@@ -24,15 +25,13 @@
  *     with their next node: a program is validated once per pool (per
  *     engine features), not once per thread.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { ResourceLimits, Worker } from 'node:worker_threads';
 import type { JobExecutor, JobPlan, JobResult, NodeResult } from './executor.js';
 import { checkPlan, JobPlanError } from './plan.js';
 import { closeRingReader, closeRingWriter, createRingPipe, DEFAULT_PIPE_CAPACITY, type RingPipeState } from './ring-pipe.js';
 import { failedNode, type NodeTask } from './run-node.js';
+import { startThread } from './thread.js';
 import type { ValidationResult } from '../validator/validate.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
@@ -43,6 +42,10 @@ export interface WorkerPoolOptions {
   readonly maxThreads?: number;
   /** Bytes of each pipe's ring (a power of two). Default 256 KiB. */
   readonly pipeCapacity?: number;
+  /** How long an extra thread (beyond `workers`) waits for another node before it ends. Default 10 000 ms. */
+  readonly extraIdleMs?: number;
+  /** Limits of each thread's JavaScript heap (worker_threads ResourceLimits); a thread that exceeds them dies and is replaced. */
+  readonly resourceLimits?: ResourceLimits;
 }
 
 /** Verdicts shared between threads at most (beyond, threads validate for themselves). */
@@ -72,49 +75,29 @@ class PoolThread {
   verdictsSent = 0;
   running: { readonly work: NodeWork; readonly job: JobState } | undefined;
   dead = false;
+  /** An idle extra thread's end. */
+  lingering: NodeJS.Timeout | undefined;
 
   constructor(
-    entry: { readonly url: URL; readonly evalCode?: string },
     readonly permanent: boolean,
+    resourceLimits: ResourceLimits | undefined,
   ) {
-    this.worker = entry.evalCode === undefined ? new Worker(entry.url) : new Worker(entry.evalCode, { eval: true });
+    this.worker = startThread(new URL('./worker.js', import.meta.url), resourceLimits === undefined ? {} : { resourceLimits });
   }
-}
-
-/** `relative` in `dir` or the nearest parent that has it. */
-function findUp(dir: string, relative: string): string | undefined {
-  for (let at = dir; ; at = dirname(at)) {
-    if (existsSync(join(at, relative))) return join(at, relative);
-    if (dirname(at) === at) return undefined;
-  }
-}
-
-/**
- * Where the thread's code is: worker.js beside this module once compiled;
- * from the TypeScript sources (tests, tsx), a bootstrap that registers tsx
- * (a development dependency) and imports worker.ts.
- */
-function workerEntry(): { readonly url: URL; readonly evalCode?: string } {
-  const here = new URL(import.meta.url);
-  if (!here.pathname.endsWith('.ts')) return { url: new URL('./worker.js', here) };
-  const url = new URL('./worker.ts', here);
-  /* tsx's ESM entry, as its package.json exports it (require.resolve would give the CommonJS one) */
-  const manifest = findUp(dirname(fileURLToPath(here)), join('node_modules', 'tsx', 'package.json'));
-  if (manifest === undefined) throw new Error('running src/jobs from its TypeScript sources needs tsx (npm install); or run the compiled dist/');
-  const exported = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports['./esm/api']!.import.default;
-  const api = pathToFileURL(join(dirname(manifest), exported)).href;
-  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
-  return { url, evalCode: code };
 }
 
 export class WorkerPoolExecutor implements JobExecutor {
   readonly workers: number;
   readonly maxThreads: number;
   private readonly pipeCapacity: number;
-  private readonly entry = workerEntry();
+  private readonly extraIdleMs: number;
+  private readonly resourceLimits: ResourceLimits | undefined;
   private readonly threads = new Set<PoolThread>();
   private readonly queue: GroupWork[] = [];
+  /* verdicts the threads found, in the order found: each thread is sent the ones past its index */
   private readonly verdicts: (readonly [string, ValidationResult])[] = [];
+  private readonly verdictKeys = new Set<string>();
+  private learnt = 0;
   private nextId = 1;
   private closing = false;
   private readonly runningJobs = new Set<Promise<unknown>>();
@@ -124,6 +107,8 @@ export class WorkerPoolExecutor implements JobExecutor {
     this.workers = options.workers ?? availableParallelism();
     this.maxThreads = options.maxThreads ?? Math.max(64, this.workers);
     this.pipeCapacity = options.pipeCapacity ?? DEFAULT_PIPE_CAPACITY;
+    this.extraIdleMs = options.extraIdleMs ?? 10_000;
+    this.resourceLimits = options.resourceLimits;
     if (!Number.isInteger(this.workers) || this.workers < 1) throw new RangeError(`workers must be a whole number of at least 1, not ${this.workers}`);
     if (!Number.isInteger(this.maxThreads) || this.maxThreads < this.workers) throw new RangeError(`maxThreads must be a whole number of at least workers (${this.workers}), not ${this.maxThreads}`);
     createRingPipe(this.pipeCapacity); /* checks the capacity now rather than at the first job */
@@ -132,6 +117,11 @@ export class WorkerPoolExecutor implements JobExecutor {
   /** Threads alive now (pool threads and extra ones). */
   get threadCount(): number {
     return this.threads.size;
+  }
+
+  /** Times a thread ran the validator (a program once per pool and engine features, unless two threads met it at the same time). */
+  get validations(): number {
+    return this.learnt;
   }
 
   /** Threads that died under a node since the pool started. */
@@ -165,6 +155,7 @@ export class WorkerPoolExecutor implements JobExecutor {
     const job: JobState = { pipes: [...pipeStates.values()], aborted: false };
     const results: NodeResult[] = new Array<NodeResult>(plan.nodes.length);
     let left = plan.nodes.length;
+    let detach = (): void => {};
     const promise = new Promise<JobResult>((resolveJob) => {
       const groups: GroupWork[] = checked.groups.map((members) => ({
         job,
@@ -186,13 +177,21 @@ export class WorkerPoolExecutor implements JobExecutor {
       const signal = options.signal;
       if (signal !== undefined) {
         const abort = (): void => this.abort(job, groups);
-        if (signal.aborted) abort();
-        else signal.addEventListener('abort', abort, { once: true });
+        if (signal.aborted) {
+          abort();
+          return;
+        }
+        /* one signal may serve many jobs (a server's shutdown): each job removes its listener when it ends */
+        signal.addEventListener('abort', abort, { once: true });
+        detach = () => signal.removeEventListener('abort', abort);
       }
       this.queue.push(...groups);
       this.pump();
     });
-    const tracked = promise.finally(() => this.runningJobs.delete(tracked));
+    const tracked = promise.finally(() => {
+      detach();
+      this.runningJobs.delete(tracked);
+    });
     this.runningJobs.add(tracked);
     return promise;
   }
@@ -233,7 +232,7 @@ export class WorkerPoolExecutor implements JobExecutor {
   }
 
   private spawn(permanent: boolean): PoolThread {
-    const thread = new PoolThread(this.entry, permanent);
+    const thread = new PoolThread(permanent, this.resourceLimits);
     this.threads.add(thread);
     thread.worker.on('message', (message: FromWorker) => this.onMessage(thread, message));
     thread.worker.on('error', (error: Error) => this.onDeath(thread, `the worker thread failed: ${error.message}`));
@@ -255,10 +254,9 @@ export class WorkerPoolExecutor implements JobExecutor {
     });
   }
 
-  /** Idle pool threads, spawning the pool's threads as they are first needed. */
-  private idleThreads(): PoolThread[] {
-    const idle = [...this.threads].filter((t) => t.permanent && !t.dead && t.running === undefined);
-    return idle;
+  /** Idle threads of the pool (permanent) or extra ones. */
+  private idleThreads(permanent: boolean): PoolThread[] {
+    return [...this.threads].filter((t) => t.permanent === permanent && !t.dead && t.running === undefined);
   }
 
   /** Starts the groups at the head of the queue that can start whole. */
@@ -268,22 +266,31 @@ export class WorkerPoolExecutor implements JobExecutor {
       if (group === undefined) return;
       const k = group.nodes.length;
       const fromPool = Math.min(k, this.workers);
-      let idle = this.idleThreads();
-      const room = this.workers - this.permanentCount();
-      if (idle.length + room < fromPool) return;
+      let idle = this.idleThreads(true);
+      /* the pool's threads start as they are first needed */
+      if (idle.length + this.workers - this.permanentCount() < fromPool) return;
       while (idle.length < fromPool) {
         this.spawn(true);
-        idle = this.idleThreads();
+        idle = this.idleThreads(true);
       }
+      const extras = this.idleThreads(false).slice(0, k - fromPool);
+      /* idle extras beyond the ones this group takes make room for new ones */
+      for (const spare of this.idleThreads(false)) {
+        if (this.threads.size + (k - fromPool - extras.length) <= this.maxThreads) break;
+        if (!extras.includes(spare)) void this.retire(spare);
+      }
+      if (this.threads.size + (k - fromPool - extras.length) > this.maxThreads) return;
       this.queue.shift();
       group.nodes.forEach((work, n) => {
-        const thread = n < fromPool ? idle[n]! : this.spawn(false);
+        const thread = n < fromPool ? idle[n]! : (extras[n - fromPool] ?? this.spawn(false));
         this.dispatch(thread, work, group.job);
       });
     }
   }
 
   private dispatch(thread: PoolThread, work: NodeWork, job: JobState): void {
+    clearTimeout(thread.lingering);
+    thread.lingering = undefined;
     thread.running = { work, job };
     const verdicts = this.verdicts.slice(thread.verdictsSent);
     thread.verdictsSent = this.verdicts.length;
@@ -293,14 +300,21 @@ export class WorkerPoolExecutor implements JobExecutor {
 
   private onMessage(thread: PoolThread, message: FromWorker): void {
     if (message.kind !== 'done') return;
-    for (const entry of message.learnt) if (this.verdicts.length < MAX_SHARED_VERDICTS) this.verdicts.push(entry);
-    /* its own verdicts need not go back to it, but they are few: the index covers only what was sent */
+    this.learnt += message.learnt.length;
+    for (const entry of message.learnt) {
+      if (this.verdicts.length >= MAX_SHARED_VERDICTS || this.verdictKeys.has(entry[0])) continue;
+      this.verdictKeys.add(entry[0]);
+      this.verdicts.push(entry);
+    }
     const running = thread.running;
     if (running === undefined || running.work.id !== message.id) return; /* an aborted node's late answer */
     thread.running = undefined;
     running.work.finish(message.result);
-    if (!thread.permanent) void this.retire(thread);
     this.pump();
+    if (!thread.permanent && thread.running === undefined && !thread.dead) {
+      thread.lingering = setTimeout(() => void this.retire(thread), this.extraIdleMs);
+      thread.lingering.unref();
+    }
   }
 
   private onDeath(thread: PoolThread, why: string): void {
@@ -321,6 +335,7 @@ export class WorkerPoolExecutor implements JobExecutor {
 
   /** Ends a thread on purpose (not a death). */
   private async retire(thread: PoolThread): Promise<void> {
+    clearTimeout(thread.lingering);
     if (thread.dead) return;
     thread.dead = true;
     this.threads.delete(thread);

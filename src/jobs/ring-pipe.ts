@@ -86,21 +86,18 @@ class RingView {
   }
 }
 
-/** The reading end, for a session whose deadline is `deadline` (Date.now() ms). */
+/** The reading end. */
 export class RingPipeReader implements SequentialStream {
   readonly direction = 'read';
   /** A read gave up at the deadline. */
   timedOut = false;
   private readonly ring: RingView;
 
-  constructor(
-    state: RingPipeState,
-    private readonly deadline: number,
-  ) {
+  constructor(state: RingPipeState) {
     this.ring = new RingView(state);
   }
 
-  read(dest: Uint8Array): number {
+  read(dest: Uint8Array, deadline: number): number {
     const { control, data, capacity } = this.ring;
     if (dest.length === 0) return 0;
     for (;;) {
@@ -118,7 +115,7 @@ export class RingPipeReader implements SequentialStream {
         return n;
       }
       if (Atomics.load(control, WRITER_CLOSED) === 1) return 0;
-      if (!this.ring.waitFor(DATA_EVENTS, seen, this.deadline)) {
+      if (!this.ring.waitFor(DATA_EVENTS, seen, deadline)) {
         this.timedOut = true;
         return DEADLINE_PASSED;
       }
@@ -134,17 +131,14 @@ export class RingPipeReader implements SequentialStream {
   }
 }
 
-/** The writing end, for a session whose deadline is `deadline` (Date.now() ms). */
+/** The writing end. */
 export class RingPipeWriter implements SequentialStream {
   readonly direction = 'write';
   /** A write gave up at the deadline. */
   timedOut = false;
   private readonly ring: RingView;
 
-  constructor(
-    state: RingPipeState,
-    private readonly deadline: number,
-  ) {
+  constructor(state: RingPipeState) {
     this.ring = new RingView(state);
   }
 
@@ -152,7 +146,7 @@ export class RingPipeWriter implements SequentialStream {
     return 0; /* never called: the channel of a writing end is write-only */
   }
 
-  write(src: Uint8Array): number {
+  write(src: Uint8Array, deadline: number): number {
     const { control, data, capacity } = this.ring;
     let done = 0;
     while (done < src.length) {
@@ -171,7 +165,7 @@ export class RingPipeWriter implements SequentialStream {
         done += n;
         continue;
       }
-      if (!this.ring.waitFor(ROOM_EVENTS, seen, this.deadline)) {
+      if (!this.ring.waitFor(ROOM_EVENTS, seen, deadline)) {
         this.timedOut = true;
         return done > 0 ? done : DEADLINE_PASSED;
       }

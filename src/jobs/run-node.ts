@@ -87,8 +87,6 @@ interface PipeEnd {
 export function runNode(task: NodeTask, shelf: ProgramShelf): NodeResult {
   const { node } = task;
   const timeout = node.timeout ?? DEFAULT_TIMEOUT;
-  /* the session's own deadline starts a moment later: a pipe wait gives up no later than the session would */
-  const deadline = Date.now() + timeout * 1000;
   const ends: PipeEnd[] = [];
   const pipeState = (id: string, alias: string): RingPipeState => {
     const state = task.pipes[id];
@@ -98,7 +96,7 @@ export function runNode(task: NodeTask, shelf: ProgramShelf): NodeResult {
   const input = (alias: string, given: NodeInput | undefined): ChannelInput => {
     if (given === undefined) return new Uint8Array(0);
     if ('pipe' in given) {
-      const end = new RingPipeReader(pipeState(given.pipe, alias), deadline);
+      const end = new RingPipeReader(pipeState(given.pipe, alias));
       ends.push({ alias, pipe: given.pipe, end });
       return { stream: end };
     }
@@ -108,7 +106,7 @@ export function runNode(task: NodeTask, shelf: ProgramShelf): NodeResult {
   const output = (alias: string, given: NodeOutput | undefined): ChannelOutput => {
     if (given === undefined || given === 'buffer' || given === 'discard') return given ?? 'buffer';
     if ('pipe' in given) {
-      const end = new RingPipeWriter(pipeState(given.pipe, alias), deadline);
+      const end = new RingPipeWriter(pipeState(given.pipe, alias));
       ends.push({ alias, pipe: given.pipe, end });
       return { stream: end };
     }

@@ -479,6 +479,8 @@ function execute(
   engine: Engine,
 ): number {
   const deadline = Date.now() + timeoutSeconds * 1000;
+  /* a channel that waits (a pipe to another session) waits no longer than the session may run */
+  channels.setDeadline(deadline);
   const budget = (): number => Math.max(0, deadline - Date.now());
   const hooks = sessionHooks(session, memory, layout, engine);
   const context = { channels: channels.channels, memory, hooks };

@@ -106,6 +106,11 @@ export class ChannelSet {
     return this.channels[index];
   }
 
+  /** The session's deadline (Date.now() milliseconds), for the channels that may wait (streams). */
+  setDeadline(deadline: number): void {
+    for (const channel of this.channels) channel.setDeadline(deadline);
+  }
+
   /** Closes every channel (idempotent). */
   closeAll(): void {
     for (const channel of this.channels) channel.close();

@@ -20,7 +20,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ChannelIoError, ChannelMountError } from './errors.js';
+import { closeRingReader, createRingPipe, RingPipeReader, RingPipeWriter } from '../../jobs/ring-pipe.js';
+import { ChannelDeadlineError, ChannelIoError, ChannelMountError } from './errors.js';
 import { HostChannel, READ_CHUNK_SIZE } from './host-channel.js';
 import type { ChannelSpec, IoLimitsSpec } from './spec.js';
 
@@ -382,5 +383,56 @@ describe('life cycle', () => {
     channel.write(bytes('second'), 5);
     channel.write(bytes('first'), 0);
     expect(channel.etag?.digest()).toBe(sha1('secondfirst')); /* stream order, not file order */
+  });
+});
+
+/* A pipe between sessions (stream.ts), here the jobs' ring pipe in one thread. */
+describe('streams (pipes between sessions)', () => {
+  const pipeSpec = (stream: RingPipeReader | RingPipeWriter, type = 0, etag = false): ChannelSpec => ({ ...spec('stream:/dev/test', type, stream.direction === 'read' ? RO : WO, etag), stream });
+
+  it('moves bytes with pipe semantics: a read takes what is there, 0 only at the end; offsets are ignored', () => {
+    const ring = createRingPipe(64);
+    const writer = open(pipeSpec(new RingPipeWriter(ring), 0, true));
+    const reader = open(pipeSpec(new RingPipeReader(ring), 0, true));
+    expect(writer.backing).toBe('stream');
+    expect(writer.kind).toBe('sequential-write-only');
+    expect(reader.kind).toBe('sequential-read-only');
+    expect(writer.write(bytes('hello'), 12345)).toBe(5);
+    expect(writer.write(bytes(', world'), 0)).toBe(7);
+    /* asks for 100, gets the 12 that are there (fread would wait to fill it) */
+    expect(readSeq(reader, 100)).toBe('hello, world');
+    writer.close();
+    expect(readSeq(reader, 100)).toBe('');
+    expect(reader.eof).toBe(true);
+    expect(reader.hostStats).toEqual({ gets: 2, getBytes: 12, puts: 0, putBytes: 0 });
+    expect(writer.hostStats).toEqual({ gets: 0, getBytes: 0, puts: 2, putBytes: 12 });
+    expect(reader.etag?.digest()).toBe(sha1('hello, world'));
+    expect(writer.etag?.digest()).toBe(sha1('hello, world'));
+  });
+
+  it('a write after the reader has gone is -EPIPE (nothing counted); one that went partly in is a short count', () => {
+    const ring = createRingPipe(4);
+    const writer = open(pipeSpec(new RingPipeWriter(ring)));
+    closeRingReader(ring);
+    expect(writer.write(bytes('abc'), 0)).toBe(-32);
+    expect(writer.counters.puts).toBe(0);
+  });
+
+  it('a wait past the session\'s deadline is ChannelDeadlineError, which the session ends as a timeout', () => {
+    const ring = createRingPipe(4);
+    const reader = open(pipeSpec(new RingPipeReader(ring)));
+    reader.setDeadline(Date.now() + 50);
+    expect(() => readSeq(reader, 10)).toThrow(ChannelDeadlineError);
+    const writer = open(pipeSpec(new RingPipeWriter(ring)));
+    writer.setDeadline(Date.now() + 50);
+    expect(writer.write(bytes('abcd'), 0)).toBe(4);
+    expect(() => writer.write(bytes('e'), 0)).toThrow(/waited for room to write/);
+  });
+
+  it('a pipe end is one-way and sequential: other limits or a random type are EINVAL', () => {
+    const ring = createRingPipe(4);
+    expect(mountError(() => open({ ...spec('stream:/dev/test', 0, RO), stream: new RingPipeWriter(ring) })).errno).toBe(22);
+    expect(mountError(() => open({ ...spec('stream:/dev/test', 1, RO), stream: new RingPipeReader(ring) })).message).toMatch(/a pipe is sequential and read-only/);
+    expect(mountError(() => open({ ...spec('stream:/dev/test', 3, RW), stream: new RingPipeReader(ring) })).errno).toBe(22);
   });
 });

@@ -326,6 +326,8 @@ export class HostChannel {
   /** End of a device/FIFO stream seen (fread's sticky EOF). */
   private streamEnded = false;
   private readonly countersValue: IoNumbers = { gets: 0, getSize: 0, puts: 0, putSize: 0 };
+  /** When the session's time is up (Date.now() ms): how long a stream may wait. */
+  private deadline = Number.POSITIVE_INFINITY;
   private readonly hostStatsValue: HostIoStats = { gets: 0, getBytes: 0, puts: 0, putBytes: 0 };
 
   private constructor(
@@ -416,6 +418,11 @@ export class HostChannel {
     if (mask !== wanted || !sequential || kind === undefined)
       throw new ChannelMountError(Errno.EINVAL, `${spec.alias} has invalid i/o type (a pipe is sequential and ${stream.direction === 'read' ? 'read' : 'write'}-only)`, spec.alias);
     return new HostChannel(spec.alias, spec.uri, type, 'stream', limits, kind, { fd: NO_DESCRIPTOR, size: 0, putpos: 0 }, spec.etag, null, stream);
+  }
+
+  /** The session's deadline (Date.now() milliseconds), set when its clock starts: a stream waits no longer. */
+  setDeadline(deadline: number): void {
+    this.deadline = deadline;
   }
 
   /** Current size: file size at open, then grown by writes (0 for devices until written). */
@@ -545,7 +552,7 @@ export class HostChannel {
    * in the accounting; 0 is the end of data, sticky.
    */
   private streamRead(stream: SequentialStream, dest: Uint8Array): number {
-    const got = stream.read(dest);
+    const got = stream.read(dest, this.deadline);
     if (got === DEADLINE_PASSED) throw new ChannelDeadlineError(this.alias, 'data');
     if (got < 0) throw new ChannelIoError(`${this.alias} failed to read`, this.alias);
     this.hostStatsValue.gets += 1;
@@ -560,7 +567,7 @@ export class HostChannel {
 
   /** One write to a stream: every byte, a short count, or -EPIPE when the reader has gone (POSIX pipe semantics). */
   private streamWrite(stream: SequentialStream, src: Uint8Array): number {
-    const written = stream.write(src);
+    const written = stream.write(src, this.deadline);
     if (written === DEADLINE_PASSED) throw new ChannelDeadlineError(this.alias, 'room');
     if (written === BROKEN_PIPE) return -Errno.EPIPE;
     if (written < 0) throw new ChannelIoError(`${this.alias};0 failed to write`, this.alias);

@@ -6,7 +6,7 @@
  * Where: runtime. A `ChannelSpec` with `stream` set opens as a HostChannel
  * whose backing is 'stream' (host-channel.ts). The trap stays synchronous:
  * a read or write that must wait blocks the session's thread, up to the
- * deadline the stream was made with (the session's own), and then returns
+ * session's deadline (which the channel passes in), and then returns
  * DEADLINE_PASSED; the channel throws ChannelDeadlineError, which ends the
  * session as "session timeout".
  *
@@ -31,10 +31,14 @@ export const DEADLINE_PASSED = -110;
 export interface SequentialStream {
   /** Which way bytes go through this endpoint: the channel must be read-only or write-only accordingly. */
   readonly direction: 'read' | 'write';
-  /** Waits for data; bytes read (>= 1), 0 at the end, or DEADLINE_PASSED. */
-  read(dest: Uint8Array): number;
-  /** Waits for room; `src.length`, a short count, BROKEN_PIPE or DEADLINE_PASSED. */
-  write(src: Uint8Array): number;
+  /** Waits for data until `deadline` (Date.now() milliseconds); bytes read (>= 1), 0 at the end, or DEADLINE_PASSED. */
+  read(dest: Uint8Array, deadline: number): number;
+  /**
+   * Waits for room until `deadline`; `src.length`, a short count (the
+   * reader went, or the deadline passed after some bytes went in),
+   * BROKEN_PIPE or DEADLINE_PASSED.
+   */
+  write(src: Uint8Array, deadline: number): number;
   /** Ends this side (idempotent); the session calls it when the channel closes. */
   close(): void;
 }

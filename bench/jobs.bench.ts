@@ -1,0 +1,138 @@
+/**
+ * Job executor benchmark: `npx tsc -p tsconfig.bench.json && node
+ * dist-bench/bench/jobs.bench.js` (or `npx tsx bench/jobs.bench.ts`).
+ *
+ * (1) hello sessions/s in this thread through the embedding API
+ *     (Program.runSync, stdout to a buffer): the baseline;
+ * (2) hello jobs/s (one node each) through a WorkerPoolExecutor with 1 and
+ *     with 2 workers, 16 jobs in flight, threads warmed first; each on the
+ *     native and the Unicorn engine where they can run;
+ * (3) pipe throughput: a 32 MiB host file through `cat | wc` (two
+ *     sessions, one ring pipe of the default 256 KiB) against the same cat
+ *     writing to 'discard' (no pipe), MB/s of the job's wall time.
+ * Every figure is the median of RUNS runs of at least MIN_MS each (1, 2) or
+ * of RUNS jobs (3). Knobs: ZEROVM_BENCH_RUNS (default 5), ZEROVM_BENCH_MIN_MS
+ * (default 1000).
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Program } from '../src/api/index.js';
+import type { EngineName } from '../src/api/engine-choice.js';
+import { unicornEngine } from '../src/emulator/unicorn.js';
+import { nativeEngine } from '../src/engines/native.js';
+import type { JobPlan } from '../src/jobs/executor.js';
+import { WorkerPoolExecutor } from '../src/jobs/pool.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The checkout: bench/ from tsx, dist-bench/bench/ when compiled. */
+const ROOT = [join(HERE, '..'), join(HERE, '..', '..')].find((dir) => existsSync(join(dir, 'examples', 'hello.nexe')))!;
+const HELLO = join(ROOT, 'examples', 'hello.nexe');
+const CAT = join(ROOT, 'examples', 'cat.nexe');
+const WC = join(ROOT, 'examples', 'wc.nexe');
+const RUNS = Math.max(1, Number(process.env.ZEROVM_BENCH_RUNS ?? 5) || 5);
+const MIN_MS = Math.max(1, Number(process.env.ZEROVM_BENCH_MIN_MS ?? 1000) || 1000);
+const IN_FLIGHT = 16;
+const INPUT_BYTES = 32 * 1024 * 1024;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const rows: { what: string; value: string }[] = [];
+const engines = ([['native', nativeEngine], ['unicorn', unicornEngine]] as const).filter(([, engine]) => engine.unavailableReason() === null).map(([name]) => name as EngineName);
+
+function inProcessRate(engine: EngineName): number {
+  const program = Program.load(HELLO, { engine });
+  const once = (): void => {
+    const outcome = program.runSync({ engine });
+    if (outcome.exitState !== 'ok') throw new Error(`hello: ${outcome.exitState}`);
+  };
+  for (let i = 0; i < 20; i++) once();
+  const rates: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    let count = 0;
+    const start = performance.now();
+    do {
+      once();
+      count++;
+    } while (performance.now() - start < MIN_MS);
+    rates.push((count * 1000) / (performance.now() - start));
+  }
+  return median(rates);
+}
+
+async function poolRate(engine: EngineName, workers: number): Promise<number> {
+  const pool = new WorkerPoolExecutor({ workers });
+  await pool.warm();
+  const plan: JobPlan = { nodes: [{ name: 'hello', program: HELLO, engine }] };
+  const job = async (): Promise<void> => {
+    const result = await pool.run(plan);
+    if (result.nodes[0]!.exitState !== 'ok') throw new Error(`hello: ${result.nodes[0]!.exitState} ${result.nodes[0]!.error?.message ?? ''}`);
+  };
+  await Promise.all(Array.from({ length: 40 }, job));
+  const rates: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    let count = 0;
+    const start = performance.now();
+    const lane = async (): Promise<void> => {
+      while (performance.now() - start < MIN_MS) {
+        await job();
+        count++;
+      }
+    };
+    await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+    rates.push((count * 1000) / (performance.now() - start));
+  }
+  await pool.close();
+  return median(rates);
+}
+
+async function pipeThroughput(engine: EngineName): Promise<{ piped: number; alone: number }> {
+  const pool = new WorkerPoolExecutor({ workers: 2 });
+  await pool.warm();
+  /* a host file (in the page cache after the first run): no copy of the input crosses threads */
+  const input = join(mkdtempSync(join(tmpdir(), 'zerovm-jobs-bench-')), 'input');
+  writeFileSync(input, Buffer.alloc(INPUT_BYTES, 0x61));
+  const piped: JobPlan = {
+    nodes: [
+      { name: 'cat', program: CAT, engine, stdin: { file: input }, stdout: { pipe: 'p' } },
+      { name: 'wc', program: WC, engine, stdin: { pipe: 'p' } },
+    ],
+    pipes: [{ id: 'p', from: 'cat', to: 'wc' }],
+  };
+  const alone: JobPlan = { nodes: [{ name: 'cat', program: CAT, engine, stdin: { file: input }, stdout: 'discard' }] };
+  const mbPerSecond = async (plan: JobPlan): Promise<number> => {
+    const rates: number[] = [];
+    for (let run = 0; run <= RUNS; run++) {
+      const start = performance.now();
+      const result = await pool.run(plan);
+      const ms = performance.now() - start;
+      if (result.nodes.some((n) => n.exitState !== 'ok')) throw new Error(`pipe job: ${result.nodes.map((n) => n.exitState).join(', ')}`);
+      if (run > 0) rates.push(INPUT_BYTES / 1e6 / (ms / 1000)); /* the first run warms up */
+    }
+    return median(rates);
+  };
+  const result = { piped: await mbPerSecond(piped), alone: await mbPerSecond(alone) };
+  await pool.close();
+  rmSync(dirname(input), { recursive: true, force: true });
+  return result;
+}
+
+for (const engine of engines) {
+  const inProcess = inProcessRate(engine);
+  rows.push({ what: `[${engine}] hello sessions/s, in this thread (Program.runSync)`, value: `${inProcess.toFixed(0)} /s` });
+  for (const workers of [1, 2]) {
+    const rate = await poolRate(engine, workers);
+    rows.push({ what: `[${engine}] hello jobs/s, pool of ${workers} worker${workers > 1 ? 's' : ''}, ${IN_FLIGHT} in flight`, value: `${rate.toFixed(0)} /s (${(rate / inProcess).toFixed(2)}x in-thread)` });
+  }
+  const pipe = await pipeThroughput(engine);
+  rows.push({ what: `[${engine}] 32 MiB cat | wc through a 256 KiB pipe`, value: `${pipe.piped.toFixed(0)} MB/s (cat alone to discard: ${pipe.alone.toFixed(0)} MB/s)` });
+}
+
+console.log(`Job executor (${availableParallelism()} CPUs, median of ${RUNS} runs)`);
+const width = Math.max(...rows.map((r) => r.what.length));
+for (const row of rows) console.log(`  ${row.what.padEnd(width)}  ${row.value}`);
