@@ -1,6 +1,7 @@
 /**
  * `--workers 0`: a JobExecutor that runs each node in this thread, one
- * after another, through the embedding API (Program.load + runSync).
+ * after another, as a pool thread runs it (run-node.ts: the embedding
+ * API's Program and runSync).
  *
  * Where: `zerovm serve --workers 0` and `zerovm job --workers 0` choose it
  * (src/jobs/executors.ts); the pool of worker threads is the default.
@@ -14,85 +15,28 @@
  * to use workers. While a session runs, this thread runs nothing else: a
  * server with --workers 0 answers one request at a time.
  */
-import { readFileSync } from 'node:fs';
-import { ZeroVMError } from '../api/errors.js';
-import { Program, type ProgramCache } from '../api/program.js';
-import type { ChannelDefinition, ChannelInput, ChannelOutput, SessionOutcome } from '../api/session.js';
+import type { JobExecutor, JobPlan, JobResult, NodePlan, NodeResult } from './executor.js';
 import { checkPlan, JobPlanError } from './plan.js';
-import type { JobExecutor, JobPlan, JobResult, NodeChannel, NodeInput, NodeOutput, NodePlan, NodeResult } from './executor.js';
+import { failedNode, ProgramShelf, runNode } from './run-node.js';
 
 /** A plan the executor cannot run as given (thrown from run(); the server answers 400). */
 export class PlanRefusedError extends Error {
   override name = 'PlanRefusedError';
 }
 
-function input(value: NodeInput, node: string, alias: string): ChannelInput {
-  if ('pipe' in value) throw new PlanRefusedError(`node '${node}' reads ${alias} from another node: connected jobs need worker threads (--workers 1 or more), not --workers 0`);
-  if ('file' in value) return { file: value.file };
-  return value.bytes;
-}
-
-function output(value: NodeOutput, node: string, alias: string): ChannelOutput {
-  if (typeof value === 'object' && 'pipe' in value) throw new PlanRefusedError(`node '${node}' writes ${alias} to another node: connected jobs need worker threads (--workers 1 or more), not --workers 0`);
-  return value;
-}
-
-function channel(c: NodeChannel, node: string): ChannelDefinition {
-  const common = { alias: c.alias, ...(c.etag === undefined ? {} : { etag: c.etag }), ...(c.limits === undefined ? {} : { limits: c.limits }) };
-  if ('input' in c) return { ...common, input: input(c.input, node, c.alias) };
-  if ('output' in c) return { ...common, output: output(c.output, node, c.alias) };
-  return { ...common, file: c.file, access: 'read-write' };
-}
-
-function result(node: NodePlan, outcome: SessionOutcome): NodeResult {
-  const outputs: Record<string, Uint8Array> = {};
-  for (const [alias, bytes] of outcome.outputs) outputs[alias] = bytes;
-  return {
-    name: node.name,
-    report: outcome.report,
-    exitCode: outcome.exitCode,
-    ok: outcome.ok,
-    engine: outcome.engine,
-    etags: outcome.etags,
-    outputs,
-    validatorState: outcome.validatorState,
-    daemonState: outcome.daemonState,
-    userReturnCode: outcome.userReturnCode,
-    accounting: outcome.accounting,
-    exitState: outcome.exitState,
-  };
-}
-
-/** A node that did not start: its report fields say so, `error` says why. */
-export function notStarted(node: NodePlan, kind: string, message: string): NodeResult {
-  const none = { gets: 0, getBytes: 0, puts: 0, putBytes: 0 };
-  return {
-    name: node.name,
-    report: '',
-    exitCode: -1,
-    ok: false,
-    engine: '',
-    etags: [],
-    outputs: {},
-    validatorState: 2,
-    daemonState: 0,
-    userReturnCode: 0,
-    accounting: { sysSeconds: 0, userSeconds: 0, local: none, network: none },
-    exitState: message,
-    error: { kind, message },
-  };
-}
-
 export interface InProcessExecutorOptions {
-  /** Default: the embedding API's shared cache. */
-  readonly cache?: ProgramCache;
+  /** Programs kept loaded (by path, while the file is unchanged). Default 256. */
+  readonly maxPrograms?: number;
 }
 
 export class InProcessExecutor implements JobExecutor {
-  private running = new Set<Promise<JobResult>>();
+  private readonly running = new Set<Promise<JobResult>>();
   private closed = false;
+  private readonly shelf: ProgramShelf;
 
-  constructor(private readonly options: InProcessExecutorOptions = {}) {}
+  constructor(options: InProcessExecutorOptions = {}) {
+    this.shelf = new ProgramShelf(options.maxPrograms);
+  }
 
   /** Throws PlanRefusedError for a plan with pipes (before any node runs). */
   run(plan: JobPlan, runOptions: { readonly signal?: AbortSignal } = {}): Promise<JobResult> {
@@ -116,7 +60,7 @@ export class InProcessExecutor implements JobExecutor {
     const nodes: NodeResult[] = [];
     for (const node of plan.nodes) {
       if (signal?.aborted === true) {
-        nodes.push(notStarted(node, 'aborted', 'the job was cancelled before this node started'));
+        nodes.push(failedNode(node.name, 'Aborted', 'the job was cancelled before this node started'));
         continue;
       }
       nodes.push(this.runNode(node));
@@ -127,32 +71,9 @@ export class InProcessExecutor implements JobExecutor {
   }
 
   private runNode(node: NodePlan): NodeResult {
-    let options;
-    try {
-      options = {
-        ...(node.argv0 === undefined ? {} : { argv0: node.argv0 }),
-        ...(node.args === undefined ? {} : { args: node.args }),
-        ...(node.env === undefined ? {} : { env: node.env }),
-        ...(node.stdin === undefined ? {} : { stdin: input(node.stdin, node.name, '/dev/stdin') }),
-        stdout: output(node.stdout ?? 'buffer', node.name, '/dev/stdout'),
-        stderr: output(node.stderr ?? 'buffer', node.name, '/dev/stderr'),
-        channels: (node.channels ?? []).map((c) => channel(c, node.name)),
-        ...(node.image === undefined ? {} : { image: node.image }),
-        ...(node.memory === undefined ? {} : { memory: node.memory }),
-        ...(node.timeout === undefined ? {} : { timeout: node.timeout }),
-        ...(node.etags === undefined ? {} : { etags: node.etags }),
-        ...(node.engine === undefined ? {} : { engine: node.engine }),
-      };
-      const started = process.hrtime.bigint();
-      const program = Program.load(readFileSync(node.program), { ...(node.engine === undefined ? {} : { engine: node.engine }), ...(this.options.cache === undefined ? {} : { cache: this.options.cache }) });
-      const outcome = program.runSync(options);
-      return { ...result(node, outcome), seconds: Number(process.hrtime.bigint() - started) / 1e9 };
-    } catch (error) {
-      if (error instanceof ZeroVMError) return notStarted(node, error.name, error.message);
-      if (error instanceof PlanRefusedError) throw error;
-      if (typeof error === 'object' && error !== null && 'code' in error) return notStarted(node, 'ProgramReadError', `cannot read the program: ${String((error as { code: unknown }).code)}`);
-      throw error;
-    }
+    const started = process.hrtime.bigint();
+    const result = runNode({ node, pipes: {}, writes: [], reads: [] }, this.shelf);
+    return { ...result, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
   }
 
   async close(): Promise<void> {
