@@ -42,7 +42,7 @@ beforeAll(async () => {
   /* a system image of tools: scripts name it with #!file://tools:wc.nexe */
   const tools = join(dir, 'tools.tar');
   writeFileSync(tools, writeTar([{ path: 'wc.nexe', type: 'file', data: WC }, { path: 'cat.nexe', type: 'file', data: CAT }]));
-  server = await startServer(['--store', store, '--workers', '2', '--sysimage', `tools=${tools}`, '--timeout', '3', '--max-nodes', '8', '--max-body', '1000000']);
+  server = await startServer(['--store', store, '--workers', '2', '--sysimage', `tools=${tools}`, '--timeout', '3', '--max-nodes', '8', '--max-body', '1000000', '--max-output', '100000']);
   base = `${server.url}/v1/acct`;
   for (const c of ['bin', 'data', 'out']) expect((await put(`/${c}`)).status).toBe(201);
   await put('/bin/hello.nexe', HELLO, { 'Content-Type': 'application/x-nexe' });
@@ -235,6 +235,15 @@ describe('limits and errors', () => {
     const error = res.headers.get('x-nexe-error') ?? '';
     expect(error).toMatch(/^bad: not a ZeroVM program/);
     expect(error).not.toContain(store);
+  });
+
+  it('cuts an output flood at --max-output: the session gets a write error, the server keeps its memory', async () => {
+    await put('/data/flood', Buffer.alloc(300_000, 0x61));
+    const res = await execute(job([{ name: 'flood', exec: { path: 'swift://~/bin/cat.nexe' }, devices: [{ name: 'stdin', path: 'swift://~/data/flood' }, { name: 'stdout' }] }]), 'application/json');
+    expect(res.status).toBe(200);
+    const body = await res.arrayBuffer();
+    expect(body.byteLength).toBeLessThanOrEqual(100_000);
+    expect(res.headers.get('x-nexe-retcode')).toBe('1');
   });
 
   it('ends an endless loop by its timeout while other requests are answered', async () => {

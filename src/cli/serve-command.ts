@@ -3,7 +3,7 @@
  *
  *   zerovm serve [--host 127.0.0.1] [--port 8080] [--store DIR] [--workers N]
  *                [--engine E] [--sysimage NAME=APP.zapp]... [--auth-token T]
- *                [--max-nodes N] [--max-body BYTES] [--memory BYTES] [--timeout S]
+ *                [--max-nodes N] [--max-body BYTES] [--max-output BYTES] [--memory BYTES] [--timeout S]
  *   zerovm job JOB.json [--store DIR] [--account A] [--workers N] [--engine E]
  *                [--sysimage NAME=APP.zapp]... [--body FILE] [--max-nodes N]
  *
@@ -22,7 +22,7 @@ import { HttpError } from '../serve/service.js';
 import { DEFAULT_MAX_BODY, setUp, SetupError, type SetupOptions } from '../serve/setup.js';
 import { STATUS_CODES } from 'node:http';
 
-type ValueOption = 'host' | 'port' | 'store' | 'workers' | 'engine' | 'sysimage' | 'auth-token' | 'max-nodes' | 'max-body' | 'memory' | 'timeout' | 'account' | 'body';
+type ValueOption = 'host' | 'port' | 'store' | 'workers' | 'engine' | 'sysimage' | 'auth-token' | 'max-nodes' | 'max-body' | 'max-output' | 'memory' | 'timeout' | 'account' | 'body';
 
 function parse(argv: readonly string[], allowed: readonly ValueOption[]): { values: Map<ValueOption, string>; sysimages: string[]; positionals: string[] } {
   const values = new Map<ValueOption, string>();
@@ -54,6 +54,7 @@ function number(values: Map<ValueOption, string>, name: ValueOption): number | u
 function setupOptions(values: Map<ValueOption, string>, sysimages: string[]): SetupOptions {
   const workers = number(values, 'workers');
   const maxNodes = number(values, 'max-nodes');
+  const maxOutput = number(values, 'max-output');
   const memory = number(values, 'memory');
   const timeout = number(values, 'timeout');
   return {
@@ -62,13 +63,14 @@ function setupOptions(values: Map<ValueOption, string>, sysimages: string[]): Se
     ...(values.has('engine') ? { engine: values.get('engine')! } : {}),
     sysimages,
     ...(maxNodes === undefined ? {} : { maxNodes }),
+    ...(maxOutput === undefined ? {} : { maxOutput }),
     ...(memory === undefined ? {} : { memory }),
     ...(timeout === undefined ? {} : { timeout }),
   };
 }
 
 export async function runServe(argv: readonly string[]): Promise<number> {
-  const { values, sysimages, positionals } = parse(argv, ['host', 'port', 'store', 'workers', 'engine', 'sysimage', 'auth-token', 'max-nodes', 'max-body', 'memory', 'timeout']);
+  const { values, sysimages, positionals } = parse(argv, ['host', 'port', 'store', 'workers', 'engine', 'sysimage', 'auth-token', 'max-nodes', 'max-body', 'max-output', 'memory', 'timeout']);
   if (positionals.length > 0) throw new CliError(`unexpected argument '${positionals[0]}'`);
   let setup;
   try {
@@ -108,7 +110,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
 }
 
 export async function runJob(argv: readonly string[]): Promise<number> {
-  const { values, sysimages, positionals } = parse(argv, ['store', 'workers', 'engine', 'sysimage', 'account', 'body', 'max-nodes', 'memory', 'timeout']);
+  const { values, sysimages, positionals } = parse(argv, ['store', 'workers', 'engine', 'sysimage', 'account', 'body', 'max-nodes', 'max-output', 'memory', 'timeout']);
   if (positionals.length !== 1) throw new CliError('usage: zerovm job JOB.json [--store DIR] [--account NAME] [--workers N] [--engine E] [--sysimage NAME=APP.zapp]... [--body FILE]');
   let text: string;
   try {

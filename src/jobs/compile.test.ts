@@ -117,6 +117,12 @@ describe('job descriptions: paths', () => {
     expect([...job.shownAs.values()]).toContain('swift://acct/data/other.txt');
   });
 
+  it('limits every writable device to maxOutput bytes', () => {
+    const job = compile([{ name: 'n', exec: prog, devices: [{ name: 'stdout' }, { name: 'output', path: 'swift://~/out/o' }] }], { maxOutput: 1000 });
+    expect(job.plan.nodes[0]!.channelLimits).toEqual({ '/dev/stdout': { putSize: 1000 } });
+    expect(channel(job, 'n', '/dev/output')).toMatchObject({ limits: { putSize: 1000 } });
+  });
+
   it('discards standard outputs a node does not list', () => {
     const node = compile([{ name: 'n', exec: prog }]).plan.nodes[0]!;
     expect(node.stdout).toBe('discard');

@@ -31,6 +31,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineName } from '../api/engine-choice.js';
+import type { ChannelLimits } from '../api/session.js';
 import { DEVICE_KINDS, JobDescriptionError, SYSIMAGE_KIND, type DeviceDescription, type DeviceKind, type JobDescription, type NodeDescription } from './description.js';
 import type { NodeChannel, NodeInput, NodeOutput, NodePlan, JobPlan, PipePlan } from './executor.js';
 import { ImageError, TarImage } from './images.js';
@@ -113,6 +114,8 @@ export interface CompileContext<O extends JobObject = JobObject> {
   /** CGI/1.1 variables for nodes with a message/cgi or message/http device. */
   readonly cgi?: Readonly<Record<string, string>>;
   readonly maxNodes: number;
+  /** Bytes each writable device may write (a flood ends with a write error in that session only). Default: unlimited. */
+  readonly maxOutput?: number;
   readonly defaults?: { readonly memory?: number; readonly timeout?: number; readonly engine?: EngineName };
 }
 
@@ -326,6 +329,7 @@ class Compiler {
     let imageTar: TarImage | undefined = this.ctx.image;
     let pathlessReadable: string | undefined;
     let cgi = false;
+    const standardLimits: Partial<Record<'/dev/stdout' | '/dev/stderr', ChannelLimits>> = {};
     for (const device of group.devices) {
       const kind = kindOf(device, this.ctx);
       const at = `${where}.devices (${device.name})`;
@@ -362,10 +366,13 @@ class Compiler {
         if (target.object.includes('*')) target = substitute(target, match?.parts ?? [String(index + 1)], at);
       }
       const { output, file } = this.writable(name, device, target, kind.random, at);
-      if (device.name === 'stdout') stdout = output;
-      else if (device.name === 'stderr') stderr = output;
-      else if (file !== undefined) channels.push({ alias: `/dev/${device.name}`, file, access: 'read-write' });
-      else channels.push({ alias: `/dev/${device.name}`, output });
+      const limits = this.ctx.maxOutput === undefined ? undefined : { putSize: this.ctx.maxOutput };
+      if (device.name === 'stdout' || device.name === 'stderr') {
+        if (device.name === 'stdout') stdout = output;
+        else stderr = output;
+        if (limits !== undefined) standardLimits[`/dev/${device.name}`] = limits;
+      } else if (file !== undefined) channels.push({ alias: `/dev/${device.name}`, file, access: 'read-write', ...(limits === undefined ? {} : { limits }) });
+      else channels.push({ alias: `/dev/${device.name}`, output, ...(limits === undefined ? {} : { limits }) });
     }
     const nodeImage = image !== undefined ? this.imageOf(image, where) : imageTar;
     const program = this.program(group, nodeImage);
@@ -381,6 +388,7 @@ class Compiler {
       ...(stdin === undefined ? {} : { stdin }),
       stdout,
       stderr,
+      ...(Object.keys(standardLimits).length === 0 ? {} : { channelLimits: standardLimits }),
       ...(mounted === undefined ? {} : { image: mounted }),
       ...(defaults.memory === undefined ? {} : { memory: defaults.memory }),
       ...(defaults.timeout === undefined ? {} : { timeout: defaults.timeout }),

@@ -64,6 +64,8 @@ export interface NodePlan {
   /** Default: 'buffer'. */
   readonly stderr?: NodeOutput;
   readonly channels?: readonly NodeChannel[];
+  /** I/O limits of the standard channels, by alias (other channels carry their own `limits`). */
+  readonly channelLimits?: Readonly<Partial<Record<'/dev/stdin' | '/dev/stdout' | '/dev/stderr', ChannelLimits>>>;
   /** A tar mounted read-only at '/' (host path). */
   readonly image?: string;
   /** Bytes; default 64 MiB. */

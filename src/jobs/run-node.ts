@@ -128,6 +128,7 @@ export function runNode(task: NodeTask, shelf: ProgramShelf): NodeResult {
       stdout: output('/dev/stdout', node.stdout),
       stderr: output('/dev/stderr', node.stderr),
       channels,
+      ...(node.channelLimits === undefined ? {} : { channelLimits: node.channelLimits }),
       ...(node.image === undefined ? {} : { image: node.image }),
       ...(node.memory === undefined ? {} : { memory: node.memory }),
       timeout,

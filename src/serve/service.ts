@@ -45,6 +45,8 @@ export interface ServiceLimits {
   readonly maxNodes: number;
   /** Bytes of a job description (ZeroCloud's zerovm_maxconfig: 64 KiB). */
   readonly maxJobBytes: number;
+  /** Bytes each writable device of a node may write. */
+  readonly maxOutput: number;
 }
 
 export interface ServiceOptions {
@@ -147,6 +149,7 @@ export class JobService {
           ...(prepared.script === undefined ? {} : { script: prepared.script }),
           ...(request.cgi === undefined ? {} : { cgi: request.cgi }),
           maxNodes: this.options.limits.maxNodes,
+          maxOutput: this.options.limits.maxOutput,
           ...(this.options.defaults === undefined ? {} : { defaults: this.options.defaults }),
         });
       } catch (error) {

@@ -16,6 +16,7 @@ export const DEFAULT_STORE = './zerovm-store';
 export const DEFAULT_MAX_NODES = 100;
 export const DEFAULT_MAX_JOB_BYTES = 64 * 1024;
 export const DEFAULT_MAX_BODY = 256 * 1024 * 1024;
+export const DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024;
 
 export class SetupError extends Error {
   override name = 'SetupError';
@@ -28,6 +29,8 @@ export interface SetupOptions {
   /** NAME=PATH pairs. */
   readonly sysimages?: readonly string[];
   readonly maxNodes?: number;
+  /** Bytes per writable device. */
+  readonly maxOutput?: number;
   readonly memory?: number;
   readonly timeout?: number;
 }
@@ -71,7 +74,7 @@ export function setUp(options: SetupOptions): Setup {
     store,
     executor,
     sysimages,
-    limits: { maxNodes: options.maxNodes ?? DEFAULT_MAX_NODES, maxJobBytes: DEFAULT_MAX_JOB_BYTES },
+    limits: { maxNodes: options.maxNodes ?? DEFAULT_MAX_NODES, maxJobBytes: DEFAULT_MAX_JOB_BYTES, maxOutput: options.maxOutput ?? DEFAULT_MAX_OUTPUT },
     defaults: {
       engine: engine as EngineName,
       ...(options.memory === undefined ? {} : { memory: options.memory }),
