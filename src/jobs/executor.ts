@@ -64,7 +64,7 @@ export interface NodePlan {
   /** Default: 'buffer'. */
   readonly stderr?: NodeOutput;
   readonly channels?: readonly NodeChannel[];
-  /** I/O limits of the standard channels, by alias (other channels carry their own `limits`). */
+  /** I/O limits of the standard channels, e.g. { '/dev/stdout': { putSize: 1 << 20 } } to cap what a 'buffer' output may hold. */
   readonly channelLimits?: Readonly<Partial<Record<'/dev/stdin' | '/dev/stdout' | '/dev/stderr', ChannelLimits>>>;
   /** A tar mounted read-only at '/' (host path). */
   readonly image?: string;

@@ -65,6 +65,13 @@ describe.each(engines)('WorkerPoolExecutor on the $name engine', ({ name: engine
     expect(result.nodes[0]!.report).toMatch(/^0\n0\n0\n/);
   });
 
+  it.skipIf(skip)('caps a standard output with channelLimits (a flood fills no more than its limit)', async () => {
+    const result = await pool.run({ nodes: [{ name: 'cat', program: CAT, engine, stdin: { bytes: Buffer.alloc(100_000, 0x61) }, channelLimits: { '/dev/stdout': { putSize: 1000 } } }] });
+    expect(result.nodes[0]!.outputs['/dev/stdout']!.length).toBe(1000);
+    /* cat exits 1: its write was cut short */
+    expect(result.nodes[0]!.userReturnCode).toBe(1);
+  });
+
   it.skipIf(skip)('connects a 2-stage pipeline: hello | wc', async () => {
     const result = await pool.run(pipeline([{ name: 'hello', program: HELLO, engine }, { name: 'wc', program: WC, engine }]));
     expect(result.nodes.map((n) => n.exitState)).toEqual(['ok', 'ok']);
@@ -176,8 +183,11 @@ describe.each(engines)('WorkerPoolExecutor on the $name engine', ({ name: engine
     expect(text(hello!)).toBe('hello, world\n');
     const deaths = pool.threadDeaths;
     /* two endless loops time out at once, one on each thread (one watchdog per session) */
+    const started = Date.now();
     const both = await pool.run({ nodes: ['x', 'y'].map((name) => ({ name, program: LOOP, engine, timeout: 1 })) });
     expect(both.nodes.map((n) => n.exitState)).toEqual(['session timeout', 'session timeout']);
+    /* at the same time: one after the other would take two seconds */
+    expect(Date.now() - started).toBeLessThan(1900);
     const after = await pool.run({ nodes: ['p', 'q'].map((name) => ({ name, program: HELLO, engine })) });
     expect(after.nodes.map((n) => text(n))).toEqual(['hello, world\n', 'hello, world\n']);
     expect(pool.threadDeaths).toBe(deaths);
@@ -187,7 +197,12 @@ describe.each(engines)('WorkerPoolExecutor on the $name engine', ({ name: engine
     const result = await pool.run({ nodes: [{ name: 'missing', program: join(tmp, 'nothing.nexe'), engine }, { name: 'hello', program: HELLO, engine }] });
     expect(result.nodes[0]!.ok).toBe(false);
     expect(result.nodes[0]!.error).toEqual({ kind: 'ProgramReadError', message: `cannot read the program ${join(tmp, 'nothing.nexe')}: no such file` });
+    expect(result.nodes[0]!.exitCode).toBe(2);
     expect(result.nodes[1]!.exitState).toBe('ok');
+    const unsafe = await pool.run({ nodes: [{ name: 'unsafe', program: join(ROOT, 'examples', 'unsafe.nexe'), engine }] });
+    expect(unsafe.nodes[0]!.error?.kind).toBe('ValidationFailedError');
+    expect(unsafe.nodes[0]!.exitCode).toBe(8);
+    expect(unsafe.nodes[0]!.validatorState).toBe(1);
   });
 
   it.skipIf(skip)('serves many jobs with the same threads, and validates a program once for all of them', async () => {
@@ -266,6 +281,13 @@ describe('WorkerPoolExecutor: plans that cannot run', () => {
     await expect(run).rejects.toThrow(JobPlanError);
     await expect(run).rejects.toThrow(/connects 3 nodes .* at most 2 sessions at once \(maxThreads\)/);
     expect(pool.threadCount).toBe(0);
+  });
+
+  it('refuses a job whose pipes would take more ring memory than maxPipeMemory', async () => {
+    const tight = new WorkerPoolExecutor({ workers: 1, maxThreads: 64, pipeCapacity: 4096, maxPipeMemory: 8192 });
+    const run = tight.run(pipeline(['a', 'b', 'c', 'd'].map((name) => ({ name, program: CAT }))));
+    await expect(run).rejects.toThrow(/the job has 3 pipes, whose rings need 12288 bytes, more than this executor gives one job \(maxPipeMemory 8192\)/);
+    await tight.close();
   });
 
   it('refuses pipes that do not match the nodes\' channels', async () => {

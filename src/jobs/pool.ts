@@ -27,7 +27,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits, Worker } from 'node:worker_threads';
-import type { JobExecutor, JobPlan, JobResult, NodeResult } from './executor.js';
+import type { JobExecutor, JobPlan, JobResult, NodePlan, NodeResult } from './executor.js';
 import { checkPlan, JobPlanError } from './plan.js';
 import { closeRingReader, closeRingWriter, createRingPipe, DEFAULT_PIPE_CAPACITY, type RingPipeState } from './ring-pipe.js';
 import { failedNode, type NodeTask } from './run-node.js';
@@ -42,6 +42,8 @@ export interface WorkerPoolOptions {
   readonly maxThreads?: number;
   /** Bytes of each pipe's ring (a power of two). Default 256 KiB. */
   readonly pipeCapacity?: number;
+  /** Most bytes of rings one job's pipes may take (pipes x pipeCapacity); a job needing more is refused. Default 64 MiB. */
+  readonly maxPipeMemory?: number;
   /** How long an extra thread (beyond `workers`) waits for another node before it ends. Default 10 000 ms. */
   readonly extraIdleMs?: number;
   /** Limits of each thread's JavaScript heap (worker_threads ResourceLimits); a thread that exceeds them dies and is replaced. */
@@ -54,8 +56,13 @@ const MAX_SHARED_VERDICTS = 4096;
 /** A running or waiting node. */
 interface NodeWork {
   readonly id: number;
-  readonly task: NodeTask;
+  readonly node: NodePlan;
+  /** Pipe ids the node writes and reads. */
+  readonly writes: readonly string[];
+  readonly reads: readonly string[];
   readonly finish: (result: NodeResult) => void;
+  /** What the thread was sent (made when the node starts, with its pipes). */
+  task?: NodeTask;
 }
 
 /** Nodes that must start together. */
@@ -65,7 +72,8 @@ interface GroupWork {
 }
 
 interface JobState {
-  readonly pipes: readonly RingPipeState[];
+  /** The job's pipes, made when the first of their nodes starts (a waiting job holds no ring). */
+  readonly pipes: Map<string, RingPipeState>;
   aborted: boolean;
 }
 
@@ -90,6 +98,7 @@ export class WorkerPoolExecutor implements JobExecutor {
   readonly workers: number;
   readonly maxThreads: number;
   private readonly pipeCapacity: number;
+  private readonly maxPipeMemory: number;
   private readonly extraIdleMs: number;
   private readonly resourceLimits: ResourceLimits | undefined;
   private readonly threads = new Set<PoolThread>();
@@ -108,6 +117,7 @@ export class WorkerPoolExecutor implements JobExecutor {
     this.maxThreads = options.maxThreads ?? Math.max(64, this.workers);
     this.pipeCapacity = options.pipeCapacity ?? DEFAULT_PIPE_CAPACITY;
     this.extraIdleMs = options.extraIdleMs ?? 10_000;
+    this.maxPipeMemory = options.maxPipeMemory ?? 64 * 1024 * 1024;
     this.resourceLimits = options.resourceLimits;
     if (!Number.isInteger(this.workers) || this.workers < 1) throw new RangeError(`workers must be a whole number of at least 1, not ${this.workers}`);
     if (!Number.isInteger(this.maxThreads) || this.maxThreads < this.workers) throw new RangeError(`maxThreads must be a whole number of at least workers (${this.workers}), not ${this.maxThreads}`);
@@ -144,15 +154,19 @@ export class WorkerPoolExecutor implements JobExecutor {
     } catch (error) {
       return Promise.reject(error);
     }
-    const largest = Math.max(...checked.groups.map((g) => g.length));
+    const largest = checked.groups.reduce((most, g) => Math.max(most, g.length), 0);
     if (largest > this.maxThreads) {
       return Promise.reject(
         new JobPlanError(`the job connects ${largest} nodes with pipes, which must all run at the same time, but this executor runs at most ${this.maxThreads} sessions at once (maxThreads): connect fewer nodes, or raise maxThreads`),
       );
     }
-    const pipeStates = new Map<string, RingPipeState>();
-    for (const pipe of plan.pipes ?? []) pipeStates.set(pipe.id, createRingPipe(this.pipeCapacity));
-    const job: JobState = { pipes: [...pipeStates.values()], aborted: false };
+    const pipeBytes = (plan.pipes?.length ?? 0) * this.pipeCapacity;
+    if (pipeBytes > this.maxPipeMemory) {
+      return Promise.reject(
+        new JobPlanError(`the job has ${plan.pipes?.length ?? 0} pipes, whose rings need ${pipeBytes} bytes, more than this executor gives one job (maxPipeMemory ${this.maxPipeMemory}): connect fewer nodes, or raise maxPipeMemory`),
+      );
+    }
+    const job: JobState = { pipes: new Map(), aborted: false };
     const results: NodeResult[] = new Array<NodeResult>(plan.nodes.length);
     let left = plan.nodes.length;
     let detach = (): void => {};
@@ -160,12 +174,11 @@ export class WorkerPoolExecutor implements JobExecutor {
       const groups: GroupWork[] = checked.groups.map((members) => ({
         job,
         nodes: members.map((i) => {
-          const node = plan.nodes[i]!;
-          const own = [...checked.writes[i]!, ...checked.reads[i]!];
-          const task: NodeTask = { node, pipes: Object.fromEntries(own.map((id) => [id, pipeStates.get(id)!])), writes: checked.writes[i]!, reads: checked.reads[i]! };
           return {
             id: this.nextId++,
-            task,
+            node: plan.nodes[i]!,
+            writes: checked.writes[i]!,
+            reads: checked.reads[i]!,
             finish: (result: NodeResult) => {
               if (results[i] !== undefined) return;
               results[i] = result;
@@ -210,7 +223,7 @@ export class WorkerPoolExecutor implements JobExecutor {
       const at = this.queue.indexOf(group);
       if (at >= 0) this.queue.splice(at, 1);
     }
-    for (const state of job.pipes) {
+    for (const state of job.pipes.values()) {
       closeRingWriter(state);
       closeRingReader(state);
     }
@@ -218,10 +231,10 @@ export class WorkerPoolExecutor implements JobExecutor {
       if (thread.running?.job !== job) continue;
       const { work } = thread.running;
       thread.running = undefined;
-      work.finish(failedNode(work.task.node.name, 'Aborted', message));
+      work.finish(failedNode(work.node.name, 'Aborted', message));
       void this.retire(thread);
     }
-    for (const group of groups) for (const work of group.nodes) work.finish(failedNode(work.task.node.name, 'Aborted', message));
+    for (const group of groups) for (const work of group.nodes) work.finish(failedNode(work.node.name, 'Aborted', message));
     this.pump();
   }
 
@@ -292,9 +305,17 @@ export class WorkerPoolExecutor implements JobExecutor {
     clearTimeout(thread.lingering);
     thread.lingering = undefined;
     thread.running = { work, job };
+    const pipes: Record<string, RingPipeState> = {};
+    for (const id of [...work.writes, ...work.reads]) {
+      let state = job.pipes.get(id);
+      if (state === undefined) job.pipes.set(id, (state = createRingPipe(this.pipeCapacity)));
+      pipes[id] = state;
+    }
+    const task: NodeTask = { node: work.node, pipes, writes: work.writes, reads: work.reads };
+    work.task = task;
     const verdicts = this.verdicts.slice(thread.verdictsSent);
     thread.verdictsSent = this.verdicts.length;
-    const message: ToWorker = { id: work.id, task: work.task, verdicts };
+    const message: ToWorker = { id: work.id, task, verdicts };
     thread.worker.postMessage(message);
   }
 
@@ -326,9 +347,10 @@ export class WorkerPoolExecutor implements JobExecutor {
     if (running !== undefined) {
       this.deaths++;
       /* the peers must not wait for a node that will never read or write again */
-      for (const id of running.work.task.writes) closeRingWriter(running.work.task.pipes[id]!);
-      for (const id of running.work.task.reads) closeRingReader(running.work.task.pipes[id]!);
-      running.work.finish(failedNode(running.work.task.node.name, 'WorkerDied', `${why}; the node did not finish and the pool replaced the thread`));
+      const pipes = running.work.task?.pipes ?? {};
+      for (const id of running.work.writes) if (pipes[id] !== undefined) closeRingWriter(pipes[id]);
+      for (const id of running.work.reads) if (pipes[id] !== undefined) closeRingReader(pipes[id]);
+      running.work.finish(failedNode(running.work.node.name, 'WorkerDied', `${why}; the node did not finish and the pool replaced the thread`));
     }
     this.pump();
   }

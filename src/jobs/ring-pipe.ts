@@ -114,7 +114,11 @@ export class RingPipeReader implements SequentialStream {
         this.ring.bump(ROOM_EVENTS);
         return n;
       }
-      if (Atomics.load(control, WRITER_CLOSED) === 1) return 0;
+      if (Atomics.load(control, WRITER_CLOSED) === 1) {
+        /* the writer may have written its last bytes and closed after the fill was read: they come first */
+        if (this.ring.fill() > 0) continue;
+        return 0;
+      }
       if (!this.ring.waitFor(DATA_EVENTS, seen, deadline)) {
         this.timedOut = true;
         return DEADLINE_PASSED;

@@ -11,8 +11,9 @@
  * node ends, so its peers see the end of data or a broken pipe instead of
  * waiting for their own timeouts (spec/serving.md, "Executing jobs").
  */
-import { Program, ProgramCache, ValidatorState, ZeroVMError, type ChannelDefinition, type ChannelInput, type ChannelOutput, type SessionOptions } from '../api/index.js';
 import { statSync } from 'node:fs';
+import { ChannelOpenError, Program, ProgramCache, ProgramFormatError, ProgramReadError, ValidationFailedError, ValidatorState, ZeroVMError, type ChannelDefinition, type ChannelInput, type ChannelOutput, type SessionOptions } from '../api/index.js';
+import { Errno } from '../runtime/definitions.js';
 import type { ValidationResult } from '../validator/validate.js';
 import type { NodeInput, NodeOutput, NodePlan, NodeResult } from './executor.js';
 import { closeRingReader, closeRingWriter, RingPipeReader, RingPipeWriter, type RingPipeState } from './ring-pipe.js';
@@ -34,7 +35,7 @@ const DEFAULT_TIMEOUT = 60;
 
 /**
  * The programs of one thread: each path loaded once while its file stays
- * the same (size, mtime, inode), validated through one ProgramCache that
+ * the same (size, mtime, ctime, inode), validated through one ProgramCache that
  * other threads' verdicts are added to.
  */
 export class ProgramShelf {
@@ -61,7 +62,7 @@ export class ProgramShelf {
     let stamp = '';
     try {
       const stats = statSync(path);
-      stamp = `${stats.size}:${stats.mtimeMs}:${stats.ino}`;
+      stamp = `${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}:${stats.ino}`;
     } catch {
       /* Program.load says what is wrong with the path */
     }
@@ -157,7 +158,13 @@ export function runNode(task: NodeTask, shelf: ProgramShelf): NodeResult {
       ...(blocked === undefined ? {} : { detail: `timed out while waiting ${blocked.end.direction === 'read' ? 'for data on' : 'for room on'} ${blocked.alias} (pipe '${blocked.pipe}')` }),
     };
   } catch (error) {
-    return failedNode(node.name, error instanceof ZeroVMError || error instanceof PlanError ? error.name : 'InternalError', error instanceof Error ? error.message : String(error));
+    const kind = error instanceof ZeroVMError || error instanceof PlanError ? error.name : 'InternalError';
+    /* the original's exit code for what stopped it (ENOENT, ENOEXEC, a channel's errno), EFAULT otherwise */
+    const errno = error instanceof ProgramReadError ? Errno.ENOENT : error instanceof ValidationFailedError ? Errno.ENOEXEC : error instanceof ProgramFormatError || error instanceof ChannelOpenError ? error.errno : Errno.EFAULT;
+    return failedNode(node.name, kind, error instanceof Error ? error.message : String(error), {
+      exitCode: errno,
+      validatorState: error instanceof ValidationFailedError ? ValidatorState.Invalid : ValidatorState.NotValidated,
+    });
   } finally {
     /* the session closed the ends it opened; these close the rest (idempotent) */
     for (const { end } of ends) end.close();
@@ -172,14 +179,14 @@ export class PlanError extends Error {
 }
 
 /** The result of a node that did not run (or whose thread died): `kind` and `message` say why. */
-export function failedNode(name: string, kind: string, message: string): NodeResult {
+export function failedNode(name: string, kind: string, message: string, how: { readonly exitCode?: number; readonly validatorState?: ValidatorState } = {}): NodeResult {
   return {
     name,
     report: '',
-    exitCode: 14,
+    exitCode: how.exitCode ?? Errno.EFAULT,
     ok: false,
     engine: '',
-    validatorState: ValidatorState.NotValidated,
+    validatorState: how.validatorState ?? ValidatorState.NotValidated,
     daemonState: 0,
     userReturnCode: 0,
     etags: [],
