@@ -28,7 +28,7 @@ usage:
   zerovm bundle [-o APP.zapp] --yaml zapp.yaml
                                          build a zapp: the program, its files and a zapp.yaml in one tar
   zerovm serve [--host 127.0.0.1] [--port 8080] [--store DIR] [--workers N] [--engine E]
-               [--sysimage NAME=APP.zapp]... [--auth-token T] [--max-nodes N] [--max-body BYTES]
+               [--sysimage NAME=APP.zapp]... [--auth-token T] [--max-nodes N] [--max-body BYTES] [--max-output BYTES]
                                          ZeroCloud's API on one host: Swift objects and jobs (spec/serving.md)
   zerovm job JOB.json [--store DIR] [--account A] [--workers N] [--sysimage NAME=APP.zapp]... [--body FILE]
                                          run a job description without a server; print the HTTP response
