@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTar } from '../src/zapp/tar.js';
 import { buildNexe } from './nexe-builder.js';
+import { engineCases } from './engine-matrix.js';
 import { EXAMPLES, startServer, type RunningServer } from './serve-helpers.js';
 
 const HELLO = readFileSync(join(EXAMPLES, 'hello.nexe'));
@@ -255,6 +256,25 @@ describe('limits and errors', () => {
     expect(res.headers.get('x-nexe-status')).toMatch(/timeout/i);
     expect(Date.now() - started).toBeLessThan(20_000);
   });
+});
+
+describe('engines', () => {
+  for (const c of engineCases('zerovm serve')) {
+    it.skipIf(c.skip)(`runs a job with --engine ${c.name}`, async () => {
+      const s = await startServer(['--store', join(dir, `engine-${c.name}`), '--workers', '1', '--engine', c.name]);
+      try {
+        const b = `${s.url}/v1/a`;
+        await fetch(`${b}/bin`, { method: 'PUT' });
+        await fetch(`${b}/bin/wc.nexe`, { method: 'PUT', body: WC });
+        const res = await fetch(b, { method: 'POST', headers: { 'X-Zerovm-Execute': '1.0', 'Content-Type': 'application/json' }, body: job([{ name: 'wc', exec: { path: 'swift://~/bin/wc.nexe' }, devices: [{ name: 'stdout' }] }]) });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-nexe-status')).toBe('ok');
+        expect(await res.text()).toBe('0 0\n');
+      } finally {
+        await s.stop();
+      }
+    });
+  }
 });
 
 describe('authentication and shutdown', () => {
