@@ -4,6 +4,9 @@
  * gives one channel per connected mapper), adds them up and writes
  * "WORD COUNT\n" for every word, sorted by word, to stdout.
  *
+ * A first argument replaces the name pattern "/dev/in/map-%d" (the host
+ * build of bench/wordcount.bench.ts reads FIFOs).
+ *
  * Reading the mappers one after another is safe: each pipe blocks its
  * writer only until this reader gets to it, and every mapper ends.
  *
@@ -51,11 +54,12 @@ static int by_word(const void *a, const void *b) {
   return strcmp(((const struct entry *)a)->word, ((const struct entry *)b)->word);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  const char *pattern = argc > 1 ? argv[1] : "/dev/in/map-%d";
   int mappers = 0;
   for (int n = 1;; n++) {
-    char name[64];
-    snprintf(name, sizeof name, "/dev/in/map-%d", n);
+    char name[256];
+    snprintf(name, sizeof name, pattern, n);
     FILE *in = fopen(name, "r");
     if (in == NULL) break;
     mappers++;
