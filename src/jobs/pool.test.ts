@@ -5,7 +5,7 @@
  * reuse over many jobs, cancelled jobs and plans that cannot run.
  */
 import { getEventListeners } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -221,6 +221,20 @@ describe.each(engines)('WorkerPoolExecutor on the $name engine', ({ name: engine
       expect(fresh.validations).toBeLessThanOrEqual(3);
     } finally {
       await fresh.close();
+    }
+  });
+
+  it.skipIf(skip)('loads a program again when its file changes', async () => {
+    const path = join(tmp, `changing-${engine}.nexe`);
+    writeFileSync(path, readFileSync(HELLO));
+    const single = new WorkerPoolExecutor({ workers: 1 });
+    try {
+      const node = { name: 'n', program: path, engine, stdin: { bytes: Buffer.from('from stdin') } };
+      expect(text((await single.run({ nodes: [node] })).nodes[0]!)).toBe('hello, world\n');
+      writeFileSync(path, readFileSync(CAT));
+      expect(text((await single.run({ nodes: [node] })).nodes[0]!)).toBe('from stdin');
+    } finally {
+      await single.close();
     }
   });
 
