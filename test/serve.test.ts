@@ -4,6 +4,7 @@
  * (examples/*.nexe), so no toolchain is needed here; the C word count and
  * the Lua image are in serve-examples.test.ts.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTar } from '../src/zapp/tar.js';
 import { buildNexe } from './nexe-builder.js';
 import { engineCases } from './engine-matrix.js';
+import { BIN } from './cli.js';
 import { EXAMPLES, startServer, type RunningServer } from './serve-helpers.js';
 
 const HELLO = readFileSync(join(EXAMPLES, 'hello.nexe'));
@@ -255,6 +257,23 @@ describe('limits and errors', () => {
     const res = await looping;
     expect(res.headers.get('x-nexe-status')).toMatch(/timeout/i);
     expect(Date.now() - started).toBeLessThan(20_000);
+  });
+});
+
+describe('zerovm job', () => {
+  it('runs a job on the store the server uses, its --body feeding the readable device without a path', () => {
+    const description = join(dir, 'count.json');
+    writeFileSync(description, job([{ name: 'count', exec: { path: 'swift://~/bin/wc.nexe' }, devices: [{ name: 'stdin' }, { name: 'stdout' }] }]));
+    const body = join(dir, 'body.txt');
+    writeFileSync(body, 'one\ntwo\n');
+    const run = spawnSync(process.execPath, [BIN, 'job', description, '--store', store, '--account', 'acct', '--workers', '0', '--body', body], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^HTTP\/1.1 200 OK\nContent-Type: text\/plain\n/);
+    expect(run.stdout).toContain('\nX-Nexe-Status: ok\n');
+    expect(run.stdout.endsWith('\n\n2 8\n')).toBe(true);
+    const missing = spawnSync(process.execPath, [BIN, 'job', description, '--store', store, '--account', 'nobody', '--workers', '0', '--body', body], { encoding: 'utf8', timeout: 60_000 });
+    expect(missing.status).toBe(2);
+    expect(missing.stdout).toMatch(/^HTTP\/1.1 404 Not Found\n[\s\S]*swift:\/\/nobody\/bin\/wc.nexe does not exist/);
   });
 });
 
