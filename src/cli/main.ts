@@ -30,6 +30,11 @@ usage:
   zerovm bundle [-o APP.zapp] [--name N] [--version V] [--arg A]... --program PROG.nexe [FILE|DIR|DEST=PATH]...
   zerovm bundle [-o APP.zapp] --yaml zapp.yaml
                                          build a zapp: the program, its files and a zapp.yaml in one tar
+  zerovm serve [--host 127.0.0.1] [--port 8080] [--store DIR] [--workers N] [--engine E]
+               [--sysimage NAME=APP.zapp]... [--auth-token T] [--max-nodes N] [--max-body BYTES] [--max-output BYTES]
+                                         ZeroCloud's API on one host: Swift objects and jobs (spec/serving.md)
+  zerovm job JOB.json [--store DIR] [--account A] [--workers N] [--sysimage NAME=APP.zapp]... [--body FILE]
+                                         run a job description without a server; print the HTTP response
   zerovm validate [options] PROGRAM.nexe   check a program against the sandbox rules
   zerovm validate --hex FILE | --raw FILE  check a code region (hex text or raw bytes)
   zerovm disasm [options] PROGRAM.nexe     annotated listing: bundles, superinstructions, errors
@@ -77,6 +82,10 @@ export async function run(argv: readonly string[]): Promise<number> {
         return await (await import('./conformance-command.js')).runConformance(rest);
       case 'cc':
         return await (await import('./cc-command.js')).runCc(rest);
+      case 'serve':
+        return await (await import('./serve-command.js')).runServe(rest);
+      case 'job':
+        return await (await import('./serve-command.js')).runJob(rest);
       case 'bundle':
         return (await import('./bundle-command.js')).runBundle(rest);
       case 'ar':

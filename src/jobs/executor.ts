@@ -101,6 +101,8 @@ export interface NodeResult extends ReportFields {
   readonly etags: readonly EtagEntry[];
   /** Outputs given as 'buffer', by alias ('/dev/stdout', ...). */
   readonly outputs: Readonly<Record<string, Uint8Array>>;
+  /** Wall time of the session in seconds, when the executor measured it (X-Nexe-Cdr-Line's node time). */
+  readonly seconds?: number;
   /**
    * Set when the session could not start (bad program, unopenable channel)
    * or its thread died under it (kind 'WorkerDied'): a user-facing message.

@@ -1,0 +1,187 @@
+/**
+ * After a job: its outputs become objects, and its results become the HTTP
+ * response ZeroCloud gave (spec/serving.md, "Responses").
+ *
+ * - Each writable device with a path was written to a file of the job's
+ *   directory; once its node has ended with exit code 0 (the session ran to
+ *   TrapExit), and if it holds at least `min_size` bytes, the file becomes
+ *   the object, atomically (the store renames it in). A node that failed
+ *   writes no object: a half-done output must not replace good data.
+ * - The writable devices without a path, in node order, make the body; the
+ *   first one's `content_type` is the response's Content-Type, its `meta`
+ *   the X-Object-Meta-* headers.
+ * - `message/http` (a CGI NPH response: status line, headers, body) and
+ *   `message/cgi` (headers, blank line, body) outputs are parsed: their
+ *   Content-Type and X-Object-Meta-* headers go to the object or the
+ *   response, the rest is the body.
+ * - X-Nexe-* headers aggregate every node's report, comma-separated in
+ *   node order (ZeroCloud doc/Response.md): System (node names), Status
+ *   (exit state), Retcode (the program's exit code), Etag (the etag line,
+ *   or "disabled"), Validation (validator state), Cdr-Line ("<total
+ *   seconds>, <node seconds>, <node accounting>, ..."; node seconds are its
+ *   session's wall time when the executor measured it, else the job's), and X-Nexe-Error when something failed.
+ *
+ * Messages never carry host paths: `Scrubber` rewrites them to the names a
+ * user knows (swift://..., file://IMAGE:PATH).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { CompiledJob, ObjectPath, OutputParsing } from './compile.js';
+import type { JobResult, NodeResult } from './executor.js';
+
+/** Where outputs are committed (src/serve/store.ts). */
+export interface JobSink {
+  commitFile(account: string, container: string, object: string, file: string, options: { readonly contentType?: string; readonly meta?: Readonly<Record<string, string>> }): unknown;
+}
+
+export interface JobResponse {
+  readonly status: number;
+  /** In order; names as sent. */
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: Buffer;
+}
+
+/** Rewrites host paths in messages to what the user named (and hides any other path under the given roots). */
+export class Scrubber {
+  private readonly pairs: [string, string][];
+  constructor(known: ReadonlyMap<string, string>, private readonly roots: readonly string[]) {
+    this.pairs = [...known.entries()].sort((a, b) => b[0].length - a[0].length);
+  }
+
+  scrub(text: string): string {
+    let out = text;
+    for (const [host, shown] of this.pairs) out = out.split(host).join(shown);
+    for (const root of this.roots) {
+      if (root.length < 2) continue;
+      const escaped = root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      out = out.replace(new RegExp(`${escaped}[^\\s'",;)]*`, 'g'), '<server file>');
+    }
+    return out;
+  }
+}
+
+/** Header values are one line of visible Latin-1; commas separate nodes, so a value's own commas become ';'. */
+function headerValue(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').replace(/,/g, ';').trim();
+}
+
+export interface ParsedOutput {
+  readonly contentType?: string;
+  readonly meta: Record<string, string>;
+  readonly body: Buffer;
+}
+
+/** Splits a message/http or message/cgi output into headers and body; an output with no header block is all body. */
+export function parseMessage(bytes: Buffer, kind: Exclude<OutputParsing, undefined>): ParsedOutput {
+  const limit = Math.min(bytes.length, 64 * 1024);
+  const head = bytes.subarray(0, limit).toString('latin1');
+  const end = /\r?\n\r?\n/.exec(head);
+  if (end === null) return { meta: {}, body: bytes };
+  const lines = head.slice(0, end.index).split(/\r?\n/);
+  if (kind === 'http') {
+    if (!/^HTTP\/\d\.\d \d{3}/.test(lines[0] ?? '')) return { meta: {}, body: bytes };
+    lines.shift();
+  }
+  let contentType: string | undefined;
+  const meta: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) return { meta: {}, body: bytes };
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === 'content-type') contentType = value;
+    else if (name.startsWith('x-object-meta-') && name.length > 'x-object-meta-'.length) meta[name.slice('x-object-meta-'.length)] = value;
+  }
+  return { ...(contentType === undefined ? {} : { contentType }), meta, body: bytes.subarray(end.index + end[0].length) };
+}
+
+function metaHeaders(meta: Readonly<Record<string, string>>): [string, string][] {
+  return Object.entries(meta).map(([k, v]) => [`X-Object-Meta-${k}`, headerValue(v)]);
+}
+
+function etagLine(node: NodeResult): string {
+  return node.etags.length === 0 ? 'disabled' : node.etags.map((e) => `${e.alias} ${e.digest}`).join(' ');
+}
+
+function accounting(node: NodeResult): string {
+  const a = node.accounting;
+  return [a.sysSeconds.toFixed(2), a.userSeconds.toFixed(2), a.local.gets, a.local.getBytes, a.local.puts, a.local.putBytes, a.network.gets, a.network.getBytes, a.network.puts, a.network.putBytes].join(' ');
+}
+
+function show(p: ObjectPath): string {
+  return `swift://${p.account}/${p.container}/${p.object}`;
+}
+
+/**
+ * Commits the outputs of `job` and builds the response. `seconds` is the
+ * job's wall time. Never throws for what a node did; a failed commit is
+ * reported in X-Nexe-Error.
+ */
+export function finishJob(job: CompiledJob, result: JobResult, sink: JobSink, seconds: number, scrubber: Scrubber): JobResponse {
+  const byName = new Map(result.nodes.map((n) => [n.name, n]));
+  const errors: string[] = [];
+  for (const node of result.nodes) {
+    if (node.error !== undefined) errors.push(`${node.name}: ${node.error.message}`);
+  }
+  for (const out of job.outputs) {
+    const node = byName.get(out.node);
+    if (node === undefined || node.error !== undefined || node.exitCode !== 0) continue;
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(out.file);
+    } catch {
+      errors.push(`${out.node}: ${out.alias} was not written`);
+      continue;
+    }
+    let contentType = out.contentType;
+    let meta: Record<string, string> = { ...out.meta };
+    let file = out.file;
+    if (out.parse !== undefined) {
+      const parsed = parseMessage(bytes, out.parse);
+      contentType = parsed.contentType ?? (out.contentType?.toLowerCase().startsWith('message/') ? undefined : out.contentType);
+      meta = { ...meta, ...parsed.meta };
+      bytes = parsed.body;
+      file = `${out.file}.body`;
+      writeFileSync(file, bytes);
+    }
+    if (bytes.length < out.minSize) continue;
+    try {
+      sink.commitFile(out.target.account, out.target.container, out.target.object, file, { ...(contentType === undefined ? {} : { contentType }), meta });
+    } catch (error) {
+      errors.push(`${out.node}: ${show(out.target)} could not be written: ${(error as Error).message}`);
+    }
+  }
+  const parts: Buffer[] = [];
+  let contentType: string | undefined;
+  const responseMeta: Record<string, string> = {};
+  for (const part of job.response) {
+    const node = byName.get(part.node);
+    let bytes: Buffer = Buffer.from(node?.outputs[part.alias] ?? new Uint8Array(0));
+    if (bytes.length < part.minSize) continue;
+    let type = part.contentType;
+    Object.assign(responseMeta, part.meta);
+    if (part.parse !== undefined) {
+      const parsed = parseMessage(bytes, part.parse);
+      type = parsed.contentType;
+      Object.assign(responseMeta, parsed.meta);
+      bytes = parsed.body;
+    }
+    contentType ??= type;
+    parts.push(bytes);
+  }
+  const body = Buffer.concat(parts);
+  const nodes = result.nodes;
+  const headers: [string, string][] = [
+    ['Content-Type', contentType ?? 'text/plain'],
+    ['ETag', createHash('md5').update(body).digest('hex')],
+    ...metaHeaders(responseMeta),
+    ['X-Nexe-System', nodes.map((n) => headerValue(n.name)).join(',')],
+    ['X-Nexe-Status', nodes.map((n) => headerValue(n.error !== undefined ? 'ZeroVM did not run' : n.exitState)).join(',')],
+    ['X-Nexe-Retcode', nodes.map((n) => String(n.userReturnCode)).join(',')],
+    ['X-Nexe-Etag', nodes.map((n) => headerValue(etagLine(n))).join(',')],
+    ['X-Nexe-Validation', nodes.map((n) => String(n.validatorState)).join(',')],
+    ['X-Nexe-Cdr-Line', [seconds.toFixed(3), ...nodes.map((n) => `${(n.seconds ?? seconds).toFixed(3)}, ${accounting(n)}`)].join(', ')],
+  ];
+  if (errors.length > 0) headers.push(['X-Nexe-Error', headerValue(scrubber.scrub(errors.join('; ')))]);
+  return { status: 200, headers, body };
+}
