@@ -707,7 +707,8 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     expect(u64(session, 0x30048)).toBe(0xfffffffffffffffbn);
   });
 
-  it('(b) enters with the initial register state of the ABI (spec/runtime.md "Initial state"), as a valid program sees it', () => {
+  /** Runs DUMP_INITIAL_STATE and checks what it saw: the ABI's initial state. */
+  const expectInitialState = (): void => {
     const session = load(DUMP_INITIAL_STATE);
     const base = session.base;
     expectTrap(session.start(TEXT, 5000), 0x30000, 0x201a0);
@@ -719,6 +720,27 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     });
     expect(observedFlags(session, 0x30000)).toBe(OBSERVED_0x246);
     expect(vectorState(session, 0x30000)).toEqual({ mxcsr: 0x1f80, fcw: 0x037f, fsw: 0, tags: 0xffff, xmm: ZERO_XMM });
+  };
+
+  it('(b) enters with the initial register state of the ABI (spec/runtime.md "Initial state"), as a valid program sees it', () => {
+    expectInitialState();
+  });
+
+  it('leaves nothing of a disposed session to the next (the Unicorn engine reuses its emulator): registers, x87/SSE state, translated code, memory', () => {
+    // Every register it can change, DF, MXCSR 0x9FC0, x87 values pushed, xmm all ones, then a trap.
+    const dirty = load(DUMP_RESUMED_STATE, { rodata: new Uint8Array([0x7f, 0x02, 0, 0, 0xc0, 0x9f, 0, 0]) });
+    expectTrap(dirty.start(TEXT, 5000), 0x30000, 0x20100);
+    dirty.view(DATA + 0x8000, 4).set([1, 2, 3, 4]);
+    dirty.dispose();
+    expectInitialState();
+    open.forEach((session) => session.dispose());
+    // The same guest address runs the new program, not the old one's translated blocks; its memory starts zeroed.
+    const first = runTrapTwice();
+    first.dispose();
+    const second = load(DIVIDE_BY_ZERO);
+    expect(second.start(TEXT, 5000)).toEqual({ kind: 'fault', signal: SIGFPE, pc: 0x20002 });
+    expect([...second.view(DATA + 0x8000, 4)]).toEqual([0, 0, 0, 0]);
+    expect([...second.view(DATA, 0x100)].every((byte) => byte === 0)).toBe(true);
   });
 
   it('(c) resumes with the register state of the ABI after a trap (spec/runtime.md "The register state after a trap"), as a valid program sees it', () => {
