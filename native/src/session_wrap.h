@@ -27,10 +27,12 @@
  * when both the session and its last buffer are gone.
  *
  * dispose() also destroys the runner then and there, not when the garbage
- * collector gets to the JavaScript object: V8 does not see the runner's
- * native memory (the Unicorn engine's was over 1 MiB a session), so a
- * server running thousands of short sessions between two full collections
- * held all of it (2 000 sessions: over 3 GB).
+ * collector gets to the JavaScript object, and lets go of the stop array:
+ * V8 does not see the runner's native memory (the Unicorn engine's was over
+ * 1 MiB a session), and Node runs the finalizers of wrapped objects only
+ * when its event loop turns, so a loop of synchronous sessions held all of
+ * it (2 000 Unicorn sessions: over 3 GB). What is left until then is this
+ * object's own few hundred bytes.
  */
 #ifndef ZEROVM_SESSION_WRAP_H_
 #define ZEROVM_SESSION_WRAP_H_
@@ -175,6 +177,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
     buffers_.clear();
     runner_->Dispose(true);
     runner_.reset();
+    stop_info_.Reset();
     return info.Env().Undefined();
   }
 

@@ -357,7 +357,7 @@ std::unique_ptr<Instance> InstancePool::Take(std::string *error) {
 }
 
 void InstancePool::Give(std::unique_ptr<Instance> instance) {
-  if (!reuse_ || idle_.size() >= kMaxIdle) return;  // closed here
+  if (!reuse_ || idle_.size() >= kMaxIdle || ++instance->sessions >= kSessionsPerInstance) return;  // closed here
   idle_.push_back(std::move(instance));
 }
 

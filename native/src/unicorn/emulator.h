@@ -86,6 +86,8 @@ class Instance {
   std::string Reset();
 
   uc_engine *uc = nullptr;
+  /* Sessions it has served (InstancePool retires it after kSessionsPerInstance). */
+  unsigned sessions = 0;
   /* The session the hooks report to (null between sessions). */
   Emulator *session = nullptr;
   std::unique_ptr<WatchdogEntry> watch;
@@ -135,6 +137,12 @@ class InstancePool {
 
  private:
   static constexpr size_t kMaxIdle = 2;
+  /* libunicorn 2.0.1 reclaims its translation buffer only when it is full
+   * (1 GiB) or flushed (UC_CTL_TB_FLUSH clears all of it: 3.6 s and 1 GiB
+   * of RSS the first time, 50 ms after); the blocks a session leaves,
+   * invalidated, still take their place (about 2.5 KiB for hello). So an
+   * instance is closed after this many sessions, which frees the buffer. */
+  static constexpr unsigned kSessionsPerInstance = 1000;
   std::vector<std::unique_ptr<Instance>> idle_;
   bool reuse_ = true;
 };
