@@ -562,9 +562,9 @@ function loadOn(engine: Engine, code: Uint8Array, options: { rodata?: Uint8Array
     { address: STACK, size: STACK_SIZE, protection: RW },
   ]);
   open.push(session);
-  session.view(TEXT, 0x10000).fill(0xf4);
-  session.view(TEXT, code.length).set(code);
-  if (options.rodata) session.view(RODATA, options.rodata.length).set(options.rodata);
+  session.writableView(TEXT, 0x10000).fill(0xf4);
+  session.writableView(TEXT, code.length).set(code);
+  if (options.rodata) session.writableView(RODATA, options.rodata.length).set(options.rodata);
   session.protect(TEXT, 0x10000, RX);
   session.protect(RODATA, 0x10000, Protection.Read);
   return session;
@@ -730,7 +730,7 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     // Every register it can change, DF, MXCSR 0x9FC0, x87 values pushed, xmm all ones, then a trap.
     const dirty = load(DUMP_RESUMED_STATE, { rodata: new Uint8Array([0x7f, 0x02, 0, 0, 0xc0, 0x9f, 0, 0]) });
     expectTrap(dirty.start(TEXT, 5000), 0x30000, 0x20100);
-    dirty.view(DATA + 0x8000, 4).set([1, 2, 3, 4]);
+    dirty.writableView(DATA + 0x8000, 4).set([1, 2, 3, 4]);
     dirty.dispose();
     expectInitialState();
     open.forEach((session) => session.dispose());
@@ -1041,8 +1041,8 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     const session = load(CODE_CYCLE);
     const jail = (value: number): void => {
       session.protect(CODE, 0x10000, RW);
-      session.view(CODE, 0x10000).fill(0xf4);
-      session.view(CODE, 32).set(codeSettingEcx(value));
+      session.writableView(CODE, 0x10000).fill(0xf4);
+      session.writableView(CODE, 32).set(codeSettingEcx(value));
       session.protect(CODE, 0x10000, RX);
     };
     jail(0x11111111);
@@ -1057,13 +1057,17 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     expect(session.resume(0, 5000)).toEqual({ kind: 'fault', signal: SIGSEGV, pc: CODE });
   });
 
-  it('refuses write+execute pages, a writable trampoline, views of inaccessible pages and bad entries', () => {
+  it('refuses write+execute pages, a writable trampoline, views of inaccessible pages, writable views of read-only ones and bad entries', () => {
     const session = load(TRAP_TWICE);
     expect(() => session.protect(DATA, 0x10000, RW | Protection.Execute)).toThrow(/writable and executable/);
     expect(() => session.protect(TRAMPOLINE, 0x10000, RW)).toThrow(/trampoline/);
     expect(() => session.protect(DATA + 1, 0x10000, RW)).toThrow(/4 KiB/);
     expect(() => session.view(0x50000, 1)).toThrow(/not mapped/);
     expect(() => session.view(0, 4)).toThrow(/not mapped/);
+    // Writable views only of writable pages (a write into read-only host memory would crash the process).
+    expect(() => session.writableView(TEXT, 4)).toThrow(/0x20000 is not writable/);
+    expect(() => session.writableView(RODATA - 4, 8)).toThrow(/0x40000 is not writable/);
+    expect(session.writableView(DATA, 4).length).toBe(4);
     expect(session.view(DATA, 0).length).toBe(0);
     expect(() => session.start(TEXT + 1, 1000)).toThrow(/32-byte aligned/);
     expect(() => session.resume(0, 1000)).toThrow(/not a trap/);

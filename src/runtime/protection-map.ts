@@ -19,7 +19,19 @@
  */
 import { Protection, SANDBOX_SIZE, type Region } from './engine.js';
 
-export class ProtectionMap {
+/** What readers of a protection record may ask (an engine session's `protections`). */
+export interface PageProtections {
+  /** The protection of the byte at `address` (0 <= address < 4 GiB). */
+  at(address: number): Protection;
+  /** Whether every byte of [address, address + length) has a bit of `bits`; an empty range has, one outside the sandbox has not. */
+  every(address: number, length: number, bits: Protection): boolean;
+  /** The first address of [address, address + length) (inside the sandbox) whose protection has no bit of `bits`; -1 if none. */
+  firstLacking(address: number, length: number, bits: Protection): number;
+  /** The ranges that are not Protection.None, in address order, neighbours of one protection merged. */
+  ranges(): Region[];
+}
+
+export class ProtectionMap implements PageProtections {
   /** starts[i] is where range i begins; it ends where range i+1 begins (the last at 4 GiB). starts[0] is 0. */
   private readonly starts: number[] = [0];
   private readonly protections: Protection[] = [Protection.None];

@@ -32,10 +32,10 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { validate, type ValidationPolicy, type ValidationResult } from '../validator/validate.js';
 import { ChannelSet, ChannelMountError, ChannelIoError, programOrder, type ChannelSpec } from './channels/index.js';
-import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type Stop } from './engine.js';
+import { Protection, SANDBOX_SIZE, TRAMPOLINE_TRAP, type Engine, type EngineSession, type ReadonlyBytes, type Stop } from './engine.js';
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
 import { jailBlock, unjailBlock, type JailTarget } from './jail.js';
-import { computeLayout, loadingRegions, TRAMPOLINE_END, type Layout } from './layout.js';
+import { computeLayout, loadingRegions, TRAMPOLINE_END, trapViewOverrides, type Layout } from './layout.js';
 import { loadProgram } from './loader.js';
 import { checkNetwork, checkTimeout, ManifestError, readManifest, type Manifest } from './manifest.js';
 import { ProtectionMap } from './protection-map.js';
@@ -148,40 +148,84 @@ class ProgramExit {
 /**
  * The trap's view of memory (the original's memory map, layout.ts), down
  * to the 4 KiB granule of TrapJail: what a TrapRead may write and a
- * TrapWrite may read. Jail and Unjail change it with the engine's pages.
+ * TrapWrite may read.
+ *
+ * One protection record serves the engine and the trap: this view reads
+ * the engine session's own (EngineSession.protections), and keeps only
+ * where the original's map said otherwise than the protections it applied
+ * (layout.ts: R between the text and the rodata, where the program may
+ * write). TrapJail and TrapUnjail change protections through `protect`,
+ * which applies them in the engine and ends any such difference in their
+ * range, as the original's map then followed them. Before, the session
+ * kept a second copy of the protections beside the engine's, and the two
+ * were updated one after the other.
  */
-class PageMap implements GuestMemory {
-  private readonly map = new ProtectionMap();
+class TrapView implements GuestMemory {
+  /** Where the trap's view differs from the engine's protections, in address order, not overlapping. */
+  private overrides: Array<{ readonly start: number; readonly end: number; readonly protection: Protection }>;
 
   constructor(
     private readonly session: EngineSession,
-    view: readonly Region[],
+    layout: Layout,
   ) {
-    for (const r of view) this.set(r.address, r.size, r.protection);
+    this.overrides = trapViewOverrides(layout.regions, layout.trapView);
   }
 
-  set(address: number, size: number, protection: Protection): void {
-    this.map.set(address, address + size, protection);
+  /** Applies `protection` in the engine; the trap's view follows it there. */
+  protect(address: number, size: number, protection: Protection): void {
+    this.session.protect(address, size, protection);
+    const end = address + size;
+    this.overrides = this.overrides.flatMap((o) => {
+      if (o.end <= address || o.start >= end) return [o];
+      const kept = [];
+      if (o.start < address) kept.push({ ...o, end: address });
+      if (o.end > end) kept.push({ ...o, start: end });
+      return kept;
+    });
   }
 
   isReadable(address: number, length: number): boolean {
-    return this.map.every(address, length, Protection.Read);
+    return this.every(address, length, Protection.Read);
   }
 
   isWritable(address: number, length: number): boolean {
-    return this.map.every(address, length, Protection.Write);
+    return this.every(address, length, Protection.Write);
   }
 
-  view(address: number, length: number): Uint8Array {
+  view(address: number, length: number): ReadonlyBytes {
     return this.session.view(address, length);
   }
 
+  writableView(address: number, length: number): Uint8Array {
+    return this.session.writableView(address, length);
+  }
+
   /** Views of the readable regions in address order (for the memory etag). */
-  *readableRegions(): Iterable<Uint8Array> {
-    for (const { start, end } of this.map.spans(Protection.Read)) {
+  *readableRegions(): Iterable<ReadonlyBytes> {
+    const map = new ProtectionMap();
+    for (const r of this.session.protections.ranges()) map.set(r.address, r.address + r.size, r.protection);
+    for (const o of this.overrides) map.set(o.start, o.end, o.protection);
+    for (const { start, end } of map.spans(Protection.Read)) {
       /* one view per 1 MiB at most, to keep each view small */
       for (let at = start; at < end; at += 0x100000) yield this.session.view(at, Math.min(0x100000, end - at));
     }
+  }
+
+  /** Whether every byte of [address, address + length) has a bit of `bits` (an empty range has, one outside the sandbox has not). */
+  private every(address: number, length: number, bits: Protection): boolean {
+    if (length <= 0) return true;
+    if (address < 0 || address + length > SANDBOX_SIZE) return false;
+    const engine = this.session.protections;
+    const end = address + length;
+    let at = address;
+    for (const o of this.overrides) {
+      if (o.end <= at) continue;
+      if (o.start >= end) break;
+      if (o.start > at && !engine.every(at, o.start - at, bits)) return false;
+      if ((o.protection & bits) === 0) return false;
+      at = Math.min(end, o.end);
+    }
+    return at >= end || engine.every(at, end - at, bits);
   }
 }
 
@@ -332,7 +376,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
   let channels: ChannelSet | undefined;
   let channelsOrdered = false;
   let session: EngineSession | undefined;
-  let memory: PageMap | undefined;
+  let memory: TrapView | undefined;
   let memoryEtag: EtagEntry | undefined;
   let cause: Error | undefined;
   const observer = options.observer ?? null;
@@ -364,7 +408,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
       observer?.log(Verbosity.Details, `region 0x${region.address.toString(16).padStart(8, '0')} +0x${region.size.toString(16)} protection ${region.protection}`);
     }
     loadProgram(session, bytes, image, layout);
-    memory = new PageMap(session, layout.trapView);
+    memory = new TrapView(session, layout);
     if (!options.loadOnly) {
       const write = options.writeFastReport;
       const fastReports = options.reportMode === 2 && write !== undefined ? fastReporter(channels, write) : null;
@@ -465,7 +509,7 @@ function faultEnd(signal: number, pc: number, base: bigint): RunEnd {
 /** Runs the program until TrapExit; returns its code or throws RunEnd. */
 function execute(
   session: EngineSession,
-  memory: PageMap,
+  memory: TrapView,
   channels: ChannelSet,
   layout: Layout,
   entry: number,
@@ -517,14 +561,11 @@ function execute(
 }
 
 /** TrapJail / TrapUnjail (jail.ts) / TrapExit / TrapFork. */
-function sessionHooks(session: EngineSession, memory: PageMap, layout: Layout, engine: Engine): TrapHooks {
+function sessionHooks(session: EngineSession, memory: TrapView, layout: Layout, engine: Engine): TrapHooks {
   const target: JailTarget = {
     range: layout.jailable,
     view: (address, length) => session.view(address, length),
-    protect(address, size, protection) {
-      session.protect(address, size, protection);
-      memory.set(address, size, protection);
-    },
+    protect: (address, size, protection) => memory.protect(address, size, protection),
     policy: SESSION_POLICY,
     ...(engine.features === undefined ? {} : { features: engine.features }),
   };
