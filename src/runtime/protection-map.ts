@@ -1,8 +1,8 @@
 /**
  * A protection for every byte of the 4 GiB sandbox, kept as a short sorted
- * list of ranges: the engines' record of what they applied, the layout's
- * page protections and the trap's view of memory (TrapRead, TrapWrite,
- * TrapJail and the memory etag ask it).
+ * list of ranges: the engines' record of what they applied (the one record
+ * of it, which the trap's view reads through EngineSession.protections)
+ * and the layout's page protections.
  *
  * Pipeline position: built by layout.ts, session.ts and
  * src/addon/addon-engine.ts; nothing here touches memory.
@@ -10,8 +10,8 @@
  * Choices a reader may question:
  * - Ranges, not a byte per page: at the 4 KiB granule TrapJail needs
  *   (spec/runtime.md "TrapJail and TrapUnjail"), a page array is 1 MiB
- *   that every session would allocate and zero (twice: engine and trap
- *   view), which was most of a short session's time. A session has a dozen
+ *   that every session would allocate and zero, which was most of a short
+ *   session's time. A session has a dozen
  *   ranges or so, a few more per jailed block, so a lookup is a binary
  *   search over a handful of numbers.
  * - Neighbouring ranges of one protection are merged as they are set, so
