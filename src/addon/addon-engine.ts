@@ -16,9 +16,17 @@
  *   which is cheaper than building it through Node-API on every trap.
  * - A view of a page the program cannot read or execute throws: the view
  *   aliases host memory that is PROT_NONE there, and touching it from
- *   JavaScript would crash the process rather than throw. Writing through a
- *   view into a page the program may only read or execute crashes it as
- *   well: the runtime maps a region writable, fills it, then protects it.
+ *   JavaScript would crash the process rather than throw. Writing into a
+ *   page the program may only read or execute would crash it as well, so
+ *   `view` is typed read-only and `writableView` throws unless every page
+ *   is writable: the runtime maps a region writable, fills it, then
+ *   protects it.
+ * - The protection record here is the only one: the session's trap view
+ *   reads it (EngineSession.protections) instead of keeping its own copy
+ *   that a TrapJail could update in one place and not the other. The
+ *   engine owns it because it changes only when the engine has applied a
+ *   protection; a record the session owned would be told about changes the
+ *   engine might have refused.
  * - Views come from cached 1 MiB windows of guest memory (one external
  *   ArrayBuffer each), or from a buffer of their own when they cross a
  *   window edge. Not one 4 GiB buffer: V8 counts an ArrayBuffer's length as
@@ -28,8 +36,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type MemoryImage, type Region, type Stop, type TrapContext } from '../runtime/engine.js';
-import { ProtectionMap } from '../runtime/protection-map.js';
+import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type MemoryImage, type ReadonlyBytes, type Region, type Stop, type TrapContext } from '../runtime/engine.js';
+import { ProtectionMap, type PageProtections } from '../runtime/protection-map.js';
 import type { CpuFeature } from '../validator/features.js';
 
 /** The granule of protections: a host page (TrapJail acts on 4 KiB pages). */
@@ -39,20 +47,23 @@ const WINDOW_SIZE = 0x100000;
 /** Views of guest memory: the per-page protection record and the 1 MiB windows. */
 class GuestViews {
   /** The protections applied so far. */
-  private readonly protections = new ProtectionMap();
+  readonly protections = new ProtectionMap();
   /** Windows handed out so far, by index. */
   private readonly windows = new Map<number, ArrayBuffer>();
 
   /** `memory` returns an ArrayBuffer aliasing exactly [address, address + length). */
   constructor(private readonly memory: (address: number, length: number) => ArrayBuffer) {}
 
-  view(address: number, length: number): Uint8Array {
+  /** A view of [address, address + length), every page of which must have a bit of `need`. */
+  view(address: number, length: number, need: Protection): Uint8Array {
     if (!Number.isInteger(address) || !Number.isInteger(length) || address < 0 || length < 0 || address + length > SANDBOX_SIZE) {
       throw new RangeError(`view: [${address}, +${length}) is not inside the 4 GiB sandbox`);
     }
     if (length === 0) return new Uint8Array(0);
-    const unmapped = this.protections.firstLacking(address, length, Protection.Read | Protection.Execute);
-    if (unmapped >= 0) throw new RangeError(`view: sandbox address 0x${unmapped.toString(16)} is not mapped`);
+    const lacking = this.protections.firstLacking(address, length, need);
+    if (lacking >= 0) {
+      throw new RangeError(`view: sandbox address 0x${lacking.toString(16)} is not ${need === Protection.Write ? 'writable' : 'mapped'}`);
+    }
     const window = Math.floor(address / WINDOW_SIZE);
     if (Math.floor((address + length - 1) / WINDOW_SIZE) !== window) {
       return new Uint8Array(this.memory(address, length));
@@ -160,9 +171,18 @@ class AddonEngineSession implements EngineSession {
     this.views = new GuestViews((address, length) => this.handle.memory(address, length));
   }
 
-  view(address: number, length: number): Uint8Array {
+  get protections(): PageProtections {
+    return this.views.protections;
+  }
+
+  view(address: number, length: number): ReadonlyBytes {
     this.checkLive();
-    return this.views.view(address, length);
+    return this.views.view(address, length, Protection.Read | Protection.Execute);
+  }
+
+  writableView(address: number, length: number): Uint8Array {
+    this.checkLive();
+    return this.views.view(address, length, Protection.Write);
   }
 
   protect(address: number, size: number, protection: Protection): void {

@@ -19,7 +19,6 @@
  *   standard streams on /dev/null, umask 0), as the original daemonized.
  */
 import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selectEngine } from '../api/engine-choice.js';
 import { listenDaemon } from '../runtime/daemon.js';
@@ -35,7 +34,8 @@ interface DaemonOrder {
 /** What the daemon process answers: null once listening, else why it cannot. */
 type DaemonAnswer = { readonly error: string | null };
 
-const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'daemon-entry.js');
+/* '../cli/': this module runs from dist/cli/ or from the command's bundle in dist/bundle/ (spec/runtime.md, "Process start") */
+const ENTRY = fileURLToPath(new URL('../cli/daemon-entry.js', import.meta.url));
 
 /** Starts a daemon process for `snapshot` on the socket `job`; resolves with null once it listens, else with why it does not. */
 export function startDaemonProcess(snapshot: SessionSnapshot, job: string, preallocate: boolean): Promise<string | null> {

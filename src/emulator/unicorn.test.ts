@@ -203,9 +203,9 @@ function run(engine: Engine, code: Uint8Array): { stop: Stop; data: Uint8Array }
     { address: 0xff000000, size: 0x1000000, protection: RW },
   ]);
   open.push(session);
-  session.view(TEXT, 0x10000).fill(0xf4);
-  session.view(TEXT, code.length).set(code);
-  session.view(INPUT, 0x70).set(probeInput());
+  session.writableView(TEXT, 0x10000).fill(0xf4);
+  session.writableView(TEXT, code.length).set(code);
+  session.writableView(INPUT, 0x70).set(probeInput());
   session.protect(TEXT, 0x10000, RX);
   session.protect(INPUT, 0x10000, Protection.Read);
   const stop = session.start(TEXT, 5000);

@@ -562,9 +562,9 @@ function loadOn(engine: Engine, code: Uint8Array, options: { rodata?: Uint8Array
     { address: STACK, size: STACK_SIZE, protection: RW },
   ]);
   open.push(session);
-  session.view(TEXT, 0x10000).fill(0xf4);
-  session.view(TEXT, code.length).set(code);
-  if (options.rodata) session.view(RODATA, options.rodata.length).set(options.rodata);
+  session.writableView(TEXT, 0x10000).fill(0xf4);
+  session.writableView(TEXT, code.length).set(code);
+  if (options.rodata) session.writableView(RODATA, options.rodata.length).set(options.rodata);
   session.protect(TEXT, 0x10000, RX);
   session.protect(RODATA, 0x10000, Protection.Read);
   return session;
@@ -707,7 +707,8 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     expect(u64(session, 0x30048)).toBe(0xfffffffffffffffbn);
   });
 
-  it('(b) enters with the initial register state of the ABI (spec/runtime.md "Initial state"), as a valid program sees it', () => {
+  /** Runs DUMP_INITIAL_STATE and checks what it saw: the ABI's initial state. */
+  const expectInitialState = (): void => {
     const session = load(DUMP_INITIAL_STATE);
     const base = session.base;
     expectTrap(session.start(TEXT, 5000), 0x30000, 0x201a0);
@@ -719,6 +720,27 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     });
     expect(observedFlags(session, 0x30000)).toBe(OBSERVED_0x246);
     expect(vectorState(session, 0x30000)).toEqual({ mxcsr: 0x1f80, fcw: 0x037f, fsw: 0, tags: 0xffff, xmm: ZERO_XMM });
+  };
+
+  it('(b) enters with the initial register state of the ABI (spec/runtime.md "Initial state"), as a valid program sees it', () => {
+    expectInitialState();
+  });
+
+  it('leaves nothing of a disposed session to the next (the Unicorn engine reuses its emulator): registers, x87/SSE state, translated code, memory', () => {
+    // Every register it can change, DF, MXCSR 0x9FC0, x87 values pushed, xmm all ones, then a trap.
+    const dirty = load(DUMP_RESUMED_STATE, { rodata: new Uint8Array([0x7f, 0x02, 0, 0, 0xc0, 0x9f, 0, 0]) });
+    expectTrap(dirty.start(TEXT, 5000), 0x30000, 0x20100);
+    dirty.writableView(DATA + 0x8000, 4).set([1, 2, 3, 4]);
+    dirty.dispose();
+    expectInitialState();
+    open.forEach((session) => session.dispose());
+    // The same guest address runs the new program, not the old one's translated blocks; its memory starts zeroed.
+    const first = runTrapTwice();
+    first.dispose();
+    const second = load(DIVIDE_BY_ZERO);
+    expect(second.start(TEXT, 5000)).toEqual({ kind: 'fault', signal: SIGFPE, pc: 0x20002 });
+    expect([...second.view(DATA + 0x8000, 4)]).toEqual([0, 0, 0, 0]);
+    expect([...second.view(DATA, 0x100)].every((byte) => byte === 0)).toBe(true);
   });
 
   it('(c) resumes with the register state of the ABI after a trap (spec/runtime.md "The register state after a trap"), as a valid program sees it', () => {
@@ -771,7 +793,7 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     expect(context.engine).toBe(name);
     // a second session, alive beside the first (on the native engine: another base)
     const second = load(DUMP_RESUMED_STATE, { rodata });
-    second.view(0x30000, 0x200).set(first.view(0x30000, 0x200));
+    second.writableView(0x30000, 0x200).set(first.view(0x30000, 0x200));
     second.loadTrapContext(context);
     expectTrap(first.resume(-2, 5000), 0x30200, 0x202a0);
     expectTrap(second.resume(-2, 5000), 0x30200, 0x202a0);
@@ -1043,8 +1065,8 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     const session = load(CODE_CYCLE);
     const jail = (value: number): void => {
       session.protect(CODE, 0x10000, RW);
-      session.view(CODE, 0x10000).fill(0xf4);
-      session.view(CODE, 32).set(codeSettingEcx(value));
+      session.writableView(CODE, 0x10000).fill(0xf4);
+      session.writableView(CODE, 32).set(codeSettingEcx(value));
       session.protect(CODE, 0x10000, RX);
     };
     jail(0x11111111);
@@ -1059,13 +1081,17 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     expect(session.resume(0, 5000)).toEqual({ kind: 'fault', signal: SIGSEGV, pc: CODE });
   });
 
-  it('refuses write+execute pages, a writable trampoline, views of inaccessible pages and bad entries', () => {
+  it('refuses write+execute pages, a writable trampoline, views of inaccessible pages, writable views of read-only ones and bad entries', () => {
     const session = load(TRAP_TWICE);
     expect(() => session.protect(DATA, 0x10000, RW | Protection.Execute)).toThrow(/writable and executable/);
     expect(() => session.protect(TRAMPOLINE, 0x10000, RW)).toThrow(/trampoline/);
     expect(() => session.protect(DATA + 1, 0x10000, RW)).toThrow(/4 KiB/);
     expect(() => session.view(0x50000, 1)).toThrow(/not mapped/);
     expect(() => session.view(0, 4)).toThrow(/not mapped/);
+    // Writable views only of writable pages (a write into read-only host memory would crash the process).
+    expect(() => session.writableView(TEXT, 4)).toThrow(/0x20000 is not writable/);
+    expect(() => session.writableView(RODATA - 4, 8)).toThrow(/0x40000 is not writable/);
+    expect(session.writableView(DATA, 4).length).toBe(4);
     expect(session.view(DATA, 0).length).toBe(0);
     expect(() => session.start(TEXT + 1, 1000)).toThrow(/32-byte aligned/);
     expect(() => session.resume(0, 1000)).toThrow(/not a trap/);

@@ -90,7 +90,8 @@ class PoolThread {
     readonly permanent: boolean,
     resourceLimits: ResourceLimits | undefined,
   ) {
-    this.worker = startThread(new URL('./worker.js', import.meta.url), resourceLimits === undefined ? {} : { resourceLimits });
+    /* "../jobs/": from dist/jobs/ or from the command's bundle in dist/bundle/ (spec/runtime.md, "Process start") */
+    this.worker = startThread(new URL('../jobs/worker.js', import.meta.url), resourceLimits === undefined ? {} : { resourceLimits });
   }
 }
 

@@ -16,6 +16,19 @@
  * timeouts into exit states.
  */
 import type { CpuFeature } from '../validator/features.js';
+import type { PageProtections } from './protection-map.js';
+
+export type { PageProtections } from './protection-map.js';
+
+/**
+ * Bytes of guest memory the host may only read: a Uint8Array without its
+ * writing members (an index is read-only, `subarray` stays read-only). A
+ * Uint8Array is one; the reverse needs `writableView`.
+ */
+export type ReadonlyBytes = Omit<Uint8Array, number | 'set' | 'fill' | 'copyWithin' | 'reverse' | 'sort' | 'subarray'> & {
+  readonly [index: number]: number;
+  subarray(begin?: number, end?: number): ReadonlyBytes;
+};
 
 /** Protection bits of a sandbox region. */
 export const enum Protection {
@@ -66,8 +79,24 @@ export interface MemoryImage {
 export interface EngineSession {
   /** Host address of sandbox address 0 (the value of %r15), as a bigint. */
   readonly base: bigint;
-  /** A byte view of guest memory [address, address + length); aliases it. */
-  view(address: number, length: number): Uint8Array;
+  /**
+   * The protection of every page as this engine applied it: the one record
+   * of it (the session's trap view reads it, spec/runtime.md "The trap's
+   * view of memory"). Changed only by `protect`.
+   */
+  readonly protections: PageProtections;
+  /**
+   * A read-only view of guest memory [address, address + length), aliasing
+   * it; throws RangeError unless every page is readable or executable.
+   */
+  view(address: number, length: number): ReadonlyBytes;
+  /**
+   * A writable view of guest memory [address, address + length), aliasing
+   * it; throws RangeError unless every page is writable (a write into a
+   * page the program may only read would crash the process: the host
+   * memory behind it is read-only).
+   */
+  writableView(address: number, length: number): Uint8Array;
   /** Changes the protection of whole 4 KiB pages. */
   protect(address: number, size: number, protection: Protection): void;
   /**

@@ -21,6 +21,7 @@
  */
 import type { Hash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import type { ReadonlyBytes } from './engine.js';
 
 export const ETAG_ALGORITHM = 'sha1';
 
@@ -48,9 +49,10 @@ export class StreamingEtag {
   private bytes = 0;
 
   /** Adds bytes; the view may alias sandbox memory, it is consumed before returning. */
-  update(chunk: Uint8Array): void {
+  update(chunk: ReadonlyBytes): void {
     if (chunk.length === 0) return;
-    this.hash.update(chunk);
+    /* a DataView over the same bytes: the hash takes any ArrayBufferView, and only reads it */
+    this.hash.update(new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.bytes += chunk.length;
   }
 
@@ -75,10 +77,10 @@ export interface EtagEntry {
  * Supplies the readable regions of sandbox memory, in address order, as
  * views that alias it (the engine implements this; no copies are needed).
  */
-export type ReadableRegions = () => Iterable<Uint8Array>;
+export type ReadableRegions = () => Iterable<ReadonlyBytes>;
 
 /** SHA-1 of the readable regions, concatenated in the order given. */
-export function memoryEtag(regions: Iterable<Uint8Array>): string {
+export function memoryEtag(regions: Iterable<ReadonlyBytes>): string {
   const etag = new StreamingEtag();
   for (const region of regions) etag.update(region);
   return etag.digest();

@@ -27,7 +27,7 @@
  */
 import { validate, type ValidationPolicy } from '../validator/validate.js';
 import type { CpuFeature } from '../validator/features.js';
-import { Protection } from './engine.js';
+import { Protection, type ReadonlyBytes } from './engine.js';
 import { Errno } from './trap-io.js';
 
 /** The granule of TrapJail / TrapUnjail protection changes: a host page. */
@@ -40,7 +40,7 @@ const roundUpPage = (n: number): number => Math.ceil(n / JAIL_PAGE) * JAIL_PAGE;
 export interface JailTarget {
   /** Where blocks may be: [start, end). */
   readonly range: { readonly start: number; readonly end: number };
-  view(address: number, length: number): Uint8Array;
+  view(address: number, length: number): ReadonlyBytes;
   /** Changes the protection of whole 4 KiB pages (engine and trap view). */
   protect(address: number, size: number, protection: Protection): void;
   /** The validation policy and CPU features of the session. */
@@ -56,14 +56,21 @@ function refusal(target: JailTarget, buffer: number, size: number): number | nul
   return null;
 }
 
+/** The validator's own copy of guest bytes (views of guest memory are read-only). */
+function copyOf(target: JailTarget, address: number, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  bytes.set(target.view(address, length));
+  return bytes;
+}
+
 /** TrapJail(buffer, size): 0 or -errno. */
 export function jailBlock(target: JailTarget, buffer: number, size: number): number {
   const refused = refusal(target, buffer, size);
   if (refused !== null) return refused;
   const options = { base: buffer, policy: target.policy, ...(target.features === undefined ? {} : { features: target.features }) };
-  if (!validate(target.view(buffer, size), options).valid) return -Errno.EPERM;
+  if (!validate(copyOf(target, buffer, size), options).valid) return -Errno.EPERM;
   const span = roundUpPage(size);
-  if (span !== size && !validate(target.view(buffer, span), options).valid) return -Errno.EPERM;
+  if (span !== size && !validate(copyOf(target, buffer, span), options).valid) return -Errno.EPERM;
   target.protect(buffer, span, Protection.Read | Protection.Execute);
   return 0;
 }

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Protection, type Region } from './engine.js';
-import { computeLayout, loadingRegions, MIN_HEAP_SIZE, STACK_START } from './layout.js';
+import { computeLayout, loadingRegions, MIN_HEAP_SIZE, STACK_START, trapViewOverrides } from './layout.js';
 import { entryBlock } from './loader.js';
 import { ManifestError } from './manifest.js';
 import type { ProgramImage } from './program-image.js';
@@ -72,6 +72,20 @@ describe('computeLayout', () => {
     expect(at(layout.trapView, 0x4ffff)).toBe(R);
     expect(at(layout.regions, 0x60000)).toBe(RW);
     expect(at(layout.trapView, 0x70000)).toBe(RW);
+  });
+
+  it('records where the trap\'s view differs from the engine\'s protections: the text-rodata gap alone, else nowhere', () => {
+    const gapped = computeLayout(GAPPED, 32 * MiB, STANDARD);
+    const overrides = trapViewOverrides(gapped.regions, gapped.trapView);
+    expect(overrides.length).toBeGreaterThan(0);
+    // Page by page over the first 16 MiB and the top: the trap's protection is the override's where there is one, else the engine's.
+    for (let address = 0; address < 2 ** 32; address += address < 16 * MiB ? 0x1000 : 16 * MiB) {
+      const override = overrides.find((o) => address >= o.start && address < o.end);
+      expect({ address, protection: override?.protection ?? at(gapped.regions, address) }).toEqual({ address, protection: at(gapped.trapView, address) });
+      if (override !== undefined) expect(at(gapped.regions, address)).not.toBe(override.protection);
+    }
+    const driver = computeLayout(DRIVER_LIKE, 32 * MiB, STANDARD);
+    expect(trapViewOverrides(driver.regions, driver.trapView)).toEqual([]);
   });
 
   it('ends the heap at the user manifest page when Memory reaches it (4 GiB): heap_size 0xFEFBFF80', () => {

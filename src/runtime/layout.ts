@@ -127,6 +127,36 @@ export function computeLayout(image: ProgramImage, memory: number, channels: rea
 }
 
 /**
+ * Where the trap's view (`trapView`) differs from the engine's protections
+ * (`regions`): [start, end) ranges in address order with the trap's
+ * protection there. Everywhere else the trap reads the engine's own record
+ * (session.ts, TrapView).
+ */
+export function trapViewOverrides(
+  regions: readonly Region[],
+  trapView: readonly Region[],
+): Array<{ readonly start: number; readonly end: number; readonly protection: Protection }> {
+  const engine = new ProtectionMap();
+  for (const r of regions) engine.set(r.address, r.address + r.size, r.protection);
+  const trap = new ProtectionMap();
+  for (const r of trapView) trap.set(r.address, r.address + r.size, r.protection);
+  const bounds = new Set<number>([0, SANDBOX_SIZE]);
+  for (const r of [...regions, ...trapView]) bounds.add(r.address).add(r.address + r.size);
+  const points = [...bounds].filter((b) => b >= 0 && b <= SANDBOX_SIZE).sort((a, b) => a - b);
+  const overrides: Array<{ start: number; end: number; protection: Protection }> = [];
+  for (let i = 0; i + 1 < points.length; i++) {
+    const start = points[i]!;
+    const end = points[i + 1]!;
+    const protection = trap.at(start);
+    if (protection === engine.at(start)) continue;
+    const last = overrides[overrides.length - 1];
+    if (last !== undefined && last.end === start && last.protection === protection) last.end = end;
+    else overrides.push({ start, end, protection });
+  }
+  return overrides;
+}
+
+/**
  * The regions to create the engine session with: like `layout.regions`,
  * but writable, except the trampoline and text, which the engine fills
  * (trampoline) and the loader fills before the final protections.

@@ -36,12 +36,12 @@ export function entryBlock(): Uint8Array {
 export function loadProgram(session: EngineSession, bytes: Uint8Array, image: ProgramImage, layout: Layout): void {
   for (const segment of image.segments) {
     if (segment.filesz === 0) continue;
-    session.view(segment.vaddr, segment.filesz).set(bytes.subarray(segment.offset, segment.offset + segment.filesz));
+    session.writableView(segment.vaddr, segment.filesz).set(bytes.subarray(segment.offset, segment.offset + segment.filesz));
   }
-  session.view(image.staticTextEnd, image.textEnd - image.staticTextEnd).fill(HLT);
+  session.writableView(image.staticTextEnd, image.textEnd - image.staticTextEnd).fill(HLT);
   const manifest = layout.userManifest;
-  session.view(manifest.address, manifest.bytes.length).set(manifest.bytes);
-  session.view(SANDBOX_SIZE - ENTRY_BLOCK_SIZE, ENTRY_BLOCK_SIZE).set(entryBlock());
+  session.writableView(manifest.address, manifest.bytes.length).set(manifest.bytes);
+  session.writableView(SANDBOX_SIZE - ENTRY_BLOCK_SIZE, ENTRY_BLOCK_SIZE).set(entryBlock());
   for (const region of layout.regions) {
     if (region.protection === (Protection.Read | Protection.Write)) continue;
     if (region.address === TRAMPOLINE_START) {

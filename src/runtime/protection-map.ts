@@ -1,8 +1,8 @@
 /**
  * A protection for every byte of the 4 GiB sandbox, kept as a short sorted
- * list of ranges: the engines' record of what they applied, the layout's
- * page protections and the trap's view of memory (TrapRead, TrapWrite,
- * TrapJail and the memory etag ask it).
+ * list of ranges: the engines' record of what they applied (the one record
+ * of it, which the trap's view reads through EngineSession.protections)
+ * and the layout's page protections.
  *
  * Pipeline position: built by layout.ts, session.ts and
  * src/addon/addon-engine.ts; nothing here touches memory.
@@ -10,8 +10,8 @@
  * Choices a reader may question:
  * - Ranges, not a byte per page: at the 4 KiB granule TrapJail needs
  *   (spec/runtime.md "TrapJail and TrapUnjail"), a page array is 1 MiB
- *   that every session would allocate and zero (twice: engine and trap
- *   view), which was most of a short session's time. A session has a dozen
+ *   that every session would allocate and zero, which was most of a short
+ *   session's time. A session has a dozen
  *   ranges or so, a few more per jailed block, so a lookup is a binary
  *   search over a handful of numbers.
  * - Neighbouring ranges of one protection are merged as they are set, so
@@ -19,7 +19,19 @@
  */
 import { Protection, SANDBOX_SIZE, type Region } from './engine.js';
 
-export class ProtectionMap {
+/** What readers of a protection record may ask (an engine session's `protections`). */
+export interface PageProtections {
+  /** The protection of the byte at `address` (0 <= address < 4 GiB). */
+  at(address: number): Protection;
+  /** Whether every byte of [address, address + length) has a bit of `bits`; an empty range has, one outside the sandbox has not. */
+  every(address: number, length: number, bits: Protection): boolean;
+  /** The first address of [address, address + length) (inside the sandbox) whose protection has no bit of `bits`; -1 if none. */
+  firstLacking(address: number, length: number, bits: Protection): number;
+  /** The ranges that are not Protection.None, in address order, neighbours of one protection merged. */
+  ranges(): Region[];
+}
+
+export class ProtectionMap implements PageProtections {
   /** starts[i] is where range i begins; it ends where range i+1 begins (the last at 4 GiB). starts[0] is 0. */
   private readonly starts: number[] = [0];
   private readonly protections: Protection[] = [Protection.None];

@@ -32,10 +32,10 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { validate, type ValidationPolicy, type ValidationResult } from '../validator/validate.js';
 import { ChannelSet, ChannelMountError, ChannelIoError, ChannelDeadlineError, compareAliases, exactLimits, programOrder, type ChannelSpec } from './channels/index.js';
-import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Region, type Stop } from './engine.js';
+import { Protection, SANDBOX_SIZE, TRAMPOLINE_TRAP, type Engine, type EngineSession, type ReadonlyBytes, type Region, type Stop } from './engine.js';
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
 import { jailBlock, unjailBlock, type JailTarget } from './jail.js';
-import { computeLayout, loadingRegions, TRAMPOLINE_END, type Layout } from './layout.js';
+import { computeLayout, loadingRegions, TRAMPOLINE_END, trapViewOverrides, type Layout } from './layout.js';
 import { loadProgram } from './loader.js';
 import { checkNetwork, checkTimeout, ManifestError, readManifest, type Manifest } from './manifest.js';
 import { ProtectionMap } from './protection-map.js';
@@ -179,45 +179,96 @@ type FirstRun = { readonly entry: number } | { readonly resume: number };
 /**
  * The trap's view of memory (the original's memory map, layout.ts), down
  * to the 4 KiB granule of TrapJail: what a TrapRead may write and a
- * TrapWrite may read. Jail and Unjail change it with the engine's pages.
+ * TrapWrite may read.
+ *
+ * One protection record serves the engine and the trap: this view reads
+ * the engine session's own (EngineSession.protections), and keeps only
+ * where the original's map said otherwise than the protections it applied
+ * (layout.ts: R between the text and the rodata, where the program may
+ * write). TrapJail and TrapUnjail change protections through `protect`,
+ * which applies them in the engine and ends any such difference in their
+ * range, as the original's map then followed them. Before, the session
+ * kept a second copy of the protections beside the engine's, and the two
+ * were updated one after the other.
  */
-class PageMap implements GuestMemory {
-  private readonly map = new ProtectionMap();
+class TrapView implements GuestMemory {
+  /** Where the trap's view differs from the engine's protections, in address order, not overlapping. */
+  private overrides: Array<{ readonly start: number; readonly end: number; readonly protection: Protection }>;
 
+  /** `engineRegions`: the protections the engine applies; `trapRegions`: the original's map over them (layout.ts, or a snapshot's). */
   constructor(
     private readonly session: EngineSession,
-    view: readonly Region[],
+    engineRegions: readonly Region[],
+    trapRegions: readonly Region[],
   ) {
-    for (const r of view) this.set(r.address, r.size, r.protection);
+    this.overrides = trapViewOverrides(engineRegions, trapRegions);
   }
 
-  set(address: number, size: number, protection: Protection): void {
-    this.map.set(address, address + size, protection);
+  /** Applies `protection` in the engine; the trap's view follows it there. */
+  protect(address: number, size: number, protection: Protection): void {
+    this.session.protect(address, size, protection);
+    const end = address + size;
+    this.overrides = this.overrides.flatMap((o) => {
+      if (o.end <= address || o.start >= end) return [o];
+      const kept = [];
+      if (o.start < address) kept.push({ ...o, end: address });
+      if (o.end > end) kept.push({ ...o, start: end });
+      return kept;
+    });
   }
 
   isReadable(address: number, length: number): boolean {
-    return this.map.every(address, length, Protection.Read);
+    return this.every(address, length, Protection.Read);
   }
 
   isWritable(address: number, length: number): boolean {
-    return this.map.every(address, length, Protection.Write);
+    return this.every(address, length, Protection.Write);
   }
 
-  view(address: number, length: number): Uint8Array {
+  view(address: number, length: number): ReadonlyBytes {
     return this.session.view(address, length);
   }
 
-  /** The protections, in address order (for a snapshot). */
+  writableView(address: number, length: number): Uint8Array {
+    return this.session.writableView(address, length);
+  }
+
+  /** The trap's view as protections in address order (for a snapshot). */
   ranges(): Region[] {
-    return this.map.ranges();
+    return this.combined().ranges();
   }
 
   /** Views of the readable regions in address order (for the memory etag). */
-  *readableRegions(): Iterable<Uint8Array> {
-    for (const { start, end } of this.map.spans(Protection.Read)) {
+  *readableRegions(): Iterable<ReadonlyBytes> {
+    for (const { start, end } of this.combined().spans(Protection.Read)) {
       /* one view per 1 MiB at most, to keep each view small */
       for (let at = start; at < end; at += 0x100000) yield this.session.view(at, Math.min(0x100000, end - at));
     }
+  }
+
+  /** The engine's protections with this view's differences laid over them. */
+  private combined(): ProtectionMap {
+    const map = new ProtectionMap();
+    for (const r of this.session.protections.ranges()) map.set(r.address, r.address + r.size, r.protection);
+    for (const o of this.overrides) map.set(o.start, o.end, o.protection);
+    return map;
+  }
+
+  /** Whether every byte of [address, address + length) has a bit of `bits` (an empty range has, one outside the sandbox has not). */
+  private every(address: number, length: number, bits: Protection): boolean {
+    if (length <= 0) return true;
+    if (address < 0 || address + length > SANDBOX_SIZE) return false;
+    const engine = this.session.protections;
+    const end = address + length;
+    let at = address;
+    for (const o of this.overrides) {
+      if (o.end <= at) continue;
+      if (o.start >= end) break;
+      if (o.start > at && !engine.every(at, o.start - at, bits)) return false;
+      if ((o.protection & bits) === 0) return false;
+      at = Math.min(end, o.end);
+    }
+    return at >= end || engine.every(at, end - at, bits);
   }
 }
 
@@ -443,7 +494,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
   let channels: ChannelSet | undefined;
   let channelsOrdered = false;
   let session: EngineSession | undefined;
-  let memory: PageMap | undefined;
+  let memory: TrapView | undefined;
   let memoryEtag: EtagEntry | undefined;
   let cause: Error | undefined;
   const observer = options.observer ?? null;
@@ -475,22 +526,19 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
     for (const region of layout.regions) {
       observer?.log(Verbosity.Details, `region 0x${region.address.toString(16).padStart(8, '0')} +0x${region.size.toString(16)} protection ${region.protection}`);
     }
-    const enginePages = new ProtectionMap();
     if (warm === undefined) {
       loadProgram(session, bytes, image, layout);
-      memory = new PageMap(session, layout.trapView);
-      for (const r of layout.regions) enginePages.set(r.address, r.address + r.size, r.protection);
+      memory = new TrapView(session, layout.regions, layout.trapView);
     } else {
       restoreSnapshot(session, warm, options.engine);
-      memory = new PageMap(session, warm.trapPages);
-      for (const r of warm.enginePages) enginePages.set(r.address, r.address + r.size, r.protection);
+      memory = new TrapView(session, warm.enginePages, warm.trapPages);
     }
     if (!options.loadOnly) {
       const write = options.writeFastReport;
       const fastReports = options.reportMode === 2 && write !== undefined ? fastReporter(channels, write) : null;
       ran = true;
       const first: FirstRun = warm === undefined ? { entry: image.entry } : { resume: 0 };
-      const end = execute(session, memory, enginePages, channels, layout, first, plan.timeout, observer, fastReports, options.engine, plan.forkable === true);
+      const end = execute(session, memory, channels, layout, first, plan.timeout, observer, fastReports, options.engine, plan.forkable === true);
       if (end === FORKED) {
         daemonState = 1;
         snapshot = {
@@ -498,9 +546,9 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
           program: plan.program,
           layout,
           memoryEtag: progress.memoryEtag,
-          enginePages: enginePages.ranges(),
+          enginePages: session.protections.ranges(),
           trapPages: memory.ranges(),
-          data: captureMemory(session, enginePages.ranges()),
+          data: captureMemory(session, session.protections.ranges()),
           context: session.saveTrapContext(),
           channels: channelsAtFork(channels.channels),
           etags: [...(warm?.etags ?? []), ...channels.etags()],
@@ -617,8 +665,7 @@ function faultEnd(signal: number, pc: number, base: bigint): RunEnd {
 /** Runs the program until TrapExit (returns its code) or, when forkable, TrapFork (returns FORKED); throws RunEnd. */
 function execute(
   session: EngineSession,
-  memory: PageMap,
-  enginePages: ProtectionMap,
+  memory: TrapView,
   channels: ChannelSet,
   layout: Layout,
   first: FirstRun,
@@ -632,7 +679,7 @@ function execute(
   /* a channel that waits (a pipe to another session) waits no longer than the session may run */
   channels.setDeadline(deadline);
   const budget = (): number => Math.max(0, deadline - Date.now());
-  const hooks = sessionHooks(session, memory, enginePages, layout, engine, forkable);
+  const hooks = sessionHooks(session, memory, layout, engine, forkable);
   const context = { channels: channels.channels, memory, hooks };
   let stop: Stop;
   if ('entry' in first) {
@@ -682,15 +729,11 @@ function execute(
 }
 
 /** TrapJail / TrapUnjail (jail.ts) / TrapExit / TrapFork. */
-function sessionHooks(session: EngineSession, memory: PageMap, enginePages: ProtectionMap, layout: Layout, engine: Engine, forkable: boolean): TrapHooks {
+function sessionHooks(session: EngineSession, memory: TrapView, layout: Layout, engine: Engine, forkable: boolean): TrapHooks {
   const target: JailTarget = {
     range: layout.jailable,
     view: (address, length) => session.view(address, length),
-    protect(address, size, protection) {
-      session.protect(address, size, protection);
-      enginePages.set(address, address + size, protection);
-      memory.set(address, size, protection);
-    },
+    protect: (address, size, protection) => memory.protect(address, size, protection),
     policy: SESSION_POLICY,
     ...(engine.features === undefined ? {} : { features: engine.features }),
   };

@@ -117,7 +117,7 @@ export function restoreSnapshot(session: EngineSession, snapshot: SessionSnapsho
       session.mapImage(image, region.address, region.size, region.protection);
     }
   } else {
-    for (const run of snapshot.data) session.view(run.address, run.bytes.length).set(run.bytes);
+    for (const run of snapshot.data) session.writableView(run.address, run.bytes.length).set(run.bytes);
   }
   for (const region of snapshot.enginePages) {
     if (region.protection === (Protection.Read | Protection.Write)) continue;

@@ -55,6 +55,9 @@ class FakeMemory implements GuestMemory {
   view(address: number, length: number): Uint8Array {
     return new Uint8Array(this.bytes.buffer, address, length);
   }
+  writableView(address: number, length: number): Uint8Array {
+    return new Uint8Array(this.bytes.buffer, address, length);
+  }
 }
 
 /* NULL page, read-only page ("text"), 6 read/write pages, a hole, 7 read/write pages ("stack") */

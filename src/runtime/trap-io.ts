@@ -35,6 +35,7 @@
  */
 import { isSequentialRead, isSequentialWrite, type IoNumbers } from './channels/spec.js';
 import { Errno, SANDBOX_SIZE } from './definitions.js';
+import type { ReadonlyBytes } from './engine.js';
 
 /** Linux errno values returned to the guest (negated); one table for the whole runtime. */
 export { Errno } from './definitions.js';
@@ -45,8 +46,10 @@ export interface GuestMemory {
   isReadable(address: number, length: number): boolean;
   /** True when every byte of [address, address + length) may be written by the program. */
   isWritable(address: number, length: number): boolean;
-  /** A view aliasing sandbox memory (no copy); only called on checked ranges. */
-  view(address: number, length: number): Uint8Array;
+  /** A read-only view aliasing sandbox memory (no copy); only called on ranges checked readable. */
+  view(address: number, length: number): ReadonlyBytes;
+  /** A writable view aliasing sandbox memory; only called on ranges checked writable. */
+  writableView(address: number, length: number): Uint8Array;
 }
 
 /** What the trap needs of a channel (HostChannel implements it). */
@@ -61,7 +64,8 @@ export interface TrapChannel {
   /** Requests served so far. */
   readonly counters: Readonly<IoNumbers>;
   read(dest: Uint8Array, offset: number): number;
-  write(src: Uint8Array, offset: number): number;
+  /** Only reads `src`. */
+  write(src: ReadonlyBytes, offset: number): number;
 }
 
 
@@ -110,7 +114,7 @@ export function trapRead(
   if (size > left) size = left;
   if (size < 1) return -Errno.EDQUOT;
 
-  return channel.read(memory.view(buffer, size), offset);
+  return channel.read(memory.writableView(buffer, size), offset);
 }
 
 /** TrapWrite: writes sandbox memory to a channel. Returns bytes written or -errno. */
@@ -243,7 +247,7 @@ const uint32 = (word: bigint): number => Number(BigInt.asUintN(32, word));
 const int64 = (word: bigint): number => Number(BigInt.asIntN(64, word));
 const pointer = (word: bigint): number => Number(BigInt.asUintN(64, word));
 
-function u32(b: Uint8Array, at: number): number {
+function u32(b: ReadonlyBytes, at: number): number {
   return ((b[at] as number) | ((b[at + 1] as number) << 8) | ((b[at + 2] as number) << 16) | ((b[at + 3] as number) << 24)) >>> 0;
 }
 

@@ -20,17 +20,23 @@
 
 namespace {
 
+/* Per Node environment (the main thread, each worker): the idle engines its sessions reuse. */
+struct AddonData {
+  std::shared_ptr<zvm_uc::InstancePool> pool = std::make_shared<zvm_uc::InstancePool>();
+};
+
 struct UnicornTraits {
   using Runner = zvm_uc::Emulator;
   static constexpr int kStopTrap = zvm_uc::kStopTrap;
   static constexpr int kStopFault = zvm_uc::kStopFault;
 
-  /* Runs the repairs' check (once per process), maps the guest memory and opens an emulator on it. */
+  /* Runs the repairs' check (once per process), maps the guest memory and
+   * opens an emulator on it, with an engine of this environment's pool. */
   static std::unique_ptr<Runner> Open(Napi::Env env) {
     zvm_uc::CheckQemuHooks();
     auto memory = std::make_shared<zvm_uc::HostMemory>();
     if (memory->data() == nullptr) throw Napi::Error::New(env, "unicorn engine: " + memory->error());
-    auto emulator = std::make_unique<Runner>(std::move(memory));
+    auto emulator = std::make_unique<Runner>(std::move(memory), env.GetInstanceData<AddonData>()->pool);
     const std::string error = emulator->Open();
     if (!error.empty()) {
       emulator->Dispose(true);
@@ -63,6 +69,7 @@ Napi::Value Repairs(const Napi::CallbackInfo &info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonData());
   exports.Set("Session", Session::Define(env));
   exports.Set("STOP_TRAP", Napi::Number::New(env, zvm_uc::kStopTrap));
   exports.Set("STOP_FAULT", Napi::Number::New(env, zvm_uc::kStopFault));

@@ -55,6 +55,35 @@
  *   MXCSR             0x1F80 at start; the program's own across a trap
  * The resume address is sandboxed as ZeroVM did: the low 32 bits of the
  * return address, rounded down to a 32-byte bundle.
+ *
+ * Reuse. A libunicorn engine (Instance) serves one session after another
+ * on its thread: a session takes one from its Node environment's pool, and
+ * dispose() resets it (drops the translated blocks of every executable
+ * page, unmaps every page the session mapped, flushes the TLB, restores
+ * the CPU state saved right after the drop to CPL 3, leaves the watchdog)
+ * and gives it back; one that cannot be reset is closed. Guest memory is
+ * the session's own (a fresh 4 GiB reservation each time), so nothing of
+ * one session's data reaches the next. Why, measured with hello.nexe
+ * through Program.runSync (2 000 sessions after 300; this 2-core machine,
+ * shared, load about 14):
+ *   engine per session (uc_open, hooks, CPL 3; uc_close on dispose):
+ *     5.2-7.0 ms a session, RSS 1.2 GB after 2 300 sessions, growing by
+ *     0.5 MB a session: glibc's malloc raises its mmap threshold after the
+ *     first large free, so libunicorn's large per-engine allocations come
+ *     from the heap, whose holes never go back (a fixed threshold,
+ *     GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072, makes it flat;
+ *     uc_open/uc_close alone, in C, loses 2-3 KB);
+ *   reused engine: 3.8-4.0 ms a session, RSS flat at 92 MB.
+ *   Before either (engine per session, and the runner freed only when V8
+ *   collected its wrapper, which a loop of synchronous sessions never lets
+ *   it do): 3.1 GB after 2 000 sessions, 1.5 MB a session.
+ * Translated blocks an engine drops still take space in its translation
+ * buffer until it is full (1 GiB); InstancePool closes an engine after
+ * kSessionsPerInstance sessions so that space is returned. Unmapping
+ * drops TLB entries page by page (6 ms for hello's 64 MiB), which repair 3
+ * of qemu_hooks.h defers to one flush. ZEROVM_UNICORN_FRESH_ENGINE=1 opens
+ * an engine per session again, to measure the difference. The soak test
+ * (test/soak.test.ts) holds the result.
  */
 #include "emulator.h"
 
@@ -127,7 +156,11 @@ int SignalForVector(uint32_t vector) {
 /* Unicorn's callbacks, with access to the session's private state. */
 struct EmulatorHooks {
   static void Trap(uc_engine *uc, uint64_t, uint32_t, void *user) {
-    auto *self = static_cast<Emulator *>(user);
+    Emulator *self = static_cast<Instance *>(user)->session;
+    if (self == nullptr) {
+      uc_emu_stop(uc);
+      return;
+    }
     int regs[] = {UC_X86_REG_RSP, UC_X86_REG_RDI};
     uint64_t rsp = 0, rdi = 0;
     void *values[] = {&rsp, &rdi};
@@ -145,10 +178,10 @@ struct EmulatorHooks {
   }
 
   static void Interrupt(uc_engine *uc, uint32_t vector, void *user) {
-    auto *self = static_cast<Emulator *>(user);
+    Emulator *self = static_cast<Instance *>(user)->session;
     uint64_t rip = 0;
     uc_reg_read(uc, UC_X86_REG_RIP, &rip);
-    self->RecordFault(SignalForVector(vector), rip);
+    if (self != nullptr) self->RecordFault(SignalForVector(vector), rip);
     uc_emu_stop(uc);
   }
 };
@@ -173,76 +206,67 @@ void HostMemory::Release() {
   data_ = nullptr;
 }
 
-/* --- Emulator -------------------------------------------------------------- */
+/* --- Instance ------------------------------------------------------------- */
 
-Emulator::Emulator(std::shared_ptr<HostMemory> memory)
-    : memory_(std::move(memory)), pages_(kSandboxSize / kPageSize, 0), hook_pages_(kSandboxSize / kHookPageSize, 0) {
-  guest_.base = kBase;
-  guest_.pages = hook_pages_.data();
+Instance::Instance() : pages(kSandboxSize / kPageSize, 0), hook_pages(kSandboxSize / kHookPageSize, 0) {
+  guest.base = kBase;
+  guest.pages = hook_pages.data();
 }
 
-void Emulator::SummarizeHookPages(uint64_t first, uint64_t end) {
-  constexpr uint64_t kPerHookPage = kHookPageSize / kPageSize;
-  for (uint64_t hook = first / kPerHookPage; hook * kPerHookPage < end; hook++) {
-    uint8_t any = 0;
-    for (uint64_t page = hook * kPerHookPage; page < (hook + 1) * kPerHookPage; page++) any |= pages_[page];
-    hook_pages_[hook] = any;
-  }
+Instance::~Instance() {
+  if (watch != nullptr && watchdog != nullptr) watchdog->Remove(watch.get());
+  if (initial_ != nullptr) uc_context_free(initial_);
+  if (uc != nullptr) uc_close(uc);
 }
 
-Emulator::~Emulator() { Dispose(false); }
+std::unique_ptr<Instance> Instance::Open(std::string *error) {
+  std::unique_ptr<Instance> instance(new Instance());
+  *error = instance->Prepare();
+  if (!error->empty()) return nullptr;
+  return instance;
+}
 
-std::string Emulator::Open() {
-  uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc_);
+std::string Instance::Prepare() {
+  uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
   if (err != UC_ERR_OK) {
-    uc_ = nullptr;
+    uc = nullptr;
     return UcError("uc_open", err);
   }
   uc_hook hook;
-  err = uc_hook_add(uc_, &hook, UC_HOOK_CODE, reinterpret_cast<void *>(&EmulatorHooks::Trap), this,
+  err = uc_hook_add(uc, &hook, UC_HOOK_CODE, reinterpret_cast<void *>(&EmulatorHooks::Trap), this,
                     kBase + kTrampolineStart, kBase + kTrampolineStart);
   if (err != UC_ERR_OK) return UcError("uc_hook_add (trap)", err);
-  err = uc_hook_add(uc_, &hook, UC_HOOK_INTR, reinterpret_cast<void *>(&EmulatorHooks::Interrupt), this, 1, 0);
+  err = uc_hook_add(uc, &hook, UC_HOOK_INTR, reinterpret_cast<void *>(&EmulatorHooks::Interrupt), this, 1, 0);
   if (err != UC_ERR_OK) return UcError("uc_hook_add (exceptions)", err);
   /* As Linux runs user programs: CR0.NE (an unmasked x87 exception is #MF
    * at the next x87 instruction), CR4.OSFXSR (fxsave/fxrstor include the SSE
    * state) and CR4.OSXMMEXCPT (unmasked SIMD exceptions are #XM, not #UD;
    * QEMU 5.0 raises neither, spec/runtime.md, Engines). */
   uint64_t cr0 = 0, cr4 = 0;
-  err = uc_reg_read(uc_, UC_X86_REG_CR0, &cr0);
+  err = uc_reg_read(uc, UC_X86_REG_CR0, &cr0);
   if (err == UC_ERR_OK) {
     cr0 |= kCr0Ne;
-    err = uc_reg_write(uc_, UC_X86_REG_CR0, &cr0);
+    err = uc_reg_write(uc, UC_X86_REG_CR0, &cr0);
   }
-  if (err == UC_ERR_OK) err = uc_reg_read(uc_, UC_X86_REG_CR4, &cr4);
+  if (err == UC_ERR_OK) err = uc_reg_read(uc, UC_X86_REG_CR4, &cr4);
   if (err == UC_ERR_OK) {
     cr4 |= kCr4OsFxsr | kCr4OsXmmExcpt;
-    err = uc_reg_write(uc_, UC_X86_REG_CR4, &cr4);
+    err = uc_reg_write(uc, UC_X86_REG_CR4, &cr4);
   }
   if (err != UC_ERR_OK) return UcError("CR0/CR4", err);
   std::string error = EnterUserMode();
   if (!error.empty()) return error;
-  watchdog_ = Watchdog::Instance(&error);
-  if (watchdog_ == nullptr) return error;
-  watch_ = std::make_unique<WatchdogEntry>(uc_);
+  /* The whole CPU state at CPL 3, before any program ran: what Reset restores. */
+  err = uc_context_alloc(uc, &initial_);
+  if (err == UC_ERR_OK) err = uc_context_save(uc, initial_);
+  if (err != UC_ERR_OK) return UcError("uc_context_save", err);
+  watchdog = Watchdog::Instance(&error);
+  if (watchdog == nullptr) return error;
+  watch = std::make_unique<WatchdogEntry>(uc);
   return "";
 }
 
-void Emulator::Dispose(bool release_memory) {
-  if (watch_ != nullptr && watchdog_ != nullptr) watchdog_->Remove(watch_.get());
-  watch_.reset();
-  if (uc_ != nullptr) {
-    uc_close(uc_);
-    uc_ = nullptr;
-  }
-  armed_ = false;
-  /* Without release_memory the memory goes with its last owner (an
-   * ArrayBuffer that still aliases it may be one). */
-  if (release_memory) memory_->Release();
-  state_ = State::kDisposed;
-}
-
-std::string Emulator::EnterUserMode() {
+std::string Instance::EnterUserMode() {
   /* The system page: iretq at +0, where it returns to (+0x10), the GDT
    * (null, kernel code and data, user data 0x1b, user code 0x23), the
    * iretq frame at the top. Guest address 0x1000 is far below the sandbox. */
@@ -261,14 +285,14 @@ std::string Emulator::EnterUserMode() {
   uc_x86_mmr gdtr = {0, kSystem + kGdt, sizeof gdt - 1, 0};
   const uint64_t rsp = kSystem + kFrame;
   uint64_t cs = 0, ss = 0, rip = 0;
-  uc_err err = uc_mem_map_ptr(uc_, kSystem, kSize, UC_PROT_ALL, page);
-  if (err == UC_ERR_OK) err = uc_reg_write(uc_, UC_X86_REG_GDTR, &gdtr);
-  if (err == UC_ERR_OK) err = uc_reg_write(uc_, UC_X86_REG_RSP, &rsp);
-  if (err == UC_ERR_OK) err = uc_emu_start(uc_, kSystem, kTarget, 0, 0);
-  if (err == UC_ERR_OK) err = uc_reg_read(uc_, UC_X86_REG_CS, &cs);
-  if (err == UC_ERR_OK) err = uc_reg_read(uc_, UC_X86_REG_SS, &ss);
-  if (err == UC_ERR_OK) err = uc_reg_read(uc_, UC_X86_REG_RIP, &rip);
-  const uc_err unmapped = uc_mem_unmap(uc_, kSystem, kSize);
+  uc_err err = uc_mem_map_ptr(uc, kSystem, kSize, UC_PROT_ALL, page);
+  if (err == UC_ERR_OK) err = uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr);
+  if (err == UC_ERR_OK) err = uc_reg_write(uc, UC_X86_REG_RSP, &rsp);
+  if (err == UC_ERR_OK) err = uc_emu_start(uc, kSystem, kTarget, 0, 0);
+  if (err == UC_ERR_OK) err = uc_reg_read(uc, UC_X86_REG_CS, &cs);
+  if (err == UC_ERR_OK) err = uc_reg_read(uc, UC_X86_REG_SS, &ss);
+  if (err == UC_ERR_OK) err = uc_reg_read(uc, UC_X86_REG_RIP, &rip);
+  const uc_err unmapped = uc_mem_unmap(uc, kSystem, kSize);
   munmap(page, kSize);
   if (err != UC_ERR_OK) return UcError("entering CPL 3", err);
   if (unmapped != UC_ERR_OK) return UcError("entering CPL 3 (unmap)", unmapped);
@@ -276,10 +300,129 @@ std::string Emulator::EnterUserMode() {
   return "";
 }
 
+void Instance::SummarizeHookPages(uint64_t first, uint64_t end) {
+  constexpr uint64_t kPerHookPage = kHookPageSize / kPageSize;
+  for (uint64_t hook = first / kPerHookPage; hook * kPerHookPage < end; hook++) {
+    uint8_t any = 0;
+    for (uint64_t page = hook * kPerHookPage; page < (hook + 1) * kPerHookPage; page++) any |= pages[page];
+    hook_pages[hook] = any;
+  }
+}
+
+std::string Instance::UnmapPages(uint64_t first, uint64_t end, bool *had_exec, bool *had_write) {
+  for (uint64_t page = first; page < end;) {
+    if (pages[page] == 0) {
+      page++;
+      continue;
+    }
+    /* A run of mapped pages: unmap it (it may span several mappings). */
+    uint64_t last = page;
+    while (last < end && pages[last] != 0) {
+      if ((pages[last] & kProtExec) != 0) *had_exec = true;
+      if ((pages[last] & kProtWrite) != 0) *had_write = true;
+      last++;
+    }
+    const uc_err err = uc_mem_unmap(uc, kBase + page * kPageSize, (last - page) * kPageSize);
+    if (err != UC_ERR_OK) return UcError("uc_mem_unmap", err);
+    for (uint64_t p = page; p < last; p++) pages[p] = 0;
+    page = last;
+  }
+  return "";
+}
+
+std::string Instance::Reset() {
+  session = nullptr;
+  if (watch != nullptr && watchdog != nullptr) watchdog->Remove(watch.get());
+  if (watch != nullptr) {
+    watch->running.store(false);
+    watch->fired.store(false);
+  }
+  BatchedUnmap batch(guest);
+  for (const auto &run : touched) {
+    /* Translated blocks are found by guest address, and the next session
+     * maps other code there: drop those of every executable page while it
+     * is still mapped (Unicorn finds them through the mapping), then unmap.
+     * Not UC_CTL_TB_FLUSH: in 2.0.1 it clears the whole 1 GiB translation
+     * buffer, 50 ms a call (3.6 s the first time). */
+    for (uint64_t page = run.first; page < run.second;) {
+      if ((pages[page] & kProtExec) == 0) {
+        page++;
+        continue;
+      }
+      uint64_t last = page;
+      while (last < run.second && (pages[last] & kProtExec) != 0) last++;
+      const uc_err err = uc_ctl_remove_cache(uc, kBase + page * kPageSize, kBase + last * kPageSize);
+      if (err != UC_ERR_OK) return UcError("uc_ctl_remove_cache", err);
+      page = last;
+    }
+    bool had_exec = false, had_write = false;
+    std::string error = UnmapPages(run.first, run.second, &had_exec, &had_write);
+    if (!error.empty()) return error;
+    SummarizeHookPages(run.first, run.second);
+  }
+  touched.clear();
+  /* Unmapping dropped the TLB entries of its pages; this also drops any the
+   * fast-store repair marked dirty elsewhere. */
+  FlushTlb(guest);
+  const uc_err err = uc_context_restore(uc, initial_);
+  if (err != UC_ERR_OK) return UcError("uc_context_restore", err);
+  return "";
+}
+
+/* --- InstancePool ------------------------------------------------------------ */
+
+InstancePool::InstancePool() {
+  const char *fresh = getenv("ZEROVM_UNICORN_FRESH_ENGINE");
+  reuse_ = fresh == nullptr || strcmp(fresh, "1") != 0;
+}
+
+std::unique_ptr<Instance> InstancePool::Take(std::string *error) {
+  if (!idle_.empty()) {
+    std::unique_ptr<Instance> instance = std::move(idle_.back());
+    idle_.pop_back();
+    return instance;
+  }
+  return Instance::Open(error);
+}
+
+void InstancePool::Give(std::unique_ptr<Instance> instance) {
+  if (!reuse_ || idle_.size() >= kMaxIdle || ++instance->sessions >= kSessionsPerInstance) return;  // closed here
+  idle_.push_back(std::move(instance));
+}
+
+/* --- Emulator -------------------------------------------------------------- */
+
+Emulator::Emulator(std::shared_ptr<HostMemory> memory, std::shared_ptr<InstancePool> pool)
+    : memory_(std::move(memory)), pool_(std::move(pool)) {}
+
+Emulator::~Emulator() { Dispose(false); }
+
+std::string Emulator::Open() {
+  std::string error;
+  instance_ = pool_->Take(&error);
+  if (instance_ == nullptr) return error;
+  instance_->session = this;
+  return "";
+}
+
+void Emulator::Dispose(bool release_memory) {
+  if (instance_ != nullptr) {
+    /* An instance that cannot be reset is closed, never handed on. */
+    if (instance_->Reset().empty()) pool_->Give(std::move(instance_));
+    instance_.reset();
+  }
+  armed_ = false;
+  /* Without release_memory the memory goes with its last owner (an
+   * ArrayBuffer that still aliases it may be one). */
+  if (release_memory) memory_->Release();
+  state_ = State::kDisposed;
+}
+
 bool Emulator::Readable(uint64_t offset, uint64_t length) const {
   if (offset >= kSandboxSize || kSandboxSize - offset < length) return false;
   const int need = kProtRead | kProtExec;
-  return (pages_[offset / kPageSize] & need) != 0 && (pages_[(offset + length - 1) / kPageSize] & need) != 0;
+  const std::vector<uint8_t> &pages = instance_->pages;
+  return (pages[offset / kPageSize] & need) != 0 && (pages[(offset + length - 1) / kPageSize] & need) != 0;
 }
 
 void Emulator::RecordFault(int signal, uint64_t guest_pc) {
@@ -309,39 +452,34 @@ std::string Emulator::Protect(uint64_t address, uint64_t size, int protection) {
 
   if (mprotect(host() + address, size, HostProtection(protection)) != 0) return Errno("mprotect");
 
+  Instance &instance = *instance_;
   const uint64_t first = address / kPageSize, end = (address + size) / kPageSize;
   bool exec_changed = false, write_lost = false;
-  for (uint64_t page = first; page < end;) {
-    const int old = pages_[page];
+  for (uint64_t page = first; page < end; page++) {
+    const int old = instance.pages[page];
     if (((old ^ protection) & kProtExec) != 0) exec_changed = true;
     if ((old & kProtWrite) != 0 && (protection & kProtWrite) == 0) write_lost = true;
-    if (old == 0) {
-      page++;
-      continue;
-    }
-    /* A run of mapped pages: unmap it (it may span several mappings). */
-    uint64_t last = page;
-    while (last < end && pages_[last] != 0) {
-      if (((pages_[last] ^ protection) & kProtExec) != 0) exec_changed = true;
-      if ((pages_[last] & kProtWrite) != 0 && (protection & kProtWrite) == 0) write_lost = true;
-      last++;
-    }
-    const uc_err err = uc_mem_unmap(uc_, kBase + page * kPageSize, (last - page) * kPageSize);
-    if (err != UC_ERR_OK) return UcError("uc_mem_unmap", err);
-    for (uint64_t p = page; p < last; p++) pages_[p] = 0;
-    page = last;
+  }
+  bool had_exec = false, had_write = false;
+  {
+    BatchedUnmap batch(instance.guest);
+    std::string error = instance.UnmapPages(first, end, &had_exec, &had_write);
+    if (!error.empty()) return error;
   }
   if (protection != 0) {
-    const uc_err err = uc_mem_map_ptr(uc_, kBase + address, size, UcPerms(protection), host() + address);
+    const uc_err err = uc_mem_map_ptr(instance.uc, kBase + address, size, UcPerms(protection), host() + address);
     if (err != UC_ERR_OK) return UcError("uc_mem_map_ptr", err);
+    /* Merged with the last run when adjacent: a session's protections mostly come in address order. */
+    if (!instance.touched.empty() && instance.touched.back().second == first) instance.touched.back().second = end;
+    else instance.touched.emplace_back(first, end);
   }
-  for (uint64_t page = first; page < end; page++) pages_[page] = static_cast<uint8_t>(protection);
-  SummarizeHookPages(first, end);
+  for (uint64_t page = first; page < end; page++) instance.pages[page] = static_cast<uint8_t>(protection);
+  instance.SummarizeHookPages(first, end);
   if (exec_changed) {
-    const uc_err err = uc_ctl_remove_cache(uc_, kBase + address, kBase + address + size);
+    const uc_err err = uc_ctl_remove_cache(instance.uc, kBase + address, kBase + address + size);
     if (err != UC_ERR_OK) return UcError("uc_ctl_remove_cache", err);
   }
-  if (write_lost) FlushTlb(guest_);
+  if (write_lost) FlushTlb(instance.guest);
   return "";
 }
 
@@ -388,7 +526,7 @@ std::string Emulator::LoadRegisters(uint64_t pc, bool at_start) {
   for (int i = 0; i < 16; i++) set(UC_X86_REG_XMM0 + i, kZero);
   set(UC_X86_REG_RFLAGS, &flags);
   set(UC_X86_REG_RIP, &rip);
-  const uc_err err = uc_reg_write_batch(uc_, regs, values, count);
+  const uc_err err = uc_reg_write_batch(instance_->uc, regs, values, count);
   if (err != UC_ERR_OK) return UcError("uc_reg_write_batch", err);
   return "";
 }
@@ -426,7 +564,7 @@ std::string Emulator::SaveTrapContext(uint64_t *out) const {
   uint64_t values[6] = {};
   void *ptrs[6];
   for (int i = 0; i < 6; i++) ptrs[i] = &values[i];
-  const uc_err err = uc_reg_read_batch(uc_, regs, ptrs, 6);
+  const uc_err err = uc_reg_read_batch(instance_->uc, regs, ptrs, 6);
   if (err != UC_ERR_OK) return UcError("uc_reg_read_batch", err);
   out[zvm::kCtxBase] = kBase;
   out[zvm::kCtxRbx] = values[0];
@@ -453,7 +591,7 @@ std::string Emulator::LoadTrapContext(const uint64_t *in) {
   int regs[] = {UC_X86_REG_RBX, UC_X86_REG_RBP, UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_MXCSR};
   void *ptrs[6];
   for (int i = 0; i < 6; i++) ptrs[i] = &values[i];
-  const uc_err err = uc_reg_write_batch(uc_, regs, ptrs, 6);
+  const uc_err err = uc_reg_write_batch(instance_->uc, regs, ptrs, 6);
   if (err != UC_ERR_OK) return UcError("uc_reg_write_batch", err);
   trap_rsp_ = zvm::RebaseStackWord(in[zvm::kCtxRsp], kBase);
   trap_ret_ = in[zvm::kCtxRet];
@@ -467,11 +605,11 @@ bool Emulator::Arm(double budget_ms, std::string *error) {
   const int64_t deadline = now + (budget_ns > 0 ? budget_ns : 1);
   /* Still armed for (about) this deadline and not yet expired: it will fire. */
   if (armed_ && armed_deadline_ns_ > now && std::llabs(deadline - armed_deadline_ns_) <= kSameDeadlineNs) return true;
-  if (watchdog_ == nullptr || watch_ == nullptr) {
+  if (instance_->watchdog == nullptr || instance_->watch == nullptr) {
     *error = "internal error: no watchdog";
     return false;
   }
-  watchdog_->Arm(watch_.get(), deadline);
+  instance_->watchdog->Arm(instance_->watch.get(), deadline);
   armed_ = true;
   armed_deadline_ns_ = deadline;
   return true;
@@ -484,18 +622,19 @@ int Emulator::Run(uint64_t pc, double budget_ms, std::string *error) {
     return kStopTimeout;
   }
   stop_kind_ = 0;
-  watch_->fired.store(false);
+  WatchdogEntry *watch = instance_->watch.get();
+  watch->fired.store(false);
   /* Running before the deadline is checked: a watchdog that sees the
    * deadline pass also sees this run (both are sequentially consistent). */
-  watch_->running.store(true);
+  watch->running.store(true);
   if (!Arm(budget_ms, error)) {
-    watch_->running.store(false);
+    watch->running.store(false);
     return 0;
   }
-  SetRunning(&guest_);
-  const uc_err err = uc_emu_start(uc_, kBase + pc, 0, 0, 0);
+  SetRunning(&instance_->guest);
+  const uc_err err = uc_emu_start(instance_->uc, kBase + pc, 0, 0, 0);
   SetRunning(nullptr);
-  watch_->running.store(false);
+  watch->running.store(false);
   const int kind = Classify(err, error);
   state_ = kind == kStopTrap ? State::kInTrap : State::kStopped;
   return kind;
@@ -504,7 +643,7 @@ int Emulator::Run(uint64_t pc, double budget_ms, std::string *error) {
 int Emulator::Classify(uc_err err, std::string *error) {
   if (stop_kind_ != 0) return stop_kind_;
   uint64_t rip = 0;
-  uc_reg_read(uc_, UC_X86_REG_RIP, &rip);
+  uc_reg_read(instance_->uc, UC_X86_REG_RIP, &rip);
   switch (err) {
     case UC_ERR_OK:
       break;
@@ -531,7 +670,7 @@ int Emulator::Classify(uc_err err, std::string *error) {
       *error = UcError("the emulator stopped", err);
       return 0;
   }
-  if (watch_->fired.load()) return kStopTimeout;
+  if (instance_->watch->fired.load()) return kStopTimeout;
   /* Stopped for no reason a program can give at CPL 3 (the only other
    * normal end is reaching uc_emu_start's `until`, guest address 0, outside
    * the sandbox): a fault where it stands. */

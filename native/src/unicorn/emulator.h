@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../sandbox_rules.h"
@@ -61,14 +62,99 @@ class HostMemory {
   std::string error_;
 };
 
+class Emulator;
+
+/*
+ * A libunicorn engine made ready for sessions (CPL 3, the trap and
+ * exception hooks, a watchdog entry, the CPU state saved right after), used
+ * by one session at a time and reset for the next (emulator.cc, "Reuse").
+ * It also keeps the page record the hooks and the interposers read, so a
+ * session allocates none of it.
+ */
+class Instance {
+ public:
+  /* Null with `error` set on failure. */
+  static std::unique_ptr<Instance> Open(std::string *error);
+  ~Instance();
+  Instance(const Instance &) = delete;
+  Instance &operator=(const Instance &) = delete;
+
+  /* Unmaps every page a session mapped, drops every translated block and
+   * TLB entry, restores the CPU state saved on open and leaves the
+   * watchdog's list. Returns an error message (empty: ready for the next
+   * session; else the instance must be closed). */
+  std::string Reset();
+
+  uc_engine *uc = nullptr;
+  /* Sessions it has served (InstancePool retires it after kSessionsPerInstance). */
+  unsigned sessions = 0;
+  /* The session the hooks report to (null between sessions). */
+  Emulator *session = nullptr;
+  std::unique_ptr<WatchdogEntry> watch;
+  Watchdog *watchdog = nullptr;
+  /* Protection of each 4 KiB page, as last set (what the emulator maps). */
+  std::vector<uint8_t> pages;
+  /*
+   * What the interposers of qemu_hooks.h read: per 64 KiB page, the union of
+   * its 4 KiB pages' protections. The union never predicts a fault that
+   * does not happen (an access to a page of a TrapJail block inside a
+   * 64 KiB page is then reported at its translated block's start) and
+   * keeps the fast-store repair to pages with no executable part.
+   */
+  std::vector<uint8_t> hook_pages;
+  static constexpr uint64_t kHookPageSize = 64 * 1024;
+  GuestAccess guest;
+  /* The 4 KiB page runs [first, end) ever made accessible since the last
+   * reset: where Reset looks for mappings to drop. */
+  std::vector<std::pair<uint64_t, uint64_t>> touched;
+
+  void SummarizeHookPages(uint64_t first, uint64_t end);
+  /* Unmaps the mapped pages of [first, end) from the emulator and records
+   * them inaccessible; says whether any was executable or writable. */
+  std::string UnmapPages(uint64_t first, uint64_t end, bool *had_exec, bool *had_write);
+
+ private:
+  Instance();
+  std::string Prepare();
+  std::string EnterUserMode();
+  uc_context *initial_ = nullptr;
+};
+
+/*
+ * Idle instances of one Node environment (one thread: the main thread or a
+ * worker). A session takes one, or opens one when none is idle, and gives
+ * it back on dispose; at most kMaxIdle are kept. Shared by the environment
+ * and every live session, so it lives as long as the last of them.
+ */
+class InstancePool {
+ public:
+  InstancePool();
+  std::unique_ptr<Instance> Take(std::string *error);
+  void Give(std::unique_ptr<Instance> instance);
+  /* ZEROVM_UNICORN_FRESH_ENGINE=1: open and close an engine per session
+   * instead (only to measure what reuse saves; emulator.cc, "Reuse"). */
+  bool reuse() const { return reuse_; }
+
+ private:
+  static constexpr size_t kMaxIdle = 2;
+  /* libunicorn 2.0.1 reclaims its translation buffer only when it is full
+   * (1 GiB) or flushed (UC_CTL_TB_FLUSH clears all of it: 3.6 s and 1 GiB
+   * of RSS the first time, 50 ms after); the blocks a session leaves,
+   * invalidated, still take their place (about 2.5 KiB for hello). So an
+   * instance is closed after this many sessions, which frees the buffer. */
+  static constexpr unsigned kSessionsPerInstance = 1000;
+  std::vector<std::unique_ptr<Instance>> idle_;
+  bool reuse_ = true;
+};
+
 class Emulator {
  public:
-  explicit Emulator(std::shared_ptr<HostMemory> memory);
+  Emulator(std::shared_ptr<HostMemory> memory, std::shared_ptr<InstancePool> pool);
   ~Emulator();
   Emulator(const Emulator &) = delete;
   Emulator &operator=(const Emulator &) = delete;
 
-  /* Opens the engine; returns an error message (empty: done). */
+  /* Takes an engine from the pool (or opens one); returns an error message (empty: done). */
   std::string Open();
   const std::shared_ptr<HostMemory> &memory() const { return memory_; }
   uint8_t *host() const { return memory_->data(); }
@@ -81,8 +167,9 @@ class Emulator {
   /* Warm starts, as the native engine's (sandbox.h): the trap context. */
   std::string SaveTrapContext(uint64_t *out) const;
   std::string LoadTrapContext(const uint64_t *in);
-  /* Closes the engine; with release_memory, unmaps guest memory now (the
-   * caller has detached every alias of it). Idempotent. */
+  /* Resets the engine and gives it back to the pool (or closes it); with
+   * release_memory, unmaps guest memory now (the caller has detached every
+   * alias of it). Idempotent. */
   void Dispose(bool release_memory);
 
   /* After a trap: %edi and the (bundle-aligned, 32-bit) return address. */
@@ -96,7 +183,6 @@ class Emulator {
   enum class State { kReady, kInTrap, kStopped, kDisposed };
   friend struct EmulatorHooks;
 
-  std::string EnterUserMode();
   int Run(uint64_t pc, double budget_ms, std::string *error);
   std::string LoadRegisters(uint64_t pc, bool at_start);
   int Classify(uc_err err, std::string *error);
@@ -107,22 +193,8 @@ class Emulator {
   uint32_t ReturnAddress() const { return static_cast<uint32_t>(trap_ret_) & ~uint32_t{31}; }
 
   std::shared_ptr<HostMemory> memory_;
-  uc_engine *uc_ = nullptr;
-  std::unique_ptr<WatchdogEntry> watch_;
-  Watchdog *watchdog_ = nullptr;
-  /* Protection of each 4 KiB page, as last set (what the emulator maps). */
-  std::vector<uint8_t> pages_;
-  /*
-   * What the interposers of qemu_hooks.h read: per 64 KiB page, the union of
-   * its 4 KiB pages' protections. The union never predicts a fault that
-   * does not happen (an access to a page of a TrapJail block inside a
-   * 64 KiB page is then reported at its translated block's start) and
-   * keeps the fast-store repair to pages with no executable part.
-   */
-  std::vector<uint8_t> hook_pages_;
-  static constexpr uint64_t kHookPageSize = 64 * 1024;
-  void SummarizeHookPages(uint64_t first, uint64_t end);
-  GuestAccess guest_;
+  std::shared_ptr<InstancePool> pool_;
+  std::unique_ptr<Instance> instance_;
   State state_ = State::kReady;
   bool trampoline_written_ = false;
   bool armed_ = false;

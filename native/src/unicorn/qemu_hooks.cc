@@ -56,6 +56,7 @@ struct MemTxAttrs {
 using TlbSetPageFn = void (*)(void *, uint64_t, uint64_t, MemTxAttrs, int, int, uint64_t);
 using TlbSetDirtyFn = void (*)(void *, uint64_t);
 using TlbFlushFn = void (*)(void *);
+using TlbFlushPageFn = void (*)(void *, uint64_t);
 using RestoreStateFn = bool (*)(void *, uintptr_t, bool);
 using LoopExitFn = void (*)(void *);
 using HelperLoadFn = uint64_t (*)(void *, uint64_t, uint32_t, uintptr_t);
@@ -74,6 +75,7 @@ struct Real {
   TlbSetPageFn tlb_set_page = nullptr;
   TlbSetDirtyFn tlb_set_dirty = nullptr;
   TlbFlushFn tlb_flush = nullptr;
+  TlbFlushPageFn tlb_flush_page = nullptr;
   RestoreStateFn restore_state = nullptr;
   LoopExitFn loop_exit = nullptr;
   HelperLoadFn ldub = nullptr, lduw = nullptr, ldul = nullptr, ldq = nullptr;
@@ -111,6 +113,7 @@ const Real &Resolved() {
     Find(library, "tlb_set_page_with_attrs_x86_64", &r.tlb_set_page, &r.missing);
     Find(library, "tlb_set_dirty_x86_64", &r.tlb_set_dirty, &r.missing);
     Find(library, "tlb_flush_x86_64", &r.tlb_flush, &r.missing);
+    Find(library, "tlb_flush_page_x86_64", &r.tlb_flush_page, &r.missing);
     Find(library, "cpu_restore_state_x86_64", &r.restore_state, &r.missing);
     Find(library, "cpu_loop_exit_x86_64", &r.loop_exit, &r.missing);
     Find(library, "helper_ret_ldub_mmu_x86_64", &r.ldub, &r.missing);
@@ -150,6 +153,14 @@ bool g_precise_faults = false;
  * writes into the trampoline (so into the memory etag) when it loads after
  * this addon. */
 thread_local GuestAccess *t_guest = nullptr;
+
+/* Set by CheckQemuHooks when the interposers are in effect. */
+bool g_interposed = false;
+
+/* The CPU whose per-page TLB flushes a BatchedUnmap on this thread defers
+ * (null: none), and whether one was deferred. */
+thread_local void *t_batch_cpu = nullptr;
+thread_local bool t_batch_pending = false;
 
 /* Whether the program may make this access (a view of the engine's page map). */
 inline bool Allowed(const GuestAccess &guest, uint64_t address, unsigned size, int need) {
@@ -215,6 +226,17 @@ ZVM_INTERPOSE void tlb_set_page_with_attrs_x86_64(void *cpu, uint64_t vaddr, uin
   if ((page & zvm_uc::kWrite) != 0 && (page & kExec) == 0) R().tlb_set_dirty(cpu, vaddr);
 }
 
+
+/* Called by libunicorn's memory_unmap for every 4 KiB page it drops (its
+ * only caller through the PLT): deferred to one full flush inside a
+ * BatchedUnmap. */
+ZVM_INTERPOSE void tlb_flush_page_x86_64(void *cpu, uint64_t addr) {
+  if (cpu != nullptr && cpu == zvm_uc::t_batch_cpu) {
+    zvm_uc::t_batch_pending = true;
+    return;
+  }
+  R().tlb_flush_page(cpu, addr);
+}
 
 ZVM_INTERPOSE uint64_t helper_ret_ldub_mmu_x86_64(void *env, uint64_t addr, uint32_t oi, uintptr_t ra) {
   void *fault = BeforeAccess(addr, 1, kRead | kExec, ra);
@@ -456,6 +478,7 @@ HookStatus Check() {
   }
   g_fast_stores = status.fast_stores;
   g_precise_faults = status.precise_faults;
+  g_interposed = true;
   return status;
 }
 
@@ -477,6 +500,21 @@ void SetRunning(GuestAccess *guest) { t_guest = guest; }
 
 void FlushTlb(const GuestAccess &guest) {
   if (guest.cpu != nullptr && R().tlb_flush != nullptr) R().tlb_flush(guest.cpu);
+}
+
+BatchedUnmap::BatchedUnmap(const GuestAccess &guest) {
+  /* Without the CPU (no TLB fill seen yet) there is nothing to flush later, so nothing is deferred. */
+  if (!g_interposed || guest.cpu == nullptr || t_batch_cpu != nullptr) return;
+  cpu_ = guest.cpu;
+  t_batch_cpu = cpu_;
+  t_batch_pending = false;
+}
+
+BatchedUnmap::~BatchedUnmap() {
+  if (cpu_ == nullptr) return;
+  t_batch_cpu = nullptr;
+  if (t_batch_pending) R().tlb_flush(cpu_);
+  t_batch_pending = false;
 }
 
 }  // namespace zvm_uc

@@ -34,4 +34,8 @@ void SetRunning(GuestAccess *) {}
 /* No TLB entry was marked dirty behind libunicorn's back, so none needs dropping. */
 void FlushTlb(const GuestAccess &) {}
 
+/* Unmaps flush the TLB page by page, as libunicorn does. */
+BatchedUnmap::BatchedUnmap(const GuestAccess &) {}
+BatchedUnmap::~BatchedUnmap() {}
+
 }  // namespace zvm_uc
