@@ -6,17 +6,20 @@
  * snapshot of that set-up: their outputs equal a cold run's, each request
  * has its own channels and timeout and sees nothing of an earlier one, a
  * program that never forks (or reads its input before the fork) runs cold
- * with the verdict kept, and the snapshots per thread are bounded. Every
- * case runs on both engines.
+ * with the verdict kept, and the snapshots per thread are bounded. Then
+ * Lua 5.2 (bench/programs/lua-warm.c: it opens its libraries, compiles
+ * helpers, forks, and runs each request's script from stdin): warm
+ * answers equal cold ones and a request's globals are gone in the next.
+ * Every case runs on both engines.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodePlan, NodeResult } from '../src/jobs/executor.js';
 import { WorkerPoolExecutor } from '../src/jobs/pool.js';
 import { engineCases } from './engine-matrix.js';
-import { warnIfSkipped, zerovmCc } from './toolchain/helpers.js';
+import { ci, ROOT, warnIfSkipped, zerovmCc } from './toolchain/helpers.js';
 
 const skip = warnIfSkipped('warm starts through the job executor');
 const engines = engineCases('warm starts through the job executor');
@@ -149,6 +152,52 @@ describe.skipIf(skip)('warm starts through the job executor', () => {
         expect(setUps).toEqual([true, true, false, false, true, true]);
       } finally {
         await small.close();
+      }
+    });
+  }
+});
+
+const LUA_SRC = process.env.ZEROVM_LUA52_SRC ?? '/usr/share/cargo/registry/lua52-sys-0.1.2/lua/src';
+let skipLua = skip;
+if (!skipLua && !existsSync(LUA_SRC)) {
+  const reason = `Lua 5.2 sources missing at ${LUA_SRC} (Debian: librust-lua52-sys-dev)`;
+  if (ci) throw new Error(reason);
+  console.warn(`\n*** warm Lua jobs SKIPPED: ${reason} ***\n`);
+  skipLua = true;
+}
+
+describe.skipIf(skipLua)('warm Lua script jobs', () => {
+  let dir = '';
+  let lua = '';
+  let pool: WorkerPoolExecutor;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'zerovm-jobs-warm-lua-'));
+    lua = join(dir, 'lua-warm.nexe');
+    const sources = readdirSync(LUA_SRC)
+      .filter((f) => f.endsWith('.c') && f !== 'lua.c' && f !== 'luac.c')
+      .map((f) => join(LUA_SRC, f));
+    zerovmCc(['-O2', '-DLUA_COMPAT_ALL', '-I', LUA_SRC, '-o', lua, join(ROOT, 'bench', 'programs', 'lua-warm.c'), ...sources, '-lm']);
+    pool = new WorkerPoolExecutor({ workers: 1 });
+  }, 600_000);
+  afterAll(async () => {
+    await pool?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const run = async (engine: 'native' | 'unicorn', script: string, warm: boolean): Promise<NodeResult> =>
+    (await pool.run({ nodes: [{ name: 'lua', program: lua, engine, warm, stdin: { bytes: Buffer.from(script) } }] })).nodes[0]!;
+  const out = (n: NodeResult): string => Buffer.from(n.outputs['/dev/stdout'] ?? new Uint8Array(0)).toString();
+
+  for (const { name: engine, skip: engineSkip } of engines) {
+    it.skipIf(engineSkip)(`[${engine}] scripts answer as cold runs do, and a request's globals are gone in the next`, async () => {
+      const scripts = ['print(helpers[7](35), string.rep("ab", 3))', 'secret = "hunter2"; helpers[2000] = nil; print(#helpers, secret)', 'print(tostring(secret), helpers[2000] ~= nil, #helpers)'];
+      const cold: string[] = [];
+      for (const script of scripts) cold.push(out(await run(engine, script, false)));
+      expect(cold).toEqual(['42\tababab\n', '1999\thunter2\n', 'nil\ttrue\t2000\n']);
+      for (const [i, script] of scripts.entries()) {
+        const warm = await run(engine, script, true);
+        expect(warm.warm).toEqual({ fromSnapshot: true, setUp: i === 0 });
+        expect([warm.exitState, warm.userReturnCode]).toEqual(['ok', 0]);
+        expect(out(warm)).toBe(cold[i]);
       }
     });
   }
