@@ -166,7 +166,7 @@ export class WarmShelf {
       setUp = true;
       this.setUps++;
       entry = this.takeSnapshot(program, node, options);
-      if (entry === undefined) return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp, reason: 'the set-up could not run (the cold run says why)' } };
+      if (entry === undefined) return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp, reason: 'the set-up did not reach TrapFork: it could not start (the cold run says why) or ran out of time (tried again with the next node)' } };
       this.keep(key, entry);
     } else {
       /* most recently used last */
@@ -185,14 +185,20 @@ export class WarmShelf {
     this.bytes = 0;
   }
 
-  /** Runs the set-up; undefined when it could not start (not kept: the cold run reports why). */
+  /**
+   * Runs the set-up (with the node's timeout). Undefined when it could not
+   * start (the cold run reports why) or ran out of time (a later node may
+   * have a longer timeout): neither is kept.
+   */
   private takeSnapshot(program: Program, node: NodePlan, options: SessionOptions): Entry | undefined {
     let warm: WarmStart;
     try {
       warm = program.forkSync(setUpOptions(options));
     } catch (error) {
-      if (error instanceof NoForkError) return { cold: `the program did not call TrapFork in its set-up (it ended: ${error.message})` };
-      return undefined;
+      if (!(error instanceof NoForkError)) return undefined;
+      const exitState = (error as NoForkError<SessionOutcome>).outcome.exitState;
+      if (exitState === 'session timeout') return undefined;
+      return { cold: `the program did not call TrapFork in its set-up (it ended with "${exitState}")` };
     }
     const why = refusal(warm, node);
     if (why !== undefined) return { cold: why };
