@@ -15,6 +15,7 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodePlan, NodeResult } from '../src/jobs/executor.js';
 import { WorkerPoolExecutor } from '../src/jobs/pool.js';
@@ -95,6 +96,19 @@ describe.skipIf(skip)('warm starts through the job executor', () => {
       for (const warm of [first, second]) expect([warm.exitState, warm.userReturnCode, warm.daemonState, warm.engine]).toEqual(['ok', 0, 0, engine]);
       expect(out(first)).toBe(out(cold));
       expect(out(second)).toBe('set-up seed=7\nforked=0 before=[|] req=[again] table=10007\n');
+    });
+
+    it.skipIf(engineSkip)(`[${engine}] property: for any request, the warm node's outputs and exit equal a cold run's`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: 99 }), async (request, seed) => {
+          const node = { engine, args: [String(seed), 'fork'], stdin: { bytes: request } };
+          const cold = await one(node);
+          const warm = await one({ ...node, warm: true });
+          expect(warm.warm?.fromSnapshot).toBe(true);
+          expect([warm.exitState, warm.userReturnCode, out(warm), out(warm, '/dev/stderr')]).toEqual([cold.exitState, cold.userReturnCode, out(cold), out(cold, '/dev/stderr')]);
+        }),
+        { numRuns: 20 },
+      );
     });
 
     it.skipIf(engineSkip)(`[${engine}] a request never sees an earlier request's data (static memory, heap)`, async () => {
