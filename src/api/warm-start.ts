@@ -54,6 +54,16 @@ export class WarmStart {
     return this.snapshot.engine;
   }
 
+  /**
+   * Each channel as it stood at the fork, in the program's order: alias,
+   * the sequential read and write positions and end of data that requests
+   * go on from. A host that gives requests their own inputs checks here that
+   * the set-up did not read them (src/jobs, spec/serving.md "Warm starts").
+   */
+  get channelsAtFork(): readonly { readonly alias: string; readonly getpos: number; readonly putpos: number; readonly eof: boolean }[] {
+    return this.snapshot.channels.map((c) => ({ alias: c.alias, getpos: c.getpos, putpos: c.putpos, eof: c.eof }));
+  }
+
   /** Bytes of memory the snapshot keeps (the pages that are not zero). */
   get size(): number {
     return this.snapshot.data.reduce((sum, run) => sum + run.bytes.length, 0);

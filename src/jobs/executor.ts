@@ -75,6 +75,24 @@ export interface NodePlan {
   readonly etags?: boolean;
   /** An engine by name (plain data: an Engine object cannot cross a thread). Default 'auto'. */
   readonly engine?: EngineName;
+  /**
+   * Start from a snapshot of the program's set-up (spec/serving.md "Warm
+   * starts"): the first such node on a thread runs the set-up (empty
+   * inputs) until TrapFork and keeps it; later nodes with the same program,
+   * image, engine, args, env, memory and channel shapes start there with
+   * their own channels. A program that never calls TrapFork runs cold.
+   */
+  readonly warm?: boolean;
+}
+
+/** How a node with `warm: true` started. */
+export interface WarmOutcome {
+  /** It ran from a set-up's snapshot (false: cold, see `reason`). */
+  readonly fromSnapshot: boolean;
+  /** This node's thread ran the set-up for it first (the first node of its key on the thread). */
+  readonly setUp: boolean;
+  /** Why it ran cold: the program did not call TrapFork, its set-up read a request input, ... */
+  readonly reason?: string;
 }
 
 /** A pipe between two nodes of a job: `from` writes its `NodeOutput.pipe`, `to` reads its `NodeInput.pipe`. */
@@ -110,6 +128,8 @@ export interface NodeResult extends ReportFields {
   readonly error?: { readonly kind: string; readonly message: string };
   /** More about how it ended, e.g. which pipe a node that timed out was waiting on. */
   readonly detail?: string;
+  /** Set for nodes with `warm: true`: whether they started from a snapshot. */
+  readonly warm?: WarmOutcome;
 }
 
 export interface JobResult {

@@ -7,8 +7,9 @@
  *   pool.ts       WorkerPoolExecutor: nodes on worker threads
  *   ring-pipe.ts  pipes between threads (shared ring buffers)
  *   run-node.ts   one node in the calling thread (what each worker runs)
+ *   warm-shelf.ts warm starts: set-up snapshots of a thread (NodePlan.warm)
  */
-export type { JobExecutor, JobPlan, JobResult, NodeChannel, NodeInput, NodeOutput, NodePlan, NodeResult, PipePlan } from './executor.js';
+export type { JobExecutor, JobPlan, JobResult, NodeChannel, NodeInput, NodeOutput, NodePlan, NodeResult, PipePlan, WarmOutcome } from './executor.js';
 export { checkPlan, JobPlanError } from './plan.js';
 export { WorkerPoolExecutor, type WorkerPoolOptions } from './pool.js';
 export { createRingPipe, DEFAULT_PIPE_CAPACITY, RingPipeReader, RingPipeWriter, type RingPipeState } from './ring-pipe.js';

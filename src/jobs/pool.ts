@@ -34,6 +34,7 @@ import { failedNode, type NodeTask } from './run-node.js';
 import { startThread } from './thread.js';
 import type { ValidationResult } from '../validator/validate.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
+import type { WarmShelfOptions } from './warm-shelf.js';
 
 export interface WorkerPoolOptions {
   /** Threads kept for sessions. Default: the CPU count. */
@@ -48,6 +49,10 @@ export interface WorkerPoolOptions {
   readonly extraIdleMs?: number;
   /** Limits of each thread's JavaScript heap (worker_threads ResourceLimits); a thread that exceeds them dies and is replaced. */
   readonly resourceLimits?: ResourceLimits;
+  /** Warm starts (NodePlan.warm): set-up snapshots each thread keeps at most, least recently used dropped first. Default 8. */
+  readonly warmSnapshots?: number;
+  /** Warm starts: bytes of snapshot memory each thread keeps at most. Default 256 MiB. */
+  readonly warmSnapshotBytes?: number;
 }
 
 /** Verdicts shared between threads at most (beyond, threads validate for themselves). */
@@ -89,9 +94,10 @@ class PoolThread {
   constructor(
     readonly permanent: boolean,
     resourceLimits: ResourceLimits | undefined,
+    warm: WarmShelfOptions,
   ) {
     /* "../jobs/": from dist/jobs/ or from the command's bundle in dist/bundle/ (spec/runtime.md, "Process start") */
-    this.worker = startThread(new URL('../jobs/worker.js', import.meta.url), resourceLimits === undefined ? {} : { resourceLimits });
+    this.worker = startThread(new URL('../jobs/worker.js', import.meta.url), { workerData: warm, ...(resourceLimits === undefined ? {} : { resourceLimits }) });
   }
 }
 
@@ -102,6 +108,7 @@ export class WorkerPoolExecutor implements JobExecutor {
   private readonly maxPipeMemory: number;
   private readonly extraIdleMs: number;
   private readonly resourceLimits: ResourceLimits | undefined;
+  private readonly warmOptions: WarmShelfOptions;
   private readonly threads = new Set<PoolThread>();
   private readonly queue: GroupWork[] = [];
   /* verdicts the threads found, in the order found: each thread is sent the ones past its index */
@@ -120,6 +127,12 @@ export class WorkerPoolExecutor implements JobExecutor {
     this.extraIdleMs = options.extraIdleMs ?? 10_000;
     this.maxPipeMemory = options.maxPipeMemory ?? 64 * 1024 * 1024;
     this.resourceLimits = options.resourceLimits;
+    this.warmOptions = {
+      ...(options.warmSnapshots === undefined ? {} : { maxSnapshots: options.warmSnapshots }),
+      ...(options.warmSnapshotBytes === undefined ? {} : { maxBytes: options.warmSnapshotBytes }),
+    };
+    if (options.warmSnapshots !== undefined && (!Number.isInteger(options.warmSnapshots) || options.warmSnapshots < 1)) throw new RangeError(`warmSnapshots must be a whole number of at least 1, not ${options.warmSnapshots}`);
+    if (options.warmSnapshotBytes !== undefined && !(options.warmSnapshotBytes >= 0)) throw new RangeError(`warmSnapshotBytes must be a number of bytes of at least 0, not ${options.warmSnapshotBytes}`);
     if (!Number.isInteger(this.workers) || this.workers < 1) throw new RangeError(`workers must be a whole number of at least 1, not ${this.workers}`);
     if (!Number.isInteger(this.maxThreads) || this.maxThreads < this.workers) throw new RangeError(`maxThreads must be a whole number of at least workers (${this.workers}), not ${this.maxThreads}`);
     createRingPipe(this.pipeCapacity); /* checks the capacity now rather than at the first job */
@@ -246,7 +259,7 @@ export class WorkerPoolExecutor implements JobExecutor {
   }
 
   private spawn(permanent: boolean): PoolThread {
-    const thread = new PoolThread(permanent, this.resourceLimits);
+    const thread = new PoolThread(permanent, this.resourceLimits, this.warmOptions);
     this.threads.add(thread);
     thread.worker.on('message', (message: FromWorker) => this.onMessage(thread, message));
     thread.worker.on('error', (error: Error) => this.onDeath(thread, `the worker thread failed: ${error.message}`));

@@ -17,6 +17,7 @@ import { Errno } from '../runtime/definitions.js';
 import type { ValidationResult } from '../validator/validate.js';
 import type { NodeInput, NodeOutput, NodePlan, NodeResult } from './executor.js';
 import { closeRingReader, closeRingWriter, RingPipeReader, RingPipeWriter, type RingPipeState } from './ring-pipe.js';
+import type { WarmShelf } from './warm-shelf.js';
 
 /** A node as a thread is given it: the plan and the shared state of each pipe it uses, by pipe id. */
 export interface NodeTask {
@@ -85,7 +86,7 @@ interface PipeEnd {
 }
 
 /** Runs one node to its end; never throws for anything the plan, program or engine can cause. */
-export function runNode(task: NodeTask, shelf: ProgramShelf): NodeResult {
+export function runNode(task: NodeTask, shelf: ProgramShelf, warmShelf?: WarmShelf): NodeResult {
   const { node } = task;
   const timeout = node.timeout ?? DEFAULT_TIMEOUT;
   const ends: PipeEnd[] = [];
@@ -137,7 +138,7 @@ export function runNode(task: NodeTask, shelf: ProgramShelf): NodeResult {
       ...(node.engine === undefined ? {} : { engine: node.engine }),
     };
     const program = shelf.load(node.program, node.engine);
-    const outcome = program.runSync(options);
+    const { outcome, warm } = node.warm === true && warmShelf !== undefined ? warmShelf.run(program, node, options) : { outcome: program.runSync(options), warm: undefined };
     const outputs: Record<string, Uint8Array> = {};
     /* own ArrayBuffers (a small Buffer is a slice of a shared pool), so they can be transferred */
     for (const [alias, bytes] of outcome.outputs) outputs[alias] = new Uint8Array(bytes);
@@ -155,6 +156,7 @@ export function runNode(task: NodeTask, shelf: ProgramShelf): NodeResult {
       accounting: outcome.accounting,
       exitState: outcome.exitState,
       outputs,
+      ...(warm === undefined ? {} : { warm }),
       ...(blocked === undefined ? {} : { detail: `timed out while waiting ${blocked.end.direction === 'read' ? 'for data on' : 'for room on'} ${blocked.alias} (pipe '${blocked.pipe}')` }),
     };
   } catch (error) {

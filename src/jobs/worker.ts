@@ -7,17 +7,20 @@
  * the main thread). Each thread loads the engines' addons itself (they
  * are context-aware N-API modules) and keeps its own Program shelf.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { ProgramShelf, runNode } from './run-node.js';
+import { WarmShelf, type WarmShelfOptions } from './warm-shelf.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('src/jobs/worker.ts runs as a worker thread of a WorkerPoolExecutor');
 const shelf = new ProgramShelf();
+/* the pool's warm-start bounds (WorkerPoolOptions.warmSnapshots, warmSnapshotBytes) */
+const warmShelf = new WarmShelf((workerData ?? {}) as WarmShelfOptions);
 
 port.on('message', (message: ToWorker) => {
   shelf.add(message.verdicts);
-  const result = runNode(message.task, shelf);
+  const result = runNode(message.task, shelf, warmShelf);
   const reply: FromWorker = { kind: 'done', id: message.id, result, learnt: shelf.takeLearnt() };
   port.postMessage(reply, Object.values(result.outputs).map((bytes) => bytes.buffer as ArrayBuffer));
 });

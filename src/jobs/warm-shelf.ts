@@ -1,0 +1,219 @@
+/**
+ * Warm starts of job nodes (spec/serving.md, "Warm starts"): a node with
+ * `warm: true` runs its program's set-up once per thread until TrapFork,
+ * and every later node of the same *set-up key* on that thread starts from
+ * the snapshot with its own channels, as the original's daemon mode did
+ * without a process per request.
+ *
+ * Where: src/jobs, used by runNode (run-node.ts) in a pool thread, over the
+ * embedding API's Program.forkSync and WarmStart.runSync.
+ *
+ * The set-up key is everything the snapshot's memory can depend on: the
+ * program's bytes (its hash), the engine asked for, the image (path and
+ * file identity), argv0, args, env, memory size, etags, and the shape of
+ * every channel (alias, kind of source or sink, limits, etag): the C
+ * library reads the arguments, environment and the channels' nvram
+ * mappings before main, and a request's channels must match the set-up's
+ * one for one. A node's inputs and outputs are not in the key: the set-up
+ * runs with empty inputs of the same kinds, and a program whose set-up
+ * reads a request input (a sequential read before the fork) or writes to
+ * an output that cannot be replayed (a file or a pipe) is not started
+ * warm: its verdict is kept and its nodes run cold. What the set-up wrote
+ * to a 'buffer' output is put back in front of each request's bytes there,
+ * so a warm node's outputs are those of a cold run of set-up + request.
+ *
+ * Snapshots are kept per thread (the native engine's memory image is a
+ * descriptor its thread's addon owns), least recently used dropped first,
+ * bounded in count and in bytes; they go with their thread (close()).
+ */
+import { statSync } from 'node:fs';
+import { NoForkError, type ChannelDefinition, type ChannelInput, type ChannelOutput, type Program, type SessionOptions, type SessionOutcome, type WarmRunOptions, type WarmStart } from '../api/index.js';
+import type { NodeChannel, NodeInput, NodeOutput, NodePlan, WarmOutcome } from './executor.js';
+
+export interface WarmShelfOptions {
+  /** Snapshots kept at most (least recently used dropped first). Default 8. */
+  readonly maxSnapshots?: number;
+  /** Bytes of snapshot memory kept at most (WarmStart.size). Default 256 MiB. */
+  readonly maxBytes?: number;
+}
+
+/** What the shelf knows of one set-up key. */
+type Entry = { readonly warm: WarmStart; readonly bytes: number } | { readonly cold: string };
+
+function inputKind(input: NodeInput | undefined): string {
+  if (input === undefined || 'bytes' in input) return 'bytes';
+  return 'pipe' in input ? 'pipe' : 'file';
+}
+
+function outputKind(output: NodeOutput | undefined): string {
+  if (output === undefined || output === 'buffer') return 'buffer';
+  if (output === 'discard') return 'discard';
+  return 'pipe' in output ? 'pipe' : 'file';
+}
+
+function channelKind(channel: NodeChannel): string {
+  if ('input' in channel) return `in:${inputKind(channel.input)}`;
+  if ('output' in channel) return `out:${outputKind(channel.output)}`;
+  return 'read-write';
+}
+
+/** A file's identity: a changed file is another set-up. */
+function fileStamp(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+/** The set-up key of `node` run with `program` (see the module comment). */
+export function warmKey(node: NodePlan, program: Program): string {
+  const shapes = [
+    ['/dev/stdin', `in:${inputKind(node.stdin)}`, node.channelLimits?.['/dev/stdin'], node.etags === true],
+    ['/dev/stdout', `out:${outputKind(node.stdout)}`, node.channelLimits?.['/dev/stdout'], node.etags === true],
+    ['/dev/stderr', `out:${outputKind(node.stderr)}`, node.channelLimits?.['/dev/stderr'], node.etags === true],
+    ...(node.channels ?? []).map((c) => [c.alias, channelKind(c), c.limits, c.etag === true]),
+  ];
+  const env = Object.entries(node.env ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const key = [program.hash, node.engine ?? 'auto', node.image === undefined ? null : [node.image, fileStamp(node.image)], node.argv0 ?? null, node.args ?? [], env, node.memory ?? null, node.etags === true, shapes];
+  return JSON.stringify(key, (_, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value));
+}
+
+/** A pipe end for the set-up: no data to read (the request's comes later). */
+const EMPTY_PIPE = { direction: 'read' as const, read: (): number => 0, write: (): number => 0, close: (): void => {} };
+
+/** A pipe end for the set-up that takes what is written; the verdict refuses a set-up that wrote to it. */
+const SINK_PIPE = { direction: 'write' as const, read: (): number => 0, write: (src: Uint8Array): number => src.length, close: (): void => {} };
+
+/** The node's session options with the set-up's channels: same kinds, empty inputs, outputs nowhere but 'buffer'. */
+function setUpOptions(options: SessionOptions): SessionOptions {
+  const input = (given: ChannelInput | undefined): ChannelInput => (given === undefined || given instanceof Uint8Array ? new Uint8Array(0) : typeof given === 'object' && 'stream' in given ? { stream: EMPTY_PIPE } : { file: '/dev/null' });
+  const output = (given: ChannelOutput | undefined): ChannelOutput => (given === undefined || given === 'buffer' || given === 'discard' ? (given ?? 'buffer') : typeof given === 'object' && 'stream' in given ? { stream: SINK_PIPE } : { file: '/dev/null' });
+  return {
+    ...options,
+    stdin: input(options.stdin),
+    stdout: output(options.stdout),
+    stderr: output(options.stderr),
+    channels: (options.channels ?? []).map((c): ChannelDefinition => ('input' in c ? { ...c, input: input(c.input) } : 'output' in c ? { ...c, output: output(c.output) } : c)),
+  };
+}
+
+/** Why requests of this set-up cannot start from its snapshot, or undefined when they can. */
+function refusal(warm: WarmStart, node: NodePlan): string | undefined {
+  const kinds = new Map<string, string>([
+    ['/dev/stdin', `in:${inputKind(node.stdin)}`],
+    ['/dev/stdout', `out:${outputKind(node.stdout)}`],
+    ['/dev/stderr', `out:${outputKind(node.stderr)}`],
+    ...(node.channels ?? []).map((c) => [c.alias, channelKind(c)] as [string, string]),
+  ]);
+  for (const channel of warm.channelsAtFork) {
+    const kind = kinds.get(channel.alias);
+    if (kind === undefined) continue; /* /dev/nvram, /dev/image: the same for every request */
+    if (kind.startsWith('in:') && (channel.getpos > 0 || channel.eof)) return `the program read ${channel.alias} before TrapFork, so its set-up depends on the request's input`;
+    if (kind.startsWith('out:') && kind !== 'out:buffer' && kind !== 'out:discard' && channel.putpos > 0) return `the program wrote to ${channel.alias} before TrapFork, which a warm start cannot replay into a ${kind.slice(4)}`;
+  }
+  return undefined;
+}
+
+/** `request`'s buffer outputs with what the set-up wrote there in front (the request's write positions went on after it). */
+function withSetUpOutput(request: SessionOutcome, setUp: SessionOutcome): SessionOutcome {
+  if (![...setUp.outputs.values()].some((b) => b.length > 0)) return request;
+  const outputs = new Map(request.outputs);
+  for (const [alias, before] of setUp.outputs) {
+    const after = outputs.get(alias);
+    if (after === undefined || before.length === 0) continue;
+    outputs.set(alias, Buffer.concat([before, after.subarray(Math.min(before.length, after.length))]));
+  }
+  return { ...request, outputs, stdout: outputs.get('/dev/stdout') ?? request.stdout, stderr: outputs.get('/dev/stderr') ?? request.stderr };
+}
+
+/** The warm starts of one thread. */
+export class WarmShelf {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxSnapshots: number;
+  private readonly maxBytes: number;
+  private bytes = 0;
+  /** Set-ups run on this thread (each one a snapshot taken or a verdict learnt). */
+  setUps = 0;
+
+  constructor(options: WarmShelfOptions = {}) {
+    this.maxSnapshots = options.maxSnapshots ?? 8;
+    this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
+  }
+
+  /** Snapshots kept now, and their bytes. */
+  get held(): { readonly snapshots: number; readonly bytes: number } {
+    let snapshots = 0;
+    for (const entry of this.entries.values()) if ('warm' in entry) snapshots++;
+    return { snapshots, bytes: this.bytes };
+  }
+
+  /**
+   * Runs `node` (its session options already made) from its set-up's
+   * snapshot, taking the snapshot first when this thread has none; runs it
+   * cold when the program cannot start warm. Throws what Program.runSync
+   * throws for the node's own channels.
+   */
+  run(program: Program, node: NodePlan, options: SessionOptions): { outcome: SessionOutcome; warm: WarmOutcome } {
+    if ((node.channels ?? []).some((c) => !('input' in c) && !('output' in c))) {
+      return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp: false, reason: 'a read-write file channel is both input and output, so a set-up cannot run without it' } };
+    }
+    const key = warmKey(node, program);
+    let entry = this.entries.get(key);
+    let setUp = false;
+    if (entry === undefined) {
+      setUp = true;
+      this.setUps++;
+      entry = this.takeSnapshot(program, node, options);
+      if (entry === undefined) return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp, reason: 'the set-up did not reach TrapFork: it could not start (the cold run says why) or ran out of time (tried again with the next node)' } };
+      this.keep(key, entry);
+    } else {
+      /* most recently used last */
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    }
+    if ('cold' in entry) return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp, reason: entry.cold } };
+    const { memory: _memory, engine: _engine, image: _image, loadOnly: _loadOnly, ...request } = options;
+    const outcome = withSetUpOutput(entry.warm.runSync(request satisfies WarmRunOptions), entry.warm.setup);
+    return { outcome, warm: { fromSnapshot: true, setUp } };
+  }
+
+  /** Drops every snapshot (their memory images close when collected). */
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
+  /**
+   * Runs the set-up (with the node's timeout). Undefined when it could not
+   * start (the cold run reports why) or ran out of time (a later node may
+   * have a longer timeout): neither is kept.
+   */
+  private takeSnapshot(program: Program, node: NodePlan, options: SessionOptions): Entry | undefined {
+    let warm: WarmStart;
+    try {
+      warm = program.forkSync(setUpOptions(options));
+    } catch (error) {
+      if (!(error instanceof NoForkError)) return undefined;
+      const exitState = (error as NoForkError<SessionOutcome>).outcome.exitState;
+      if (exitState === 'session timeout') return undefined;
+      return { cold: `the program did not call TrapFork in its set-up (it ended with "${exitState}")` };
+    }
+    const why = refusal(warm, node);
+    if (why !== undefined) return { cold: why };
+    return { warm, bytes: warm.size };
+  }
+
+  private keep(key: string, entry: Entry): void {
+    this.entries.set(key, entry);
+    if ('warm' in entry) this.bytes += entry.bytes;
+    /* oldest first; a single snapshot larger than the whole budget is kept alone */
+    for (const [oldKey, old] of this.entries) {
+      if (this.held.snapshots <= this.maxSnapshots && this.bytes <= this.maxBytes && this.entries.size <= this.maxSnapshots * 64) break;
+      if (oldKey === key) continue;
+      this.entries.delete(oldKey);
+      if ('warm' in old) this.bytes -= old.bytes;
+    }
+  }
+}
