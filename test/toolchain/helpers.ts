@@ -87,6 +87,9 @@ export interface ExtraChannel {
   readonly alias: string;
   /** Manifest channel type: 0 sequential, 1 random read, 2 random write, 3 both. */
   readonly type: number;
+  /** Whether the limits allow reads and writes (both by default). */
+  readonly read?: boolean;
+  readonly write?: boolean;
 }
 
 export function runNexe(
@@ -123,7 +126,7 @@ export function runNexe(
     channel(nvram, '/dev/nvram', 3, true, false),
   ];
   if (options.image) channels.push(channel(options.image, '/dev/image', 1, true, false));
-  for (const c of options.channels ?? []) channels.push(channel(c.path, c.alias, c.type, true, true));
+  for (const c of options.channels ?? []) channels.push(channel(c.path, c.alias, c.type, c.read ?? true, c.write ?? true));
   const manifestPath = join(dir, 'manifest');
   writeFileSync(manifestPath, formatManifest({ version: MANIFEST_VERSION, program: nexe, timeout: 60, memory: 256 * 1024 * 1024, memoryEtag: false, channels }));
   const result = runSession({ manifestPath, engine: options.engine ?? nativeEngine, preallocate: false });

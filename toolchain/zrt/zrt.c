@@ -26,6 +26,8 @@
  *   that is the honest answer), never a crash.
  */
 #include <errno.h>
+#include <reent.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -233,6 +235,8 @@ struct fd {
   int channel;
   int64_t pos;
   struct image_file *file;
+  int status_flags; /* open()'s access mode and O_APPEND, for F_GETFL */
+  int fd_flags;     /* FD_CLOEXEC, for F_GETFD */
 };
 static struct fd fds[MAX_FDS];
 static unsigned char *channel_modes; /* per channel: MODE_* from [mapping] */
@@ -254,12 +258,27 @@ static int new_fd(void) {
 
 static int is_random(int ch) { return channels[ch].size > 0 || channels[ch].type == 1 || channels[ch].type == 3; }
 
+/*
+ * A channel's size as this program has made it: the manifest's size (the
+ * file's at the start of the session) grown by writes past its end. The
+ * runtime grows a random channel the same way (spec/runtime.md
+ * "Channels"), but the user manifest is read-only and keeps the first
+ * value, so fstat() and SEEK_END would not see a file being written.
+ */
+static int64_t *channel_sizes;
+
+static int64_t channel_size(int ch) { return channel_sizes ? channel_sizes[ch] : channels[ch].size; }
+
+static void channel_wrote(int ch, int64_t end) {
+  if (channel_sizes && is_random(ch) && end > channel_sizes[ch]) channel_sizes[ch] = end;
+}
+
 int _open(const char *path, int flags, ...) {
   int ch = channel_by_alias(path);
   int fd;
   if (ch >= 0) {
     if ((fd = new_fd()) < 0) return -1;
-    fds[fd] = (struct fd){FD_CHANNEL, ch, (flags & O_APPEND) ? channels[ch].size : 0, 0};
+    fds[fd] = (struct fd){FD_CHANNEL, ch, (flags & O_APPEND) ? channel_size(ch) : 0, 0, flags & (O_ACCMODE | O_APPEND), (flags & O_CLOEXEC) ? FD_CLOEXEC : 0};
     return fd;
   }
   struct image_file *file = image_count > 0 ? image_lookup(path) : 0;
@@ -273,7 +292,7 @@ int _open(const char *path, int flags, ...) {
       return -1;
     }
     if ((fd = new_fd()) < 0) return -1;
-    fds[fd] = (struct fd){FD_IMAGE, image_channel, 0, file};
+    fds[fd] = (struct fd){FD_IMAGE, image_channel, 0, file, O_RDONLY, (flags & O_CLOEXEC) ? FD_CLOEXEC : 0};
     return fd;
   }
   errno = (flags & O_CREAT) ? EROFS : ENOENT;
@@ -319,7 +338,10 @@ int _write(int fd, const void *buf, size_t size) {
     return -1;
   }
   int r = result(channel_write(f->channel, buf, size, f->pos));
-  if (r > 0) f->pos += r;
+  if (r > 0) {
+    f->pos += r;
+    channel_wrote(f->channel, f->pos);
+  }
   return r;
 }
 
@@ -328,7 +350,7 @@ off_t _lseek(int fd, off_t offset, int whence) {
   if (!f) return -1;
   int64_t size;
   if (f->kind == FD_IMAGE) size = f->file->size;
-  else if (is_random(f->channel)) size = channels[f->channel].size;
+  else if (is_random(f->channel)) size = channel_size(f->channel);
   else {
     errno = ESPIPE;
     return -1;
@@ -362,7 +384,7 @@ int _fstat(int fd, struct stat *st) {
   }
   int mode = channel_mode(f->channel);
   st->st_mode = (mode == MODE_CHAR ? S_IFCHR : mode == MODE_PIPE ? S_IFIFO : S_IFREG) | 0666;
-  st->st_size = (off_t)channels[f->channel].size;
+  st->st_size = (off_t)channel_size(f->channel);
   st->st_ino = (ino_t)(f->channel + 1);
   return 0;
 }
@@ -393,6 +415,272 @@ int _isatty(int fd) {
   }
   return 1;
 }
+
+/* ---------------------------------------------------------------------- */
+/*
+ * The rest of the descriptor calls portable code makes (SQLite's unix VFS
+ * calls every one of them; spec/toolchain.md "SQLite"). Each does what
+ * POSIX says for the file system above: channels and the files of a
+ * read-only image, no directories to change, no links, no owners.
+ */
+
+/* Positioned I/O: the trap's offset, without moving the descriptor. */
+static ssize_t pread_impl(int fd, void *buf, size_t size, off_t offset) {
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  if (offset < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (f->kind == FD_IMAGE) {
+    int64_t left = f->file->size - offset;
+    if (left <= 0) return 0;
+    if ((int64_t)size > left) size = (size_t)left;
+    return result(channel_read(f->channel, buf, size, f->file->offset + offset));
+  }
+  if (!is_random(f->channel)) {
+    errno = ESPIPE;
+    return -1;
+  }
+  return result(channel_read(f->channel, buf, size, offset));
+}
+
+static ssize_t pwrite_impl(int fd, const void *buf, size_t size, off_t offset) {
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  if (f->kind == FD_IMAGE) {
+    errno = EBADF;
+    return -1;
+  }
+  if (offset < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (!is_random(f->channel)) {
+    errno = ESPIPE;
+    return -1;
+  }
+  int r = result(channel_write(f->channel, buf, size, offset));
+  if (r > 0) channel_wrote(f->channel, offset + r);
+  return r;
+}
+
+/*
+ * fsync: zrt keeps no buffer (each write is a trap), and the runtime
+ * writes a channel's bytes to the host before the trap returns
+ * (spec/runtime.md "Channels"), so by now every byte written has left the
+ * program. What the host does with its cache is outside the session.
+ */
+static int fsync_impl(int fd) { return get_fd(fd) ? 0 : -1; }
+
+/*
+ * ftruncate: a channel can grow (a zero byte written at LENGTH - 1) but the
+ * trap has no call that shortens one, so a smaller length is refused.
+ */
+static int ftruncate_impl(int fd, off_t length) {
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  if (f->kind == FD_IMAGE) {
+    errno = EROFS;
+    return -1;
+  }
+  if (length < 0 || !is_random(f->channel) || (f->status_flags & O_ACCMODE) == O_RDONLY) {
+    errno = EINVAL;
+    return -1;
+  }
+  int64_t size = channel_size(f->channel);
+  if (length == size) return 0;
+  if (length < size) {
+    errno = ENOSYS;
+    return -1;
+  }
+  static const char zero = 0;
+  if (result(channel_write(f->channel, &zero, 1, (int64_t)length - 1)) != 1) return -1;
+  channel_wrote(f->channel, length);
+  return 0;
+}
+
+/* F_GETFD/F_SETFD keep FD_CLOEXEC (there is no exec, but the flag reads back), F_GETFL gives the open mode, F_DUPFD duplicates. */
+int _fcntl(int fd, int cmd, int arg) {
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  switch (cmd) {
+  case F_GETFD:
+    return f->fd_flags;
+  case F_SETFD:
+    f->fd_flags = arg & FD_CLOEXEC;
+    return 0;
+  case F_GETFL:
+    return f->status_flags;
+  case F_DUPFD: {
+    for (int i = arg < 0 ? 0 : arg; i < MAX_FDS; i++)
+      if (fds[i].kind == FD_FREE) {
+        fds[i] = *f;
+        fds[i].fd_flags = 0;
+        return i;
+      }
+    errno = arg < 0 || arg >= MAX_FDS ? EINVAL : EMFILE;
+    return -1;
+  }
+  default:
+    /* F_SETFL, record locks (F_GETLK/F_SETLK): no other process shares a file in a session. */
+    errno = EINVAL;
+    return -1;
+  }
+}
+
+static int ioctl_impl(int fd, unsigned long request) {
+  (void)request;
+  if (!get_fd(fd)) return -1;
+  errno = ENOTTY;
+  return -1;
+}
+
+/* No symbolic links: lstat() is stat(), readlink() finds no link. */
+static int lstat_impl(const char *path, struct stat *st) { return _stat(path, st); }
+
+static ssize_t readlink_impl(const char *path, char *buf, size_t size) {
+  struct stat st;
+  (void)buf, (void)size;
+  if (_stat(path, &st) < 0) return -1;
+  errno = EINVAL;
+  return -1;
+}
+
+/* access(): image files are readable, channels as their type allows. */
+static int access_impl(const char *path, int mode) {
+  int ch = channel_by_alias(path);
+  if (ch >= 0) {
+    int readable = channels[ch].limits[0] > 0 && channels[ch].limits[1] > 0;
+    int writable = channels[ch].limits[2] > 0 && channels[ch].limits[3] > 0;
+    if (((mode & R_OK) && !readable) || ((mode & W_OK) && !writable) || (mode & X_OK)) {
+      errno = EACCES;
+      return -1;
+    }
+    return 0;
+  }
+  struct image_file *file = image_count > 0 ? image_lookup(path) : 0;
+  if (!file) {
+    errno = ENOENT;
+    return -1;
+  }
+  if (mode & W_OK) {
+    errno = EROFS;
+    return -1;
+  }
+  if ((mode & X_OK) && !file->is_dir) {
+    errno = EACCES;
+    return -1;
+  }
+  return 0;
+}
+
+/*
+ * A session has no users. The ids are those of an unprivileged user
+ * ("nobody", 65534), which is what the program is: it can change no
+ * owner and no permission.
+ */
+#define NOBODY 65534
+uid_t getuid(void) { return NOBODY; }
+uid_t geteuid(void) { return NOBODY; }
+gid_t getgid(void) { return NOBODY; }
+gid_t getegid(void) { return NOBODY; }
+static int fchown_impl(int fd, uid_t owner, gid_t group) {
+  (void)owner, (void)group;
+  if (!get_fd(fd)) return -1;
+  errno = EPERM;
+  return -1;
+}
+
+/* Nor permissions or times to change: the host owns both (an image's are in the tar, a channel's on the host). */
+static int fchmod_impl(int fd, mode_t mode) {
+  struct fd *f = get_fd(fd);
+  (void)mode;
+  if (!f) return -1;
+  errno = f->kind == FD_IMAGE ? EROFS : EPERM;
+  return -1;
+}
+
+static int utimes_impl(const char *path, const struct timeval times[2]) {
+  (void)times;
+  if (channel_by_alias(path) >= 0) {
+    errno = EPERM;
+    return -1;
+  }
+  errno = image_count > 0 && image_lookup(path) ? EROFS : ENOENT;
+  return -1;
+}
+
+int _mkdir(const char *path, int mode);
+static int mkdir_impl(const char *path, mode_t mode) { return _mkdir(path, (int)mode); }
+
+/* The working directory is '/', where relative paths start (absolute() above); it never changes. */
+static char *getcwd_impl(char *buf, size_t size) {
+  if (!buf) {
+    errno = EINVAL;
+    return 0;
+  }
+  if (size < 2) {
+    errno = ERANGE;
+    return 0;
+  }
+  buf[0] = '/';
+  buf[1] = 0;
+  return buf;
+}
+static int rmdir_impl(const char *path) {
+  struct image_file *file = image_count > 0 ? image_lookup(path) : 0;
+  errno = !file ? ENOENT : file->is_dir ? EROFS : ENOTDIR;
+  return -1;
+}
+
+/*
+ * sleep(): the session's clock ([time]) never advances, so no amount of
+ * waiting would pass; nothing is slept and the whole request is returned
+ * as unslept, as POSIX reports an interrupted sleep.
+ */
+static unsigned sleep_impl(unsigned seconds) {
+  errno = EINTR;
+  return seconds;
+}
+
+
+/*
+ * newlib's wrappers of the calls above it (_read_r for _read...) copy the
+ * errno zrt sets into the program's (_REENT->_errno, what `errno` reads);
+ * these calls have no such wrapper in newlib, so they publish it here.
+ */
+#define PUBLISH_ERRNO(type, call, failed) \
+  {                                       \
+    errno = 0;                            \
+    type r = call;                        \
+    if (failed) _REENT->_errno = errno;   \
+    return r;                             \
+  }
+
+ssize_t pread(int fd, void *buf, size_t size, off_t offset) PUBLISH_ERRNO(ssize_t, pread_impl(fd, buf, size, offset), r < 0)
+ssize_t pwrite(int fd, const void *buf, size_t size, off_t offset) PUBLISH_ERRNO(ssize_t, pwrite_impl(fd, buf, size, offset), r < 0)
+int fsync(int fd) PUBLISH_ERRNO(int, fsync_impl(fd), r < 0)
+int ftruncate(int fd, off_t length) PUBLISH_ERRNO(int, ftruncate_impl(fd, length), r < 0)
+int lstat(const char *path, struct stat *st) PUBLISH_ERRNO(int, lstat_impl(path, st), r < 0)
+ssize_t readlink(const char *path, char *buf, size_t size) PUBLISH_ERRNO(ssize_t, readlink_impl(path, buf, size), r < 0)
+int access(const char *path, int mode) PUBLISH_ERRNO(int, access_impl(path, mode), r < 0)
+int fchown(int fd, uid_t owner, gid_t group) PUBLISH_ERRNO(int, fchown_impl(fd, owner, group), r < 0)
+int fchmod(int fd, mode_t mode) PUBLISH_ERRNO(int, fchmod_impl(fd, mode), r < 0)
+int utimes(const char *path, const struct timeval times[2]) PUBLISH_ERRNO(int, utimes_impl(path, times), r < 0)
+int mkdir(const char *path, mode_t mode) PUBLISH_ERRNO(int, mkdir_impl(path, mode), r < 0)
+char *getcwd(char *buf, size_t size) PUBLISH_ERRNO(char *, getcwd_impl(buf, size), r == 0)
+int rmdir(const char *path) PUBLISH_ERRNO(int, rmdir_impl(path), r < 0)
+unsigned sleep(unsigned seconds) PUBLISH_ERRNO(unsigned, sleep_impl(seconds), r != 0)
+int fdatasync(int fd) PUBLISH_ERRNO(int, fsync_impl(fd), r < 0)
+int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  int arg = va_arg(ap, int); /* every command zrt knows takes an int (or nothing) */
+  va_end(ap);
+  PUBLISH_ERRNO(int, _fcntl(fd, cmd, arg), r < 0)
+}
+int ioctl(int fd, unsigned long request, ...) PUBLISH_ERRNO(int, ioctl_impl(fd, request), r < 0)
 
 /* ---------------------------------------------------------------------- */
 /* Process and time */
@@ -433,10 +721,6 @@ int _mkdir(const char *path, int mode) { return (void)path, (void)mode, nosys();
 int _fork(void) { return nosys(); }
 int _wait(int *status) { return (void)status, nosys(); }
 int _execve(const char *path, char *const argv[], char *const envp[]) { return (void)path, (void)argv, (void)envp, nosys(); }
-int _fcntl(int fd, int cmd, int arg) {
-  (void)cmd, (void)arg;
-  return get_fd(fd) ? nosys() : -1;
-}
 
 /* ---------------------------------------------------------------------- */
 /* nvram: arguments, environment, mappings, mounts, time */
@@ -607,8 +891,10 @@ void __zrt_init(void) {
   channels = manifest->channels;
   heap_end = (uintptr_t)manifest->heap_ptr;
   heap_limit = heap_end + manifest->heap_size;
-  for (int i = 0; i < 3 && i < manifest->channels_count; i++) fds[i] = (struct fd){FD_CHANNEL, i, 0, 0};
+  for (int i = 0; i < 3 && i < manifest->channels_count; i++) fds[i] = (struct fd){FD_CHANNEL, i, 0, 0, i == 0 ? O_RDONLY : O_WRONLY, 0};
   channel_modes = calloc((size_t)manifest->channels_count + 1, 1);
+  channel_sizes = calloc((size_t)manifest->channels_count + 1, sizeof *channel_sizes);
+  for (int i = 0; channel_sizes && i < manifest->channels_count; i++) channel_sizes[i] = channels[i].size;
   static char *empty_env[1];
   environ = 0;
   char *text = nvram_text();
