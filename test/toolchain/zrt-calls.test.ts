@@ -76,6 +76,8 @@ ftruncate rw 20 again = 0
 ftruncate rw 5 (shrink) = -1 Function not implemented
 pread rw @6 = 8
   bytes: 67ABCDxy
+pread rw at the end = 0
+read rw at the end = 0
 fsync rw = 0
 fchown rw = -1 Not owner
 pwrite sequential = -1 Illegal seek

@@ -267,6 +267,7 @@ static int is_random(int ch) { return channels[ch].size > 0 || channels[ch].type
  */
 static int64_t *channel_sizes;
 
+/* Reads at or past it are the end of file (0): the trap itself fails them with EFAULT, as the original did. */
 static int64_t channel_size(int ch) { return channel_sizes ? channel_sizes[ch] : channels[ch].size; }
 
 static void channel_wrote(int ch, int64_t end) {
@@ -325,6 +326,7 @@ int _read(int fd, void *buf, size_t size) {
     if (r > 0) f->pos += r;
     return r;
   }
+  if (is_random(f->channel) && f->pos >= channel_size(f->channel)) return 0;
   int r = result(channel_read(f->channel, buf, size, f->pos));
   if (r > 0) f->pos += r;
   return r;
@@ -442,6 +444,7 @@ static ssize_t pread_impl(int fd, void *buf, size_t size, off_t offset) {
     errno = ESPIPE;
     return -1;
   }
+  if (offset >= channel_size(f->channel)) return 0;
   return result(channel_read(f->channel, buf, size, offset));
 }
 

@@ -88,6 +88,8 @@ int main(void) {
   memset(buf, 0, sizeof buf);
   show("pread rw @6", pread(rw, buf, 8, 6));
   printf("  bytes: %s\n", buf);
+  show("pread rw at the end", pread(rw, buf, 8, 20));
+  show("read rw at the end", (lseek(rw, 0, SEEK_END), read(rw, buf, 8)));
   show("fsync rw", fsync(rw));
   show("fchown rw", fchown(rw, 0, 0));
   close(rw);
