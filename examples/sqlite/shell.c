@@ -4,13 +4,16 @@
  * compare against), over SQLite's amalgamation (fetched at build time, never
  * committed: test/toolchain/sqlite.ts).
  *
- *   shell [-readonly] [-bail] [-cmd SQL]... [DATABASE] [SQL]...
+ *   shell [-readonly] [-bail] [-heap SIZE] [-cmd SQL]... [DATABASE] [SQL]...
  *
  * The command line is a subset of the sqlite3 CLI's, with its meaning, so
  * the tests can hand the same arguments to Debian's sqlite3: DATABASE (a
  * file name or a `file:` URI; ":memory:" when absent) is opened, each -cmd
  * runs first, then each SQL argument; without SQL arguments the statements
- * on stdin run. Rows are printed in sqlite3's default list mode: columns
+ * on stdin run. -heap SIZE (bytes, or with a K or M suffix) gives SQLite
+ * one block of that size to allocate from (its memsys5 allocator) instead
+ * of the C library's malloc, as the sqlite3 CLI's -heap does. Rows are
+ * printed in sqlite3's default list mode: columns
  * joined by '|', NULL as the empty string, each row on its own line.
  * An error is printed as "Error: near line N: MESSAGE" (stdin) or
  * "Error: MESSAGE" (arguments) on stderr; the exit status is then 1. Lines
@@ -127,17 +130,32 @@ int main(int argc, char **argv) {
   const char *file = 0;
   const char *cmds[64];
   int ncmds = 0, sqlArgs = 0, readonly = 0;
+  long heap = 0;
   char **sql = calloc((size_t)argc + 1, sizeof *sql);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "-readonly") == 0 || strcmp(a, "--readonly") == 0) readonly = 1;
     else if (strcmp(a, "-bail") == 0 || strcmp(a, "--bail") == 0) bail = 1;
-    else if ((strcmp(a, "-cmd") == 0 || strcmp(a, "--cmd") == 0) && i + 1 < argc && ncmds < 64) cmds[ncmds++] = argv[++i];
+    else if ((strcmp(a, "-heap") == 0 || strcmp(a, "--heap") == 0) && i + 1 < argc) {
+      char *end;
+      heap = strtol(argv[++i], &end, 10);
+      if (*end == 'K' || *end == 'k') heap *= 1024, end++;
+      else if (*end == 'M' || *end == 'm') heap *= 1024 * 1024, end++;
+      if (*end || heap <= 0) {
+        fprintf(stderr, "%s: -heap: not a size: %s\n", argv[0], argv[i]);
+        return 1;
+      }
+    } else if ((strcmp(a, "-cmd") == 0 || strcmp(a, "--cmd") == 0) && i + 1 < argc && ncmds < 64) cmds[ncmds++] = argv[++i];
     else if (a[0] == '-' && a[1] != 0) {
       fprintf(stderr, "%s: unknown option: %s\n", argv[0], a);
       return 1;
     } else if (!file) file = a;
     else sql[sqlArgs++] = argv[i];
+  }
+  void *block = heap > 0 ? malloc((size_t)heap) : 0;
+  if (heap > 0 && (!block || sqlite3_config(SQLITE_CONFIG_HEAP, block, (int)heap, 64) != SQLITE_OK)) {
+    fprintf(stderr, "Error: cannot give SQLite a heap of %ld bytes\n", heap);
+    return 1;
   }
   /* The locking-free unix VFS is the default: one process per session (toolchain/README.md "SQLite"). */
   sqlite3_vfs *nolock = sqlite3_vfs_find("unix-none");

@@ -159,6 +159,10 @@ describe.skipIf(skip)(`SQLite built with zerovm cc`, () => {
         expect(got.stderr).toBe('');
         expect(got.stdout).toBe(want.stdout);
         if (hostReason === null) expect(got.stdout).toBe(run('sqlite3', [':memory:'], MEMORY).stdout);
+        // The same with SQLite's own allocator over one block (-heap, SQLITE_ENABLE_MEMSYS5).
+        const heap = runNexe(dir, shell, { args: ['-heap', '16M'], input: MEMORY, engine: e.engine });
+        expect(heap.stderr).toBe('');
+        expect(heap.stdout).toBe(want.stdout);
       });
 
       it('a database on a random read/write channel at /data/rw.db: the file equals the native build\'s, twice written', () => {

@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheRoot, takeLock } from '../../src/toolchain/libc.js';
+import { takeLock } from '../../src/toolchain/libc.js';
 import { ROOT } from './helpers.js';
 
 /** The npm package whose tarball carries SQLite's amalgamation (SQLite 3.53.2). */
@@ -36,13 +36,17 @@ export const SQLITE_OPTIONS: readonly string[] = [
   '-DSQLITE_OMIT_LOAD_EXTENSION', // no dlopen: a nexe is static
   '-DSQLITE_TEMP_STORE=3', // temporary tables and indexes always in memory: no writable temp directory
   '-DSQLITE_ENABLE_FTS5',
+  '-DSQLITE_ENABLE_MEMSYS5', // the shell's -heap: SQLite's own allocator over one block
   '-DSQLITE_ENABLE_LOCKING_STYLE=0', // POSIX locks only; the shell makes "unix-none" (no locks) the default VFS
   '-DHAVE_NANOSLEEP=0', // sqlite3_sleep() through sleep(), which in a session returns at once, saying nothing was slept
 ];
 
-/** Where the package and the builds live: beside the C library's builds. */
+/**
+ * Where the package and the builds live: beside the C library's builds,
+ * under the checkout (ROOT), also when the benchmarks run from dist-bench/.
+ */
 export function sqliteCacheDir(): string {
-  return join(cacheRoot(), 'sqlite');
+  return join(process.env.ZEROVM_TOOLCHAIN_CACHE ?? join(ROOT, 'node_modules', '.cache', 'zerovm-toolchain'), 'sqlite');
 }
 
 /**
