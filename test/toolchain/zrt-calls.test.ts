@@ -103,6 +103,26 @@ describe.skipIf(skip)('zrt: the file calls SQLite needs', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it("a program's own sleep(), access() and getcwd() win over zrt's (they are weak)", () => {
+    const src = join(dir, 'own.c');
+    writeFileSync(
+      src,
+      [
+        '#include <stdio.h>',
+        '#include <unistd.h>',
+        'unsigned sleep(unsigned s) { return s + 40; }',
+        'int access(const char *p, int m) { (void)p; return m + 7; }',
+        'char *getcwd(char *b, size_t n) { (void)n; b[0] = 0x4f; b[1] = 0; return b; }',
+        'int main(void) { char b[4]; printf("%u %d %s\\n", sleep(2), access("/", 1), getcwd(b, 4)); return 0; }',
+      ].join('\n'),
+    );
+    const own = join(dir, 'own.nexe');
+    zerovmCc(['-O2', '-o', own, src]);
+    const engine = engines.find((e) => !e.skip);
+    if (engine === undefined) return; // engineCases warned; CI fails in availabilityTests
+    expect(runNexe(dir, own, { engine: engine.engine }).stdout).toBe('42 8 O\n');
+  });
+
   for (const e of engines) {
     it.skipIf(e.skip)(`every call's result and errno (${e.name} engine)`, () => {
       const rw = join(dir, `rw-${e.name}.bin`);

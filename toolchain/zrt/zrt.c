@@ -584,10 +584,10 @@ static int access_impl(const char *path, int mode) {
  * owner and no permission.
  */
 #define NOBODY 65534
-uid_t getuid(void) { return NOBODY; }
-uid_t geteuid(void) { return NOBODY; }
-gid_t getgid(void) { return NOBODY; }
-gid_t getegid(void) { return NOBODY; }
+__attribute__((weak)) uid_t getuid(void) { return NOBODY; }
+__attribute__((weak)) uid_t geteuid(void) { return NOBODY; }
+__attribute__((weak)) gid_t getgid(void) { return NOBODY; }
+__attribute__((weak)) gid_t getegid(void) { return NOBODY; }
 static int fchown_impl(int fd, uid_t owner, gid_t group) {
   (void)owner, (void)group;
   if (!get_fd(fd)) return -1;
@@ -652,7 +652,10 @@ static unsigned sleep_impl(unsigned seconds) {
  * newlib's wrappers of the calls above it (_read_r for _read...) copy the
  * errno zrt sets into the program's (_REENT->_errno, what `errno` reads);
  * these calls have no such wrapper in newlib, so they publish it here.
+ * They are weak: zrt.o is linked into every program, and one that defines
+ * its own sleep() or access() must still link (its definition wins).
  */
+#define ZRT_WEAK __attribute__((weak))
 #define PUBLISH_ERRNO(type, call, failed) \
   {                                       \
     errno = 0;                            \
@@ -661,29 +664,29 @@ static unsigned sleep_impl(unsigned seconds) {
     return r;                             \
   }
 
-ssize_t pread(int fd, void *buf, size_t size, off_t offset) PUBLISH_ERRNO(ssize_t, pread_impl(fd, buf, size, offset), r < 0)
-ssize_t pwrite(int fd, const void *buf, size_t size, off_t offset) PUBLISH_ERRNO(ssize_t, pwrite_impl(fd, buf, size, offset), r < 0)
-int fsync(int fd) PUBLISH_ERRNO(int, fsync_impl(fd), r < 0)
-int ftruncate(int fd, off_t length) PUBLISH_ERRNO(int, ftruncate_impl(fd, length), r < 0)
-int lstat(const char *path, struct stat *st) PUBLISH_ERRNO(int, lstat_impl(path, st), r < 0)
-ssize_t readlink(const char *path, char *buf, size_t size) PUBLISH_ERRNO(ssize_t, readlink_impl(path, buf, size), r < 0)
-int access(const char *path, int mode) PUBLISH_ERRNO(int, access_impl(path, mode), r < 0)
-int fchown(int fd, uid_t owner, gid_t group) PUBLISH_ERRNO(int, fchown_impl(fd, owner, group), r < 0)
-int fchmod(int fd, mode_t mode) PUBLISH_ERRNO(int, fchmod_impl(fd, mode), r < 0)
-int utimes(const char *path, const struct timeval times[2]) PUBLISH_ERRNO(int, utimes_impl(path, times), r < 0)
-int mkdir(const char *path, mode_t mode) PUBLISH_ERRNO(int, mkdir_impl(path, mode), r < 0)
-char *getcwd(char *buf, size_t size) PUBLISH_ERRNO(char *, getcwd_impl(buf, size), r == 0)
-int rmdir(const char *path) PUBLISH_ERRNO(int, rmdir_impl(path), r < 0)
-unsigned sleep(unsigned seconds) PUBLISH_ERRNO(unsigned, sleep_impl(seconds), r != 0)
-int fdatasync(int fd) PUBLISH_ERRNO(int, fsync_impl(fd), r < 0)
-int fcntl(int fd, int cmd, ...) {
+ZRT_WEAK ssize_t pread(int fd, void *buf, size_t size, off_t offset) PUBLISH_ERRNO(ssize_t, pread_impl(fd, buf, size, offset), r < 0)
+ZRT_WEAK ssize_t pwrite(int fd, const void *buf, size_t size, off_t offset) PUBLISH_ERRNO(ssize_t, pwrite_impl(fd, buf, size, offset), r < 0)
+ZRT_WEAK int fsync(int fd) PUBLISH_ERRNO(int, fsync_impl(fd), r < 0)
+ZRT_WEAK int ftruncate(int fd, off_t length) PUBLISH_ERRNO(int, ftruncate_impl(fd, length), r < 0)
+ZRT_WEAK int lstat(const char *path, struct stat *st) PUBLISH_ERRNO(int, lstat_impl(path, st), r < 0)
+ZRT_WEAK ssize_t readlink(const char *path, char *buf, size_t size) PUBLISH_ERRNO(ssize_t, readlink_impl(path, buf, size), r < 0)
+ZRT_WEAK int access(const char *path, int mode) PUBLISH_ERRNO(int, access_impl(path, mode), r < 0)
+ZRT_WEAK int fchown(int fd, uid_t owner, gid_t group) PUBLISH_ERRNO(int, fchown_impl(fd, owner, group), r < 0)
+ZRT_WEAK int fchmod(int fd, mode_t mode) PUBLISH_ERRNO(int, fchmod_impl(fd, mode), r < 0)
+ZRT_WEAK int utimes(const char *path, const struct timeval times[2]) PUBLISH_ERRNO(int, utimes_impl(path, times), r < 0)
+ZRT_WEAK int mkdir(const char *path, mode_t mode) PUBLISH_ERRNO(int, mkdir_impl(path, mode), r < 0)
+ZRT_WEAK char *getcwd(char *buf, size_t size) PUBLISH_ERRNO(char *, getcwd_impl(buf, size), r == 0)
+ZRT_WEAK int rmdir(const char *path) PUBLISH_ERRNO(int, rmdir_impl(path), r < 0)
+ZRT_WEAK unsigned sleep(unsigned seconds) PUBLISH_ERRNO(unsigned, sleep_impl(seconds), r != 0)
+ZRT_WEAK int fdatasync(int fd) PUBLISH_ERRNO(int, fsync_impl(fd), r < 0)
+ZRT_WEAK int fcntl(int fd, int cmd, ...) {
   va_list ap;
   va_start(ap, cmd);
   int arg = va_arg(ap, int); /* every command zrt knows takes an int (or nothing) */
   va_end(ap);
   PUBLISH_ERRNO(int, _fcntl(fd, cmd, arg), r < 0)
 }
-int ioctl(int fd, unsigned long request, ...) PUBLISH_ERRNO(int, ioctl_impl(fd, request), r < 0)
+ZRT_WEAK int ioctl(int fd, unsigned long request, ...) PUBLISH_ERRNO(int, ioctl_impl(fd, request), r < 0)
 
 /* ---------------------------------------------------------------------- */
 /* Process and time */
