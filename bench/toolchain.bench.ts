@@ -23,12 +23,13 @@
  *
  * Targets (the issue): <= 1.5x text, <= 1.25x run time.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runNexe, unavailable, zerovmCc } from '../test/toolchain/helpers.js';
+import { cpuMs, median, nativeRun, textSize } from './native-measure.js';
 
 const LUA_SRC = process.env.ZEROVM_LUA52_SRC ?? '/usr/share/cargo/registry/lua52-sys-0.1.2/lua/src';
 const FLAGS = ['-O2', '-DLUA_COMPAT_ALL'];
@@ -42,41 +43,6 @@ local s = 0
 for i = 1, #t do s = s + #t[i] end
 print(fib(30), s)
 `;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1] as number;
-}
-
-/** Bytes of .text and, of those, bytes of nop instructions (objdump's nop, nopw, xchg %ax,%ax, cs/data16 prefixed nops). */
-function textSize(object: string): { text: number; padding: number } {
-  let text = 0;
-  for (const line of execFileSync('size', ['-A', object], { encoding: 'utf8' }).split('\n')) {
-    const m = /^(\.text\S*)\s+(\d+)/.exec(line);
-    if (m) text += Number(m[2]);
-  }
-  let padding = 0;
-  for (const line of execFileSync('objdump', ['-d', '-w', object], { encoding: 'utf8', maxBuffer: 1 << 28 }).split('\n')) {
-    const m = /^\s*[0-9a-f]+:\s+((?:[0-9a-f]{2} )+)\s*(.*)$/.exec(line);
-    if (m && /^(?:(?:cs|ds|data16)\s+)*(nop\w*|xchg\s+%ax,%ax)\b/.test(m[2] as string)) padding += (m[1] as string).trim().split(' ').length;
-  }
-  return { text, padding };
-}
-
-/** CPU seconds (user + system) of a child, from bash's `time`, and its stdout. */
-function nativeRun(program: string, script: string): { cpu: number; wall: number; stdout: string } {
-  const t = performance.now();
-  const r = spawnSync('bash', ['-c', 'TIMEFORMAT="%3U %3S"; time "$0" "$1" >"$1.out"', program, script], { encoding: 'utf8' });
-  const wall = performance.now() - t;
-  const [user, system] = (r.stderr.trim().split('\n').pop() ?? '').split(' ').map(Number);
-  if (r.status !== 0 || user === undefined || system === undefined) throw new Error(`native lua failed: ${r.stderr}`);
-  return { cpu: (user + system) * 1000, wall, stdout: execFileSync('cat', [`${script}.out`], { encoding: 'utf8' }) };
-}
-
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
 
 const reason = unavailable();
 if (reason !== null) {
@@ -108,7 +74,7 @@ if (reason !== null) {
     const wall = { sandboxed: [] as number[], native: [] as number[], ratio: [] as number[] };
     const cpu = { sandboxed: [] as number[], native: [] as number[], ratio: [] as number[] };
     for (let i = 0; i < PAIRS; i++) {
-      const want = nativeRun(join(dir, 'lua.native'), join(dir, 'bench.lua'));
+      const want = nativeRun(join(dir, 'lua.native'), [join(dir, 'bench.lua')], null, join(dir, 'bench.lua.out'));
       const t = performance.now();
       const c = cpuMs();
       const got = runNexe(dir, join(dir, 'lua.nexe'), { args: ['bench.lua'], image });

@@ -65,6 +65,8 @@ const EXCLUDED = new Set([
   'stdlib/nano-mallocr.c',
   // mallocr.c is built as its DEFINE_* variants below.
   'stdlib/mallocr.c',
+  // Built without HAVE_FCNTL it is a stub failing with ENOSYS; zrt defines fcntl() over _fcntl.
+  'syscalls/sysfcntl.c',
 ]);
 
 /** Objects newlib's Makefiles build from one source with extra flags. */

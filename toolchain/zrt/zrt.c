@@ -35,6 +35,8 @@
  *   that is the honest answer), never a crash.
  */
 #include <errno.h>
+#include <reent.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -337,6 +339,19 @@ static int new_fd(void) {
 
 static int is_random(int ch) { return channels[ch].size > 0 || channels[ch].type == 1 || channels[ch].type == 3; }
 
+/*
+ * A channel's size as this program has made it: a random channel's is the
+ * manifest's (the file's at the start) grown by writes past its end, as
+ * the runtime grows it (spec/runtime.md "Channels"); the user manifest is
+ * read-only and keeps the first value, so fstat(), SEEK_END and reads at
+ * the end need this one.
+ */
+static int64_t channel_size(int ch) { return is_random(ch) ? channel_ends[ch] : channels[ch].size; }
+
+static void channel_wrote(int ch, int64_t end) {
+  if (is_random(ch) && end > channel_ends[ch]) channel_ends[ch] = end;
+}
+
 static struct description *new_description(int flags, int64_t pos) {
   struct description *d = malloc(sizeof *d);
   if (!d) {
@@ -406,6 +421,8 @@ int _read(int fd, void *buf, size_t size) {
     if (r > 0) f->d->pos += r;
     return r;
   }
+  /* at or past the end: end of file (the trap itself fails such a read with EFAULT, as the original did) */
+  if (is_random(f->channel) && f->d->pos >= channel_ends[f->channel]) return 0;
   int r = result(channel_read(f->channel, buf, size, f->d->pos));
   if (r > 0) f->d->pos += r;
   return r;
@@ -422,7 +439,7 @@ int _write(int fd, const void *buf, size_t size) {
   if (random && (f->d->flags & O_APPEND)) f->d->pos = channel_ends[f->channel];
   int r = result(channel_write(f->channel, buf, size, f->d->pos));
   if (r > 0) f->d->pos += r;
-  if (random && f->d->pos > channel_ends[f->channel]) channel_ends[f->channel] = f->d->pos;
+  channel_wrote(f->channel, f->d->pos);
   return r;
 }
 
@@ -498,6 +515,232 @@ int _isatty(int fd) {
 }
 
 /* ---------------------------------------------------------------------- */
+/*
+ * The rest of the descriptor calls portable code makes (SQLite's unix VFS
+ * calls every one of them; spec/toolchain.md "SQLite"). Each does what
+ * POSIX says for the file system above: channels and the files of a
+ * read-only image, no directories to change, no links, no owners.
+ */
+
+/* Positioned I/O: the trap's offset, without moving the descriptor. */
+static ssize_t pread_impl(int fd, void *buf, size_t size, off_t offset) {
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  if (offset < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (f->kind == FD_IMAGE) {
+    int64_t left = f->file->size - offset;
+    if (left <= 0) return 0;
+    if ((int64_t)size > left) size = (size_t)left;
+    return result(channel_read(f->channel, buf, size, f->file->offset + offset));
+  }
+  if (!is_random(f->channel)) {
+    errno = ESPIPE;
+    return -1;
+  }
+  if (offset >= channel_size(f->channel)) return 0;
+  return result(channel_read(f->channel, buf, size, offset));
+}
+
+static ssize_t pwrite_impl(int fd, const void *buf, size_t size, off_t offset) {
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  if (f->kind == FD_IMAGE) {
+    errno = EBADF;
+    return -1;
+  }
+  if (offset < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (!is_random(f->channel)) {
+    errno = ESPIPE;
+    return -1;
+  }
+  int r = result(channel_write(f->channel, buf, size, offset));
+  if (r > 0) channel_wrote(f->channel, offset + r);
+  return r;
+}
+
+/*
+ * fsync: zrt keeps no buffer (each write is a trap), and the runtime
+ * writes a channel's bytes to the host before the trap returns
+ * (spec/runtime.md "Channels"), so by now every byte written has left the
+ * program. What the host does with its cache is outside the session.
+ */
+static int fsync_impl(int fd) { return get_fd(fd) ? 0 : -1; }
+
+/*
+ * ftruncate: a channel can grow (a zero byte written at LENGTH - 1) but the
+ * trap has no call that shortens one, so a smaller length is refused.
+ */
+static int ftruncate_impl(int fd, off_t length) {
+  struct fd *f = get_fd(fd);
+  if (!f) return -1;
+  if (f->kind == FD_IMAGE) {
+    errno = EROFS;
+    return -1;
+  }
+  if (length < 0 || !is_random(f->channel) || (f->d->flags & O_ACCMODE) == O_RDONLY) {
+    errno = EINVAL;
+    return -1;
+  }
+  int64_t size = channel_size(f->channel);
+  if (length == size) return 0;
+  if (length < size) {
+    errno = ENOSYS;
+    return -1;
+  }
+  static const char zero = 0;
+  if (result(channel_write(f->channel, &zero, 1, (int64_t)length - 1)) != 1) return -1;
+  channel_wrote(f->channel, length);
+  return 0;
+}
+
+static int ioctl_impl(int fd, unsigned long request) {
+  (void)request;
+  if (!get_fd(fd)) return -1;
+  errno = ENOTTY;
+  return -1;
+}
+
+/* No symbolic links: lstat() is stat(), readlink() finds no link. */
+static int lstat_impl(const char *path, struct stat *st) { return _stat(path, st); }
+
+static ssize_t readlink_impl(const char *path, char *buf, size_t size) {
+  struct stat st;
+  (void)buf, (void)size;
+  if (_stat(path, &st) < 0) return -1;
+  errno = EINVAL;
+  return -1;
+}
+
+/* access(): image files are readable, channels as their type allows. */
+static int access_impl(const char *path, int mode) {
+  int ch = channel_by_alias(path);
+  if (ch >= 0) {
+    int readable = channels[ch].limits[0] > 0 && channels[ch].limits[1] > 0;
+    int writable = channels[ch].limits[2] > 0 && channels[ch].limits[3] > 0;
+    if (((mode & R_OK) && !readable) || ((mode & W_OK) && !writable) || (mode & X_OK)) {
+      errno = EACCES;
+      return -1;
+    }
+    return 0;
+  }
+  struct image_file *file = image_count > 0 ? image_lookup(path) : 0;
+  if (!file) {
+    errno = ENOENT;
+    return -1;
+  }
+  if (mode & W_OK) {
+    errno = EROFS;
+    return -1;
+  }
+  if ((mode & X_OK) && !file->is_dir) {
+    errno = EACCES;
+    return -1;
+  }
+  return 0;
+}
+
+/*
+ * A session has no users. The ids are those of an unprivileged user
+ * ("nobody", 65534), which is what the program is: it can change no
+ * owner and no permission.
+ */
+#define NOBODY 65534
+__attribute__((weak)) uid_t getuid(void) { return NOBODY; }
+__attribute__((weak)) uid_t geteuid(void) { return NOBODY; }
+__attribute__((weak)) gid_t getgid(void) { return NOBODY; }
+__attribute__((weak)) gid_t getegid(void) { return NOBODY; }
+static int fchown_impl(int fd, uid_t owner, gid_t group) {
+  (void)owner, (void)group;
+  if (!get_fd(fd)) return -1;
+  errno = EPERM;
+  return -1;
+}
+
+/* Nor permissions or times to change: the host owns both (an image's are in the tar, a channel's on the host). */
+static int fchmod_impl(int fd, mode_t mode) {
+  struct fd *f = get_fd(fd);
+  (void)mode;
+  if (!f) return -1;
+  errno = f->kind == FD_IMAGE ? EROFS : EPERM;
+  return -1;
+}
+
+static int utimes_impl(const char *path, const struct timeval times[2]) {
+  (void)times;
+  if (channel_by_alias(path) >= 0) {
+    errno = EPERM;
+    return -1;
+  }
+  errno = image_count > 0 && image_lookup(path) ? EROFS : ENOENT;
+  return -1;
+}
+
+int _mkdir(const char *path, int mode);
+static int mkdir_impl(const char *path, mode_t mode) { return _mkdir(path, (int)mode); }
+
+static int rmdir_impl(const char *path) {
+  struct image_file *file = image_count > 0 ? image_lookup(path) : 0;
+  errno = !file ? ENOENT : file->is_dir ? EROFS : ENOTDIR;
+  return -1;
+}
+
+/*
+ * sleep(): the session's clock ([time]) never advances, so no amount of
+ * waiting would pass; nothing is slept and the whole request is returned
+ * as unslept, as POSIX reports an interrupted sleep.
+ */
+static unsigned sleep_impl(unsigned seconds) {
+  errno = EINTR;
+  return seconds;
+}
+
+
+/*
+ * newlib's wrappers of the calls above it (_read_r for _read...) copy the
+ * errno zrt sets into the program's (_REENT->_errno, what `errno` reads);
+ * these calls have no such wrapper in newlib, so they publish it here.
+ * They are weak: zrt.o is linked into every program, and one that defines
+ * its own sleep() or access() must still link (its definition wins).
+ */
+#define ZRT_WEAK __attribute__((weak))
+#define PUBLISH_ERRNO(type, call, failed) \
+  {                                       \
+    errno = 0;                            \
+    type r = call;                        \
+    if (failed) _REENT->_errno = errno;   \
+    return r;                             \
+  }
+
+ZRT_WEAK ssize_t pread(int fd, void *buf, size_t size, off_t offset) PUBLISH_ERRNO(ssize_t, pread_impl(fd, buf, size, offset), r < 0)
+ZRT_WEAK ssize_t pwrite(int fd, const void *buf, size_t size, off_t offset) PUBLISH_ERRNO(ssize_t, pwrite_impl(fd, buf, size, offset), r < 0)
+ZRT_WEAK int fsync(int fd) PUBLISH_ERRNO(int, fsync_impl(fd), r < 0)
+ZRT_WEAK int ftruncate(int fd, off_t length) PUBLISH_ERRNO(int, ftruncate_impl(fd, length), r < 0)
+ZRT_WEAK int lstat(const char *path, struct stat *st) PUBLISH_ERRNO(int, lstat_impl(path, st), r < 0)
+ZRT_WEAK ssize_t readlink(const char *path, char *buf, size_t size) PUBLISH_ERRNO(ssize_t, readlink_impl(path, buf, size), r < 0)
+ZRT_WEAK int access(const char *path, int mode) PUBLISH_ERRNO(int, access_impl(path, mode), r < 0)
+ZRT_WEAK int fchown(int fd, uid_t owner, gid_t group) PUBLISH_ERRNO(int, fchown_impl(fd, owner, group), r < 0)
+ZRT_WEAK int fchmod(int fd, mode_t mode) PUBLISH_ERRNO(int, fchmod_impl(fd, mode), r < 0)
+ZRT_WEAK int utimes(const char *path, const struct timeval times[2]) PUBLISH_ERRNO(int, utimes_impl(path, times), r < 0)
+ZRT_WEAK int mkdir(const char *path, mode_t mode) PUBLISH_ERRNO(int, mkdir_impl(path, mode), r < 0)
+ZRT_WEAK int rmdir(const char *path) PUBLISH_ERRNO(int, rmdir_impl(path), r < 0)
+ZRT_WEAK unsigned sleep(unsigned seconds) PUBLISH_ERRNO(unsigned, sleep_impl(seconds), r != 0)
+ZRT_WEAK int fdatasync(int fd) PUBLISH_ERRNO(int, fsync_impl(fd), r < 0)
+ZRT_WEAK int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  int arg = va_arg(ap, int); /* every command zrt knows takes an int (or nothing) */
+  va_end(ap);
+  PUBLISH_ERRNO(int, _fcntl(fd, cmd, arg), r < 0)
+}
+ZRT_WEAK int ioctl(int fd, unsigned long request, ...) PUBLISH_ERRNO(int, ioctl_impl(fd, request), r < 0)
+
+/* ---------------------------------------------------------------------- */
 /* Process and time */
 
 static long long clock_seconds;
@@ -569,8 +812,8 @@ int dup2(int fd, int to) {
 }
 
 /*
- * fcntl (newlib's fcntl() reaches it with HAVE_FCNTL, libc.ts). Locks and
- * the other commands fail with ENOSYS; F_SETFL changes O_APPEND only, and
+ * fcntl (newlib's fcntl() reaches it with HAVE_FCNTL, libc.ts). Record
+ * locks fail with EINVAL (nothing to lock against), other commands with ENOSYS; F_SETFL changes O_APPEND only, and
  * refuses what a channel cannot do (O_NONBLOCK, O_ASYNC: reads and writes
  * are always whole trap calls) rather than pretend.
  */
@@ -605,6 +848,12 @@ int _fcntl(int fd, int cmd, int arg) {
     }
     f->d->flags = (f->d->flags & ~O_APPEND) | (arg & O_APPEND);
     return 0;
+  case F_GETLK:
+  case F_SETLK:
+  case F_SETLKW:
+    /* record locks: no other process shares a file in a session */
+    errno = EINVAL;
+    return -1;
   default:
     return nosys();
   }
