@@ -277,7 +277,8 @@ int chdir(const char *path) {
   return 0;
 }
 
-char *getcwd(char *buf, size_t size) {
+/* weak, as the other calls newlib does not wrap (below): a program's own getcwd() wins */
+__attribute__((weak)) char *getcwd(char *buf, size_t size) {
   size_t need = strlen(cwd) + 1;
   if (buf && size == 0) {
     errno = EINVAL;
