@@ -108,6 +108,8 @@ export interface NodeResult extends ReportFields {
   readonly error?: { readonly kind: string; readonly message: string };
   /** More about how it ended, e.g. which pipe a node that timed out was waiting on. */
   readonly detail?: string;
+  /** Where the node ran, when an executor has several hosts: the cluster worker's name (spec/cluster.md). */
+  readonly ranOn?: string;
 }
 
 export interface JobResult {

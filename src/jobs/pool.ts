@@ -90,7 +90,8 @@ class PoolThread {
     readonly permanent: boolean,
     resourceLimits: ResourceLimits | undefined,
   ) {
-    this.worker = startThread(new URL('./worker.js', import.meta.url), resourceLimits === undefined ? {} : { resourceLimits });
+    /* '../jobs/' rather than './': the same file from dist/jobs/ and from the command-line bundle (dist/bundle/, spec/runtime.md "Process start") */
+    this.worker = startThread(new URL('../jobs/worker.js', import.meta.url), resourceLimits === undefined ? {} : { resourceLimits });
   }
 }
 
