@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ObjectStore } from '@nats-io/obj';
-import { isBlobName, type BlobRef } from './protocol.js';
+import { INLINE_OUTPUT_LIMIT, isBlobName, type BlobRef, type WireBytes } from './protocol.js';
 
 /** A blob a task names is not in the bucket (expired, or never stored). */
 export class BlobMissingError extends Error {
@@ -59,6 +59,15 @@ export class BlobStore {
     if (blobName(bytes) !== ref.blob) throw new BlobMissingError(`blob ${ref.blob} came back with other bytes (SHA-256 mismatch)`);
     this.bytesGot += bytes.length;
     return bytes;
+  }
+
+  /** Bytes for a result: inline when small. */
+  async putResult(bytes: Uint8Array): Promise<WireBytes> {
+    return bytes.length <= INLINE_OUTPUT_LIMIT ? { base64: Buffer.from(bytes).toString('base64') } : this.put(bytes);
+  }
+
+  async getResult(wire: WireBytes): Promise<Uint8Array> {
+    return 'base64' in wire ? new Uint8Array(Buffer.from(wire.base64, 'base64')) : this.get(wire);
   }
 
   /** The blob as a read-only file in the cache directory (fetched once). */

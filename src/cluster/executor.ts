@@ -183,10 +183,10 @@ export class NatsExecutor implements JobExecutor {
       nodes = await Promise.all(
         stored.nodes.map(async (wire, k) => {
           const outputs: Record<string, Uint8Array> = {};
-          for (const [alias, ref] of Object.entries(wire.outputs)) outputs[alias] = await this.blobs.get(ref);
+          for (const [alias, ref] of Object.entries(wire.outputs)) outputs[alias] = await this.blobs.getResult(ref);
           for (const [alias, ref] of Object.entries(wire.files)) {
             const path = group.files.get(`${group.members[k]}\0${alias}`);
-            if (path !== undefined) writeAtomically(path, await this.blobs.get(ref));
+            if (path !== undefined) writeAtomically(path, await this.blobs.getResult(ref));
           }
           const { files: _files, outputs: _outputs, ...rest } = wire;
           return { ...rest, outputs };

@@ -73,12 +73,18 @@ export interface TaskMessage {
   readonly pipes: readonly PipePlan[];
 }
 
-/** A node's result as stored: outputs as blobs. */
+/** Bytes of a result: small ones inline (base64), saving the blob bucket's round trips; larger ones as a blob. */
+export type WireBytes = BlobRef | { readonly base64: string };
+
+/** Outputs at most this long travel inside the result entry. */
+export const INLINE_OUTPUT_LIMIT = 64 * 1024;
+
+/** A node's result as stored. */
 export interface WireNodeResult extends Omit<NodeResult, 'outputs'> {
   /** 'buffer' outputs by alias. */
-  readonly outputs: Readonly<Record<string, BlobRef>>;
+  readonly outputs: Readonly<Record<string, WireBytes>>;
   /** 'file' outputs and read-write files by alias: their final bytes. */
-  readonly files: Readonly<Record<string, BlobRef>>;
+  readonly files: Readonly<Record<string, WireBytes>>;
   readonly ranOn: string;
 }
 

@@ -19,11 +19,12 @@ import { join } from 'node:path';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { EngineName } from '../api/engine-choice.js';
 import type { JobPlan, NodeChannel, NodeInput, NodeOutput, NodePlan, NodeResult } from '../jobs/executor.js';
+import { JobPlanError } from '../jobs/plan.js';
 import { WorkerPoolExecutor } from '../jobs/pool.js';
 import { failedNode } from '../jobs/run-node.js';
 import { BlobMissingError, BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type NatsOptions } from './connection.js';
-import { decodeLimits, parseTask, resultKey, TASK_STREAM, WireFormatError, WORKER_CONSUMER, type BlobRef, type ResultEntry, type TaskMessage, type WireInput, type WireNode, type WireNodeResult, type WireOutput } from './protocol.js';
+import { decodeLimits, parseTask, resultKey, TASK_STREAM, WireFormatError, WORKER_CONSUMER, type ResultEntry, type WireBytes, type TaskMessage, type WireInput, type WireNode, type WireNodeResult, type WireOutput } from './protocol.js';
 
 export interface ClusterWorkerOptions extends NatsOptions {
   /** Sessions at once (the local pool's threads), and tasks pulled at once. Default 1. */
@@ -122,7 +123,8 @@ export class ClusterWorker {
     const progress = setInterval(() => message.working(), Math.max(100, Math.floor(this.ackWaitMs / 3)));
     const dir = mkdtempSync(join(this.workDir, 'task-'));
     try {
-      if ((await this.conn.results.get(key))?.operation === 'PUT') {
+      /* only a redelivered task can have a result already */
+      if (message.info.deliveryCount > 1 && (await this.conn.results.get(key))?.operation === 'PUT') {
         this.log(`task ${key} already has a result; acknowledging it`);
         await message.ackAck();
         return;
@@ -131,7 +133,8 @@ export class ClusterWorker {
       const nodes = await this.runTask(task, dir);
       const entry: ResultEntry = { version: 1, job: task.job, group: task.group, nodes };
       await this.conn.results.put(key, JSON.stringify(entry));
-      await message.ackAck();
+      /* not waited for: were the ack lost, the redelivery finds the stored result and is acknowledged without a rerun */
+      message.ack();
       this.tasksDone++;
       this.log(`finished task ${key}`);
     } catch (error) {
@@ -155,10 +158,17 @@ export class ClusterWorker {
       if (!(error instanceof BlobMissingError)) throw error;
       return Promise.all(task.nodes.map((node) => this.wire(failedNode(node.name, 'BlobMissing', error.message), {})));
     }
-    const result = await this.pool.run(plan);
+    let result;
+    try {
+      result = await this.pool.run(plan);
+    } catch (error) {
+      /* a group this worker cannot run whole (more connected nodes than its pool allows): a result, not a redelivery */
+      if (!(error instanceof JobPlanError)) throw error;
+      return Promise.all(task.nodes.map((node) => this.wire(failedNode(node.name, 'JobPlanError', `worker ${this.name}: ${error.message}`), {})));
+    }
     return Promise.all(
       result.nodes.map(async (node, i) => {
-        const files: Record<string, BlobRef> = {};
+        const files: Record<string, WireBytes> = {};
         for (const file of returned) {
           if (file.node !== i) continue;
           let bytes: Uint8Array;
@@ -167,16 +177,16 @@ export class ClusterWorker {
           } catch {
             continue; /* the session never made it (it did not start) */
           }
-          files[file.alias] = await this.blobs.put(bytes);
+          files[file.alias] = await this.blobs.putResult(bytes);
         }
         return this.wire(node, files);
       }),
     );
   }
 
-  private async wire(node: NodeResult, files: Record<string, BlobRef>): Promise<WireNodeResult> {
-    const outputs: Record<string, BlobRef> = {};
-    for (const [alias, bytes] of Object.entries(node.outputs)) outputs[alias] = await this.blobs.put(bytes);
+  private async wire(node: NodeResult, files: Record<string, WireBytes>): Promise<WireNodeResult> {
+    const outputs: Record<string, WireBytes> = {};
+    for (const [alias, bytes] of Object.entries(node.outputs)) outputs[alias] = await this.blobs.putResult(bytes);
     return { ...node, outputs, files, ranOn: this.name };
   }
 
