@@ -127,6 +127,23 @@ describe.skipIf(skip)('NatsExecutor on a 3-node JetStream cluster with 2 workers
     expect(readFileSync(output, 'utf8')).toBe('alpha beta\ngamma\n');
   });
 
+  it('returns outputs larger than a result entry carries through the blob bucket', async () => {
+    const big = Buffer.alloc(200_000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
+    const output = join(tmp, 'big.bin');
+    const plan: JobPlan = {
+      nodes: [
+        { name: 'to-buffer', program: CAT, stdin: { bytes: big } },
+        { name: 'to-file', program: CAT, stdin: { bytes: big }, stdout: { file: output } },
+      ],
+    };
+    const moved = executor.bytesMoved.got;
+    const result = await executor.run(plan);
+    expect(Buffer.from(result.nodes[0]!.outputs['/dev/stdout']!).equals(big)).toBe(true);
+    expect(readFileSync(output).equals(big)).toBe(true);
+    expect(executor.bytesMoved.got - moved).toBe(2 * big.length);
+  });
+
   it('runs a connected group whole on one worker (hello | wc)', async () => {
     const plan: JobPlan = {
       nodes: [
