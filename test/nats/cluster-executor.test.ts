@@ -185,4 +185,47 @@ describe.skipIf(skip)('NatsExecutor on a 3-node JetStream cluster with 2 workers
     expect(result.nodes.map(comparable)).toEqual(undisturbed.nodes.map(comparable));
     expect(text(result.nodes[0]!)).toBe('1da147d5dcc32800\n');
   });
+
+  it('drains on SIGTERM: a worker finishes the task it holds, stores the result, and exits 0', async () => {
+    workers.push(await startWorker(cluster, 'w3'));
+    const before = new Map(workers.map((w) => [w, w.log.length]));
+    const running = executor.run({ nodes: [{ name: 'loop', program: LOOP }] });
+    let taker: WorkerProcess | undefined;
+    while (taker === undefined) {
+      taker = workers.find((w) => w.child.exitCode === null && w.child.signalCode === null && w.log.slice(before.get(w)).includes('running task'));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const exited = new Promise<number | null>((r) => taker.child.once('exit', (code) => r(code)));
+    process.kill(taker.child.pid!, 'SIGTERM');
+    const result = await running;
+    expect(result.nodes[0]!.ranOn).toBe(taker.name);
+    expect(text(result.nodes[0]!)).toBe('1da147d5dcc32800\n');
+    expect(await exited).toBe(0);
+    expect(taker.log).toMatch(/draining[\s\S]*stopped after \d+ task/);
+  });
+
+  it('gives up on a task delivered max-deliver times without an ack, failing its nodes with a clear status', async () => {
+    /* JetStream notices the spent deliveries when a worker asks for the next task: two workers, one to kill and one that pulls */
+    workers.push(await startWorker(cluster, 'w4'));
+    const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    expect(live.length).toBe(2);
+    /* one delivery only: the front end sets the shared consumer */
+    const strict = await NatsExecutor.connect({ servers: cluster.urls.split(','), user: cluster.user, password: cluster.password, replicas: 3, ackWaitMs: ACK_WAIT_MS, maxDeliver: 1 });
+    try {
+      const before = new Map(live.map((w) => [w, w.log.length]));
+      const running = strict.run({ nodes: [{ name: 'loop', program: LOOP }] });
+      let taker: WorkerProcess | undefined;
+      while (taker === undefined) {
+        taker = live.find((w) => w.log.slice(before.get(w)).includes('running task'));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await endWorker(taker, 'SIGKILL');
+      const result = await running;
+      expect(result.nodes[0]!.ok).toBe(false);
+      expect(result.nodes[0]!.error?.kind).toBe('MaxDeliveries');
+      expect(result.nodes[0]!.exitState).toMatch(/delivered 1 times and no worker finished it/);
+    } finally {
+      await strict.close();
+    }
+  });
 });
