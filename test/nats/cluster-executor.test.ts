@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsConnectError } from '../../src/cluster/connection.js';
 import { NatsExecutor } from '../../src/cluster/executor.js';
@@ -122,9 +123,22 @@ describe.skipIf(skip)('NatsExecutor on a 3-node JetStream cluster with 2 workers
     const input = join(tmp, 'words.txt');
     writeFileSync(input, 'alpha beta\ngamma\n');
     const output = join(tmp, 'copy.txt');
-    const result = await executor.run({ nodes: [{ name: 'copy', program: CAT, stdin: { file: input }, stdout: { file: output } }] });
-    expect(result.nodes[0]!.exitState).toBe('ok');
-    expect(readFileSync(output, 'utf8')).toBe('alpha beta\ngamma\n');
+    /* every task message, as published */
+    const watcher = await connect({ servers: cluster.urls.split(','), user: cluster.user, pass: cluster.password });
+    const tasks: string[] = [];
+    watcher.subscribe('zerovm.task.>', { callback: (_error, message) => void tasks.push(message.string()) });
+    await watcher.flush();
+    try {
+      const result = await executor.run({ nodes: [{ name: 'copy', program: CAT, stdin: { file: input }, stdout: { file: output } }] });
+      expect(result.nodes[0]!.exitState).toBe('ok');
+      expect(readFileSync(output, 'utf8')).toBe('alpha beta\ngamma\n');
+    } finally {
+      await watcher.close();
+    }
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]).not.toContain(tmp);
+    expect(tasks[0]).not.toContain(ROOT);
+    expect(JSON.parse(tasks[0]!).nodes[0]).toMatchObject({ name: 'copy', argv0: 'cat.nexe', program: { blob: expect.stringMatching(/^[0-9a-f]{64}$/) }, stdin: { blob: expect.stringMatching(/^[0-9a-f]{64}$/) }, stdout: 'file' });
   });
 
   it('returns outputs larger than a result entry carries through the blob bucket', async () => {

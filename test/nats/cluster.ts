@@ -11,12 +11,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const NATS_SERVER = 'nats-server';
+/** Debian installs it in /usr/sbin, which a non-root PATH may lack. */
+export const NATS_SERVER = spawnSync('nats-server', ['--version']).error === undefined ? 'nats-server' : '/usr/sbin/nats-server';
 
 /** Why the cluster tests cannot run here (null: they can). */
 export function natsServerUnavailable(): string | null {
   const probe = spawnSync(NATS_SERVER, ['--version'], { encoding: 'utf8' });
-  if (probe.error !== undefined) return `${NATS_SERVER} is not installed (Debian package nats-server; .ci/run installs it)`;
+  if (probe.error !== undefined) return `nats-server is not installed (Debian package nats-server; .ci/run installs it)`;
   return null;
 }
 
