@@ -101,6 +101,20 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/cluster/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: addonPaths,
+        patterns: [
+          addonPattern,
+          layer(['engines', 'emulator', 'addon'], 'the cluster runs sessions through src/jobs and the embedding API, which choose the engine'),
+          layer(['cli', 'serve'], 'the cluster executor is below the front ends (the CLI, the server); they import it, not the other way round'),
+        ],
+      }],
+    },
+  },
+  {
     files: ['src/addon/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {

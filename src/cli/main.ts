@@ -38,6 +38,9 @@ usage:
   zerovm validate [options] PROGRAM.nexe   check a program against the sandbox rules
   zerovm validate --hex FILE | --raw FILE  check a code region (hex text or raw bytes)
   zerovm disasm [options] PROGRAM.nexe     annotated listing: bundles, superinstructions, errors
+  zerovm worker --nats URL[,URL...] [--slots N] [--engine E] [--user U] [--name NAME] [--replicas R]
+                                         run sessions for cluster front ends (NATS JetStream; password in
+                                         ZEROVM_NATS_PASSWORD; SIGTERM drains; spec/cluster.md)
   zerovm conformance [--engine E | --impl "CMD {manifest}"] [--filter AREA] [--junit FILE | --tap] [--jobs N]
                                          run the conformance suite (conformance/README.md; --help for all options)
   zerovm help | --help                     this text
@@ -92,6 +95,8 @@ export async function run(argv: readonly string[]): Promise<number> {
         return (await import('./ar-command.js')).runAr(rest);
       case 'ranlib':
         return (await import('./ar-command.js')).runRanlib(rest);
+      case 'worker':
+        return await (await import('./worker-command.js')).runWorker(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -130,6 +130,8 @@ export interface NodeResult extends ReportFields {
   readonly detail?: string;
   /** Set for nodes with `warm: true`: whether they started from a snapshot. */
   readonly warm?: WarmOutcome;
+  /** Where the node ran, when an executor has several hosts: the cluster worker's name (spec/cluster.md). */
+  readonly ranOn?: string;
 }
 
 export interface JobResult {

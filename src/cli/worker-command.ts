@@ -1,0 +1,59 @@
+/**
+ * `zerovm worker --nats URL[,URL...] [--slots N] [--engine E] [--user U]
+ * [--name NAME] [--replicas R] [--work-dir DIR]`: runs the sessions of any
+ * cluster front end (spec/cluster.md, "Workers"). The password is read from
+ * ZEROVM_NATS_PASSWORD (a command line is visible to every user of the
+ * host). Runs until SIGTERM or SIGINT, then drains: it stops pulling tasks,
+ * finishes the ones it holds, and exits 0.
+ */
+import { isEngineName } from '../api/engine-choice.js';
+import { NatsConnectError, parseServers } from '../cluster/connection.js';
+import { ClusterWorker } from '../cluster/worker.js';
+import { CliError, parseArgs } from './args.js';
+
+export async function runWorker(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, { flags: [], values: ['nats', 'slots', 'engine', 'user', 'name', 'replicas', 'work-dir'] });
+  if (args.positionals.length > 0) throw new CliError(`unexpected argument '${args.positionals[0]}'`);
+  const nats = args.values.get('nats');
+  if (nats === undefined) throw new CliError('--nats URL[,URL...] is required (the NATS servers to pull tasks from)');
+  const slots = Number(args.values.get('slots') ?? '1');
+  if (!Number.isInteger(slots) || slots < 1 || slots > 256) throw new CliError(`--slots must be a whole number from 1 to 256, not '${args.values.get('slots')}'`);
+  const replicas = Number(args.values.get('replicas') ?? '1');
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new CliError(`--replicas must be 1 to 5, not '${args.values.get('replicas')}'`);
+  const engine = args.values.get('engine');
+  if (engine !== undefined && !isEngineName(engine)) throw new CliError(`--engine must be native, unicorn or auto, not '${engine}'`);
+  const user = args.values.get('user');
+  const password = process.env['ZEROVM_NATS_PASSWORD'];
+  const name = args.values.get('name');
+  const workDir = args.values.get('work-dir');
+  let worker: ClusterWorker;
+  try {
+    worker = await ClusterWorker.start({
+      servers: parseServers(nats),
+      slots,
+      replicas,
+      ...(engine === undefined ? {} : { engine }),
+      ...(user === undefined ? {} : { user }),
+      ...(password === undefined ? {} : { password }),
+      ...(name === undefined ? {} : { workerName: name }),
+      ...(workDir === undefined ? {} : { workDir }),
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+  } catch (error) {
+    if (error instanceof NatsConnectError) {
+      process.stderr.write(`zerovm worker: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  process.stderr.write(`zerovm worker ${worker.name}: ready (${slots} slot${slots === 1 ? '' : 's'})\n`);
+  await new Promise<void>((resolveStop) => {
+    const stop = (): void => resolveStop();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  process.stderr.write(`zerovm worker ${worker.name}: draining\n`);
+  await worker.stop();
+  process.stderr.write(`zerovm worker ${worker.name}: stopped after ${worker.completed} task(s)\n`);
+  return 0;
+}

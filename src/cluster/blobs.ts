@@ -1,0 +1,85 @@
+/**
+ * Content-addressed bytes in the JetStream Object Store bucket: the name of
+ * an object is the SHA-256 of its bytes, so the same program, image or
+ * input is stored once however many tasks name it, and a worker keeps what
+ * it fetched in a local cache directory under the same name
+ * (spec/cluster.md, "Blobs").
+ *
+ * Where: src/cluster. The front end puts programs and inputs and gets
+ * outputs; a worker gets programs and inputs (to files, since sessions read
+ * regular files) and puts outputs.
+ */
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ObjectStore } from '@nats-io/obj';
+import { INLINE_OUTPUT_LIMIT, isBlobName, type BlobRef, type WireBytes } from './protocol.js';
+
+/** A blob a task names is not in the bucket (expired, or never stored). */
+export class BlobMissingError extends Error {
+  override name = 'BlobMissingError';
+}
+
+export function blobName(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export class BlobStore {
+  /** Names known to be in the bucket already (puts skip them). */
+  private readonly stored = new Set<string>();
+  /** Bytes moved to and from the bucket, for the benchmarks and status. */
+  bytesPut = 0;
+  bytesGot = 0;
+
+  constructor(
+    private readonly bucket: ObjectStore,
+    /** Where a worker keeps fetched blobs as files (absent on a front end). */
+    private readonly cacheDir?: string,
+  ) {
+    if (cacheDir !== undefined) mkdirSync(cacheDir, { recursive: true });
+  }
+
+  async put(bytes: Uint8Array): Promise<BlobRef> {
+    const name = blobName(bytes);
+    if (!this.stored.has(name)) {
+      const info = await this.bucket.info(name);
+      if (info === null || info.deleted) {
+        await this.bucket.putBlob({ name }, bytes);
+        this.bytesPut += bytes.length;
+      }
+      this.stored.add(name);
+    }
+    return { blob: name };
+  }
+
+  async get(ref: BlobRef): Promise<Uint8Array> {
+    if (!isBlobName(ref.blob)) throw new BlobMissingError(`'${ref.blob}' is not a blob name (64 hex digits)`);
+    const bytes = await this.bucket.getBlob(ref.blob);
+    if (bytes === null) throw new BlobMissingError(`blob ${ref.blob} is not in the ${'bucket'}: it expired or was never stored`);
+    if (blobName(bytes) !== ref.blob) throw new BlobMissingError(`blob ${ref.blob} came back with other bytes (SHA-256 mismatch)`);
+    this.bytesGot += bytes.length;
+    return bytes;
+  }
+
+  /** Bytes for a result: inline when small. */
+  async putResult(bytes: Uint8Array): Promise<WireBytes> {
+    return bytes.length <= INLINE_OUTPUT_LIMIT ? { base64: Buffer.from(bytes).toString('base64') } : this.put(bytes);
+  }
+
+  async getResult(wire: WireBytes): Promise<Uint8Array> {
+    return 'base64' in wire ? new Uint8Array(Buffer.from(wire.base64, 'base64')) : this.get(wire);
+  }
+
+  /** The blob as a read-only file in the cache directory (fetched once). */
+  async file(ref: BlobRef): Promise<string> {
+    if (this.cacheDir === undefined) throw new Error('this blob store has no cache directory');
+    const path = join(this.cacheDir, ref.blob);
+    if (existsSync(path)) return path;
+    const bytes = await this.get(ref);
+    const partial = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.part`;
+    writeFileSync(partial, bytes);
+    chmodSync(partial, 0o444);
+    renameSync(partial, path);
+    return path;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * A connection to the NATS cluster with what both sides use: the task
+ * stream, the blob bucket and the result bucket, made when missing
+ * (spec/cluster.md, "Streams and buckets").
+ *
+ * Where: src/cluster, used by the front end (executor.ts) and the worker
+ * (worker.ts). Connection failures become NatsConnectError with a message
+ * that says which servers were tried and what to check.
+ */
+import { AuthorizationError, connect, type NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { BLOB_BUCKET, RESULT_BUCKET, TASK_STREAM, TASK_SUBJECT_PREFIX, WORKER_CONSUMER } from './protocol.js';
+
+export interface NatsOptions {
+  /** Server URLs (nats://host:port), any members of one cluster. */
+  readonly servers: readonly string[];
+  readonly user?: string;
+  readonly password?: string;
+  /** Copies JetStream keeps of the stream and buckets (1..5; a 3-node cluster survives one lost server with 3). Default 1. */
+  readonly replicas?: number;
+  /** How long results and blobs are kept when nobody removes them. Default 24 h. */
+  readonly keepMs?: number;
+  /** A name the connection shows in the server's monitoring. */
+  readonly name?: string;
+}
+
+/** The cluster could not be reached or refused us: `message` says what to check. */
+export class NatsConnectError extends Error {
+  override name = 'NatsConnectError';
+}
+
+export interface ClusterConnection {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly results: KV;
+  readonly blobs: ObjectStore;
+  close(): Promise<void>;
+}
+
+/** `nats://a:4222,nats://b:4222` -> the list (the form `--nats` takes). */
+export function parseServers(list: string): string[] {
+  const servers = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (servers.length === 0) throw new NatsConnectError('no NATS server given: pass --nats nats://HOST:PORT[,nats://HOST:PORT...]');
+  return servers;
+}
+
+export async function openCluster(options: NatsOptions): Promise<ClusterConnection> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: [...options.servers],
+      ...(options.user === undefined ? {} : { user: options.user }),
+      ...(options.password === undefined ? {} : { pass: options.password }),
+      ...(options.name === undefined ? {} : { name: options.name }),
+      maxReconnectAttempts: -1,
+    });
+  } catch (error) {
+    const where = options.servers.join(', ');
+    if (error instanceof AuthorizationError || /authorization/i.test((error as Error).message)) {
+      throw new NatsConnectError(`the NATS servers (${where}) refused the credentials of user '${options.user ?? '(none)'}': check the user name and password (ZEROVM_NATS_PASSWORD)`);
+    }
+    throw new NatsConnectError(`cannot connect to NATS at ${where}: ${(error as Error).message}; check that nats-server runs there with JetStream enabled`);
+  }
+  try {
+    const replicas = options.replicas ?? 1;
+    const keepNs = (options.keepMs ?? 24 * 3600_000) * 1_000_000;
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.streams.info(TASK_STREAM);
+    } catch {
+      await jsm.streams.add({
+        name: TASK_STREAM,
+        subjects: [`${TASK_SUBJECT_PREFIX}.>`],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        num_replicas: replicas,
+      });
+    }
+    const results = await createOrOpen(() => new Kvm(nc).create(RESULT_BUCKET, { replicas, ttl: keepNs / 1_000_000 }), () => new Kvm(nc).open(RESULT_BUCKET));
+    const blobs = await createOrOpen(() => new Objm(nc).create(BLOB_BUCKET, { replicas, ttl: keepNs }), () => new Objm(nc).open(BLOB_BUCKET));
+    return { nc, js: jetstream(nc), jsm, results, blobs, close: () => nc.close() };
+  } catch (error) {
+    await nc.close();
+    throw new NatsConnectError(`connected to NATS, but JetStream could not give the zerovm stream and buckets: ${(error as Error).message}; check that the servers run with JetStream (-js) and, in a cluster, have elected a meta leader`);
+  }
+}
+
+/** Creating a bucket that exists with the same settings gives it; one made with other settings (another replicas count) is opened as it is. */
+async function createOrOpen<T>(create: () => Promise<T>, open: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    try {
+      return await open();
+    } catch {
+      throw error;
+    }
+  }
+}
+
+/** Redelivery of tasks (spec/cluster.md, "Acknowledgement and redelivery"). */
+export interface DeliveryOptions {
+  /** How long a task may go without an ack or a progress signal before JetStream hands it to another worker. Default 30 000 ms. */
+  readonly ackWaitMs?: number;
+  /** Deliveries of one task at most (the first included); then the front end fails its nodes. Default 5. */
+  readonly maxDeliver?: number;
+}
+
+export const DEFAULT_ACK_WAIT_MS = 30_000;
+export const DEFAULT_MAX_DELIVER = 5;
+
+/**
+ * Makes the workers' shared consumer, or (`update`, the front end) sets its
+ * ack wait and deliveries to these; returns the ack wait in force.
+ */
+export async function ensureWorkerConsumer(jsm: JetStreamManager, delivery: DeliveryOptions, update: boolean): Promise<{ ackWaitMs: number; maxDeliver: number }> {
+  const ackWaitMs = delivery.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+  const maxDeliver = delivery.maxDeliver ?? DEFAULT_MAX_DELIVER;
+  const wanted = { ack_wait: ackWaitMs * 1_000_000, max_deliver: maxDeliver };
+  let info;
+  try {
+    info = await jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER);
+  } catch {
+    try {
+      info = await jsm.consumers.add(TASK_STREAM, { durable_name: WORKER_CONSUMER, ack_policy: AckPolicy.Explicit, ...wanted });
+    } catch {
+      info = await jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER);
+    }
+  }
+  if (update && (info.config.ack_wait !== wanted.ack_wait || info.config.max_deliver !== wanted.max_deliver)) {
+    info = await jsm.consumers.update(TASK_STREAM, WORKER_CONSUMER, wanted);
+  }
+  return { ackWaitMs: (info.config.ack_wait ?? wanted.ack_wait) / 1_000_000, maxDeliver: info.config.max_deliver ?? maxDeliver };
+}

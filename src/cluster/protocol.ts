@@ -1,0 +1,152 @@
+/**
+ * What travels through NATS between a cluster front end (NatsExecutor) and
+ * its workers (`zerovm worker`): the names of the JetStream stream, consumer
+ * and buckets, the task message and the result entry (spec/cluster.md).
+ *
+ * Where: src/cluster. Everything here is plain JSON. A task never names a
+ * host path: a program, an image, input bytes and a read-write file travel
+ * as the SHA-256 of their bytes in the blob bucket (blobs.ts); outputs come
+ * back the same way. Paths are the front end's business alone.
+ */
+import type { ChannelLimits } from '../api/session.js';
+import type { NodePlan, NodeResult, PipePlan } from '../jobs/executor.js';
+
+/** The work-queue stream of tasks (one message per group of connected nodes). */
+export const TASK_STREAM = 'ZEROVM_TASKS';
+export const TASK_SUBJECT_PREFIX = 'zerovm.task';
+/** The durable pull consumer every worker shares (a work queue has one). */
+export const WORKER_CONSUMER = 'zerovm-workers';
+/** Object Store bucket of content-addressed bytes (name = SHA-256 hex). */
+export const BLOB_BUCKET = 'zerovm-blobs';
+/** KV bucket of results, key `<job>.<group>`. */
+export const RESULT_BUCKET = 'zerovm-results';
+
+/** Bytes by content: the SHA-256 of the bytes in hex, their name in the blob bucket. */
+export interface BlobRef {
+  readonly blob: string;
+}
+
+/** `bytes: true`: given as bytes (a channel in memory), else a file (the worker's cached copy); sessions see the two alike except in the memory etag, so the difference is kept. */
+export type WireInput = (BlobRef & { readonly bytes?: true }) | { readonly pipe: string };
+/** 'file': the worker writes a file of its own and returns its bytes as a blob; the front end writes the plan's file. */
+export type WireOutput = 'buffer' | 'discard' | 'file' | { readonly pipe: string };
+
+interface WireChannelCommon {
+  readonly alias: string;
+  readonly etag?: boolean;
+  readonly limits?: WireLimits;
+}
+
+export type WireChannel =
+  | (WireChannelCommon & { readonly input: WireInput })
+  | (WireChannelCommon & { readonly output: WireOutput })
+  /** A file read and written: its bytes go in as a blob, its final bytes come back as one. */
+  | (WireChannelCommon & { readonly file: BlobRef; readonly access: 'read-write' });
+
+/** IoLimit may be a bigint; JSON carries it as a decimal string. */
+export type WireLimits = Readonly<Partial<Record<keyof ChannelLimits, number | string>>>;
+
+export interface WireNode {
+  readonly name: string;
+  readonly program: BlobRef;
+  readonly argv0?: string;
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly stdin?: WireInput;
+  readonly stdout?: WireOutput;
+  readonly stderr?: WireOutput;
+  readonly channels?: readonly WireChannel[];
+  readonly channelLimits?: Readonly<Record<string, WireLimits>>;
+  readonly image?: BlobRef;
+  readonly memory?: number;
+  readonly timeout?: number;
+  readonly etags?: boolean;
+  readonly engine?: NodePlan['engine'];
+}
+
+/** One task: a group of nodes that pipes connect (or one node), run whole by one worker. */
+export interface TaskMessage {
+  readonly version: 1;
+  readonly job: string;
+  readonly group: number;
+  readonly nodes: readonly WireNode[];
+  readonly pipes: readonly PipePlan[];
+}
+
+/** Bytes of a result: small ones inline (base64), saving the blob bucket's round trips; larger ones as a blob. */
+export type WireBytes = BlobRef | { readonly base64: string };
+
+/** Outputs at most this long travel inside the result entry. */
+export const INLINE_OUTPUT_LIMIT = 64 * 1024;
+
+/** A node's result as stored. */
+export interface WireNodeResult extends Omit<NodeResult, 'outputs'> {
+  /** 'buffer' outputs by alias. */
+  readonly outputs: Readonly<Record<string, WireBytes>>;
+  /** 'file' outputs and read-write files by alias: their final bytes. */
+  readonly files: Readonly<Record<string, WireBytes>>;
+  readonly ranOn: string;
+}
+
+export interface ResultEntry {
+  readonly version: 1;
+  readonly job: string;
+  readonly group: number;
+  readonly nodes: readonly WireNodeResult[];
+}
+
+export function taskSubject(job: string): string {
+  return `${TASK_SUBJECT_PREFIX}.${job}`;
+}
+
+export function resultKey(job: string, group: number): string {
+  return `${job}.${group}`;
+}
+
+export function encodeLimits(limits: ChannelLimits): WireLimits {
+  const wire: Record<string, number | string> = {};
+  for (const [key, value] of Object.entries(limits) as [string, number | bigint | undefined][]) {
+    if (value !== undefined) wire[key] = typeof value === 'bigint' ? value.toString() : value;
+  }
+  return wire;
+}
+
+export function decodeLimits(wire: WireLimits): ChannelLimits {
+  const limits: Record<string, number | bigint> = {};
+  for (const [key, value] of Object.entries(wire) as [string, number | string | undefined][]) {
+    if (value !== undefined) limits[key] = typeof value === 'string' ? BigInt(value) : value;
+  }
+  return limits as ChannelLimits;
+}
+
+/** A message that is not a task of this protocol version: `message` says what is wrong. */
+export class WireFormatError extends Error {
+  override name = 'WireFormatError';
+}
+
+const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function parseTask(text: string): TaskMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new WireFormatError(`a task message is not JSON: ${(error as Error).message}`);
+  }
+  const task = value as Partial<TaskMessage> | null;
+  if (task === null || typeof task !== 'object' || task.version !== 1) throw new WireFormatError('a task message is not version 1 of the zerovm task format');
+  if (typeof task.job !== 'string' || !SAFE_ID.test(task.job)) throw new WireFormatError('a task message has no valid job id');
+  if (!Number.isInteger(task.group) || !Array.isArray(task.nodes) || !Array.isArray(task.pipes)) throw new WireFormatError(`task ${task.job}: group, nodes or pipes missing`);
+  for (const node of task.nodes) {
+    if (typeof node?.program?.blob !== 'string' || !isBlobName(node.program.blob)) throw new WireFormatError(`task ${task.job}: a node's program is not a blob reference`);
+  }
+  return task as TaskMessage;
+}
+
+export function isBlobName(name: string): boolean {
+  return /^[0-9a-f]{64}$/.test(name);
+}
+
+export function isSafeJobId(id: string): boolean {
+  return SAFE_ID.test(id);
+}
