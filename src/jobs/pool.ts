@@ -90,7 +90,8 @@ class PoolThread {
     readonly permanent: boolean,
     resourceLimits: ResourceLimits | undefined,
   ) {
-    this.worker = startThread(new URL('./worker.js', import.meta.url), resourceLimits === undefined ? {} : { resourceLimits });
+    /* '../jobs/': the same file from dist/jobs/ and from the command's bundle in dist/bundle/ (scripts/build-cli-bundle.mjs) */
+    this.worker = startThread(new URL('../jobs/worker.js', import.meta.url), resourceLimits === undefined ? {} : { resourceLimits });
   }
 }
 
