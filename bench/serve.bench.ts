@@ -65,7 +65,7 @@ function percentile(sorted: readonly number[], p: number): number {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'zerovm-bench-serve-'));
-  const server = spawn(process.execPath, [join(ROOT, 'bin', 'zerovm.js'), 'serve', '--port', '0', '--store', join(dir, 'store'), '--workers', String(WORKERS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [...(process.env.ZEROVM_BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), join(ROOT, 'bin', 'zerovm.js'), 'serve', '--port', '0', '--store', join(dir, 'store'), '--workers', String(WORKERS)], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const url = await new Promise<string>((resolve, reject) => {
       let out = '';
