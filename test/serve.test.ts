@@ -215,7 +215,7 @@ describe('limits and errors', () => {
     const cases: [Promise<Response>, number, RegExp][] = [
       [execute('{', 'application/json'), 400, /not JSON/],
       [execute(job([{ name: 'x', exec: { path: 'swift://~/bin/none.nexe' } }]), 'application/json'), 404, /swift:\/\/acct\/bin\/none.nexe does not exist/],
-      [execute(job([{ name: 'x', exec: { path: 'swift://~/bin/hello.nexe' }, count: 9 }]), 'application/json'), 400, /at most 8 per job/],
+      [execute(job([{ name: 'x', exec: { path: 'swift://~/bin/hello.nexe' }, count: 9 }]), 'application/json'), 400, /at most 8 per job \(--max-nodes\)/],
       [execute(job([{ name: 'x', exec: { path: 'swift://~/bin/hello.nexe' } }]), 'application/json', { 'X-Zerovm-Execute': '2.0' }), 400, /X-Zerovm-Execute/],
       [execute('x'.repeat(70_000), 'application/json'), 413, /larger than 65536/],
       [fetch(`${base}/data/x`, { headers: { 'X-Big': 'x'.repeat(20_000) } }), 431, /^/],

@@ -189,7 +189,9 @@ describe('job descriptions: wildcards, counts and names', () => {
   });
 
   it('refuses a job that expands past the node limit', () => {
-    expect(() => compile([{ name: 'w', exec: prog, count: 101 }])).toThrow(/expands to 101 nodes/);
+    expect(() => compile([{ name: 'w', exec: prog, count: 51 }, { name: 'v', exec: prog, count: 50 }])).toThrow(/expands to 101 nodes/);
+    /* one count past the limit is refused before any node is made (a count of a billion costs nothing) */
+    expect(() => compile([{ name: 'w', exec: prog, count: 1e12 }])).toThrow(/count 1000000000000: this server runs at most 100 per job \(--max-nodes\)/);
   });
 });
 

@@ -114,10 +114,15 @@ export interface CompileContext<O extends JobObject = JobObject> {
   /** CGI/1.1 variables for nodes with a message/cgi or message/http device. */
   readonly cgi?: Readonly<Record<string, string>>;
   readonly maxNodes: number;
+  /** Pipes one job may have (connect). Default DEFAULT_MAX_PIPES. */
+  readonly maxPipes?: number;
   /** Bytes each writable device may write (a flood ends with a write error in that session only). Default: unlimited. */
   readonly maxOutput?: number;
   readonly defaults?: { readonly memory?: number; readonly timeout?: number; readonly engine?: EngineName };
 }
+
+/** Pipes per job unless the context says otherwise: a mesh of 32 nodes, or a thousand mappers into one reducer. */
+export const DEFAULT_MAX_PIPES = 1024;
 
 const SWIFT = 'swift://';
 const FILE = 'file://';
@@ -205,6 +210,8 @@ function expandGroup(group: NodeDescription, ctx: CompileContext): Expanded {
     return { group, names: matches.map((_, i) => `${group.name}-${i + 1}`), matches, wildcardDevice: source.name, multiple: true };
   }
   const count = group.count ?? 1;
+  /* before any per-node work: a count of a billion must cost nothing */
+  if (count > ctx.maxNodes) throw new JobDescriptionError(`${where}: count ${count}: this server runs at most ${ctx.maxNodes} per job (--max-nodes)`);
   if (wild.length > 0 && count === 1) throw new JobDescriptionError(`${where}.devices (${wild[0]!.name}): a '*' in a writable path needs a readable wildcard or a count above 1 (it is replaced by the matched text, or the node's number)`);
   const multiple = count > 1;
   return { group, names: multiple ? Array.from({ length: count }, (_, i) => `${group.name}-${i + 1}`) : [group.name], matches: Array.from({ length: count }, () => undefined), wildcardDevice: undefined, multiple };
@@ -307,7 +314,7 @@ class Compiler {
   compile(description: JobDescription): CompiledJob {
     const groups = description.map((g) => expandGroup(g, this.ctx));
     const total = groups.reduce((n, g) => n + g.names.length, 0);
-    if (total > this.ctx.maxNodes) throw new JobDescriptionError(`the job expands to ${total} nodes; this server runs at most ${this.ctx.maxNodes} per job`);
+    if (total > this.ctx.maxNodes) throw new JobDescriptionError(`the job expands to ${total} nodes; this server runs at most ${this.ctx.maxNodes} per job (--max-nodes)`);
     const nodes: { plan: NodePlan; channels: NodeChannel[] }[] = [];
     for (const g of groups) {
       g.names.forEach((name, i) => nodes.push(this.node(g, name, i)));
@@ -407,6 +414,8 @@ class Compiler {
     const byGroup = new Map(groups.map((g) => [g.group.name, g]));
     const byNode = new Map(nodes.map((n) => [n.plan.name, n]));
     const pipes: PipePlan[] = [];
+    const ids = new Set<string>();
+    const maxPipes = this.ctx.maxPipes ?? DEFAULT_MAX_PIPES;
     for (const g of groups) {
       for (const dest of g.group.connect) {
         const where = `node '${g.group.name}'.connect`;
@@ -420,7 +429,10 @@ class Compiler {
           if (to.length === 0) throw new JobDescriptionError(`${where}: '${from}' cannot connect to itself (a group connects to its other nodes only when it has several)`);
           for (const t of to) {
             const id = `${from}>${t}`;
-            if (pipes.some((p) => p.id === id)) continue;
+            if (ids.has(id)) continue;
+            /* a group of n connected to itself has n(n-1) pipes: refused as it grows, before it takes the host's memory */
+            if (pipes.length === maxPipes) throw new JobDescriptionError(`${where}: the job connects more than ${maxPipes} pipes, the most one job may have; connect fewer nodes`);
+            ids.add(id);
             pipes.push({ id, from, to: t });
             byNode.get(from)!.channels.push({ alias: `/dev/out/${t}`, output: { pipe: id } });
             byNode.get(t)!.channels.push({ alias: `/dev/in/${from}`, input: { pipe: id } });

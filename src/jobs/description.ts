@@ -198,7 +198,7 @@ export function parseJobDescription(text: string, sysimages: readonly string[], 
   }
   if (isObject(doc)) doc = [doc];
   if (!Array.isArray(doc) || doc.length === 0) throw new JobDescriptionError('the job description must be a non-empty array of nodes: [{"name": ..., "exec": {"path": ...}, "devices": [...]}]');
-  if (doc.length > limits.maxNodes) throw new JobDescriptionError(`the job has ${doc.length} nodes; this server runs at most ${limits.maxNodes} per job`);
+  if (doc.length > limits.maxNodes) throw new JobDescriptionError(`the job has ${doc.length} nodes; this server runs at most ${limits.maxNodes} per job (--max-nodes)`);
   const allowed = new Set([...Object.keys(DEVICE_KINDS), ...sysimages]);
   const nodes = doc.map((n, i) => parseNode(n, i, allowed));
   const names = new Set<string>();

@@ -19,7 +19,8 @@
  *   (exit state), Retcode (the program's exit code), Etag (the etag line,
  *   or "disabled"), Validation (validator state), Cdr-Line ("<total
  *   seconds>, <node seconds>, <node accounting>, ..."; node seconds are its
- *   session's wall time when the executor measured it, else the job's), and X-Nexe-Error when something failed.
+ *   session's wall time when the executor measured it, else the job's), and X-Nexe-Error when something failed (a node
+ *   that could not run; what a node waited on when its timeout ended it).
  *
  * Messages never carry host paths: `Scrubber` rewrites them to the names a
  * user knows (swift://..., file://IMAGE:PATH).
@@ -113,6 +114,27 @@ function show(p: ObjectPath): string {
 }
 
 /**
+ * Bytes of the per-node X-Nexe-* headers together, and of X-Nexe-Error. HTTP
+ * clients refuse responses whose headers pass 16 KiB (Node's default), and a
+ * job of a thousand nodes makes about 60 KiB: past the budget, the headers
+ * list the first nodes that fit, end in ',...', and X-Nexe-Nodes gives the
+ * count (a deviation from ZeroCloud, spec/serving.md "Responses").
+ */
+const NEXE_HEADER_BUDGET = 10 * 1024;
+const MAX_ERROR_HEADER = 2 * 1024;
+
+/** How many nodes' values the per-node headers can carry within NEXE_HEADER_BUDGET. */
+function nodesThatFit(perNode: readonly (readonly [string, readonly string[]])[]): number {
+  const count = perNode[0]?.[1].length ?? 0;
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    for (const [, values] of perNode) total += values[i]!.length + 2;
+    if (total > NEXE_HEADER_BUDGET) return i;
+  }
+  return count;
+}
+
+/**
  * Commits the outputs of `job` and builds the response. `seconds` is the
  * job's wall time. Never throws for what a node did; a failed commit is
  * reported in X-Nexe-Error.
@@ -122,6 +144,8 @@ export function finishJob(job: CompiledJob, result: JobResult, sink: JobSink, se
   const errors: string[] = [];
   for (const node of result.nodes) {
     if (node.error !== undefined) errors.push(`${node.name}: ${node.error.message}`);
+    /* e.g. which pipe a node of a deadlocked job was waiting on when its timeout ended it */
+    else if (node.detail !== undefined) errors.push(`${node.name}: ${node.detail}`);
   }
   for (const out of job.outputs) {
     const node = byName.get(out.node);
@@ -170,18 +194,26 @@ export function finishJob(job: CompiledJob, result: JobResult, sink: JobSink, se
     parts.push(bytes);
   }
   const body = Buffer.concat(parts);
-  const nodes = result.nodes;
+  const perNode: [string, string[]][] = [
+    ['X-Nexe-System', result.nodes.map((n) => headerValue(n.name))],
+    ['X-Nexe-Status', result.nodes.map((n) => headerValue(n.error !== undefined ? 'ZeroVM did not run' : n.exitState))],
+    ['X-Nexe-Retcode', result.nodes.map((n) => String(n.userReturnCode))],
+    ['X-Nexe-Etag', result.nodes.map((n) => headerValue(etagLine(n)))],
+    ['X-Nexe-Validation', result.nodes.map((n) => String(n.validatorState))],
+    ['X-Nexe-Cdr-Line', result.nodes.map((n) => `${(n.seconds ?? seconds).toFixed(3)}, ${accounting(n)}`)],
+  ];
+  const shown = nodesThatFit(perNode);
+  const cut = shown < result.nodes.length ? ',...' : '';
   const headers: [string, string][] = [
     ['Content-Type', contentType ?? 'text/plain'],
     ['ETag', createHash('md5').update(body).digest('hex')],
     ...metaHeaders(responseMeta),
-    ['X-Nexe-System', nodes.map((n) => headerValue(n.name)).join(',')],
-    ['X-Nexe-Status', nodes.map((n) => headerValue(n.error !== undefined ? 'ZeroVM did not run' : n.exitState)).join(',')],
-    ['X-Nexe-Retcode', nodes.map((n) => String(n.userReturnCode)).join(',')],
-    ['X-Nexe-Etag', nodes.map((n) => headerValue(etagLine(n))).join(',')],
-    ['X-Nexe-Validation', nodes.map((n) => String(n.validatorState)).join(',')],
-    ['X-Nexe-Cdr-Line', [seconds.toFixed(3), ...nodes.map((n) => `${(n.seconds ?? seconds).toFixed(3)}, ${accounting(n)}`)].join(', ')],
+    ...perNode.map(([name, values]): [string, string] => [name, (name === 'X-Nexe-Cdr-Line' ? [seconds.toFixed(3), ...values.slice(0, shown)].join(', ') : values.slice(0, shown).join(',')) + cut]),
   ];
-  if (errors.length > 0) headers.push(['X-Nexe-Error', headerValue(scrubber.scrub(errors.join('; ')))]);
+  if (cut !== '') headers.push(['X-Nexe-Nodes', String(result.nodes.length)]);
+  if (errors.length > 0) {
+    const error = headerValue(scrubber.scrub(errors.join('; ')));
+    headers.push(['X-Nexe-Error', error.length > MAX_ERROR_HEADER ? `${error.slice(0, MAX_ERROR_HEADER)}...` : error]);
+  }
   return { status: 200, headers, body };
 }

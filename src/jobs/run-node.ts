@@ -35,12 +35,12 @@ export type VerdictEntries = readonly (readonly [string, ValidationResult])[];
 const DEFAULT_TIMEOUT = 60;
 
 /**
- * The programs of one thread: each path loaded once while its file stays
- * the same (size, mtime, ctime, inode), validated through one ProgramCache that
+ * The programs of one thread: each file (device and inode) loaded once while
+ * it stays the same (size, mtime), validated through one ProgramCache that
  * other threads' verdicts are added to.
  */
 export class ProgramShelf {
-  private readonly loaded = new Map<string, { readonly stamp: string; readonly program: Program }>();
+  private readonly loaded = new Map<string, { readonly program: Program }>();
   private readonly learnt: [string, ValidationResult][] = [];
   readonly cache: ProgramCache;
 
@@ -60,19 +60,32 @@ export class ProgramShelf {
 
   /** The program at `path` (throws the API's typed errors). */
   load(path: string, engine: NodePlan['engine']): Program {
-    let stamp = '';
+    /*
+     * Keyed by the file, not the path: a server links each request's program
+     * into that job's directory, so one stored object reaches here under many
+     * paths, and linking changes the ctime but not the bytes. A file whose
+     * bytes change in place changes its mtime or size. A stale entry could
+     * only run bytes that were loaded and validated before, never unchecked
+     * ones: the Program holds the bytes it validated.
+     */
+    let key = '';
     try {
-      const stats = statSync(path);
-      stamp = `${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}:${stats.ino}`;
+      const stats = statSync(path, { bigint: true });
+      key = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${engine ?? ''}`;
     } catch {
       /* Program.load says what is wrong with the path */
     }
-    const known = this.loaded.get(path);
+    const known = key === '' ? undefined : this.loaded.get(key);
     /* the session validates for its engine through the cache (once per program and engine features) */
-    if (known !== undefined && known.stamp === stamp && stamp !== '') return known.program;
+    if (known !== undefined) {
+      /* most recently used last */
+      this.loaded.delete(key);
+      this.loaded.set(key, known);
+      return known.program;
+    }
     const program = Program.load(path, { cache: this.cache, ...(engine === undefined ? {} : { engine }) });
-    this.loaded.delete(path);
-    this.loaded.set(path, { stamp, program });
+    if (key === '') return program;
+    this.loaded.set(key, { program });
     if (this.loaded.size > this.maxPrograms) this.loaded.delete(this.loaded.keys().next().value as string);
     return program;
   }

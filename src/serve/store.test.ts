@@ -157,3 +157,22 @@ describe('ObjectStore', () => {
     expect(entries.every((e) => e.startsWith(`${process.pid}-`))).toBe(true);
   });
 });
+
+describe('records read again', () => {
+  it('a replaced, deleted or recreated object is seen at once, although records are kept parsed between reads', () => {
+    store.putContainer('a', 'c');
+    /* same size each time, and many times within one millisecond: only the record's inode tells them apart */
+    for (let i = 0; i < 50; i++) {
+      const body = `v${i % 10}`;
+      store.putBytes('a', 'c', 'o', Buffer.from(body), { contentType: `text/x-${i}` });
+      const seen = store.stat('a', 'c', 'o');
+      expect(seen?.etag).toBe(createHash('md5').update(body).digest('hex'));
+      expect(seen?.contentType).toBe(`text/x-${i}`);
+      expect(store.stat('a', 'c', 'o')?.contentType).toBe(`text/x-${i}`);
+      if (i % 7 === 0) {
+        expect(store.deleteObject('a', 'c', 'o')).toBe(true);
+        expect(store.stat('a', 'c', 'o')).toBeUndefined();
+      }
+    }
+  });
+});

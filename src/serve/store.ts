@@ -77,6 +77,8 @@ export interface ListOptions {
 
 /** Emptied job directories kept for reuse. */
 const MAX_FREE_JOB_DIRS = 64;
+/** Object records kept parsed (readRecord). */
+const MAX_CACHED_RECORDS = 4096;
 
 /** In each container directory: the container's name (its directory name may be a hash). Encoded names never start with '.'. */
 const CONTAINER_NAME_FILE = '.name';
@@ -124,6 +126,8 @@ export class ObjectStore {
   private readonly data: string;
   private readonly tmp: string;
   private readonly freeJobDirs: string[] = [];
+  /** Records read lately, by path, with the file's stamp when read (readRecord). */
+  private readonly recordCache = new Map<string, { readonly stamp: string; readonly record: ObjectRecord }>();
 
   private constructor(readonly root: string) {
     this.accounts = join(root, 'accounts');
@@ -207,6 +211,21 @@ export class ObjectStore {
   }
 
   private readRecord(path: string): ObjectRecord | undefined {
+    /*
+     * A record is never written in place (a new one is renamed over it), so
+     * while the file has the same inode, size and times it is the record
+     * read before: one stat instead of open, read and close per request.
+     */
+    let stamp: string;
+    try {
+      const stats = statSync(path, { bigint: true });
+      stamp = `${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+    } catch {
+      this.recordCache.delete(path);
+      return undefined;
+    }
+    const known = this.recordCache.get(path);
+    if (known !== undefined && known.stamp === stamp) return known.record;
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
@@ -215,7 +234,11 @@ export class ObjectStore {
     }
     try {
       const parsed: unknown = JSON.parse(text);
-      return isRecord(parsed) ? parsed : undefined;
+      if (!isRecord(parsed)) return undefined;
+      this.recordCache.delete(path);
+      this.recordCache.set(path, { stamp, record: parsed });
+      if (this.recordCache.size > MAX_CACHED_RECORDS) this.recordCache.delete(this.recordCache.keys().next().value as string);
+      return parsed;
     } catch {
       return undefined;
     }
