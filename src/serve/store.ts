@@ -378,6 +378,8 @@ export class ObjectStore {
     const temp = join(this.tmp, `upload-${randomBytes(8).toString('hex')}`);
     const hash = createHash('md5');
     let size = 0;
+    /* opened here, not by the stream: a stream's own open can finish after a failed pipeline's unlink below, leaving the file behind */
+    const out = createWriteStream(temp, { fd: openSync(temp, 'wx') });
     try {
       await pipeline(
         body,
@@ -389,7 +391,7 @@ export class ObjectStore {
             yield chunk;
           }
         },
-        createWriteStream(temp),
+        out,
       );
       return this.commit(recordPath, object, temp, size, hash.digest('hex'), options);
     } finally {
