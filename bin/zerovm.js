@@ -17,13 +17,16 @@ const BUNDLE = join(__dirname, '..', 'dist', 'bundle', 'zerovm.cjs');
 /**
  * Compiles and runs the bundle as Node's require would, with its code
  * cache when the cache was made from this very bundle (both start with the
- * same line, naming the bundle's content hash). Returns the bundle's
+ * same line, naming the bundle's content hash) by a V8 of this version on
+ * this CPU architecture (the cache's second line): V8 checks neither the
+ * architecture nor the source, and an x86-64 cache crashes V8 on arm64. Returns the bundle's
  * exports (`run(argv)`: the command line) and the compiled script (the
  * build makes the cache from it: scripts/warm-cli-code-cache.cjs).
  */
 function loadCli(bundle = BUNDLE) {
   const source = readFileSync(bundle, 'utf8');
-  const stamp = source.slice(0, source.indexOf('\n') + 1);
+  const firstLine = source.slice(0, source.indexOf('\n') + 1);
+  const stamp = firstLine.length > 0 ? `${firstLine}// ${process.arch} v8 ${process.versions.v8}\n` : '';
   let cachedData;
   try {
     const cache = readFileSync(`${bundle}.cache`);

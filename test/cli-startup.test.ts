@@ -54,6 +54,19 @@ describe('process start', () => {
     expect([r.status, r.stdout, r.stderr]).toEqual([0, `${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}\n`, '']);
   });
 
+  it('does not hand V8 a cache made on another CPU architecture (an x86-64 cache crashed V8 on arm64)', () => {
+    const dir = join(tmp, 'other-arch');
+    mkdirSync(dir);
+    cpSync(BUNDLE, join(dir, 'zerovm.cjs'));
+    const cache = readFileSync(`${BUNDLE}.cache`);
+    const stampEnd = cache.indexOf(0x0a, cache.indexOf(0x0a) + 1) + 1;
+    const stamp = cache.subarray(0, stampEnd).toString('latin1');
+    expect(stamp).toContain(`// ${process.arch} v8 ${process.versions.v8}\n`);
+    const other = stamp.replace(`// ${process.arch} `, `// ${process.arch === 'arm64' ? 'x64' : 'arm64'} `);
+    writeFileSync(join(dir, 'zerovm.cjs.cache'), Buffer.concat([Buffer.from(other, 'latin1'), cache.subarray(stampEnd)]));
+    expect(cacheVerdict(BIN, join(dir, 'zerovm.cjs'))).toBe('unused');
+  });
+
   it('carries the opcode tables compiled from the text tables of this checkout', () => {
     const literal = /\bPRECOMPILED_FORMS = ('[^'\n]*'|"[^"\n]*");/.exec(readFileSync(BUNDLE, 'utf8'))?.[1];
     expect(literal).toBeDefined();
