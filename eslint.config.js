@@ -21,6 +21,22 @@ const addonPaths = [
 ];
 const addonPattern = { group: ['**/*.node'], message: ADDONS_ARE_FOR_ENGINES };
 const layer = (folders, message) => ({ group: folders.map((folder) => `**/${folder}/**`), message });
+/**
+ * The import rule of one folder's sources (tests are exempt): its layers,
+ * plus the addon ban unless the folder is one that loads addons (its block
+ * then replaces the general rule's ban).
+ */
+const layered = (folder, layers, { loadsAddons = false } = {}) => ({
+  files: [`${folder}/**/*.ts`],
+  ignores: ['**/*.test.ts'],
+  rules: {
+    'no-restricted-imports': ['error', loadsAddons ? { patterns: layers } : { paths: addonPaths, patterns: [addonPattern, ...layers] }],
+  },
+});
+const RUNTIME_LAYERS = [
+  layer(['engines', 'emulator', 'addon'], 'the runtime drives engines only through src/runtime/engine.ts; the caller hands it an Engine'),
+  layer(['cli', 'api'], 'the runtime is below the embedding API and the CLI; they import it, not the other way round'),
+];
 
 // The blocks for src/engines, src/emulator and src/addon replace the general
 // rule (its addon ban), so those three folders may load addons.
@@ -35,94 +51,29 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { paths: addonPaths, patterns: [addonPattern] }],
     },
   },
-  {
-    files: ['src/runtime/**/*.ts'],
-    ignores: ['**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        paths: addonPaths,
-        patterns: [
-          addonPattern,
-          layer(['engines', 'emulator', 'addon'], 'the runtime drives engines only through src/runtime/engine.ts; the caller hands it an Engine'),
-          layer(['cli', 'api'], 'the runtime is below the embedding API and the CLI; they import it, not the other way round'),
-        ],
-      }],
-    },
-  },
-  {
-    // etag.ts loads node:crypto on first use (createRequire), not an addon.
-    files: ['src/runtime/etag.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          addonPattern,
-          layer(['engines', 'emulator', 'addon'], 'the runtime drives engines only through src/runtime/engine.ts; the caller hands it an Engine'),
-          layer(['cli', 'api'], 'the runtime is below the embedding API and the CLI; they import it, not the other way round'),
-        ],
-      }],
-    },
-  },
-  {
-    files: ['src/engines/**/*.ts'],
-    ignores: ['**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          layer(['emulator'], 'the native engine does not import the emulation engine: shared code belongs in src/addon'),
-          layer(['cli', 'api'], 'engines are below the embedding API and the CLI'),
-        ],
-      }],
-    },
-  },
-  {
-    files: ['src/emulator/**/*.ts'],
-    ignores: ['**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          layer(['engines'], 'the emulation engine does not import the native engine: shared code belongs in src/addon'),
-          layer(['cli', 'api'], 'engines are below the embedding API and the CLI'),
-        ],
-      }],
-    },
-  },
-  {
-    files: ['src/jobs/**/*.ts'],
-    ignores: ['**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        paths: addonPaths,
-        patterns: [
-          addonPattern,
-          layer(['engines', 'emulator', 'addon'], 'jobs run sessions through the embedding API (src/api), which chooses the engine'),
-          layer(['cli', 'serve'], 'jobs are below the front ends (the CLI, the server); they import it, not the other way round'),
-        ],
-      }],
-    },
-  },
-  {
-    files: ['src/cluster/**/*.ts'],
-    ignores: ['**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        paths: addonPaths,
-        patterns: [
-          addonPattern,
-          layer(['engines', 'emulator', 'addon'], 'the cluster runs sessions through src/jobs and the embedding API, which choose the engine'),
-          layer(['cli', 'serve'], 'the cluster executor is below the front ends (the CLI, the server); they import it, not the other way round'),
-        ],
-      }],
-    },
-  },
-  {
-    files: ['src/addon/**/*.ts'],
-    ignores: ['**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [layer(['engines', 'emulator', 'cli', 'api'], 'src/addon is shared by both engines and depends on neither')],
-      }],
-    },
-  },
+  layered('src/runtime', RUNTIME_LAYERS),
+  // etag.ts loads node:crypto on first use (createRequire), not an addon:
+  // the runtime's layers without the node:module ban.
+  { files: ['src/runtime/etag.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [addonPattern, ...RUNTIME_LAYERS] }] } },
+  layered('src/engines', [
+    layer(['emulator'], 'the native engine does not import the emulation engine: shared code belongs in src/addon'),
+    layer(['cli', 'api'], 'engines are below the embedding API and the CLI'),
+  ], { loadsAddons: true }),
+  layered('src/emulator', [
+    layer(['engines'], 'the emulation engine does not import the native engine: shared code belongs in src/addon'),
+    layer(['cli', 'api'], 'engines are below the embedding API and the CLI'),
+  ], { loadsAddons: true }),
+  layered('src/addon', [
+    layer(['engines', 'emulator', 'cli', 'api'], 'src/addon is shared by both engines and depends on neither'),
+  ], { loadsAddons: true }),
+  layered('src/jobs', [
+    layer(['engines', 'emulator', 'addon'], 'jobs run sessions through the embedding API (src/api), which chooses the engine'),
+    layer(['cli', 'serve'], 'jobs are below the front ends (the CLI, the server); they import it, not the other way round'),
+  ]),
+  layered('src/cluster', [
+    layer(['engines', 'emulator', 'addon'], 'the cluster runs sessions through src/jobs and the embedding API, which choose the engine'),
+    layer(['cli', 'serve'], 'the cluster executor is below the front ends (the CLI, the server); they import it, not the other way round'),
+  ]),
   {
     // CommonJS: the `zerovm` command (bin/package.json says so) loads the
     // command-line bundle with its code cache, and the build's helper that
