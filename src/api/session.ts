@@ -33,7 +33,7 @@ import { Readable, Writable } from 'node:stream';
 import { MemoryFile, ChannelMountError, type ChannelSpec, type IoLimit, type SequentialStream } from '../runtime/channels/index.js';
 import { ChannelType, SANDBOX_SIZE, STANDARD_CHANNELS } from '../runtime/definitions.js';
 import type { Engine } from '../runtime/engine.js';
-import { formatNvram, type MappingMode, type NvramMapping, type NvramMount } from '../runtime/nvram.js';
+import { formatNvram, MAPPING_MODES, type MappingMode, type NvramMapping, type NvramMount } from '../runtime/nvram.js';
 import type { ReportFields } from '../runtime/report.js';
 import { runPlannedSession, type SessionPlan, type SessionResult, type SessionRunOptions } from '../runtime/session.js';
 import { ChannelOpenError, ChannelStreamError, InvalidOptionError } from './errors.js';
@@ -85,6 +85,14 @@ export interface SessionOptions {
   readonly channelLimits?: Readonly<Partial<Record<(typeof STANDARD_CHANNELS)[number], ChannelLimits>>>;
   /** A tar file mounted read-only at '/' (the C library of `zerovm cc` reads it). */
   readonly image?: string;
+  /**
+   * What the C library's stat() says a channel is, by alias: 'file'
+   * (S_IFREG), 'char' (S_IFCHR) or 'pipe' (S_IFIFO); the nvram's [mapping]
+   * (spec/runtime.md, "The nvram"). Unset channels keep the default: the
+   * standard channels and pipes are mapped by their kind, others by their
+   * type (random: file, sequential: pipe).
+   */
+  readonly channelModes?: Readonly<Record<string, MappingMode>>;
   /**
    * Seconds since 1970 (UTC), an integer, that the C library of `zerovm cc`
    * gives for time() and gettimeofday(): the nvram's [time] section. The
@@ -290,7 +298,11 @@ export function planProgramSession(program: Program, options: SessionOptions, st
   }
   const fstab: NvramMount[] = options.image === undefined ? [] : [{ channel: IMAGE, mountpoint: '/', access: 'ro', removable: false }];
   /* the standard channels always; a pipe too, so the C library's fstat() says S_IFIFO */
-  const mappings: NvramMapping[] = planned.filter((p, i) => i < 3 || p.spec.stream !== undefined).map((p) => ({ channel: p.spec.alias, mode: p.mapping }));
+  const mappings: NvramMapping[] = planned.filter((p, i) => i < 3 || p.spec.stream !== undefined || options.channelModes?.[p.spec.alias] !== undefined).map((p) => ({ channel: p.spec.alias, mode: options.channelModes?.[p.spec.alias] ?? p.mapping }));
+  for (const [alias, mode] of Object.entries(options.channelModes ?? {})) {
+    if (!planned.some((p) => p.spec.alias === alias)) throw new InvalidOptionError(`channelModes['${alias}']`, `the session has no channel ${alias}`);
+    if (!(MAPPING_MODES as readonly string[]).includes(mode)) throw new InvalidOptionError(`channelModes['${alias}']`, `'${String(mode)}' is not one of ${MAPPING_MODES.join(', ')}`);
+  }
   const argv0 = options.argv0 ?? (program.path === undefined ? 'program' : program.path.split('/').pop() ?? 'program');
   const nvram = formatNvram({ args: [argv0, ...(options.args ?? [])], env: { ...(options.env ?? {}) }, fstab, mappings, ...(options.clock === undefined ? {} : { timeSeconds: options.clock }) });
   const specs: ChannelSpec[] = [

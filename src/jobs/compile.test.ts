@@ -261,3 +261,58 @@ describe('job descriptions: programs and images', () => {
   });
 });
 
+
+describe('job descriptions: device modes (Servlets.md rule 16)', () => {
+  it("gives each device's mode to its channel's stat() type; 'block' keeps the default", () => {
+    const job = compile([{ name: 'a', exec: prog, devices: [{ name: 'stdin', path: 'swift://~/data/other.txt', mode: 'char' }, { name: 'stdout', mode: 'file' }, { name: 'input', path: 'swift://~/data/log_1.txt', mode: 'pipe' }, { name: 'output', path: 'swift://~/out/o', mode: 'block' }] }]);
+    expect(job.plan.nodes[0]!.channelModes).toEqual({ '/dev/stdin': 'char', '/dev/stdout': 'file', '/dev/input': 'pipe' });
+    expect(compile([{ name: 'a', exec: prog, devices: [{ name: 'stdout' }] }]).plan.nodes[0]!.channelModes).toBeUndefined();
+  });
+
+  it('refuses a mode on the image, which is mounted and never stat()ed as a channel', () => {
+    expect(() => compile([{ name: 'a', exec: prog, devices: [{ name: 'image', path: 'swift://~/data/other.txt', mode: 'file' }] }])).toThrow(/devices \(image\)\.mode: the image is mounted/);
+  });
+});
+
+describe('job descriptions: LOCAL_* variables (CGIEnvironment.md)', () => {
+  const env = (job: CompiledJob, node = 'a'): Readonly<Record<string, string>> => job.plan.nodes.find((n) => n.name === node)!.env ?? {};
+  const local = (e: Readonly<Record<string, string>>): Record<string, string> => Object.fromEntries(Object.entries(e).filter(([k]) => k.startsWith('LOCAL_')));
+
+  it('describe the object a node reads, and win over exec.env', () => {
+    store.putBytes('acct', 'data', 'doc', Buffer.from('twelve bytes'), { contentType: 'text/x-doc', meta: { Color: 'blue', 'a.b': 'dotted' } });
+    const info = store.stat('acct', 'data', 'doc')!;
+    const e = env(compile([{ name: 'a', exec: { ...prog, env: { LOCAL_OBJECT: 'off', MINE: '1' } }, devices: [{ name: 'stdin', path: 'swift://~/data/doc' }, { name: 'stdout' }] }]));
+    expect(local(e)).toEqual({
+      LOCAL_CONTENT_LENGTH: '12',
+      LOCAL_CONTENT_TYPE: 'text/x-doc',
+      LOCAL_HTTP_ETAG: info.etag,
+      LOCAL_HTTP_X_TIMESTAMP: (info.timestamp / 1000).toFixed(5),
+      LOCAL_HTTP_X_OBJECT_META_COLOR: 'blue',
+      LOCAL_HTTP_X_OBJECT_META_A_B: 'dotted',
+      LOCAL_DOCUMENT_ROOT: '/dev/stdin',
+      LOCAL_OBJECT: 'on',
+      LOCAL_PATH_INFO: '/acct/data/doc',
+    });
+    expect(e.MINE).toBe('1');
+  });
+
+  it("describe the object a node writes by its device's type and meta", () => {
+    const e = env(compile([{ name: 'a', exec: prog, devices: [{ name: 'stdout', path: 'swift://~/out/result', content_type: 'text/x-out', meta: { Stage: 'map' } }] }]));
+    expect(local(e)).toEqual({ LOCAL_CONTENT_TYPE: 'text/x-out', LOCAL_HTTP_X_OBJECT_META_STAGE: 'map', LOCAL_DOCUMENT_ROOT: '/dev/stdout', LOCAL_OBJECT: 'on', LOCAL_PATH_INFO: '/acct/out/result' });
+  });
+
+  it('take a readable device before the image and writable ones, skip the script, follow attach, and are absent without an object', () => {
+    const job = [{ name: 'a', exec: prog, devices: [{ name: 'output', path: 'swift://~/out/x' }, { name: 'script', path: 'swift://~/data/other.txt' }, { name: 'input', path: 'swift://~/data/log_1.txt' }] }];
+    expect(env(compile(job)).LOCAL_DOCUMENT_ROOT).toBe('/dev/input');
+    expect(env(compile([{ ...job[0], attach: 'output' }])).LOCAL_DOCUMENT_ROOT).toBe('/dev/output');
+    expect(env(compile([{ name: 'a', exec: prog, devices: [{ name: 'script', path: 'swift://~/data/other.txt' }] }])).LOCAL_DOCUMENT_ROOT).toBe('/dev/script');
+    expect(local(env(compile([{ name: 'a', exec: prog, devices: [{ name: 'stdout' }] }])))).toEqual({});
+    expect(() => compile([{ ...job[0], attach: 'stdin' }])).toThrow(/attach: 'stdin' is not a device of this node/);
+  });
+
+  it('give each node of a wildcard its own object', () => {
+    const job = compile([{ name: 'a', exec: prog, devices: [{ name: 'stdin', path: 'swift://~/data/log_*.txt' }, { name: 'stdout' }] }]);
+    expect(job.plan.nodes.map((n) => n.env?.LOCAL_PATH_INFO)).toEqual(['/acct/data/log_1.txt', '/acct/data/log_22.txt']);
+    expect(job.plan.nodes.map((n) => n.env?.LOCAL_CONTENT_LENGTH)).toEqual(['21', '22']);
+  });
+});

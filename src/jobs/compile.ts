@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import type { EngineName } from '../api/engine-choice.js';
 import type { ChannelLimits } from '../api/session.js';
 import { DEVICE_KINDS, JobDescriptionError, SYSIMAGE_KIND, type DeviceDescription, type DeviceKind, type JobDescription, type NodeDescription } from './description.js';
+import type { MappingMode } from '../runtime/nvram.js';
 import type { NodeChannel, NodeInput, NodeOutput, NodePlan, JobPlan, PipePlan } from './executor.js';
 import { ImageError, TarImage } from './images.js';
 
@@ -217,8 +218,62 @@ function expandGroup(group: NodeDescription, ctx: CompileContext): Expanded {
   return { group, names: multiple ? Array.from({ length: count }, (_, i) => `${group.name}-${i + 1}`) : [group.name], matches: Array.from({ length: count }, () => undefined), wildcardDevice: undefined, multiple };
 }
 
+/** A device of a node with an object path: a candidate for the node's local object. */
+interface Located {
+  readonly device: DeviceDescription;
+  readonly kind: DeviceKind;
+  readonly path: ObjectPath;
+  /** The object a readable device reads (writable devices have none yet). */
+  readonly object?: JobObject;
+}
+
+/**
+ * The node's local object (ZeroCloud doc/Servlets.md rule 17, "attach"):
+ * the device `attach` names, else the first device with an object path,
+ * readable ones first, then the image, then writable ones, in the order
+ * the description lists them; `script` only when no other device has a path.
+ */
+function localObject(attach: string | undefined, located: readonly Located[]): Located | undefined {
+  if (attach !== undefined) return located.find((l) => l.device.name === attach);
+  const rank = (l: Located): number => (l.kind.image ? 1 : l.kind.readable ? 0 : 2);
+  const sorted = [...located].sort((a, b) => rank(a) - rank(b));
+  return sorted.find((l) => l.device.name !== 'script') ?? sorted[0];
+}
+
+/** `X-Object-Meta-Key` -> `LOCAL_HTTP_X_OBJECT_META_KEY` (anything but letters, digits and _ becomes _, so the name is an environment name). */
+function localMetaName(key: string): string {
+  return `LOCAL_HTTP_X_OBJECT_META_${key.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
+}
+
+/**
+ * ZeroCloud's LOCAL_* variables for the node's local object
+ * (doc/CGIEnvironment.md, "Non-standard local file vars"): what the object
+ * is when the node reads it (length, type, etag, timestamp, metadata), what
+ * it will be when the node writes it (type and metadata of the device),
+ * and in both cases the device, LOCAL_OBJECT=on and the object's path.
+ */
+function localVariables(local: Located | undefined): Record<string, string> {
+  if (local === undefined) return {};
+  const env: Record<string, string> = {};
+  if (local.object !== undefined) {
+    env.LOCAL_CONTENT_LENGTH = String(local.object.size);
+    env.LOCAL_CONTENT_TYPE = local.object.contentType;
+    env.LOCAL_HTTP_ETAG = local.object.etag;
+    env.LOCAL_HTTP_X_TIMESTAMP = (local.object.timestamp / 1000).toFixed(5);
+    for (const [k, v] of Object.entries(local.object.meta)) env[localMetaName(k)] = v;
+  } else {
+    env.LOCAL_CONTENT_TYPE = local.device.contentType ?? 'application/octet-stream';
+    for (const [k, v] of Object.entries(local.device.meta)) env[localMetaName(k)] = v;
+  }
+  env.LOCAL_DOCUMENT_ROOT = `/dev/${local.device.name}`;
+  env.LOCAL_OBJECT = 'on';
+  env.LOCAL_PATH_INFO = `/${local.path.account}/${local.path.container}/${local.path.object}`;
+  return env;
+}
+
 class Compiler {
   private readonly linked = new Map<string, string>();
+  private readonly objects = new Map<string, JobObject>();
   private readonly shownAs = new Map<string, string>();
   private readonly outputs: OutputTarget[] = [];
   private readonly response: ResponsePart[] = [];
@@ -245,6 +300,7 @@ class Compiler {
     if (object === undefined) throw new JobResolveError(`${where}: ${showPath(path)} does not exist`);
     const file = this.ctx.storage.linkInto(object, this.ctx.dir, `in-${++this.fileCount}`);
     this.linked.set(key, file);
+    this.objects.set(key, object);
     this.shownAs.set(file, key);
     return file;
   }
@@ -337,10 +393,14 @@ class Compiler {
     let pathlessReadable: string | undefined;
     let cgi = false;
     const standardLimits: Partial<Record<'/dev/stdout' | '/dev/stderr', ChannelLimits>> = {};
+    const modes: Record<string, MappingMode> = {};
+    const located: Located[] = [];
     for (const device of group.devices) {
       const kind = kindOf(device, this.ctx);
       const at = `${where}.devices (${device.name})`;
       if (parsingOf(device.contentType) !== undefined) cgi = true;
+      /* 'block' keeps the channel's default (description.ts DEVICE_MODES) */
+      if (device.mode !== undefined && device.mode !== 'block' && !kind.image) modes[`/dev/${device.name}`] = device.mode;
       if (this.ctx.sysimages.has(device.name)) {
         if (device.path !== undefined) throw new JobDescriptionError(`${at}: a system image has no path (the server gives it)`);
         channels.push({ alias: `/dev/${device.name}`, input: { file: this.ctx.sysimages.get(device.name)!.path } });
@@ -359,6 +419,8 @@ class Compiler {
           let path = parseSwiftPath(device.path, this.ctx.account, at);
           if (g.wildcardDevice === device.name && match !== undefined) path = { ...path, object: match.object };
           file = this.readable(path, at);
+          const object = this.objects.get(showPath(path));
+          located.push({ device, kind, path, ...(object === undefined ? {} : { object }) });
         }
         if (kind.image) {
           image = file;
@@ -371,6 +433,7 @@ class Compiler {
       if (device.path !== undefined) {
         target = parseSwiftPath(device.path, this.ctx.account, at);
         if (target.object.includes('*')) target = substitute(target, match?.parts ?? [String(index + 1)], at);
+        located.push({ device, kind, path: target });
       }
       const { output, file } = this.writable(name, device, target, kind.random, at);
       const limits = this.ctx.maxOutput === undefined ? undefined : { putSize: this.ctx.maxOutput };
@@ -384,7 +447,8 @@ class Compiler {
     const nodeImage = image !== undefined ? this.imageOf(image, where) : imageTar;
     const program = this.program(group, nodeImage);
     const mounted = image ?? this.ctx.image?.path ?? program.sysimage?.path;
-    const env = { ...(cgi && this.ctx.cgi !== undefined ? { ...this.ctx.cgi, SCRIPT_NAME: name, SCRIPT_FILENAME: group.exec.path } : {}), ...group.exec.env };
+    /* LOCAL_* last: they describe the node's object and win over exec.env, as in ZeroCloud's nvram */
+    const env = { ...(cgi && this.ctx.cgi !== undefined ? { ...this.ctx.cgi, SCRIPT_NAME: name, SCRIPT_FILENAME: group.exec.path } : {}), ...group.exec.env, ...localVariables(localObject(group.attach, located)) };
     const defaults = this.ctx.defaults ?? {};
     const plan: NodePlan = {
       name,
@@ -397,6 +461,7 @@ class Compiler {
       stderr,
       ...(Object.keys(standardLimits).length === 0 ? {} : { channelLimits: standardLimits }),
       ...(mounted === undefined ? {} : { image: mounted }),
+      ...(Object.keys(modes).length === 0 ? {} : { channelModes: modes }),
       ...(defaults.memory === undefined ? {} : { memory: defaults.memory }),
       ...(defaults.timeout === undefined ? {} : { timeout: defaults.timeout }),
       ...(defaults.engine === undefined ? {} : { engine: defaults.engine }),

@@ -38,7 +38,12 @@ export const DEVICE_KINDS: Readonly<Record<string, DeviceKind>> = {
 
 export const SYSIMAGE_KIND: DeviceKind = { readable: true, writable: false, random: true, image: false };
 
-/** `mode` values (rule 16). */
+/**
+ * `mode` values (rule 16): what the C library's stat() says the device is.
+ * 'file', 'char' and 'pipe' become the channel's nvram [mapping]; 'block'
+ * leaves the channel's default, as ZRT did (its mapping knew no block
+ * devices).
+ */
 export const DEVICE_MODES = ['file', 'char', 'pipe', 'block'] as const;
 export type DeviceMode = (typeof DEVICE_MODES)[number];
 
@@ -63,6 +68,8 @@ export interface NodeDescription {
   /** Given explicitly (undefined: 1, or the wildcard's matches). */
   readonly count?: number;
   readonly connect: readonly string[];
+  /** The device whose object is the node's local object (LOCAL_* variables); undefined: 'default'. */
+  readonly attach?: string;
 }
 
 export type JobDescription = readonly NodeDescription[];
@@ -171,6 +178,9 @@ function parseNode(value: Json, index: number, allowed: ReadonlySet<string>): No
   for (const d of pathless) {
     if (DEVICE_KINDS[d.name]?.image === true) fail(`${where}.devices (image)`, 'needs a path (swift://~/container/image.tar)');
   }
+  for (const d of devices) {
+    if (DEVICE_KINDS[d.name]?.image === true && d.mode !== undefined) fail(`${where}.devices (image).mode`, 'the image is mounted as the file system, not a channel the program stats; leave mode out');
+  }
   let count: number | undefined;
   if (value.count !== undefined && value.count !== null) {
     if (typeof value.count !== 'number' || !Number.isSafeInteger(value.count) || value.count < 1) fail(`${where}.count`, 'must be a whole number, at least 1');
@@ -180,8 +190,10 @@ function parseNode(value: Json, index: number, allowed: ReadonlySet<string>): No
   if (!Array.isArray(connect) || connect.some((c) => typeof c !== 'string')) fail(`${where}.connect`, 'must be an array of node names');
   const replicate = value.replicate ?? 1;
   if (replicate !== 1) fail(`${where}.replicate`, 'replication is not supported on one host (leave it out, or 1)');
-  for (const key of ['attach', 'location'] as const) optionalString(value[key], `${where}.${key}`);
-  return { name, exec: { path, args, env, ...(argv0 === undefined ? {} : { name: argv0 }) }, devices, ...(count === undefined ? {} : { count }), connect: connect as string[] };
+  optionalString(value.location, `${where}.location`);
+  const attach = optionalString(value.attach, `${where}.attach`);
+  if (attach !== undefined && attach !== 'default' && !seen.has(attach)) fail(`${where}.attach`, `'${attach}' is not a device of this node: use 'default' or one of ${[...seen].join(', ') || '(it has none)'}`);
+  return { name, exec: { path, args, env, ...(argv0 === undefined ? {} : { name: argv0 }) }, devices, ...(count === undefined ? {} : { count }), connect: connect as string[], ...(attach === undefined || attach === 'default' ? {} : { attach }) };
 }
 
 /**

@@ -13,6 +13,7 @@
 import type { ChannelLimits } from '../api/session.js';
 import type { EngineName } from '../api/engine-choice.js';
 import type { EtagEntry } from '../runtime/etag.js';
+import type { MappingMode } from '../runtime/nvram.js';
 import type { ReportFields } from '../runtime/report.js';
 
 /** Where a readable channel's bytes come from. */
@@ -68,6 +69,8 @@ export interface NodePlan {
   readonly channelLimits?: Readonly<Partial<Record<'/dev/stdin' | '/dev/stdout' | '/dev/stderr', ChannelLimits>>>;
   /** A tar mounted read-only at '/' (host path). */
   readonly image?: string;
+  /** What stat() says a channel is, by alias ('file', 'char', 'pipe'): SessionOptions.channelModes (a device's `mode`). */
+  readonly channelModes?: Readonly<Record<string, MappingMode>>;
   /** Bytes; default 64 MiB. */
   readonly memory?: number;
   /** Seconds of wall time; default 60. A node blocked on a pipe past it ends with a timeout status. */

@@ -145,6 +145,7 @@ export function runNode(task: NodeTask, shelf: ProgramShelf, warmShelf?: WarmShe
       channels,
       ...(node.channelLimits === undefined ? {} : { channelLimits: node.channelLimits }),
       ...(node.image === undefined ? {} : { image: node.image }),
+      ...(node.channelModes === undefined ? {} : { channelModes: node.channelModes }),
       ...(node.memory === undefined ? {} : { memory: node.memory }),
       timeout,
       ...(node.etags === undefined ? {} : { etags: node.etags }),

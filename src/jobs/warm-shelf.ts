@@ -10,7 +10,7 @@
  *
  * The set-up key is everything the snapshot's memory can depend on: the
  * program's bytes (its hash), the engine asked for, the image (path and
- * file identity), argv0, args, env, memory size, etags, and the shape of
+ * file identity), argv0, args, env, memory size, etags, channel modes, and the shape of
  * every channel (alias, kind of source or sink, limits, etag): the C
  * library reads the arguments, environment and the channels' nvram
  * mappings before main, and a request's channels must match the set-up's
@@ -76,7 +76,7 @@ export function warmKey(node: NodePlan, program: Program): string {
     ...(node.channels ?? []).map((c) => [c.alias, channelKind(c), c.limits, c.etag === true]),
   ];
   const env = Object.entries(node.env ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const key = [program.hash, node.engine ?? 'auto', node.image === undefined ? null : [node.image, fileStamp(node.image)], node.argv0 ?? null, node.args ?? [], env, node.memory ?? null, node.etags === true, shapes];
+  const key = [program.hash, node.engine ?? 'auto', node.image === undefined ? null : [node.image, fileStamp(node.image)], node.argv0 ?? null, node.args ?? [], env, node.memory ?? null, node.etags === true, shapes, node.channelModes ?? null];
   return JSON.stringify(key, (_, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value));
 }
 

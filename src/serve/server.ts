@@ -7,6 +7,7 @@
  *   GET/HEAD /v1/ACCOUNT                                 the account's containers
  *   POST /v1/ACCOUNT[/CONTAINER/OBJECT]  X-Zerovm-Execute: 1.0       run a job, image or script
  *   GET /v1/ACCOUNT/CONTAINER/OBJECT     X-Zerovm-Execute: open/1.0  run the object's application
+ *   GET /open/ACCOUNT/CONTAINER/OBJECT                               the same, without the header
  *
  * Robustness: header size (16 KiB) and count (100) are capped by node:http;
  * bodies by --max-body (objects) and the job limit (descriptions); a slow
@@ -19,7 +20,9 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BodyTooLargeError, StoreError, type ObjectInfo, type ObjectStore } from './store.js';
+import { pipeline } from 'node:stream/promises';
+import { BodyTooLargeError, StoreError, type ObjectInfo, type ObjectStore, type StoredObject } from './store.js';
+import { contentRange, multipartPieces, planRanges, type ByteRange } from './ranges.js';
 import { checkName, NameError } from './names.js';
 import { HttpError, type JobService } from './service.js';
 import type { JobResponse } from '../jobs/finish.js';
@@ -36,6 +39,8 @@ export interface ServerOptions {
 }
 
 export const HEADER_LIMIT = 16 * 1024;
+/** The path's first part that runs open/1.0 without the header (ZeroCloud doc/Requests.md, "GET with version open"). */
+export const OPEN_VERSION = 'open';
 export const HEADER_COUNT_LIMIT = 100;
 /** Swift's limits on metadata (swift/common/constraints.py). */
 const MAX_META_COUNT = 90;
@@ -69,8 +74,14 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** A request header's one value (node:http joins repeated ones, or gives an array for a few). */
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
 function objectHeaders(info: ObjectInfo): Record<string, string | number> {
   const headers: Record<string, string | number> = {
+    'Accept-Ranges': 'bytes',
     'Content-Type': info.contentType,
     'Content-Length': info.size,
     ETag: info.etag,
@@ -216,12 +227,23 @@ export class ZeroVMServer {
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
     const { version, account, container, object } = splitPath(url.pathname);
-    if (version !== 'v1' || account === undefined) throw new HttpError(404, 'paths are /v1/ACCOUNT[/CONTAINER[/OBJECT]]');
+    /* /open/ACCOUNT/CONTAINER/OBJECT: ZeroCloud's URL form of open/1.0, for clients that cannot set headers */
+    const command = version === OPEN_VERSION ? 'open/1.0' : undefined;
+    if ((version !== 'v1' && command === undefined) || account === undefined) throw new HttpError(404, 'paths are /v1/ACCOUNT[/CONTAINER[/OBJECT]] (or /open/ACCOUNT/CONTAINER/OBJECT to run the application of an object)');
     checkName('account', account);
     if (container !== undefined) checkName('container', container);
     if (object !== undefined) checkName('object', object);
-    const execute = req.headers['x-zerovm-execute'];
+    const header = req.headers['x-zerovm-execute'];
     const method = req.method ?? 'GET';
+    if (command !== undefined) {
+      if (header !== undefined && header !== command) throw new HttpError(400, `X-Zerovm-Execute: '${header}' on an /open/ URL: leave the header out (the URL says open/1.0), or use /v1/`);
+      if (method !== 'GET') {
+        req.resume();
+        res.setHeader('Allow', 'GET');
+        throw new HttpError(405, `${method} is not allowed on an /open/ URL: GET /open/ACCOUNT/CONTAINER/OBJECT runs the application of the object's content type`);
+      }
+    }
+    const execute = header ?? command;
     if (execute !== undefined) {
       const abort = new AbortController();
       res.on('close', () => {
@@ -246,7 +268,7 @@ export class ZeroVMServer {
         return;
       }
       if (execute === 'open/1.0' && method === 'GET') {
-        if (container === undefined || object === undefined) throw new HttpError(400, 'open/1.0 runs an object: GET /v1/ACCOUNT/CONTAINER/OBJECT');
+        if (container === undefined || object === undefined) throw new HttpError(400, `open/1.0 runs an object: GET /${command === undefined ? 'v1' : OPEN_VERSION}/ACCOUNT/CONTAINER/OBJECT`);
         this.sendJob(res, await this.options.service.open({ account, container, object, query: url.searchParams, cgi, signal: abort.signal }));
         return;
       }
@@ -288,6 +310,13 @@ export class ZeroVMServer {
       case 'HEAD': {
         const stored = store.stat(account, container, object);
         if (stored === undefined) throw new HttpError(404, `/${container}/${object} does not exist`);
+        /* HEAD ignores Range (ranges.ts): its headers are those of a GET without one */
+        const plan = method === 'GET' ? planRanges({ range: req.headers.range, ifRange: headerText(req.headers['if-range']) }, { length: stored.size, etag: stored.etag, lastModified: new Date(stored.timestamp) }) : ({ kind: 'whole' } as const);
+        if (plan.kind === 'unsatisfiable') {
+          res.setHeader('Content-Range', `bytes */${stored.size}`);
+          throw new HttpError(416, plan.reason);
+        }
+        if (plan.kind === 'partial') return this.sendRanges(res, stored, plan.ranges);
         res.writeHead(200, objectHeaders(stored));
         if (method === 'HEAD') {
           res.end();
@@ -306,6 +335,30 @@ export class ZeroVMServer {
       default:
         res.setHeader('Allow', 'GET, HEAD, PUT, DELETE, POST');
         throw new HttpError(405, `${method} is not allowed on an object (POST needs X-Zerovm-Execute: 1.0)`);
+    }
+  }
+
+  /** 206: one range with Content-Range, or several as multipart/byteranges (ranges.ts). */
+  private async sendRanges(res: ServerResponse, stored: StoredObject, ranges: readonly ByteRange[]): Promise<void> {
+    const store = this.options.store;
+    const headers = objectHeaders(stored);
+    if (ranges.length === 1) {
+      const range = ranges[0]!;
+      res.writeHead(206, { ...headers, 'Content-Length': range.end - range.start, 'Content-Range': contentRange(range, stored.size) });
+      await pipeline(store.read(stored, range), res).catch(() => res.destroy());
+      return;
+    }
+    const boundary = randomBytes(16).toString('hex');
+    const { heads, tail, bytes } = multipartPieces(ranges, stored.size, stored.contentType, boundary);
+    res.writeHead(206, { ...headers, 'Content-Type': `multipart/byteranges; boundary=${boundary}`, 'Content-Length': bytes });
+    try {
+      for (const [i, range] of ranges.entries()) {
+        res.write(heads[i]!);
+        await pipeline(store.read(stored, range), res, { end: false });
+      }
+      res.end(tail);
+    } catch {
+      res.destroy();
     }
   }
 

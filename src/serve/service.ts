@@ -83,15 +83,40 @@ function baseType(contentType: string): string {
   return (contentType.split(';')[0] ?? '').trim().toLowerCase();
 }
 
-/** `#!file://IMAGE:PROGRAM [ARGS]` or `#!swift://ACCOUNT/CONTAINER/OBJECT [ARGS]` -> program and arguments. */
-export function parseShebang(script: Buffer): { program: string; args: string[] } {
+/**
+ * The interpreter a script's first line names and its arguments, in the
+ * forms ZeroCloud read (doc/Requests.md, "POST any other file"):
+ *
+ *   #!file://IMAGE:PROGRAM [ARGS]            a file of a system image
+ *   #!swift://ACCOUNT/CONTAINER/OBJECT [ARGS] an object (`~`: the requester's account)
+ *   #! IMAGE PATH [ARGS]                     a system image's name, then a path in it
+ *   #! /CONTAINER/OBJECT [ARGS]              an object of the requester's account
+ *   #! PATH                                  a path in the system images, searched in order
+ *
+ * Blanks after `#!` are optional. In `#! IMAGE PATH` a leading '/' of PATH
+ * is dropped (paths in an image are relative). Two or more words whose
+ * first is neither a URL, an absolute path nor a system image are refused:
+ * ZeroCloud took the first word as the image's name there.
+ */
+export function parseShebang(script: Buffer, sysimages: readonly string[]): { program: string; args: string[] } {
   const end = script.indexOf(0x0a);
   const line = script.subarray(0, end < 0 ? Math.min(script.length, 1024) : Math.min(end, 1024)).toString('utf8').replace(/\r$/, '');
-  if (!line.startsWith('#!')) throw new HttpError(400, "a script must start with a '#!' line naming its interpreter, e.g. #!file://lua:lua.nexe (content types other than application/json and tar are scripts)");
+  if (!line.startsWith('#!')) throw new HttpError(400, "a script must start with a '#!' line naming its interpreter, e.g. #!file://lua:lua.nexe or #! lua lua.nexe (content types other than application/json and tar are scripts)");
   const words = line.slice(2).trim().split(/\s+/).filter((w) => w !== '');
-  const program = words[0];
-  if (program === undefined || !(program.startsWith('file://') || program.startsWith('swift://'))) throw new HttpError(400, `the '#!' line names '${program ?? ''}': write #!file://IMAGE:PROGRAM (a system image) or #!swift://~/CONTAINER/OBJECT`);
-  return { program, args: words.slice(1) };
+  const first = words[0];
+  const images = sysimages.length === 0 ? 'this server has none' : `this server has ${sysimages.join(', ')}`;
+  if (first === undefined) throw new HttpError(400, `the '#!' line names no interpreter: write #!file://IMAGE:PROGRAM, #! IMAGE PROGRAM (system images: ${images}) or #!swift://~/CONTAINER/OBJECT`);
+  if (first.includes('://')) {
+    if (!(first.startsWith('file://') || first.startsWith('swift://'))) throw new HttpError(400, `the '#!' line names '${first}': write #!file://IMAGE:PROGRAM (a system image) or #!swift://~/CONTAINER/OBJECT`);
+    return { program: first, args: words.slice(1) };
+  }
+  if (first.startsWith('/')) {
+    if (!/^\/[^/]+\/./.test(first)) throw new HttpError(400, `the '#!' line names '${first}': an absolute path is an object of your account, /CONTAINER/OBJECT`);
+    return { program: `swift://~${first}`, args: words.slice(1) };
+  }
+  if (words.length === 1) return { program: first, args: [] };
+  if (!sysimages.includes(first)) throw new HttpError(400, `the '#!' line names the image '${first}', which is not a system image (${images}): write #! IMAGE PATH [ARGS], or #! PATH for a path in the system images`);
+  return { program: `file://${first}:${(words[1] as string).replace(/^\/+/, '')}`, args: words.slice(2) };
 }
 
 /** open/1.0 templates: `{.NAME=DEFAULT}` takes the query's NAME (JSON-escaped), `{.object_path}` the object's /CONTAINER/OBJECT. */
@@ -220,7 +245,7 @@ export class JobService {
    * from X-Zerovm-Source.
    */
   private runScript(script: Buffer, request: ExecuteRequest, data: Buffer | undefined): Promise<JobResponse> {
-    const { program, args } = parseShebang(script);
+    const { program, args } = parseShebang(script, this.sysimageNames);
     const devices: NodeDescription['devices'][number][] = [
       { name: 'script', meta: {}, minSize: 0 },
       { name: 'stdout', contentType: 'text/plain', meta: {}, minSize: 0 },

@@ -334,9 +334,13 @@ export class ObjectStore {
     return existsSync(stored.dataPath) ? stored : undefined;
   }
 
-  /** A stream of an object's bytes (the data file is never rewritten, so a reader sees one version). */
-  read(object: StoredObject): ReadStream {
-    return createReadStream(object.dataPath);
+  /**
+   * A stream of an object's bytes (the data file is never rewritten, so a
+   * reader sees one version); with `range`, bytes `start` up to `end`
+   * (exclusive) only.
+   */
+  read(object: StoredObject, range?: { readonly start: number; readonly end: number }): ReadStream {
+    return range === undefined ? createReadStream(object.dataPath) : createReadStream(object.dataPath, { start: range.start, end: range.end - 1 });
   }
 
   /**
