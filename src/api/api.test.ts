@@ -260,6 +260,8 @@ describe.skipIf(anyEngine === undefined)('limits', () => {
     expect(() => program.runSync({ timeout: 0.5 })).toThrow(/^timeout: /);
     expect(() => program.runSync({ channelLimits: { '/dev/stdout': { getSize: 5 } } })).toThrow(/write-only, so getSize must be 0/);
     expect(() => program.runSync({ channels: [{ alias: '/dev/stdout', input: Buffer.alloc(0) }] })).toThrow(/given by the session itself/);
+    expect(() => program.runSync({ channelModes: { '/dev/input': 'file' } })).toThrow(/^channelModes\['\/dev\/input'\]: the session has no channel \/dev\/input$/);
+    expect(() => program.runSync({ channelModes: { '/dev/stdout': 'socket' as 'file' } })).toThrow(/'socket' is not one of pipe, char, file/);
   });
 
   it('memory too small for the program ends the session with the runtime\'s ENOMEM state, not an exception', () => {

@@ -88,7 +88,7 @@ export interface SessionOptions {
   /**
    * What the C library's stat() says a channel is, by alias: 'file'
    * (S_IFREG), 'char' (S_IFCHR) or 'pipe' (S_IFIFO); the nvram's [mapping]
-   * (spec/runtime.md, "The nvram"). Unset channels keep the default: the
+   * (spec/runtime.md, "Command lines"; spec/serving.md, device `mode`). Unset channels keep the default: the
    * standard channels and pipes are mapped by their kind, others by their
    * type (random: file, sequential: pipe).
    */
