@@ -222,6 +222,32 @@ describe('the /open/ URL form of open/1.0', () => {
     expect(await viaHeader.text()).toBe('one\ntwo\n');
   });
 
+  it("fills templates written as ZeroCloud's code did: {.object_path} as the whole path", async () => {
+    await put('/data/raw.log', 'a\nb\nc\n', { 'Content-Type': 'text/x-log' });
+    const template = [{ name: 'count', exec: { path: '/bin/wc.nexe' }, devices: [{ name: 'stdin', path: '{.object_path}' }, { name: 'stdout' }] }];
+    await put('/.zvm/text/x-log/config', JSON.stringify(template), { 'Content-Type': 'application/json' });
+    const res = await fetch(`${server.url}/open/acct/data/raw.log`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('3 6\n');
+  });
+
+  it('runs a zapp object (a tar with boot/system.map) as its own job, and a tar without one by its type', async () => {
+    const systemMap = [{ name: 'zapp', exec: { path: 'bin/cat.nexe' }, devices: [{ name: 'stdin', path: 'swift://~/data/doc.txt' }, { name: 'stdout', content_type: 'text/x-from-zapp' }] }];
+    const zapp = writeTar([
+      { path: 'boot/system.map', type: 'file', data: Buffer.from(JSON.stringify(systemMap)) },
+      { path: 'bin/cat.nexe', type: 'file', data: readFileSync(join(EXAMPLES, 'cat.nexe')) },
+    ]);
+    await put('/bin/show.zapp', zapp, { 'Content-Type': 'application/x-tar' });
+    const res = await fetch(`${server.url}/open/acct/bin/show.zapp`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/x-from-zapp');
+    expect(await res.text()).toBe('one\ntwo\n');
+    await put('/bin/plain.tar', writeTar([{ path: 'readme', type: 'file', data: Buffer.from('no job here') }]), { 'Content-Type': 'application/x-tar' });
+    const plain = await fetch(`${server.url}/open/acct/bin/plain.tar`);
+    expect(plain.status).toBe(404);
+    expect(await plain.text()).toMatch(/no application is registered for application\/x-tar/);
+  });
+
   it('refuses other methods, other execute headers and paths that name no object, saying what to do', async () => {
     const post = await fetch(`${server.url}/open/acct/bin/hello.nexe`, { method: 'POST', body: 'x' });
     expect(post.status).toBe(405);

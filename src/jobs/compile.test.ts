@@ -316,3 +316,14 @@ describe('job descriptions: LOCAL_* variables (CGIEnvironment.md)', () => {
     expect(job.plan.nodes.map((n) => n.env?.LOCAL_CONTENT_LENGTH)).toEqual(['21', '22']);
   });
 });
+
+describe('job descriptions: paths of the first format', () => {
+  it('take /CONTAINER/OBJECT as an object of the account, for devices and programs', () => {
+    const job = compile([{ name: 'a', exec: { path: '/bin/prog.nexe' }, devices: [{ name: 'stdin', path: '/data/other.txt' }, { name: 'stdout', path: '/out/x' }] }]);
+    const node = job.plan.nodes[0]!;
+    expect(readFileSync(node.program, 'utf8')).toBe(NEXE.toString());
+    expect(readFileSync((node.stdin as { file: string }).file, 'utf8')).toBe('contents of other.txt');
+    expect(job.outputs[0]!.target).toEqual({ account: 'acct', container: 'out', object: 'x' });
+    expect(() => compile([{ name: 'a', exec: prog, devices: [{ name: 'stdin', path: '/nothere/x' }] }])).toThrow(/swift:\/\/acct\/nothere\/x does not exist/);
+  });
+});

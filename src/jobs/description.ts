@@ -133,13 +133,22 @@ function stringMap(value: Json | undefined, where: string, key: RegExp, keyRule:
   return out;
 }
 
+/**
+ * `/CONTAINER/OBJECT` -> `swift://~/CONTAINER/OBJECT`: the paths of
+ * ZeroCloud's first format (Servlets.md rule 11, "each path must start
+ * with /"), which open/1.0 templates still make of `{.object_path}`.
+ */
+function accountPath(path: string | undefined): string | undefined {
+  return path !== undefined && path.startsWith('/') ? `swift://~${path}` : path;
+}
+
 function parseDevice(value: Json, where: string, allowed: ReadonlySet<string>): DeviceDescription {
   if (!isObject(value)) fail(where, 'must be an object like {"name": "stdout"}');
   const name = optionalString(value.name ?? value.device, `${where}.name`);
   if (name === undefined) fail(where, 'has no "name" (stdin, stdout, stderr, input, output, image, script, or a system image)');
   if (name === 'debug') fail(`${where} (debug)`, 'network devices are not supported by this server (no sessions reach the network)');
   if (!allowed.has(name)) fail(`${where}.name`, `'${name}' is not a device: use one of ${[...allowed].join(', ')}`);
-  const path = optionalString(value.path, `${where}.path`);
+  const path = accountPath(optionalString(value.path, `${where}.path`));
   if (path !== undefined && path.length === 0) fail(`${where}.path`, 'is empty; leave it out instead');
   const contentType = optionalString(value.content_type, `${where}.content_type`);
   if (contentType !== undefined && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;[\x20-\x7e]*)?$/.test(contentType)) fail(`${where}.content_type`, `'${contentType}' is not a MIME type like text/plain`);
@@ -161,7 +170,7 @@ function parseNode(value: Json, index: number, allowed: ReadonlySet<string>): No
   const where = `node '${name}'`;
   const exec = value.exec;
   if (!isObject(exec)) fail(`${where}.exec`, 'is required: {"path": "swift://~/container/program.nexe"}');
-  const path = optionalString(exec.path, `${where}.exec.path`);
+  const path = accountPath(optionalString(exec.path, `${where}.exec.path`));
   if (path === undefined || path.length === 0) fail(`${where}.exec.path`, 'is required (swift://~/container/object, file://IMAGE:PATH, or a path inside the image)');
   const argv0 = optionalString(exec.name, `${where}.exec.name`);
   const args = parseArgsField(exec.args ?? value.args, `${where}.exec.args`);

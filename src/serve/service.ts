@@ -2,8 +2,8 @@
  * The execution requests of ZeroCloud's API, independent of HTTP: a job
  * description, a tar image with `boot/system.map`, a script run by the
  * interpreter its `#!` line names, a stored job named by X-Zerovm-Source,
- * and `open/1.0` (the application registered for an object's content type)
- * (spec/serving.md, "Execution").
+ * and `open/1.0` (a zapp object's own job, or the application registered
+ * for an object's content type) (spec/serving.md, "Execution").
  *
  * Where: src/serve/server.ts maps HTTP requests here; `zerovm job` calls
  * runDescription directly. Each request gets a directory of its own under
@@ -38,6 +38,11 @@ export class HttpError extends Error {
   ) {
     super(message);
   }
+}
+
+/** A tar without boot/system.map: 400 when POSTed; open/1.0 then looks for the type's application instead. */
+class NoSystemMapError extends HttpError {
+  override name = 'NoSystemMapError';
 }
 
 export interface ServiceLimits {
@@ -231,7 +236,7 @@ export class JobService {
         } catch (error) {
           throw new HttpError(400, (error as Error).message);
         }
-        if (map === undefined) throw new HttpError(400, `the image has no ${SYSTEM_MAP} (the job description to run)`);
+        if (map === undefined) throw new NoSystemMapError(400, `the image has no ${SYSTEM_MAP} (the job description to run)`);
         return { image, description: this.parse(Buffer.from(map).toString('utf8')), ...(data === undefined ? {} : { body: writeBody(dir, data) }) };
       });
     }
@@ -268,6 +273,14 @@ export class JobService {
     if (object === undefined) throw new HttpError(404, `/${request.container}/${request.object} does not exist`);
     const type = baseType(object.contentType);
     const objectUrl = `swift://${encodeURIComponent(request.account)}/${encodeURIComponent(request.container)}/${encodeURIComponent(request.object)}`;
+    if (TAR_TYPES.includes(type)) {
+      /* a zapp runs its own boot/system.map, as ZeroCloud's open did; a tar without one is a type like any other */
+      try {
+        return await this.execute({ account: request.account, contentType: type, body: Buffer.alloc(0), source: objectUrl, ...(request.cgi === undefined ? {} : { cgi: request.cgi }), ...(request.signal === undefined ? {} : { signal: request.signal }) });
+      } catch (error) {
+        if (!(error instanceof NoSystemMapError)) throw error;
+      }
+    }
     if (type === NEXE_TYPE) {
       const node: NodeDescription = {
         name: 'open',
