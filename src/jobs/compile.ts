@@ -21,7 +21,9 @@
  *   devices without a path read the request body (X-Zerovm-Source);
  * - exec.path: a swift object, `file://IMAGE:PATH` (a system image),
  *   `file://PATH` or a relative path (the node's image, then the system
- *   images in their order).
+ *   images in their order);
+ * - a device's `mode` becomes its channel's stat() type (NodePlan
+ *   channelModes); the node's local object (attach) its LOCAL_* variables.
  *
  * Where: the server and `zerovm job` call compileJob, hand `plan` to a
  * JobExecutor (executor.ts) and `CompiledJob` with the results to
