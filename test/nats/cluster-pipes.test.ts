@@ -180,8 +180,14 @@ describe.skipIf(skip)('pipes between sessions on different workers', () => {
     expect(text(result.nodes[1]!)).toMatch(new RegExp(`^${total} bytes, hash [0-9a-f]{16}\\n$`));
     expect(result.nodes[0]!.ranOn).not.toBe(result.nodes[1]!.ranOn);
     console.log(`256 MiB through a pipe between workers in ${seconds.toFixed(2)} s: peak RSS growth ${growth.map((g) => `${(g / 2 ** 20).toFixed(1)} MiB`).join(', ')}`);
-    /* an eighth of what went through; measured: 4-11 MiB (and the same with 1 GiB: bounded by the rings, frames and socket buffers, not by the bytes moved) */
-    for (const g of growth) expect(g).toBeLessThan(32 << 20);
+    /*
+     * A quarter of what went through. Measured: 4-11 MiB with 256 MiB, 7 and
+     * 36 MiB with 1 GiB: rings, frames and socket buffers are fixed; the rest
+     * is garbage of the socket's reads on the reading worker, which V8
+     * collects when it reaches its limit of external memory (tens of MiB),
+     * whatever the bytes moved.
+     */
+    for (const g of growth) expect(g).toBeLessThan(64 << 20);
   }, 120_000);
 
   it('runs the whole group again when a worker holding one of its parts is killed (SIGKILL); the bytes are those of an undisturbed run', async () => {
