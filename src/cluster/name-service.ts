@@ -54,18 +54,24 @@ export class AttemptWatch {
   constructor(iterator: AsyncIterable<KvEntry> & { stop(): void }, prefix: string) {
     this.stopWatch = () => iterator.stop();
     void (async () => {
-      for await (const entry of iterator) {
-        const rest = entry.key.slice(prefix.length + 1);
-        if (rest === 'cancel') {
-          if (entry.operation === 'PUT') this.cancelled = true;
-        } else if (rest.startsWith('m')) {
-          const part = Number(rest.slice(1));
-          if (entry.operation === 'PUT') this.members.set(part, entry.json<MemberEntry>());
-          else this.members.delete(part);
-        }
-        for (const listener of [...this.listeners]) listener();
+      try {
+        for await (const entry of iterator) this.apply(entry, prefix);
+      } catch {
+        /* the connection went: the gang wait times out, the running part ends by its pipes or its node timeouts */
       }
     })();
+  }
+
+  private apply(entry: KvEntry, prefix: string): void {
+    const rest = entry.key.slice(prefix.length + 1);
+    if (rest === 'cancel') {
+      if (entry.operation === 'PUT') this.cancelled = true;
+    } else if (rest.startsWith('m')) {
+      const part = Number(rest.slice(1));
+      if (entry.operation === 'PUT') this.members.set(part, entry.json<MemberEntry>());
+      else this.members.delete(part);
+    }
+    for (const listener of [...this.listeners]) listener();
   }
 
   /** Calls `listener` on every change (until stop()); returns its removal. */

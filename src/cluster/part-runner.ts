@@ -22,7 +22,8 @@ export interface PartContext {
   /** This worker's pipe listener (started on first use). */
   readonly listener: () => Promise<PipeListener>;
   readonly gangWaitMs: number;
-  readonly maxDeliver: number;
+  /** The consumer's max deliver now (a front end may have changed it since the worker started). */
+  readonly maxDeliver: () => Promise<number>;
   readonly log: (line: string) => void;
 }
 
@@ -78,7 +79,7 @@ export async function runPart<T>(task: TaskMessage & { readonly part: PartInfo }
       const present = watch.members.size;
       await names.withdraw(job, group, part.attempt, part.index).catch(() => undefined);
       context.log(`${label}: ${present} of ${part.of} parts had a worker after ${context.gangWaitMs} ms (delivery ${message.info.deliveryCount}); releasing the slot`);
-      if (message.info.deliveryCount < context.maxDeliver) return { kind: 'retry' };
+      if (message.info.deliveryCount < (await context.maxDeliver())) return { kind: 'retry' };
       return { kind: 'result', gangTimeout: `the group's ${part.of} parts never all had a worker at the same time (${present} of ${part.of} after ${context.gangWaitMs} ms, ${message.info.deliveryCount} times): a split group needs ${part.of} free slots at once; add workers or slots, or split it into fewer parts` };
     }
     await names.register(job, group, part.attempt, part.index, { worker: context.worker, started: true, endpoints });

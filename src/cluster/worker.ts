@@ -11,7 +11,10 @@
  * while its worker lives. A task whose result is already stored (the
  * worker died between storing and acknowledging) is acknowledged without
  * running again: sessions are deterministic, so the stored result is the
- * one a rerun would give.
+ * one a rerun would give. A task that is one part of a split group
+ * gang-starts with the group's other parts and streams its crossing pipes
+ * to their workers (part-runner.ts; spec/cluster.md, "Pipes between
+ * workers").
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -62,7 +65,6 @@ export class ClusterWorker {
   /* --- pipes between workers --- */
   private names: NameService | undefined;
   private pipeListener: Promise<PipeListener> | undefined;
-  private maxDeliver = 1;
 
   private constructor(
     private readonly conn: ClusterConnection,
@@ -79,14 +81,13 @@ export class ClusterWorker {
     const slots = options.slots ?? 1;
     if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`--slots must be a whole number of at least 1, not ${slots}`);
     const conn = await openCluster({ ...options, name: options.workerName ?? `zerovm worker ${hostname()}:${process.pid}` });
-    const { ackWaitMs, maxDeliver } = await ensureWorkerConsumer(conn.jsm, {}, false);
+    const { ackWaitMs } = await ensureWorkerConsumer(conn.jsm, {}, false);
     const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), 'zerovm-worker-'));
     mkdirSync(workDir, { recursive: true });
     const pool = new WorkerPoolExecutor({ workers: slots });
     await pool.warm();
     const worker = new ClusterWorker(conn, pool, new BlobStore(conn.blobs, join(workDir, 'blobs')), workDir, ackWaitMs, options);
     worker.names = await NameService.open(conn.nc, options.replicas ?? 1, options.keepMs ?? 24 * 3600_000);
-    worker.maxDeliver = maxDeliver;
     for (let i = 0; i < slots; i++) worker.loops.push(worker.pullLoop());
     return worker;
   }
@@ -185,7 +186,7 @@ export class ClusterWorker {
       names: this.names!,
       listener: () => (this.pipeListener ??= PipeListener.listen(this.options.pipeHost ?? hostname())),
       gangWaitMs: this.options.gangWaitMs ?? 10_000,
-      maxDeliver: this.maxDeliver,
+      maxDeliver: async () => (await this.conn.jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER)).config.max_deliver ?? 1,
       log: (line) => this.log(line),
     };
   }
