@@ -7,7 +7,9 @@
  * writer and a slow reader in different workers keep the workers' memory
  * bounded; a worker killed (SIGKILL) while its part runs makes the front end
  * run the whole group again, with the same bytes, or fail it clearly when
- * no rerun is allowed.
+ * no rerun is allowed; a group with more parts than free slots fails as
+ * GangStartTimeout after releasing its slots between tries; a cancelled
+ * split job stops its parts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -272,4 +274,26 @@ describe.skipIf(skip)('pipes between sessions on different workers', () => {
     const after = await executor.run({ nodes: [{ name: 'hello', program: join(ROOT, 'examples', 'hello.nexe') }] });
     expect(after.nodes[0]!.exitState).toBe('ok');
   }, 120_000);
+
+  it('cancels a split job: its nodes say so at once, its workers stop its parts and take the next job', async () => {
+    const live = workers.filter(alive);
+    const plan: JobPlan = {
+      nodes: [
+        { name: 'loop', program: LOOP, stdout: { pipe: 'p' } },
+        { name: 'copy', program: CAT, stdin: { pipe: 'p' } },
+      ],
+      pipes: [{ id: 'p', from: 'loop', to: 'copy' }],
+    };
+    const before = new Map(live.map((w) => [w, w.log.length]));
+    const controller = new AbortController();
+    const running = executor.run(plan, { spread: 2, signal: controller.signal });
+    await waitForLog(live, before, /running task \S+\.a1\.p0 /);
+    await waitForLog(live, before, /running task \S+\.a1\.p1 /);
+    controller.abort();
+    const result = await running;
+    expect(result.nodes.map((n) => n.error?.kind)).toEqual(['Aborted', 'Aborted']);
+    await waitForLog(live, before, /gave this run of the group up/);
+    const after = await executor.run({ nodes: [{ name: 'hello', program: join(ROOT, 'examples', 'hello.nexe') }] });
+    expect(after.nodes[0]!.exitState).toBe('ok');
+  }, 60_000);
 });
