@@ -38,7 +38,7 @@ usage:
   zerovm validate [options] PROGRAM.nexe   check a program against the sandbox rules
   zerovm validate --hex FILE | --raw FILE  check a code region (hex text or raw bytes)
   zerovm disasm [options] PROGRAM.nexe     annotated listing: bundles, superinstructions, errors
-  zerovm worker --nats URL[,URL...] [--slots N] [--engine E] [--user U] [--name NAME] [--replicas R]
+  zerovm worker --nats URL[,URL...] [--slots N] [--engine E] [--user U] [--name NAME] [--replicas R] [--pipe-host H] [--gang-wait S]
                                          run sessions for cluster front ends (NATS JetStream; password in
                                          ZEROVM_NATS_PASSWORD; SIGTERM drains; spec/cluster.md)
   zerovm conformance [--engine E | --impl "CMD {manifest}"] [--filter AREA] [--junit FILE | --tap] [--jobs N]

@@ -1,6 +1,6 @@
 /**
  * `zerovm worker --nats URL[,URL...] [--slots N] [--engine E] [--user U]
- * [--name NAME] [--replicas R] [--work-dir DIR]`: runs the sessions of any
+ * [--name NAME] [--replicas R] [--work-dir DIR] [--pipe-host H] [--gang-wait S]`: runs the sessions of any
  * cluster front end (spec/cluster.md, "Workers"). The password is read from
  * ZEROVM_NATS_PASSWORD (a command line is visible to every user of the
  * host). Runs until SIGTERM or SIGINT, then drains: it stops pulling tasks,
@@ -12,7 +12,7 @@ import { ClusterWorker } from '../cluster/worker.js';
 import { CliError, parseArgs } from './args.js';
 
 export async function runWorker(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, { flags: [], values: ['nats', 'slots', 'engine', 'user', 'name', 'replicas', 'work-dir'] });
+  const args = parseArgs(argv, { flags: [], values: ['nats', 'slots', 'engine', 'user', 'name', 'replicas', 'work-dir', 'pipe-host', 'gang-wait'] });
   if (args.positionals.length > 0) throw new CliError(`unexpected argument '${args.positionals[0]}'`);
   const nats = args.values.get('nats');
   if (nats === undefined) throw new CliError('--nats URL[,URL...] is required (the NATS servers to pull tasks from)');
@@ -26,6 +26,10 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   const password = process.env['ZEROVM_NATS_PASSWORD'];
   const name = args.values.get('name');
   const workDir = args.values.get('work-dir');
+  const pipeHost = args.values.get('pipe-host');
+  const gangWait = args.values.get('gang-wait');
+  const gangWaitMs = gangWait === undefined ? undefined : Number(gangWait) * 1000;
+  if (gangWaitMs !== undefined && !(gangWaitMs >= 100 && gangWaitMs <= 3600_000)) throw new CliError(`--gang-wait must be seconds from 0.1 to 3600, not '${gangWait}'`);
   let worker: ClusterWorker;
   try {
     worker = await ClusterWorker.start({
@@ -37,6 +41,8 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
       ...(password === undefined ? {} : { password }),
       ...(name === undefined ? {} : { workerName: name }),
       ...(workDir === undefined ? {} : { workDir }),
+      ...(pipeHost === undefined ? {} : { pipeHost }),
+      ...(gangWaitMs === undefined ? {} : { gangWaitMs }),
       log: (line) => process.stderr.write(`${line}\n`),
     });
   } catch (error) {

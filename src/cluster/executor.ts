@@ -13,8 +13,11 @@
  * rename).
  *
  * A connected group runs whole on one worker (its pipes are that worker's
- * ring pipes). Pipes between nodes on different workers (the name service
- * and TCP streams) are not built yet: a group is never split.
+ * ring pipes), unless it has more nodes than one worker runs
+ * (`maxNodesPerWorker`) or `spread` asks for it: then it is split into
+ * parts that run on different workers at the same time, their pipes TCP
+ * streams between workers (split.ts; spec/cluster.md, "Pipes between
+ * workers").
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -26,9 +29,17 @@ import { checkPlan, JobPlanError } from '../jobs/plan.js';
 import { failedNode } from '../jobs/run-node.js';
 import { BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type DeliveryOptions, type NatsOptions } from './connection.js';
+import { NameService } from './name-service.js';
+import { partsOf, SplitGroup, type SplitOptions } from './split.js';
 import { encodeLimits, resultKey, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
 
-export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions {}
+export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions, SplitOptions {}
+
+/** run()'s options: the contract's, and `spread` for this job (split.ts). */
+export interface NatsRunOptions {
+  readonly signal?: AbortSignal;
+  readonly spread?: number;
+}
 
 /** A group sent as a task and not yet answered. */
 interface PendingGroup {
@@ -40,6 +51,8 @@ interface PendingGroup {
   readonly files: ReadonlyMap<string, string>;
   seq?: number;
   readonly settle: (nodes: readonly NodeResult[]) => void;
+  /** Set when the group runs split over several workers. */
+  split?: SplitGroup;
 }
 
 export class NatsExecutor implements JobExecutor {
@@ -48,18 +61,29 @@ export class NatsExecutor implements JobExecutor {
   private readonly running = new Set<Promise<unknown>>();
   private advisories: Subscription | undefined;
   private stopWatch: (() => void) | undefined;
+  /** Result keys of split groups' parts. */
+  private readonly splitRoutes = new Map<string, SplitGroup>();
 
   private constructor(
     private readonly conn: ClusterConnection,
     private readonly blobs: BlobStore,
     readonly maxDeliver: number,
+    private readonly names: NameService,
+    private readonly splitOptions: SplitOptions,
   ) {}
 
   /** Connects, makes the stream, buckets and consumer when missing, and sets the consumer's redelivery. */
   static async connect(options: NatsExecutorOptions): Promise<NatsExecutor> {
     const conn = await openCluster({ ...options, name: options.name ?? 'zerovm front end' });
     const { maxDeliver } = await ensureWorkerConsumer(conn.jsm, options, true);
-    const executor = new NatsExecutor(conn, new BlobStore(conn.blobs), maxDeliver);
+    const names = await NameService.open(conn.nc, options.replicas ?? 1, options.keepMs ?? 24 * 3600_000);
+    const split: SplitOptions = {
+      ...(options.maxNodesPerWorker === undefined ? {} : { maxNodesPerWorker: options.maxNodesPerWorker }),
+      ...(options.spread === undefined ? {} : { spread: options.spread }),
+      ...(options.maxGroupRuns === undefined ? {} : { maxGroupRuns: options.maxGroupRuns }),
+    };
+    partsOf([], split); /* checks the numbers now */
+    const executor = new NatsExecutor(conn, new BlobStore(conn.blobs), maxDeliver, names, split);
     await executor.listen();
     return executor;
   }
@@ -81,6 +105,7 @@ export class NatsExecutor implements JobExecutor {
       callback: (error, message) => {
         if (error !== null) return;
         const advisory = message.json<{ stream_seq?: number; deliveries?: number }>();
+        for (const split of new Set(this.splitRoutes.values())) split.onMaxDeliveries(advisory.stream_seq ?? -1, advisory.deliveries ?? this.maxDeliver);
         for (const group of this.pending.values()) {
           if (group.seq === undefined || group.seq !== advisory.stream_seq) continue;
           void this.conn.jsm.streams.deleteMessage(TASK_STREAM, group.seq).catch(() => false);
@@ -92,11 +117,14 @@ export class NatsExecutor implements JobExecutor {
     await this.conn.nc.flush();
   }
 
-  run(plan: JobPlan, options: { readonly signal?: AbortSignal } = {}): Promise<JobResult> {
+  run(plan: JobPlan, options: NatsRunOptions = {}): Promise<JobResult> {
     if (this.closing) return Promise.reject(new JobPlanError('the executor is closed'));
     let checked;
+    let splitting: SplitOptions;
     try {
       checked = checkPlan(plan);
+      splitting = options.spread === undefined ? this.splitOptions : { ...this.splitOptions, spread: options.spread };
+      partsOf([], splitting);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -108,6 +136,7 @@ export class NatsExecutor implements JobExecutor {
       const abort = (): void => {
         for (const group of groups) {
           if (!this.pending.has(resultKey(group.job, group.group))) continue;
+          group.split?.abort();
           if (group.seq !== undefined) void this.conn.jsm.streams.deleteMessage(TASK_STREAM, group.seq).catch(() => false);
           this.finishGroup(group, group.members.map(() => failedNode('', 'Aborted', 'the job was cancelled')));
         }
@@ -126,6 +155,10 @@ export class NatsExecutor implements JobExecutor {
             }
           },
         };
+        const parts = partsOf(members, splitting);
+        if (parts.length > 1) {
+          group.split = new SplitGroup(this.splitHost(), job, g, parts, plan.nodes.map((n) => n.name), plan.pipes ?? [], splitting, (nodes) => this.finishGroup(group, nodes));
+        }
         groups.push(group);
         this.pending.set(resultKey(job, g), group);
       });
@@ -133,6 +166,17 @@ export class NatsExecutor implements JobExecutor {
       if (options.signal?.aborted === true) return abort();
       void (async () => {
         for (const group of groups) {
+          if (group.split !== undefined) {
+            try {
+              const wire = await Promise.all(group.members.map(async (i) => [i, await this.wireNode(plan.nodes[i]!, i, group.files as Map<string, string>)] as const));
+              if (this.pending.has(resultKey(job, group.group))) await group.split.start(new Map(wire));
+            } catch (error) {
+              const message = `the front end could not send the group's parts: ${(error as Error).message}`;
+              group.split.abort();
+              this.finishGroup(group, group.members.map(() => failedNode('', 'InputReadError', message)));
+            }
+            continue;
+          }
           let task: TaskMessage;
           try {
             task = { version: 1, job, group: group.group, nodes: await Promise.all(group.members.map((i) => this.wireNode(plan.nodes[i]!, i, group.files as Map<string, string>))), pipes: (plan.pipes ?? []).filter((p) => group.members.some((i) => plan.nodes[i]!.name === p.from)) };
@@ -156,6 +200,7 @@ export class NatsExecutor implements JobExecutor {
     const tracked = promise.finally(() => {
       this.running.delete(tracked);
       for (const group of groups) void this.conn.results.purge(resultKey(group.job, group.group)).catch(() => undefined);
+      for (const group of groups) void group.split?.cleanup();
     });
     this.running.add(tracked);
     return promise;
@@ -174,24 +219,53 @@ export class NatsExecutor implements JobExecutor {
     group.settle(nodes);
   }
 
+  private splitHost(): ConstructorParameters<typeof SplitGroup>[0] {
+    return {
+      js: this.conn.js,
+      jsm: this.conn.jsm,
+      results: this.conn.results,
+      names: this.names,
+      routes: this.splitRoutes,
+      readNodes: (members, stored) => {
+        const group = this.pending.get(resultKey(stored.job, stored.group));
+        if (group === undefined) return Promise.reject(new Error('the job has ended'));
+        return this.readNodes(members, group.files, stored);
+      },
+    };
+  }
+
+  /** A stored result's nodes (plan indexes `members`): outputs fetched, files written where the plan says. */
+  private readNodes(members: readonly number[], files: ReadonlyMap<string, string>, stored: ResultEntry): Promise<NodeResult[]> {
+    return Promise.all(
+      stored.nodes.map(async (wire, k) => {
+        const outputs: Record<string, Uint8Array> = {};
+        for (const [alias, ref] of Object.entries(wire.outputs)) outputs[alias] = await this.blobs.getResult(ref);
+        for (const [alias, ref] of Object.entries(wire.files)) {
+          const path = files.get(`${members[k]}\0${alias}`);
+          if (path !== undefined) writeAtomically(path, await this.blobs.getResult(ref));
+        }
+        const { files: _files, outputs: _outputs, ...rest } = wire;
+        return { ...rest, outputs };
+      }),
+    );
+  }
+
   private async onResult(entry: KvEntry): Promise<void> {
+    const split = this.splitRoutes.get(entry.key);
+    if (split !== undefined) {
+      let stored: ResultEntry;
+      try {
+        stored = entry.json<ResultEntry>();
+      } catch {
+        return;
+      }
+      return split.onResult(stored);
+    }
     const group = this.pending.get(entry.key);
     if (group === undefined) return; /* another front end's job, or one that ended */
     let nodes: NodeResult[];
     try {
-      const stored = entry.json<ResultEntry>();
-      nodes = await Promise.all(
-        stored.nodes.map(async (wire, k) => {
-          const outputs: Record<string, Uint8Array> = {};
-          for (const [alias, ref] of Object.entries(wire.outputs)) outputs[alias] = await this.blobs.getResult(ref);
-          for (const [alias, ref] of Object.entries(wire.files)) {
-            const path = group.files.get(`${group.members[k]}\0${alias}`);
-            if (path !== undefined) writeAtomically(path, await this.blobs.getResult(ref));
-          }
-          const { files: _files, outputs: _outputs, ...rest } = wire;
-          return { ...rest, outputs };
-        }),
-      );
+      nodes = await this.readNodes(group.members, group.files, entry.json<ResultEntry>());
     } catch (error) {
       const message = `the result stored by a worker could not be read back: ${(error as Error).message}`;
       nodes = group.members.map(() => failedNode('', 'ResultUnreadable', message));
@@ -205,11 +279,13 @@ export class NatsExecutor implements JobExecutor {
       if (given === undefined) return undefined;
       if ('pipe' in given) return { pipe: given.pipe };
       if ('bytes' in given) return { ...(await this.blobs.put(given.bytes)), bytes: true };
+      if ('ring' in given) throw new JobPlanError(`node ${node.name}: a ring in this process's memory cannot be sent to another host; name a pipe of the plan`);
       return this.blobs.put(readFileSync(given.file));
     };
     const output = (alias: string, given: NodeOutput | undefined): WireOutput | undefined => {
       if (given === undefined || given === 'buffer' || given === 'discard') return given;
       if ('pipe' in given) return { pipe: given.pipe };
+      if ('ring' in given) throw new JobPlanError(`node ${node.name}: a ring in this process's memory cannot be sent to another host; name a pipe of the plan`);
       files.set(`${index}\0${alias}`, given.file);
       return 'file';
     };

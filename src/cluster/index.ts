@@ -7,8 +7,13 @@
  *   connection.ts  the connection, the stream, buckets and consumer
  *   protocol.ts    task and result messages (plain JSON, no host paths)
  *   blobs.ts       content-addressed bytes in the Object Store bucket
+ *   split.ts       a connected group split over several workers (front end)
+ *   part-runner.ts one part of a split group on a worker: gang start, crossing pipes
+ *   name-service.ts  the KV bucket where parts say where their pipes listen
+ *   net-pipe.ts    a pipe between workers: TCP behind a ring on each side
  */
-export { NatsExecutor, type NatsExecutorOptions } from './executor.js';
+export { NatsExecutor, type NatsExecutorOptions, type NatsRunOptions } from './executor.js';
+export type { SplitOptions } from './split.js';
 export { ClusterWorker, type ClusterWorkerOptions } from './worker.js';
 export { NatsConnectError, parseServers, DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, type DeliveryOptions, type NatsOptions } from './connection.js';
 export { BlobMissingError } from './blobs.js';

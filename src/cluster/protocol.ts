@@ -64,13 +64,25 @@ export interface WireNode {
   readonly engine?: NodePlan['engine'];
 }
 
-/** One task: a group of nodes that pipes connect (or one node), run whole by one worker. */
+/** One task: a group of nodes that pipes connect (or one node), run whole by one worker; or one part of a split group (`part`). */
 export interface TaskMessage {
   readonly version: 1;
   readonly job: string;
   readonly group: number;
   readonly nodes: readonly WireNode[];
+  /** Every pipe a node of the task writes or reads: one whose other node is in another part crosses to another worker. */
   readonly pipes: readonly PipePlan[];
+  /* --- split groups (spec/cluster.md, "Pipes between workers") --- */
+  readonly part?: PartInfo;
+}
+
+/** Which part of a split group a task is. */
+export interface PartInfo {
+  readonly index: number;
+  /** The group's parts: all must run at once. */
+  readonly of: number;
+  /** Runs of the group so far (1 first; a lost member makes the front end run every part again). */
+  readonly attempt: number;
 }
 
 /** Bytes of a result: small ones inline (base64), saving the blob bucket's round trips; larger ones as a blob. */
@@ -93,14 +105,20 @@ export interface ResultEntry {
   readonly job: string;
   readonly group: number;
   readonly nodes: readonly WireNodeResult[];
+  /* --- split groups --- */
+  readonly part?: PartInfo;
+  /** The part's run met a lost member (its pipe to another worker broke, or the part was redelivered after it started): the front end reruns the group or fails it. */
+  readonly memberLost?: string;
+  /** The group's parts could not all start together (gang start timed out on the last delivery): the front end fails the group with this. */
+  readonly gangTimeout?: string;
 }
 
 export function taskSubject(job: string): string {
   return `${TASK_SUBJECT_PREFIX}.${job}`;
 }
 
-export function resultKey(job: string, group: number): string {
-  return `${job}.${group}`;
+export function resultKey(job: string, group: number, part?: PartInfo): string {
+  return part === undefined ? `${job}.${group}` : `${job}.${group}.a${part.attempt}.p${part.index}`;
 }
 
 export function encodeLimits(limits: ChannelLimits): WireLimits {
@@ -137,6 +155,8 @@ export function parseTask(text: string): TaskMessage {
   if (task === null || typeof task !== 'object' || task.version !== 1) throw new WireFormatError('a task message is not version 1 of the zerovm task format');
   if (typeof task.job !== 'string' || !SAFE_ID.test(task.job)) throw new WireFormatError('a task message has no valid job id');
   if (!Number.isInteger(task.group) || !Array.isArray(task.nodes) || !Array.isArray(task.pipes)) throw new WireFormatError(`task ${task.job}: group, nodes or pipes missing`);
+  const part = task.part;
+  if (part !== undefined && (!Number.isInteger(part.index) || !Number.isInteger(part.of) || !Number.isInteger(part.attempt) || part.index < 0 || part.index >= part.of || part.attempt < 1)) throw new WireFormatError(`task ${task.job}: a malformed part`);
   for (const node of task.nodes) {
     if (typeof node?.program?.blob !== 'string' || !isBlobName(node.program.blob)) throw new WireFormatError(`task ${task.job}: a node's program is not a blob reference`);
   }

@@ -11,19 +11,25 @@
  * while its worker lives. A task whose result is already stored (the
  * worker died between storing and acknowledging) is acknowledged without
  * running again: sessions are deterministic, so the stored result is the
- * one a rerun would give.
+ * one a rerun would give. A task that is one part of a split group
+ * gang-starts with the group's other parts and streams its crossing pipes
+ * to their workers (part-runner.ts; spec/cluster.md, "Pipes between
+ * workers").
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { EngineName } from '../api/engine-choice.js';
-import type { JobPlan, NodeChannel, NodeInput, NodeOutput, NodePlan, NodeResult } from '../jobs/executor.js';
+import type { JobPlan, JobResult, NodeChannel, NodeInput, NodeOutput, NodePlan, NodeResult } from '../jobs/executor.js';
 import { JobPlanError } from '../jobs/plan.js';
 import { WorkerPoolExecutor } from '../jobs/pool.js';
 import { failedNode } from '../jobs/run-node.js';
 import { BlobMissingError, BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type NatsOptions } from './connection.js';
+import { NameService } from './name-service.js';
+import { PipeListener } from './net-pipe.js';
+import { runPart } from './part-runner.js';
 import { decodeLimits, parseTask, resultKey, TASK_STREAM, WireFormatError, WORKER_CONSUMER, type ResultEntry, type WireBytes, type TaskMessage, type WireInput, type WireNode, type WireNodeResult, type WireOutput } from './protocol.js';
 
 export interface ClusterWorkerOptions extends NatsOptions {
@@ -37,6 +43,11 @@ export interface ClusterWorkerOptions extends NatsOptions {
   readonly workDir?: string;
   /** A line of progress (the command prints it on stderr). */
   readonly log?: (line: string) => void;
+  /* --- pipes between workers (spec/cluster.md, "Pipes between workers") --- */
+  /** The address this worker listens on for pipes from other workers, and publishes. Default the host's name. */
+  readonly pipeHost?: string;
+  /** How long a part of a split group waits for the other parts to have workers before it lets its slot go. Default 10 000 ms. */
+  readonly gangWaitMs?: number;
 }
 
 /** A file the session writes whose bytes go back to the front end. */
@@ -51,6 +62,9 @@ export class ClusterWorker {
   private stopping = false;
   private readonly loops: Promise<void>[] = [];
   private tasksDone = 0;
+  /* --- pipes between workers --- */
+  private names: NameService | undefined;
+  private pipeListener: Promise<PipeListener> | undefined;
 
   private constructor(
     private readonly conn: ClusterConnection,
@@ -73,6 +87,7 @@ export class ClusterWorker {
     const pool = new WorkerPoolExecutor({ workers: slots });
     await pool.warm();
     const worker = new ClusterWorker(conn, pool, new BlobStore(conn.blobs, join(workDir, 'blobs')), workDir, ackWaitMs, options);
+    worker.names = await NameService.open(conn.nc, options.replicas ?? 1, options.keepMs ?? 24 * 3600_000);
     for (let i = 0; i < slots; i++) worker.loops.push(worker.pullLoop());
     return worker;
   }
@@ -86,6 +101,7 @@ export class ClusterWorker {
     this.stopping = true;
     await Promise.all(this.loops);
     await this.pool.close();
+    if (this.pipeListener !== undefined) await (await this.pipeListener).close();
     await this.conn.close();
   }
 
@@ -119,7 +135,7 @@ export class ClusterWorker {
       message.term();
       return;
     }
-    const key = resultKey(task.job, task.group);
+    const key = resultKey(task.job, task.group, task.part);
     const progress = setInterval(() => message.working(), Math.max(100, Math.floor(this.ackWaitMs / 3)));
     const dir = mkdtempSync(join(this.workDir, 'task-'));
     try {
@@ -130,8 +146,25 @@ export class ClusterWorker {
         return;
       }
       this.log(`running task ${key} (${task.nodes.length} node${task.nodes.length === 1 ? '' : 's'}, delivery ${message.info.deliveryCount})`);
-      const nodes = await this.runTask(task, dir);
-      const entry: ResultEntry = { version: 1, job: task.job, group: task.group, nodes };
+      let entry: ResultEntry;
+      if (task.part === undefined) {
+        entry = { version: 1, job: task.job, group: task.group, nodes: await this.runTask(task, dir) };
+      } else {
+        /* one part of a split group (part-runner.ts) */
+        const part = await runPart({ ...task, part: task.part }, message, this.partContext(), (run) => this.runTask(task, dir, run), this.pool);
+        if (part.kind === 'drop') {
+          this.log(`task ${key}: the front end gave this run of the group up; acknowledging it`);
+          message.ack();
+          return;
+        }
+        if (part.kind === 'retry') {
+          message.nak(200 + Math.floor(Math.random() * 800));
+          return;
+        }
+        const { nodes, memberLost, gangTimeout } = part;
+        entry = { version: 1, job: task.job, group: task.group, part: task.part, nodes: nodes ?? [], ...(memberLost === undefined ? {} : { memberLost }), ...(gangTimeout === undefined ? {} : { gangTimeout }) };
+        if (memberLost !== undefined) this.log(`task ${key}: ${memberLost}`);
+      }
       await this.conn.results.put(key, JSON.stringify(entry));
       /* not waited for: were the ack lost, the redelivery finds the stored result and is acknowledged without a rerun */
       message.ack();
@@ -147,8 +180,19 @@ export class ClusterWorker {
     }
   }
 
-  /** Runs a task's nodes on the local pool; the results with outputs as blobs. */
-  private async runTask(task: TaskMessage, dir: string): Promise<WireNodeResult[]> {
+  private partContext(): Parameters<typeof runPart>[2] {
+    return {
+      worker: this.name,
+      names: this.names!,
+      listener: () => (this.pipeListener ??= PipeListener.listen(this.options.pipeHost ?? hostname())),
+      gangWaitMs: this.options.gangWaitMs ?? 10_000,
+      maxDeliver: async () => (await this.conn.jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER)).config.max_deliver ?? 1,
+      log: (line) => this.log(line),
+    };
+  }
+
+  /** Runs a task's nodes on the local pool (or through `run`: a part of a split group); the results with outputs as blobs. */
+  private async runTask(task: TaskMessage, dir: string, run: (plan: JobPlan) => Promise<JobResult> = (plan) => this.pool.run(plan)): Promise<WireNodeResult[]> {
     const returned: ReturnedFile[] = [];
     let plan: JobPlan;
     try {
@@ -160,7 +204,7 @@ export class ClusterWorker {
     }
     let result;
     try {
-      result = await this.pool.run(plan);
+      result = await run(plan);
     } catch (error) {
       /* a group this worker cannot run whole (more connected nodes than its pool allows): a result, not a redelivery */
       if (!(error instanceof JobPlanError)) throw error;

@@ -15,6 +15,7 @@ import type { EngineName } from '../api/engine-choice.js';
 import type { EtagEntry } from '../runtime/etag.js';
 import type { MappingMode } from '../runtime/nvram.js';
 import type { ReportFields } from '../runtime/report.js';
+import type { RingPipeState } from './ring-pipe.js';
 
 /** Where a readable channel's bytes come from. */
 export type NodeInput =
@@ -23,7 +24,9 @@ export type NodeInput =
   /** These bytes, as a regular file. */
   | { readonly bytes: Uint8Array }
   /** The reading end of a pipe of this job (sequential; blocks until the writer writes or ends). */
-  | { readonly pipe: string };
+  | { readonly pipe: string }
+  /** The reading end of a ring whose writing end the caller serves itself (a pipe from another host: src/cluster/net-pipe.ts); not a pipe of the plan. */
+  | { readonly ring: RingPipeState };
 
 /** Where a writable channel's bytes go. */
 export type NodeOutput =
@@ -33,7 +36,9 @@ export type NodeOutput =
   | 'buffer'
   | 'discard'
   /** The writing end of a pipe of this job (sequential; blocks while the pipe is full: backpressure). */
-  | { readonly pipe: string };
+  | { readonly pipe: string }
+  /** The writing end of a ring whose reading end the caller serves itself (a pipe to another host); not a pipe of the plan. */
+  | { readonly ring: RingPipeState };
 
 interface NodeChannelCommon {
   /** The name the program opens, e.g. '/dev/input' or '/dev/out/reducer'. */

@@ -30,7 +30,7 @@ import type { ResourceLimits, Worker } from 'node:worker_threads';
 import type { JobExecutor, JobPlan, JobResult, NodePlan, NodeResult } from './executor.js';
 import { checkPlan, JobPlanError } from './plan.js';
 import { closeRingReader, closeRingWriter, createRingPipe, DEFAULT_PIPE_CAPACITY, type RingPipeState } from './ring-pipe.js';
-import { failedNode, type NodeTask } from './run-node.js';
+import { closeOuterRings, failedNode, type NodeTask } from './run-node.js';
 import { startThread } from './thread.js';
 import type { ValidationResult } from '../validator/validate.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
@@ -248,6 +248,7 @@ export class WorkerPoolExecutor implements JobExecutor {
       work.finish(failedNode(work.node.name, 'Aborted', message));
       void this.retire(thread);
     }
+    for (const group of groups) for (const work of group.nodes) closeOuterRings(work.node);
     for (const group of groups) for (const work of group.nodes) work.finish(failedNode(work.node.name, 'Aborted', message));
     this.pump();
   }
@@ -364,6 +365,7 @@ export class WorkerPoolExecutor implements JobExecutor {
       const pipes = running.work.task?.pipes ?? {};
       for (const id of running.work.writes) if (pipes[id] !== undefined) closeRingWriter(pipes[id]);
       for (const id of running.work.reads) if (pipes[id] !== undefined) closeRingReader(pipes[id]);
+      closeOuterRings(running.work.node);
       running.work.finish(failedNode(running.work.node.name, 'WorkerDied', `${why}; the node did not finish and the pool replaced the thread`));
     }
     this.pump();

@@ -191,3 +191,47 @@ export function closeRingWriter(state: RingPipeState): void {
 export function closeRingReader(state: RingPipeState): void {
   new RingView(state).closeReader();
 }
+
+/** What an event loop that serves one end of a ring waits for: data (or the writer's close), or room (or the reader's close). */
+export type RingEvent = 'data' | 'room';
+
+/** `Atomics.waitAsync` (ES2024; Node 16+), which the ES2022 library this project compiles against does not declare. */
+const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number, timeout: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+
+/**
+ * One end of a ring served by an event loop, which must never block
+ * (src/cluster/net-pipe.ts): reads and writes that do not wait (deadline
+ * 0), the closed flags, and a promise that settles when the other side
+ * moves.
+ */
+export class RingPort {
+  private readonly ring: RingView;
+
+  constructor(state: RingPipeState) {
+    this.ring = new RingView(state);
+  }
+
+  /** The event counter to pass to `changed` afterwards; read it before looking at the ring, so no wake-up is lost. */
+  events(which: RingEvent): number {
+    return Atomics.load(this.ring.control, which === 'data' ? DATA_EVENTS : ROOM_EVENTS);
+  }
+
+  /** Settles when the counter moves from `seen`, or after `timeoutMs` (true when it moved or had already). */
+  async changed(which: RingEvent, seen: number, timeoutMs: number): Promise<boolean> {
+    const waited = waitAsync(this.ring.control, which === 'data' ? DATA_EVENTS : ROOM_EVENTS, seen, timeoutMs);
+    return (await waited.value) !== 'timed-out';
+  }
+
+  get writerClosed(): boolean {
+    return Atomics.load(this.ring.control, WRITER_CLOSED) === 1;
+  }
+
+  get readerClosed(): boolean {
+    return Atomics.load(this.ring.control, READER_CLOSED) === 1;
+  }
+
+  /** Bytes waiting in the ring. */
+  get fill(): number {
+    return this.ring.fill();
+  }
+}

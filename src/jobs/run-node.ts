@@ -115,6 +115,11 @@ export function runNode(task: NodeTask, shelf: ProgramShelf, warmShelf?: WarmShe
       ends.push({ alias, pipe: given.pipe, end });
       return { stream: end };
     }
+    if ('ring' in given) {
+      const end = new RingPipeReader(given.ring);
+      ends.push({ alias, pipe: 'from another host', end });
+      return { stream: end };
+    }
     if ('bytes' in given) return given.bytes;
     return { file: given.file };
   };
@@ -123,6 +128,11 @@ export function runNode(task: NodeTask, shelf: ProgramShelf, warmShelf?: WarmShe
     if ('pipe' in given) {
       const end = new RingPipeWriter(pipeState(given.pipe, alias));
       ends.push({ alias, pipe: given.pipe, end });
+      return { stream: end };
+    }
+    if ('ring' in given) {
+      const end = new RingPipeWriter(given.ring);
+      ends.push({ alias, pipe: 'to another host', end });
       return { stream: end };
     }
     return { file: given.file };
@@ -186,7 +196,35 @@ export function runNode(task: NodeTask, shelf: ProgramShelf, warmShelf?: WarmShe
     for (const { end } of ends) end.close();
     for (const id of task.writes) if (task.pipes[id] !== undefined) closeRingWriter(task.pipes[id]);
     for (const id of task.reads) if (task.pipes[id] !== undefined) closeRingReader(task.pipes[id]);
+    closeOuterRings(node);
   }
+}
+
+/** The ends of rings a node was given from outside the plan (`{ ring }` inputs and outputs), by direction. */
+export function outerRings(node: NodePlan): { readonly reads: RingPipeState[]; readonly writes: RingPipeState[] } {
+  const reads: RingPipeState[] = [];
+  const writes: RingPipeState[] = [];
+  const input = (given: NodeInput | undefined): void => {
+    if (given !== undefined && 'ring' in given) reads.push(given.ring);
+  };
+  const output = (given: NodeOutput | undefined): void => {
+    if (typeof given === 'object' && 'ring' in given) writes.push(given.ring);
+  };
+  input(node.stdin);
+  output(node.stdout);
+  output(node.stderr);
+  for (const c of node.channels ?? []) {
+    if ('input' in c) input(c.input);
+    else if ('output' in c) output(c.output);
+  }
+  return { reads, writes };
+}
+
+/** Closes a node's outer ring ends (it ended, never started, or its thread died): whoever serves the other end sees it. */
+export function closeOuterRings(node: NodePlan): void {
+  const { reads, writes } = outerRings(node);
+  for (const ring of writes) closeRingWriter(ring);
+  for (const ring of reads) closeRingReader(ring);
 }
 
 /** A plan that names what does not exist (a pipe of another job). */

@@ -42,13 +42,13 @@ type Entry = { readonly warm: WarmStart; readonly bytes: number } | { readonly c
 
 function inputKind(input: NodeInput | undefined): string {
   if (input === undefined || 'bytes' in input) return 'bytes';
-  return 'pipe' in input ? 'pipe' : 'file';
+  return 'pipe' in input || 'ring' in input ? 'pipe' : 'file';
 }
 
 function outputKind(output: NodeOutput | undefined): string {
   if (output === undefined || output === 'buffer') return 'buffer';
   if (output === 'discard') return 'discard';
-  return 'pipe' in output ? 'pipe' : 'file';
+  return 'pipe' in output || 'ring' in output ? 'pipe' : 'file';
 }
 
 function channelKind(channel: NodeChannel): string {

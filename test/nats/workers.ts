@@ -1,0 +1,59 @@
+/**
+ * `zerovm worker` processes for the cluster tests and benchmarks: started
+ * with `node bin/zerovm.js worker`, ready when they say so, ended by pid.
+ * Their stderr is kept (the tests read which task each ran).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NatsCluster } from './cluster.js';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'zerovm.js');
+
+export interface WorkerProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  log: string;
+}
+
+/** Starts a worker with one slot (more with --slots in `extra`); resolves when it is ready. */
+export function startWorker(cluster: NatsCluster, name: string, extra: readonly string[] = []): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [BIN, 'worker', '--nats', cluster.urls, '--user', cluster.user, '--name', name, '--slots', '1', '--replicas', '3', '--pipe-host', '127.0.0.1', ...extra], {
+    env: { ...process.env, ZEROVM_NATS_PASSWORD: cluster.password },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const worker: WorkerProcess = { name, child, log: '' };
+  return new Promise((resolveReady, rejectReady) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      worker.log += chunk.toString();
+      if (worker.log.includes(': ready (')) resolveReady(worker);
+    });
+    child.once('exit', (code) => rejectReady(new Error(`worker ${name} exited (${code}) before it was ready:\n${worker.log}`)));
+  });
+}
+
+export function alive(worker: WorkerProcess): boolean {
+  return worker.child.exitCode === null && worker.child.signalCode === null;
+}
+
+/** Ends a worker by pid and waits for its exit. */
+export async function endWorker(worker: WorkerProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const { child } = worker;
+  if (child.pid === undefined || !alive(worker)) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  process.kill(child.pid, signal);
+  await exited;
+}
+
+/** The most resident memory the worker process has had (VmHWM, bytes; Linux). */
+export function peakRss(worker: WorkerProcess): number {
+  const status = readFileSync(`/proc/${worker.child.pid}/status`, 'utf8');
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(status);
+  if (match === null) throw new Error(`no VmHWM in /proc/${worker.child.pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+/** Resets the peak that peakRss reads to the present resident size (Linux: clear_refs 5). */
+export function resetPeakRss(worker: WorkerProcess): void {
+  writeFileSync(`/proc/${worker.child.pid}/clear_refs`, '5');
+}
