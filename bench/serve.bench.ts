@@ -13,10 +13,10 @@
  * Target (issue 13): >= 2 000 req/s and p99 <= 10 ms on a 2-core machine.
  * Knobs: ZEROVM_BENCH_SERVE_MS (default 5000), ZEROVM_BENCH_SERVE_CLIENTS
  * (default 4), ZEROVM_BENCH_SERVE_WORKERS (default 2),
- * ZEROVM_BENCH_SERVE_WARMUP_MS (default 3000: the same load before the
+ * ZEROVM_BENCH_SERVE_WARMUP_MS (default 10000: the same load before the
  * measured part, long enough for V8 to finish optimizing the server's
- * three isolates; with a few hundred requests it compiled through the
- * measurement and added about 0.2 ms of CPU to each request).
+ * three isolates; after a few hundred requests it was still compiling
+ * through the measurement, which added 0.2-0.5 ms of CPU to each request).
  *
  * The server's CPU time is also split by thread (Linux): the main thread
  * (HTTP, jobs), the session threads, and the rest (V8's compiler and
@@ -34,7 +34,7 @@ const ROOT = [join(HERE, '..'), join(HERE, '..', '..')].find((dir) => existsSync
 const DURATION = Number(process.env.ZEROVM_BENCH_SERVE_MS ?? 5000) || 5000;
 const CLIENTS = Number(process.env.ZEROVM_BENCH_SERVE_CLIENTS ?? 4) || 4;
 const WORKERS = Number(process.env.ZEROVM_BENCH_SERVE_WORKERS ?? 2);
-const WARMUP_MS = Number(process.env.ZEROVM_BENCH_SERVE_WARMUP_MS ?? 3000);
+const WARMUP_MS = Number(process.env.ZEROVM_BENCH_SERVE_WARMUP_MS ?? 10000);
 
 const JOB = JSON.stringify([{ name: 'hello', exec: { path: 'swift://~/bin/hello.nexe' }, devices: [{ name: 'stdout' }] }]);
 const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
