@@ -12,10 +12,18 @@
  *
  * Target (issue 13): >= 2 000 req/s and p99 <= 10 ms on a 2-core machine.
  * Knobs: ZEROVM_BENCH_SERVE_MS (default 5000), ZEROVM_BENCH_SERVE_CLIENTS
- * (default 4), ZEROVM_BENCH_SERVE_WORKERS (default 2).
+ * (default 4), ZEROVM_BENCH_SERVE_WORKERS (default 2),
+ * ZEROVM_BENCH_SERVE_WARMUP_MS (default 10000: the same load before the
+ * measured part, long enough for V8 to finish optimizing the server's
+ * three isolates; after a few hundred requests it was still compiling
+ * through the measurement, which added 0.2-0.5 ms of CPU to each request).
+ *
+ * The server's CPU time is also split by thread (Linux): the main thread
+ * (HTTP, jobs), the session threads, and the rest (V8's compiler and
+ * garbage collector helpers, libuv).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,7 +34,7 @@ const ROOT = [join(HERE, '..'), join(HERE, '..', '..')].find((dir) => existsSync
 const DURATION = Number(process.env.ZEROVM_BENCH_SERVE_MS ?? 5000) || 5000;
 const CLIENTS = Number(process.env.ZEROVM_BENCH_SERVE_CLIENTS ?? 4) || 4;
 const WORKERS = Number(process.env.ZEROVM_BENCH_SERVE_WORKERS ?? 2);
-const WARMUP = 200;
+const WARMUP_MS = Number(process.env.ZEROVM_BENCH_SERVE_WARMUP_MS ?? 10000);
 
 const JOB = JSON.stringify([{ name: 'hello', exec: { path: 'swift://~/bin/hello.nexe' }, devices: [{ name: 'stdout' }] }]);
 const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
@@ -49,14 +57,46 @@ async function hello(base: URL): Promise<void> {
   if (r.status !== 200 || r.body !== 'hello, world\n') throw new Error(`bad response ${r.status}: ${r.body}`);
 }
 
-/** CPU seconds (user + system) the server process has used, all its threads: from /proc (Linux), else undefined. */
-function cpuSeconds(pid: number): number | undefined {
+/** CPU seconds (user + system) of /proc/PID[/task/TID]/stat (Linux), else undefined. */
+function statSeconds(path: string): number | undefined {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return undefined;
   }
+}
+
+/** CPU seconds the server process has used, all its threads. */
+function cpuSeconds(pid: number): number | undefined {
+  return statSeconds(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds of each of the server's threads by thread id (empty off Linux). */
+function threadSeconds(pid: number): Map<string, number> {
+  const seconds = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return seconds;
+  }
+  for (const tid of tids) {
+    const s = statSeconds(`/proc/${pid}/task/${tid}/stat`);
+    if (s !== undefined) seconds.set(tid, s);
+  }
+  return seconds;
+}
+
+/** Per request: the main thread, the `workers` busiest other threads (the session threads) and the rest, ms. */
+function threadSplit(pid: number, before: Map<string, number>, after: Map<string, number>, requests: number, workers: number): string | undefined {
+  if (after.size === 0) return undefined;
+  const used = [...after].map(([tid, s]) => ({ tid, ms: ((s - (before.get(tid) ?? 0)) * 1000) / requests }));
+  const main = used.find((u) => u.tid === String(pid))?.ms ?? 0;
+  const others = used.filter((u) => u.tid !== String(pid)).sort((a, b) => b.ms - a.ms);
+  const sessions = others.slice(0, workers).reduce((n, u) => n + u.ms, 0);
+  const rest = others.slice(workers).reduce((n, u) => n + u.ms, 0);
+  return `main ${main.toFixed(3)}, session threads ${sessions.toFixed(3)}, other threads ${rest.toFixed(3)} ms per request`;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -79,27 +119,33 @@ async function main(): Promise<void> {
     const base = new URL(url);
     await call(base, 'PUT', '/v1/bench/bin', '', {});
     await call(base, 'PUT', '/v1/bench/bin/hello.nexe', readFileSync(join(ROOT, 'examples', 'hello.nexe')), {});
-    for (let i = 0; i < WARMUP; i++) await hello(base);
+    const load = async (until: number, latencies: number[]): Promise<void> => {
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          while (performance.now() < until) {
+            const t = performance.now();
+            await hello(base);
+            latencies.push(performance.now() - t);
+          }
+        }),
+      );
+    };
+    await hello(base);
+    await load(performance.now() + WARMUP_MS, []);
     const latencies: number[] = [];
     const cpuBefore = cpuSeconds(server.pid!);
+    const threadsBefore = threadSeconds(server.pid!);
     const start = performance.now();
-    const end = start + DURATION;
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async () => {
-        while (performance.now() < end) {
-          const t = performance.now();
-          await hello(base);
-          latencies.push(performance.now() - t);
-        }
-      }),
-    );
+    await load(start + DURATION, latencies);
     const seconds = (performance.now() - start) / 1000;
     const cpuAfter = cpuSeconds(server.pid!);
+    const split = threadSplit(server.pid!, threadsBefore, threadSeconds(server.pid!), latencies.length, WORKERS);
     latencies.sort((a, b) => a - b);
     console.log(`hello job over HTTP keep-alive, --workers ${WORKERS}, ${CLIENTS} clients, ${seconds.toFixed(1)} s:`);
     console.log(`  ${(latencies.length / seconds).toFixed(0)} req/s (target >= 2000); p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms (target <= 10 ms); ${latencies.length} requests`);
     /* the machine may be shared: the server's CPU time per request compares two builds better than wall time */
     if (cpuBefore !== undefined && cpuAfter !== undefined) console.log(`  server CPU (all threads) ${(((cpuAfter - cpuBefore) * 1000) / latencies.length).toFixed(3)} ms per request`);
+    if (split !== undefined) console.log(`  of which ${split}`);
   } finally {
     agent.destroy();
     server.kill('SIGTERM');

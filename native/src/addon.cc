@@ -23,12 +23,13 @@ struct NativeTraits {
   static constexpr int kStopTrap = ZVM_STOP_TRAP;
   static constexpr int kStopFault = ZVM_STOP_FAULT;
 
-  /* Installs the signal handlers (once per process) and reserves the sandbox. */
+  /* Installs the signal handlers (once per process) and reserves the sandbox
+   * (or takes the one this thread's last session left, reset). */
   static std::unique_ptr<Runner> Open(Napi::Env env) {
     if (const char *message = zvm::InstallSignalHandlers()) {
       throw Napi::Error::New(env, std::string("native engine: ") + message);
     }
-    auto memory = std::make_shared<zvm::Reservation>();
+    auto memory = zvm::AcquireReservation();
     if (memory->base() == nullptr) throw Napi::Error::New(env, "native engine: " + memory->error());
     return std::make_unique<Runner>(std::move(memory));
   }

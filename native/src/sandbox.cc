@@ -10,7 +10,10 @@
  * instruction stays inside it. Pages become accessible only through
  * Protect(); a page that is both writable and executable is refused (the
  * program could write code that was never validated), and so is a writable
- * trampoline.
+ * trampoline. A disposed session's reservation is kept for the next session
+ * of the same thread, reset first (Reservation::Reset: every page but the
+ * trampoline's mapped afresh, so nothing of one session reaches the next);
+ * a thread keeps one at most.
  *
  * The trampoline's slot 0 (sandbox 0x10000) holds the constant code of
  * trampoline.h: it reads the return address, loads the running context
@@ -167,6 +170,40 @@ void Reservation::Release() {
   length_ = 0;
 }
 
+std::string Reservation::Reset() {
+  if (base_ == nullptr) return "the reservation is released";
+  /* MAP_FIXED replaces whatever was there (pages the session wrote, ranges
+   * of a snapshot's image, their protections) in one step; MADV_DONTNEED
+   * would not do: over a private file mapping it brings back the file's
+   * bytes, not zeros. */
+  constexpr int kFlags = kReserveFlags | MAP_FIXED;
+  if (mmap(base_, kTrampolineStart, PROT_NONE, kFlags, -1, 0) == MAP_FAILED) return Errno("mmap");
+  if (mmap(base_ + kTrampolineEnd, kSandboxSize - kTrampolineEnd, PROT_NONE, kFlags, -1, 0) == MAP_FAILED) return Errno("mmap");
+  if (mprotect(base_ + kTrampolineStart, kTrampolineEnd - kTrampolineStart, PROT_NONE) != 0) return Errno("mprotect");
+  return "";
+}
+
+namespace {
+
+/* The reservation this thread's last disposed session left, reset. */
+thread_local std::shared_ptr<Reservation> t_spare;
+
+/* Keeps `memory` for this thread's next session when it resets, else unmaps it. */
+void RecycleReservation(std::shared_ptr<Reservation> memory) {
+  if (t_spare == nullptr && memory->base() != nullptr && memory->Reset().empty()) {
+    t_spare = std::move(memory);
+  } else {
+    memory->Release();
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<Reservation> AcquireReservation() {
+  if (t_spare != nullptr) return std::move(t_spare);
+  return std::make_shared<Reservation>();
+}
+
 Sandbox::Sandbox(std::shared_ptr<Reservation> memory)
     : memory_(std::move(memory)), ctx_(new (std::align_val_t{64}) ZvmContext()) {
   ctx_->use_avx = HostHasAvx() ? 1 : 0;
@@ -186,8 +223,9 @@ void Sandbox::Dispose(bool release_memory) {
   }
   timer_armed_ = false;
   /* Without release_memory the reservation goes with its last owner (an
-   * ArrayBuffer that still aliases guest memory may be one). */
-  if (release_memory) memory_->Release();
+   * ArrayBuffer that still aliases guest memory may be one). With it, every
+   * alias is detached: the next session may have the memory at once. */
+  if (release_memory && state_ != State::kDisposed) RecycleReservation(memory_);
   state_ = State::kDisposed;
 }
 
@@ -198,7 +236,7 @@ std::string Sandbox::WriteTrampoline() {
   memset(tramp, kTrampolineFill, size);
   memcpy(tramp, kTrapSlotCode, sizeof kTrapSlotCode);
   if (mprotect(tramp, size, PROT_NONE) != 0) return Errno("mprotect");
-  trampoline_written_ = true;
+  memory_->set_trampoline_written();
   return "";
 }
 
@@ -206,9 +244,12 @@ std::string Sandbox::Protect(uint64_t address, uint64_t size, int protection) {
   if (state_ == State::kDisposed) return "the session is disposed";
   if (const char *refusal = ProtectionRefusal(address, size, protection)) return refusal;
   if (size == 0) return "";
-  if (TouchesTrampoline(address, size) && protection != 0 && !trampoline_written_) {
-    const std::string error = WriteTrampoline();
-    if (!error.empty()) return error;
+  if (TouchesTrampoline(address, size) && protection != 0) {
+    if (!memory_->trampoline_written()) {
+      const std::string error = WriteTrampoline();
+      if (!error.empty()) return error;
+    }
+    trampoline_mapped_ = true;
   }
   if (mprotect(base() + address, size, ToHostProtection(protection)) != 0) return Errno("mprotect");
   return "";
@@ -261,7 +302,7 @@ std::string Sandbox::SaveTrapContext(uint64_t *out) const {
 std::string Sandbox::LoadTrapContext(const uint64_t *in) {
   if (state_ == State::kDisposed) return "the session is disposed";
   if (state_ != State::kReady) return "loadTrapContext: the session has already run";
-  if (!trampoline_written_) return "loadTrapContext: map the regions (and the trampoline) first";
+  if (!trampoline_mapped_) return "loadTrapContext: map the regions (and the trampoline) first";
   const uint64_t from = in[kCtxBase];
   const uint64_t to = ctx_->u_r15;
   ctx_->u_rbx = RebaseWord(in[kCtxRbx], from, to);

@@ -38,13 +38,29 @@ class Reservation {
   uint8_t *base() const { return base_; }
   const std::string &error() const { return error_; }
   void Release();
+  /* Makes the sandbox what a new reservation's is: every page a fresh
+   * PROT_NONE anonymous mapping (it reads as zeros once made accessible),
+   * except the trampoline's, which keeps its constant code (no session can
+   * write it: sandbox_rules.h) and becomes PROT_NONE. Returns an error
+   * message (empty: done). */
+  std::string Reset();
+  /* Whether the trampoline's code is in place (WriteTrampoline). */
+  bool trampoline_written() const { return trampoline_written_; }
+  void set_trampoline_written() { trampoline_written_ = true; }
 
  private:
   uint8_t *start_ = nullptr;  // the low guard's first byte
   uint64_t length_ = 0;
   uint8_t *base_ = nullptr;
+  bool trampoline_written_ = false;
   std::string error_;
 };
+
+/* A reservation for a new session: the one the last session this thread
+ * disposed left behind (Reset), else a new one. Keeping one per thread
+ * saves each session reserving and releasing 84 GiB of address space and
+ * writing the trampoline again. */
+std::shared_ptr<Reservation> AcquireReservation();
 
 class Sandbox {
  public:
@@ -71,8 +87,9 @@ class Sandbox {
   /* Before the session runs: maps a range of a snapshot's memory image over
    * the sandbox copy-on-write, with `protection` (memory_image.h). */
   std::string MapImage(const MemoryImage &image, uint64_t address, uint64_t size, int protection);
-  /* Stops the watchdog; with release_memory, unmaps the sandbox now (the
-   * caller has detached every alias of it). Idempotent. */
+  /* Stops the watchdog; with release_memory, the caller has detached every
+   * alias of the sandbox: it is reset and kept for this thread's next
+   * session (AcquireReservation), or unmapped now. Idempotent. */
   void Dispose(bool release_memory);
 
   /* After a trap: %edi and the (bundle-aligned, 32-bit) return address. */
@@ -95,7 +112,8 @@ class Sandbox {
   std::shared_ptr<Reservation> memory_;
   ZvmContext *ctx_;
   State state_ = State::kReady;
-  bool trampoline_written_ = false;
+  /* This session has made the trampoline accessible (its regions are mapped). */
+  bool trampoline_mapped_ = false;
   int timer_tid_ = 0;
   bool timer_armed_ = false;
   int64_t armed_deadline_ns_ = 0;

@@ -23,7 +23,8 @@
  * ArrayBuffer's length as external memory, and 4 GiB of it forces a full
  * garbage collection for every session. Each buffer shares ownership of the
  * memory: dispose() detaches them all (every view becomes empty) and
- * releases it at once; a session that is only garbage-collected releases it
+ * releases it at once (the native engine resets it for the thread's next
+ * session); a session that is only garbage-collected releases it
  * when both the session and its last buffer are gone.
  *
  * dispose() also destroys the runner then and there, not when the garbage

@@ -271,7 +271,19 @@ export class AddonEngine<A extends EngineAddon> implements Engine {
     if (loaded.reason !== null) throw new Error(loaded.reason);
     const session = new AddonEngineSession(this.name, loaded.addon);
     try {
-      for (const region of regions) session.protect(region.address, region.size, region.protection);
+      /*
+       * Natively, adjacent regions of one protection in one call: a
+       * session's loading regions are mostly one writable run, one mprotect
+       * instead of five. Unicorn's protect works page by page and maps a
+       * region of its own per call, which later protections then split.
+       */
+      const merge = this.name === 'native';
+      for (let i = 0; i < regions.length; ) {
+        const { address, protection } = regions[i]!;
+        let end = address + regions[i]!.size;
+        for (i++; merge && i < regions.length && regions[i]!.address === end && regions[i]!.protection === protection; i++) end += regions[i]!.size;
+        session.protect(address, end - address, protection);
+      }
     } catch (error) {
       session.dispose();
       throw error;

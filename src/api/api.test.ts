@@ -286,6 +286,17 @@ describe('both engines give the same outcome', () => {
     });
   }
 
+  it.skipIf(NATIVE_REASON !== null)('a program\'s later sessions, which map its memory image instead of copying it (spec/runtime.md "Loading the program"), see the same memory as its first', () => {
+    for (const path of [HELLO, CAT]) {
+      const program = Program.load(path, { engine: 'native' });
+      const runs = [1, 2, 3].map(() => program.runSync({ engine: 'native', etags: true, stdin: Buffer.from('x\n') }));
+      for (const run of runs) expect(run.ok).toBe(true);
+      expect(runs[1]!.etags).toEqual(runs[0]!.etags);
+      expect(runs[2]!.etags).toEqual(runs[0]!.etags);
+      expect(runs[2]!.stdout).toEqual(runs[0]!.stdout);
+    }
+  });
+
   it.skipIf(NATIVE_REASON !== null || UNICORN_REASON !== null)('the memory etag agrees between engines', () => {
     const program = Program.load(HELLO, { engine: 'native' });
     const native = program.runSync({ engine: 'native', etags: true });

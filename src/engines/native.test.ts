@@ -1104,6 +1104,35 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     expect(view.length).toBe(0);
     expect(() => session.view(DATA, 16)).toThrow(/disposed/);
   });
+
+  it.runIf(name === 'native')('reuses a disposed session\'s sandbox on the same thread, and the next session sees none of its bytes: not what it wrote, nor a snapshot image it mapped', () => {
+    const IMAGE = 0x100000;
+    const secret = Uint8Array.from({ length: 64 }, (_, i) => 0xa0 + i);
+    const image = engine.createMemoryImage!([{ address: IMAGE, bytes: secret }]);
+    const first = load(TRAP_TWICE);
+    first.mapImage!(image, IMAGE, 0x2000, RW);
+    expect([...first.view(IMAGE, 64)]).toEqual([...secret]);
+    expectTrap(first.start(TEXT, 5000), 0x30000, 0x20020); // the program writes too: %eax at 0x30040 after the resume
+    expectTrap(first.resume(0x5ec2e7, 5000), 0x30010, 0x20040);
+    expect(u32(first, 0x30040)).toBe(0x5ec2e7);
+    for (const at of [DATA + 0x100, CODE, STACK, 2 ** 32 - 64]) first.writableView(at, 64).set(secret);
+    first.writableView(IMAGE + 0x1000, 64).set(secret); // a copy-on-write page of the image
+    const base = first.base;
+    first.dispose();
+    open.splice(open.indexOf(first), 1);
+
+    const second = load(TRAP_TWICE);
+    expect(second.base).toBe(base); // the same reservation: the test would prove nothing otherwise
+    for (const at of [0x30040, DATA + 0x100, CODE, STACK, 2 ** 32 - 64]) expect([...second.view(at, 64)].every((byte) => byte === 0)).toBe(true);
+    // what the first session had mapped and the second has not is inaccessible again
+    expect(() => second.view(IMAGE, 64)).toThrow(/not mapped/);
+    second.protect(IMAGE, 0x2000, RW);
+    expect([...second.view(IMAGE, 0x2000)].every((byte) => byte === 0)).toBe(true);
+    // the trampoline kept its code, and the program runs as in a new sandbox
+    expect([...second.view(TRAMPOLINE, 4)]).toEqual([0x48, 0x8b, 0x0c, 0x24]);
+    expectTrap(second.start(TEXT, 5000), 0x30000, 0x20020);
+    expect(u32(second, 0x30040)).toBe(0);
+  });
 });
 
 describe.skipIf(skipReferenceChecks('engine tests'))('the programs above, against the original validators', () => {

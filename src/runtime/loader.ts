@@ -11,12 +11,58 @@
  * - the 56 bytes at the top of the stack: zero, but 32-bit word 4 = 1 and
  *   word 5 = 0xFFFFFFF0 (the remains of NaCl's argc/argv/envp/auxv block);
  * - segments are copied in program header order, then the text's hlt fill.
+ *
+ * A program loaded a second time (a server's, an embedder's) is not copied
+ * again: on an engine that has memory images (Engine.createMemoryImage),
+ * its segments and hlt fill become one image, made once, which each later
+ * session maps copy-on-write over [0x20000, end of the program's bytes).
+ * The pages read the same as copied ones (zeros where no segment is), and
+ * the sandbox pays neither the copy nor a fault and a zeroed page for each
+ * of them (the text's 64 KiB-aligned hlt fill alone is 16 pages).
  */
-import { Protection, SANDBOX_SIZE, type EngineSession } from './engine.js';
+import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type MemoryImage } from './engine.js';
 import { ENTRY_BLOCK_SIZE, TRAMPOLINE_END, TRAMPOLINE_START, type Layout } from './layout.js';
-import type { ProgramImage } from './program-image.js';
+import { TEXT_START, type ProgramImage } from './program-image.js';
 
 const HLT = 0xf4;
+const PAGE_SIZE = 0x1000;
+
+/** A program's segments and hlt fill as an engine's memory image, and the end of what it holds (page-aligned). */
+interface ProgramMemoryImage {
+  readonly engine: Engine['name'];
+  readonly bytes: Uint8Array;
+  readonly image: MemoryImage;
+  readonly end: number;
+}
+
+/** Programs loaded once (the second load makes the memory image: a program run once is only copied). */
+const loadedOnce = new WeakSet<ProgramImage>();
+const memoryImages = new WeakMap<ProgramImage, ProgramMemoryImage | 'none'>();
+
+/** The program's memory image on `engine`, when it has been loaded before and the engine makes images. */
+function programMemoryImage(engine: Pick<Engine, 'name' | 'createMemoryImage'>, bytes: Uint8Array, image: ProgramImage, layout: Layout): ProgramMemoryImage | undefined {
+  const known = memoryImages.get(image);
+  if (known === 'none') return undefined;
+  if (known !== undefined && known.engine === engine.name && known.bytes === bytes) return known;
+  if (!loadedOnce.has(image)) {
+    loadedOnce.add(image);
+    return undefined;
+  }
+  const create = engine.createMemoryImage;
+  if (create === undefined) return undefined;
+  const segments = image.segments.filter((segment) => segment.filesz > 0);
+  const end = Math.ceil(Math.max(image.textEnd, ...segments.map((s) => s.vaddr + s.filesz)) / PAGE_SIZE) * PAGE_SIZE;
+  /* [0x20000, end) must be what the session made writable for loading (below the heap) */
+  if (segments.some((s) => s.vaddr < TEXT_START) || end > layout.heapStart) {
+    memoryImages.set(image, 'none');
+    return undefined;
+  }
+  const runs = segments.map((segment) => ({ address: segment.vaddr, bytes: bytes.subarray(segment.offset, segment.offset + segment.filesz) }));
+  runs.push({ address: image.staticTextEnd, bytes: new Uint8Array(image.textEnd - image.staticTextEnd).fill(HLT) });
+  const made: ProgramMemoryImage = { engine: engine.name, bytes, image: create.call(engine, runs), end };
+  memoryImages.set(image, made);
+  return made;
+}
 
 /** The 56-byte block at the top of the stack. */
 export function entryBlock(): Uint8Array {
@@ -31,14 +77,20 @@ export function entryBlock(): Uint8Array {
  * Copies the program's segments in header order, fills the text's tail
  * with hlt, writes the user manifest and the entry block, then applies the
  * final protections. The session must have been created with
- * `loadingRegions(layout)`.
+ * `loadingRegions(layout)` on `engine` (which may map the program's memory
+ * image instead of copying it).
  */
-export function loadProgram(session: EngineSession, bytes: Uint8Array, image: ProgramImage, layout: Layout): void {
-  for (const segment of image.segments) {
-    if (segment.filesz === 0) continue;
-    session.writableView(segment.vaddr, segment.filesz).set(bytes.subarray(segment.offset, segment.offset + segment.filesz));
+export function loadProgram(session: EngineSession, bytes: Uint8Array, image: ProgramImage, layout: Layout, engine?: Pick<Engine, 'name' | 'createMemoryImage'>): void {
+  const mapped = engine !== undefined && session.mapImage !== undefined ? programMemoryImage(engine, bytes, image, layout) : undefined;
+  if (mapped !== undefined) {
+    session.mapImage!(mapped.image, TEXT_START, mapped.end - TEXT_START, Protection.Read | Protection.Write);
+  } else {
+    for (const segment of image.segments) {
+      if (segment.filesz === 0) continue;
+      session.writableView(segment.vaddr, segment.filesz).set(bytes.subarray(segment.offset, segment.offset + segment.filesz));
+    }
+    session.writableView(image.staticTextEnd, image.textEnd - image.staticTextEnd).fill(HLT);
   }
-  session.writableView(image.staticTextEnd, image.textEnd - image.staticTextEnd).fill(HLT);
   const manifest = layout.userManifest;
   session.writableView(manifest.address, manifest.bytes.length).set(manifest.bytes);
   session.writableView(SANDBOX_SIZE - ENTRY_BLOCK_SIZE, ENTRY_BLOCK_SIZE).set(entryBlock());

@@ -527,7 +527,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
       observer?.log(Verbosity.Details, `region 0x${region.address.toString(16).padStart(8, '0')} +0x${region.size.toString(16)} protection ${region.protection}`);
     }
     if (warm === undefined) {
-      loadProgram(session, bytes, image, layout);
+      loadProgram(session, bytes, image, layout, options.engine);
       memory = new TrapView(session, layout.regions, layout.trapView);
     } else {
       restoreSnapshot(session, warm, options.engine);

@@ -46,6 +46,8 @@ export const HEADER_COUNT_LIMIT = 100;
 const MAX_META_COUNT = 90;
 const MAX_META_NAME = 128;
 const MAX_META_VALUE = 256;
+/** Bodies of execution responses up to this size go out in the header's write. */
+const ONE_WRITE_BODY = 16 * 1024;
 
 function send(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string | number> = {}): void {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
@@ -284,7 +286,9 @@ export class ZeroVMServer {
     for (const [name, value] of response.headers) headers[name] = value;
     headers['Content-Length'] = response.body.length;
     res.writeHead(response.status, headers);
-    res.end(response.body);
+    /* a small body as latin1 text (byte for byte): node:http then sends it with the header in one write, not a corked writev of two */
+    if (response.body.length <= ONE_WRITE_BODY) res.end(response.body.toString('latin1'), 'latin1');
+    else res.end(response.body);
   }
 
   private async objectRequest(req: IncomingMessage, res: ServerResponse, method: string, account: string, container: string, object: string): Promise<void> {
