@@ -24,11 +24,17 @@ import type { Subscription } from '@nats-io/transport-node';
 import type { JobExecutor, JobPlan, JobResult, NodeInput, NodeOutput, NodePlan, NodeResult } from '../jobs/executor.js';
 import { checkPlan, JobPlanError } from '../jobs/plan.js';
 import { failedNode } from '../jobs/run-node.js';
+import { NO_WORKER } from '../jobs/records.js';
 import { BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type DeliveryOptions, type NatsOptions } from './connection.js';
-import { encodeLimits, resultKey, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
+import { encodeLimits, resultKey, type BlobRef, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
 
-export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions {}
+export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions {
+  /** Names in a plan that stand for bytes already in the cluster (objects of `zerovm serve --nats`): their blob, or undefined for a host file. */
+  readonly blobFor?: (path: string) => Promise<BlobRef> | undefined;
+  /** A task no worker has taken after this long is withdrawn and its nodes fail as `NoWorker` (spec/cluster.md, "The front end's deadline"). Default: wait. */
+  readonly pickupTimeoutMs?: number;
+}
 
 /** A group sent as a task and not yet answered. */
 interface PendingGroup {
@@ -39,6 +45,8 @@ interface PendingGroup {
   /** 'file' outputs and read-write files: where their bytes go, by node index and alias. */
   readonly files: ReadonlyMap<string, string>;
   seq?: number;
+  /** The pickup deadline's timer. */
+  timer?: NodeJS.Timeout;
   readonly settle: (nodes: readonly NodeResult[]) => void;
 }
 
@@ -53,13 +61,14 @@ export class NatsExecutor implements JobExecutor {
     private readonly conn: ClusterConnection,
     private readonly blobs: BlobStore,
     readonly maxDeliver: number,
+    private readonly extra: Pick<NatsExecutorOptions, 'blobFor' | 'pickupTimeoutMs'> = {},
   ) {}
 
   /** Connects, makes the stream, buckets and consumer when missing, and sets the consumer's redelivery. */
   static async connect(options: NatsExecutorOptions): Promise<NatsExecutor> {
     const conn = await openCluster({ ...options, name: options.name ?? 'zerovm front end' });
     const { maxDeliver } = await ensureWorkerConsumer(conn.jsm, options, true);
-    const executor = new NatsExecutor(conn, new BlobStore(conn.blobs), maxDeliver);
+    const executor = new NatsExecutor(conn, new BlobStore(conn.blobs), maxDeliver, options);
     await executor.listen();
     return executor;
   }
@@ -145,6 +154,7 @@ export class NatsExecutor implements JobExecutor {
           try {
             const ack = await this.conn.js.publish(taskSubject(job), JSON.stringify(task), { msgID: `${job}.${group.group}` });
             group.seq = ack.seq;
+            if (this.extra.pickupTimeoutMs !== undefined && this.pending.has(resultKey(job, group.group))) group.timer = setTimeout(() => void this.withdrawIfWaiting(group), this.extra.pickupTimeoutMs);
           } catch (error) {
             abort();
             rejectJob(new Error(`the job could not be queued on NATS: ${(error as Error).message}`));
@@ -171,7 +181,27 @@ export class NatsExecutor implements JobExecutor {
 
   private finishGroup(group: PendingGroup, nodes: readonly NodeResult[]): void {
     if (!this.pending.delete(resultKey(group.job, group.group))) return;
+    clearTimeout(group.timer);
     group.settle(nodes);
+  }
+
+  /**
+   * The pickup deadline passed: when no worker has taken the task (the
+   * workers' consumer has not delivered its sequence yet), it is deleted
+   * from the stream, so no worker runs it later, and its nodes fail.
+   */
+  private async withdrawIfWaiting(group: PendingGroup): Promise<void> {
+    if (group.seq === undefined || !this.pending.has(resultKey(group.job, group.group))) return;
+    try {
+      const info = await this.conn.jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER);
+      if (info.delivered.stream_seq >= group.seq) return; /* a worker has it: ack wait and redelivery take over */
+      if (!(await this.conn.jsm.streams.deleteMessage(TASK_STREAM, group.seq))) return;
+    } catch {
+      return; /* taken and acked meanwhile, or NATS unreachable: the result or redelivery decides */
+    }
+    const seconds = (this.extra.pickupTimeoutMs ?? 0) / 1000;
+    const message = `no worker took the task within ${seconds} s (no \`zerovm worker\` is connected to this cluster, or all are busy)`;
+    this.finishGroup(group, group.members.map(() => failedNode('', NO_WORKER, message)));
   }
 
   private async onResult(entry: KvEntry): Promise<void> {
@@ -199,13 +229,18 @@ export class NatsExecutor implements JobExecutor {
     this.finishGroup(group, nodes);
   }
 
+  /** A plan's file as a blob: an object already in the cluster, or the host file's bytes. */
+  private fileBlob(path: string): Promise<BlobRef> {
+    return this.extra.blobFor?.(path) ?? this.blobs.put(readFileSync(path));
+  }
+
   /** A node as a task carries it: blobs for bytes, no host path. */
   private async wireNode(node: NodePlan, index: number, files: Map<string, string>): Promise<WireNode> {
     const input = async (given: NodeInput | undefined): Promise<WireInput | undefined> => {
       if (given === undefined) return undefined;
       if ('pipe' in given) return { pipe: given.pipe };
       if ('bytes' in given) return { ...(await this.blobs.put(given.bytes)), bytes: true };
-      return this.blobs.put(readFileSync(given.file));
+      return this.fileBlob(given.file);
     };
     const output = (alias: string, given: NodeOutput | undefined): WireOutput | undefined => {
       if (given === undefined || given === 'buffer' || given === 'discard') return given;
@@ -229,7 +264,7 @@ export class NatsExecutor implements JobExecutor {
     const channelLimits = node.channelLimits === undefined ? undefined : Object.fromEntries(Object.entries(node.channelLimits).map(([alias, limits]) => [alias, encodeLimits(limits)]));
     return {
       name: node.name,
-      program: await this.blobs.put(readFileSync(node.program)),
+      program: await this.fileBlob(node.program),
       /* what a session on one host gives: the program file's base name (the worker's copy is named by its hash) */
       argv0: node.argv0 ?? basename(node.program),
       ...(node.args === undefined ? {} : { args: node.args }),
@@ -239,7 +274,7 @@ export class NatsExecutor implements JobExecutor {
       ...(stderr === undefined ? {} : { stderr }),
       ...(channels.length === 0 ? {} : { channels }),
       ...(channelLimits === undefined ? {} : { channelLimits }),
-      ...(node.image === undefined ? {} : { image: await this.blobs.put(readFileSync(node.image)) }),
+      ...(node.image === undefined ? {} : { image: await this.fileBlob(node.image) }),
       ...(node.memory === undefined ? {} : { memory: node.memory }),
       ...(node.timeout === undefined ? {} : { timeout: node.timeout }),
       ...(node.etags === undefined ? {} : { etags: node.etags }),

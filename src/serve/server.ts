@@ -19,13 +19,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BodyTooLargeError, StoreError, type ObjectInfo, type ObjectStore } from './store.js';
+import { BodyTooLargeError, StoreError, type ObjectInfo } from './store.js';
+import type { StoreBackend } from './object-store.js';
 import { checkName, NameError } from './names.js';
 import { HttpError, type JobService } from './service.js';
 import type { JobResponse } from '../jobs/finish.js';
 
 export interface ServerOptions {
-  readonly store: ObjectStore;
+  readonly store: StoreBackend;
   readonly service: JobService;
   /** Requests must carry X-Auth-Token with this value (compared in constant time). */
   readonly authToken?: string;
@@ -271,14 +272,14 @@ export class ZeroVMServer {
       case 'PUT': {
         const meta = requestMeta(req);
         const contentType = req.headers['content-type'] ?? 'application/octet-stream';
-        if (!store.hasContainer(account, container)) {
+        if (!(await store.hasContainer(account, container))) {
           req.resume();
           throw new HttpError(404, `container '${container}' does not exist (create it with PUT /v1/${account}/${container})`);
         }
         const info = await store.putStream(account, container, object, req, { contentType, meta, maxBytes: this.options.maxBody });
         const expected = req.headers.etag;
         if (typeof expected === 'string' && expected.replace(/"/g, '').toLowerCase() !== info.etag) {
-          store.deleteObject(account, container, object);
+          await store.deleteObject(account, container, object);
           throw new HttpError(422, `the body's MD5 is ${info.etag}, not the ETag sent (${expected})`);
         }
         send(res, 201, '', { ETag: info.etag, 'Last-Modified': new Date(info.timestamp).toUTCString() });
@@ -286,7 +287,7 @@ export class ZeroVMServer {
       }
       case 'GET':
       case 'HEAD': {
-        const stored = store.stat(account, container, object);
+        const stored = await store.stat(account, container, object);
         if (stored === undefined) throw new HttpError(404, `/${container}/${object} does not exist`);
         res.writeHead(200, objectHeaders(stored));
         if (method === 'HEAD') {
@@ -300,7 +301,7 @@ export class ZeroVMServer {
         return;
       }
       case 'DELETE':
-        if (!store.deleteObject(account, container, object)) throw new HttpError(404, `/${container}/${object} does not exist`);
+        if (!(await store.deleteObject(account, container, object))) throw new HttpError(404, `/${container}/${object} does not exist`);
         send(res, 204, '');
         return;
       default:
@@ -309,23 +310,23 @@ export class ZeroVMServer {
     }
   }
 
-  private containerRequest(req: IncomingMessage, res: ServerResponse, method: string, account: string, container: string, url: URL): void {
+  private async containerRequest(req: IncomingMessage, res: ServerResponse, method: string, account: string, container: string, url: URL): Promise<void> {
     const store = this.options.store;
     req.resume();
     switch (method) {
       case 'PUT':
-        send(res, store.putContainer(account, container) ? 201 : 202, '');
+        send(res, (await store.putContainer(account, container)) ? 201 : 202, '');
         return;
       case 'HEAD': {
-        const totals = store.containerTotals(account, container);
+        const totals = await store.containerTotals(account, container);
         if (totals === undefined) throw new HttpError(404, `container '${container}' does not exist`);
         send(res, 204, '', { 'X-Container-Object-Count': totals.count, 'X-Container-Bytes-Used': totals.bytes });
         return;
       }
       case 'GET': {
-        const listing = store.listContainer(account, container, listOptions(url));
+        const listing = await store.listContainer(account, container, listOptions(url));
         if (listing === undefined) throw new HttpError(404, `container '${container}' does not exist`);
-        const totals = store.containerTotals(account, container)!;
+        const totals = (await store.containerTotals(account, container))!;
         const headers = { 'X-Container-Object-Count': totals.count, 'X-Container-Bytes-Used': totals.bytes };
         if (url.searchParams.get('format') === 'json') {
           const json = listing.map((o) => ({ name: o.name, hash: o.etag, bytes: o.size, content_type: o.contentType, last_modified: new Date(o.timestamp).toISOString().replace('Z', '') }));
@@ -335,7 +336,7 @@ export class ZeroVMServer {
         return;
       }
       case 'DELETE': {
-        const outcome = store.deleteContainer(account, container);
+        const outcome = await store.deleteContainer(account, container);
         if (outcome === 'missing') throw new HttpError(404, `container '${container}' does not exist`);
         if (outcome === 'not-empty') throw new HttpError(409, `container '${container}' is not empty: delete its objects first`);
         send(res, 204, '');
@@ -347,12 +348,12 @@ export class ZeroVMServer {
     }
   }
 
-  private accountRequest(res: ServerResponse, method: string, account: string, url: URL): void {
+  private async accountRequest(res: ServerResponse, method: string, account: string, url: URL): Promise<void> {
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD, POST');
       throw new HttpError(405, `${method} is not allowed on an account (POST needs X-Zerovm-Execute: 1.0)`);
     }
-    const containers = this.options.store.listAccount(account, listOptions(url));
+    const containers = await this.options.store.listAccount(account, listOptions(url));
     const headers = { 'X-Account-Container-Count': containers.length, 'X-Account-Bytes-Used': containers.reduce((n, c) => n + c.bytes, 0) };
     if (url.searchParams.get('format') === 'json') send(res, 200, JSON.stringify(containers), { ...headers, 'Content-Type': 'application/json; charset=utf-8' });
     else if (containers.length === 0 || method === 'HEAD') send(res, 204, '', headers);

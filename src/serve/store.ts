@@ -38,6 +38,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkName, encodeName } from './names.js';
+import { synchronousJobView, type JobView, type StoreBackend } from './object-store.js';
 
 /** What a listing and a HEAD give of an object. */
 export interface ObjectInfo {
@@ -121,7 +122,7 @@ function isRecord(value: unknown): value is ObjectRecord {
   return typeof r.name === 'string' && typeof r.size === 'number' && typeof r.etag === 'string' && typeof r.contentType === 'string' && typeof r.data === 'string' && typeof r.meta === 'object';
 }
 
-export class ObjectStore {
+export class ObjectStore implements StoreBackend {
   private readonly accounts: string;
   private readonly data: string;
   private readonly tmp: string;
@@ -133,6 +134,16 @@ export class ObjectStore {
     this.accounts = join(root, 'accounts');
     this.data = join(root, 'data');
     this.tmp = join(root, 'tmp', `${process.pid}-${randomBytes(4).toString('hex')}`);
+  }
+
+  /** What the start-up line names. */
+  get shownAs(): string {
+    return this.root;
+  }
+
+  /** Jobs read and commit through the store itself. */
+  jobView(): JobView {
+    return synchronousJobView(this);
   }
 
   /**
