@@ -8,7 +8,7 @@
  * seeing each other's objects and jobs, and the front end's own deadline
  * when no worker is left.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_BUCKET, type JobRecord } from '../../src/cluster/job-records.js';
 import { TASK_STREAM } from '../../src/cluster/protocol.js';
+import { writeTar } from '../../src/zapp/tar.js';
 import { BIN } from '../cli.js';
 import { EXAMPLES, startServer, type RunningServer } from '../serve-helpers.js';
 import { warnIfSkipped, zerovmCc } from '../toolchain/helpers.js';
@@ -210,6 +211,33 @@ describe.skipIf(skip)('zerovm serve --nats: 3 NATS servers, 2 workers, 2 front e
     } finally {
       await nc.close();
     }
+  });
+
+  it('runs a stored job (X-Zerovm-Source), an open/1.0 application and a POSTed image through the cluster', async () => {
+    await a.put('/bin/count.json', JSON.stringify([{ name: 'count', exec: { path: 'swift://~/bin/wc.nexe' }, devices: [{ name: 'stdin' }, { name: 'stdout' }] }]), { 'Content-Type': 'application/json' });
+    const stored = await fetch(baseB, { method: 'POST', body: 'one\ntwo\nthree\n', headers: { 'X-Zerovm-Execute': '1.0', 'Content-Type': 'text/plain', 'X-Zerovm-Source': 'swift://~/bin/count.json' } });
+    expect(stored.status).toBe(200);
+    expect(await stored.text()).toBe('3 14\n');
+    await b.put('/.zvm');
+    await b.put('/.zvm/text/plain/config', JSON.stringify([{ name: 'open', exec: { path: 'swift://~/bin/wc.nexe' }, devices: [{ name: 'stdin', path: 'swift://~{.object_path}' }, { name: 'stdout', content_type: 'text/x-count' }] }]), { 'Content-Type': 'application/json' });
+    const opened = await fetch(`${baseA}/data/part2.txt`, { headers: { 'X-Zerovm-Execute': 'open/1.0' } });
+    expect(opened.headers.get('content-type')).toBe('text/x-count');
+    expect(await opened.text()).toBe('2 4\n');
+    const tar = writeTar([
+      { path: 'boot/system.map', type: 'file', data: Buffer.from(JSON.stringify([{ name: 'img', exec: { path: 'hello.nexe' }, devices: [{ name: 'stdout' }] }])) },
+      { path: 'hello.nexe', type: 'file', data: HELLO },
+    ]);
+    const image = await fetch(baseA, { method: 'POST', body: Buffer.from(tar), headers: { 'X-Zerovm-Execute': '1.0', 'Content-Type': 'application/x-tar' } });
+    expect(await image.text()).toBe('hello, world\n');
+  });
+
+  it('refuses a wrong NATS password, and options that need --nats without it, with a message and exit status 2', () => {
+    const wrong = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', '--nats', cluster.urls, '--nats-user', cluster.user], { env: { ...process.env, ZEROVM_NATS_PASSWORD: 'not-the-password' }, encoding: 'utf8', timeout: 30_000 });
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toMatch(/refused the credentials of user 'zerovm'.*ZEROVM_NATS_PASSWORD/);
+    const alone = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', '--pickup-timeout', '3'], { encoding: 'utf8', timeout: 30_000 });
+    expect(alone.status).toBe(2);
+    expect(alone.stderr).toMatch(/--pickup-timeout goes with --nats/);
   });
 
   it.skipIf(noToolchain)(
