@@ -30,6 +30,8 @@ export interface JobRecord extends JobRecordStart {
 
 export class NatsJobRecords implements JobRecorder {
   private readonly frontEnd = `${hostname()}:${process.pid}`;
+  /** Records of this front end's running jobs (finished() completes them without reading them back). */
+  private readonly running = new Map<string, { readonly record: JobRecord; readonly stored: Promise<unknown> }>();
 
   private constructor(readonly bucket: KV) {}
 
@@ -44,17 +46,20 @@ export class NatsJobRecords implements JobRecorder {
     return new NatsJobRecords(bucket);
   }
 
-  async started(job: JobRecordStart): Promise<string> {
+  /** Does not wait for the put (the job need not wait for its record); finished() does. */
+  started(job: JobRecordStart): Promise<string> {
     const id = randomUUID().replaceAll('-', '');
     const record: JobRecord = { ...job, id, frontEnd: this.frontEnd, submitted: new Date().toISOString(), status: 'running' };
-    await this.bucket.put(id, JSON.stringify(record));
-    return id;
+    this.running.set(id, { record, stored: this.bucket.put(id, JSON.stringify(record)).catch(() => 0) });
+    return Promise.resolve(id);
   }
 
   async finished(id: string, end: JobRecordEnd): Promise<void> {
-    const entry = await this.bucket.get(id);
-    if (entry === null || entry.operation !== 'PUT') return;
-    const record: JobRecord = { ...entry.json<JobRecord>(), status: 'done', end: { ...end, finished: new Date().toISOString() } };
+    const started = this.running.get(id);
+    if (started === undefined) return;
+    this.running.delete(id);
+    await started.stored;
+    const record: JobRecord = { ...started.record, status: 'done', end: { ...end, finished: new Date().toISOString() } };
     await this.bucket.put(id, JSON.stringify(record));
   }
 

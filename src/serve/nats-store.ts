@@ -64,6 +64,8 @@ export interface NatsStoredObject extends ObjectInfo {
   readonly nuid: string;
   /** SHA-256 of the contents, hex: the name of the same bytes in the blob bucket. */
   readonly sha256: string;
+  /** Messages holding the contents (0 for an empty object). */
+  readonly chunks: number;
 }
 
 interface ContainerRecord {
@@ -113,6 +115,7 @@ function toStored(info: NatsObjectInfo): NatsStoredObject {
     bucket: info.bucket,
     nuid: info.nuid,
     sha256: digestHex(info.digest),
+    chunks: info.chunks,
   };
 }
 
@@ -278,8 +281,21 @@ export class NatsStore implements StoreBackend {
   read(object: ObjectInfo): Readable {
     if (!isNatsStored(object)) throw new TypeError('NatsStore.read: the object was not stat-ed by this store');
     const bucket = (): Promise<NatsBucket> => this.bucket(object.bucket);
+    const jsm = this.conn.jsm;
     return Readable.from(
       (async function* () {
+        if (object.chunks <= 1) {
+          /* one message: a direct get of it, instead of a consumer over the chunks */
+          let data: Uint8Array = new Uint8Array(0);
+          if (object.chunks === 1) {
+            const message = await jsm.streams.getMessage(`OBJ_${object.bucket}`, { last_by_subj: `$O.${object.bucket}.C.${object.nuid}` }).catch(() => null);
+            if (message === null) throw new Error(`${object.name} was replaced or deleted while it was being read`);
+            data = message.data;
+          }
+          if (createHash('sha256').update(data).digest('hex') !== object.sha256) throw new Error(`${object.name} came back with other bytes than its digest says`);
+          yield Buffer.from(data);
+          return;
+        }
         const result = await (await bucket()).get(object.name);
         if (result === null || result.info.nuid !== object.nuid) throw new Error(`${object.name} was replaced or deleted while it was being read`);
         for await (const chunk of result.data) yield Buffer.from(chunk);
@@ -292,9 +308,11 @@ export class NatsStore implements StoreBackend {
 
   async putStream(account: string, container: string, object: string, body: Readable, options: WriteOptions & { readonly maxBytes: number }): Promise<ObjectInfo> {
     checkName('object', object);
-    if ((await this.record(account, container)) === undefined) throw new StoreError('no-container', `container '${container}' does not exist (create it with PUT /v1/${account}/${container})`);
+    const bucket = await this.containerBucket(account, container);
+    if (bucket === undefined) throw new StoreError('no-container', `container '${container}' does not exist (create it with PUT /v1/${account}/${container})`);
     const spool = join(this.root, `upload-${randomBytes(8).toString('hex')}`);
     const out = createWriteStream(spool, { fd: openSync(spool, 'wx') });
+    const md5 = createHash('md5');
     let size = 0;
     try {
       await pipeline(
@@ -303,39 +321,33 @@ export class NatsStore implements StoreBackend {
           for await (const chunk of source) {
             size += chunk.length;
             if (size > options.maxBytes) throw new BodyTooLargeError(options.maxBytes);
+            md5.update(chunk);
             yield chunk;
           }
         },
         out,
       );
-      return await this.putFile(account, container, object, spool, options);
+      return await this.put(bucket, object, md5.digest('hex'), Readable.toWeb(createReadStream(spool)) as ReadableStream<Uint8Array>, options);
     } finally {
       unlinkQuietly(spool);
     }
   }
 
-  /** Stores a host file as the object (the file stays). */
-  private async putFile(account: string, container: string, object: string, file: string, options: WriteOptions): Promise<NatsStoredObject> {
-    const md5 = createHash('md5');
-    for await (const chunk of createReadStream(file)) md5.update(chunk as Buffer);
-    return this.put(account, container, object, md5.digest('hex'), Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>, options);
-  }
-
   /** Stores bytes as the object (a job's output). */
-  putBytes(account: string, container: string, object: string, bytes: Uint8Array, options: WriteOptions = {}): Promise<NatsStoredObject> {
+  async putBytes(account: string, container: string, object: string, bytes: Uint8Array, options: WriteOptions = {}): Promise<NatsStoredObject> {
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
         if (bytes.length > 0) controller.enqueue(bytes);
         controller.close();
       },
     });
-    return this.put(account, container, object, createHash('md5').update(bytes).digest('hex'), stream, options);
-  }
-
-  private async put(account: string, container: string, object: string, etag: string, data: ReadableStream<Uint8Array>, options: WriteOptions): Promise<NatsStoredObject> {
     checkName('object', object);
     const bucket = await this.containerBucket(account, container);
     if (bucket === undefined) throw new StoreError('no-container', `container '${container}' does not exist (create it with PUT /v1/${account}/${container})`);
+    return this.put(bucket, object, createHash('md5').update(bytes).digest('hex'), stream, options);
+  }
+
+  private async put(bucket: NatsBucket, object: string, etag: string, data: ReadableStream<Uint8Array>, options: WriteOptions): Promise<NatsStoredObject> {
     const timestamp = Date.now();
     const metadata: Record<string, string> = { [ETAG_KEY]: etag, [TYPE_KEY]: options.contentType ?? DEFAULT_CONTENT_TYPE, [TIME_KEY]: String(timestamp) };
     for (const [k, v] of Object.entries(options.meta ?? {})) metadata[META_PREFIX + k] = v;
@@ -387,8 +399,13 @@ export class NatsStore implements StoreBackend {
   }
 
   async jobView(description: JobDescription, account: string): Promise<JobView> {
-    /* every container the description names, listed once; image devices fetched (the compiler reads their members) */
-    const listings = new Map<string, { account: string; container: string; objects: Map<string, NatsStoredObject> | undefined }>();
+    /*
+     * Every container the description names: listed once when a path in it
+     * has a wildcard, else each named object looked up (one request each,
+     * cheaper than a listing); image devices fetched (the compiler reads
+     * their members).
+     */
+    const listings = new Map<string, { account: string; container: string; names: Set<string>; wildcard: boolean; objects: Map<string, NatsStoredObject> | undefined }>();
     const images: { account: string; container: string; object: string }[] = [];
     const note = (path: string | undefined, image: boolean): void => {
       if (path === undefined || !path.startsWith('swift://')) return;
@@ -398,7 +415,11 @@ export class NatsStore implements StoreBackend {
       } catch {
         return; /* the compiler reports it */
       }
-      listings.set(containerKey(parsed.account, parsed.container), { account: parsed.account, container: parsed.container, objects: undefined });
+      const key = containerKey(parsed.account, parsed.container);
+      const listing = listings.get(key) ?? { account: parsed.account, container: parsed.container, names: new Set<string>(), wildcard: false, objects: undefined };
+      listing.names.add(parsed.object);
+      listing.wildcard ||= parsed.object.includes('*');
+      listings.set(key, listing);
       if (image && !parsed.object.includes('*')) images.push(parsed);
     };
     for (const node of description) {
@@ -413,7 +434,13 @@ export class NatsStore implements StoreBackend {
         } catch {
           return; /* a bad name: the compiler says so */
         }
-        if (bucket !== undefined) l.objects = new Map((await this.entries(bucket)).map((o) => [o.name, o]));
+        if (bucket === undefined) return;
+        if (l.wildcard) {
+          l.objects = new Map((await this.entries(bucket)).map((o) => [o.name, o]));
+          return;
+        }
+        const found = await Promise.all([...l.names].map(async (name) => (Buffer.byteLength(name) > 1024 ? null : bucket.info(name))));
+        l.objects = new Map(found.filter((i): i is NatsObjectInfo => i !== null && !i.deleted).map((i) => [i.name, toStored(i)]));
       }),
     );
     const lookup = (a: string, c: string): Map<string, NatsStoredObject> | undefined => listings.get(containerKey(a, c))?.objects;

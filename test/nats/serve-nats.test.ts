@@ -141,6 +141,11 @@ describe.skipIf(skip)('zerovm serve --nats: 3 NATS servers, 2 workers, 2 front e
     const bigger = 'y'.repeat(300_000);
     expect((await b.put('/data/obj', bigger)).status).toBe(201);
     expect(await (await fetch(`${baseA}/data/obj`)).text()).toBe(bigger);
+    /* an empty object has no chunk at all */
+    expect((await b.put('/data/empty', '')).status).toBe(201);
+    const empty = await fetch(`${baseA}/data/empty`);
+    expect([empty.status, empty.headers.get('content-length'), await empty.text(), empty.headers.get('etag')]).toEqual([200, '0', '', createHash('md5').digest('hex')]);
+    expect((await fetch(`${baseA}/data/empty`, { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(`${baseB}/data/obj`, { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(`${baseA}/data/obj`)).status).toBe(404);
     expect((await fetch(`${baseA}/data/obj`, { method: 'DELETE' })).status).toBe(404);
