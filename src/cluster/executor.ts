@@ -32,6 +32,8 @@ import { encodeLimits, resultKey, type BlobRef, TASK_STREAM, taskSubject, WORKER
 export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions {
   /** Names in a plan that stand for bytes already in the cluster (objects of `zerovm serve --nats`): their blob, or undefined for a host file. */
   readonly blobFor?: (path: string) => Promise<BlobRef> | undefined;
+  /** Takes a 'file' output's bytes instead of a file at `path` (true: taken; the store of `zerovm serve --nats` keeps them in memory until the job's outputs are committed). */
+  readonly takeOutput?: (path: string, bytes: Uint8Array) => boolean;
   /** A task no worker has taken after this long is withdrawn and its nodes fail as `NoWorker` (spec/cluster.md, "The front end's deadline"). Default: wait. */
   readonly pickupTimeoutMs?: number;
 }
@@ -61,7 +63,7 @@ export class NatsExecutor implements JobExecutor {
     private readonly conn: ClusterConnection,
     private readonly blobs: BlobStore,
     readonly maxDeliver: number,
-    private readonly extra: Pick<NatsExecutorOptions, 'blobFor' | 'pickupTimeoutMs'> = {},
+    private readonly extra: Pick<NatsExecutorOptions, 'blobFor' | 'takeOutput' | 'pickupTimeoutMs'> = {},
   ) {}
 
   /** Connects, makes the stream, buckets and consumer when missing, and sets the consumer's redelivery. */
@@ -216,7 +218,9 @@ export class NatsExecutor implements JobExecutor {
           for (const [alias, ref] of Object.entries(wire.outputs)) outputs[alias] = await this.blobs.getResult(ref);
           for (const [alias, ref] of Object.entries(wire.files)) {
             const path = group.files.get(`${group.members[k]}\0${alias}`);
-            if (path !== undefined) writeAtomically(path, await this.blobs.getResult(ref));
+            if (path === undefined) continue;
+            const bytes = await this.blobs.getResult(ref);
+            if (this.extra.takeOutput?.(path, bytes) !== true) writeAtomically(path, bytes);
           }
           const { files: _files, outputs: _outputs, ...rest } = wire;
           return { ...rest, outputs };

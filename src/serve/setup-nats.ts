@@ -51,6 +51,7 @@ export async function setUpNats(options: NatsSetupOptions): Promise<NatsSetup> {
     executor = await NatsExecutor.connect({
       ...connection,
       blobFor: (path) => store.blobFor(path),
+      takeOutput: (path, bytes) => store.takeOutput(path, bytes),
       pickupTimeoutMs: options.pickupTimeoutMs ?? DEFAULT_PICKUP_TIMEOUT_S * 1000,
     });
   } catch (error) {
