@@ -236,6 +236,16 @@ describe.skipIf(skip)('zerovm serve --nats: 3 NATS servers, 2 workers, 2 front e
     expect(await image.text()).toBe('hello, world\n');
   });
 
+  it('parses a message/cgi output into the object it writes (content type and metadata from its header)', async () => {
+    await a.put('/data/page.cgi', 'Content-Type: text/html\r\nX-Object-Meta-Kind: page\r\n\r\n<b>hi</b>');
+    const res = await b.execute(JSON.stringify([{ name: 'cgi', exec: { path: 'swift://~/bin/cat.nexe' }, devices: [{ name: 'stdin', path: 'swift://~/data/page.cgi' }, { name: 'stdout', path: 'swift://~/out/page.html', content_type: 'message/cgi' }] }]));
+    expect(res.headers.get('x-nexe-status')).toBe('ok');
+    const page = await fetch(`${baseA}/out/page.html`);
+    expect(page.headers.get('content-type')).toBe('text/html');
+    expect(page.headers.get('x-object-meta-kind')).toBe('page');
+    expect(await page.text()).toBe('<b>hi</b>');
+  });
+
   it('refuses a wrong NATS password, and options that need --nats without it, with a message and exit status 2', () => {
     const wrong = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', '--nats', cluster.urls, '--nats-user', cluster.user], { env: { ...process.env, ZEROVM_NATS_PASSWORD: 'not-the-password' }, encoding: 'utf8', timeout: 30_000 });
     expect(wrong.status).toBe(2);
