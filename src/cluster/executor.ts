@@ -34,7 +34,7 @@ export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions {
   readonly blobFor?: (path: string) => Promise<BlobRef> | undefined;
   /** Takes a 'file' output's bytes instead of a file at `path` (true: taken; the store of `zerovm serve --nats` keeps them in memory until the job's outputs are committed). */
   readonly takeOutput?: (path: string, bytes: Uint8Array) => boolean;
-  /** A task no worker has taken after this long is withdrawn and its nodes fail as `NoWorker` (spec/cluster.md, "The front end's deadline"). Default: wait. */
+  /** A task no worker has taken after this long, while no worker works or waits, is withdrawn and its nodes fail as `NoWorker` (spec/cluster.md, "The front end's deadline"). Default: wait. */
   readonly pickupTimeoutMs?: number;
 }
 
@@ -188,21 +188,29 @@ export class NatsExecutor implements JobExecutor {
   }
 
   /**
-   * The pickup deadline passed: when no worker has taken the task (the
-   * workers' consumer has not delivered its sequence yet), it is deleted
-   * from the stream, so no worker runs it later, and its nodes fail.
+   * The pickup deadline passed. When no worker has taken the task (the
+   * workers' consumer has not delivered its sequence yet) and none is
+   * there to take it (no task is being worked on, no worker is waiting for
+   * one), it is deleted from the stream, so no worker runs it later, and
+   * its nodes fail. Workers that are all busy are not a reason: the
+   * deadline starts again.
    */
   private async withdrawIfWaiting(group: PendingGroup): Promise<void> {
     if (group.seq === undefined || !this.pending.has(resultKey(group.job, group.group))) return;
     try {
       const info = await this.conn.jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER);
       if (info.delivered.stream_seq >= group.seq) return; /* a worker has it: ack wait and redelivery take over */
+      if (info.num_ack_pending > 0 || info.num_waiting > 0) {
+        /* workers are there, busy with earlier tasks: wait another period */
+        if (this.pending.has(resultKey(group.job, group.group))) group.timer = setTimeout(() => void this.withdrawIfWaiting(group), this.extra.pickupTimeoutMs);
+        return;
+      }
       if (!(await this.conn.jsm.streams.deleteMessage(TASK_STREAM, group.seq))) return;
     } catch {
       return; /* taken and acked meanwhile, or NATS unreachable: the result or redelivery decides */
     }
     const seconds = (this.extra.pickupTimeoutMs ?? 0) / 1000;
-    const message = `no worker took the task within ${seconds} s (no \`zerovm worker\` is connected to this cluster, or all are busy)`;
+    const message = `no worker took the task within ${seconds} s (no \`zerovm worker\` is connected to this cluster)`;
     this.finishGroup(group, group.members.map(() => failedNode('', NO_WORKER, message)));
   }
 
