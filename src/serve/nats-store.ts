@@ -45,7 +45,7 @@ import type { JobDescription } from '../jobs/description.js';
 import type { JobSink } from '../jobs/finish.js';
 import { checkName } from './names.js';
 import type { JobView, StoreBackend } from './object-store.js';
-import { BodyTooLargeError, DEFAULT_CONTENT_TYPE, LISTING_LIMIT, StoreError, type ContainerInfo, type ListOptions, type ObjectInfo, type WriteOptions } from './store.js';
+import { BodyTooLargeError, byBytes, DEFAULT_CONTENT_TYPE, LISTING_LIMIT, StoreError, window, type ContainerInfo, type ListOptions, type ObjectInfo, type WriteOptions } from './store.js';
 
 export const CONTAINER_BUCKET = 'zerovm-containers';
 const BUCKET_PREFIX = 'zvc_';
@@ -84,15 +84,6 @@ export function containerKey(account: string, container: string): string {
 /** The Object Store bucket of a container. */
 export function containerBucket(account: string, container: string): string {
   return BUCKET_PREFIX + createHash('sha256').update(`${account}\0${container}`, 'utf8').digest('hex').slice(0, 40);
-}
-
-function byBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
-function window<T extends { readonly name: string }>(items: readonly T[], options: ListOptions): T[] {
-  const limit = Math.min(options.limit ?? LISTING_LIMIT, LISTING_LIMIT);
-  return items.filter((i) => (options.prefix === undefined || i.name.startsWith(options.prefix)) && (options.marker === undefined || byBytes(i.name, options.marker) > 0)).slice(0, limit);
 }
 
 /** `SHA-256=<base64url>` (the Object Store digest) -> hex. */

@@ -112,7 +112,7 @@ export class StoreError extends Error {
 }
 
 /** Swift sorts listings by the names' UTF-8 bytes. */
-function byBytes(a: string, b: string): number {
+export function byBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
@@ -484,7 +484,8 @@ function md5File(path: string): string {
   return hash.digest('hex');
 }
 
-function window<T extends { readonly name: string }>(items: readonly T[], options: ListOptions): T[] {
+/** A listing's prefix, marker and limit (also the JetStream store's, src/serve/nats-store.ts). */
+export function window<T extends { readonly name: string }>(items: readonly T[], options: ListOptions): T[] {
   const limit = Math.min(options.limit ?? LISTING_LIMIT, LISTING_LIMIT);
   return items.filter((i) => (options.prefix === undefined || i.name.startsWith(options.prefix)) && (options.marker === undefined || byBytes(i.name, options.marker) > 0)).slice(0, limit);
 }
