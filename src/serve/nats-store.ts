@@ -156,9 +156,14 @@ export class NatsStore implements StoreBackend {
         throw error;
       }
     }
-    /* a directory of its own (closeTemp removes it), never the given one itself */
-    if (options.scratch !== undefined) mkdirSync(options.scratch, { recursive: true });
-    const root = mkdtempSync(join(options.scratch ?? tmpdir(), 'zerovm-serve-'));
+    /* a directory of its own (closeTemp removes it), never the given one itself; those of front ends no longer running are removed */
+    const parent = options.scratch ?? tmpdir();
+    mkdirSync(parent, { recursive: true });
+    for (const entry of readdirSync(parent)) {
+      const pid = /^zerovm-serve-(\d+)-/.exec(entry)?.[1];
+      if (pid !== undefined && !processRuns(Number(pid))) rmSync(join(parent, entry), { recursive: true, force: true });
+    }
+    const root = mkdtempSync(join(parent, `zerovm-serve-${process.pid}-`));
     return new NatsStore(conn, containers, replicas, root, `NATS ${options.servers.join(',')}`);
   }
 
@@ -515,6 +520,15 @@ export class NatsStore implements StoreBackend {
   closeTemp(): void {
     this.freeJobDirs.length = 0;
     rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
   }
 }
 

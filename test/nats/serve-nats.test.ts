@@ -10,7 +10,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
@@ -98,6 +98,8 @@ describe.skipIf(skip)('zerovm serve --nats: 3 NATS servers, 2 workers, 2 front e
     workers.push(...(await Promise.all([startWorker(cluster, 'w1'), startWorker(cluster, 'w2')])));
     /* startServer's child inherits the environment: the password never appears on a command line */
     process.env['ZEROVM_NATS_PASSWORD'] = cluster.password;
+    /* what a front end killed with SIGKILL left: removed by the next one */
+    mkdirSync(join(tmp, 'scratch', 'zerovm-serve-2147483646-gone', 'job-x'), { recursive: true });
     const args = ['--nats', cluster.urls, '--nats-user', cluster.user, '--nats-replicas', '3', '--store', join(tmp, 'scratch'), '--timeout', '30', '--pickup-timeout', String(PICKUP_S), '--max-body', '1000000'];
     [frontA, frontB] = await Promise.all([startServer(args), startServer(args)]);
     delete process.env['ZEROVM_NATS_PASSWORD'];
@@ -151,6 +153,12 @@ describe.skipIf(skip)('zerovm serve --nats: 3 NATS servers, 2 workers, 2 front e
     expect((await fetch(`${baseB}/data/obj`, { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(`${baseA}/data/obj`)).status).toBe(404);
     expect((await fetch(`${baseA}/data/obj`, { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it("keeps its scratch space (job directories, uploads) in a directory of its own under --store, and removes what dead front ends left", () => {
+    const entries = readdirSync(join(tmp, 'scratch'));
+    expect(entries).toHaveLength(2);
+    for (const front of [frontA, frontB]) expect(entries.some((e) => e.startsWith(`zerovm-serve-${front.process.pid}-`))).toBe(true);
   });
 
   it('lists containers as text and JSON with prefix, marker and limit, and the account', async () => {
