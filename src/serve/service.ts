@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { JobDescriptionError, parseJobDescription, type JobDescription, type NodeDescription } from '../jobs/description.js';
 import { compileJob, JobResolveError, parseSwiftPath } from '../jobs/compile.js';
 import type { EngineName } from '../api/engine-choice.js';
-import type { JobExecutor } from '../jobs/executor.js';
+import type { JobExecutor, NodeResult } from '../jobs/executor.js';
 import { finishJob, Scrubber, type JobResponse } from '../jobs/finish.js';
 import { ImageError, TarImage } from '../jobs/images.js';
 import { PlanRefusedError } from '../jobs/in-process.js';
@@ -174,11 +174,10 @@ export class JobService {
       let response = finishJob(job, result, view.sink, seconds, scrubber);
       const failedCommits = await view.settle();
       if (failedCommits.length > 0) response = withError(response, scrubber.scrub(failedCommits.join('; ')));
-      const unplaced = result.nodes.filter((n) => n.error?.kind === NO_WORKER);
-      /* no worker took the job: the server could not serve it now (spec/cluster.md, "The front end's deadline") */
-      if (unplaced.length > 0) response = { ...response, status: 503, headers: [...response.headers.filter(([name]) => name !== 'X-Nexe-Status'), ['X-Nexe-Status', result.nodes.map((n) => (n.error?.kind === NO_WORKER ? n.error.message : n.exitState)).join(',')]] };
+      if (result.nodes.some((n) => n.error?.kind === NO_WORKER)) response = noWorker(response, result.nodes);
       if (recordId !== undefined) {
-        await records!.finished(recordId, { httpStatus: response.status, statuses: result.nodes.map((n) => (n.error !== undefined ? n.error.message : n.exitState)), ranOn: result.nodes.map((n) => n.ranOn ?? ''), seconds }).catch(() => undefined);
+        const statuses = result.nodes.map((n) => (n.error !== undefined ? n.error.message : n.exitState));
+        await records!.finished(recordId, { httpStatus: response.status, statuses, ranOn: result.nodes.map((n) => n.ranOn ?? ''), seconds }).catch(() => undefined);
       }
       return response;
     } finally {
@@ -284,6 +283,16 @@ export class JobService {
       throw new HttpError(400, (error as Error).message);
     }
   }
+}
+
+/**
+ * No worker took a node of the job: the server cannot serve it now (503),
+ * and X-Nexe-Status says why for those nodes (spec/cluster.md, "The front
+ * end's deadline").
+ */
+function noWorker(response: JobResponse, nodes: readonly NodeResult[]): JobResponse {
+  const statuses = nodes.map((n) => (n.error?.kind === NO_WORKER ? n.error.message : n.exitState)).join(',');
+  return { ...response, status: 503, headers: [...response.headers.filter(([name]) => name !== 'X-Nexe-Status'), ['X-Nexe-Status', statuses]] };
 }
 
 /** A response with one more error in X-Nexe-Error (outputs that a cluster store could not write). */

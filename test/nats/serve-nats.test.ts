@@ -211,6 +211,8 @@ describe.skipIf(skip)('zerovm serve --nats: 3 NATS servers, 2 workers, 2 front e
   });
 
   it('keeps a record of each job in KV that any front end or tool can read', async () => {
+    /* a job on front end A too (the wildcard job ran on B) */
+    expect((await a.execute(JSON.stringify([{ name: 'hello', exec: { path: 'swift://~/bin/hello.nexe' }, devices: [{ name: 'stdout' }] }]))).status).toBe(200);
     const nc = await connect({ servers: cluster.urls.split(','), user: cluster.user, pass: cluster.password });
     try {
       const bucket = await new Kvm(nc).open(JOB_BUCKET);
