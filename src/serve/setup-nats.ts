@@ -45,6 +45,13 @@ export async function setUpNats(options: NatsSetupOptions): Promise<NatsSetup> {
     ...(options.password === undefined ? {} : { password: options.password }),
     ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
   };
+  /* options checked before connecting: a refused option must not leave connections open */
+  const images: { name: string; path: string }[] = [];
+  for (const text of options.sysimages ?? []) {
+    const image = parseSysimage(text);
+    if (images.some((i) => i.name === image.name)) throw new SetupError(`--sysimage ${image.name} is given twice`);
+    images.push(image);
+  }
   const store = await NatsStore.open({ ...connection, ...(options.store === undefined ? {} : { scratch: resolve(options.store) }) });
   let executor: NatsExecutor;
   try {
@@ -58,13 +65,15 @@ export async function setUpNats(options: NatsSetupOptions): Promise<NatsSetup> {
     await store.close();
     throw error;
   }
-  const records = await NatsJobRecords.open(store.connection, options.replicas === undefined ? {} : { replicas: options.replicas });
-  const sysimages = new Map<string, TarImage>();
-  for (const text of options.sysimages ?? []) {
-    const { name, path } = parseSysimage(text);
-    if (sysimages.has(name)) throw new SetupError(`--sysimage ${name} is given twice`);
-    sysimages.set(name, new TarImage(`system image ${name}`, path, store.makeTempDir(`sysimage-${name}`)));
+  let records: NatsJobRecords;
+  try {
+    records = await NatsJobRecords.open(store.connection, options.replicas === undefined ? {} : { replicas: options.replicas });
+  } catch (error) {
+    await executor.close();
+    await store.close();
+    throw error;
   }
+  const sysimages = new Map(images.map(({ name, path }) => [name, new TarImage(`system image ${name}`, path, store.makeTempDir(`sysimage-${name}`))]));
   const service = new JobService({
     store,
     executor,

@@ -258,10 +258,13 @@ describe.skipIf(skip)('zerovm serve --nats: 3 NATS servers, 2 workers, 2 front e
     expect(await page.text()).toBe('<b>hi</b>');
   });
 
-  it('refuses a wrong NATS password, and options that need --nats without it, with a message and exit status 2', () => {
+  it('refuses a wrong NATS password, a missing system image (before connecting) and options that need --nats without it, with a message and exit status 2', () => {
     const wrong = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', '--nats', cluster.urls, '--nats-user', cluster.user], { env: { ...process.env, ZEROVM_NATS_PASSWORD: 'not-the-password' }, encoding: 'utf8', timeout: 30_000 });
     expect(wrong.status).toBe(2);
     expect(wrong.stderr).toMatch(/refused the credentials of user 'zerovm'.*ZEROVM_NATS_PASSWORD/);
+    const badImage = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', '--nats', cluster.urls, '--nats-user', cluster.user, '--sysimage', 'tools=/no/such.zapp'], { env: { ...process.env, ZEROVM_NATS_PASSWORD: cluster.password }, encoding: 'utf8', timeout: 30_000 });
+    expect(badImage.status).toBe(2);
+    expect(badImage.stderr).toMatch(/--sysimage 'tools=\/no\/such.zapp': no such file such.zapp/);
     const alone = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', '--pickup-timeout', '3'], { encoding: 'utf8', timeout: 30_000 });
     expect(alone.status).toBe(2);
     expect(alone.stderr).toMatch(/--pickup-timeout goes with --nats/);
