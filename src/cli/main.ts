@@ -33,6 +33,9 @@ usage:
   zerovm serve [--host 127.0.0.1] [--port 8080] [--store DIR] [--workers N] [--engine E]
                [--sysimage NAME=APP.zapp]... [--auth-token T] [--max-nodes N] [--max-body BYTES] [--max-output BYTES]
                                          ZeroCloud's API on one host: Swift objects and jobs (spec/serving.md)
+  zerovm serve --nats URL[,URL...] [--nats-user U] [--nats-replicas R] [--pickup-timeout S] [...]
+                                         the same API over a NATS JetStream cluster: objects and jobs there,
+                                         sessions on zerovm workers (password in ZEROVM_NATS_PASSWORD)
   zerovm job JOB.json [--store DIR] [--account A] [--workers N] [--sysimage NAME=APP.zapp]... [--body FILE]
                                          run a job description without a server; print the HTTP response
   zerovm validate [options] PROGRAM.nexe   check a program against the sandbox rules

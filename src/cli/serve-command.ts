@@ -4,6 +4,7 @@
  *   zerovm serve [--host 127.0.0.1] [--port 8080] [--store DIR] [--workers N]
  *                [--engine E] [--sysimage NAME=APP.zapp]... [--auth-token T]
  *                [--max-nodes N] [--max-body BYTES] [--max-output BYTES] [--memory BYTES] [--timeout S]
+ *                [--nats URL[,URL...] [--nats-user U] [--nats-replicas R] [--pickup-timeout S]]
  *   zerovm job JOB.json [--store DIR] [--account A] [--workers N] [--engine E]
  *                [--sysimage NAME=APP.zapp]... [--body FILE] [--max-nodes N]
  *
@@ -11,18 +12,22 @@
  * SIGINT, which drain it (running requests finish). `job` runs one job
  * description against the store without a server and prints what the HTTP
  * response would carry: the status line, the headers, a blank line, the
- * body. Its exit status is 0 when every node ended ok, 1 when one did not,
+ * body. With --nats, `serve` keeps objects and job records in the NATS
+ * JetStream cluster and runs jobs on `zerovm worker` processes
+ * (spec/cluster.md, "Serving from the cluster"); the password comes from
+ * ZEROVM_NATS_PASSWORD, as for `zerovm worker`. Its exit status is 0 when every node ended ok, 1 when one did not,
  * 2 for a request the server would refuse (the status line says which).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, parseAddress } from './args.js';
 import { ZeroVMServer } from '../serve/server.js';
-import { HttpError } from '../serve/service.js';
+import { HttpError, type JobService } from '../serve/service.js';
+import type { StoreBackend } from '../serve/object-store.js';
 import { DEFAULT_MAX_BODY, setUp, SetupError, type SetupOptions } from '../serve/setup.js';
 import { STATUS_CODES } from 'node:http';
 
-type ValueOption = 'host' | 'port' | 'store' | 'workers' | 'engine' | 'sysimage' | 'auth-token' | 'max-nodes' | 'max-body' | 'max-output' | 'memory' | 'timeout' | 'account' | 'body';
+type ValueOption = 'host' | 'port' | 'store' | 'workers' | 'engine' | 'sysimage' | 'auth-token' | 'max-nodes' | 'max-body' | 'max-output' | 'memory' | 'timeout' | 'account' | 'body' | 'nats' | 'nats-user' | 'nats-replicas' | 'pickup-timeout';
 
 function parse(argv: readonly string[], allowed: readonly ValueOption[]): { values: Map<ValueOption, string>; sysimages: string[]; positionals: string[] } {
   const values = new Map<ValueOption, string>();
@@ -69,12 +74,52 @@ function setupOptions(values: Map<ValueOption, string>, sysimages: string[]): Se
   };
 }
 
-export async function runServe(argv: readonly string[]): Promise<number> {
-  const { values, sysimages, positionals } = parse(argv, ['host', 'port', 'store', 'workers', 'engine', 'sysimage', 'auth-token', 'max-nodes', 'max-body', 'max-output', 'memory', 'timeout']);
-  if (positionals.length > 0) throw new CliError(`unexpected argument '${positionals[0]}'`);
-  let setup;
+/** What `serve` runs on: one host's store and pool, or a NATS cluster. */
+interface ServeSetup {
+  readonly store: StoreBackend;
+  readonly service: JobService;
+  closeExecutor(): Promise<void>;
+  closeStore(): Promise<void>;
+}
+
+async function serveSetup(values: Map<ValueOption, string>, sysimages: string[]): Promise<ServeSetup> {
+  const nats = values.get('nats');
+  if (nats === undefined) {
+    for (const name of ['nats-user', 'nats-replicas', 'pickup-timeout'] as const) if (values.has(name)) throw new CliError(`--${name} goes with --nats URL[,URL...]`);
+    const setup = setUp(setupOptions(values, sysimages));
+    return { store: setup.store, service: setup.service, closeExecutor: () => setup.executor.close(), closeStore: () => Promise.resolve(setup.store.closeTemp()) };
+  }
+  const { setUpNats } = await import('../serve/setup-nats.js');
+  const { NatsConnectError, parseServers } = await import('../cluster/connection.js');
+  const replicas = number(values, 'nats-replicas');
+  if (replicas !== undefined && (replicas < 1 || replicas > 5)) throw new CliError(`--nats-replicas must be 1 to 5, not ${replicas}`);
+  const pickupText = values.get('pickup-timeout');
+  const pickup = pickupText === undefined ? undefined : Number(pickupText);
+  if (pickup !== undefined && !(Number.isFinite(pickup) && pickup > 0)) throw new CliError(`--pickup-timeout must be a positive number of seconds, not '${pickupText}'`);
+  const user = values.get('nats-user');
+  const password = process.env['ZEROVM_NATS_PASSWORD'];
   try {
-    setup = setUp(setupOptions(values, sysimages));
+    const setup = await setUpNats({
+      ...setupOptions(values, sysimages),
+      servers: parseServers(nats),
+      ...(user === undefined ? {} : { user }),
+      ...(password === undefined ? {} : { password }),
+      ...(replicas === undefined ? {} : { replicas }),
+      ...(pickup === undefined ? {} : { pickupTimeoutMs: Math.round(pickup * 1000) }),
+    });
+    return { store: setup.store, service: setup.service, closeExecutor: () => setup.executor.close(), closeStore: () => setup.store.close() };
+  } catch (error) {
+    if (error instanceof NatsConnectError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+export async function runServe(argv: readonly string[]): Promise<number> {
+  const { values, sysimages, positionals } = parse(argv, ['host', 'port', 'store', 'workers', 'engine', 'sysimage', 'auth-token', 'max-nodes', 'max-body', 'max-output', 'memory', 'timeout', 'nats', 'nats-user', 'nats-replicas', 'pickup-timeout']);
+  if (positionals.length > 0) throw new CliError(`unexpected argument '${positionals[0]}'`);
+  let setup: ServeSetup;
+  try {
+    setup = await serveSetup(values, sysimages);
   } catch (error) {
     if (error instanceof SetupError) throw new CliError(error.message);
     throw error;
@@ -87,16 +132,18 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   try {
     address = await server.listen(port, host);
   } catch (error) {
+    await setup.closeExecutor();
+    await setup.closeStore();
     throw new CliError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
-  process.stdout.write(`zerovm serve: listening on http://${address.address}:${address.port} (store ${setup.store.root})\n`);
+  process.stdout.write(`zerovm serve: listening on http://${address.address}:${address.port} (store ${setup.store.shownAs})\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
       process.stdout.write(`zerovm serve: ${signal}: finishing running requests\n`);
-      void server.close(() => setup.executor.close()).then(() => {
-        setup.store.closeTemp();
+      void server.close(() => setup.closeExecutor()).then(async () => {
+        await setup.closeStore();
         resolve();
       });
     };

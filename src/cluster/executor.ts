@@ -27,13 +27,21 @@ import type { Subscription } from '@nats-io/transport-node';
 import type { JobExecutor, JobPlan, JobResult, NodeInput, NodeOutput, NodePlan, NodeResult } from '../jobs/executor.js';
 import { checkPlan, JobPlanError } from '../jobs/plan.js';
 import { failedNode } from '../jobs/run-node.js';
+import { NO_WORKER } from '../jobs/records.js';
 import { BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type DeliveryOptions, type NatsOptions } from './connection.js';
 import { NameService } from './name-service.js';
 import { partsOf, SplitGroup, type SplitOptions } from './split.js';
-import { encodeLimits, resultKey, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
+import { encodeLimits, resultKey, type BlobRef, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
 
-export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions, SplitOptions {}
+export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions, SplitOptions {
+  /** Names in a plan that stand for bytes already in the cluster (objects of `zerovm serve --nats`): their blob, or undefined for a host file. */
+  readonly blobFor?: (path: string) => Promise<BlobRef> | undefined;
+  /** Takes a 'file' output's bytes instead of a file at `path` (true: taken; the store of `zerovm serve --nats` keeps them in memory until the job's outputs are committed). */
+  readonly takeOutput?: (path: string, bytes: Uint8Array) => boolean;
+  /** A task no worker has taken after this long, while no worker works or waits, is withdrawn and its nodes fail as `NoWorker` (spec/cluster.md, "The front end's deadline"). Default: wait. */
+  readonly pickupTimeoutMs?: number;
+}
 
 /** run()'s options: the contract's, and `spread` for this job (split.ts). */
 export interface NatsRunOptions {
@@ -50,6 +58,8 @@ interface PendingGroup {
   /** 'file' outputs and read-write files: where their bytes go, by node index and alias. */
   readonly files: ReadonlyMap<string, string>;
   seq?: number;
+  /** The pickup deadline's timer. */
+  timer?: NodeJS.Timeout;
   readonly settle: (nodes: readonly NodeResult[]) => void;
   /** Set when the group runs split over several workers. */
   split?: SplitGroup;
@@ -70,6 +80,7 @@ export class NatsExecutor implements JobExecutor {
     readonly maxDeliver: number,
     private readonly names: NameService,
     private readonly splitOptions: SplitOptions,
+    private readonly extra: Pick<NatsExecutorOptions, 'blobFor' | 'takeOutput' | 'pickupTimeoutMs'> = {},
   ) {}
 
   /** Connects, makes the stream, buckets and consumer when missing, and sets the consumer's redelivery. */
@@ -83,7 +94,7 @@ export class NatsExecutor implements JobExecutor {
       ...(options.maxGroupRuns === undefined ? {} : { maxGroupRuns: options.maxGroupRuns }),
     };
     partsOf([], split); /* checks the numbers now */
-    const executor = new NatsExecutor(conn, new BlobStore(conn.blobs), maxDeliver, names, split);
+    const executor = new NatsExecutor(conn, new BlobStore(conn.blobs), maxDeliver, names, split, options);
     await executor.listen();
     return executor;
   }
@@ -189,6 +200,7 @@ export class NatsExecutor implements JobExecutor {
           try {
             const ack = await this.conn.js.publish(taskSubject(job), JSON.stringify(task), { msgID: `${job}.${group.group}` });
             group.seq = ack.seq;
+            if (this.extra.pickupTimeoutMs !== undefined && this.pending.has(resultKey(job, group.group))) group.timer = setTimeout(() => void this.withdrawIfWaiting(group), this.extra.pickupTimeoutMs);
           } catch (error) {
             abort();
             rejectJob(new Error(`the job could not be queued on NATS: ${(error as Error).message}`));
@@ -216,6 +228,7 @@ export class NatsExecutor implements JobExecutor {
 
   private finishGroup(group: PendingGroup, nodes: readonly NodeResult[]): void {
     if (!this.pending.delete(resultKey(group.job, group.group))) return;
+    clearTimeout(group.timer);
     group.settle(nodes);
   }
 
@@ -242,12 +255,41 @@ export class NatsExecutor implements JobExecutor {
         for (const [alias, ref] of Object.entries(wire.outputs)) outputs[alias] = await this.blobs.getResult(ref);
         for (const [alias, ref] of Object.entries(wire.files)) {
           const path = files.get(`${members[k]}\0${alias}`);
-          if (path !== undefined) writeAtomically(path, await this.blobs.getResult(ref));
+          if (path === undefined) continue;
+          const bytes = await this.blobs.getResult(ref);
+          if (this.extra.takeOutput?.(path, bytes) !== true) writeAtomically(path, bytes);
         }
         const { files: _files, outputs: _outputs, ...rest } = wire;
         return { ...rest, outputs };
       }),
     );
+  }
+
+  /**
+   * The pickup deadline passed. When no worker has taken the task (the
+   * workers' consumer has not delivered its sequence yet) and none is
+   * there to take it (no task is being worked on, no worker is waiting for
+   * one), it is deleted from the stream, so no worker runs it later, and
+   * its nodes fail. Workers that are all busy are not a reason: the
+   * deadline starts again.
+   */
+  private async withdrawIfWaiting(group: PendingGroup): Promise<void> {
+    if (group.seq === undefined || !this.pending.has(resultKey(group.job, group.group))) return;
+    try {
+      const info = await this.conn.jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER);
+      if (info.delivered.stream_seq >= group.seq) return; /* a worker has it: ack wait and redelivery take over */
+      if (info.num_ack_pending > 0 || info.num_waiting > 0) {
+        /* workers are there, busy with earlier tasks: wait another period */
+        if (this.pending.has(resultKey(group.job, group.group))) group.timer = setTimeout(() => void this.withdrawIfWaiting(group), this.extra.pickupTimeoutMs);
+        return;
+      }
+      if (!(await this.conn.jsm.streams.deleteMessage(TASK_STREAM, group.seq))) return;
+    } catch {
+      return; /* taken and acked meanwhile, or NATS unreachable: the result or redelivery decides */
+    }
+    const seconds = (this.extra.pickupTimeoutMs ?? 0) / 1000;
+    const message = `no worker took the task within ${seconds} s (no \`zerovm worker\` is connected to this cluster)`;
+    this.finishGroup(group, group.members.map(() => failedNode('', NO_WORKER, message)));
   }
 
   private async onResult(entry: KvEntry): Promise<void> {
@@ -273,6 +315,11 @@ export class NatsExecutor implements JobExecutor {
     this.finishGroup(group, nodes);
   }
 
+  /** A plan's file as a blob: an object already in the cluster, or the host file's bytes. */
+  private fileBlob(path: string): Promise<BlobRef> {
+    return this.extra.blobFor?.(path) ?? this.blobs.put(readFileSync(path));
+  }
+
   /** A node as a task carries it: blobs for bytes, no host path. */
   private async wireNode(node: NodePlan, index: number, files: Map<string, string>): Promise<WireNode> {
     const input = async (given: NodeInput | undefined): Promise<WireInput | undefined> => {
@@ -280,7 +327,7 @@ export class NatsExecutor implements JobExecutor {
       if ('pipe' in given) return { pipe: given.pipe };
       if ('bytes' in given) return { ...(await this.blobs.put(given.bytes)), bytes: true };
       if ('ring' in given) throw new JobPlanError(`node ${node.name}: a ring in this process's memory cannot be sent to another host; name a pipe of the plan`);
-      return this.blobs.put(readFileSync(given.file));
+      return this.fileBlob(given.file);
     };
     const output = (alias: string, given: NodeOutput | undefined): WireOutput | undefined => {
       if (given === undefined || given === 'buffer' || given === 'discard') return given;
@@ -305,7 +352,7 @@ export class NatsExecutor implements JobExecutor {
     const channelLimits = node.channelLimits === undefined ? undefined : Object.fromEntries(Object.entries(node.channelLimits).map(([alias, limits]) => [alias, encodeLimits(limits)]));
     return {
       name: node.name,
-      program: await this.blobs.put(readFileSync(node.program)),
+      program: await this.fileBlob(node.program),
       /* what a session on one host gives: the program file's base name (the worker's copy is named by its hash) */
       argv0: node.argv0 ?? basename(node.program),
       ...(node.args === undefined ? {} : { args: node.args }),
@@ -315,7 +362,7 @@ export class NatsExecutor implements JobExecutor {
       ...(stderr === undefined ? {} : { stderr }),
       ...(channels.length === 0 ? {} : { channels }),
       ...(channelLimits === undefined ? {} : { channelLimits }),
-      ...(node.image === undefined ? {} : { image: await this.blobs.put(readFileSync(node.image)) }),
+      ...(node.image === undefined ? {} : { image: await this.fileBlob(node.image) }),
       ...(node.memory === undefined ? {} : { memory: node.memory }),
       ...(node.timeout === undefined ? {} : { timeout: node.timeout }),
       ...(node.etags === undefined ? {} : { etags: node.etags }),

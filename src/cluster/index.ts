@@ -11,9 +11,11 @@
  *   part-runner.ts one part of a split group on a worker: gang start, crossing pipes
  *   name-service.ts  the KV bucket where parts say where their pipes listen
  *   net-pipe.ts    a pipe between workers: TCP behind a ring on each side
+ *   job-records.ts the front ends' job records in KV (`zerovm serve --nats`)
  */
 export { NatsExecutor, type NatsExecutorOptions, type NatsRunOptions } from './executor.js';
 export type { SplitOptions } from './split.js';
 export { ClusterWorker, type ClusterWorkerOptions } from './worker.js';
 export { NatsConnectError, parseServers, DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, type DeliveryOptions, type NatsOptions } from './connection.js';
 export { BlobMissingError } from './blobs.js';
+export { JOB_BUCKET, NatsJobRecords, type JobRecord } from './job-records.js';

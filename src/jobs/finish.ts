@@ -33,6 +33,8 @@ import type { JobResult, NodeResult } from './executor.js';
 /** Where outputs are committed (src/serve/store.ts). */
 export interface JobSink {
   commitFile(account: string, container: string, object: string, file: string, options: { readonly contentType?: string; readonly meta?: Readonly<Record<string, string>> }): unknown;
+  /** An output's bytes when the executor handed them to the sink instead of writing `file` (a cluster's store); undefined: read the file. */
+  readOutput?(file: string): Buffer | undefined;
 }
 
 export interface JobResponse {
@@ -152,7 +154,7 @@ export function finishJob(job: CompiledJob, result: JobResult, sink: JobSink, se
     if (node === undefined || node.error !== undefined || node.exitCode !== 0) continue;
     let bytes: Buffer;
     try {
-      bytes = readFileSync(out.file);
+      bytes = sink.readOutput?.(out.file) ?? readFileSync(out.file);
     } catch {
       errors.push(`${out.node}: ${out.alias} was not written`);
       continue;

@@ -21,14 +21,15 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import { BodyTooLargeError, StoreError, type ObjectInfo, type ObjectStore, type StoredObject } from './store.js';
+import { BodyTooLargeError, StoreError, type ObjectInfo } from './store.js';
+import type { StoreBackend } from './object-store.js';
 import { contentRange, multipartPieces, planRanges, type ByteRange } from './ranges.js';
 import { checkName, NameError } from './names.js';
 import { HttpError, type JobService } from './service.js';
 import type { JobResponse } from '../jobs/finish.js';
 
 export interface ServerOptions {
-  readonly store: ObjectStore;
+  readonly store: StoreBackend;
   readonly service: JobService;
   /** Requests must carry X-Auth-Token with this value (compared in constant time). */
   readonly authToken?: string;
@@ -297,14 +298,14 @@ export class ZeroVMServer {
       case 'PUT': {
         const meta = requestMeta(req);
         const contentType = req.headers['content-type'] ?? 'application/octet-stream';
-        if (!store.hasContainer(account, container)) {
+        if (!(await store.hasContainer(account, container))) {
           req.resume();
           throw new HttpError(404, `container '${container}' does not exist (create it with PUT /v1/${account}/${container})`);
         }
         const info = await store.putStream(account, container, object, req, { contentType, meta, maxBytes: this.options.maxBody });
         const expected = req.headers.etag;
         if (typeof expected === 'string' && expected.replace(/"/g, '').toLowerCase() !== info.etag) {
-          store.deleteObject(account, container, object);
+          await store.deleteObject(account, container, object);
           throw new HttpError(422, `the body's MD5 is ${info.etag}, not the ETag sent (${expected})`);
         }
         send(res, 201, '', { ETag: info.etag, 'Last-Modified': new Date(info.timestamp).toUTCString() });
@@ -312,7 +313,7 @@ export class ZeroVMServer {
       }
       case 'GET':
       case 'HEAD': {
-        const stored = store.stat(account, container, object);
+        const stored = await store.stat(account, container, object);
         if (stored === undefined) throw new HttpError(404, `/${container}/${object} does not exist`);
         /* HEAD ignores Range (ranges.ts): its headers are those of a GET without one */
         const plan = method === 'GET' ? planRanges({ range: req.headers.range, ifRange: headerText(req.headers['if-range']) }, { length: stored.size, etag: stored.etag, lastModified: new Date(stored.timestamp) }) : ({ kind: 'whole' } as const);
@@ -333,7 +334,7 @@ export class ZeroVMServer {
         return;
       }
       case 'DELETE':
-        if (!store.deleteObject(account, container, object)) throw new HttpError(404, `/${container}/${object} does not exist`);
+        if (!(await store.deleteObject(account, container, object))) throw new HttpError(404, `/${container}/${object} does not exist`);
         send(res, 204, '');
         return;
       default:
@@ -343,7 +344,7 @@ export class ZeroVMServer {
   }
 
   /** 206: one range with Content-Range, or several as multipart/byteranges (ranges.ts). */
-  private async sendRanges(res: ServerResponse, stored: StoredObject, ranges: readonly ByteRange[]): Promise<void> {
+  private async sendRanges(res: ServerResponse, stored: ObjectInfo, ranges: readonly ByteRange[]): Promise<void> {
     const store = this.options.store;
     const headers = objectHeaders(stored);
     if (ranges.length === 1) {
@@ -366,23 +367,23 @@ export class ZeroVMServer {
     }
   }
 
-  private containerRequest(req: IncomingMessage, res: ServerResponse, method: string, account: string, container: string, url: URL): void {
+  private async containerRequest(req: IncomingMessage, res: ServerResponse, method: string, account: string, container: string, url: URL): Promise<void> {
     const store = this.options.store;
     req.resume();
     switch (method) {
       case 'PUT':
-        send(res, store.putContainer(account, container) ? 201 : 202, '');
+        send(res, (await store.putContainer(account, container)) ? 201 : 202, '');
         return;
       case 'HEAD': {
-        const totals = store.containerTotals(account, container);
+        const totals = await store.containerTotals(account, container);
         if (totals === undefined) throw new HttpError(404, `container '${container}' does not exist`);
         send(res, 204, '', { 'X-Container-Object-Count': totals.count, 'X-Container-Bytes-Used': totals.bytes });
         return;
       }
       case 'GET': {
-        const listing = store.listContainer(account, container, listOptions(url));
+        const listing = await store.listContainer(account, container, listOptions(url));
         if (listing === undefined) throw new HttpError(404, `container '${container}' does not exist`);
-        const totals = store.containerTotals(account, container)!;
+        const totals = (await store.containerTotals(account, container))!;
         const headers = { 'X-Container-Object-Count': totals.count, 'X-Container-Bytes-Used': totals.bytes };
         if (url.searchParams.get('format') === 'json') {
           const json = listing.map((o) => ({ name: o.name, hash: o.etag, bytes: o.size, content_type: o.contentType, last_modified: new Date(o.timestamp).toISOString().replace('Z', '') }));
@@ -392,7 +393,7 @@ export class ZeroVMServer {
         return;
       }
       case 'DELETE': {
-        const outcome = store.deleteContainer(account, container);
+        const outcome = await store.deleteContainer(account, container);
         if (outcome === 'missing') throw new HttpError(404, `container '${container}' does not exist`);
         if (outcome === 'not-empty') throw new HttpError(409, `container '${container}' is not empty: delete its objects first`);
         send(res, 204, '');
@@ -404,12 +405,12 @@ export class ZeroVMServer {
     }
   }
 
-  private accountRequest(res: ServerResponse, method: string, account: string, url: URL): void {
+  private async accountRequest(res: ServerResponse, method: string, account: string, url: URL): Promise<void> {
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD, POST');
       throw new HttpError(405, `${method} is not allowed on an account (POST needs X-Zerovm-Execute: 1.0)`);
     }
-    const containers = this.options.store.listAccount(account, listOptions(url));
+    const containers = await this.options.store.listAccount(account, listOptions(url));
     const headers = { 'X-Account-Container-Count': containers.length, 'X-Account-Bytes-Used': containers.reduce((n, c) => n + c.bytes, 0) };
     if (url.searchParams.get('format') === 'json') send(res, 200, JSON.stringify(containers), { ...headers, 'Content-Type': 'application/json; charset=utf-8' });
     else if (containers.length === 0 || method === 'HEAD') send(res, 204, '', headers);

@@ -21,13 +21,14 @@ import { tmpdir } from 'node:os';
 import { JobDescriptionError, parseJobDescription, type JobDescription, type NodeDescription } from '../jobs/description.js';
 import { compileJob, JobResolveError, parseSwiftPath } from '../jobs/compile.js';
 import type { EngineName } from '../api/engine-choice.js';
-import type { JobExecutor } from '../jobs/executor.js';
+import type { JobExecutor, NodeResult } from '../jobs/executor.js';
 import { finishJob, Scrubber, type JobResponse } from '../jobs/finish.js';
 import { ImageError, TarImage } from '../jobs/images.js';
 import { PlanRefusedError } from '../jobs/in-process.js';
 import { JobPlanError } from '../jobs/plan.js';
 import { NameError } from './names.js';
-import type { ObjectStore } from './store.js';
+import type { JobView, StoreBackend } from './object-store.js';
+import { NO_WORKER, type JobRecorder } from '../jobs/records.js';
 
 /** A request the service refuses: status and a message for the client. */
 export class HttpError extends Error {
@@ -55,8 +56,10 @@ export interface ServiceLimits {
 }
 
 export interface ServiceOptions {
-  readonly store: ObjectStore;
+  readonly store: StoreBackend;
   readonly executor: JobExecutor;
+  /** Where jobs are noted (a cluster's KV bucket); none on one host. */
+  readonly records?: JobRecorder;
   /** System images by name, in the order --sysimage gave them. */
   readonly sysimages: ReadonlyMap<string, TarImage>;
   readonly limits: ServiceLimits;
@@ -164,14 +167,16 @@ export class JobService {
   ): Promise<JobResponse> {
     const started = process.hrtime.bigint();
     const dir = this.options.store.acquireJobDir();
+    let view: JobView | undefined;
     try {
       const prepared = prepare(dir);
       const parsed = prepared.description ?? (typeof description === 'string' ? this.parse(description) : description);
+      view = await this.options.store.jobView(parsed, request.account);
       let job;
       try {
         job = compileJob(parsed, {
           account: request.account,
-          storage: this.options.store,
+          storage: view.storage,
           dir,
           sysimages: this.options.sysimages,
           ...(prepared.image === undefined ? {} : { image: prepared.image }),
@@ -186,15 +191,27 @@ export class JobService {
         throw this.clientError(error, new Scrubber(new Map(), [...this.scrubRoots, dir]));
       }
       const scrubber = new Scrubber(job.shownAs, [...this.scrubRoots, dir]);
+      const records = this.options.records;
+      const recordId = records === undefined ? undefined : await records.started({ account: request.account, nodes: job.plan.nodes.map((n) => n.name) });
       let result;
       try {
         result = await this.options.executor.run(job.plan, request.signal === undefined ? {} : { signal: request.signal });
       } catch (error) {
+        if (recordId !== undefined) await records!.finished(recordId, { httpStatus: 500, statuses: [], ranOn: [], seconds: Number(process.hrtime.bigint() - started) / 1e9, error: scrubber.scrub((error as Error).message) }).catch(() => undefined);
         throw this.clientError(error, scrubber);
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      return finishJob(job, result, this.options.store, seconds, scrubber);
+      let response = finishJob(job, result, view.sink, seconds, scrubber);
+      const failedCommits = await view.settle();
+      if (failedCommits.length > 0) response = withError(response, scrubber.scrub(failedCommits.join('; ')));
+      if (result.nodes.some((n) => n.error?.kind === NO_WORKER)) response = noWorker(response, result.nodes);
+      if (recordId !== undefined) {
+        const statuses = result.nodes.map((n) => (n.error !== undefined ? n.error.message : n.exitState));
+        await records!.finished(recordId, { httpStatus: response.status, statuses, ranOn: result.nodes.map((n) => n.ranOn ?? ''), seconds }).catch(() => undefined);
+      }
+      return response;
     } finally {
+      view?.release();
       this.options.store.releaseJobDir(dir);
     }
   }
@@ -213,7 +230,7 @@ export class JobService {
     let data: Buffer | undefined;
     if (request.source !== undefined) {
       const path = this.sourcePath(request.source, request.account);
-      const object = this.options.store.stat(path.account, path.container, path.object);
+      const object = await this.options.store.stat(path.account, path.container, path.object);
       if (object === undefined) throw new HttpError(404, `X-Zerovm-Source: swift://${path.account}/${path.container}/${path.object} does not exist`);
       content = await readAll(this.options.store.read(object));
       contentType = object.contentType;
@@ -269,7 +286,7 @@ export class JobService {
 
   /** GET with X-Zerovm-Execute: open/1.0: the application for the object's content type. */
   async open(request: { readonly account: string; readonly container: string; readonly object: string; readonly query: URLSearchParams; readonly cgi?: Readonly<Record<string, string>>; readonly signal?: AbortSignal }): Promise<JobResponse> {
-    const object = this.options.store.stat(request.account, request.container, request.object);
+    const object = await this.options.store.stat(request.account, request.container, request.object);
     if (object === undefined) throw new HttpError(404, `/${request.container}/${request.object} does not exist`);
     const type = baseType(object.contentType);
     const objectUrl = `swift://${encodeURIComponent(request.account)}/${encodeURIComponent(request.container)}/${encodeURIComponent(request.object)}`;
@@ -290,7 +307,7 @@ export class JobService {
       };
       return this.runDescription([node], request);
     }
-    const config = this.options.store.stat(request.account, APPS_CONTAINER, `${type}/config`);
+    const config = await this.options.store.stat(request.account, APPS_CONTAINER, `${type}/config`);
     if (config === undefined) throw new HttpError(404, `no application is registered for ${type}: PUT a job template to /v1/${request.account}/${APPS_CONTAINER}/${type}/config`);
     const template = (await readAll(this.options.store.read(config))).toString('utf8');
     const objectPath = `/${encodeURIComponent(request.container)}/${encodeURIComponent(request.object)}`;
@@ -304,6 +321,23 @@ export class JobService {
       throw new HttpError(400, (error as Error).message);
     }
   }
+}
+
+/**
+ * No worker took a node of the job: the server cannot serve it now (503),
+ * and X-Nexe-Status says why for those nodes (spec/cluster.md, "The front
+ * end's deadline").
+ */
+function noWorker(response: JobResponse, nodes: readonly NodeResult[]): JobResponse {
+  const statuses = nodes.map((n) => (n.error?.kind === NO_WORKER ? n.error.message : n.exitState)).join(',');
+  return { ...response, status: 503, headers: [...response.headers.filter(([name]) => name !== 'X-Nexe-Status'), ['X-Nexe-Status', statuses]] };
+}
+
+/** A response with one more error in X-Nexe-Error (outputs that a cluster store could not write). */
+function withError(response: JobResponse, message: string): JobResponse {
+  const previous = response.headers.find(([name]) => name === 'X-Nexe-Error')?.[1];
+  const error = previous === undefined ? message : `${previous}; ${message}`;
+  return { ...response, headers: [...response.headers.filter(([name]) => name !== 'X-Nexe-Error'), ['X-Nexe-Error', error]] };
 }
 
 function writeBody(dir: string, data: Buffer): string {

@@ -38,6 +38,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkName, encodeName } from './names.js';
+import { synchronousJobView, type JobView, type StoreBackend } from './object-store.js';
 
 /** What a listing and a HEAD give of an object. */
 export interface ObjectInfo {
@@ -111,7 +112,7 @@ export class StoreError extends Error {
 }
 
 /** Swift sorts listings by the names' UTF-8 bytes. */
-function byBytes(a: string, b: string): number {
+export function byBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
@@ -121,7 +122,7 @@ function isRecord(value: unknown): value is ObjectRecord {
   return typeof r.name === 'string' && typeof r.size === 'number' && typeof r.etag === 'string' && typeof r.contentType === 'string' && typeof r.data === 'string' && typeof r.meta === 'object';
 }
 
-export class ObjectStore {
+export class ObjectStore implements StoreBackend {
   private readonly accounts: string;
   private readonly data: string;
   private readonly tmp: string;
@@ -133,6 +134,16 @@ export class ObjectStore {
     this.accounts = join(root, 'accounts');
     this.data = join(root, 'data');
     this.tmp = join(root, 'tmp', `${process.pid}-${randomBytes(4).toString('hex')}`);
+  }
+
+  /** What the start-up line names. */
+  get shownAs(): string {
+    return this.root;
+  }
+
+  /** Jobs read and commit through the store itself. */
+  jobView(): JobView {
+    return synchronousJobView(this);
   }
 
   /**
@@ -477,7 +488,8 @@ function md5File(path: string): string {
   return hash.digest('hex');
 }
 
-function window<T extends { readonly name: string }>(items: readonly T[], options: ListOptions): T[] {
+/** A listing's prefix, marker and limit (also the JetStream store's, src/serve/nats-store.ts). */
+export function window<T extends { readonly name: string }>(items: readonly T[], options: ListOptions): T[] {
   const limit = Math.min(options.limit ?? LISTING_LIMIT, LISTING_LIMIT);
   return items.filter((i) => (options.prefix === undefined || i.name.startsWith(options.prefix)) && (options.marker === undefined || byBytes(i.name, options.marker) > 0)).slice(0, limit);
 }
