@@ -1,8 +1,8 @@
 /**
  * Warm starts of job nodes (spec/serving.md, "Warm starts"): a node with
- * `warm: true` runs its program's set-up once per thread until TrapFork,
- * and every later node of the same *set-up key* on that thread starts from
- * the snapshot with its own channels, as the original's daemon mode did
+ * `warm: true` runs its program's set-up once (per pool: see below) until
+ * TrapFork, and every later node of the same *set-up key* starts from the
+ * snapshot with its own channels, as the original's daemon mode did
  * without a process per request.
  *
  * Where: src/jobs, used by runNode (run-node.ts) in a pool thread, over the
