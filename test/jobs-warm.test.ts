@@ -177,6 +177,32 @@ describe.skipIf(skip)('warm starts through the job executor', () => {
       expect(out(second)).toBe('set-up seed=2\nforked=0 before=[|] req=[early] table=10002\n');
     });
 
+    it.skipIf(engineSkip)(`[${engine}] a pool's threads share the snapshot: one set-up, and a request on the other thread (another sandbox base) answers as a cold run`, async () => {
+      const two = new WorkerPoolExecutor({ workers: 2 });
+      try {
+        await two.warm();
+        const run = async (node: Omit<NodePlan, 'name' | 'program'>): Promise<NodeResult> => (await two.run({ nodes: [{ name: 'n', program: nexe, engine, args: ['8', 'fork'], etags: true, ...node }] })).nodes[0]!;
+        const cold = await run({ stdin: { bytes: Buffer.from('cold') } });
+        const first = await run({ warm: true, stdin: { bytes: Buffer.from('cold') } });
+        expect(first.warm).toEqual({ fromSnapshot: true, setUp: true });
+        for (let round = 0; round < 2; round++) {
+          /* both threads are idle: the endless request holds one of them for its second, the other takes the next node at once */
+          const [endless, answer] = await Promise.all([run({ warm: true, timeout: 1, stdin: { bytes: Buffer.from('loop') } }), run({ warm: true, stdin: { bytes: Buffer.from('cold') } })]);
+          expect(endless.exitState).toBe('session timeout');
+          /* whichever thread each ran on, neither ran the set-up again */
+          expect([endless.warm, answer.warm]).toEqual([
+            { fromSnapshot: true, setUp: false },
+            { fromSnapshot: true, setUp: false },
+          ]);
+          expect([answer.exitState, answer.userReturnCode, out(answer), out(answer, '/dev/stderr')]).toEqual([cold.exitState, cold.userReturnCode, out(cold), out(cold, '/dev/stderr')]);
+          /* the same etags (the set-up's at the fork, then the request's own) as the request on the thread that took the snapshot */
+          expect(answer.etags).toEqual(first.etags);
+        }
+      } finally {
+        await two.close();
+      }
+    });
+
     it.skipIf(engineSkip)(`[${engine}] arguments are part of the set-up: other arguments, another snapshot; the oldest dropped past the bound`, async () => {
       const small = new WorkerPoolExecutor({ workers: 1, warmSnapshots: 2 });
       try {

@@ -108,6 +108,8 @@ export interface AddonSession {
   loadTrapContext(words: BigUint64Array): void;
   /** A range of a memory image (createMemoryImage) over the sandbox, copy-on-write; throws where the engine cannot. */
   mapImage(image: unknown, address: number, size: number, protection: number): void;
+  /** One byte per page: 1 where the host has (or swapped out) the page, 0 where it never gave one; null without /proc/self/pagemap. */
+  populated(address: number, size: number): Uint8Array | null;
   dispose(): void;
 }
 
@@ -221,6 +223,12 @@ class AddonEngineSession implements EngineSession {
     checkPageRange(address, size);
     this.handle.mapImage((image as AddonMemoryImage).handle, address, size, protection);
     this.views.protected(address, size, protection);
+  }
+
+  populatedPages(address: number, size: number): Uint8Array | null {
+    this.checkLive();
+    checkPageRange(address, size);
+    return this.handle.populated(address, size);
   }
 
   dispose(): void {

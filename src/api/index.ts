@@ -12,7 +12,7 @@
  */
 export { Program, ProgramCache, defaultProgramCache, type ProgramCacheOptions, type ProgramLoadOptions, type Validator } from './program.js';
 export type { ChannelDefinition, ChannelInput, ChannelLimits, ChannelOutput, SessionOptions, SessionOutcome } from './session.js';
-export { WarmStart, type WarmRunOptions } from './warm-start.js';
+export { WarmStart, type SharedWarmStart, type WarmRunOptions } from './warm-start.js';
 export { ENGINE_NAMES, resolveEngine, type EngineChoice, type EngineName } from './engine-choice.js';
 export {
   ChannelOpenError,

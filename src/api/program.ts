@@ -24,7 +24,7 @@ import { validate, type ValidateOptions, type ValidationResult } from '../valida
 import { resolveEngine, type EngineChoice } from './engine-choice.js';
 import { InvalidOptionError, NoForkError, ProgramFormatError, ProgramReadError, ValidationFailedError } from './errors.js';
 import { detachSinks, flushSinks, planProgramSession, readStreamInputs, runProgramSession, sessionOutcome, type SessionOptions, type SessionOutcome, type StreamInputs, type StreamSink } from './session.js';
-import { WarmStart } from './warm-start.js';
+import { WarmStart, type SharedWarmStart } from './warm-start.js';
 import { unvalidatedRun } from './unvalidated.js';
 
 /** The validator a cache calls: the real one unless a caller (a test, a tracer) wraps it. */
@@ -213,6 +213,24 @@ export class Program {
     const { outcome, warm } = this.setUp(options, new Map(), []);
     if (warm === undefined) throw new NoForkError(outcome, outcome.exitState);
     return warm;
+  }
+
+  /**
+   * A WarmStart of this program from another thread's (WarmStart.shared,
+   * structured-cloned), as if fork() had been called here with `options`
+   * (the set-up's options: memory, image, arguments, environment). Throws
+   * InvalidOptionError when the snapshot is of another program.
+   */
+  adoptWarmStart(shared: SharedWarmStart, options: SessionOptions = {}): WarmStart {
+    const theirs = shared.snapshot.program.bytes;
+    if (theirs.length !== this.bytes.length || !Buffer.from(theirs.buffer, theirs.byteOffset, theirs.length).equals(this.bytes)) {
+      throw new InvalidOptionError('adoptWarmStart', 'the snapshot was taken of another program');
+    }
+    /* structured cloning made the outputs plain Uint8Arrays */
+    const buffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    const outputs = new Map([...shared.setup.outputs].map(([alias, bytes]) => [alias, buffer(bytes)]));
+    const setup: SessionOutcome = { ...shared.setup, stdout: buffer(shared.setup.stdout), stderr: buffer(shared.setup.stderr), outputs };
+    return new WarmStart(this, shared.snapshot, options, this.engine, setup);
   }
 
   /** Runs a set-up session that stops at TrapFork, if the program calls it. */

@@ -35,6 +35,17 @@ import {
   type StreamSink,
 } from './session.js';
 
+/**
+ * A WarmStart as plain data (structured-cloneable: no descriptors, no
+ * class instances but typed arrays and Maps), for another thread of the
+ * process to start requests from the same snapshot (Program.adoptWarmStart;
+ * src/jobs' warm shelf shares its snapshots among a pool's threads).
+ */
+export interface SharedWarmStart {
+  readonly snapshot: SessionSnapshot;
+  readonly setup: SessionOutcome;
+}
+
 /** What a request may change: its channels, arguments, environment and time. */
 export type WarmRunOptions = Omit<SessionOptions, 'memory' | 'engine' | 'image' | 'loadOnly'>;
 
@@ -62,6 +73,11 @@ export class WarmStart {
    */
   get channelsAtFork(): readonly { readonly alias: string; readonly getpos: number; readonly putpos: number; readonly eof: boolean }[] {
     return this.snapshot.channels.map((c) => ({ alias: c.alias, getpos: c.getpos, putpos: c.putpos, eof: c.eof }));
+  }
+
+  /** The snapshot and the set-up's outcome as plain data (see SharedWarmStart). */
+  get shared(): SharedWarmStart {
+    return { snapshot: this.snapshot, setup: this.setup };
   }
 
   /** Bytes of memory the snapshot keeps (the pages that are not zero). */

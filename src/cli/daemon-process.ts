@@ -17,11 +17,14 @@
  *   daemon had bound the socket).
  * - The daemon detaches (its own session, the working directory '/',
  *   standard streams on /dev/null, umask 0), as the original daemonized.
+ * - It serves each request in one of its worker processes
+ *   (daemon-workers.ts), so requests overlap as the original's did.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { selectEngine } from '../api/engine-choice.js';
-import { listenDaemon } from '../runtime/daemon.js';
+import { listenDaemon, serveRequest } from '../runtime/daemon.js';
+import { DaemonWorkers, type FromDaemonWorker, type ToDaemonWorker } from './daemon-workers.js';
 import type { SessionSnapshot } from '../runtime/snapshot.js';
 
 /** What the parent sends the daemon process. */
@@ -77,8 +80,10 @@ export function runDaemonProcess(): void {
       process.exitCode = 1;
       return;
     }
+    const workers = new DaemonWorkers(order.snapshot, order.job, order.preallocate);
     listenDaemon(order.snapshot, order.job, {
       run: { engine, preallocate: order.preallocate },
+      serve: (text) => workers.serve(text),
       onFork: (snapshot, job) => startDaemonProcess(snapshot, job, order.preallocate),
     }).then(
       () => answer(null),
@@ -87,5 +92,25 @@ export function runDaemonProcess(): void {
         process.exitCode = 5;
       },
     );
+  });
+}
+
+/** A daemon's worker process (daemon-workers.ts): takes the snapshot, then serves each request it is sent; ends with its daemon. */
+export function runDaemonWorker(): void {
+  process.umask(0);
+  process.once('disconnect', () => process.exit(0));
+  let snapshot: SessionSnapshot | undefined;
+  let run: { engine: Exclude<ReturnType<typeof selectEngine>, string>; preallocate: boolean } | undefined;
+  process.on('message', (message: ToDaemonWorker) => {
+    const send = (answer: FromDaemonWorker): void => void process.send?.(answer);
+    if (message.kind === 'snapshot') {
+      const engine = selectEngine(message.snapshot.engine);
+      if (typeof engine === 'string') return send({ kind: 'error', message: engine });
+      snapshot = message.snapshot;
+      run = { engine, preallocate: message.preallocate };
+      return send({ kind: 'ready' });
+    }
+    if (snapshot === undefined || run === undefined) return send({ kind: 'error', message: 'a request came before the snapshot' });
+    send({ kind: 'outcome', id: message.id, outcome: serveRequest(snapshot, message.text, run) });
   });
 }

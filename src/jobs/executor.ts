@@ -85,7 +85,7 @@ export interface NodePlan {
   readonly engine?: EngineName;
   /**
    * Start from a snapshot of the program's set-up (spec/serving.md "Warm
-   * starts"): the first such node on a thread runs the set-up (empty
+   * starts"): the first such node in a pool runs the set-up (empty
    * inputs) until TrapFork and keeps it; later nodes with the same program,
    * image, engine, args, env, memory and channel shapes start there with
    * their own channels. A program that never calls TrapFork runs cold.
@@ -97,7 +97,7 @@ export interface NodePlan {
 export interface WarmOutcome {
   /** It ran from a set-up's snapshot (false: cold, see `reason`). */
   readonly fromSnapshot: boolean;
-  /** This node's thread ran the set-up for it first (the first node of its key on the thread). */
+  /** This node's thread ran the set-up for it first (the first node of its key in the pool, or on a thread that had not heard of it yet). */
   readonly setUp: boolean;
   /** Why it ran cold: the program did not call TrapFork, its set-up read a request input, ... */
   readonly reason?: string;

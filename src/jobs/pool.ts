@@ -25,6 +25,7 @@
  *     with their next node: a program is validated once per pool (per
  *     engine features), not once per thread.
  */
+import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits, Worker } from 'node:worker_threads';
 import type { JobExecutor, JobPlan, JobResult, NodePlan, NodeResult } from './executor.js';
@@ -130,6 +131,8 @@ export class WorkerPoolExecutor implements JobExecutor {
     this.warmOptions = {
       ...(options.warmSnapshots === undefined ? {} : { maxSnapshots: options.warmSnapshots }),
       ...(options.warmSnapshotBytes === undefined ? {} : { maxBytes: options.warmSnapshotBytes }),
+      /* this pool's threads share their warm-start snapshots (warm-shelf.ts) */
+      share: `zerovm-warm-shelf:${randomUUID()}`,
     };
     if (options.warmSnapshots !== undefined && (!Number.isInteger(options.warmSnapshots) || options.warmSnapshots < 1)) throw new RangeError(`warmSnapshots must be a whole number of at least 1, not ${options.warmSnapshots}`);
     if (options.warmSnapshotBytes !== undefined && !(options.warmSnapshotBytes >= 0)) throw new RangeError(`warmSnapshotBytes must be a number of bytes of at least 0, not ${options.warmSnapshotBytes}`);

@@ -64,5 +64,21 @@ for (const c of engineCases('warm-start shelf')) {
       expect(shelf.setUps).toBe(1);
       expect(shelf.held).toEqual({ snapshots: 0, bytes: 0 });
     });
+
+    it("shelves of one share name (a pool's threads) take what another learnt: the set-up runs once among them", () => {
+      const name = `warm-shelf-test-${c.name}-${process.pid}`;
+      const [one, two, other] = [new WarmShelf({ share: name }), new WarmShelf({ share: name }), new WarmShelf({ share: `${name}-other` })];
+      try {
+        const program = Program.load(HELLO, { engine: c.name });
+        const node: NodePlan = { name: 'h', program: HELLO, engine: c.name, warm: true };
+        expect(one.run(program, node, { engine: c.name }).warm).toMatchObject({ setUp: true });
+        expect(two.run(program, node, { engine: c.name }).warm).toMatchObject({ fromSnapshot: false, setUp: false, reason: expect.stringMatching(/did not call TrapFork/) });
+        expect([one.setUps, two.setUps, two.adopted]).toEqual([1, 0, 1]);
+        /* another name learns nothing from them */
+        expect(other.run(program, node, { engine: c.name }).warm).toMatchObject({ setUp: true });
+      } finally {
+        for (const shelf of [one, two, other]) shelf.close();
+      }
+    });
   });
 }

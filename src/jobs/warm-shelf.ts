@@ -1,8 +1,8 @@
 /**
  * Warm starts of job nodes (spec/serving.md, "Warm starts"): a node with
- * `warm: true` runs its program's set-up once per thread until TrapFork,
- * and every later node of the same *set-up key* on that thread starts from
- * the snapshot with its own channels, as the original's daemon mode did
+ * `warm: true` runs its program's set-up once (per pool: see below) until
+ * TrapFork, and every later node of the same *set-up key* starts from the
+ * snapshot with its own channels, as the original's daemon mode did
  * without a process per request.
  *
  * Where: src/jobs, used by runNode (run-node.ts) in a pool thread, over the
@@ -22,12 +22,20 @@
  * to a 'buffer' output is put back in front of each request's bytes there,
  * so a warm node's outputs are those of a cold run of set-up + request.
  *
- * Snapshots are kept per thread (the native engine's memory image is a
- * descriptor its thread's addon owns), least recently used dropped first,
- * bounded in count and in bytes; they go with their thread (close()).
+ * Each thread keeps its shelf, least recently used dropped first, bounded
+ * in count and in bytes. Shelves given the same `share` name (a pool's
+ * threads) share what they learn: a thread that took a snapshot or a
+ * verdict posts it on a BroadcastChannel of that name, and every shelf
+ * takes what was posted (receiveMessageOnPort, synchronously, before each
+ * node), so a set-up runs once per pool, not once per thread (twice only
+ * when two threads meet a new key at the same moment). A thread makes its
+ * own memory image of a snapshot it was given (the native engine's image
+ * is a descriptor its thread's addon owns; making one costs a copy of the
+ * snapshot's pages, about a millisecond for Lua's 1.5 MiB).
  */
 import { statSync } from 'node:fs';
-import { NoForkError, type ChannelDefinition, type ChannelInput, type ChannelOutput, type Program, type SessionOptions, type SessionOutcome, type WarmRunOptions, type WarmStart } from '../api/index.js';
+import { BroadcastChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { NoForkError, type ChannelDefinition, type ChannelInput, type ChannelOutput, type Program, type SessionOptions, type SessionOutcome, type SharedWarmStart, type WarmRunOptions, type WarmStart } from '../api/index.js';
 import type { NodeChannel, NodeInput, NodeOutput, NodePlan, WarmOutcome } from './executor.js';
 
 export interface WarmShelfOptions {
@@ -35,10 +43,15 @@ export interface WarmShelfOptions {
   readonly maxSnapshots?: number;
   /** Bytes of snapshot memory kept at most (WarmStart.size). Default 256 MiB. */
   readonly maxBytes?: number;
+  /** Shelves of this name (one per thread of a pool) share their snapshots and verdicts. */
+  readonly share?: string;
 }
 
-/** What the shelf knows of one set-up key. */
-type Entry = { readonly warm: WarmStart; readonly bytes: number } | { readonly cold: string };
+/** What the shelf knows of one set-up key: a snapshot (or one another thread took, not yet used here), or why its nodes run cold. */
+type Entry = { readonly warm: WarmStart; readonly bytes: number } | { readonly shared: SharedWarmStart; readonly bytes: number } | { readonly cold: string };
+
+/** What a shelf posts to the others of its name. */
+type Shared = { readonly key: string; readonly warm: SharedWarmStart; readonly bytes: number } | { readonly key: string; readonly cold: string };
 
 function inputKind(input: NodeInput | undefined): string {
   if (input === undefined || 'bytes' in input) return 'bytes';
@@ -134,18 +147,30 @@ export class WarmShelf {
   private readonly maxSnapshots: number;
   private readonly maxBytes: number;
   private bytes = 0;
+  private readonly channel: BroadcastChannel | undefined;
+  /** What the other shelves posted, not yet taken. */
+  private readonly inbox: Shared[] = [];
   /** Set-ups run on this thread (each one a snapshot taken or a verdict learnt). */
   setUps = 0;
+  /** Snapshots and verdicts taken from the other shelves of the name. */
+  adopted = 0;
 
   constructor(options: WarmShelfOptions = {}) {
     this.maxSnapshots = options.maxSnapshots ?? 8;
     this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
+    if (options.share !== undefined) {
+      this.channel = new BroadcastChannel(options.share);
+      /* a BroadcastChannel drops what arrives while its thread waits without a listener: keep it until the next node */
+      this.channel.onmessage = (event: unknown): void => void this.inbox.push((event as { data: Shared }).data);
+      /* it must not keep its thread alive */
+      this.channel.unref();
+    }
   }
 
   /** Snapshots kept now, and their bytes. */
   get held(): { readonly snapshots: number; readonly bytes: number } {
     let snapshots = 0;
-    for (const entry of this.entries.values()) if ('warm' in entry) snapshots++;
+    for (const entry of this.entries.values()) if (!('cold' in entry)) snapshots++;
     return { snapshots, bytes: this.bytes };
   }
 
@@ -159,6 +184,7 @@ export class WarmShelf {
     if ((node.channels ?? []).some((c) => !('input' in c) && !('output' in c))) {
       return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp: false, reason: 'a read-write file channel is both input and output, so a set-up cannot run without it' } };
     }
+    this.take();
     const key = warmKey(node, program);
     let entry = this.entries.get(key);
     let setUp = false;
@@ -168,12 +194,20 @@ export class WarmShelf {
       entry = this.takeSnapshot(program, node, options);
       if (entry === undefined) return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp, reason: 'the set-up did not reach TrapFork: it could not start (the cold run says why) or ran out of time (tried again with the next node)' } };
       this.keep(key, entry);
+      this.post(key, entry);
+    } else if ('shared' in entry) {
+      /* another thread's snapshot, used here for the first time (keep() counted its bytes) */
+      const warm = program.adoptWarmStart(entry.shared, setUpOptions(options));
+      this.entries.delete(key);
+      entry = { warm, bytes: entry.bytes };
+      this.entries.set(key, entry);
     } else {
       /* most recently used last */
       this.entries.delete(key);
       this.entries.set(key, entry);
     }
     if ('cold' in entry) return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp, reason: entry.cold } };
+    if (!('warm' in entry)) throw new Error('unreachable: a shared snapshot is adopted above');
     const { memory: _memory, engine: _engine, image: _image, loadOnly: _loadOnly, ...request } = options;
     const outcome = withSetUpOutput(entry.warm.runSync(request satisfies WarmRunOptions), entry.warm.setup);
     return { outcome, warm: { fromSnapshot: true, setUp } };
@@ -183,6 +217,32 @@ export class WarmShelf {
   clear(): void {
     this.entries.clear();
     this.bytes = 0;
+  }
+
+  /** Drops every snapshot and stops sharing. */
+  close(): void {
+    this.clear();
+    this.channel?.close();
+  }
+
+  /** Keeps what the other shelves of the name posted since the last node (a key this shelf knows already stays as it is). */
+  private take(): void {
+    if (this.channel === undefined) return;
+    /* what arrived while this thread ran a node (Node's receiveMessageOnPort takes a BroadcastChannel too: its documentation says so, its types say MessagePort only) */
+    const port = this.channel as unknown as MessagePort;
+    for (let message = receiveMessageOnPort(port); message !== undefined; message = receiveMessageOnPort(port)) this.inbox.push(message.message as Shared);
+    for (const shared of this.inbox.splice(0, this.inbox.length)) {
+      if (this.entries.has(shared.key)) continue;
+      this.adopted++;
+      this.keep(shared.key, 'cold' in shared ? { cold: shared.cold } : { shared: shared.warm, bytes: shared.bytes });
+    }
+  }
+
+  /** Tells the other shelves of the name what this one learnt. */
+  private post(key: string, entry: Entry): void {
+    if (this.channel === undefined) return;
+    const message: Shared = 'cold' in entry ? { key, cold: entry.cold } : 'warm' in entry ? { key, warm: entry.warm.shared, bytes: entry.bytes } : { key, warm: entry.shared, bytes: entry.bytes };
+    this.channel.postMessage(message);
   }
 
   /**
@@ -207,13 +267,13 @@ export class WarmShelf {
 
   private keep(key: string, entry: Entry): void {
     this.entries.set(key, entry);
-    if ('warm' in entry) this.bytes += entry.bytes;
+    if (!('cold' in entry)) this.bytes += entry.bytes;
     /* oldest first; a single snapshot larger than the whole budget is kept alone */
     for (const [oldKey, old] of this.entries) {
       if (this.held.snapshots <= this.maxSnapshots && this.bytes <= this.maxBytes && this.entries.size <= this.maxSnapshots * 64) break;
       if (oldKey === key) continue;
       this.entries.delete(oldKey);
-      if ('warm' in old) this.bytes -= old.bytes;
+      if (!('cold' in old)) this.bytes -= old.bytes;
     }
   }
 }

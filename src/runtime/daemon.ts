@@ -18,11 +18,15 @@
  * `onFork` makes a daemon of it, as the original's request process became
  * one.
  *
- * Differences from the original, each named in the spec: requests run one
- * after another in this process (the original forked a process per
- * request, so they overlapped); a manifest that arrives in pieces is read
- * whole (the original took what one read() returned); a length above the
- * 64 KiB buffer is refused (the original overflowed its buffer).
+ * Requests are served by `DaemonOptions.serve` when given (the CLI's
+ * daemon hands each to one of its worker processes, so requests overlap as
+ * the original's forked request processes did); without it, here, one
+ * after another.
+ *
+ * Differences from the original, each named in the spec: a manifest that
+ * arrives in pieces is read whole (the original took what one read()
+ * returned); a length above the 64 KiB buffer is refused (the original
+ * overflowed its buffer).
  */
 import { unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -119,6 +123,8 @@ function readRequest(socket: Socket, done: (text: string | null) => void): void 
 export interface DaemonOptions {
   /** The engine (the snapshot's), preallocation. */
   readonly run: SessionRunOptions;
+  /** Serves one request's manifest text elsewhere (a worker process); default: serveRequest here, one request at a time. */
+  readonly serve?: (manifestText: string) => Promise<RequestOutcome>;
   /** A request forked again: make a daemon of its snapshot on its own socket (the reply waits until it listens). */
   readonly onFork?: (snapshot: SessionSnapshot, job: string) => Promise<unknown>;
 }
@@ -137,14 +143,19 @@ export function listenDaemon(snapshot: SessionSnapshot, socketPath: string, opti
   const server = createServer((socket) => {
     socket.on('error', () => socket.destroy());
     readRequest(socket, (text) => {
-      const outcome: RequestOutcome = text === null ? { reply: null } : serveRequest(snapshot, text, options.run);
-      const answer = (): void => {
-        if (outcome.reply === null) socket.end();
-        else socket.end(outcome.reply);
-      };
-      /* a client that gets the report of a request that forked may use the new socket at once */
-      if (outcome.fork !== undefined && options.onFork !== undefined) void options.onFork(outcome.fork.snapshot, outcome.fork.job).finally(answer);
-      else answer();
+      const served: Promise<RequestOutcome> =
+        text === null ? Promise.resolve({ reply: null }) : options.serve !== undefined ? options.serve(text) : Promise.resolve(serveRequest(snapshot, text, options.run));
+      void served
+        .catch((): RequestOutcome => ({ reply: null }))
+        .then((outcome) => {
+          const answer = (): void => {
+            if (outcome.reply === null) socket.end();
+            else socket.end(outcome.reply);
+          };
+          /* a client that gets the report of a request that forked may use the new socket at once */
+          if (outcome.fork !== undefined && options.onFork !== undefined) void options.onFork(outcome.fork.snapshot, outcome.fork.job).finally(answer);
+          else answer();
+        });
     });
   });
   return new Promise((resolveListen, rejectListen) => {

@@ -121,6 +121,14 @@ export interface EngineSession {
    * copy-on-write, with `protection`; the trampoline is not mappable.
    */
   mapImage?(image: MemoryImage, address: number, size: number, protection: Protection): void;
+  /**
+   * Optional: one byte per 4 KiB page of [address, address + size), 0 for
+   * a page the host never gave the session (it reads as zeros, or as the
+   * memory image mapped there), 1 for any other; null when the engine
+   * cannot tell. Warm starts (snapshot.ts) then read only the pages that
+   * may hold data instead of the whole sandbox.
+   */
+  populatedPages?(address: number, size: number): Uint8Array | null;
   /** Releases the sandbox; the session is unusable afterwards. */
   dispose(): void;
 }

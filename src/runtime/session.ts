@@ -53,6 +53,7 @@ import {
   type ReportFields,
   type ReportMode,
 } from './report.js';
+import { canonicalWords } from './canonical-base.js';
 import { captureMemory, channelsAtFork, restoreSnapshot, type SessionSnapshot } from './snapshot.js';
 import { Verbosity, type SessionObserver } from './trace.js';
 import { dispatchTrapAt, readTrapArgs, TrapArgsFault, type GuestMemory, type TrapArgs, type TrapHooks } from './trap-io.js';
@@ -238,11 +239,11 @@ class TrapView implements GuestMemory {
     return this.combined().ranges();
   }
 
-  /** Views of the readable regions in address order (for the memory etag). */
+  /** The readable regions in address order, as at ZeroVM's base (for the memory etag: canonical-base.ts). */
   *readableRegions(): Iterable<ReadonlyBytes> {
     for (const { start, end } of this.combined().spans(Protection.Read)) {
       /* one view per 1 MiB at most, to keep each view small */
-      for (let at = start; at < end; at += 0x100000) yield this.session.view(at, Math.min(0x100000, end - at));
+      for (let at = start; at < end; at += 0x100000) yield canonicalWords(this.session.view(at, Math.min(0x100000, end - at)), at, this.session.base);
     }
   }
 
@@ -548,7 +549,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
           memoryEtag: progress.memoryEtag,
           enginePages: session.protections.ranges(),
           trapPages: memory.ranges(),
-          data: captureMemory(session, session.protections.ranges()),
+          data: captureMemory(session, session.protections.ranges(), warm?.data),
           context: session.saveTrapContext(),
           channels: channelsAtFork(channels.channels),
           etags: [...(warm?.etags ?? []), ...channels.etags()],

@@ -22,6 +22,7 @@
  *   snapshot (a WeakMap), not in it: it holds a descriptor, which neither
  *   structured cloning nor another process could use.
  */
+import { canonicalCopy } from './canonical-base.js';
 import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type MemoryImage, type Region, type TrapContext } from './engine.js';
 import type { ChannelPositions, HostChannel, IoLimits } from './channels/index.js';
 import type { EtagEntry } from './etag.js';
@@ -74,26 +75,57 @@ function pageIsZero(words: Int32Array, offset: number): boolean {
   return true;
 }
 
-/** Copies the pages of `pages` the host may read that are not all zero, merged into runs. */
-export function captureMemory(session: EngineSession, pages: readonly Region[]): MemoryRun[] {
+/**
+ * Which pages of [start, end) may hold data: those the engine says the host
+ * gave the session (EngineSession.populatedPages: a page never touched
+ * reads as zeros) and those of `mapped` (the runs of the snapshot a
+ * restored session's memory image holds: untouched, they read as the
+ * image). All of them when the engine cannot tell.
+ */
+function candidatePages(session: EngineSession, start: number, end: number, mapped: readonly MemoryRun[]): Uint8Array | null {
+  const populated = session.populatedPages?.(start, end - start) ?? null;
+  if (populated === null) return null;
+  for (const run of mapped) {
+    const from = Math.max(start, run.address);
+    const to = Math.min(end, run.address + run.bytes.length);
+    for (let page = Math.floor((from - start) / PAGE); from < to && start + page * PAGE < to; page++) populated[page] = 1;
+  }
+  return populated;
+}
+
+/**
+ * Copies the pages of `pages` the host may read that are not all zero,
+ * merged into runs. `mapped`: the runs a restored session's memory was
+ * mapped from (a request that forks again), which may be there untouched.
+ */
+export function captureMemory(session: EngineSession, pages: readonly Region[], mapped: readonly MemoryRun[] = []): MemoryRun[] {
   const runs: MemoryRun[] = [];
   for (const region of pages) {
     if ((region.protection & (Protection.Read | Protection.Execute)) === 0) continue;
     const start = Math.max(region.address, TRAMPOLINE_END);
     const end = region.address + region.size;
+    if (start >= end) continue;
+    const candidates = candidatePages(session, start, end, mapped);
     let runStart = -1;
     const flush = (at: number): void => {
       if (runStart < 0) return;
-      runs.push({ address: runStart, bytes: Uint8Array.from(session.view(runStart, at - runStart)) });
+      /* as at ZeroVM's base: a snapshot does not depend on where it was taken (canonical-base.ts) */
+      runs.push({ address: runStart, bytes: canonicalCopy(session.view(runStart, at - runStart), runStart, session.base) });
       runStart = -1;
     };
     for (let chunk = start; chunk < end; chunk += SCAN_CHUNK) {
       const size = Math.min(SCAN_CHUNK - (chunk % SCAN_CHUNK), end - chunk);
+      const first = (chunk - start) / PAGE;
+      if (candidates !== null && candidates.subarray(first, first + size / PAGE).indexOf(1) < 0) {
+        /* nothing the host ever gave: zeros, and not read (reading would make the host map them) */
+        flush(chunk);
+        continue;
+      }
       const view = session.view(chunk, size);
       /* guest pages are 4 KiB aligned in host memory, so the view is too */
       const words = new Int32Array(view.buffer, view.byteOffset, size / 4);
       for (let page = 0; page < size; page += PAGE) {
-        if (pageIsZero(words, page / 4)) flush(chunk + page);
+        if ((candidates !== null && candidates[first + page / PAGE] === 0) || pageIsZero(words, page / 4)) flush(chunk + page);
         else if (runStart < 0) runStart = chunk + page;
       }
     }
