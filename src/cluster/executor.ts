@@ -15,6 +15,11 @@
  * A connected group runs whole on one worker (its pipes are that worker's
  * ring pipes). Pipes between nodes on different workers (the name service
  * and TCP streams) are not built yet: a group is never split.
+ *
+ * Placement (placement.ts) may send a task to one worker rather than the
+ * shared queue; a node with `replicate: 2|3` becomes that many tasks on
+ * different workers, compared by replicate.ts before the job sees one
+ * result (spec/cluster.md, "Placement", "Replication").
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -26,9 +31,12 @@ import { checkPlan, JobPlanError } from '../jobs/plan.js';
 import { failedNode } from '../jobs/run-node.js';
 import { BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type DeliveryOptions, type NatsOptions } from './connection.js';
+import { Placer, wantedBlobs, type PlacementOptions, type WantedBlob } from './placement.js';
+import { openPlacementStores, RegistryView } from './registry.js';
+import { settleReplicas, type ReplicaOutcome } from './replicate.js';
 import { encodeLimits, resultKey, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
 
-export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions {}
+export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions, PlacementOptions {}
 
 /** A group sent as a task and not yet answered. */
 interface PendingGroup {
@@ -40,6 +48,17 @@ interface PendingGroup {
   readonly files: ReadonlyMap<string, string>;
   seq?: number;
   readonly settle: (nodes: readonly NodeResult[]) => void;
+  /** Copy k of a replicated node (its result key ends in `.r<k>`). */
+  readonly replica?: number;
+  /** Set for copies of a replicated node: file bytes are kept for the comparison rather than written. */
+  readonly onFile?: (path: string, bytes: Uint8Array) => void;
+}
+
+/** A group of the plan and the tasks that run it: one, or one per copy of a replicated node. */
+interface PlannedGroup {
+  readonly members: readonly number[];
+  readonly files: Map<string, string>;
+  readonly copies: PendingGroup[];
 }
 
 export class NatsExecutor implements JobExecutor {
@@ -48,6 +67,8 @@ export class NatsExecutor implements JobExecutor {
   private readonly running = new Set<Promise<unknown>>();
   private advisories: Subscription | undefined;
   private stopWatch: (() => void) | undefined;
+  /** Absent with `placement: false`: every task goes to the shared queue. */
+  private placer: Placer | undefined;
 
   private constructor(
     private readonly conn: ClusterConnection,
@@ -60,6 +81,12 @@ export class NatsExecutor implements JobExecutor {
     const conn = await openCluster({ ...options, name: options.name ?? 'zerovm front end' });
     const { maxDeliver } = await ensureWorkerConsumer(conn.jsm, options, true);
     const executor = new NatsExecutor(conn, new BlobStore(conn.blobs), maxDeliver);
+    if (options.placement !== false) {
+      const stores = await openPlacementStores(conn, options.replicas);
+      const view = new RegistryView(stores.registry);
+      await view.start();
+      executor.placer = new Placer(conn, stores, view, maxDeliver, options);
+    }
     await executor.listen();
     return executor;
   }
@@ -96,55 +123,94 @@ export class NatsExecutor implements JobExecutor {
     if (this.closing) return Promise.reject(new JobPlanError('the executor is closed'));
     let checked;
     try {
-      checked = checkPlan(plan);
+      checked = checkPlan(plan, { replicas: true });
+      for (const members of checked.groups) {
+        const copied = members.find((i) => (plan.nodes[i]!.replicate ?? 1) > 1);
+        if (copied !== undefined && members.length > 1) throw new JobPlanError(`node '${plan.nodes[copied]!.name}' asks for replicate: ${plan.nodes[copied]!.replicate}, but pipes connect it to other nodes; replicating a connected group is not supported: leave replicate out there`);
+        if (copied !== undefined && this.placer === undefined) throw new JobPlanError(`node '${plan.nodes[copied]!.name}' asks for replicate: ${plan.nodes[copied]!.replicate}, which needs placement (the executor was made with placement: false)`);
+      }
     } catch (error) {
       return Promise.reject(error);
     }
     const job = randomUUID().replaceAll('-', '');
     const results = new Array<NodeResult>(plan.nodes.length);
     const groups: PendingGroup[] = [];
+    const planned: PlannedGroup[] = [];
     const promise = new Promise<JobResult>((resolveJob, rejectJob) => {
       let left = checked.groups.length;
       const abort = (): void => {
         for (const group of groups) {
-          if (!this.pending.has(resultKey(group.job, group.group))) continue;
+          if (!this.pending.has(resultKey(group.job, group.group, group.replica))) continue;
           if (group.seq !== undefined) void this.conn.jsm.streams.deleteMessage(TASK_STREAM, group.seq).catch(() => false);
           this.finishGroup(group, group.members.map(() => failedNode('', 'Aborted', 'the job was cancelled')));
         }
       };
       checked.groups.forEach((members, g) => {
-        const group: PendingGroup = {
-          job,
-          group: g,
-          members,
-          files: new Map(),
-          settle: (nodes) => {
-            members.forEach((i, k) => (results[i] = { ...nodes[k]!, name: plan.nodes[i]!.name }));
-            if (--left === 0) {
-              options.signal?.removeEventListener('abort', abort);
-              resolveJob({ nodes: results });
-            }
-          },
+        const files = new Map<string, string>();
+        const settle = (nodes: readonly NodeResult[]): void => {
+          members.forEach((i, k) => (results[i] = { ...nodes[k]!, name: plan.nodes[i]!.name }));
+          if (--left === 0) {
+            options.signal?.removeEventListener('abort', abort);
+            resolveJob({ nodes: results });
+          }
         };
-        groups.push(group);
-        this.pending.set(resultKey(job, g), group);
+        const copies = plan.nodes[members[0]!]!.replicate ?? 1;
+        const unit: PlannedGroup = { members, files, copies: [] };
+        if (copies === 1) unit.copies.push({ job, group: g, members, files, settle });
+        else {
+          /* a lone node: its copies' results are compared once all are in */
+          const outcomes = new Array<ReplicaOutcome>(copies);
+          let waiting = copies;
+          for (let k = 1; k <= copies; k++) {
+            const kept = new Map<string, Uint8Array>();
+            unit.copies.push({
+              job,
+              group: g,
+              members,
+              files,
+              replica: k,
+              onFile: (path, bytes) => kept.set(path, bytes),
+              settle: (nodes) => {
+                outcomes[k - 1] = { node: nodes[0]!, files: kept };
+                if (--waiting > 0) return;
+                const settled = settleReplicas(plan.nodes[members[0]!]!.name, outcomes);
+                try {
+                  for (const [path, bytes] of settled.files) writeAtomically(path, bytes);
+                  settle([settled.node]);
+                } catch (error) {
+                  settle([failedNode('', 'OutputWriteError', `the front end could not write an output file: ${(error as Error).message}`)]);
+                }
+              },
+            });
+          }
+        }
+        planned.push(unit);
+        for (const copy of unit.copies) {
+          groups.push(copy);
+          this.pending.set(resultKey(job, g, copy.replica), copy);
+        }
       });
       options.signal?.addEventListener('abort', abort, { once: true });
       if (options.signal?.aborted === true) return abort();
       void (async () => {
-        for (const group of groups) {
+        for (const unit of planned) {
+          const first = unit.copies[0]!;
           let task: TaskMessage;
+          let wanted: WantedBlob[];
           try {
-            task = { version: 1, job, group: group.group, nodes: await Promise.all(group.members.map((i) => this.wireNode(plan.nodes[i]!, i, group.files as Map<string, string>))), pipes: (plan.pipes ?? []).filter((p) => group.members.some((i) => plan.nodes[i]!.name === p.from)) };
+            const nodes = await Promise.all(unit.members.map((i) => this.wireNode(plan.nodes[i]!, i, unit.files)));
+            task = { version: 1, job, group: first.group, nodes, pipes: (plan.pipes ?? []).filter((p) => unit.members.some((i) => plan.nodes[i]!.name === p.from)) };
+            wanted = unit.members.flatMap((i, k) => wantedBlobs(plan.nodes[i]!, nodes[k]!));
           } catch (error) {
             const message = `the front end could not read what node needs: ${(error as Error).message}`;
-            this.finishGroup(group, group.members.map(() => failedNode('', 'InputReadError', message)));
+            for (const copy of unit.copies) this.finishGroup(copy, unit.members.map(() => failedNode('', 'InputReadError', message)));
             continue;
           }
-          if (!this.pending.has(resultKey(job, group.group))) continue; /* aborted meanwhile */
+          if (unit.copies.every((copy) => !this.pending.has(resultKey(job, copy.group, copy.replica)))) continue; /* aborted meanwhile */
           try {
-            const ack = await this.conn.js.publish(taskSubject(job), JSON.stringify(task), { msgID: `${job}.${group.group}` });
-            group.seq = ack.seq;
+            const location = unit.members.map((i) => plan.nodes[i]!.location).find((l) => l !== undefined);
+            if (unit.copies.length === 1) await this.dispatch(first, task, wanted, location);
+            else await this.dispatchCopies(plan.nodes[unit.members[0]!]!.name, unit.copies, task, wanted);
           } catch (error) {
             abort();
             rejectJob(new Error(`the job could not be queued on NATS: ${(error as Error).message}`));
@@ -155,7 +221,8 @@ export class NatsExecutor implements JobExecutor {
     });
     const tracked = promise.finally(() => {
       this.running.delete(tracked);
-      for (const group of groups) void this.conn.results.purge(resultKey(group.job, group.group)).catch(() => undefined);
+      this.placer?.forgetJob(job);
+      for (const group of groups) void this.conn.results.purge(resultKey(group.job, group.group, group.replica)).catch(() => undefined);
     });
     this.running.add(tracked);
     return promise;
@@ -165,13 +232,67 @@ export class NatsExecutor implements JobExecutor {
     this.closing = true;
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
     this.stopWatch?.();
+    this.placer?.stop();
+    this.placer?.view.stop();
     this.advisories?.unsubscribe();
     await this.conn.close();
   }
 
   private finishGroup(group: PendingGroup, nodes: readonly NodeResult[]): void {
-    if (!this.pending.delete(resultKey(group.job, group.group))) return;
+    const key = resultKey(group.job, group.group, group.replica);
+    if (!this.pending.delete(key)) return;
+    this.placer?.untrack(key);
     group.settle(nodes);
+  }
+
+  /** To the shared queue, where any worker takes it. */
+  private async publishShared(group: PendingGroup, task: TaskMessage): Promise<void> {
+    const { claim: _claim, ...shared } = task;
+    const ack = await this.conn.js.publish(taskSubject(group.job), JSON.stringify(shared), { msgID: `${group.job}.${group.group}` });
+    group.seq = ack.seq;
+  }
+
+  /** A group's task to the worker placement prefers, or else to the shared queue. */
+  private async dispatch(group: PendingGroup, task: TaskMessage, wanted: readonly WantedBlob[], location: string | undefined): Promise<void> {
+    const worker = this.placer?.choose(group.job, wanted, location);
+    if (this.placer === undefined || worker === undefined) return this.publishShared(group, task);
+    this.placer.anchor(group.job, location, worker.entry.token);
+    await this.placer.send(
+      {
+        key: resultKey(group.job, group.group),
+        wanted,
+        toSharedQueue: () => this.publishShared(group, task),
+        fail: (kind, message) => this.finishGroup(group, group.members.map(() => failedNode('', kind, message))),
+      },
+      task,
+      worker.entry.token,
+    );
+  }
+
+  /** The copies of a replicated node, each to a different worker (with etags on, to be compared). */
+  private async dispatchCopies(name: string, copies: readonly PendingGroup[], task: TaskMessage, wanted: readonly WantedBlob[]): Promise<void> {
+    const placer = this.placer!;
+    const workers = placer.chooseDistinct(wanted, copies.length, new Set());
+    if (workers.length < copies.length) {
+      const message = `node '${name}' asks for replicate: ${copies.length}, which runs each copy on a different worker, but ${workers.length} live worker${workers.length === 1 ? ' is' : 's are'} registered: start more workers or lower replicate`;
+      for (const copy of copies) this.finishGroup(copy, copy.members.map(() => failedNode('', 'ReplicationUnavailable', message)));
+      return;
+    }
+    const siblings = new Set<string>();
+    for (const [k, copy] of copies.entries()) {
+      const replicaTask: TaskMessage = { ...task, replica: copy.replica!, nodes: task.nodes.map((node) => ({ ...node, etags: true })) };
+      await placer.send(
+        {
+          key: resultKey(copy.job, copy.group, copy.replica),
+          wanted,
+          siblings,
+          toSharedQueue: () => Promise.reject(new Error('a copy of a replicated node never goes to the shared queue')),
+          fail: (kind, message) => this.finishGroup(copy, copy.members.map(() => failedNode('', kind, message))),
+        },
+        replicaTask,
+        workers[k]!.entry.token,
+      );
+    }
   }
 
   private async onResult(entry: KvEntry): Promise<void> {
@@ -186,7 +307,10 @@ export class NatsExecutor implements JobExecutor {
           for (const [alias, ref] of Object.entries(wire.outputs)) outputs[alias] = await this.blobs.getResult(ref);
           for (const [alias, ref] of Object.entries(wire.files)) {
             const path = group.files.get(`${group.members[k]}\0${alias}`);
-            if (path !== undefined) writeAtomically(path, await this.blobs.getResult(ref));
+            if (path === undefined) continue;
+            const bytes = await this.blobs.getResult(ref);
+            if (group.onFile !== undefined) group.onFile(path, bytes);
+            else writeAtomically(path, bytes);
           }
           const { files: _files, outputs: _outputs, ...rest } = wire;
           return { ...rest, outputs };

@@ -71,6 +71,10 @@ export interface TaskMessage {
   readonly group: number;
   readonly nodes: readonly WireNode[];
   readonly pipes: readonly PipePlan[];
+  /** Which copy of a replicated node this is (1..3; absent: not replicated), spec/cluster.md "Replication". */
+  readonly replica?: number;
+  /** A task sent to one worker: the key in the claims bucket the worker must create before running it (placement.ts). */
+  readonly claim?: string;
 }
 
 /** Bytes of a result: small ones inline (base64), saving the blob bucket's round trips; larger ones as a blob. */
@@ -92,6 +96,7 @@ export interface ResultEntry {
   readonly version: 1;
   readonly job: string;
   readonly group: number;
+  readonly replica?: number;
   readonly nodes: readonly WireNodeResult[];
 }
 
@@ -99,8 +104,9 @@ export function taskSubject(job: string): string {
   return `${TASK_SUBJECT_PREFIX}.${job}`;
 }
 
-export function resultKey(job: string, group: number): string {
-  return `${job}.${group}`;
+/** `<job>.<group>`, or `<job>.<group>.r<k>` for copy k of a replicated node. */
+export function resultKey(job: string, group: number, replica?: number): string {
+  return replica === undefined ? `${job}.${group}` : `${job}.${group}.r${replica}`;
 }
 
 export function encodeLimits(limits: ChannelLimits): WireLimits {
@@ -137,6 +143,8 @@ export function parseTask(text: string): TaskMessage {
   if (task === null || typeof task !== 'object' || task.version !== 1) throw new WireFormatError('a task message is not version 1 of the zerovm task format');
   if (typeof task.job !== 'string' || !SAFE_ID.test(task.job)) throw new WireFormatError('a task message has no valid job id');
   if (!Number.isInteger(task.group) || !Array.isArray(task.nodes) || !Array.isArray(task.pipes)) throw new WireFormatError(`task ${task.job}: group, nodes or pipes missing`);
+  if (task.replica !== undefined && !(Number.isInteger(task.replica) && task.replica >= 1 && task.replica <= 3)) throw new WireFormatError(`task ${task.job}: replica must be 1, 2 or 3`);
+  if (task.claim !== undefined && !(typeof task.claim === 'string' && /^[A-Za-z0-9_.-]{1,200}$/.test(task.claim))) throw new WireFormatError(`task ${task.job}: the claim is not a key of the claims bucket`);
   for (const node of task.nodes) {
     if (typeof node?.program?.blob !== 'string' || !isBlobName(node.program.blob)) throw new WireFormatError(`task ${task.job}: a node's program is not a blob reference`);
   }

@@ -12,6 +12,10 @@
  * worker died between storing and acknowledging) is acknowledged without
  * running again: sessions are deterministic, so the stored result is the
  * one a rerun would give.
+ *
+ * It also keeps its entry in the worker registry (registry.ts) and pulls
+ * the tasks front ends send to it alone (placement.ts), claiming each
+ * before running it.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -24,6 +28,8 @@ import { WorkerPoolExecutor } from '../jobs/pool.js';
 import { failedNode } from '../jobs/run-node.js';
 import { BlobMissingError, BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type NatsOptions } from './connection.js';
+import { claimTask, ensureTargetConsumer } from './placement.js';
+import { DEFAULT_HEARTBEAT_MS, openPlacementStores, TARGET_STREAM, WorkerAdvert, workerToken, type PlacementStores } from './registry.js';
 import { decodeLimits, parseTask, resultKey, TASK_STREAM, WireFormatError, WORKER_CONSUMER, type ResultEntry, type WireBytes, type TaskMessage, type WireInput, type WireNode, type WireNodeResult, type WireOutput } from './protocol.js';
 
 export interface ClusterWorkerOptions extends NatsOptions {
@@ -37,6 +43,8 @@ export interface ClusterWorkerOptions extends NatsOptions {
   readonly workDir?: string;
   /** A line of progress (the command prints it on stderr). */
   readonly log?: (line: string) => void;
+  /** How often its registry entry is rewritten at least (front ends count it dead after three missed). Default 2000 ms. */
+  readonly heartbeatMs?: number;
 }
 
 /** A file the session writes whose bytes go back to the front end. */
@@ -51,6 +59,13 @@ export class ClusterWorker {
   private stopping = false;
   private readonly loops: Promise<void>[] = [];
   private tasksDone = 0;
+  /* registry and placement (spec/cluster.md, "Worker registry", "Placement") */
+  private tasksRunning = 0;
+  private draining = false;
+  private advert: WorkerAdvert | undefined;
+  private stores: PlacementStores | undefined;
+  private readonly targeted = new Set<Promise<void>>();
+  private slotWaiters: (() => void)[] = [];
 
   private constructor(
     private readonly conn: ClusterConnection,
@@ -73,6 +88,7 @@ export class ClusterWorker {
     const pool = new WorkerPoolExecutor({ workers: slots });
     await pool.warm();
     const worker = new ClusterWorker(conn, pool, new BlobStore(conn.blobs, join(workDir, 'blobs')), workDir, ackWaitMs, options);
+    await worker.register(slots);
     for (let i = 0; i < slots; i++) worker.loops.push(worker.pullLoop());
     return worker;
   }
@@ -84,9 +100,56 @@ export class ClusterWorker {
   /** Stops pulling, finishes the tasks it holds (drain), then closes. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.draining = true;
+    this.advert?.changed();
+    for (const wake of this.slotWaiters.splice(0)) wake();
     await Promise.all(this.loops);
+    while (this.targeted.size > 0) await Promise.allSettled([...this.targeted]);
+    await this.advert?.stop();
     await this.pool.close();
     await this.conn.close();
+  }
+
+  /** Its registry entry, and the loop that pulls the tasks sent to it alone. */
+  private async register(slots: number): Promise<void> {
+    this.stores = await openPlacementStores(this.conn, this.options.replicas);
+    const token = workerToken(this.name);
+    this.advert = new WorkerAdvert(
+      this.stores.registry,
+      { name: this.name, token, host: hostname(), pid: process.pid, engine: this.options.engine ?? 'auto', slots, started: new Date().toISOString(), heartbeatMs: this.options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS },
+      () => ({ running: this.tasksRunning, done: this.tasksDone, draining: this.draining }),
+      join(this.workDir, 'blobs'),
+      (line) => this.log(line),
+    );
+    await this.advert.start();
+    const consumer = await ensureTargetConsumer(this.conn.jsm, token, this.ackWaitMs);
+    this.loops.push(this.targetLoop(consumer, slots));
+  }
+
+  /** Resolves when fewer than `slots` tasks run (or the worker stops). */
+  private async freeSlot(slots: number): Promise<void> {
+    while (this.tasksRunning >= slots && !this.stopping) await new Promise<void>((wake) => this.slotWaiters.push(wake));
+  }
+
+  /** Tasks sent to this worker alone: each runs beside the shared loops' tasks. */
+  private async targetLoop(consumerName: string, slots: number): Promise<void> {
+    const consumer = await this.conn.js.consumers.get(TARGET_STREAM, consumerName);
+    while (!this.stopping) {
+      await this.freeSlot(slots);
+      if (this.stopping) return;
+      let message: JsMsg | null;
+      try {
+        message = await consumer.next({ expires: 1000 });
+      } catch (error) {
+        if (this.stopping) return;
+        this.log(`pulling a task sent to this worker failed (${(error as Error).message}); trying again`);
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (message === null) continue;
+      const running = this.handle(message).finally(() => this.targeted.delete(running));
+      this.targeted.add(running);
+    }
   }
 
   private log(line: string): void {
@@ -96,6 +159,9 @@ export class ClusterWorker {
   private async pullLoop(): Promise<void> {
     const consumer = await this.conn.js.consumers.get(TASK_STREAM, WORKER_CONSUMER);
     while (!this.stopping) {
+      /* tasks sent to this worker alone may fill its slots too */
+      await this.freeSlot(this.options.slots ?? 1);
+      if (this.stopping) return;
       let message: JsMsg | null;
       try {
         message = await consumer.next({ expires: 1000 });
@@ -119,7 +185,15 @@ export class ClusterWorker {
       message.term();
       return;
     }
-    const key = resultKey(task.job, task.group);
+    if (task.claim !== undefined && !(await claimTask(this.stores!.claims, task.claim, this.name).catch(() => false))) {
+      /* its front end gave up waiting and sent it elsewhere (placement.ts) */
+      this.log(`task ${task.claim} was taken back by its front end; dropping it`);
+      message.ack();
+      return;
+    }
+    const key = resultKey(task.job, task.group, task.replica);
+    this.tasksRunning++;
+    this.advert?.changed();
     const progress = setInterval(() => message.working(), Math.max(100, Math.floor(this.ackWaitMs / 3)));
     const dir = mkdtempSync(join(this.workDir, 'task-'));
     try {
@@ -131,7 +205,7 @@ export class ClusterWorker {
       }
       this.log(`running task ${key} (${task.nodes.length} node${task.nodes.length === 1 ? '' : 's'}, delivery ${message.info.deliveryCount})`);
       const nodes = await this.runTask(task, dir);
-      const entry: ResultEntry = { version: 1, job: task.job, group: task.group, nodes };
+      const entry: ResultEntry = { version: 1, job: task.job, group: task.group, ...(task.replica === undefined ? {} : { replica: task.replica }), nodes };
       await this.conn.results.put(key, JSON.stringify(entry));
       /* not waited for: were the ack lost, the redelivery finds the stored result and is acknowledged without a rerun */
       message.ack();
@@ -144,6 +218,9 @@ export class ClusterWorker {
     } finally {
       clearInterval(progress);
       rmSync(dir, { recursive: true, force: true });
+      this.tasksRunning--;
+      this.advert?.changed(true);
+      for (const wake of this.slotWaiters.splice(0)) wake();
     }
   }
 
