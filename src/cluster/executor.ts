@@ -52,6 +52,8 @@ interface PendingGroup {
   readonly replica?: number;
   /** Set for copies of a replicated node: file bytes are kept for the comparison rather than written. */
   readonly onFile?: (path: string, bytes: Uint8Array) => void;
+  /** Blob prefixes the task reads (placement): the worker that ran it holds them afterwards. */
+  wanted?: readonly WantedBlob[];
 }
 
 /** A group of the plan and the tasks that run it: one, or one per copy of a replicated node. */
@@ -201,6 +203,7 @@ export class NatsExecutor implements JobExecutor {
             const nodes = await Promise.all(unit.members.map((i) => this.wireNode(plan.nodes[i]!, i, unit.files)));
             task = { version: 1, job, group: first.group, nodes, pipes: (plan.pipes ?? []).filter((p) => unit.members.some((i) => plan.nodes[i]!.name === p.from)) };
             wanted = unit.members.flatMap((i, k) => wantedBlobs(plan.nodes[i]!, nodes[k]!));
+            for (const copy of unit.copies) copy.wanted = wanted;
           } catch (error) {
             const message = `the front end could not read what node needs: ${(error as Error).message}`;
             for (const copy of unit.copies) this.finishGroup(copy, unit.members.map(() => failedNode('', 'InputReadError', message)));
@@ -320,6 +323,8 @@ export class NatsExecutor implements JobExecutor {
       const message = `the result stored by a worker could not be read back: ${(error as Error).message}`;
       nodes = group.members.map(() => failedNode('', 'ResultUnreadable', message));
     }
+    const ranOn = nodes[0]?.ranOn;
+    if (ranOn !== undefined) this.placer?.view.noteFinished(ranOn, (group.wanted ?? []).map((w) => w.prefix));
     this.finishGroup(group, nodes);
   }
 

@@ -318,6 +318,8 @@ export class Placer {
   /** Sends the task elsewhere: the shared queue, or (a copy of a replicated node) another worker than its siblings. */
   private async redirect(tracked: TargetedTask, dead: string | undefined, afterDeath: boolean): Promise<void> {
     this.release(tracked);
+    /* the dead worker's unacknowledged message would wait in its consumer for nobody */
+    if (afterDeath) void this.conn.jsm.streams.deleteMessage(TARGET_STREAM, tracked.seq).catch(() => false);
     if (afterDeath && tracked.deaths >= this.maxDeliver) {
       this.tracked.delete(tracked.key);
       tracked.fail('MaxDeliveries', `the task was delivered ${tracked.deaths} times and no worker finished it (workers died or lost their connection while running it); the job gives up on it`);

@@ -213,12 +213,24 @@ export class WorkerAdvert {
 
 /** A worker as a front end sees it. */
 export interface KnownWorker {
+  /** Its entry, with `running` less the tasks this front end saw it finish since the entry was written. */
   readonly entry: WorkerEntry;
-  /** Its blob prefixes, for look-ups. */
+  /** Its blob prefixes, for look-ups: the entry's and those this front end saw it use. */
   readonly blobs: ReadonlySet<string>;
   /** When this process last saw its entry change (this process's clock). */
   readonly seenAt: number;
 }
+
+interface Known {
+  entry: WorkerEntry;
+  blobs: Set<string>;
+  seenAt: number;
+  /** Results from it seen since its entry was last written. */
+  finishedSince: number;
+}
+
+/** Blob prefixes a view adds to a worker's own list at most. */
+const LEARNED_BLOBS = 4096;
 
 /**
  * A front end's live view of the registry: one watch, every write. A worker
@@ -226,7 +238,7 @@ export interface KnownWorker {
  * (plus a second of slack for a loaded machine).
  */
 export class RegistryView {
-  private readonly workers = new Map<string, KnownWorker>();
+  private readonly workers = new Map<string, Known>();
   private stopWatch: (() => void) | undefined;
 
   constructor(private readonly registry: KV) {}
@@ -241,7 +253,12 @@ export class RegistryView {
           continue;
         }
         const entry = parseWorkerEntry(change.string());
-        if (entry !== undefined) this.workers.set(change.key, { entry, blobs: new Set(entry.blobs), seenAt: Date.now() });
+        if (entry === undefined) continue;
+        /* what it was seen to use stays known: a worker's cache only grows */
+        const before = this.workers.get(change.key);
+        const blobs = new Set(entry.blobs);
+        if (before !== undefined) for (const b of before.blobs) if (blobs.size < LEARNED_BLOBS + entry.blobs.length) blobs.add(b);
+        this.workers.set(change.key, { entry, blobs, seenAt: Date.now(), finishedSince: 0 });
       }
     })();
   }
@@ -255,12 +272,29 @@ export class RegistryView {
     return known !== undefined && now - known.seenAt <= 3 * known.entry.heartbeatMs + 1000;
   }
 
+  private face(known: Known): KnownWorker {
+    return { entry: { ...known.entry, running: Math.max(0, known.entry.running - known.finishedSince) }, blobs: known.blobs, seenAt: known.seenAt };
+  }
+
   get(token: string): KnownWorker | undefined {
-    return this.workers.get(token);
+    const known = this.workers.get(token);
+    return known === undefined ? undefined : this.face(known);
   }
 
   /** Workers alive now. */
   alive(now = Date.now()): KnownWorker[] {
-    return [...this.workers.values()].filter((w) => this.isAlive(w.entry.token, now));
+    return [...this.workers.values()].filter((w) => this.isAlive(w.entry.token, now)).map((w) => this.face(w));
+  }
+
+  /**
+   * A result came from worker `name`, which fetched `blobs` to run it: the
+   * result often arrives before the worker's next entry, which would
+   * otherwise still count the task as running and lack the blobs.
+   */
+  noteFinished(name: string, blobs: readonly string[]): void {
+    const known = this.workers.get(workerToken(name));
+    if (known === undefined) return;
+    known.finishedSince++;
+    for (const b of blobs) if (known.blobs.size < LEARNED_BLOBS + known.entry.blobs.length) known.blobs.add(b);
   }
 }

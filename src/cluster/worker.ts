@@ -66,6 +66,7 @@ export class ClusterWorker {
   private stores: PlacementStores | undefined;
   private readonly targeted = new Set<Promise<void>>();
   private slotWaiters: (() => void)[] = [];
+  private maxDeliver = 1;
 
   private constructor(
     private readonly conn: ClusterConnection,
@@ -82,12 +83,13 @@ export class ClusterWorker {
     const slots = options.slots ?? 1;
     if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`--slots must be a whole number of at least 1, not ${slots}`);
     const conn = await openCluster({ ...options, name: options.workerName ?? `zerovm worker ${hostname()}:${process.pid}` });
-    const { ackWaitMs } = await ensureWorkerConsumer(conn.jsm, {}, false);
+    const { ackWaitMs, maxDeliver } = await ensureWorkerConsumer(conn.jsm, {}, false);
     const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), 'zerovm-worker-'));
     mkdirSync(workDir, { recursive: true });
     const pool = new WorkerPoolExecutor({ workers: slots });
     await pool.warm();
     const worker = new ClusterWorker(conn, pool, new BlobStore(conn.blobs, join(workDir, 'blobs')), workDir, ackWaitMs, options);
+    worker.maxDeliver = maxDeliver;
     await worker.register(slots);
     for (let i = 0; i < slots; i++) worker.loops.push(worker.pullLoop());
     return worker;
@@ -172,6 +174,15 @@ export class ClusterWorker {
         continue;
       }
       if (message === null) continue;
+      /*
+       * A task sent to this worker alone took the slot while this pull was
+       * out: hand the shared task back at once for another worker, unless
+       * this is its last delivery (then it waits in the pool's queue).
+       */
+      if (this.tasksRunning >= (this.options.slots ?? 1) && message.info.deliveryCount < this.maxDeliver) {
+        message.nak();
+        continue;
+      }
       await this.handle(message);
     }
   }
@@ -203,7 +214,7 @@ export class ClusterWorker {
         await message.ackAck();
         return;
       }
-      this.log(`running task ${key} (${task.nodes.length} node${task.nodes.length === 1 ? '' : 's'}, delivery ${message.info.deliveryCount})`);
+      this.log(`running task ${key} (${task.nodes.length} node${task.nodes.length === 1 ? '' : 's'}, delivery ${message.info.deliveryCount}${task.claim === undefined ? '' : ', sent to this worker'})`);
       const nodes = await this.runTask(task, dir);
       const entry: ResultEntry = { version: 1, job: task.job, group: task.group, ...(task.replica === undefined ? {} : { replica: task.replica }), nodes };
       await this.conn.results.put(key, JSON.stringify(entry));
