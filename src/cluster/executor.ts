@@ -93,6 +93,11 @@ export class NatsExecutor implements JobExecutor {
     return executor;
   }
 
+  /** Copies of a node this executor runs at most: a front end passes it as DescriptionLimits.maxReplicate (3; 1 without placement). */
+  get maxReplicate(): number {
+    return this.placer === undefined ? 1 : 3;
+  }
+
   /** Bytes this front end put into and got from the blob bucket. */
   get bytesMoved(): { put: number; got: number } {
     return { put: this.blobs.bytesPut, got: this.blobs.bytesGot };
