@@ -196,15 +196,25 @@ export class ClusterWorker {
       message.term();
       return;
     }
-    if (task.claim !== undefined && !(await claimTask(this.stores!.claims, task.claim, this.name).catch(() => false))) {
-      /* its front end gave up waiting and sent it elsewhere (placement.ts) */
-      this.log(`task ${task.claim} was taken back by its front end; dropping it`);
-      message.ack();
-      return;
-    }
+    /*
+     * A task sent to this worker alone runs while its claim is being made
+     * (a replicated write: its time overlaps the session's); the result is
+     * stored only if the claim is this worker's. A refused claim means its
+     * front end gave up waiting and sent it elsewhere (placement.ts).
+     */
+    const claimed = task.claim === undefined ? Promise.resolve(true) : claimTask(this.stores!.claims, task.claim, this.name).catch(() => false);
     const key = resultKey(task.job, task.group, task.replica);
     this.tasksRunning++;
     this.advert?.changed();
+    let released = false;
+    /* the slot is free once the sessions end: said in the registry before the result is stored, so front ends that see the result see a free slot */
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.tasksRunning--;
+      this.advert?.changed(true);
+      for (const wake of this.slotWaiters.splice(0)) wake();
+    };
     const progress = setInterval(() => message.working(), Math.max(100, Math.floor(this.ackWaitMs / 3)));
     const dir = mkdtempSync(join(this.workDir, 'task-'));
     try {
@@ -216,6 +226,12 @@ export class ClusterWorker {
       }
       this.log(`running task ${key} (${task.nodes.length} node${task.nodes.length === 1 ? '' : 's'}, delivery ${message.info.deliveryCount}${task.claim === undefined ? '' : ', sent to this worker'})`);
       const nodes = await this.runTask(task, dir);
+      release();
+      if (!(await claimed)) {
+        this.log(`task ${task.claim} was taken back by its front end; dropping its result`);
+        message.ack();
+        return;
+      }
       const entry: ResultEntry = { version: 1, job: task.job, group: task.group, ...(task.replica === undefined ? {} : { replica: task.replica }), nodes };
       await this.conn.results.put(key, JSON.stringify(entry));
       /* not waited for: were the ack lost, the redelivery finds the stored result and is acknowledged without a rerun */
@@ -229,9 +245,7 @@ export class ClusterWorker {
     } finally {
       clearInterval(progress);
       rmSync(dir, { recursive: true, force: true });
-      this.tasksRunning--;
-      this.advert?.changed(true);
-      for (const wake of this.slotWaiters.splice(0)) wake();
+      release();
     }
   }
 
