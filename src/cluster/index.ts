@@ -7,8 +7,15 @@
  *   connection.ts  the connection, the stream, buckets and consumer
  *   protocol.ts    task and result messages (plain JSON, no host paths)
  *   blobs.ts       content-addressed bytes in the Object Store bucket
+ *   registry.ts    the worker registry (one KV key per live worker)
+ *   placement.ts   which worker a task goes to; claims of targeted tasks
+ *   replicate.ts   the copies of a replicated node compared
+ *   status.ts      what `zerovm cluster status` reports
  */
 export { NatsExecutor, type NatsExecutorOptions } from './executor.js';
 export { ClusterWorker, type ClusterWorkerOptions } from './worker.js';
 export { NatsConnectError, parseServers, DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, type DeliveryOptions, type NatsOptions } from './connection.js';
 export { BlobMissingError } from './blobs.js';
+export { clusterStatus, formatStatus, type ClusterStatus, type WorkerStatus, type QueueCounts } from './status.js';
+export { openPlacementStores, workerToken, type WorkerEntry } from './registry.js';
+export type { PlacementOptions } from './placement.js';

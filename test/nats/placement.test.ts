@@ -285,6 +285,28 @@ describe.skipIf(skip)('placement, registry, status and replication on a 3-node J
     expect(existsSync(output)).toBe(false);
   });
 
+  it('sends a copy whose worker is killed (SIGKILL) to a third worker, never to the other copy\'s', async () => {
+    await start('w5');
+    live.push('w5');
+    const from = new Map(workers.map((w) => [w, w.log.length]));
+    const running = executor.run({ nodes: [{ name: 'twice', program: LOOP, replicate: 2 }] });
+    const copyRunners = async (): Promise<WorkerProcess[]> => {
+      for (;;) {
+        const runners = workers.filter((w) => isRunning(w) && /running task \S+\.r\d/.test(w.log.slice(from.get(w))));
+        if (runners.length === 2) return runners;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const [victim, other] = await copyRunners();
+    await endWorkerProcess(victim!, 'SIGKILL');
+    live.splice(live.indexOf(victim!.name), 1);
+    const third = live.find((name) => name !== other!.name)!;
+    const node = (await running).nodes[0]!;
+    expect(node.ok).toBe(true);
+    expect(text(node)).toBe('1da147d5dcc32800\n');
+    expect(node.ranOn!.split(',').sort()).toEqual([other!.name, third].sort());
+  });
+
   it('refuses replicate: 3 with only two live workers, with a clear status', async () => {
     const result = await executor.run({ nodes: [{ name: 'three', program: HELLO, replicate: 3 }] });
     expect(result.nodes[0]!.error?.kind).toBe('ReplicationUnavailable');
