@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import { RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import type { ClusterConnection } from './connection.js';
+import { NatsConnectError, type ClusterConnection } from './connection.js';
 import { isBlobName } from './protocol.js';
 
 /** KV bucket of workers, key = workerToken(name). */
@@ -80,6 +80,14 @@ export interface PlacementStores {
 }
 
 export async function openPlacementStores(conn: ClusterConnection, replicas = 1): Promise<PlacementStores> {
+  try {
+    return await makePlacementStores(conn, replicas);
+  } catch (error) {
+    throw new NatsConnectError(`connected to NATS, but JetStream could not give the registry, claims and targeted-task stores: ${(error as Error).message}; check that the servers run with JetStream and have elected a meta leader`);
+  }
+}
+
+async function makePlacementStores(conn: ClusterConnection, replicas: number): Promise<PlacementStores> {
   try {
     await conn.jsm.streams.info(TARGET_STREAM);
   } catch {
@@ -176,9 +184,14 @@ export class WorkerAdvert {
     this.timer = setInterval(() => this.changed(), this.fixed.heartbeatMs);
   }
 
-  /** The worker's state changed (a task started or ended, a drain began): write soon. */
+  /**
+   * The worker's state changed (a task started or ended, a drain began):
+   * write soon. `blobsToo`: its cache may have grown; the directory is read
+   * again if the last reading is older than half a heartbeat (front ends
+   * learn a worker's new blobs from its results meanwhile).
+   */
   changed(blobsToo = false): void {
-    if (blobsToo) this.blobCache = undefined;
+    if (blobsToo && this.blobCache !== undefined && Date.now() - this.blobCache.at > this.fixed.heartbeatMs / 2) this.blobCache = undefined;
     if (this.writing !== undefined) {
       this.again = true;
       return;
@@ -196,8 +209,8 @@ export class WorkerAdvert {
 
   private async write(): Promise<void> {
     const now = Date.now();
-    /* the cache directory is read again at most every few heartbeats, or when a task fetched something */
-    if (this.blobCache === undefined || now - this.blobCache.at > 5 * this.fixed.heartbeatMs) this.blobCache = { at: now, ...cachedBlobs(this.cacheDir) };
+    /* the cache directory is read again once a heartbeat, or sooner when a task may have fetched something */
+    if (this.blobCache === undefined || now - this.blobCache.at >= this.fixed.heartbeatMs) this.blobCache = { at: now, ...cachedBlobs(this.cacheDir) };
     const entry: WorkerEntry = { version: 1, ...this.fixed, ...this.state(), blobs: this.blobCache.names.map(blobPrefix), blobCount: this.blobCache.count };
     await this.registry.put(this.fixed.token, JSON.stringify(entry));
   }
