@@ -20,7 +20,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JsMsg } from '@nats-io/jetstream';
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { EngineName } from '../api/engine-choice.js';
 import type { JobPlan, NodeChannel, NodeInput, NodeOutput, NodePlan, NodeResult } from '../jobs/executor.js';
 import { JobPlanError } from '../jobs/plan.js';
@@ -139,15 +139,7 @@ export class ClusterWorker {
     while (!this.stopping) {
       await this.freeSlot(slots);
       if (this.stopping) return;
-      let message: JsMsg | null;
-      try {
-        message = await consumer.next({ expires: 1000 });
-      } catch (error) {
-        if (this.stopping) return;
-        this.log(`pulling a task sent to this worker failed (${(error as Error).message}); trying again`);
-        await new Promise((r) => setTimeout(r, 500));
-        continue;
-      }
+      const message = await this.pull(consumer, 'a task sent to this worker');
       if (message === null) continue;
       const running = this.handle(message).finally(() => this.targeted.delete(running));
       this.targeted.add(running);
@@ -158,21 +150,25 @@ export class ClusterWorker {
     this.options.log?.(`zerovm worker ${this.name}: ${line}`);
   }
 
+  /** The next message, or null when none came within a second or pulling failed (said, then after a pause). */
+  private async pull(consumer: Consumer, what: string): Promise<JsMsg | null> {
+    try {
+      return await consumer.next({ expires: 1000 });
+    } catch (error) {
+      if (this.stopping) return null;
+      this.log(`pulling ${what} failed (${(error as Error).message}); trying again`);
+      await new Promise((r) => setTimeout(r, 500));
+      return null;
+    }
+  }
+
   private async pullLoop(): Promise<void> {
     const consumer = await this.conn.js.consumers.get(TASK_STREAM, WORKER_CONSUMER);
     while (!this.stopping) {
       /* tasks sent to this worker alone may fill its slots too */
       await this.freeSlot(this.options.slots ?? 1);
       if (this.stopping) return;
-      let message: JsMsg | null;
-      try {
-        message = await consumer.next({ expires: 1000 });
-      } catch (error) {
-        if (this.stopping) return;
-        this.log(`pulling a task failed (${(error as Error).message}); trying again`);
-        await new Promise((r) => setTimeout(r, 500));
-        continue;
-      }
+      const message = await this.pull(consumer, 'a task');
       if (message === null) continue;
       /*
        * A task sent to this worker alone took the slot while this pull was

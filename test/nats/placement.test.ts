@@ -248,9 +248,9 @@ describe.skipIf(skip)('placement, registry, status and replication on a 3-node J
       draining = entry?.operation === 'PUT' && parseWorkerEntry(entry.string())?.draining === true;
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect(draining).toBe(true);
+    expect(draining, drainer.log).toBe(true);
     const result = await loops;
-    expect(result.nodes.every((n) => n.exitState === 'ok')).toBe(true);
+    expect(result.nodes.map((n) => n.exitState)).toEqual(result.nodes.map(() => 'ok'));
     await new Promise<void>((r) => (isRunning(drainer) ? drainer.child.once('exit', () => r()) : r()));
     /* a worker that stopped cleanly removes its entry */
     expect((await stores.registry.get(workerToken('w4')))?.operation ?? 'gone').not.toBe('PUT');
