@@ -43,7 +43,9 @@ usage:
   zerovm disasm [options] PROGRAM.nexe     annotated listing: bundles, superinstructions, errors
   zerovm worker --nats URL[,URL...] [--slots N] [--engine E] [--user U] [--name NAME] [--replicas R] [--pipe-host H] [--gang-wait S]
                                          run sessions for cluster front ends (NATS JetStream; password in
-                                         ZEROVM_NATS_PASSWORD; SIGTERM drains; spec/cluster.md)
+                                         ZEROVM_NATS_PASSWORD; SIGTERM drains; --heartbeat MS; spec/cluster.md)
+  zerovm cluster status --nats URL[,URL...] [--user U] [--json]
+                                         the cluster's workers and its queued and running sessions
   zerovm conformance [--engine E | --impl "CMD {manifest}"] [--filter AREA] [--junit FILE | --tap] [--jobs N]
                                          run the conformance suite (conformance/README.md; --help for all options)
   zerovm help | --help                     this text
@@ -100,6 +102,8 @@ export async function run(argv: readonly string[]): Promise<number> {
         return (await import('./ar-command.js')).runRanlib(rest);
       case 'worker':
         return await (await import('./worker-command.js')).runWorker(rest);
+      case 'cluster':
+        return await (await import('./cluster-command.js')).runCluster(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -1,6 +1,6 @@
 /**
  * `zerovm worker --nats URL[,URL...] [--slots N] [--engine E] [--user U]
- * [--name NAME] [--replicas R] [--work-dir DIR] [--pipe-host H] [--gang-wait S]`: runs the sessions of any
+ * [--name NAME] [--replicas R] [--work-dir DIR] [--pipe-host H] [--gang-wait S] [--heartbeat MS]`: runs the sessions of any
  * cluster front end (spec/cluster.md, "Workers"). The password is read from
  * ZEROVM_NATS_PASSWORD (a command line is visible to every user of the
  * host). Runs until SIGTERM or SIGINT, then drains: it stops pulling tasks,
@@ -8,11 +8,12 @@
  */
 import { isEngineName } from '../api/engine-choice.js';
 import { NatsConnectError, parseServers } from '../cluster/connection.js';
+import { DEFAULT_HEARTBEAT_MS } from '../cluster/registry.js';
 import { ClusterWorker } from '../cluster/worker.js';
 import { CliError, parseArgs } from './args.js';
 
 export async function runWorker(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, { flags: [], values: ['nats', 'slots', 'engine', 'user', 'name', 'replicas', 'work-dir', 'pipe-host', 'gang-wait'] });
+  const args = parseArgs(argv, { flags: [], values: ['nats', 'slots', 'engine', 'user', 'name', 'replicas', 'work-dir', 'pipe-host', 'gang-wait', 'heartbeat'] });
   if (args.positionals.length > 0) throw new CliError(`unexpected argument '${args.positionals[0]}'`);
   const nats = args.values.get('nats');
   if (nats === undefined) throw new CliError('--nats URL[,URL...] is required (the NATS servers to pull tasks from)');
@@ -20,6 +21,8 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   if (!Number.isInteger(slots) || slots < 1 || slots > 256) throw new CliError(`--slots must be a whole number from 1 to 256, not '${args.values.get('slots')}'`);
   const replicas = Number(args.values.get('replicas') ?? '1');
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new CliError(`--replicas must be 1 to 5, not '${args.values.get('replicas')}'`);
+  const heartbeatMs = Number(args.values.get('heartbeat') ?? String(DEFAULT_HEARTBEAT_MS));
+  if (!Number.isInteger(heartbeatMs) || heartbeatMs < 100 || heartbeatMs > 60_000) throw new CliError(`--heartbeat must be milliseconds from 100 to 60000 (how often the worker rewrites its registry entry), not '${args.values.get('heartbeat')}'`);
   const engine = args.values.get('engine');
   if (engine !== undefined && !isEngineName(engine)) throw new CliError(`--engine must be native, unicorn or auto, not '${engine}'`);
   const user = args.values.get('user');
@@ -36,6 +39,7 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
       servers: parseServers(nats),
       slots,
       replicas,
+      heartbeatMs,
       ...(engine === undefined ? {} : { engine }),
       ...(user === undefined ? {} : { user }),
       ...(password === undefined ? {} : { password }),

@@ -18,6 +18,11 @@
  * parts that run on different workers at the same time, their pipes TCP
  * streams between workers (split.ts; spec/cluster.md, "Pipes between
  * workers").
+ *
+ * Placement (placement.ts) may send a task to one worker rather than the
+ * shared queue; a node with `replicate: 2|3` becomes that many tasks on
+ * different workers, compared by replicate.ts before the job sees one
+ * result (spec/cluster.md, "Placement", "Replication").
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -32,9 +37,12 @@ import { BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type DeliveryOptions, type NatsOptions } from './connection.js';
 import { NameService } from './name-service.js';
 import { partsOf, SplitGroup, type SplitOptions } from './split.js';
+import { Placer, wantedBlobs, type PlacementOptions, type WantedBlob } from './placement.js';
+import { openPlacementStores, RegistryView } from './registry.js';
+import { settleReplicas, type ReplicaOutcome } from './replicate.js';
 import { encodeLimits, resultKey, type BlobRef, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
 
-export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions, SplitOptions {
+export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions, SplitOptions, PlacementOptions {
   /** Names in a plan that stand for bytes already in the cluster (objects of `zerovm serve --nats`): their blob, or undefined for a host file. */
   readonly blobFor?: (path: string) => Promise<BlobRef> | undefined;
   /** Takes a 'file' output's bytes instead of a file at `path` (true: taken; the store of `zerovm serve --nats` keeps them in memory until the job's outputs are committed). */
@@ -63,6 +71,19 @@ interface PendingGroup {
   readonly settle: (nodes: readonly NodeResult[]) => void;
   /** Set when the group runs split over several workers. */
   split?: SplitGroup;
+  /** Copy k of a replicated node (its result key ends in `.r<k>`). */
+  readonly replica?: number;
+  /** Set for copies of a replicated node: file bytes are kept for the comparison rather than written. */
+  readonly onFile?: (path: string, bytes: Uint8Array) => void;
+  /** Blob prefixes the task reads (placement): the worker that ran it holds them afterwards. */
+  wanted?: readonly WantedBlob[];
+}
+
+/** A group of the plan and the tasks that run it: one, or one per copy of a replicated node. */
+interface PlannedGroup {
+  readonly members: readonly number[];
+  readonly files: Map<string, string>;
+  readonly copies: PendingGroup[];
 }
 
 export class NatsExecutor implements JobExecutor {
@@ -73,6 +94,8 @@ export class NatsExecutor implements JobExecutor {
   private stopWatch: (() => void) | undefined;
   /** Result keys of split groups' parts. */
   private readonly splitRoutes = new Map<string, SplitGroup>();
+  /** Absent with `placement: false`: every task goes to the shared queue. */
+  private placer: Placer | undefined;
 
   private constructor(
     private readonly conn: ClusterConnection,
@@ -95,8 +118,19 @@ export class NatsExecutor implements JobExecutor {
     };
     partsOf([], split); /* checks the numbers now */
     const executor = new NatsExecutor(conn, new BlobStore(conn.blobs), maxDeliver, names, split, options);
+    if (options.placement !== false) {
+      const stores = await openPlacementStores(conn, options.replicas);
+      const view = new RegistryView(stores.registry);
+      await view.start();
+      executor.placer = new Placer(conn, stores, view, maxDeliver, options);
+    }
     await executor.listen();
     return executor;
+  }
+
+  /** Copies of a node this executor runs at most: a front end passes it as DescriptionLimits.maxReplicate (3; 1 without placement). */
+  get maxReplicate(): number {
+    return this.placer === undefined ? 1 : 3;
   }
 
   /** Bytes this front end put into and got from the blob bucket. */
@@ -133,74 +167,117 @@ export class NatsExecutor implements JobExecutor {
     let checked;
     let splitting: SplitOptions;
     try {
-      checked = checkPlan(plan);
+      checked = checkPlan(plan, { replicas: true });
       splitting = options.spread === undefined ? this.splitOptions : { ...this.splitOptions, spread: options.spread };
       partsOf([], splitting);
+      for (const members of checked.groups) {
+        const copied = members.find((i) => (plan.nodes[i]!.replicate ?? 1) > 1);
+        if (copied !== undefined && members.length > 1) throw new JobPlanError(`node '${plan.nodes[copied]!.name}' asks for replicate: ${plan.nodes[copied]!.replicate}, but pipes connect it to other nodes; replicating a connected group is not supported: leave replicate out there`);
+        if (copied !== undefined && this.placer === undefined) throw new JobPlanError(`node '${plan.nodes[copied]!.name}' asks for replicate: ${plan.nodes[copied]!.replicate}, which needs placement (the executor was made with placement: false)`);
+      }
     } catch (error) {
       return Promise.reject(error);
     }
     const job = randomUUID().replaceAll('-', '');
     const results = new Array<NodeResult>(plan.nodes.length);
     const groups: PendingGroup[] = [];
+    const planned: PlannedGroup[] = [];
     const promise = new Promise<JobResult>((resolveJob, rejectJob) => {
       let left = checked.groups.length;
       const abort = (): void => {
         for (const group of groups) {
-          if (!this.pending.has(resultKey(group.job, group.group))) continue;
+          if (!this.pending.has(keyOf(group))) continue;
           group.split?.abort();
           if (group.seq !== undefined) void this.conn.jsm.streams.deleteMessage(TASK_STREAM, group.seq).catch(() => false);
           this.finishGroup(group, group.members.map(() => failedNode('', 'Aborted', 'the job was cancelled')));
         }
       };
       checked.groups.forEach((members, g) => {
-        const group: PendingGroup = {
-          job,
-          group: g,
-          members,
-          files: new Map(),
-          settle: (nodes) => {
-            members.forEach((i, k) => (results[i] = { ...nodes[k]!, name: plan.nodes[i]!.name }));
-            if (--left === 0) {
-              options.signal?.removeEventListener('abort', abort);
-              resolveJob({ nodes: results });
-            }
-          },
+        const files = new Map<string, string>();
+        const settle = (nodes: readonly NodeResult[]): void => {
+          members.forEach((i, k) => (results[i] = { ...nodes[k]!, name: plan.nodes[i]!.name }));
+          if (--left === 0) {
+            options.signal?.removeEventListener('abort', abort);
+            resolveJob({ nodes: results });
+          }
         };
-        const parts = partsOf(members, splitting);
-        if (parts.length > 1) {
-          group.split = new SplitGroup(this.splitHost(), job, g, parts, plan.nodes.map((n) => n.name), plan.pipes ?? [], splitting, (nodes) => this.finishGroup(group, nodes));
+        const copies = plan.nodes[members[0]!]!.replicate ?? 1;
+        const unit: PlannedGroup = { members, files, copies: [] };
+        if (copies === 1) {
+          const group: PendingGroup = { job, group: g, members, files, settle };
+          const parts = partsOf(members, splitting);
+          if (parts.length > 1) {
+            group.split = new SplitGroup(this.splitHost(), job, g, parts, plan.nodes.map((n) => n.name), plan.pipes ?? [], splitting, (nodes) => this.finishGroup(group, nodes));
+          }
+          unit.copies.push(group);
         }
-        groups.push(group);
-        this.pending.set(resultKey(job, g), group);
+        else {
+          /* a lone node: its copies' results are compared once all are in */
+          const outcomes = new Array<ReplicaOutcome>(copies);
+          let waiting = copies;
+          for (let k = 1; k <= copies; k++) {
+            const kept = new Map<string, Uint8Array>();
+            unit.copies.push({
+              job,
+              group: g,
+              members,
+              files,
+              replica: k,
+              onFile: (path, bytes) => kept.set(path, bytes),
+              settle: (nodes) => {
+                outcomes[k - 1] = { node: nodes[0]!, files: kept };
+                if (--waiting > 0) return;
+                const settled = settleReplicas(plan.nodes[members[0]!]!.name, outcomes);
+                try {
+                  for (const [path, bytes] of settled.files) this.writeOutput(path, bytes);
+                  settle([settled.node]);
+                } catch (error) {
+                  settle([failedNode('', 'OutputWriteError', `the front end could not write an output file: ${(error as Error).message}`)]);
+                }
+              },
+            });
+          }
+        }
+        planned.push(unit);
+        for (const copy of unit.copies) {
+          groups.push(copy);
+          this.pending.set(keyOf(copy), copy);
+        }
       });
       options.signal?.addEventListener('abort', abort, { once: true });
       if (options.signal?.aborted === true) return abort();
       void (async () => {
-        for (const group of groups) {
-          if (group.split !== undefined) {
+        for (const unit of planned) {
+          const first = unit.copies[0]!;
+          const split = first.split;
+          if (split !== undefined) {
             try {
-              const wire = await Promise.all(group.members.map(async (i) => [i, await this.wireNode(plan.nodes[i]!, i, group.files as Map<string, string>)] as const));
-              if (this.pending.has(resultKey(job, group.group))) await group.split.start(new Map(wire));
+              const wire = await Promise.all(first.members.map(async (i) => [i, await this.wireNode(plan.nodes[i]!, i, unit.files)] as const));
+              if (this.pending.has(keyOf(first))) await split.start(new Map(wire));
             } catch (error) {
               const message = `the front end could not send the group's parts: ${(error as Error).message}`;
-              group.split.abort();
-              this.finishGroup(group, group.members.map(() => failedNode('', 'InputReadError', message)));
+              split.abort();
+              this.finishGroup(first, first.members.map(() => failedNode('', 'InputReadError', message)));
             }
             continue;
           }
           let task: TaskMessage;
+          let wanted: WantedBlob[];
           try {
-            task = { version: 1, job, group: group.group, nodes: await Promise.all(group.members.map((i) => this.wireNode(plan.nodes[i]!, i, group.files as Map<string, string>))), pipes: (plan.pipes ?? []).filter((p) => group.members.some((i) => plan.nodes[i]!.name === p.from)) };
+            const nodes = await Promise.all(unit.members.map((i) => this.wireNode(plan.nodes[i]!, i, unit.files)));
+            task = { version: 1, job, group: first.group, nodes, pipes: (plan.pipes ?? []).filter((p) => unit.members.some((i) => plan.nodes[i]!.name === p.from)) };
+            wanted = unit.members.flatMap((i, k) => wantedBlobs(plan.nodes[i]!, nodes[k]!));
+            for (const copy of unit.copies) copy.wanted = wanted;
           } catch (error) {
             const message = `the front end could not read what node needs: ${(error as Error).message}`;
-            this.finishGroup(group, group.members.map(() => failedNode('', 'InputReadError', message)));
+            for (const copy of unit.copies) this.finishGroup(copy, unit.members.map(() => failedNode('', 'InputReadError', message)));
             continue;
           }
-          if (!this.pending.has(resultKey(job, group.group))) continue; /* aborted meanwhile */
+          if (unit.copies.every((copy) => !this.pending.has(keyOf(copy)))) continue; /* aborted meanwhile */
           try {
-            const ack = await this.conn.js.publish(taskSubject(job), JSON.stringify(task), { msgID: `${job}.${group.group}` });
-            group.seq = ack.seq;
-            if (this.extra.pickupTimeoutMs !== undefined && this.pending.has(resultKey(job, group.group))) group.timer = setTimeout(() => void this.withdrawIfWaiting(group), this.extra.pickupTimeoutMs);
+            const location = unit.members.map((i) => plan.nodes[i]!.location).find((l) => l !== undefined);
+            if (unit.copies.length === 1) await this.dispatch(first, task, wanted, location);
+            else await this.dispatchCopies(plan.nodes[unit.members[0]!]!.name, unit.copies, task, wanted);
           } catch (error) {
             abort();
             rejectJob(new Error(`the job could not be queued on NATS: ${(error as Error).message}`));
@@ -211,7 +288,8 @@ export class NatsExecutor implements JobExecutor {
     });
     const tracked = promise.finally(() => {
       this.running.delete(tracked);
-      for (const group of groups) void this.conn.results.purge(resultKey(group.job, group.group)).catch(() => undefined);
+      this.placer?.forgetJob(job);
+      for (const group of groups) void this.conn.results.purge(keyOf(group)).catch(() => undefined);
       for (const group of groups) void group.split?.cleanup();
     });
     this.running.add(tracked);
@@ -222,13 +300,17 @@ export class NatsExecutor implements JobExecutor {
     this.closing = true;
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
     this.stopWatch?.();
+    this.placer?.stop();
+    this.placer?.view.stop();
     this.advisories?.unsubscribe();
     await this.conn.close();
   }
 
   private finishGroup(group: PendingGroup, nodes: readonly NodeResult[]): void {
-    if (!this.pending.delete(resultKey(group.job, group.group))) return;
+    const key = keyOf(group);
+    if (!this.pending.delete(key)) return;
     clearTimeout(group.timer);
+    this.placer?.untrack(key);
     group.settle(nodes);
   }
 
@@ -248,7 +330,7 @@ export class NatsExecutor implements JobExecutor {
   }
 
   /** A stored result's nodes (plan indexes `members`): outputs fetched, files written where the plan says. */
-  private readNodes(members: readonly number[], files: ReadonlyMap<string, string>, stored: ResultEntry): Promise<NodeResult[]> {
+  private readNodes(members: readonly number[], files: ReadonlyMap<string, string>, stored: ResultEntry, onFile?: (path: string, bytes: Uint8Array) => void): Promise<NodeResult[]> {
     return Promise.all(
       stored.nodes.map(async (wire, k) => {
         const outputs: Record<string, Uint8Array> = {};
@@ -257,12 +339,18 @@ export class NatsExecutor implements JobExecutor {
           const path = files.get(`${members[k]}\0${alias}`);
           if (path === undefined) continue;
           const bytes = await this.blobs.getResult(ref);
-          if (this.extra.takeOutput?.(path, bytes) !== true) writeAtomically(path, bytes);
+          if (onFile !== undefined) onFile(path, bytes);
+          else this.writeOutput(path, bytes);
         }
         const { files: _files, outputs: _outputs, ...rest } = wire;
         return { ...rest, outputs };
       }),
     );
+  }
+
+  /** A 'file' output's bytes: to the store of `zerovm serve --nats` when it takes them, else to the plan's path. */
+  private writeOutput(path: string, bytes: Uint8Array): void {
+    if (this.extra.takeOutput?.(path, bytes) !== true) writeAtomically(path, bytes);
   }
 
   /**
@@ -274,13 +362,13 @@ export class NatsExecutor implements JobExecutor {
    * deadline starts again.
    */
   private async withdrawIfWaiting(group: PendingGroup): Promise<void> {
-    if (group.seq === undefined || !this.pending.has(resultKey(group.job, group.group))) return;
+    if (group.seq === undefined || !this.pending.has(keyOf(group))) return;
     try {
       const info = await this.conn.jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER);
       if (info.delivered.stream_seq >= group.seq) return; /* a worker has it: ack wait and redelivery take over */
       if (info.num_ack_pending > 0 || info.num_waiting > 0) {
         /* workers are there, busy with earlier tasks: wait another period */
-        if (this.pending.has(resultKey(group.job, group.group))) group.timer = setTimeout(() => void this.withdrawIfWaiting(group), this.extra.pickupTimeoutMs);
+        if (this.pending.has(keyOf(group))) group.timer = setTimeout(() => void this.withdrawIfWaiting(group), this.extra.pickupTimeoutMs);
         return;
       }
       if (!(await this.conn.jsm.streams.deleteMessage(TASK_STREAM, group.seq))) return;
@@ -290,6 +378,57 @@ export class NatsExecutor implements JobExecutor {
     const seconds = (this.extra.pickupTimeoutMs ?? 0) / 1000;
     const message = `no worker took the task within ${seconds} s (no \`zerovm worker\` is connected to this cluster)`;
     this.finishGroup(group, group.members.map(() => failedNode('', NO_WORKER, message)));
+  }
+
+  /** To the shared queue, where any worker takes it. */
+  private async publishShared(group: PendingGroup, task: TaskMessage): Promise<void> {
+    const { claim: _claim, ...shared } = task;
+    const ack = await this.conn.js.publish(taskSubject(group.job), JSON.stringify(shared), { msgID: `${group.job}.${group.group}` });
+    group.seq = ack.seq;
+    if (this.extra.pickupTimeoutMs !== undefined && this.pending.has(keyOf(group))) group.timer = setTimeout(() => void this.withdrawIfWaiting(group), this.extra.pickupTimeoutMs);
+  }
+
+  /** A group's task to the worker placement prefers, or else to the shared queue. */
+  private async dispatch(group: PendingGroup, task: TaskMessage, wanted: readonly WantedBlob[], location: string | undefined): Promise<void> {
+    const worker = this.placer?.choose(group.job, wanted, location);
+    if (this.placer === undefined || worker === undefined) return this.publishShared(group, task);
+    this.placer.anchor(group.job, location, worker.entry.token);
+    await this.placer.send(
+      {
+        key: keyOf(group),
+        wanted,
+        toSharedQueue: () => this.publishShared(group, task),
+        fail: (kind, message) => this.finishGroup(group, group.members.map(() => failedNode('', kind, message))),
+      },
+      task,
+      worker.entry.token,
+    );
+  }
+
+  /** The copies of a replicated node, each to a different worker (with etags on, to be compared). */
+  private async dispatchCopies(name: string, copies: readonly PendingGroup[], task: TaskMessage, wanted: readonly WantedBlob[]): Promise<void> {
+    const placer = this.placer!;
+    const workers = placer.chooseDistinct(wanted, copies.length, new Set());
+    if (workers.length < copies.length) {
+      const message = `node '${name}' asks for replicate: ${copies.length}, which runs each copy on a different worker, but ${workers.length} live worker${workers.length === 1 ? ' is' : 's are'} registered: start more workers or lower replicate`;
+      for (const copy of copies) this.finishGroup(copy, copy.members.map(() => failedNode('', 'ReplicationUnavailable', message)));
+      return;
+    }
+    const siblings = new Set<string>();
+    for (const [k, copy] of copies.entries()) {
+      const replicaTask: TaskMessage = { ...task, replica: copy.replica!, nodes: task.nodes.map((node) => ({ ...node, etags: true })) };
+      await placer.send(
+        {
+          key: keyOf(copy),
+          wanted,
+          siblings,
+          toSharedQueue: () => Promise.reject(new Error('a copy of a replicated node never goes to the shared queue')),
+          fail: (kind, message) => this.finishGroup(copy, copy.members.map(() => failedNode('', kind, message))),
+        },
+        replicaTask,
+        workers[k]!.entry.token,
+      );
+    }
   }
 
   private async onResult(entry: KvEntry): Promise<void> {
@@ -307,11 +446,13 @@ export class NatsExecutor implements JobExecutor {
     if (group === undefined) return; /* another front end's job, or one that ended */
     let nodes: NodeResult[];
     try {
-      nodes = await this.readNodes(group.members, group.files, entry.json<ResultEntry>());
+      nodes = await this.readNodes(group.members, group.files, entry.json<ResultEntry>(), group.onFile);
     } catch (error) {
       const message = `the result stored by a worker could not be read back: ${(error as Error).message}`;
       nodes = group.members.map(() => failedNode('', 'ResultUnreadable', message));
     }
+    const ranOn = nodes[0]?.ranOn;
+    if (ranOn !== undefined) this.placer?.view.noteFinished(ranOn, (group.wanted ?? []).map((w) => w.prefix));
     this.finishGroup(group, nodes);
   }
 
@@ -376,4 +517,9 @@ function writeAtomically(path: string, bytes: Uint8Array): void {
   const partial = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.partial`;
   writeFileSync(partial, bytes);
   renameSync(partial, path);
+}
+
+/** A pending task's key in the results bucket. */
+function keyOf(group: PendingGroup): string {
+  return resultKey(group.job, group.group, undefined, group.replica);
 }

@@ -21,9 +21,18 @@ describe('parseTask', () => {
     ['a program given as a host path', task({}, { program: '/bin/sh' }), /not a blob reference/],
     ['a program blob that is not a hash', task({}, { program: { blob: '/etc/passwd' } }), /not a blob reference/],
     ['no nodes', task({ nodes: 'x' }), /group, nodes or pipes missing/],
+    ['a replica number out of range', task({ replica: 4 }), /replica must be 1, 2 or 3/],
+    ['a claim that is not a key', task({ claim: '../x y' }), /not a key of the claims bucket/],
   ])('refuses %s', (_what, text, message) => {
     expect(() => parseTask(text)).toThrow(WireFormatError);
     expect(() => parseTask(text)).toThrow(message);
+  });
+});
+
+describe('placement and replication fields', () => {
+  it('accepts a copy number and a claim key', () => {
+    const parsed = parseTask(task({ replica: 2, claim: 'abc123.0.r2.a1' }));
+    expect([parsed.replica, parsed.claim]).toEqual([2, 'abc123.0.r2.a1']);
   });
 });
 

@@ -74,6 +74,10 @@ export interface TaskMessage {
   readonly pipes: readonly PipePlan[];
   /* --- split groups (spec/cluster.md, "Pipes between workers") --- */
   readonly part?: PartInfo;
+  /** Which copy of a replicated node this is (1..3; absent: not replicated), spec/cluster.md "Replication". */
+  readonly replica?: number;
+  /** A task sent to one worker: the key in the claims bucket the worker must create before running it (placement.ts). */
+  readonly claim?: string;
 }
 
 /** Which part of a split group a task is. */
@@ -104,6 +108,7 @@ export interface ResultEntry {
   readonly version: 1;
   readonly job: string;
   readonly group: number;
+  readonly replica?: number;
   readonly nodes: readonly WireNodeResult[];
   /* --- split groups --- */
   readonly part?: PartInfo;
@@ -117,8 +122,14 @@ export function taskSubject(job: string): string {
   return `${TASK_SUBJECT_PREFIX}.${job}`;
 }
 
-export function resultKey(job: string, group: number, part?: PartInfo): string {
-  return part === undefined ? `${job}.${group}` : `${job}.${group}.a${part.attempt}.p${part.index}`;
+/**
+ * `<job>.<group>`; `<job>.<group>.a<attempt>.p<index>` for a part of a split
+ * group; `<job>.<group>.r<k>` for copy k of a replicated node (a replicated
+ * node is never connected, so never split: the two never meet).
+ */
+export function resultKey(job: string, group: number, part?: PartInfo, replica?: number): string {
+  if (part !== undefined) return `${job}.${group}.a${part.attempt}.p${part.index}`;
+  return replica === undefined ? `${job}.${group}` : `${job}.${group}.r${replica}`;
 }
 
 export function encodeLimits(limits: ChannelLimits): WireLimits {
@@ -157,6 +168,8 @@ export function parseTask(text: string): TaskMessage {
   if (!Number.isInteger(task.group) || !Array.isArray(task.nodes) || !Array.isArray(task.pipes)) throw new WireFormatError(`task ${task.job}: group, nodes or pipes missing`);
   const part = task.part;
   if (part !== undefined && (!Number.isInteger(part.index) || !Number.isInteger(part.of) || !Number.isInteger(part.attempt) || part.index < 0 || part.index >= part.of || part.attempt < 1)) throw new WireFormatError(`task ${task.job}: a malformed part`);
+  if (task.replica !== undefined && !(Number.isInteger(task.replica) && task.replica >= 1 && task.replica <= 3)) throw new WireFormatError(`task ${task.job}: replica must be 1, 2 or 3`);
+  if (task.claim !== undefined && !(typeof task.claim === 'string' && /^[A-Za-z0-9_.-]{1,200}$/.test(task.claim))) throw new WireFormatError(`task ${task.job}: the claim is not a key of the claims bucket`);
   for (const node of task.nodes) {
     if (typeof node?.program?.blob !== 'string' || !isBlobName(node.program.blob)) throw new WireFormatError(`task ${task.job}: a node's program is not a blob reference`);
   }

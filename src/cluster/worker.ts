@@ -15,11 +15,15 @@
  * gang-starts with the group's other parts and streams its crossing pipes
  * to their workers (part-runner.ts; spec/cluster.md, "Pipes between
  * workers").
+ *
+ * It also keeps its entry in the worker registry (registry.ts) and pulls
+ * the tasks front ends send to it alone (placement.ts), claiming each
+ * before running it.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JsMsg } from '@nats-io/jetstream';
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { EngineName } from '../api/engine-choice.js';
 import type { JobPlan, JobResult, NodeChannel, NodeInput, NodeOutput, NodePlan, NodeResult } from '../jobs/executor.js';
 import { JobPlanError } from '../jobs/plan.js';
@@ -30,6 +34,8 @@ import { ensureWorkerConsumer, openCluster, type ClusterConnection, type NatsOpt
 import { NameService } from './name-service.js';
 import { PipeListener } from './net-pipe.js';
 import { runPart } from './part-runner.js';
+import { claimTask, ensureTargetConsumer } from './placement.js';
+import { DEFAULT_HEARTBEAT_MS, openPlacementStores, TARGET_STREAM, WorkerAdvert, workerToken, type PlacementStores } from './registry.js';
 import { decodeLimits, parseTask, resultKey, TASK_STREAM, WireFormatError, WORKER_CONSUMER, type ResultEntry, type WireBytes, type TaskMessage, type WireInput, type WireNode, type WireNodeResult, type WireOutput } from './protocol.js';
 
 export interface ClusterWorkerOptions extends NatsOptions {
@@ -48,6 +54,8 @@ export interface ClusterWorkerOptions extends NatsOptions {
   readonly pipeHost?: string;
   /** How long a part of a split group waits for the other parts to have workers before it lets its slot go. Default 10 000 ms. */
   readonly gangWaitMs?: number;
+  /** How often its registry entry is rewritten at least (front ends count it dead after three missed). Default 2000 ms. */
+  readonly heartbeatMs?: number;
 }
 
 /** A file the session writes whose bytes go back to the front end. */
@@ -65,6 +73,14 @@ export class ClusterWorker {
   /* --- pipes between workers --- */
   private names: NameService | undefined;
   private pipeListener: Promise<PipeListener> | undefined;
+  /* registry and placement (spec/cluster.md, "Worker registry", "Placement") */
+  private tasksRunning = 0;
+  private draining = false;
+  private advert: WorkerAdvert | undefined;
+  private stores: PlacementStores | undefined;
+  private readonly targeted = new Set<Promise<void>>();
+  private slotWaiters: (() => void)[] = [];
+  private maxDeliver = 1;
 
   private constructor(
     private readonly conn: ClusterConnection,
@@ -81,13 +97,15 @@ export class ClusterWorker {
     const slots = options.slots ?? 1;
     if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`--slots must be a whole number of at least 1, not ${slots}`);
     const conn = await openCluster({ ...options, name: options.workerName ?? `zerovm worker ${hostname()}:${process.pid}` });
-    const { ackWaitMs } = await ensureWorkerConsumer(conn.jsm, {}, false);
+    const { ackWaitMs, maxDeliver } = await ensureWorkerConsumer(conn.jsm, {}, false);
     const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), 'zerovm-worker-'));
     mkdirSync(workDir, { recursive: true });
     const pool = new WorkerPoolExecutor({ workers: slots });
     await pool.warm();
     const worker = new ClusterWorker(conn, pool, new BlobStore(conn.blobs, join(workDir, 'blobs')), workDir, ackWaitMs, options);
     worker.names = await NameService.open(conn.nc, options.replicas ?? 1, options.keepMs ?? 24 * 3600_000);
+    worker.maxDeliver = maxDeliver;
+    await worker.register(slots);
     for (let i = 0; i < slots; i++) worker.loops.push(worker.pullLoop());
     return worker;
   }
@@ -99,29 +117,84 @@ export class ClusterWorker {
   /** Stops pulling, finishes the tasks it holds (drain), then closes. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.draining = true;
+    this.advert?.changed();
+    for (const wake of this.slotWaiters.splice(0)) wake();
     await Promise.all(this.loops);
+    while (this.targeted.size > 0) await Promise.allSettled([...this.targeted]);
+    await this.advert?.stop();
     await this.pool.close();
     if (this.pipeListener !== undefined) await (await this.pipeListener).close();
     await this.conn.close();
+  }
+
+  /** Its registry entry, and the loop that pulls the tasks sent to it alone. */
+  private async register(slots: number): Promise<void> {
+    this.stores = await openPlacementStores(this.conn, this.options.replicas);
+    const token = workerToken(this.name);
+    this.advert = new WorkerAdvert(
+      this.stores.registry,
+      { name: this.name, token, host: hostname(), pid: process.pid, engine: this.options.engine ?? 'auto', slots, started: new Date().toISOString(), heartbeatMs: this.options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS },
+      () => ({ running: this.tasksRunning, done: this.tasksDone, draining: this.draining }),
+      join(this.workDir, 'blobs'),
+      (line) => this.log(line),
+    );
+    await this.advert.start();
+    const consumer = await ensureTargetConsumer(this.conn.jsm, token, this.ackWaitMs);
+    this.loops.push(this.targetLoop(consumer, slots));
+  }
+
+  /** Resolves when fewer than `slots` tasks run (or the worker stops). */
+  private async freeSlot(slots: number): Promise<void> {
+    while (this.tasksRunning >= slots && !this.stopping) await new Promise<void>((wake) => this.slotWaiters.push(wake));
+  }
+
+  /** Tasks sent to this worker alone: each runs beside the shared loops' tasks. */
+  private async targetLoop(consumerName: string, slots: number): Promise<void> {
+    const consumer = await this.conn.js.consumers.get(TARGET_STREAM, consumerName);
+    while (!this.stopping) {
+      await this.freeSlot(slots);
+      if (this.stopping) return;
+      const message = await this.pull(consumer, 'a task sent to this worker');
+      if (message === null) continue;
+      const running = this.handle(message).finally(() => this.targeted.delete(running));
+      this.targeted.add(running);
+    }
   }
 
   private log(line: string): void {
     this.options.log?.(`zerovm worker ${this.name}: ${line}`);
   }
 
+  /** The next message, or null when none came within a second or pulling failed (said, then after a pause). */
+  private async pull(consumer: Consumer, what: string): Promise<JsMsg | null> {
+    try {
+      return await consumer.next({ expires: 1000 });
+    } catch (error) {
+      if (this.stopping) return null;
+      this.log(`pulling ${what} failed (${(error as Error).message}); trying again`);
+      await new Promise((r) => setTimeout(r, 500));
+      return null;
+    }
+  }
+
   private async pullLoop(): Promise<void> {
     const consumer = await this.conn.js.consumers.get(TASK_STREAM, WORKER_CONSUMER);
     while (!this.stopping) {
-      let message: JsMsg | null;
-      try {
-        message = await consumer.next({ expires: 1000 });
-      } catch (error) {
-        if (this.stopping) return;
-        this.log(`pulling a task failed (${(error as Error).message}); trying again`);
-        await new Promise((r) => setTimeout(r, 500));
+      /* tasks sent to this worker alone may fill its slots too */
+      await this.freeSlot(this.options.slots ?? 1);
+      if (this.stopping) return;
+      const message = await this.pull(consumer, 'a task');
+      if (message === null) continue;
+      /*
+       * A task sent to this worker alone took the slot while this pull was
+       * out: hand the shared task back at once for another worker, unless
+       * this is its last delivery (then it waits in the pool's queue).
+       */
+      if (this.tasksRunning >= (this.options.slots ?? 1) && message.info.deliveryCount < this.maxDeliver) {
+        message.nak();
         continue;
       }
-      if (message === null) continue;
       await this.handle(message);
     }
   }
@@ -135,7 +208,25 @@ export class ClusterWorker {
       message.term();
       return;
     }
-    const key = resultKey(task.job, task.group, task.part);
+    /*
+     * A task sent to this worker alone runs while its claim is being made
+     * (a replicated write: its time overlaps the session's); the result is
+     * stored only if the claim is this worker's. A refused claim means its
+     * front end gave up waiting and sent it elsewhere (placement.ts).
+     */
+    const claimed = task.claim === undefined ? Promise.resolve(true) : claimTask(this.stores!.claims, task.claim, this.name).catch(() => false);
+    const key = resultKey(task.job, task.group, task.part, task.replica);
+    this.tasksRunning++;
+    this.advert?.changed();
+    let released = false;
+    /* the slot is free once the sessions end: said in the registry before the result is stored, so front ends that see the result see a free slot */
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.tasksRunning--;
+      this.advert?.changed(true);
+      for (const wake of this.slotWaiters.splice(0)) wake();
+    };
     const progress = setInterval(() => message.working(), Math.max(100, Math.floor(this.ackWaitMs / 3)));
     const dir = mkdtempSync(join(this.workDir, 'task-'));
     try {
@@ -145,13 +236,21 @@ export class ClusterWorker {
         await message.ackAck();
         return;
       }
-      this.log(`running task ${key} (${task.nodes.length} node${task.nodes.length === 1 ? '' : 's'}, delivery ${message.info.deliveryCount})`);
+      this.log(`running task ${key} (${task.nodes.length} node${task.nodes.length === 1 ? '' : 's'}, delivery ${message.info.deliveryCount}${task.claim === undefined ? '' : ', sent to this worker'})`);
       let entry: ResultEntry;
       if (task.part === undefined) {
-        entry = { version: 1, job: task.job, group: task.group, nodes: await this.runTask(task, dir) };
+        const nodes = await this.runTask(task, dir);
+        release();
+        if (!(await claimed)) {
+          this.log(`task ${task.claim} was taken back by its front end; dropping its result`);
+          message.ack();
+          return;
+        }
+        entry = { version: 1, job: task.job, group: task.group, ...(task.replica === undefined ? {} : { replica: task.replica }), nodes };
       } else {
-        /* one part of a split group (part-runner.ts) */
+        /* one part of a split group (part-runner.ts); never targeted, never replicated */
         const part = await runPart({ ...task, part: task.part }, message, this.partContext(), (run) => this.runTask(task, dir, run), this.pool);
+        release();
         if (part.kind === 'drop') {
           this.log(`task ${key}: the front end gave this run of the group up; acknowledging it`);
           message.ack();
@@ -177,6 +276,7 @@ export class ClusterWorker {
     } finally {
       clearInterval(progress);
       rmSync(dir, { recursive: true, force: true });
+      release();
     }
   }
 

@@ -62,6 +62,7 @@ describe('job descriptions: parsing', () => {
     ['a zero count', [{ name: 'a', exec: prog, count: 0 }], /count: must be a whole number/],
     ['replication', [{ name: 'a', exec: prog, replicate: 2 }], /replication is not supported/],
     ['a node twice', [{ name: 'a', exec: prog }, { name: 'a', exec: prog }], /described twice/],
+    ['attach to a device the node lacks', [{ name: 'a', exec: prog, attach: 'input' }], /'input' is not one of the node's devices/],
   ];
   for (const [what, job, message] of bad) {
     it(`refuses ${what}`, () => {
@@ -73,6 +74,18 @@ describe('job descriptions: parsing', () => {
   it('refuses more groups than the node limit', () => {
     const job = Array.from({ length: 11 }, (_, i) => ({ name: `n${i}`, exec: prog }));
     expect(() => parseJobDescription(JSON.stringify(job), [], { maxNodes: 10 })).toThrow(/at most 10 per job/);
+  });
+
+  it('passes replicate, attach and location to the plan when the executor replicates (a cluster)', () => {
+    const job = [{ name: 'a', exec: prog, replicate: 3, attach: 'input', location: 'near', devices: [{ name: 'input', path: 'swift://~/data/other.txt' }, { name: 'stdout' }] }];
+    expect(() => parseJobDescription(JSON.stringify(job), [], { maxNodes: 10, maxReplicate: 2 })).toThrow(/at most 2 copies/);
+    expect(() => parseJobDescription(JSON.stringify([{ ...job[0], replicate: 4 }]), [], { maxNodes: 10, maxReplicate: 3 })).toThrow(/must be 1, 2 or 3/);
+    const description = parseJobDescription(JSON.stringify(job), [], { maxNodes: 10, maxReplicate: 3 });
+    const plan = compileJob(description, { account: 'acct', storage: store, dir: store.makeTempDir('job'), sysimages: new Map(), maxNodes: 100 }).plan;
+    expect(plan.nodes[0]).toMatchObject({ replicate: 3, attach: '/dev/input', location: 'near' });
+    /* 'default' is ZeroCloud's own choice: the first readable object */
+    const plain = parseJobDescription(JSON.stringify([{ name: 'a', exec: prog, attach: 'default' }]), [], { maxNodes: 10 });
+    expect(plain[0]!.attach).toBeUndefined();
   });
 
   it("reads ZeroCloud's deprecated spellings and a single node object", () => {

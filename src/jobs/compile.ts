@@ -467,6 +467,10 @@ class Compiler {
       ...(defaults.memory === undefined ? {} : { memory: defaults.memory }),
       ...(defaults.timeout === undefined ? {} : { timeout: defaults.timeout }),
       ...(defaults.engine === undefined ? {} : { engine: defaults.engine }),
+      /* placement and replication: meaningful to a cluster executor (spec/cluster.md) */
+      ...(group.replicate === undefined ? {} : { replicate: group.replicate }),
+      ...(group.attach === undefined ? {} : { attach: group.devices.some((d) => d.name === group.attach && kindOf(d, this.ctx).image) ? 'image' : `/dev/${group.attach}` }),
+      ...(group.location === undefined ? {} : { location: group.location }),
     };
     return { plan, channels };
   }

@@ -68,8 +68,12 @@ export interface NodeDescription {
   /** Given explicitly (undefined: 1, or the wildcard's matches). */
   readonly count?: number;
   readonly connect: readonly string[];
-  /** The device whose object is the node's local object (LOCAL_* variables); undefined: 'default'. */
+  /** Copies on different hosts (2 or 3), when the server's executor replicates (DescriptionLimits.maxReplicate). */
+  readonly replicate?: 2 | 3;
+  /** A device name whose object the node should run next to (ZeroCloud's `attach`; 'default' is left out). */
   readonly attach?: string;
+  /** Nodes of a job with the same location run on one host when possible. */
+  readonly location?: string;
 }
 
 export type JobDescription = readonly NodeDescription[];
@@ -83,6 +87,8 @@ export class JobDescriptionError extends Error {
 export interface DescriptionLimits {
   /** Nodes a job may have once counts and wildcards are expanded (checked by compile.ts) and groups it may list. */
   readonly maxNodes: number;
+  /** Copies `replicate` may ask for: 1 on one host (the default), 3 with a cluster executor (spec/cluster.md). */
+  readonly maxReplicate?: number;
 }
 
 const NODE_NAME = /^[A-Za-z0-9_]{1,64}$/;
@@ -161,7 +167,7 @@ function parseDevice(value: Json, where: string, allowed: ReadonlySet<string>): 
   return { name, ...(path === undefined ? {} : { path }), ...(contentType === undefined ? {} : { contentType }), meta, ...(mode === undefined ? {} : { mode: mode as DeviceMode }), minSize };
 }
 
-function parseNode(value: Json, index: number, allowed: ReadonlySet<string>): NodeDescription {
+function parseNode(value: Json, index: number, allowed: ReadonlySet<string>, maxReplicate: number): NodeDescription {
   const at = `node ${index + 1}`;
   if (!isObject(value)) fail(at, 'must be an object like {"name": "hello", "exec": {"path": "swift://~/bin/hello.nexe"}}');
   const name = optionalString(value.name, `${at}.name`);
@@ -198,11 +204,21 @@ function parseNode(value: Json, index: number, allowed: ReadonlySet<string>): No
   const connect = value.connect ?? [];
   if (!Array.isArray(connect) || connect.some((c) => typeof c !== 'string')) fail(`${where}.connect`, 'must be an array of node names');
   const replicate = value.replicate ?? 1;
-  if (replicate !== 1) fail(`${where}.replicate`, 'replication is not supported on one host (leave it out, or 1)');
-  optionalString(value.location, `${where}.location`);
+  if (replicate !== 1 && replicate !== 2 && replicate !== 3) fail(`${where}.replicate`, 'must be 1, 2 or 3');
+  if (replicate > maxReplicate) fail(`${where}.replicate`, maxReplicate === 1 ? 'replication is not supported on one host (leave it out, or 1)' : `this server runs at most ${maxReplicate} copies of a node`);
   const attach = optionalString(value.attach, `${where}.attach`);
-  if (attach !== undefined && attach !== 'default' && !seen.has(attach)) fail(`${where}.attach`, `'${attach}' is not a device of this node: use 'default' or one of ${[...seen].join(', ') || '(it has none)'}`);
-  return { name, exec: { path, args, env, ...(argv0 === undefined ? {} : { name: argv0 }) }, devices, ...(count === undefined ? {} : { count }), connect: connect as string[], ...(attach === undefined || attach === 'default' ? {} : { attach }) };
+  if (attach !== undefined && attach !== 'default' && !devices.some((d) => d.name === attach)) fail(`${where}.attach`, `'${attach}' is not one of the node's devices (${devices.map((d) => d.name).join(', ') || 'none'}), nor 'default'`);
+  const location = optionalString(value.location, `${where}.location`);
+  return {
+    name,
+    exec: { path, args, env, ...(argv0 === undefined ? {} : { name: argv0 }) },
+    devices,
+    ...(count === undefined ? {} : { count }),
+    connect: connect as string[],
+    ...(replicate === 1 ? {} : { replicate }),
+    ...(attach === undefined || attach === 'default' ? {} : { attach }),
+    ...(location === undefined || location === '' ? {} : { location }),
+  };
 }
 
 /**
@@ -221,7 +237,7 @@ export function parseJobDescription(text: string, sysimages: readonly string[], 
   if (!Array.isArray(doc) || doc.length === 0) throw new JobDescriptionError('the job description must be a non-empty array of nodes: [{"name": ..., "exec": {"path": ...}, "devices": [...]}]');
   if (doc.length > limits.maxNodes) throw new JobDescriptionError(`the job has ${doc.length} nodes; this server runs at most ${limits.maxNodes} per job (--max-nodes)`);
   const allowed = new Set([...Object.keys(DEVICE_KINDS), ...sysimages]);
-  const nodes = doc.map((n, i) => parseNode(n, i, allowed));
+  const nodes = doc.map((n, i) => parseNode(n, i, allowed, limits.maxReplicate ?? 1));
   const names = new Set<string>();
   for (const n of nodes) {
     if (names.has(n.name)) throw new JobDescriptionError(`node '${n.name}' is described twice`);

@@ -91,6 +91,16 @@ export interface NodePlan {
    * their own channels. A program that never calls TrapFork runs cold.
    */
   readonly warm?: boolean;
+  /**
+   * Copies of the node that run on different hosts and must agree
+   * (ZeroCloud's `replicate`; spec/cluster.md "Replication"). Only a cluster
+   * executor runs more than 1; the others refuse it.
+   */
+  readonly replicate?: 1 | 2 | 3;
+  /** Placement hint (ZeroCloud's `attach`): the alias of the readable channel, or 'image', whose object the node should run next to. */
+  readonly attach?: string;
+  /** Placement hint (ZeroCloud's `location`): nodes of a job with the same string run on the same host when possible. */
+  readonly location?: string;
 }
 
 /** How a node with `warm: true` started. */

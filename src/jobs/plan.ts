@@ -52,14 +52,23 @@ function pipeUses(node: NodePlan): { alias: string; pipe: string; direction: 're
   return uses;
 }
 
+/** What an executor can do beyond one host. */
+export interface PlanAbilities {
+  /** Runs `replicate: 2|3` (a cluster executor). Default false: such a node is refused. */
+  readonly replicas?: boolean;
+}
+
 /** Checks `plan` and finds its groups. Throws JobPlanError. */
-export function checkPlan(plan: JobPlan): CheckedPlan {
+export function checkPlan(plan: JobPlan, abilities: PlanAbilities = {}): CheckedPlan {
   if (plan.nodes.length === 0) throw new JobPlanError('the job has no nodes');
   const index = new Map<string, number>();
   plan.nodes.forEach((node, i) => {
     if (typeof node.name !== 'string' || node.name === '') throw new JobPlanError(`node ${i + 1} has no name`);
     if (index.has(node.name)) throw new JobPlanError(`two nodes are named '${node.name}': names must be unique in a job`);
     index.set(node.name, i);
+    const replicate = node.replicate ?? 1;
+    if (replicate !== 1 && replicate !== 2 && replicate !== 3) throw new JobPlanError(`node '${node.name}': replicate must be 1, 2 or 3, not ${String(replicate)}`);
+    if (replicate > 1 && abilities.replicas !== true) throw new JobPlanError(`node '${node.name}' asks for replicate: ${replicate}, which runs copies on different hosts: only a cluster executor (NATS, spec/cluster.md) replicates; leave it out on one host`);
   });
 
   const pipes = new Map<string, { from: string; to: string }>();

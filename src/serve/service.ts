@@ -53,6 +53,8 @@ export interface ServiceLimits {
   readonly maxJobBytes: number;
   /** Bytes each writable device of a node may write. */
   readonly maxOutput: number;
+  /** Copies of a node the executor runs (`replicate`): 1 on one host, the NATS executor's maxReplicate on a cluster. */
+  readonly maxReplicate?: number;
 }
 
 export interface ServiceOptions {
@@ -149,7 +151,7 @@ export class JobService {
   private parse(text: string): JobDescription {
     if (Buffer.byteLength(text) > this.options.limits.maxJobBytes) throw new HttpError(413, `the job description is larger than ${this.options.limits.maxJobBytes} bytes`);
     try {
-      return parseJobDescription(text, this.sysimageNames, { maxNodes: this.options.limits.maxNodes });
+      return parseJobDescription(text, this.sysimageNames, { maxNodes: this.options.limits.maxNodes, maxReplicate: this.options.limits.maxReplicate ?? 1 });
     } catch (error) {
       if (error instanceof JobDescriptionError) throw new HttpError(400, error.message);
       throw error;

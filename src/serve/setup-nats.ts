@@ -79,7 +79,7 @@ export async function setUpNats(options: NatsSetupOptions): Promise<NatsSetup> {
     executor,
     records,
     sysimages,
-    limits: { maxNodes: options.maxNodes ?? DEFAULT_MAX_NODES, maxJobBytes: DEFAULT_MAX_JOB_BYTES, maxOutput: options.maxOutput ?? DEFAULT_MAX_OUTPUT },
+    limits: { maxNodes: options.maxNodes ?? DEFAULT_MAX_NODES, maxJobBytes: DEFAULT_MAX_JOB_BYTES, maxOutput: options.maxOutput ?? DEFAULT_MAX_OUTPUT, maxReplicate: executor.maxReplicate },
     defaults: {
       engine: engine as EngineName,
       ...(options.memory === undefined ? {} : { memory: options.memory }),

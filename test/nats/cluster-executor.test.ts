@@ -126,7 +126,8 @@ describe.skipIf(skip)('NatsExecutor on a 3-node JetStream cluster with 2 workers
     /* every task message, as published */
     const watcher = await connect({ servers: cluster.urls.split(','), user: cluster.user, pass: cluster.password });
     const tasks: string[] = [];
-    watcher.subscribe('zerovm.task.>', { callback: (_error, message) => void tasks.push(message.string()) });
+    /* the shared queue's subjects and those of tasks sent to one worker (placement) */
+    for (const subject of ['zerovm.task.>', 'zerovm.target.>']) watcher.subscribe(subject, { callback: (_error, message) => void tasks.push(message.string()) });
     await watcher.flush();
     try {
       const result = await executor.run({ nodes: [{ name: 'copy', program: CAT, stdin: { file: input }, stdout: { file: output } }] });

@@ -1,7 +1,8 @@
 /**
  * `zerovm worker` processes for the cluster tests and benchmarks: started
- * with `node bin/zerovm.js worker`, ready when they say so, ended by pid.
- * Their stderr is kept (the tests read which task each ran).
+ * with `node bin/zerovm.js worker` (a name; a work directory when given,
+ * whose blob cache is `<workDir>/blobs`), ready when they say so, ended by
+ * pid. Their stderr is kept (the tests read which task each ran).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,17 +13,20 @@ const BIN = join(import.meta.dirname, '..', '..', 'bin', 'zerovm.js');
 
 export interface WorkerProcess {
   readonly name: string;
+  /** The --work-dir it was given, if any. */
+  readonly workDir: string | undefined;
   readonly child: ChildProcess;
   log: string;
 }
 
 /** Starts a worker with one slot (more with --slots in `extra`); resolves when it is ready. */
-export function startWorker(cluster: NatsCluster, name: string, extra: readonly string[] = []): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [BIN, 'worker', '--nats', cluster.urls, '--user', cluster.user, '--name', name, '--slots', '1', '--replicas', '3', '--pipe-host', '127.0.0.1', ...extra], {
+export function startWorker(cluster: NatsCluster, name: string, extra: readonly string[] = [], workDir?: string): Promise<WorkerProcess> {
+  const dirArgs = workDir === undefined ? [] : ['--work-dir', workDir];
+  const child = spawn(process.execPath, [BIN, 'worker', '--nats', cluster.urls, '--user', cluster.user, '--name', name, '--slots', '1', '--replicas', '3', '--pipe-host', '127.0.0.1', ...dirArgs, ...extra], {
     env: { ...process.env, ZEROVM_NATS_PASSWORD: cluster.password },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const worker: WorkerProcess = { name, child, log: '' };
+  const worker: WorkerProcess = { name, workDir, child, log: '' };
   return new Promise((resolveReady, rejectReady) => {
     child.stderr!.on('data', (chunk: Buffer) => {
       worker.log += chunk.toString();
@@ -56,4 +60,13 @@ export function peakRss(worker: WorkerProcess): number {
 /** Resets the peak that peakRss reads to the present resident size (Linux: clear_refs 5). */
 export function resetPeakRss(worker: WorkerProcess): void {
   writeFileSync(`/proc/${worker.child.pid}/clear_refs`, '5');
+}
+
+/** Waits until `worker` logs `text` after `from` characters of its log. */
+export async function waitForLog(worker: WorkerProcess, text: string, from = 0, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!worker.log.slice(from).includes(text)) {
+    if (Date.now() > deadline) throw new Error(`worker ${worker.name} did not log '${text}' in time:\n${worker.log.slice(from)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
