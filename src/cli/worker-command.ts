@@ -1,18 +1,20 @@
 /**
  * `zerovm worker --nats URL[,URL...] [--slots N] [--engine E] [--user U]
- * [--name NAME] [--replicas R] [--work-dir DIR]`: runs the sessions of any
- * cluster front end (spec/cluster.md, "Workers"). The password is read from
- * ZEROVM_NATS_PASSWORD (a command line is visible to every user of the
- * host). Runs until SIGTERM or SIGINT, then drains: it stops pulling tasks,
+ * [--name NAME] [--replicas R] [--work-dir DIR] [--nats-nkey FILE]
+ * [--nats-ca FILE] [--nats-cert FILE --nats-key FILE]`: runs the sessions
+ * of any cluster front end (spec/cluster.md, "Workers"). The password is
+ * read from ZEROVM_NATS_PASSWORD and an nkey seed from a file (a command
+ * line is visible to every user of the host): nats-options.ts. Runs until SIGTERM or SIGINT, then drains: it stops pulling tasks,
  * finishes the ones it holds, and exits 0.
  */
 import { isEngineName } from '../api/engine-choice.js';
 import { NatsConnectError, parseServers } from '../cluster/connection.js';
 import { ClusterWorker } from '../cluster/worker.js';
 import { CliError, parseArgs } from './args.js';
+import { NATS_SECURITY_VALUES, natsSecurityFromArgs } from './nats-options.js';
 
 export async function runWorker(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, { flags: [], values: ['nats', 'slots', 'engine', 'user', 'name', 'replicas', 'work-dir'] });
+  const args = parseArgs(argv, { flags: [], values: ['nats', 'slots', 'engine', 'name', 'replicas', 'work-dir', ...NATS_SECURITY_VALUES] });
   if (args.positionals.length > 0) throw new CliError(`unexpected argument '${args.positionals[0]}'`);
   const nats = args.values.get('nats');
   if (nats === undefined) throw new CliError('--nats URL[,URL...] is required (the NATS servers to pull tasks from)');
@@ -22,8 +24,7 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new CliError(`--replicas must be 1 to 5, not '${args.values.get('replicas')}'`);
   const engine = args.values.get('engine');
   if (engine !== undefined && !isEngineName(engine)) throw new CliError(`--engine must be native, unicorn or auto, not '${engine}'`);
-  const user = args.values.get('user');
-  const password = process.env['ZEROVM_NATS_PASSWORD'];
+  const security = natsSecurityFromArgs(args);
   const name = args.values.get('name');
   const workDir = args.values.get('work-dir');
   let worker: ClusterWorker;
@@ -33,8 +34,7 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
       slots,
       replicas,
       ...(engine === undefined ? {} : { engine }),
-      ...(user === undefined ? {} : { user }),
-      ...(password === undefined ? {} : { password }),
+      ...security,
       ...(name === undefined ? {} : { workerName: name }),
       ...(workDir === undefined ? {} : { workDir }),
       log: (line) => process.stderr.write(`${line}\n`),
