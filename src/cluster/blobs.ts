@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ObjectStore } from '@nats-io/obj';
+import { retryingNats } from './retry.js';
 import { INLINE_OUTPUT_LIMIT, isBlobName, type BlobRef, type WireBytes } from './protocol.js';
 
 /** A blob a task names is not in the bucket (expired, or never stored). */
@@ -42,9 +43,9 @@ export class BlobStore {
   async put(bytes: Uint8Array): Promise<BlobRef> {
     const name = blobName(bytes);
     if (!this.stored.has(name)) {
-      const info = await this.bucket.info(name);
+      const info = await retryingNats(() => this.bucket.info(name));
       if (info === null || info.deleted) {
-        await this.bucket.putBlob({ name }, bytes);
+        await retryingNats(() => this.bucket.putBlob({ name }, bytes));
         this.bytesPut += bytes.length;
       }
       this.stored.add(name);
@@ -54,11 +55,42 @@ export class BlobStore {
 
   async get(ref: BlobRef): Promise<Uint8Array> {
     if (!isBlobName(ref.blob)) throw new BlobMissingError(`'${ref.blob}' is not a blob name (64 hex digits)`);
-    const bytes = await this.bucket.getBlob(ref.blob);
+    const bytes = await retryingNats(() => this.fetch(ref.blob));
     if (bytes === null) throw new BlobMissingError(`blob ${ref.blob} is not in the ${'bucket'}: it expired or was never stored`);
     if (blobName(bytes) !== ref.blob) throw new BlobMissingError(`blob ${ref.blob} came back with other bytes (SHA-256 mismatch)`);
     this.bytesGot += bytes.length;
     return bytes;
+  }
+
+  /**
+   * The object's bytes, or null when it is not stored. The Object Store
+   * reads through a push consumer whose idle heartbeat is 30 s: when its
+   * server dies the read stalls that long. A read gets a deadline of its
+   * own (2 s and 1 s per MiB); past it the read is cancelled and, being a
+   * timeout, tried again (retry.ts).
+   */
+  private async fetch(name: string): Promise<Uint8Array | null> {
+    const result = await this.bucket.get(name);
+    if (result === null) return null;
+    const reader = result.data.getReader();
+    const chunks: Uint8Array[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`reading blob ${name} timed out`)), 2000 + Math.ceil(result.info.size / 1048576) * 1000);
+    });
+    try {
+      for (;;) {
+        const { done, value } = await Promise.race([reader.read(), deadline]);
+        if (done) break;
+        chunks.push(value);
+      }
+    } catch (error) {
+      void reader.cancel().catch(() => undefined);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    return new Uint8Array(Buffer.concat(chunks));
   }
 
   /** Bytes for a result: inline when small. */
@@ -73,6 +105,8 @@ export class BlobStore {
   /** The blob as a read-only file in the cache directory (fetched once). */
   async file(ref: BlobRef): Promise<string> {
     if (this.cacheDir === undefined) throw new Error('this blob store has no cache directory');
+    /* the name becomes a path: only a hash may */
+    if (!isBlobName(ref.blob)) throw new BlobMissingError(`'${ref.blob}' is not a blob name (64 hex digits)`);
     const path = join(this.cacheDir, ref.blob);
     if (existsSync(path)) return path;
     const bytes = await this.get(ref);

@@ -26,7 +26,8 @@ import { checkPlan, JobPlanError } from '../jobs/plan.js';
 import { failedNode } from '../jobs/run-node.js';
 import { BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type DeliveryOptions, type NatsOptions } from './connection.js';
-import { encodeLimits, resultKey, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
+import { retryingNats } from './retry.js';
+import { encodeLimits, INLINE_INPUT_LIMIT, INLINE_TASK_BUDGET, RESULT_SUBJECT_PREFIX, resultKey, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
 
 export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions {}
 
@@ -39,6 +40,8 @@ interface PendingGroup {
   /** 'file' outputs and read-write files: where their bytes go, by node index and alias. */
   readonly files: ReadonlyMap<string, string>;
   seq?: number;
+  /** A result for it is being read (it comes by the core subject and by the watch). */
+  claimed?: boolean;
   readonly settle: (nodes: readonly NodeResult[]) => void;
 }
 
@@ -47,6 +50,9 @@ export class NatsExecutor implements JobExecutor {
   private closing = false;
   private readonly running = new Set<Promise<unknown>>();
   private advisories: Subscription | undefined;
+  private resultsHeard: Subscription | undefined;
+  private silenceTimer: NodeJS.Timeout | undefined;
+  private lastResultAt = Date.now();
   private stopWatch: (() => void) | undefined;
 
   private constructor(
@@ -73,8 +79,31 @@ export class NatsExecutor implements JobExecutor {
     /* one watch for every job: results stored from now on */
     const watch = await this.conn.results.watch({ key: '>', include: KvWatchInclude.UpdatesOnly });
     this.stopWatch = () => watch.stop();
+    void this.followResults(watch);
+    /* results as workers publish them on the core subject: no consumer between (the watch is the backup) */
+    this.resultsHeard = this.conn.nc.subscribe(`${RESULT_SUBJECT_PREFIX}.>`, {
+      callback: (error, message) => {
+        if (error !== null) return;
+        const key = message.subject.slice(RESULT_SUBJECT_PREFIX.length + 1);
+        if (this.pending.has(key)) void this.onResult({ key, json: <T>() => message.json<T>() });
+      },
+    });
+    /*
+     * Silence while groups wait (no result heard for 3 s): read their keys.
+     * A watch whose consumer lived on a server that died stalls until its
+     * heartbeat (30 s) notices; a result published while this side was
+     * reconnecting is lost. The bucket has them all.
+     */
+    this.silenceTimer = setInterval(() => {
+      if (this.pending.size > 0 && Date.now() - this.lastResultAt > 3000) {
+        this.lastResultAt = Date.now();
+        void this.recheckPending();
+      }
+    }, 1000);
+    this.silenceTimer.unref();
+    /* after a reconnect (a NATS server died), results may have been stored while the watch was away */
     void (async () => {
-      for await (const entry of watch) if (entry.operation === 'PUT') void this.onResult(entry);
+      for await (const status of this.conn.nc.status()) if (status.type === 'reconnect') void this.recheckPending();
     })();
     /* a task delivered maxDeliver times without an ack: its nodes fail */
     this.advisories = this.conn.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${TASK_STREAM}.${WORKER_CONSUMER}`, {
@@ -90,6 +119,47 @@ export class NatsExecutor implements JobExecutor {
       },
     });
     await this.conn.nc.flush();
+  }
+
+  /**
+   * Hands the watch's results to onResult; a watch that ends while the
+   * executor is open (its ordered consumer gave up during an outage) is
+   * made again, and the results of pending groups are read directly, so
+   * none stored in between is missed (spec/cluster.md, "A NATS server dies").
+   */
+  private async followResults(watch: AsyncIterable<KvEntry> & { stop(): void }): Promise<void> {
+    let current = watch;
+    while (!this.closing) {
+      try {
+        for await (const entry of current) if (entry.operation === 'PUT') void this.onResult(entry);
+      } catch {
+        /* made again below */
+      }
+      if (this.closing) return;
+      try {
+        current = await retryingNats(() => this.conn.results.watch({ key: '>', include: KvWatchInclude.UpdatesOnly }));
+      } catch {
+        if (this.closing) return;
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      const made = current;
+      this.stopWatch = () => made.stop();
+      await this.recheckPending();
+    }
+  }
+
+  /** Reads the stored result of every pending group whose task has been published. */
+  private async recheckPending(): Promise<void> {
+    for (const [key, group] of this.pending) {
+      if (group.seq === undefined) continue;
+      try {
+        const entry = await retryingNats(() => this.conn.results.get(key));
+        if (entry !== null && entry.operation === 'PUT') void this.onResult(entry);
+      } catch {
+        /* the watch will bring it */
+      }
+    }
   }
 
   run(plan: JobPlan, options: { readonly signal?: AbortSignal } = {}): Promise<JobResult> {
@@ -135,7 +205,8 @@ export class NatsExecutor implements JobExecutor {
         for (const group of groups) {
           let task: TaskMessage;
           try {
-            task = { version: 1, job, group: group.group, nodes: await Promise.all(group.members.map((i) => this.wireNode(plan.nodes[i]!, i, group.files as Map<string, string>))), pipes: (plan.pipes ?? []).filter((p) => group.members.some((i) => plan.nodes[i]!.name === p.from)) };
+            const inline = { left: INLINE_TASK_BUDGET };
+            task = { version: 1, job, group: group.group, nodes: await Promise.all(group.members.map((i) => this.wireNode(plan.nodes[i]!, i, group.files as Map<string, string>, inline))), pipes: (plan.pipes ?? []).filter((p) => group.members.some((i) => plan.nodes[i]!.name === p.from)) };
           } catch (error) {
             const message = `the front end could not read what node needs: ${(error as Error).message}`;
             this.finishGroup(group, group.members.map(() => failedNode('', 'InputReadError', message)));
@@ -143,7 +214,8 @@ export class NatsExecutor implements JobExecutor {
           }
           if (!this.pending.has(resultKey(job, group.group))) continue; /* aborted meanwhile */
           try {
-            const ack = await this.conn.js.publish(taskSubject(job), JSON.stringify(task), { msgID: `${job}.${group.group}` });
+            /* retried through a NATS server's death; the message id makes a second copy a duplicate JetStream drops */
+            const ack = await retryingNats(() => this.conn.js.publish(taskSubject(job), JSON.stringify(task), { msgID: `${job}.${group.group}` }));
             group.seq = ack.seq;
           } catch (error) {
             abort();
@@ -166,6 +238,8 @@ export class NatsExecutor implements JobExecutor {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
     this.stopWatch?.();
     this.advisories?.unsubscribe();
+    this.resultsHeard?.unsubscribe();
+    clearInterval(this.silenceTimer);
     await this.conn.close();
   }
 
@@ -174,9 +248,11 @@ export class NatsExecutor implements JobExecutor {
     group.settle(nodes);
   }
 
-  private async onResult(entry: KvEntry): Promise<void> {
+  private async onResult(entry: { readonly key: string; json<T>(): T }): Promise<void> {
     const group = this.pending.get(entry.key);
-    if (group === undefined) return; /* another front end's job, or one that ended */
+    if (group === undefined || group.claimed === true) return; /* another front end's job, one that ended, or heard already (subject and watch both bring it) */
+    group.claimed = true;
+    this.lastResultAt = Date.now();
     let nodes: NodeResult[];
     try {
       const stored = entry.json<ResultEntry>();
@@ -200,10 +276,14 @@ export class NatsExecutor implements JobExecutor {
   }
 
   /** A node as a task carries it: blobs for bytes, no host path. */
-  private async wireNode(node: NodePlan, index: number, files: Map<string, string>): Promise<WireNode> {
+  private async wireNode(node: NodePlan, index: number, files: Map<string, string>, inline: { left: number }): Promise<WireNode> {
     const input = async (given: NodeInput | undefined): Promise<WireInput | undefined> => {
       if (given === undefined) return undefined;
       if ('pipe' in given) return { pipe: given.pipe };
+      if ('bytes' in given && given.bytes.length <= INLINE_INPUT_LIMIT && given.bytes.length <= inline.left) {
+        inline.left -= given.bytes.length;
+        return { base64: Buffer.from(given.bytes).toString('base64'), bytes: true };
+      }
       if ('bytes' in given) return { ...(await this.blobs.put(given.bytes)), bytes: true };
       return this.blobs.put(readFileSync(given.file));
     };

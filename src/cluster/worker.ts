@@ -24,7 +24,8 @@ import { WorkerPoolExecutor } from '../jobs/pool.js';
 import { failedNode } from '../jobs/run-node.js';
 import { BlobMissingError, BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type NatsOptions } from './connection.js';
-import { decodeLimits, parseTask, resultKey, TASK_STREAM, WireFormatError, WORKER_CONSUMER, type ResultEntry, type WireBytes, type TaskMessage, type WireInput, type WireNode, type WireNodeResult, type WireOutput } from './protocol.js';
+import { retryingNats } from './retry.js';
+import { decodeLimits, parseTask, resultKey, resultSubject, TASK_STREAM, WireFormatError, WORKER_CONSUMER, type ResultEntry, type WireBytes, type TaskMessage, type WireInput, type WireNode, type WireNodeResult, type WireOutput } from './protocol.js';
 
 export interface ClusterWorkerOptions extends NatsOptions {
   /** Sessions at once (the local pool's threads), and tasks pulled at once. Default 1. */
@@ -124,7 +125,7 @@ export class ClusterWorker {
     const dir = mkdtempSync(join(this.workDir, 'task-'));
     try {
       /* only a redelivered task can have a result already */
-      if (message.info.deliveryCount > 1 && (await this.conn.results.get(key))?.operation === 'PUT') {
+      if (message.info.deliveryCount > 1 && (await retryingNats(() => this.conn.results.get(key)))?.operation === 'PUT') {
         this.log(`task ${key} already has a result; acknowledging it`);
         await message.ackAck();
         return;
@@ -132,7 +133,15 @@ export class ClusterWorker {
       this.log(`running task ${key} (${task.nodes.length} node${task.nodes.length === 1 ? '' : 's'}, delivery ${message.info.deliveryCount})`);
       const nodes = await this.runTask(task, dir);
       const entry: ResultEntry = { version: 1, job: task.job, group: task.group, nodes };
-      await this.conn.results.put(key, JSON.stringify(entry));
+      /* through a NATS server's death: retried while the client reconnects and the bucket elects a leader (retry.ts) */
+      const json = JSON.stringify(entry);
+      await retryingNats(() => this.conn.results.put(key, json), { onRetry: (error, attempt) => attempt === 1 && this.log(`storing the result of ${key} failed (${error.message}); retrying`) });
+      /* the front end hears it at once (the bucket stays the record a redelivery and a late front end read) */
+      try {
+        this.conn.nc.publish(resultSubject(task.job, task.group), json);
+      } catch {
+        /* larger than a core message may be: the front end reads the bucket */
+      }
       /* not waited for: were the ack lost, the redelivery finds the stored result and is acknowledged without a rerun */
       message.ack();
       this.tasksDone++;
@@ -197,6 +206,7 @@ export class ClusterWorker {
     const input = async (given: WireInput | undefined): Promise<NodeInput | undefined> => {
       if (given === undefined) return undefined;
       if ('pipe' in given) return { pipe: given.pipe };
+      if ('base64' in given) return { bytes: new Uint8Array(Buffer.from(given.base64, 'base64')) };
       if (given.bytes === true) return { bytes: await this.blobs.get(given) };
       return { file: await this.blobs.file(given) };
     };
