@@ -10,7 +10,7 @@
  * regular files) and puts outputs.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ObjectStore } from '@nats-io/obj';
 import { retryingNats } from './retry.js';
@@ -51,6 +51,24 @@ export class BlobStore {
       this.stored.add(name);
     }
     return { blob: name };
+  }
+
+  /** Hashes of files by path, while the file stays the same (device, inode, size, change time in ns). */
+  private readonly fileNames = new Map<string, { readonly stamp: string; readonly ref: BlobRef }>();
+
+  /**
+   * A file's bytes as a blob. A program or image named by job after job is
+   * read and hashed once while it stays unchanged: a large program costs
+   * milliseconds of SHA-256 per session otherwise.
+   */
+  async putFile(path: string): Promise<BlobRef> {
+    const stat = statSync(path, { bigint: true });
+    const stamp = `${stat.dev}:${stat.ino}:${stat.size}:${stat.ctimeNs}:${stat.mtimeNs}`;
+    const known = this.fileNames.get(path);
+    if (known !== undefined && known.stamp === stamp && this.stored.has(known.ref.blob)) return known.ref;
+    const ref = await this.put(readFileSync(path));
+    this.fileNames.set(path, { stamp, ref });
+    return ref;
   }
 
   async get(ref: BlobRef): Promise<Uint8Array> {

@@ -285,7 +285,7 @@ export class NatsExecutor implements JobExecutor {
         return { base64: Buffer.from(given.bytes).toString('base64'), bytes: true };
       }
       if ('bytes' in given) return { ...(await this.blobs.put(given.bytes)), bytes: true };
-      return this.blobs.put(readFileSync(given.file));
+      return this.blobs.putFile(given.file);
     };
     const output = (alias: string, given: NodeOutput | undefined): WireOutput | undefined => {
       if (given === undefined || given === 'buffer' || given === 'discard') return given;
@@ -309,7 +309,7 @@ export class NatsExecutor implements JobExecutor {
     const channelLimits = node.channelLimits === undefined ? undefined : Object.fromEntries(Object.entries(node.channelLimits).map(([alias, limits]) => [alias, encodeLimits(limits)]));
     return {
       name: node.name,
-      program: await this.blobs.put(readFileSync(node.program)),
+      program: await this.blobs.putFile(node.program),
       /* what a session on one host gives: the program file's base name (the worker's copy is named by its hash) */
       argv0: node.argv0 ?? basename(node.program),
       ...(node.args === undefined ? {} : { args: node.args }),
@@ -319,7 +319,7 @@ export class NatsExecutor implements JobExecutor {
       ...(stderr === undefined ? {} : { stderr }),
       ...(channels.length === 0 ? {} : { channels }),
       ...(channelLimits === undefined ? {} : { channelLimits }),
-      ...(node.image === undefined ? {} : { image: await this.blobs.put(readFileSync(node.image)) }),
+      ...(node.image === undefined ? {} : { image: await this.blobs.putFile(node.image) }),
       ...(node.memory === undefined ? {} : { memory: node.memory }),
       ...(node.timeout === undefined ? {} : { timeout: node.timeout }),
       ...(node.etags === undefined ? {} : { etags: node.etags }),
