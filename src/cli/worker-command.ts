@@ -54,6 +54,7 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   });
   process.stderr.write(`zerovm worker ${worker.name}: draining\n`);
   await worker.stop();
-  process.stderr.write(`zerovm worker ${worker.name}: stopped after ${worker.completed} task(s)\n`);
+  const moved = worker.bytesMoved;
+  process.stderr.write(`zerovm worker ${worker.name}: stopped after ${worker.completed} task(s); blobs got ${moved.got} bytes, put ${moved.put} bytes\n`);
   return 0;
 }

@@ -40,17 +40,35 @@ export class BlobStore {
     if (cacheDir !== undefined) mkdirSync(cacheDir, { recursive: true });
   }
 
+  /** Puts under way by name: concurrent tasks naming one program check and store it once. */
+  private readonly putting = new Map<string, Promise<void>>();
+
   async put(bytes: Uint8Array): Promise<BlobRef> {
     const name = blobName(bytes);
     if (!this.stored.has(name)) {
-      const info = await retryingNats(() => this.bucket.info(name));
-      if (info === null || info.deleted) {
-        await retryingNats(() => this.bucket.putBlob({ name }, bytes));
-        this.bytesPut += bytes.length;
+      const underway = this.putting.get(name);
+      if (underway !== undefined) {
+        await underway;
+        return { blob: name };
       }
-      this.stored.add(name);
+      const storing = this.store(name, bytes);
+      this.putting.set(name, storing);
+      try {
+        await storing;
+      } finally {
+        this.putting.delete(name);
+      }
     }
     return { blob: name };
+  }
+
+  private async store(name: string, bytes: Uint8Array): Promise<void> {
+    const info = await retryingNats(() => this.bucket.info(name));
+    if (info === null || info.deleted) {
+      await retryingNats(() => this.bucket.putBlob({ name }, bytes));
+      this.bytesPut += bytes.length;
+    }
+    this.stored.add(name);
   }
 
   /** Hashes of files by path, while the file stays the same (device, inode, size, change time in ns). */

@@ -29,6 +29,9 @@ import { ensureWorkerConsumer, openCluster, type ClusterConnection, type Deliver
 import { retryingNats } from './retry.js';
 import { encodeLimits, INLINE_INPUT_LIMIT, INLINE_TASK_BUDGET, RESULT_SUBJECT_PREFIX, resultKey, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
 
+/** Task publishes in flight at once (each waits for its replicated ack). */
+const PUBLISH_LANES = 32;
+
 export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions {}
 
 /** A group sent as a task and not yet answered. */
@@ -201,8 +204,16 @@ export class NatsExecutor implements JobExecutor {
       });
       options.signal?.addEventListener('abort', abort, { once: true });
       if (options.signal?.aborted === true) return abort();
-      void (async () => {
-        for (const group of groups) {
+      /*
+       * Tasks are published PUBLISH_LANES at a time: each waits for the
+       * stream's replicated ack (a millisecond or two), and one after
+       * another they would bound a 200-session job to that rate.
+       */
+      let next = 0;
+      let failed = false;
+      const lane = async (): Promise<void> => {
+        while (next < groups.length && !failed) {
+          const group = groups[next++]!;
           let task: TaskMessage;
           try {
             const inline = { left: INLINE_TASK_BUDGET };
@@ -218,12 +229,15 @@ export class NatsExecutor implements JobExecutor {
             const ack = await retryingNats(() => this.conn.js.publish(taskSubject(job), JSON.stringify(task), { msgID: `${job}.${group.group}` }));
             group.seq = ack.seq;
           } catch (error) {
+            if (failed) return;
+            failed = true;
             abort();
             rejectJob(new Error(`the job could not be queued on NATS: ${(error as Error).message}`));
             return;
           }
         }
-      })();
+      };
+      for (let i = 0; i < Math.min(PUBLISH_LANES, groups.length); i++) void lane();
     });
     const tracked = promise.finally(() => {
       this.running.delete(tracked);

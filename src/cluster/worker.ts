@@ -86,6 +86,11 @@ export class ClusterWorker {
     return this.tasksDone;
   }
 
+  /** Bytes this worker fetched from and stored into the blob bucket (what moved between hosts beside task and result messages). */
+  get bytesMoved(): { put: number; got: number } {
+    return { put: this.blobs.bytesPut, got: this.blobs.bytesGot };
+  }
+
   /** Stops pulling, finishes the tasks it holds (drain), then closes. */
   async stop(): Promise<void> {
     this.stopping = true;

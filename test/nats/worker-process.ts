@@ -3,9 +3,11 @@
  * started with the given options, ready when it says so, ended by pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'zerovm.js');
+/** From test/nats, or from dist-bench/test/nats when a benchmark is compiled. */
+const BIN = [join(import.meta.dirname, '..', '..', 'bin', 'zerovm.js'), join(import.meta.dirname, '..', '..', '..', 'bin', 'zerovm.js')].find((path) => existsSync(path))!;
 
 export interface WorkerProcess {
   readonly name: string;
