@@ -7,7 +7,7 @@
  * Where: src/cluster, above src/jobs. A worker killed at any point leaves
  * its unacknowledged tasks to JetStream, which hands them to another worker
  * after the consumer's ack wait; while a task runs, the worker signals
- * progress every third of the ack wait, so a long node is not redelivered
+ * progress every third of the ack wait (at least every second), so a long node is not redelivered
  * while its worker lives. A task whose result is already stored (the
  * worker died between storing and acknowledging) is acknowledged without
  * running again: sessions are deterministic, so the stored result is the
@@ -136,7 +136,8 @@ export class ClusterWorker {
   }
 
   private async whenSlotFree(message: JsMsg): Promise<void> {
-    const progress = setInterval(() => message.working(), Math.max(100, Math.floor(this.ackWaitMs / 3)));
+    /* at least every second: a front end that connects later may shorten the ack wait this worker read at start */
+    const progress = setInterval(() => message.working(), Math.max(100, Math.min(1000, Math.floor(this.ackWaitMs / 3))));
     try {
       while (this.busy >= (this.options.slots ?? 1) && !this.stopping) await new Promise<void>((r) => this.slotWaiters.push(r));
       if (this.stopping) {
