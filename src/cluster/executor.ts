@@ -27,7 +27,7 @@ import { failedNode } from '../jobs/run-node.js';
 import { BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type DeliveryOptions, type NatsOptions } from './connection.js';
 import { retryingNats } from './retry.js';
-import { encodeLimits, INLINE_INPUT_LIMIT, INLINE_TASK_BUDGET, RESULT_SUBJECT_PREFIX, resultKey, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
+import { encodeLimits, INLINE_INPUT_LIMIT, INLINE_TASK_BUDGET, RESULT_BUCKET, RESULT_SUBJECT_PREFIX, resultKey, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
 
 /** Task publishes in flight at once (each waits for its replicated ack). */
 const PUBLISH_LANES = 32;
@@ -241,7 +241,8 @@ export class NatsExecutor implements JobExecutor {
     });
     const tracked = promise.finally(() => {
       this.running.delete(tracked);
-      for (const group of groups) void this.conn.results.purge(resultKey(group.job, group.group)).catch(() => undefined);
+      /* one purge of the job's subjects in the bucket's stream, not a replicated write per group */
+      void this.conn.jsm.streams.purge(`KV_${RESULT_BUCKET}`, { filter: `$KV.${RESULT_BUCKET}.${job}.>` }).catch(() => undefined);
     });
     this.running.add(tracked);
     return promise;

@@ -8,10 +8,11 @@
  */
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsExecutor } from '../../src/cluster/executor.js';
-import { TASK_STREAM } from '../../src/cluster/protocol.js';
+import { RESULT_BUCKET, TASK_STREAM } from '../../src/cluster/protocol.js';
 import type { JobPlan, NodeResult } from '../../src/jobs/executor.js';
 import { WorkerPoolExecutor } from '../../src/jobs/pool.js';
 import { natsServerUnavailable, startNatsCluster, type NatsCluster } from './cluster.js';
@@ -87,5 +88,20 @@ describe.skipIf(skip)('a NATS server of the 3-node cluster dies during a job', (
     /* the cluster goes on: another job runs on the two servers left */
     const after = await executor.run({ nodes: [{ name: 'cat', program: CAT, stdin: { bytes: Buffer.from('still here') } }] });
     expect(Buffer.from(after.nodes[0]!.outputs['/dev/stdout']!).toString()).toBe('still here');
+    /* the jobs' results are purged from the bucket once read (one purge per job) */
+    const reader = await connect({ servers: cluster.urls.split(','), user: cluster.user, pass: cluster.password });
+    try {
+      const results = await new Kvm(reader).open(RESULT_BUCKET);
+      const keys = async (): Promise<string[]> => {
+        const found: string[] = [];
+        for await (const key of await results.keys()) found.push(key);
+        return found;
+      };
+      const deadline = Date.now() + 5000;
+      while ((await keys()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await keys()).toEqual([]);
+    } finally {
+      await reader.close();
+    }
   });
 });
