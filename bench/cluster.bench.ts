@@ -1,7 +1,7 @@
 /**
  * Cluster dispatch benchmark: `npm run build`, then
- * `npx tsx bench/cluster.bench.ts` (needs nats-server; not part of
- * `npm run bench`, which runs on machines without it).
+ * `npx tsx bench/cluster.bench.ts` (in `npm run bench`; needs
+ * nats-server, and says so and skips without it).
  *
  * Starts a 3-node JetStream cluster on 127.0.0.1 (replicas 3), one
  * `zerovm worker --slots 1`, and a NatsExecutor; and a WorkerPoolExecutor

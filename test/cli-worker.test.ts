@@ -14,6 +14,7 @@ describe('zerovm worker', () => {
     [['--nats', 'nats://127.0.0.1:1', '--engine', 'fast'], /--engine must be native, unicorn or auto/],
     [['--nats', 'nats://127.0.0.1:1', '--replicas', '7'], /--replicas must be 1 to 5/],
     [['--nats', 'nats://127.0.0.1:1', '--gang-wait', '0'], /--gang-wait must be seconds from 0.1 to 3600/],
+    [['--nats', 'nats://127.0.0.1:1', '--nats-nkey', 'user.nk', '--user', 'u'], /--nats-nkey and --user exclude each other/],
     [['--nats', 'nats://127.0.0.1:1', 'extra'], /unexpected argument 'extra'/],
   ])('refuses %j with exit status 2', (args, message) => {
     const run = zerovm(['worker', ...args]);

@@ -42,6 +42,7 @@ usage:
   zerovm validate --hex FILE | --raw FILE  check a code region (hex text or raw bytes)
   zerovm disasm [options] PROGRAM.nexe     annotated listing: bundles, superinstructions, errors
   zerovm worker --nats URL[,URL...] [--slots N] [--engine E] [--user U] [--name NAME] [--replicas R] [--pipe-host H] [--gang-wait S]
+                                         [--nats-nkey SEEDFILE] [--nats-ca CA.pem [--nats-cert C.pem --nats-key K.pem]]
                                          run sessions for cluster front ends (NATS JetStream; password in
                                          ZEROVM_NATS_PASSWORD; SIGTERM drains; --heartbeat MS; spec/cluster.md)
   zerovm cluster status --nats URL[,URL...] [--user U] [--json]

@@ -1,9 +1,11 @@
 /**
  * `zerovm worker --nats URL[,URL...] [--slots N] [--engine E] [--user U]
- * [--name NAME] [--replicas R] [--work-dir DIR] [--pipe-host H] [--gang-wait S] [--heartbeat MS]`: runs the sessions of any
- * cluster front end (spec/cluster.md, "Workers"). The password is read from
- * ZEROVM_NATS_PASSWORD (a command line is visible to every user of the
- * host). Runs until SIGTERM or SIGINT, then drains: it stops pulling tasks,
+ * [--name NAME] [--replicas R] [--work-dir DIR] [--pipe-host H] [--gang-wait S] [--heartbeat MS]
+ * [--nats-nkey FILE] [--nats-ca FILE] [--nats-cert FILE --nats-key FILE]`:
+ * runs the sessions of any cluster front end (spec/cluster.md, "Workers").
+ * The password is read from ZEROVM_NATS_PASSWORD and an nkey seed from a
+ * file (a command line is visible to every user of the host):
+ * nats-options.ts. Runs until SIGTERM or SIGINT, then drains: it stops pulling tasks,
  * finishes the ones it holds, and exits 0.
  */
 import { isEngineName } from '../api/engine-choice.js';
@@ -11,9 +13,10 @@ import { NatsConnectError, parseServers } from '../cluster/connection.js';
 import { DEFAULT_HEARTBEAT_MS } from '../cluster/registry.js';
 import { ClusterWorker } from '../cluster/worker.js';
 import { CliError, parseArgs } from './args.js';
+import { NATS_SECURITY_VALUES, natsSecurityFromArgs } from './nats-options.js';
 
 export async function runWorker(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, { flags: [], values: ['nats', 'slots', 'engine', 'user', 'name', 'replicas', 'work-dir', 'pipe-host', 'gang-wait', 'heartbeat'] });
+  const args = parseArgs(argv, { flags: [], values: ['nats', 'slots', 'engine', 'name', 'replicas', 'work-dir', 'pipe-host', 'gang-wait', 'heartbeat', ...NATS_SECURITY_VALUES] });
   if (args.positionals.length > 0) throw new CliError(`unexpected argument '${args.positionals[0]}'`);
   const nats = args.values.get('nats');
   if (nats === undefined) throw new CliError('--nats URL[,URL...] is required (the NATS servers to pull tasks from)');
@@ -25,8 +28,7 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   if (!Number.isInteger(heartbeatMs) || heartbeatMs < 100 || heartbeatMs > 60_000) throw new CliError(`--heartbeat must be milliseconds from 100 to 60000 (how often the worker rewrites its registry entry), not '${args.values.get('heartbeat')}'`);
   const engine = args.values.get('engine');
   if (engine !== undefined && !isEngineName(engine)) throw new CliError(`--engine must be native, unicorn or auto, not '${engine}'`);
-  const user = args.values.get('user');
-  const password = process.env['ZEROVM_NATS_PASSWORD'];
+  const security = natsSecurityFromArgs(args);
   const name = args.values.get('name');
   const workDir = args.values.get('work-dir');
   const pipeHost = args.values.get('pipe-host');
@@ -41,8 +43,7 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
       replicas,
       heartbeatMs,
       ...(engine === undefined ? {} : { engine }),
-      ...(user === undefined ? {} : { user }),
-      ...(password === undefined ? {} : { password }),
+      ...security,
       ...(name === undefined ? {} : { workerName: name }),
       ...(workDir === undefined ? {} : { workDir }),
       ...(pipeHost === undefined ? {} : { pipeHost }),
@@ -64,6 +65,7 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   });
   process.stderr.write(`zerovm worker ${worker.name}: draining\n`);
   await worker.stop();
-  process.stderr.write(`zerovm worker ${worker.name}: stopped after ${worker.completed} task(s)\n`);
+  const moved = worker.bytesMoved;
+  process.stderr.write(`zerovm worker ${worker.name}: stopped after ${worker.completed} task(s); blobs got ${moved.got} bytes, put ${moved.put} bytes\n`);
   return 0;
 }

@@ -40,7 +40,11 @@ import { partsOf, SplitGroup, type SplitOptions } from './split.js';
 import { Placer, wantedBlobs, type PlacementOptions, type WantedBlob } from './placement.js';
 import { openPlacementStores, RegistryView } from './registry.js';
 import { settleReplicas, type ReplicaOutcome } from './replicate.js';
-import { encodeLimits, resultKey, type BlobRef, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
+import { retryingNats } from './retry.js';
+import { encodeLimits, INLINE_INPUT_LIMIT, INLINE_TASK_BUDGET, RESULT_BUCKET, RESULT_SUBJECT_PREFIX, resultKey, type BlobRef, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
+
+/** Task publishes in flight at once (each waits for its replicated ack). */
+const PUBLISH_LANES = 32;
 
 export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions, SplitOptions, PlacementOptions {
   /** Names in a plan that stand for bytes already in the cluster (objects of `zerovm serve --nats`): their blob, or undefined for a host file. */
@@ -68,6 +72,8 @@ interface PendingGroup {
   seq?: number;
   /** The pickup deadline's timer. */
   timer?: NodeJS.Timeout;
+  /** A result for it is being read (it comes by the core subject and by the watch). */
+  claimed?: boolean;
   readonly settle: (nodes: readonly NodeResult[]) => void;
   /** Set when the group runs split over several workers. */
   split?: SplitGroup;
@@ -91,6 +97,9 @@ export class NatsExecutor implements JobExecutor {
   private closing = false;
   private readonly running = new Set<Promise<unknown>>();
   private advisories: Subscription | undefined;
+  private resultsHeard: Subscription | undefined;
+  private silenceTimer: NodeJS.Timeout | undefined;
+  private lastResultAt = Date.now();
   private stopWatch: (() => void) | undefined;
   /** Result keys of split groups' parts. */
   private readonly splitRoutes = new Map<string, SplitGroup>();
@@ -142,8 +151,31 @@ export class NatsExecutor implements JobExecutor {
     /* one watch for every job: results stored from now on */
     const watch = await this.conn.results.watch({ key: '>', include: KvWatchInclude.UpdatesOnly });
     this.stopWatch = () => watch.stop();
+    void this.followResults(watch);
+    /* results as workers publish them on the core subject: no consumer between (the watch is the backup) */
+    this.resultsHeard = this.conn.nc.subscribe(`${RESULT_SUBJECT_PREFIX}.>`, {
+      callback: (error, message) => {
+        if (error !== null) return;
+        const key = message.subject.slice(RESULT_SUBJECT_PREFIX.length + 1);
+        if (this.pending.has(key)) void this.onResult({ key, json: <T>() => message.json<T>() });
+      },
+    });
+    /*
+     * Silence while groups wait (no result heard for 3 s): read their keys.
+     * A watch whose consumer lived on a server that died stalls until its
+     * heartbeat (30 s) notices; a result published while this side was
+     * reconnecting is lost. The bucket has them all.
+     */
+    this.silenceTimer = setInterval(() => {
+      if (this.pending.size > 0 && Date.now() - this.lastResultAt > 3000) {
+        this.lastResultAt = Date.now();
+        void this.recheckPending();
+      }
+    }, 1000);
+    this.silenceTimer.unref();
+    /* after a reconnect (a NATS server died), results may have been stored while the watch was away */
     void (async () => {
-      for await (const entry of watch) if (entry.operation === 'PUT') void this.onResult(entry);
+      for await (const status of this.conn.nc.status()) if (status.type === 'reconnect') void this.recheckPending();
     })();
     /* a task delivered maxDeliver times without an ack: its nodes fail */
     this.advisories = this.conn.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${TASK_STREAM}.${WORKER_CONSUMER}`, {
@@ -160,6 +192,47 @@ export class NatsExecutor implements JobExecutor {
       },
     });
     await this.conn.nc.flush();
+  }
+
+  /**
+   * Hands the watch's results to onResult; a watch that ends while the
+   * executor is open (its ordered consumer gave up during an outage) is
+   * made again, and the results of pending groups are read directly, so
+   * none stored in between is missed (spec/cluster.md, "A NATS server dies").
+   */
+  private async followResults(watch: AsyncIterable<KvEntry> & { stop(): void }): Promise<void> {
+    let current = watch;
+    while (!this.closing) {
+      try {
+        for await (const entry of current) if (entry.operation === 'PUT') void this.onResult(entry);
+      } catch {
+        /* made again below */
+      }
+      if (this.closing) return;
+      try {
+        current = await retryingNats(() => this.conn.results.watch({ key: '>', include: KvWatchInclude.UpdatesOnly }));
+      } catch {
+        if (this.closing) return;
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      const made = current;
+      this.stopWatch = () => made.stop();
+      await this.recheckPending();
+    }
+  }
+
+  /** Reads the stored result of every pending group whose task has been published. */
+  private async recheckPending(): Promise<void> {
+    for (const [key, group] of this.pending) {
+      if (group.seq === undefined) continue;
+      try {
+        const entry = await retryingNats(() => this.conn.results.get(key));
+        if (entry !== null && entry.operation === 'PUT') void this.onResult(entry);
+      } catch {
+        /* the watch will bring it */
+      }
+    }
   }
 
   run(plan: JobPlan, options: NatsRunOptions = {}): Promise<JobResult> {
@@ -246,13 +319,22 @@ export class NatsExecutor implements JobExecutor {
       });
       options.signal?.addEventListener('abort', abort, { once: true });
       if (options.signal?.aborted === true) return abort();
-      void (async () => {
-        for (const unit of planned) {
+      /*
+       * Tasks are published PUBLISH_LANES at a time: each waits for the
+       * stream's replicated ack (a millisecond or two), and one after
+       * another they would bound a 200-session job to that rate.
+       */
+      let next = 0;
+      let failed = false;
+      const lane = async (): Promise<void> => {
+        while (next < planned.length && !failed) {
+          const unit = planned[next++]!;
           const first = unit.copies[0]!;
           const split = first.split;
           if (split !== undefined) {
             try {
-              const wire = await Promise.all(first.members.map(async (i) => [i, await this.wireNode(plan.nodes[i]!, i, unit.files)] as const));
+              const inline = { left: INLINE_TASK_BUDGET };
+              const wire = await Promise.all(first.members.map(async (i) => [i, await this.wireNode(plan.nodes[i]!, i, unit.files, inline)] as const));
               if (this.pending.has(keyOf(first))) await split.start(new Map(wire));
             } catch (error) {
               const message = `the front end could not send the group's parts: ${(error as Error).message}`;
@@ -264,7 +346,8 @@ export class NatsExecutor implements JobExecutor {
           let task: TaskMessage;
           let wanted: WantedBlob[];
           try {
-            const nodes = await Promise.all(unit.members.map((i) => this.wireNode(plan.nodes[i]!, i, unit.files)));
+            const inline = { left: INLINE_TASK_BUDGET };
+            const nodes = await Promise.all(unit.members.map((i) => this.wireNode(plan.nodes[i]!, i, unit.files, inline)));
             task = { version: 1, job, group: first.group, nodes, pipes: (plan.pipes ?? []).filter((p) => unit.members.some((i) => plan.nodes[i]!.name === p.from)) };
             wanted = unit.members.flatMap((i, k) => wantedBlobs(plan.nodes[i]!, nodes[k]!));
             for (const copy of unit.copies) copy.wanted = wanted;
@@ -279,17 +362,21 @@ export class NatsExecutor implements JobExecutor {
             if (unit.copies.length === 1) await this.dispatch(first, task, wanted, location);
             else await this.dispatchCopies(plan.nodes[unit.members[0]!]!.name, unit.copies, task, wanted);
           } catch (error) {
+            if (failed) return;
+            failed = true;
             abort();
             rejectJob(new Error(`the job could not be queued on NATS: ${(error as Error).message}`));
             return;
           }
         }
-      })();
+      };
+      for (let i = 0; i < Math.min(PUBLISH_LANES, planned.length); i++) void lane();
     });
     const tracked = promise.finally(() => {
       this.running.delete(tracked);
       this.placer?.forgetJob(job);
-      for (const group of groups) void this.conn.results.purge(keyOf(group)).catch(() => undefined);
+      /* one purge of the job's subjects in the bucket's stream (every group, copy and part), not a replicated write per group */
+      void this.conn.jsm.streams.purge(`KV_${RESULT_BUCKET}`, { filter: `$KV.${RESULT_BUCKET}.${job}.>` }).catch(() => undefined);
       for (const group of groups) void group.split?.cleanup();
     });
     this.running.add(tracked);
@@ -303,6 +390,8 @@ export class NatsExecutor implements JobExecutor {
     this.placer?.stop();
     this.placer?.view.stop();
     this.advisories?.unsubscribe();
+    this.resultsHeard?.unsubscribe();
+    clearInterval(this.silenceTimer);
     await this.conn.close();
   }
 
@@ -383,7 +472,8 @@ export class NatsExecutor implements JobExecutor {
   /** To the shared queue, where any worker takes it. */
   private async publishShared(group: PendingGroup, task: TaskMessage): Promise<void> {
     const { claim: _claim, ...shared } = task;
-    const ack = await this.conn.js.publish(taskSubject(group.job), JSON.stringify(shared), { msgID: `${group.job}.${group.group}` });
+    /* retried through a NATS server's death; the message id makes a second copy a duplicate JetStream drops */
+    const ack = await retryingNats(() => this.conn.js.publish(taskSubject(group.job), JSON.stringify(shared), { msgID: `${group.job}.${group.group}` }));
     group.seq = ack.seq;
     if (this.extra.pickupTimeoutMs !== undefined && this.pending.has(keyOf(group))) group.timer = setTimeout(() => void this.withdrawIfWaiting(group), this.extra.pickupTimeoutMs);
   }
@@ -431,7 +521,7 @@ export class NatsExecutor implements JobExecutor {
     }
   }
 
-  private async onResult(entry: KvEntry): Promise<void> {
+  private async onResult(entry: { readonly key: string; json<T>(): T }): Promise<void> {
     const split = this.splitRoutes.get(entry.key);
     if (split !== undefined) {
       let stored: ResultEntry;
@@ -443,7 +533,9 @@ export class NatsExecutor implements JobExecutor {
       return split.onResult(stored);
     }
     const group = this.pending.get(entry.key);
-    if (group === undefined) return; /* another front end's job, or one that ended */
+    if (group === undefined || group.claimed === true) return; /* another front end's job, one that ended, or heard already (subject and watch both bring it) */
+    group.claimed = true;
+    this.lastResultAt = Date.now();
     let nodes: NodeResult[];
     try {
       nodes = await this.readNodes(group.members, group.files, entry.json<ResultEntry>(), group.onFile);
@@ -458,14 +550,18 @@ export class NatsExecutor implements JobExecutor {
 
   /** A plan's file as a blob: an object already in the cluster, or the host file's bytes. */
   private fileBlob(path: string): Promise<BlobRef> {
-    return this.extra.blobFor?.(path) ?? this.blobs.put(readFileSync(path));
+    return this.extra.blobFor?.(path) ?? this.blobs.putFile(path);
   }
 
   /** A node as a task carries it: blobs for bytes, no host path. */
-  private async wireNode(node: NodePlan, index: number, files: Map<string, string>): Promise<WireNode> {
+  private async wireNode(node: NodePlan, index: number, files: Map<string, string>, inline: { left: number }): Promise<WireNode> {
     const input = async (given: NodeInput | undefined): Promise<WireInput | undefined> => {
       if (given === undefined) return undefined;
       if ('pipe' in given) return { pipe: given.pipe };
+      if ('bytes' in given && given.bytes.length <= INLINE_INPUT_LIMIT && given.bytes.length <= inline.left) {
+        inline.left -= given.bytes.length;
+        return { base64: Buffer.from(given.bytes).toString('base64'), bytes: true };
+      }
       if ('bytes' in given) return { ...(await this.blobs.put(given.bytes)), bytes: true };
       if ('ring' in given) throw new JobPlanError(`node ${node.name}: a ring in this process's memory cannot be sent to another host; name a pipe of the plan`);
       return this.fileBlob(given.file);

@@ -16,6 +16,8 @@
  *   placement.ts   which worker a task goes to; claims of targeted tasks
  *   replicate.ts   the copies of a replicated node compared
  *   status.ts      what `zerovm cluster status` reports
+ *   auth.ts        user/password, nkey seed files, TLS
+ *   retry.ts       NATS operations retried through a server's death
  */
 export { NatsExecutor, type NatsExecutorOptions, type NatsRunOptions } from './executor.js';
 export type { SplitOptions } from './split.js';
@@ -26,3 +28,4 @@ export { JOB_BUCKET, NatsJobRecords, type JobRecord } from './job-records.js';
 export { clusterStatus, formatStatus, type ClusterStatus, type WorkerStatus, type QueueCounts } from './status.js';
 export { openPlacementStores, workerToken, type WorkerEntry } from './registry.js';
 export type { PlacementOptions } from './placement.js';
+export { NatsSecurityError, type NatsSecurity } from './auth.js';

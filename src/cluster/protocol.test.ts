@@ -14,6 +14,11 @@ describe('parseTask', () => {
     expect(parseTask(task()).nodes[0]!.program.blob).toBe(BLOB);
   });
 
+  it('accepts small input bytes inline and blob inputs named by hash', () => {
+    const parsed = parseTask(task({}, { stdin: { base64: 'aGk=', bytes: true }, channels: [{ alias: '/dev/in', input: { blob: BLOB } }] }));
+    expect(parsed.nodes[0]!.stdin).toEqual({ base64: 'aGk=', bytes: true });
+  });
+
   it.each([
     ['not JSON', '{', /not JSON/],
     ['another version', task({ version: 2 }), /not version 1/],
@@ -23,6 +28,9 @@ describe('parseTask', () => {
     ['no nodes', task({ nodes: 'x' }), /group, nodes or pipes missing/],
     ['a replica number out of range', task({ replica: 4 }), /replica must be 1, 2 or 3/],
     ['a claim that is not a key', task({ claim: '../x y' }), /not a key of the claims bucket/],
+    ['a stdin blob that is a path', task({}, { stdin: { blob: '../../../etc/passwd' } }), /names '..\/..\/..\/etc\/passwd' as a blob/],
+    ['a channel file blob that is a path', task({}, { channels: [{ alias: '/dev/x', file: { blob: '/etc/shadow' }, access: 'read-write' }] }), /names '\/etc\/shadow' as a blob/],
+    ['an image blob that is not a string', task({}, { image: { blob: 7 } }), /names '7' as a blob/],
   ])('refuses %s', (_what, text, message) => {
     expect(() => parseTask(text)).toThrow(WireFormatError);
     expect(() => parseTask(text)).toThrow(message);

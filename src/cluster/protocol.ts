@@ -26,8 +26,16 @@ export interface BlobRef {
   readonly blob: string;
 }
 
-/** `bytes: true`: given as bytes (a channel in memory), else a file (the worker's cached copy); sessions see the two alike except in the memory etag, so the difference is kept. */
-export type WireInput = (BlobRef & { readonly bytes?: true }) | { readonly pipe: string };
+/**
+ * `bytes: true`: given as bytes (a channel in memory), else a file (the worker's cached copy); sessions see the two alike except in the memory etag, so the difference is kept.
+ * Small bytes travel inside the task (`base64`): no blob bucket round trips on either side (spec/cluster.md, "Tasks").
+ */
+export type WireInput = (BlobRef & { readonly bytes?: true }) | { readonly base64: string; readonly bytes: true } | { readonly pipe: string };
+
+/** Input bytes at most this long travel inside the task message... */
+export const INLINE_INPUT_LIMIT = 16 * 1024;
+/** ...while the task's inline inputs stay within this (a JetStream message is at most 1 MiB by default). */
+export const INLINE_TASK_BUDGET = 256 * 1024;
 /** 'file': the worker writes a file of its own and returns its bytes as a blob; the front end writes the plan's file. */
 export type WireOutput = 'buffer' | 'discard' | 'file' | { readonly pipe: string };
 
@@ -118,6 +126,14 @@ export interface ResultEntry {
   readonly gangTimeout?: string;
 }
 
+/** Core subject a worker also publishes a stored result on: the front end hears it at once, without the KV watch's consumer (spec/cluster.md, "Results"). */
+export const RESULT_SUBJECT_PREFIX = 'zerovm.result';
+
+/** The core subject a result is also published on: the prefix and its key in the results bucket (resultKey). */
+export function resultSubject(key: string): string {
+  return `${RESULT_SUBJECT_PREFIX}.${key}`;
+}
+
 export function taskSubject(job: string): string {
   return `${TASK_SUBJECT_PREFIX}.${job}`;
 }
@@ -172,8 +188,22 @@ export function parseTask(text: string): TaskMessage {
   if (task.claim !== undefined && !(typeof task.claim === 'string' && /^[A-Za-z0-9_.-]{1,200}$/.test(task.claim))) throw new WireFormatError(`task ${task.job}: the claim is not a key of the claims bucket`);
   for (const node of task.nodes) {
     if (typeof node?.program?.blob !== 'string' || !isBlobName(node.program.blob)) throw new WireFormatError(`task ${task.job}: a node's program is not a blob reference`);
+    /* every other blob a node names (stdin, channels, image) must be a hash too: a worker's cache path is made of it */
+    const bad = badBlobName(node);
+    if (bad !== undefined) throw new WireFormatError(`task ${task.job}: node '${String(node.name)}' names '${bad}' as a blob, which is not a SHA-256 name`);
   }
   return task as TaskMessage;
+}
+
+/** The first `blob` property anywhere in `value` that is not a blob name. */
+function badBlobName(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    if (key === 'blob' && (typeof inner !== 'string' || !isBlobName(inner))) return String(inner);
+    const bad = badBlobName(inner);
+    if (bad !== undefined) return bad;
+  }
+  return undefined;
 }
 
 export function isBlobName(name: string): boolean {

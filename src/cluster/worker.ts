@@ -7,7 +7,7 @@
  * Where: src/cluster, above src/jobs. A worker killed at any point leaves
  * its unacknowledged tasks to JetStream, which hands them to another worker
  * after the consumer's ack wait; while a task runs, the worker signals
- * progress every third of the ack wait, so a long node is not redelivered
+ * progress every third of the ack wait (at least every second), so a long node is not redelivered
  * while its worker lives. A task whose result is already stored (the
  * worker died between storing and acknowledging) is acknowledged without
  * running again: sessions are deterministic, so the stored result is the
@@ -36,7 +36,8 @@ import { PipeListener } from './net-pipe.js';
 import { runPart } from './part-runner.js';
 import { claimTask, ensureTargetConsumer } from './placement.js';
 import { DEFAULT_HEARTBEAT_MS, openPlacementStores, TARGET_STREAM, WorkerAdvert, workerToken, type PlacementStores } from './registry.js';
-import { decodeLimits, parseTask, resultKey, TASK_STREAM, WireFormatError, WORKER_CONSUMER, type ResultEntry, type WireBytes, type TaskMessage, type WireInput, type WireNode, type WireNodeResult, type WireOutput } from './protocol.js';
+import { retryingNats } from './retry.js';
+import { decodeLimits, parseTask, resultKey, resultSubject, TASK_STREAM, WireFormatError, WORKER_CONSUMER, type ResultEntry, type WireBytes, type TaskMessage, type WireInput, type WireNode, type WireNodeResult, type WireOutput } from './protocol.js';
 
 export interface ClusterWorkerOptions extends NatsOptions {
   /** Sessions at once (the local pool's threads), and tasks pulled at once. Default 1. */
@@ -69,6 +70,8 @@ export class ClusterWorker {
   readonly name: string;
   private stopping = false;
   private readonly loops: Promise<void>[] = [];
+  private messages: { stop(): void } | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
   private tasksDone = 0;
   /* --- pipes between workers --- */
   private names: NameService | undefined;
@@ -80,7 +83,6 @@ export class ClusterWorker {
   private stores: PlacementStores | undefined;
   private readonly targeted = new Set<Promise<void>>();
   private slotWaiters: (() => void)[] = [];
-  private maxDeliver = 1;
 
   private constructor(
     private readonly conn: ClusterConnection,
@@ -97,16 +99,15 @@ export class ClusterWorker {
     const slots = options.slots ?? 1;
     if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`--slots must be a whole number of at least 1, not ${slots}`);
     const conn = await openCluster({ ...options, name: options.workerName ?? `zerovm worker ${hostname()}:${process.pid}` });
-    const { ackWaitMs, maxDeliver } = await ensureWorkerConsumer(conn.jsm, {}, false);
+    const { ackWaitMs } = await ensureWorkerConsumer(conn.jsm, {}, false);
     const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), 'zerovm-worker-'));
     mkdirSync(workDir, { recursive: true });
     const pool = new WorkerPoolExecutor({ workers: slots });
     await pool.warm();
     const worker = new ClusterWorker(conn, pool, new BlobStore(conn.blobs, join(workDir, 'blobs')), workDir, ackWaitMs, options);
     worker.names = await NameService.open(conn.nc, options.replicas ?? 1, options.keepMs ?? 24 * 3600_000);
-    worker.maxDeliver = maxDeliver;
     await worker.register(slots);
-    for (let i = 0; i < slots; i++) worker.loops.push(worker.pullLoop());
+    worker.loops.push(worker.consumeLoop());
     return worker;
   }
 
@@ -114,11 +115,17 @@ export class ClusterWorker {
     return this.tasksDone;
   }
 
+  /** Bytes this worker fetched from and stored into the blob bucket (what moved between hosts beside task and result messages). */
+  get bytesMoved(): { put: number; got: number } {
+    return { put: this.blobs.bytesPut, got: this.blobs.bytesGot };
+  }
+
   /** Stops pulling, finishes the tasks it holds (drain), then closes. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.draining = true;
     this.advert?.changed();
+    this.messages?.stop();
     for (const wake of this.slotWaiters.splice(0)) wake();
     await Promise.all(this.loops);
     while (this.targeted.size > 0) await Promise.allSettled([...this.targeted]);
@@ -178,25 +185,51 @@ export class ClusterWorker {
     }
   }
 
-  private async pullLoop(): Promise<void> {
-    const consumer = await this.conn.js.consumers.get(TASK_STREAM, WORKER_CONSUMER);
+  /**
+   * One long-lived `consume()` for all slots: a pull per task (`next()`)
+   * costs a subscription and a request round trip, about 2 ms of the
+   * dispatch (spec/cluster.md, "Measured"). The client asks for `slots`
+   * messages and asks again as they arrive, so up to `slots` more wait
+   * here for a free slot; they signal progress meanwhile (their ack wait
+   * runs), and a draining worker hands them back at once (nak).
+   */
+  private async consumeLoop(): Promise<void> {
+    const slots = this.options.slots ?? 1;
     while (!this.stopping) {
-      /* tasks sent to this worker alone may fill its slots too */
-      await this.freeSlot(this.options.slots ?? 1);
-      if (this.stopping) return;
-      const message = await this.pull(consumer, 'a task');
-      if (message === null) continue;
-      /*
-       * A task sent to this worker alone took the slot while this pull was
-       * out: hand the shared task back at once for another worker, unless
-       * this is its last delivery (then it waits in the pool's queue).
-       */
-      if (this.tasksRunning >= (this.options.slots ?? 1) && message.info.deliveryCount < this.maxDeliver) {
-        message.nak();
-        continue;
+      try {
+        const consumer = await this.conn.js.consumers.get(TASK_STREAM, WORKER_CONSUMER);
+        const messages = await consumer.consume({ max_messages: slots, expires: 5000 });
+        this.messages = messages;
+        if (this.stopping) messages.stop();
+        for await (const message of messages) {
+          const done = this.whenSlotFree(message);
+          this.inFlight.add(done);
+          void done.finally(() => this.inFlight.delete(done));
+        }
+      } catch (error) {
+        if (this.stopping) break;
+        this.log(`pulling tasks failed (${(error as Error).message}); trying again`);
+        await new Promise((r) => setTimeout(r, 500));
       }
-      await this.handle(message);
     }
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async whenSlotFree(message: JsMsg): Promise<void> {
+    /* at least every second: a front end that connects later may shorten the ack wait this worker read at start */
+    const progress = setInterval(() => message.working(), progressEvery(this.ackWaitMs));
+    try {
+      /* tasks sent to this worker alone (targetLoop) fill the same slots */
+      await this.freeSlot(this.options.slots ?? 1);
+      if (this.stopping) {
+        /* not started: another worker takes it now rather than after the ack wait */
+        message.nak();
+        return;
+      }
+    } finally {
+      clearInterval(progress);
+    }
+    await this.handle(message);
   }
 
   private async handle(message: JsMsg): Promise<void> {
@@ -227,11 +260,11 @@ export class ClusterWorker {
       this.advert?.changed(true);
       for (const wake of this.slotWaiters.splice(0)) wake();
     };
-    const progress = setInterval(() => message.working(), Math.max(100, Math.floor(this.ackWaitMs / 3)));
+    const progress = setInterval(() => message.working(), progressEvery(this.ackWaitMs));
     const dir = mkdtempSync(join(this.workDir, 'task-'));
     try {
       /* only a redelivered task can have a result already */
-      if (message.info.deliveryCount > 1 && (await this.conn.results.get(key))?.operation === 'PUT') {
+      if (message.info.deliveryCount > 1 && (await retryingNats(() => this.conn.results.get(key)))?.operation === 'PUT') {
         this.log(`task ${key} already has a result; acknowledging it`);
         await message.ackAck();
         return;
@@ -264,7 +297,20 @@ export class ClusterWorker {
         entry = { version: 1, job: task.job, group: task.group, part: task.part, nodes: nodes ?? [], ...(memberLost === undefined ? {} : { memberLost }), ...(gangTimeout === undefined ? {} : { gangTimeout }) };
         if (memberLost !== undefined) this.log(`task ${key}: ${memberLost}`);
       }
-      await this.conn.results.put(key, JSON.stringify(entry));
+      const json = JSON.stringify(entry);
+      /*
+       * The front end hears the result at once, before the bucket has it:
+       * one replicated round trip less per session. Were this worker to die
+       * before storing it, the task is delivered again and the rerun (the
+       * same bytes: sessions are deterministic) is stored then.
+       */
+      try {
+        this.conn.nc.publish(resultSubject(key), json);
+      } catch {
+        /* larger than a core message may be: the front end reads the bucket */
+      }
+      /* the record for redeliveries and a front end that missed the message; through a NATS server's death, retried (retry.ts) */
+      await retryingNats(() => this.conn.results.put(key, json), { onRetry: (error, attempt) => attempt === 1 && this.log(`storing the result of ${key} failed (${error.message}); retrying`) });
       /* not waited for: were the ack lost, the redelivery finds the stored result and is acknowledged without a rerun */
       message.ack();
       this.tasksDone++;
@@ -341,6 +387,7 @@ export class ClusterWorker {
     const input = async (given: WireInput | undefined): Promise<NodeInput | undefined> => {
       if (given === undefined) return undefined;
       if ('pipe' in given) return { pipe: given.pipe };
+      if ('base64' in given) return { bytes: new Uint8Array(Buffer.from(given.base64, 'base64')) };
       if (given.bytes === true) return { bytes: await this.blobs.get(given) };
       return { file: await this.blobs.file(given) };
     };
@@ -389,4 +436,9 @@ export class ClusterWorker {
       ...(engine === undefined ? {} : { engine }),
     };
   }
+}
+
+/** How often a held task says it is still being worked on: a third of the ack wait, at least every second (a front end that connects later may shorten the ack wait this worker read at start). */
+function progressEvery(ackWaitMs: number): number {
+  return Math.max(100, Math.min(1000, Math.floor(ackWaitMs / 3)));
 }
