@@ -31,6 +31,7 @@ import type { NodeInput, NodePlan } from '../jobs/executor.js';
 import type { ClusterConnection } from './connection.js';
 import type { TaskMessage, WireInput, WireNode } from './protocol.js';
 import { blobPrefix, TARGET_STREAM, TARGET_SUBJECT_PREFIX, type KnownWorker, type PlacementStores, type RegistryView } from './registry.js';
+import { isTransientNatsError, retryingNats } from './retry.js';
 
 export function targetSubject(token: string): string {
   return `${TARGET_SUBJECT_PREFIX}.${token}`;
@@ -68,10 +69,12 @@ export async function ensureTargetConsumer(jsm: JetStreamManager, token: string,
  */
 export async function claimTask(claims: KV, key: string, workerName: string): Promise<boolean> {
   try {
-    await claims.create(key, workerName);
+    /* retried through a NATS server's death (retry.ts): a transient failure is not a refusal */
+    await retryingNats(() => claims.create(key, workerName));
     return true;
-  } catch {
-    const entry = await claims.get(key);
+  } catch (error) {
+    if (isTransientNatsError(error)) throw error;
+    const entry = await retryingNats(() => claims.get(key));
     return entry?.operation === 'PUT' && entry.string() === workerName;
   }
 }
@@ -246,7 +249,9 @@ export class Placer {
     tracked.siblings?.add(worker);
     this.inflight.set(worker, (this.inflight.get(worker) ?? 0) + 1);
     tracked.sentAt = Date.now();
-    const ack = await this.conn.js.publish(targetSubject(worker), JSON.stringify(tracked.task), { msgID: tracked.task.claim! });
+    const task = JSON.stringify(tracked.task);
+    /* retried through a NATS server's death; the message id makes a second copy a duplicate JetStream drops */
+    const ack = await retryingNats(() => this.conn.js.publish(targetSubject(worker), task, { msgID: tracked.task.claim! }));
     tracked.seq = ack.seq;
   }
 
@@ -287,7 +292,9 @@ export class Placer {
           /* copies of a replicated node wait for their own worker while it lives */
           const waited = tracked.siblings === undefined && now - tracked.sentAt > this.targetWaitMs;
           if (alive && !waited) continue;
-          if (!(await this.voidClaim(tracked))) {
+          const voided = await this.voidClaim(tracked).catch(() => undefined);
+          if (voided === undefined) continue; /* NATS unreachable all along: the next pass tries again */
+          if (!voided) {
             tracked.claimed = true; /* the worker got there first */
           } else {
             await this.redirect(tracked, alive ? undefined : tracked.worker, false);
@@ -307,9 +314,10 @@ export class Placer {
   /** Takes the claim for the front end: true when the worker had not claimed the task (its message is now void). */
   private async voidClaim(tracked: TargetedTask): Promise<boolean> {
     try {
-      await this.stores.claims.create(tracked.task.claim!, 'front end');
-    } catch {
-      return false;
+      await retryingNats(() => this.stores.claims.create(tracked.task.claim!, 'front end'));
+    } catch (error) {
+      if (isTransientNatsError(error)) throw error; /* NATS unreachable for a minute: the check runs again */
+      return false; /* the worker's claim was there first */
     }
     void this.conn.jsm.streams.deleteMessage(TARGET_STREAM, tracked.seq).catch(() => false);
     return true;

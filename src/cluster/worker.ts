@@ -70,8 +70,6 @@ export class ClusterWorker {
   readonly name: string;
   private stopping = false;
   private readonly loops: Promise<void>[] = [];
-  private messages: { stop(): void } | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
   private tasksDone = 0;
   /* --- pipes between workers --- */
   private names: NameService | undefined;
@@ -83,6 +81,7 @@ export class ClusterWorker {
   private stores: PlacementStores | undefined;
   private readonly targeted = new Set<Promise<void>>();
   private slotWaiters: (() => void)[] = [];
+  private maxDeliver = 1;
 
   private constructor(
     private readonly conn: ClusterConnection,
@@ -99,7 +98,7 @@ export class ClusterWorker {
     const slots = options.slots ?? 1;
     if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`--slots must be a whole number of at least 1, not ${slots}`);
     const conn = await openCluster({ ...options, name: options.workerName ?? `zerovm worker ${hostname()}:${process.pid}` });
-    const { ackWaitMs } = await ensureWorkerConsumer(conn.jsm, {}, false);
+    const { ackWaitMs, maxDeliver } = await ensureWorkerConsumer(conn.jsm, {}, false);
     const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), 'zerovm-worker-'));
     mkdirSync(workDir, { recursive: true });
     const pool = new WorkerPoolExecutor({ workers: slots });
@@ -107,7 +106,8 @@ export class ClusterWorker {
     const worker = new ClusterWorker(conn, pool, new BlobStore(conn.blobs, join(workDir, 'blobs')), workDir, ackWaitMs, options);
     worker.names = await NameService.open(conn.nc, options.replicas ?? 1, options.keepMs ?? 24 * 3600_000);
     await worker.register(slots);
-    worker.loops.push(worker.consumeLoop());
+    worker.maxDeliver = maxDeliver;
+    for (let i = 0; i < slots; i++) worker.loops.push(worker.pullLoop());
     return worker;
   }
 
@@ -125,7 +125,6 @@ export class ClusterWorker {
     this.stopping = true;
     this.draining = true;
     this.advert?.changed();
-    this.messages?.stop();
     for (const wake of this.slotWaiters.splice(0)) wake();
     await Promise.all(this.loops);
     while (this.targeted.size > 0) await Promise.allSettled([...this.targeted]);
@@ -185,51 +184,33 @@ export class ClusterWorker {
     }
   }
 
-  /**
-   * One long-lived `consume()` for all slots: a pull per task (`next()`)
-   * costs a subscription and a request round trip, about 2 ms of the
-   * dispatch (spec/cluster.md, "Measured"). The client asks for `slots`
-   * messages and asks again as they arrive, so up to `slots` more wait
-   * here for a free slot; they signal progress meanwhile (their ack wait
-   * runs), and a draining worker hands them back at once (nak).
+  /*
+   * One pull per free slot (spec/cluster.md, "Workers"): a worker never holds
+   * a shared task it cannot start, so a long task never keeps another
+   * waiting behind it while some other worker is idle. (A long-lived
+   * `consume()` saves a request per task, but its client asks for more
+   * messages as soon as one arrives: measured, it left workers idle beside
+   * one holding two long tasks.)
    */
-  private async consumeLoop(): Promise<void> {
-    const slots = this.options.slots ?? 1;
+  private async pullLoop(): Promise<void> {
+    const consumer = await this.conn.js.consumers.get(TASK_STREAM, WORKER_CONSUMER);
     while (!this.stopping) {
-      try {
-        const consumer = await this.conn.js.consumers.get(TASK_STREAM, WORKER_CONSUMER);
-        const messages = await consumer.consume({ max_messages: slots, expires: 5000 });
-        this.messages = messages;
-        if (this.stopping) messages.stop();
-        for await (const message of messages) {
-          const done = this.whenSlotFree(message);
-          this.inFlight.add(done);
-          void done.finally(() => this.inFlight.delete(done));
-        }
-      } catch (error) {
-        if (this.stopping) break;
-        this.log(`pulling tasks failed (${(error as Error).message}); trying again`);
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-  }
-
-  private async whenSlotFree(message: JsMsg): Promise<void> {
-    /* at least every second: a front end that connects later may shorten the ack wait this worker read at start */
-    const progress = setInterval(() => message.working(), progressEvery(this.ackWaitMs));
-    try {
-      /* tasks sent to this worker alone (targetLoop) fill the same slots */
+      /* tasks sent to this worker alone may fill its slots too */
       await this.freeSlot(this.options.slots ?? 1);
-      if (this.stopping) {
-        /* not started: another worker takes it now rather than after the ack wait */
+      if (this.stopping) return;
+      const message = await this.pull(consumer, 'a task');
+      if (message === null) continue;
+      /*
+       * A task sent to this worker alone took the slot while this pull was
+       * out: hand the shared task back at once for another worker, unless
+       * this is its last delivery (then it waits in the pool's queue).
+       */
+      if (this.tasksRunning >= (this.options.slots ?? 1) && message.info.deliveryCount < this.maxDeliver) {
         message.nak();
-        return;
+        continue;
       }
-    } finally {
-      clearInterval(progress);
+      await this.handle(message);
     }
-    await this.handle(message);
   }
 
   private async handle(message: JsMsg): Promise<void> {
