@@ -32,7 +32,7 @@ import { NatsExecutor } from '../src/cluster/executor.js';
 import type { JobExecutor, JobPlan } from '../src/jobs/executor.js';
 import { WorkerPoolExecutor } from '../src/jobs/pool.js';
 import { natsServerUnavailable, startNatsCluster, type NatsCluster } from '../test/nats/cluster.js';
-import { endWorker, spawnWorker, type WorkerProcess } from '../test/nats/worker-process.js';
+import { endWorker, spawnWorker, type WorkerProcess } from '../test/nats/workers.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = [join(HERE, '..'), join(HERE, '..', '..')].find((dir) => existsSync(join(dir, 'examples', 'wordcount', 'mapper.c')))!;

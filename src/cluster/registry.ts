@@ -15,6 +15,7 @@ import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import { RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { NatsConnectError, type ClusterConnection } from './connection.js';
 import { isBlobName } from './protocol.js';
+import { retryingNats } from './retry.js';
 
 /** KV bucket of workers, key = workerToken(name). */
 export const REGISTRY_BUCKET = 'zerovm-registry';
@@ -180,7 +181,8 @@ export class WorkerAdvert {
   }
 
   async start(): Promise<void> {
-    await this.write();
+    /* a bucket made a moment ago may not have elected its leader yet: retried (retry.ts) */
+    await retryingNats(() => this.write());
     this.timer = setInterval(() => this.changed(), this.fixed.heartbeatMs);
   }
 

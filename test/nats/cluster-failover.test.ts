@@ -15,8 +15,9 @@ import { NatsExecutor } from '../../src/cluster/executor.js';
 import { RESULT_BUCKET, TASK_STREAM } from '../../src/cluster/protocol.js';
 import type { JobPlan, NodeResult } from '../../src/jobs/executor.js';
 import { WorkerPoolExecutor } from '../../src/jobs/pool.js';
+import { retryingNats } from '../../src/cluster/retry.js';
 import { natsServerUnavailable, startNatsCluster, type NatsCluster } from './cluster.js';
-import { endWorker, spawnWorker, type WorkerProcess } from './worker-process.js';
+import { endWorker, spawnWorker, type WorkerProcess } from './workers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CAT = join(ROOT, 'examples', 'cat.nexe');
@@ -94,7 +95,8 @@ describe.skipIf(skip)('a NATS server of the 3-node cluster dies during a job', (
       const results = await new Kvm(reader).open(RESULT_BUCKET);
       const keys = async (): Promise<string[]> => {
         const found: string[] = [];
-        for await (const key of await results.keys()) found.push(key);
+        /* the bucket's stream may still be electing a leader after the kill */
+        for await (const key of await retryingNats(() => results.keys())) found.push(key);
         return found;
       };
       const deadline = Date.now() + 5000;

@@ -20,7 +20,7 @@ import { NatsExecutor } from '../../src/cluster/executor.js';
 import { BLOB_BUCKET } from '../../src/cluster/protocol.js';
 import type { JobPlan } from '../../src/jobs/executor.js';
 import { natsServerUnavailable, opensslUnavailable, startNatsCluster, type NatsCluster } from './cluster.js';
-import { endWorker, spawnWorker, type WorkerProcess } from './worker-process.js';
+import { endWorker, spawnWorker, type WorkerProcess } from './workers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CAT = join(ROOT, 'examples', 'cat.nexe');

@@ -5,11 +5,12 @@
  * pid. Their stderr is kept (the tests read which task each ran).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsCluster } from './cluster.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'zerovm.js');
+/** From test/nats, or from dist-bench/test/nats when a benchmark is compiled. */
+const BIN = [join(import.meta.dirname, '..', '..', 'bin', 'zerovm.js'), join(import.meta.dirname, '..', '..', '..', 'bin', 'zerovm.js')].find((path) => existsSync(path))!;
 
 export interface WorkerProcess {
   readonly name: string;
@@ -19,11 +20,10 @@ export interface WorkerProcess {
   log: string;
 }
 
-/** Starts a worker with one slot (more with --slots in `extra`); resolves when it is ready. */
-export function startWorker(cluster: NatsCluster, name: string, extra: readonly string[] = [], workDir?: string): Promise<WorkerProcess> {
-  const dirArgs = workDir === undefined ? [] : ['--work-dir', workDir];
-  const child = spawn(process.execPath, [BIN, 'worker', '--nats', cluster.urls, '--user', cluster.user, '--name', name, '--slots', '1', '--replicas', '3', '--pipe-host', '127.0.0.1', ...dirArgs, ...extra], {
-    env: { ...process.env, ZEROVM_NATS_PASSWORD: cluster.password },
+/** Starts `zerovm worker --nats URLS --name NAME ...args` with `env` added; resolves when ready, rejects with its log when it exits first. */
+export function spawnWorker(urls: string, name: string, args: readonly string[], env: Readonly<Record<string, string>> = {}, workDir?: string): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [BIN, 'worker', '--nats', urls, '--name', name, ...(workDir === undefined ? [] : ['--work-dir', workDir]), ...args], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const worker: WorkerProcess = { name, workDir, child, log: '' };
@@ -36,6 +36,10 @@ export function startWorker(cluster: NatsCluster, name: string, extra: readonly 
   });
 }
 
+/** Starts a worker of the harness's account with one slot (more with --slots in `extra`); resolves when it is ready. */
+export function startWorker(cluster: NatsCluster, name: string, extra: readonly string[] = [], workDir?: string): Promise<WorkerProcess> {
+  return spawnWorker(cluster.urls, name, ['--user', cluster.user, '--slots', '1', '--replicas', '3', '--pipe-host', '127.0.0.1', ...extra], { ZEROVM_NATS_PASSWORD: cluster.password }, workDir);
+}
 export function alive(worker: WorkerProcess): boolean {
   return worker.child.exitCode === null && worker.child.signalCode === null;
 }
