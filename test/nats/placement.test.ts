@@ -41,7 +41,7 @@ const unavailable = natsServerUnavailable();
 const skip = unavailable !== null && !CI;
 if (skip) console.warn(`\n*** NATS placement tests SKIPPED: ${unavailable} ***\n`);
 
-const HEARTBEAT_MS = 300;
+const HEARTBEAT_MS = 1000; /* a worker is counted dead after 3 missed plus 1 s: 300 ms left too little margin when test files share 2 cores */
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 const text = (node: NodeResult, alias = '/dev/stdout'): string => Buffer.from(node.outputs[alias] ?? new Uint8Array(0)).toString();
 
