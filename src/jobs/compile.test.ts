@@ -320,7 +320,7 @@ describe('job descriptions: LOCAL_* variables (CGIEnvironment.md)', () => {
     expect(env(compile([{ ...job[0], attach: 'output' }])).LOCAL_DOCUMENT_ROOT).toBe('/dev/output');
     expect(env(compile([{ name: 'a', exec: prog, devices: [{ name: 'script', path: 'swift://~/data/other.txt' }] }])).LOCAL_DOCUMENT_ROOT).toBe('/dev/script');
     expect(local(env(compile([{ name: 'a', exec: prog, devices: [{ name: 'stdout' }] }])))).toEqual({});
-    expect(() => compile([{ ...job[0], attach: 'stdin' }])).toThrow(/attach: 'stdin' is not a device of this node/);
+    expect(() => compile([{ ...job[0], attach: 'stdin' }])).toThrow(/attach: 'stdin' is not one of the node's devices/);
   });
 
   it('give each node of a wildcard its own object', () => {

@@ -118,8 +118,13 @@ describe('the trailing hlt run (what validate() does not decode byte by byte)', 
         for (let bundle = 0; bundle + 32 <= twin.length; bundle += 32) {
           if (twin.subarray(bundle, bundle + 32).every((b) => b === 0xf4)) twin[bundle] = 0x90;
         }
-        const result = validate(region, { policy: 'nacl' });
-        expect(result).toEqual(validate(twin, { policy: 'nacl' }));
+        /* An instruction crossing into a changed bundle reads its first byte (nop, not hlt) as part of
+           itself, so its length in the crosses-bundle message may differ; its verdict and rule may not. */
+        const comparable = (result: ReturnType<typeof validate>): unknown => ({
+          ...result,
+          errors: result.errors.map((e) => (e.rule === 'crosses-bundle' ? { ...e, message: 'crosses' } : e)),
+        });
+        expect(comparable(validate(region, { policy: 'nacl' }))).toEqual(comparable(validate(twin, { policy: 'nacl' })));
       }),
       { numRuns: 1000 },
     );

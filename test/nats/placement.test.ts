@@ -236,9 +236,10 @@ describe.skipIf(skip)('placement, registry, status and replication on a 3-node J
   it('shows a draining worker as draining', async () => {
     const drainer = await start('w4');
     const from = drainer.log.length;
-    /* one long node per live one-slot worker: w4 gets one of them */
+    /* two long nodes per live one-slot worker: w4 gets one of them (with one each, a worker done
+       with its own could take the shared one before a freshly started w4 pulled it) */
     const others = workers.filter((w) => isRunning(w) && w !== drainer);
-    const loops = executor.run({ nodes: [...others, drainer].map((_, i) => ({ name: `loop-${i}`, program: LOOP })) });
+    const loops = executor.run({ nodes: [...others, drainer, ...others, drainer].map((_, i) => ({ name: `loop-${i}`, program: LOOP })) });
     await waitForLog(drainer, 'running task', from);
     process.kill(drainer.child.pid!, 'SIGTERM');
     const deadline = Date.now() + 10_000;
