@@ -71,7 +71,10 @@ export class NatsJobRecords implements JobRecorder {
   /** Every record kept (for `cluster status` and tests). */
   async list(): Promise<JobRecord[]> {
     const out: JobRecord[] = [];
-    for await (const key of await this.bucket.keys()) {
+    /* keys() reads the bucket through a consumer: a record rewritten meanwhile can come twice */
+    const keys = new Set<string>();
+    for await (const key of await this.bucket.keys()) keys.add(key);
+    for (const key of keys) {
       const record = await this.get(key);
       if (record !== undefined) out.push(record);
     }

@@ -49,7 +49,10 @@ export async function clusterStatus(conn: ClusterConnection, stores: PlacementSt
   for await (const info of conn.jsm.consumers.list(TARGET_STREAM)) perConsumer.set(info.name, { queued: info.num_pending, running: info.num_ack_pending });
   const targeted = [...perConsumer.values()].reduce((a, c) => ({ queued: a.queued + c.queued, running: a.running + c.running }), { queued: 0, running: 0 });
   const workers: WorkerStatus[] = [];
-  for await (const key of await stores.registry.keys()) {
+  /* keys() reads the bucket through a consumer: a worker rewriting its entry meanwhile can come twice */
+  const keys = new Set<string>();
+  for await (const key of await stores.registry.keys()) keys.add(key);
+  for (const key of keys) {
     const entry = await stores.registry.get(key);
     if (entry?.operation !== 'PUT') continue;
     const parsed = parseWorkerEntry(entry.string());
