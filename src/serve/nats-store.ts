@@ -31,11 +31,10 @@
  * the same bytes even if the object was replaced meanwhile.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, StorageType, type ObjectInfo as NatsObjectInfo, type ObjectStore as NatsBucket } from '@nats-io/obj';
 import { openCluster, type ClusterConnection, type NatsOptions } from '../cluster/connection.js';
@@ -45,7 +44,7 @@ import type { JobDescription } from '../jobs/description.js';
 import type { JobSink } from '../jobs/finish.js';
 import { checkName } from './names.js';
 import type { ByteWindow, JobView, StoreBackend } from './object-store.js';
-import { BodyTooLargeError, byBytes, DEFAULT_CONTENT_TYPE, LISTING_LIMIT, StoreError, window, type ContainerInfo, type ListOptions, type ObjectInfo, type WriteOptions } from './store.js';
+import { byBytes, DEFAULT_CONTENT_TYPE, LISTING_LIMIT, spoolUpload, StoreError, window, type ContainerInfo, type ListOptions, type ObjectInfo, type WriteOptions } from './store.js';
 
 export const CONTAINER_BUCKET = 'zerovm-containers';
 const BUCKET_PREFIX = 'zvc_';
@@ -315,23 +314,9 @@ export class NatsStore implements StoreBackend {
     const bucket = await this.containerBucket(account, container);
     if (bucket === undefined) throw new StoreError('no-container', `container '${container}' does not exist (create it with PUT /v1/${account}/${container})`);
     const spool = join(this.root, `upload-${randomBytes(8).toString('hex')}`);
-    const out = createWriteStream(spool, { fd: openSync(spool, 'wx') });
-    const md5 = createHash('md5');
-    let size = 0;
     try {
-      await pipeline(
-        body,
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            size += chunk.length;
-            if (size > options.maxBytes) throw new BodyTooLargeError(options.maxBytes);
-            md5.update(chunk);
-            yield chunk;
-          }
-        },
-        out,
-      );
-      return await this.put(bucket, object, md5.digest('hex'), Readable.toWeb(createReadStream(spool)) as ReadableStream<Uint8Array>, options);
+      const { md5 } = await spoolUpload(body, spool, options.maxBytes);
+      return await this.put(bucket, object, md5, Readable.toWeb(createReadStream(spool)) as ReadableStream<Uint8Array>, options);
     } finally {
       unlinkQuietly(spool);
     }

@@ -112,6 +112,31 @@ export class StoreError extends Error {
 }
 
 /** Swift sorts listings by the names' UTF-8 bytes. */
+/**
+ * Writes an upload's body to a new file at `path`, counting its bytes and
+ * taking its MD5 on the way (the object's ETag); BodyTooLargeError past
+ * `maxBytes`. The caller removes the file when it is not kept.
+ */
+export async function spoolUpload(body: Readable, path: string, maxBytes: number): Promise<{ size: number; md5: string }> {
+  const hash = createHash('md5');
+  let size = 0;
+  /* opened here, not by the stream: a stream's own open can finish after a failed pipeline's unlink, leaving the file behind */
+  const out = createWriteStream(path, { fd: openSync(path, 'wx') });
+  await pipeline(
+    body,
+    async function* (source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) {
+        size += chunk.length;
+        if (size > maxBytes) throw new BodyTooLargeError(maxBytes);
+        hash.update(chunk);
+        yield chunk;
+      }
+    },
+    out,
+  );
+  return { size, md5: hash.digest('hex') };
+}
+
 export function byBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
@@ -391,24 +416,9 @@ export class ObjectStore implements StoreBackend {
     const recordPath = this.recordPath(account, container, object);
     if (!existsSync(this.containerDir(account, container))) throw new StoreError('no-container', `container '${container}' does not exist (create it with PUT /v1/${account}/${container})`);
     const temp = join(this.tmp, `upload-${randomBytes(8).toString('hex')}`);
-    const hash = createHash('md5');
-    let size = 0;
-    /* opened here, not by the stream: a stream's own open can finish after a failed pipeline's unlink below, leaving the file behind */
-    const out = createWriteStream(temp, { fd: openSync(temp, 'wx') });
     try {
-      await pipeline(
-        body,
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            size += chunk.length;
-            if (size > options.maxBytes) throw new BodyTooLargeError(options.maxBytes);
-            hash.update(chunk);
-            yield chunk;
-          }
-        },
-        out,
-      );
-      return this.commit(recordPath, object, temp, size, hash.digest('hex'), options);
+      const { size, md5 } = await spoolUpload(body, temp, options.maxBytes);
+      return this.commit(recordPath, object, temp, size, md5, options);
     } finally {
       unlinkQuietly(temp);
     }
