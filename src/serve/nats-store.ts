@@ -35,6 +35,7 @@ import { createReadStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rm
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, StorageType, type ObjectInfo as NatsObjectInfo, type ObjectStore as NatsBucket } from '@nats-io/obj';
 import { openCluster, type ClusterConnection, type NatsOptions } from '../cluster/connection.js';
@@ -42,6 +43,7 @@ import type { BlobRef } from '../cluster/protocol.js';
 import { parseSwiftPath, type JobObject, type JobStorage } from '../jobs/compile.js';
 import type { JobDescription } from '../jobs/description.js';
 import type { JobSink } from '../jobs/finish.js';
+import { EXISTS_REASON } from './conditional.js';
 import { checkName } from './names.js';
 import type { ByteWindow, JobView, StoreBackend } from './object-store.js';
 import { byBytes, DEFAULT_CONTENT_TYPE, LISTING_LIMIT, spoolUpload, StoreError, window, type ContainerInfo, type ListOptions, type ObjectInfo, type WriteOptions } from './store.js';
@@ -340,8 +342,22 @@ export class NatsStore implements StoreBackend {
     const timestamp = Date.now();
     const metadata: Record<string, string> = { [ETAG_KEY]: etag, [TYPE_KEY]: options.contentType ?? DEFAULT_CONTENT_TYPE, [TIME_KEY]: String(timestamp) };
     for (const [k, v] of Object.entries(options.meta ?? {})) metadata[META_PREFIX + k] = v;
-    const info = await bucket.put({ name: object, metadata }, data);
-    return toStored(info);
+    if (options.onlyIfAbsent !== true) return toStored(await bucket.put({ name: object, metadata }, data));
+    /*
+     * Create only: the entry's meta message must still be the one seen here
+     * when the new one is published (JetStream's expected last sequence per
+     * subject; 0: the entry never existed). A put from another front end in
+     * between makes JetStream refuse this one, so two creates never both win.
+     */
+    const existing = await bucket.info(object);
+    const exists = (): StoreError => new StoreError('exists', `'${object}': ${EXISTS_REASON}`);
+    if (existing !== null && !existing.deleted) throw exists();
+    try {
+      return toStored(await bucket.put({ name: object, metadata }, data, { previousRevision: existing?.revision ?? 0 }));
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) throw exists();
+      throw error;
+    }
   }
 
   async deleteObject(account: string, container: string, object: string): Promise<boolean> {

@@ -18,15 +18,18 @@
  *   50 ranges, more than 2 overlapping pairs, or 8 or more ranges not in
  *   ascending order (RFC 7233 section 6.1 asks servers to refuse such sets).
  * - `If-Range` (an ETag, quotes optional, or an HTTP date): when it does not
- *   match the object's ETag or Last-Modified, the Range is ignored (200).
+ *   match the object's ETag or Last-Modified (the header's exact second,
+ *   conditional.ts), the Range is ignored (200).
  * - A zero-length object has no byte to send: a set that is satisfiable
  *   only through a suffix (`bytes=-5`) answers the whole, empty object
  *   with 200 (Swift would send a 206 with `bytes 0--1/0`).
  *
- * Where: src/serve/server.ts asks `planRanges` for every object GET; HEAD
- * ignores Range (as Swift and RFC 7233 do), so its headers are those of a
- * GET without one.
+ * Where: src/serve/server.ts asks `planRanges` for every object GET that
+ * the conditions of conditional.ts let through (a 304 or 412 carries no
+ * range); HEAD ignores Range (as Swift and RFC 7233 do), so its headers
+ * are those of a GET without one.
  */
+import { lastModifiedSeconds, parseHttpDate } from './conditional.js';
 
 /** Swift's limits on one Range header (swift/common/swob.py). */
 export const MAX_RANGES = 50;
@@ -102,8 +105,9 @@ function ifRangeMatches(ifRange: string, etag: string, lastModified: Date): bool
   const value = ifRange.trim();
   if (value.startsWith('W/')) return false; /* a weak tag never matches (RFC 7233 section 3.2) */
   if (value.startsWith('"') || /^[0-9a-f]{32}$/i.test(value)) return value.replace(/^"|"$/g, '').toLowerCase() === etag.toLowerCase();
-  const date = Date.parse(value);
-  return !Number.isNaN(date) && Math.floor(date / 1000) === Math.floor(lastModified.getTime() / 1000);
+  /* the date must be the Last-Modified the server sends (conditional.ts: whole seconds, rounded up) */
+  const date = parseHttpDate(value);
+  return date !== undefined && date === lastModifiedSeconds(lastModified.getTime());
 }
 
 /** What a GET of an object of `length` bytes answers to these request headers. */

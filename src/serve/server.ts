@@ -24,6 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import { BodyTooLargeError, StoreError, type ObjectInfo } from './store.js';
 import type { StoreBackend } from './object-store.js';
 import { contentRange, multipartPieces, planRanges, type ByteRange } from './ranges.js';
+import { EXISTS_REASON, evaluatePreconditions, lastModifiedHeader, preconditionsOf, writeCondition } from './conditional.js';
 import { checkName, NameError } from './names.js';
 import { HttpError, type JobService } from './service.js';
 import type { JobResponse } from '../jobs/finish.js';
@@ -88,7 +89,7 @@ function objectHeaders(info: ObjectInfo): Record<string, string | number> {
     'Content-Type': info.contentType,
     'Content-Length': info.size,
     ETag: info.etag,
-    'Last-Modified': new Date(info.timestamp).toUTCString(),
+    'Last-Modified': lastModifiedHeader(info.timestamp),
     'X-Timestamp': (info.timestamp / 1000).toFixed(5),
   };
   for (const [k, v] of Object.entries(info.meta)) headers[`X-Object-Meta-${k}`] = v;
@@ -198,7 +199,7 @@ export class ZeroVMServer {
       if (error instanceof HttpError) fail(res, error.status, error.message);
       else if (error instanceof NameError) fail(res, 400, error.message);
       else if (error instanceof BodyTooLargeError) fail(res, 413, error.message);
-      else if (error instanceof StoreError) fail(res, error.reason === 'no-container' ? 404 : 409, error.message);
+      else if (error instanceof StoreError) fail(res, error.reason === 'no-container' ? 404 : error.reason === 'exists' ? 412 : 409, error.message);
       else {
         const id = randomBytes(6).toString('hex');
         this.log(`zerovm serve: internal error ${id} on ${req.method ?? ''} ${req.url ?? ''}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
@@ -296,24 +297,49 @@ export class ZeroVMServer {
     const store = this.options.store;
     switch (method) {
       case 'PUT': {
+        /* If-None-Match: * creates only (conditional.ts); checked before the body is read, and again by the store as it commits */
+        const write = writeCondition(preconditionsOf(req.headers));
+        if (write.kind === 'bad-request') {
+          req.resume();
+          throw new HttpError(400, write.reason);
+        }
         const meta = requestMeta(req);
         const contentType = req.headers['content-type'] ?? 'application/octet-stream';
         if (!(await store.hasContainer(account, container))) {
           req.resume();
           throw new HttpError(404, `container '${container}' does not exist (create it with PUT /v1/${account}/${container})`);
         }
-        const info = await store.putStream(account, container, object, req, { contentType, meta, maxBytes: this.options.maxBody });
+        if (write.onlyIfAbsent && (await store.stat(account, container, object)) !== undefined) {
+          req.resume();
+          throw new HttpError(412, `'${object}': ${EXISTS_REASON}`);
+        }
+        const info = await store.putStream(account, container, object, req, { contentType, meta, maxBytes: this.options.maxBody, ...(write.onlyIfAbsent ? { onlyIfAbsent: true } : {}) });
         const expected = req.headers.etag;
         if (typeof expected === 'string' && expected.replace(/"/g, '').toLowerCase() !== info.etag) {
           await store.deleteObject(account, container, object);
           throw new HttpError(422, `the body's MD5 is ${info.etag}, not the ETag sent (${expected})`);
         }
-        send(res, 201, '', { ETag: info.etag, 'Last-Modified': new Date(info.timestamp).toUTCString() });
+        send(res, 201, '', { ETag: info.etag, 'Last-Modified': lastModifiedHeader(info.timestamp) });
         return;
       }
       case 'GET':
       case 'HEAD': {
         const stored = await store.stat(account, container, object);
+        /* If-Match, If-None-Match, If-(Un)Modified-Since before Range (conditional.ts) */
+        const condition = evaluatePreconditions(method, preconditionsOf(req.headers), stored);
+        if (condition.kind === 'not-modified') {
+          const { 'Content-Length': _length, ...headers } = objectHeaders(stored!);
+          res.writeHead(304, headers);
+          res.end();
+          return;
+        }
+        if (condition.kind === 'precondition-failed') {
+          if (stored !== undefined) {
+            res.setHeader('ETag', stored.etag);
+            res.setHeader('Last-Modified', lastModifiedHeader(stored.timestamp));
+          }
+          throw new HttpError(412, condition.reason);
+        }
         if (stored === undefined) throw new HttpError(404, `/${container}/${object} does not exist`);
         /* HEAD ignores Range (ranges.ts): its headers are those of a GET without one */
         const plan = method === 'GET' ? planRanges({ range: req.headers.range, ifRange: headerText(req.headers['if-range']) }, { length: stored.size, etag: stored.etag, lastModified: new Date(stored.timestamp) }) : ({ kind: 'whole' } as const);

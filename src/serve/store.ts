@@ -37,6 +37,7 @@ import { closeSync, createReadStream, createWriteStream, existsSync, linkSync, m
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { EXISTS_REASON } from './conditional.js';
 import { checkName, encodeName } from './names.js';
 import { synchronousJobView, type JobView, type StoreBackend } from './object-store.js';
 
@@ -67,6 +68,8 @@ export interface ContainerInfo {
 export interface WriteOptions {
   readonly contentType?: string;
   readonly meta?: Readonly<Record<string, string>>;
+  /** Store only if the object does not exist when the write commits (PUT with `If-None-Match: *`); else StoreError 'exists'. */
+  readonly onlyIfAbsent?: boolean;
 }
 
 export interface ListOptions {
@@ -100,11 +103,11 @@ interface ObjectRecord {
   readonly data: string;
 }
 
-/** Why a write was refused (the server maps it to 404 or 409). */
+/** Why a write was refused (the server maps it to 404, 409 or 412). */
 export class StoreError extends Error {
   override name = 'StoreError';
   constructor(
-    readonly reason: 'no-container' | 'not-empty',
+    readonly reason: 'no-container' | 'not-empty' | 'exists',
     message: string,
   ) {
     super(message);
@@ -391,6 +394,9 @@ export class ObjectStore implements StoreBackend {
   }
 
   private commit(recordPath: string, object: string, file: string, size: number, etag: string, options: WriteOptions): ObjectInfo {
+    const previous = this.readRecord(recordPath);
+    /* checked here, synchronously up to the rename: no other commit of this process comes between */
+    if (options.onlyIfAbsent === true && previous !== undefined) throw new StoreError('exists', `'${object}': ${EXISTS_REASON}`);
     const data = randomBytes(16).toString('hex');
     renameSync(file, join(this.data, data));
     const record: ObjectRecord = {
@@ -402,7 +408,6 @@ export class ObjectStore implements StoreBackend {
       timestamp: Date.now(),
       data,
     };
-    const previous = this.readRecord(recordPath);
     const temp = join(this.tmp, `record-${randomBytes(8).toString('hex')}`);
     writeFileSync(temp, JSON.stringify(record));
     renameSync(temp, recordPath);
