@@ -195,6 +195,30 @@ describe.skipIf(skip)('zerovm serve --nats: 3 NATS servers, 2 workers, 2 front e
     expect((await a.put('/data/huge', Buffer.alloc(1_000_001))).status).toBe(413);
   });
 
+  it('answers conditional requests as the directory store does; If-None-Match: * creates once across front ends (spec/serving.md, "Conditional requests")', async () => {
+    expect((await a.put('/cond')).status).toBe(201);
+    const created = await a.put('/cond/obj', 'first', { 'If-None-Match': '*' });
+    expect(created.status).toBe(201);
+    expect((await b.put('/cond/obj', 'second', { 'If-None-Match': '*' })).status).toBe(412);
+    expect((await b.put('/cond/obj', 'x', { 'If-None-Match': '"abc"' })).status).toBe(400);
+    const etag = created.headers.get('etag') ?? '';
+    const lastModified = created.headers.get('last-modified') ?? '';
+    const notModified = await fetch(`${baseB}/cond/obj`, { headers: { 'If-None-Match': `"${etag}"` } });
+    expect([notModified.status, notModified.headers.get('etag'), notModified.headers.get('last-modified'), await notModified.text()]).toEqual([304, etag, lastModified, '']);
+    expect((await fetch(`${baseB}/cond/obj`, { method: 'HEAD', headers: { 'If-Modified-Since': lastModified } })).status).toBe(304);
+    expect((await fetch(`${baseA}/cond/obj`, { headers: { 'If-Match': '"0000"' } })).status).toBe(412);
+    expect(await (await fetch(`${baseA}/cond/obj`, { headers: { 'If-Match': etag } })).text()).toBe('first');
+    /* a deleted object can be created again */
+    expect((await fetch(`${baseA}/cond/obj`, { method: 'DELETE' })).status).toBe(204);
+    expect((await b.put('/cond/obj', 'again', { 'If-None-Match': '*' })).status).toBe(201);
+    /* creates racing through both front ends: JetStream's expected sequence lets one win */
+    const racers = Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).put('/cond/race', `racer ${i}`, { 'If-None-Match': '*' }));
+    const statuses = (await Promise.all(racers)).map((r) => r.status).sort();
+    expect(statuses).toEqual([201, 412, 412, 412, 412, 412]);
+    for (const name of ['obj', 'race']) expect((await fetch(`${baseA}/cond/${name}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(`${baseA}/cond`, { method: 'DELETE' })).status).toBe(204);
+  });
+
   it('runs a job on a worker: its program and input are objects, its output becomes an object the other front end reads', async () => {
     const res = await a.execute(JSON.stringify([{ name: 'count', exec: { path: 'swift://~/bin/wc.nexe' }, devices: [{ name: 'stdin', path: 'swift://~/data/part3.txt' }, { name: 'stdout', path: 'swift://~/out/count.txt', content_type: 'text/x-count', meta: { by: 'wc' } }] }]));
     expect(res.status).toBe(200);
