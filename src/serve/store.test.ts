@@ -147,6 +147,22 @@ describe('ObjectStore', () => {
     expect(readdirSync(join(root, 'tmp', own!))).toEqual([]);
   });
 
+  it('stores onlyIfAbsent (PUT with If-None-Match: *) only when there is no object, and leaves no trace when refused', async () => {
+    store.putContainer('a', 'c');
+    const first = await store.putStream('a', 'c', 'once', Readable.from([Buffer.from('first')]), { maxBytes: 10, onlyIfAbsent: true });
+    const dataFiles = readdirSync(join(root, 'data')).sort();
+    const refused = store.putStream('a', 'c', 'once', Readable.from([Buffer.from('second')]), { maxBytes: 10, onlyIfAbsent: true });
+    await expect(refused).rejects.toThrow(StoreError);
+    await expect(refused).rejects.toMatchObject({ reason: 'exists' });
+    expect(store.stat('a', 'c', 'once')?.etag).toBe(first.etag);
+    expect(readdirSync(join(root, 'data')).sort()).toEqual(dataFiles);
+    const [own] = readdirSync(join(root, 'tmp'));
+    expect(readdirSync(join(root, 'tmp', own!))).toEqual([]);
+    /* once deleted, it may be created again */
+    store.deleteObject('a', 'c', 'once');
+    expect((await store.putStream('a', 'c', 'once', Readable.from([Buffer.from('third')]), { maxBytes: 10, onlyIfAbsent: true })).etag).toBe(createHash('md5').update('third').digest('hex'));
+  });
+
   it("removes tmp/ folders of processes that are gone, never a running one's", () => {
     mkdirSync(join(root, 'tmp', '999999999-dead'));
     writeFileSync(join(root, 'tmp', '999999999-dead', 'upload-half'), 'half');
