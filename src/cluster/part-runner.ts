@@ -15,6 +15,7 @@ import { createRingPipe, type RingPipeState } from '../jobs/ring-pipe.js';
 import type { NameService } from './name-service.js';
 import { sendPipe, type IncomingPipe, type PipeEnding, type PipeEndpoint, type PipeListener } from './net-pipe.js';
 import type { PartInfo, TaskMessage } from './protocol.js';
+import { partPipes } from './split.js';
 
 export interface PartContext {
   readonly worker: string;
@@ -56,8 +57,7 @@ export async function runPart<T>(task: TaskMessage & { readonly part: PartInfo }
     return { kind: 'result', memberLost: `part ${part.index + 1} of ${part.of} of the group had started on worker ${before.worker} and was delivered again: that worker was lost while the group ran` };
   }
   const here = new Set(task.nodes.map((n) => n.name));
-  const incoming = task.pipes.filter((p) => here.has(p.to) && !here.has(p.from));
-  const outgoing = task.pipes.filter((p) => here.has(p.from) && !here.has(p.to));
+  const { incoming, outgoing } = partPipes(task.pipes, here);
   const listener = incoming.length > 0 ? await context.listener() : undefined;
   const rings = new Map<string, RingPipeState>();
   const waiting: IncomingPipe[] = [];
