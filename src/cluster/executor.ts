@@ -36,7 +36,7 @@ import { NO_WORKER } from '../jobs/records.js';
 import { BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type DeliveryOptions, type NatsOptions } from './connection.js';
 import { NameService } from './name-service.js';
-import { partsOf, SplitGroup, type SplitOptions } from './split.js';
+import { partsOf, SplitGroup, splittingOf, type SplitOptions } from './split.js';
 import { Placer, wantedBlobs, type PlacementOptions, type WantedBlob } from './placement.js';
 import { openPlacementStores, RegistryView } from './registry.js';
 import { checkReplicatedGroup, readsPipe, settleReplicas, type ReplicaOutcome } from './replicate.js';
@@ -239,14 +239,17 @@ export class NatsExecutor implements JobExecutor {
     if (this.closing) return Promise.reject(new JobPlanError('the executor is closed'));
     let checked;
     let splitting: SplitOptions;
+    let groupSplitting: SplitOptions[];
     try {
       checked = checkPlan(plan, { replicas: true });
       splitting = options.spread === undefined ? this.splitOptions : { ...this.splitOptions, spread: options.spread };
       partsOf([], splitting);
-      for (const members of checked.groups) {
+      /* a node's `spread` (a job description's) asks it of its group */
+      groupSplitting = checked.groups.map((members) => splittingOf(splitting, members.map((i) => plan.nodes[i]!)));
+      for (const [g, members] of checked.groups.entries()) {
         const copied = members.find((i) => (plan.nodes[i]!.replicate ?? 1) > 1);
         if (copied === undefined) continue;
-        checkReplicatedGroup(plan, members, partsOf(members, splitting, this.placer?.liveSlots()).length);
+        checkReplicatedGroup(plan, members, partsOf(members, groupSplitting[g]!, this.placer?.liveSlots()).length);
         if (this.placer === undefined) throw new JobPlanError(`node '${plan.nodes[copied]!.name}' asks for replicate: ${plan.nodes[copied]!.replicate}, which needs placement (the executor was made with placement: false)`);
       }
     } catch (error) {
@@ -279,9 +282,9 @@ export class NatsExecutor implements JobExecutor {
         const unit: PlannedGroup = { members, files, copies: [] };
         if (copies === 1) {
           const group: PendingGroup = { job, group: g, members, files, settle };
-          const parts = partsOf(members, splitting, this.placer?.liveSlots());
+          const parts = partsOf(members, groupSplitting[g]!, this.placer?.liveSlots());
           if (parts.length > 1) {
-            group.split = new SplitGroup(this.splitHost(), job, g, parts, plan.nodes.map((n) => n.name), plan.pipes ?? [], splitting, (nodes) => this.finishGroup(group, nodes));
+            group.split = new SplitGroup(this.splitHost(), job, g, parts, plan.nodes.map((n) => n.name), plan.pipes ?? [], groupSplitting[g]!, (nodes) => this.finishGroup(group, nodes));
           }
           unit.copies.push(group);
         }

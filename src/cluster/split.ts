@@ -12,7 +12,8 @@
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { NodeResult, PipePlan } from '../jobs/executor.js';
+import type { NodePlan, NodeResult, PipePlan } from '../jobs/executor.js';
+import { JobPlanError } from '../jobs/plan.js';
 import { failedNode } from '../jobs/run-node.js';
 import type { NameService } from './name-service.js';
 import { resultKey, TASK_STREAM, taskSubject, type PartInfo, type ResultEntry, type TaskMessage, type WireNode } from './protocol.js';
@@ -110,6 +111,24 @@ export function partPipes(pipes: readonly PipePlan[], here: ReadonlySet<string>)
     incoming: carried.filter((p) => here.has(p.to) && !here.has(p.from)),
     outgoing: carried.filter((p) => here.has(p.from) && !here.has(p.to)),
   };
+}
+
+/** Parts a job may ask a connected group to be split into (`spread`, NodePlan.spread), at most. */
+export const MAX_SPREAD = 256;
+
+/**
+ * The split options of one group: the front end's (or the job's), with
+ * `spread` raised to the largest any of its nodes asks (NodePlan.spread,
+ * a job description's `spread`). A bad value is a JobPlanError naming the node.
+ */
+export function splittingOf(base: SplitOptions, nodes: readonly NodePlan[]): SplitOptions {
+  let spread = base.spread ?? 1;
+  for (const node of nodes) {
+    if (node.spread === undefined) continue;
+    if (!Number.isInteger(node.spread) || node.spread < 1 || node.spread > MAX_SPREAD) throw new JobPlanError(`node '${node.name}': spread must be a whole number from 1 to ${MAX_SPREAD} (the parts its connected group is split into), not ${String(node.spread)}`);
+    spread = Math.max(spread, node.spread);
+  }
+  return spread === (base.spread ?? 1) ? base : { ...base, spread };
 }
 
 /** What a split group needs of its front end. */
