@@ -5,7 +5,9 @@
  * runs the sessions of any cluster front end (spec/cluster.md, "Workers").
  * The password is read from ZEROVM_NATS_PASSWORD and an nkey seed from a
  * file (a command line is visible to every user of the host):
- * nats-options.ts. Runs until SIGTERM or SIGINT, then drains: it stops pulling tasks,
+ * nats-options.ts. With --nats-ca, --nats-cert and --nats-key, the pipes it
+ * streams to and from other workers are TLS too, both certificates verified
+ * (net-pipe.ts). Runs until SIGTERM or SIGINT, then drains: it stops pulling tasks,
  * finishes the ones it holds, and exits 0.
  */
 import { isEngineName } from '../api/engine-choice.js';

@@ -36,10 +36,10 @@ import { NO_WORKER } from '../jobs/records.js';
 import { BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type DeliveryOptions, type NatsOptions } from './connection.js';
 import { NameService } from './name-service.js';
-import { partsOf, SplitGroup, type SplitOptions } from './split.js';
+import { partsOf, SplitGroup, splittingOf, type SplitOptions } from './split.js';
 import { Placer, wantedBlobs, type PlacementOptions, type WantedBlob } from './placement.js';
 import { openPlacementStores, RegistryView } from './registry.js';
-import { settleReplicas, type ReplicaOutcome } from './replicate.js';
+import { checkReplicatedGroup, readsPipe, settleReplicas, type ReplicaOutcome } from './replicate.js';
 import { retryingNats } from './retry.js';
 import { encodeLimits, INLINE_INPUT_LIMIT, INLINE_TASK_BUDGET, RESULT_BUCKET, RESULT_SUBJECT_PREFIX, resultKey, type BlobRef, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
 
@@ -239,14 +239,18 @@ export class NatsExecutor implements JobExecutor {
     if (this.closing) return Promise.reject(new JobPlanError('the executor is closed'));
     let checked;
     let splitting: SplitOptions;
+    let groupSplitting: SplitOptions[];
     try {
       checked = checkPlan(plan, { replicas: true });
       splitting = options.spread === undefined ? this.splitOptions : { ...this.splitOptions, spread: options.spread };
       partsOf([], splitting);
-      for (const members of checked.groups) {
+      /* a node's `spread` (a job description's) asks it of its group */
+      groupSplitting = checked.groups.map((members) => splittingOf(splitting, members.map((i) => plan.nodes[i]!)));
+      for (const [g, members] of checked.groups.entries()) {
         const copied = members.find((i) => (plan.nodes[i]!.replicate ?? 1) > 1);
-        if (copied !== undefined && members.length > 1) throw new JobPlanError(`node '${plan.nodes[copied]!.name}' asks for replicate: ${plan.nodes[copied]!.replicate}, but pipes connect it to other nodes; replicating a connected group is not supported: leave replicate out there`);
-        if (copied !== undefined && this.placer === undefined) throw new JobPlanError(`node '${plan.nodes[copied]!.name}' asks for replicate: ${plan.nodes[copied]!.replicate}, which needs placement (the executor was made with placement: false)`);
+        if (copied === undefined) continue;
+        checkReplicatedGroup(plan, members, partsOf(members, groupSplitting[g]!, this.placer?.liveSlots()).length);
+        if (this.placer === undefined) throw new JobPlanError(`node '${plan.nodes[copied]!.name}' asks for replicate: ${plan.nodes[copied]!.replicate}, which needs placement (the executor was made with placement: false)`);
       }
     } catch (error) {
       return Promise.reject(error);
@@ -278,14 +282,14 @@ export class NatsExecutor implements JobExecutor {
         const unit: PlannedGroup = { members, files, copies: [] };
         if (copies === 1) {
           const group: PendingGroup = { job, group: g, members, files, settle };
-          const parts = partsOf(members, splitting);
+          const parts = partsOf(members, groupSplitting[g]!, this.placer?.liveSlots());
           if (parts.length > 1) {
-            group.split = new SplitGroup(this.splitHost(), job, g, parts, plan.nodes.map((n) => n.name), plan.pipes ?? [], splitting, (nodes) => this.finishGroup(group, nodes));
+            group.split = new SplitGroup(this.splitHost(), job, g, parts, plan.nodes.map((n) => n.name), plan.pipes ?? [], groupSplitting[g]!, (nodes) => this.finishGroup(group, nodes));
           }
           unit.copies.push(group);
         }
         else {
-          /* a lone node: its copies' results are compared once all are in */
+          /* a lone node, or a connected group run whole by each copy: the copies' results are compared once all are in */
           const outcomes = new Array<ReplicaOutcome>(copies);
           let waiting = copies;
           for (let k = 1; k <= copies; k++) {
@@ -298,14 +302,14 @@ export class NatsExecutor implements JobExecutor {
               replica: k,
               onFile: (path, bytes) => kept.set(path, bytes),
               settle: (nodes) => {
-                outcomes[k - 1] = { node: nodes[0]!, files: kept };
+                outcomes[k - 1] = { nodes, files: kept };
                 if (--waiting > 0) return;
-                const settled = settleReplicas(plan.nodes[members[0]!]!.name, outcomes);
+                const settled = settleReplicas(members.map((i) => ({ name: plan.nodes[i]!.name, readsPipe: readsPipe(plan.nodes[i]!) })), outcomes);
                 try {
                   for (const [path, bytes] of settled.files) this.writeOutput(path, bytes);
-                  settle([settled.node]);
+                  settle(settled.nodes);
                 } catch (error) {
-                  settle([failedNode('', 'OutputWriteError', `the front end could not write an output file: ${(error as Error).message}`)]);
+                  settle(members.map(() => failedNode('', 'OutputWriteError', `the front end could not write an output file: ${(error as Error).message}`)));
                 }
               },
             });

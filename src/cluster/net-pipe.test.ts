@@ -6,14 +6,21 @@
  * whatever the write sizes; a reader that closes early gives the writer a
  * broken pipe and both sides a clean ending; a writer whose connection
  * breaks in the middle of a frame gives the reader the end of data and an
- * ending that says the writer was lost; tokens are one-time.
+ * ending that says the writer was lost; tokens are one-time. Over TLS
+ * (certificates made by openssl at start): bytes flow between workers of
+ * one CA; another CA's certificate, a certificate for another host and
+ * plain TCP are refused; a worker with TLS never sends in clear.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createRingPipe, RingPipeReader, RingPipeWriter, RingPort, type RingPipeState } from '../jobs/ring-pipe.js';
 import { BROKEN_PIPE } from '../runtime/channels/index.js';
-import { PipeListener, sendPipe } from './net-pipe.js';
+import { PipeListener, pipeTlsFrom, sendPipe, type PipeTls } from './net-pipe.js';
 
 /** Writes `bytes` into the ring in pieces of `piece`, as a session would, then closes; BROKEN_PIPE when the reader went. */
 async function produce(ring: RingPipeState, bytes: Uint8Array, piece: number): Promise<number> {
@@ -149,6 +156,97 @@ describe('pipes between workers over TCP', () => {
       expect((await consume(to)).length).toBe(0);
     } finally {
       await listener.close();
+    }
+  });
+});
+
+/** A throwaway CA and worker certificates made by openssl (nothing committed), and a certificate of another CA. */
+function makeWorkerCerts(dir: string): { a: PipeTls; b: PipeTls; rogue: PipeTls; wrongHost: PipeTls } {
+  const file = (name: string): string => join(dir, name);
+  const ssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  for (const ca of ['ca', 'other-ca']) ssl('req', '-x509', ...ec, '-keyout', file(`${ca}.key`), '-out', file(`${ca}.pem`), '-days', '1', '-subj', `/CN=zerovm pipes test ${ca}`);
+  const cert = (name: string, ca: string, san: string): PipeTls => {
+    writeFileSync(file(`${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+    ssl('req', ...ec, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=zerovm worker ${name}`);
+    ssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file(`${ca}.pem`), '-CAkey', file(`${ca}.key`), '-CAcreateserial', '-out', file(`${name}.pem`), '-days', '1', '-extfile', file(`${name}.ext`));
+    return pipeTlsFrom({ tlsCaFile: file('ca.pem'), tlsCertFile: file(`${name}.pem`), tlsKeyFile: file(`${name}.key`) })!;
+  };
+  return { a: cert('a', 'ca', 'IP:127.0.0.1'), b: cert('b', 'ca', 'IP:127.0.0.1'), rogue: cert('rogue', 'other-ca', 'IP:127.0.0.1'), wrongHost: cert('elsewhere', 'ca', 'IP:10.9.8.7') };
+}
+
+const noOpenssl = spawnSync('openssl', ['version']).error !== undefined;
+if (noOpenssl) console.warn('\n*** TLS pipe tests SKIPPED: openssl is not installed (Debian package openssl; .ci/run installs it) ***\n');
+
+describe.skipIf(noOpenssl)('pipes between workers over TLS, both certificates verified', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zerovm-pipe-tls-'));
+  const certs = noOpenssl ? undefined : makeWorkerCerts(dir);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('carries every byte when both workers have certificates of the cluster\'s CA; the endpoint says TLS', async () => {
+    const listener = await PipeListener.listen('127.0.0.1', certs!.a);
+    try {
+      const bytes = Buffer.alloc(3 << 20);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131 + 7) & 0xff;
+      const from = createRingPipe(4096);
+      const to = createRingPipe(8192);
+      const incoming = listener.expect(to, 'tls');
+      const endpoint = listener.endpoint(incoming.token);
+      expect(endpoint.tls).toBe(true);
+      const [written, got, sentEnding, gotEnding] = await Promise.all([produce(from, bytes, 65_536), consume(to), sendPipe(from, endpoint, 'tls', certs!.b), incoming.ended]);
+      expect(written).toBe(bytes.length);
+      expect(got.equals(bytes)).toBe(true);
+      expect(sentEnding).toEqual({ clean: true, connected: true, bytes: bytes.length });
+      expect(gotEnding).toEqual({ clean: true, connected: true, bytes: bytes.length });
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it('refuses a writer whose certificate another CA signed, a reader whose certificate names another host, and plain TCP even with the token', async () => {
+    const listener = await PipeListener.listen('127.0.0.1', certs!.a);
+    const elsewhere = await PipeListener.listen('127.0.0.1', certs!.wrongHost);
+    try {
+      const to = createRingPipe(4096);
+      const incoming = listener.expect(to, 'guarded');
+      const endpoint = listener.endpoint(incoming.token);
+      const rogue = await sendPipe(createRingPipe(4096), endpoint, 'rogue', certs!.rogue);
+      expect(rogue.clean).toBe(false);
+      /* plain TCP with the right token: the TLS listener sees no handshake, nothing reaches the ring */
+      const socket = connect({ host: listener.host, port: listener.port });
+      await new Promise((r) => socket.once('connect', r));
+      socket.write(`ZVP1${incoming.token}`);
+      await new Promise((r) => socket.once('close', r));
+      /* a reader whose certificate does not name the published host: the writer does not send */
+      const misnamed = elsewhere.expect(createRingPipe(4096), 'misnamed');
+      const wrong = await sendPipe(createRingPipe(4096), elsewhere.endpoint(misnamed.token), 'misnamed', certs!.b);
+      expect(wrong.clean === false && wrong.why).toMatch(/IP: 127\.0\.0\.1 is not in the cert's list|altnames/i);
+      misnamed.cancel();
+      /* the token was never spent: the rightful writer still gets through */
+      const from = createRingPipe(4096);
+      const [, got] = await Promise.all([produce(from, Buffer.from('for the cluster only'), 100), consume(to), sendPipe(from, endpoint, 'guarded', certs!.b)]);
+      expect(got.toString()).toBe('for the cluster only');
+    } finally {
+      await listener.close();
+      await elsewhere.close();
+    }
+  });
+
+  it('never sends in clear from a worker with TLS, and says which options a worker without it lacks', async () => {
+    const plain = await PipeListener.listen('127.0.0.1');
+    const guarded = await PipeListener.listen('127.0.0.1', certs!.a);
+    try {
+      const toPlain = plain.expect(createRingPipe(4096), 'p');
+      const fromTls = await sendPipe(createRingPipe(4096), plain.endpoint(toPlain.token), 'p', certs!.b);
+      expect(fromTls.clean === false && fromTls.why).toMatch(/this worker sends pipes only over TLS and the reading worker listens without it: give every worker the same --nats-ca/);
+      const toTls = guarded.expect(createRingPipe(4096), 'q');
+      const fromPlain = await sendPipe(createRingPipe(4096), guarded.endpoint(toTls.token), 'q');
+      expect(fromPlain.clean === false && fromPlain.why).toMatch(/takes pipes only over TLS and this worker has no TLS certificate/);
+      toPlain.cancel();
+      toTls.cancel();
+    } finally {
+      await plain.close();
+      await guarded.close();
     }
   });
 });

@@ -24,9 +24,22 @@
  * without one of those two means the other worker was lost: the session
  * sees the end of data (or a broken pipe), and the ending says `clean:
  * false`, which the part runner reports as a lost member of the group.
+ *
+ * TLS (spec/cluster.md, "Pipes between workers", "TLS"): a worker given a
+ * CA, its certificate and its key (the NATS TLS options) listens with TLS,
+ * asks every writer for a certificate the same CA signed, and publishes
+ * `tls: true` with its endpoint; a writer then connects with TLS, presents
+ * its own certificate, and checks the reader's against the CA and the
+ * published host. The one-time token is still sent (inside TLS): a
+ * certificate says "a worker of this cluster", the token "this pipe". A
+ * worker with TLS never sends a pipe's bytes in clear, and a worker without
+ * it cannot reach a TLS endpoint: either way the pipe fails with a message
+ * that says which options to give.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { BROKEN_PIPE } from '../runtime/channels/index.js';
 import { closeRingReader, closeRingWriter, RingPipeReader, RingPipeWriter, RingPort, type RingPipeState } from '../jobs/ring-pipe.js';
 
@@ -48,7 +61,38 @@ export interface PipeEndpoint {
   readonly host: string;
   readonly port: number;
   readonly token: string;
+  /** The listener takes only TLS connections with a certificate of the cluster's CA. */
+  readonly tls?: boolean;
 }
+
+/** A worker's TLS material for pipes (PEM): the CA that signs every worker's certificate, and its own certificate and key. */
+export interface PipeTls {
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/**
+ * The pipes' TLS material from the worker's NATS TLS options: all three
+ * files given, or none (undefined: pipes without TLS). The files were
+ * checked when NATS was connected (auth.ts); a file that cannot be read
+ * now throws with its name.
+ */
+export function pipeTlsFrom(options: { readonly tlsCaFile?: string; readonly tlsCertFile?: string; readonly tlsKeyFile?: string }): PipeTls | undefined {
+  const { tlsCaFile, tlsCertFile, tlsKeyFile } = options;
+  if (tlsCaFile === undefined || tlsCertFile === undefined || tlsKeyFile === undefined) return undefined;
+  const read = (file: string, what: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new Error(`the TLS ${what} for pipes between workers, ${file}, cannot be read: ${(error as Error).message}`);
+    }
+  };
+  return { ca: read(tlsCaFile, 'CA'), cert: read(tlsCertFile, 'certificate'), key: read(tlsKeyFile, 'key') };
+}
+
+/** What the worker's options lack for a TLS endpoint, or a plain one for a worker with TLS. */
+const TLS_ADVICE = 'give every worker the same --nats-ca and its own --nats-cert and --nats-key (a certificate of that CA naming its --pipe-host, usable as server and client)';
 
 /** How one side of a pipe between workers ended. */
 export type PipeEnding =
@@ -80,21 +124,32 @@ export class PipeListener {
     private readonly server: Server,
     readonly host: string,
     readonly port: number,
+    /** Only TLS connections whose certificate the CA signed. */
+    readonly tls: boolean,
   ) {}
 
-  /** Listens on `host` (the address other workers reach this one at), on a port the system picks. */
-  static listen(host: string): Promise<PipeListener> {
-    const server = createServer({ noDelay: true });
+  /** Listens on `host` (the address other workers reach this one at), on a port the system picks; with `tls`, TLS only, writers' certificates verified. */
+  static listen(host: string, tls?: PipeTls): Promise<PipeListener> {
+    const server = tls === undefined ? createServer({ noDelay: true }) : createTlsServer({ ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: true, handshakeTimeout: HELLO_TIMEOUT_MS });
     return new Promise((resolveListen, rejectListen) => {
       server.once('error', (error) => rejectListen(new Error(`cannot listen for pipes between workers on ${host}: ${error.message}; pass an address of this host (--pipe-host)`)));
       server.listen(0, host, () => {
         const address = server.address();
         const port = typeof address === 'object' && address !== null ? address.port : 0;
-        const listener = new PipeListener(server, host, port);
-        server.on('connection', (socket) => listener.accept(socket));
+        const listener = new PipeListener(server, host, port, tls !== undefined);
+        /* a TLS connection is served once its handshake verified the writer's certificate; one that fails is dropped by the server */
+        server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
+          socket.setNoDelay(true);
+          listener.accept(socket);
+        });
         resolveListen(listener);
       });
     });
+  }
+
+  /** Where to reach this listener for a pipe with `token`. */
+  endpoint(token: string): PipeEndpoint {
+    return { host: this.host, port: this.port, token, ...(this.tls ? { tls: true } : {}) };
   }
 
   /** Waits for the writer of a pipe whose session reads `ring`; the token goes into the name service. */
@@ -233,13 +288,20 @@ async function serveIncoming(socket: Socket, ring: RingPipeState, label: string)
  * token, and sends what the session writes into `ring` until it ends. The
  * session's writes fail as on a broken pipe once the reader has gone.
  */
-export function sendPipe(ring: RingPipeState, endpoint: PipeEndpoint, label: string): Promise<PipeEnding> {
+export function sendPipe(ring: RingPipeState, endpoint: PipeEndpoint, label: string, tls?: PipeTls): Promise<PipeEnding> {
+  if ((endpoint.tls === true) !== (tls !== undefined)) {
+    /* never bytes in clear from a worker with TLS; no handshake a plain worker cannot finish */
+    closeRingReader(ring);
+    const why = endpoint.tls === true ? 'the reading worker takes pipes only over TLS and this worker has no TLS certificate' : 'this worker sends pipes only over TLS and the reading worker listens without it';
+    return Promise.resolve({ clean: false, why: `pipe ${label}: ${why}: ${TLS_ADVICE}`, bytes: 0 });
+  }
   const port = new RingPort(ring);
   const reader = new RingPipeReader(ring);
   let bytes = 0;
   let readerGone = false;
   let broken: string | undefined;
-  const socket = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+  const socket: Socket = tls === undefined ? connect({ host: endpoint.host, port: endpoint.port, noDelay: true }) : tlsConnect({ host: endpoint.host, port: endpoint.port, ca: tls.ca, cert: tls.cert, key: tls.key });
+  if (tls !== undefined) socket.setNoDelay(true);
   let wake: (() => void) | undefined;
   const stop = (why: string | undefined): void => {
     if (why === undefined) readerGone = true;
@@ -253,7 +315,8 @@ export function sendPipe(ring: RingPipeState, endpoint: PipeEndpoint, label: str
   socket.on('error', (error) => stop(error.message));
   socket.on('close', () => stop('the connection closed'));
   const connected = new Promise<boolean>((resolveConnect) => {
-    socket.once('connect', () => resolveConnect(true));
+    /* over TLS, connected once the reader's certificate is verified (against the CA and the published host) */
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => resolveConnect(true));
     socket.once('close', () => resolveConnect(false));
   });
   const lost = (): PipeEnding => ({ clean: false, why: `pipe ${label}: the reading worker at ${endpoint.host}:${endpoint.port} was lost or could not be reached after ${bytes} bytes (${broken ?? 'no reason given'})`, bytes });

@@ -13,14 +13,17 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { JobPlan, JobResult, NodeInput, NodeOutput, NodePlan, PipePlan } from '../jobs/executor.js';
 import { createRingPipe, type RingPipeState } from '../jobs/ring-pipe.js';
 import type { NameService } from './name-service.js';
-import { sendPipe, type IncomingPipe, type PipeEnding, type PipeEndpoint, type PipeListener } from './net-pipe.js';
+import { sendPipe, type IncomingPipe, type PipeEnding, type PipeEndpoint, type PipeListener, type PipeTls } from './net-pipe.js';
 import type { PartInfo, TaskMessage } from './protocol.js';
+import { partPipes } from './split.js';
 
 export interface PartContext {
   readonly worker: string;
   readonly names: NameService;
-  /** This worker's pipe listener (started on first use). */
+  /** This worker's pipe listener (started on first use; with TLS when `tls` is set). */
   readonly listener: () => Promise<PipeListener>;
+  /** TLS material of this worker's pipes (net-pipe.ts): set, pipes go over TLS only. */
+  readonly tls?: PipeTls;
   readonly gangWaitMs: number;
   /** The consumer's max deliver now (a front end may have changed it since the worker started). */
   readonly maxDeliver: () => Promise<number>;
@@ -56,8 +59,7 @@ export async function runPart<T>(task: TaskMessage & { readonly part: PartInfo }
     return { kind: 'result', memberLost: `part ${part.index + 1} of ${part.of} of the group had started on worker ${before.worker} and was delivered again: that worker was lost while the group ran` };
   }
   const here = new Set(task.nodes.map((n) => n.name));
-  const incoming = task.pipes.filter((p) => here.has(p.to) && !here.has(p.from));
-  const outgoing = task.pipes.filter((p) => here.has(p.from) && !here.has(p.to));
+  const { incoming, outgoing } = partPipes(task.pipes, here);
   const listener = incoming.length > 0 ? await context.listener() : undefined;
   const rings = new Map<string, RingPipeState>();
   const waiting: IncomingPipe[] = [];
@@ -67,7 +69,7 @@ export async function runPart<T>(task: TaskMessage & { readonly part: PartInfo }
     rings.set(pipe.id, ring);
     const expected = listener!.expect(ring, `'${pipe.id}' (${pipe.from} -> ${pipe.to})`);
     waiting.push(expected);
-    endpoints[pipe.id] = { host: listener!.host, port: listener!.port, token: expected.token };
+    endpoints[pipe.id] = listener!.endpoint(expected.token);
   }
   const watch = await names.watch(job, group, part.attempt);
   try {
@@ -92,7 +94,7 @@ export async function runPart<T>(task: TaskMessage & { readonly part: PartInfo }
         sends.push(Promise.resolve({ clean: false, why: `pipe '${pipe.id}': no part published where its reader listens`, bytes: 0 }));
         continue;
       }
-      sends.push(sendPipe(ring, endpoint, `'${pipe.id}' (${pipe.from} -> ${pipe.to})`));
+      sends.push(sendPipe(ring, endpoint, `'${pipe.id}' (${pipe.from} -> ${pipe.to})`, context.tls));
     }
     const abort = new AbortController();
     const offCancel = watch.onChange(() => {

@@ -211,6 +211,15 @@ export class Placer {
     return undefined;
   }
 
+  /** The slot counts of the live workers that take tasks (not draining), for sizing the parts of a split group; undefined when none is known. */
+  liveSlots(): number[] | undefined {
+    const slots = this.view
+      .alive()
+      .filter((w) => !w.entry.draining)
+      .map((w) => w.entry.slots);
+    return slots.length === 0 ? undefined : slots;
+  }
+
   /** Workers for the copies of a replicated node: `count` distinct live workers, best placed first; fewer when fewer live. */
   chooseDistinct(wanted: readonly WantedBlob[], count: number, exclude: ReadonlySet<string>): KnownWorker[] {
     return this.view

@@ -12,54 +12,96 @@ import { checkPlan, JobPlanError } from '../jobs/plan.js';
 import { failedNode } from '../jobs/run-node.js';
 import { heldBytes, wantedBlobs } from './placement.js';
 import { blobPrefix, workerToken, type KnownWorker, type WorkerEntry } from './registry.js';
-import { settleReplicas } from './replicate.js';
+import { checkReplicatedGroup, readsPipe, settleReplicas, type ReplicaOutcome } from './replicate.js';
 import type { WireNode } from './protocol.js';
 
-function copy(ranOn: string, stdout: string, etags: Record<string, string>): { node: NodeResult; files: Map<string, Uint8Array> } {
-  const base = failedNode('n', 'unused', 'unused');
-  const { error: _error, ...ran } = base;
-  return {
-    node: { ...ran, ok: true, exitCode: 0, exitState: 'ok', ranOn, outputs: { '/dev/stdout': Buffer.from(stdout) }, etags: Object.entries(etags).map(([alias, digest]) => ({ alias, digest })) },
-    files: new Map(),
-  };
+function ran(ranOn: string, stdout: string, etags: Record<string, string>, name = 'n'): NodeResult {
+  const { error: _error, ...rest } = failedNode(name, 'unused', 'unused');
+  return { ...rest, ok: true, exitCode: 0, exitState: 'ok', ranOn, outputs: { '/dev/stdout': Buffer.from(stdout) }, etags: Object.entries(etags).map(([alias, digest]) => ({ alias, digest })) };
 }
+
+function copy(ranOn: string, stdout: string, etags: Record<string, string>): ReplicaOutcome {
+  return { nodes: [ran(ranOn, stdout, etags)], files: new Map() };
+}
+
+const lone = [{ name: 'n', readsPipe: false }];
 
 describe('settleReplicas', () => {
   it('gives the first copy when all agree, naming every worker in ranOn', () => {
-    const settled = settleReplicas('n', [copy('w1', 'same', { '/dev/stdout': 'aa' }), copy('w2', 'same', { '/dev/stdout': 'aa' })]);
-    expect(settled.node.ok).toBe(true);
-    expect(settled.node.ranOn).toBe('w1,w2');
-    expect(Buffer.from(settled.node.outputs['/dev/stdout']!).toString()).toBe('same');
+    const settled = settleReplicas(lone, [copy('w1', 'same', { '/dev/stdout': 'aa', '/dev/memory': 'mm' }), copy('w2', 'same', { '/dev/stdout': 'aa', '/dev/memory': 'mm' })]);
+    expect(settled.nodes[0]!.ok).toBe(true);
+    expect(settled.nodes[0]!.ranOn).toBe('w1,w2');
+    expect(Buffer.from(settled.nodes[0]!.outputs['/dev/stdout']!).toString()).toBe('same');
   });
 
   it('fails with ReplicaMismatch naming the differing etag and both workers', () => {
-    const settled = settleReplicas('n', [copy('w1', 'same', { '/dev/stdout': 'aa' }), copy('w2', 'same', { '/dev/stdout': 'bb' }), copy('w3', 'same', { '/dev/stdout': 'aa' })]);
-    expect(settled.node.ok).toBe(false);
-    expect(settled.node.error?.kind).toBe('ReplicaMismatch');
-    expect(settled.node.exitState).toContain('etag of /dev/stdout: w1 aa vs w2 bb vs w3 aa');
+    const settled = settleReplicas(lone, [copy('w1', 'same', { '/dev/stdout': 'aa' }), copy('w2', 'same', { '/dev/stdout': 'bb' }), copy('w3', 'same', { '/dev/stdout': 'aa' })]);
+    expect(settled.nodes[0]!.ok).toBe(false);
+    expect(settled.nodes[0]!.error?.kind).toBe('ReplicaMismatch');
+    expect(settled.nodes[0]!.exitState).toContain('etag of /dev/stdout: w1 aa vs w2 bb vs w3 aa');
     expect(settled.files.size).toBe(0);
   });
 
   it('compares output bytes and files too', () => {
     const a = copy('w1', 'one', {});
     const b = copy('w2', 'two', {});
-    expect(settleReplicas('n', [a, b]).node.error?.kind).toBe('ReplicaMismatch');
+    expect(settleReplicas(lone, [a, b]).nodes[0]!.error?.kind).toBe('ReplicaMismatch');
     const c = { ...copy('w1', 'x', {}), files: new Map([['/out', Buffer.from('1')]]) };
     const d = { ...copy('w2', 'x', {}), files: new Map([['/out', Buffer.from('2')]]) };
-    expect(settleReplicas('n', [c, d]).node.exitState).toMatch(/file \/out: w1 sha256 \S+ vs w2 sha256 /);
+    expect(settleReplicas(lone, [c, d]).nodes[0]!.exitState).toMatch(/file \/out: w1 sha256 \S+ vs w2 sha256 /);
   });
 
-  it('ignores the memory etag (it depends on the pool thread on the native engine)', () => {
-    const settled = settleReplicas('n', [copy('w1', 's', { '/dev/stdout': 'aa', '/dev/memory': '11' }), copy('w2', 's', { '/dev/stdout': 'aa', '/dev/memory': '22' })]);
-    expect(settled.node.ok).toBe(true);
+  it('compares the memory etag (the same at any sandbox base), unless the node reads a pipe', () => {
+    const differ = [copy('w1', 's', { '/dev/stdout': 'aa', '/dev/memory': '11' }), copy('w2', 's', { '/dev/stdout': 'aa', '/dev/memory': '22' })];
+    const settled = settleReplicas(lone, differ);
+    expect(settled.nodes[0]!.error?.kind).toBe('ReplicaMismatch');
+    expect(settled.nodes[0]!.exitState).toContain('etag of /dev/memory: w1 11 vs w2 22');
+    /* a pipe's bytes come in reads cut by timing: the reader's buffers, so its memory, may differ */
+    expect(settleReplicas([{ name: 'n', readsPipe: true }], differ).nodes[0]!.ok).toBe(true);
+  });
+
+  it('compares every node of a replicated connected group and fails them all on a difference', () => {
+    const group = [
+      { name: 'src', readsPipe: false },
+      { name: 'dst', readsPipe: true },
+    ];
+    const good = (w: string, memory: string): ReplicaOutcome => ({ nodes: [ran(w, '', { '/dev/memory': 'm1' }, 'src'), ran(w, 'out', { '/dev/stdin': 'ii', '/dev/memory': memory }, 'dst')], files: new Map() });
+    const agreed = settleReplicas(group, [good('w1', 'x'), good('w2', 'y')]);
+    expect(agreed.nodes.map((n) => [n.name, n.ok, n.ranOn])).toEqual([
+      ['src', true, 'w1,w2'],
+      ['dst', true, 'w1,w2'],
+    ]);
+    const bad: ReplicaOutcome = { nodes: [ran('w2', '', { '/dev/memory': 'm1' }, 'src'), ran('w2', 'out', { '/dev/stdin': 'jj', '/dev/memory': 'y' }, 'dst')], files: new Map() };
+    const settled = settleReplicas(group, [good('w1', 'x'), bad]);
+    expect(settled.nodes.map((n) => n.error?.kind)).toEqual(['ReplicaMismatch', 'ReplicaMismatch']);
+    expect(settled.nodes[0]!.exitState).toMatch(/the 2 copies of the connected group 'src', 'dst' \(replicate: 2\) disagree/);
+    expect(settled.nodes[0]!.exitState).toContain("node 'dst' etag of /dev/stdin: w1 ii vs w2 jj");
   });
 
   it('passes on the failure of a copy that could not run', () => {
-    const broken = { node: { ...failedNode('', 'BlobMissing', 'gone'), ranOn: 'w2' }, files: new Map() };
-    const settled = settleReplicas('n', [copy('w1', 's', {}), broken]);
-    expect(settled.node.error?.kind).toBe('BlobMissing');
-    expect(settled.node.name).toBe('n');
-    expect(settled.node.ranOn).toBe('w1,w2');
+    const broken = { nodes: [{ ...failedNode('', 'BlobMissing', 'gone'), ranOn: 'w2' }], files: new Map() };
+    const settled = settleReplicas(lone, [copy('w1', 's', {}), broken]);
+    expect(settled.nodes[0]!.error?.kind).toBe('BlobMissing');
+    expect(settled.nodes[0]!.name).toBe('n');
+    expect(settled.nodes[0]!.ranOn).toBe('w1,w2');
+  });
+});
+
+describe('replicating a connected group', () => {
+  const plan = (a: 1 | 2 | 3, b: 1 | 2 | 3): JobPlan => ({
+    nodes: [
+      { name: 'a', program: '/p', stdout: { pipe: 'p' }, replicate: a },
+      { name: 'b', program: '/p', stdin: { pipe: 'p' }, replicate: b },
+    ],
+    pipes: [{ id: 'p', from: 'a', to: 'b' }],
+  });
+  it('asks the same replicate of every node, and no split', () => {
+    expect(() => checkReplicatedGroup(plan(2, 2), [0, 1], 1)).not.toThrow();
+    expect(() => checkReplicatedGroup(plan(2, 1), [0, 1], 1)).toThrow(JobPlanError);
+    expect(() => checkReplicatedGroup(plan(2, 1), [0, 1], 1)).toThrow(/ask for different replicate values \(a: 2, b: 1\)/);
+    expect(() => checkReplicatedGroup(plan(3, 3), [0, 1], 2)).toThrow(/cannot also be split over 2 workers/);
+    expect(readsPipe(plan(2, 2).nodes[1]!)).toBe(true);
+    expect(readsPipe(plan(2, 2).nodes[0]!)).toBe(false);
   });
 });
 

@@ -12,7 +12,8 @@
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { NodeResult, PipePlan } from '../jobs/executor.js';
+import type { NodePlan, NodeResult, PipePlan } from '../jobs/executor.js';
+import { JobPlanError } from '../jobs/plan.js';
 import { failedNode } from '../jobs/run-node.js';
 import type { NameService } from './name-service.js';
 import { resultKey, TASK_STREAM, taskSubject, type PartInfo, type ResultEntry, type TaskMessage, type WireNode } from './protocol.js';
@@ -27,21 +28,107 @@ export interface SplitOptions {
   readonly maxGroupRuns?: number;
 }
 
-/** The parts of a group (indexes of plan nodes): contiguous runs in plan order, as even as can be (a pipeline listed in order is cut at few pipes). */
-export function partsOf(members: readonly number[], options: SplitOptions): number[][] {
+/** How a group is cut: its parts, and for each the worker (index into the slot counts given) it was sized for. */
+export interface PartsPlan {
+  /** Plan indexes by part: contiguous runs of the group's nodes in plan order. */
+  readonly parts: number[][];
+  /** Absent when the parts were sized without slot counts (even parts of at most maxNodesPerWorker). */
+  readonly workers?: number[];
+}
+
+/**
+ * The parts of a group (indexes of plan nodes), contiguous runs in plan
+ * order (a pipeline listed in order is cut at few pipes). A group is cut
+ * when it has more nodes than `maxNodesPerWorker` or `spread` asks for
+ * parts. With the live workers' slot counts (`slots`, from the registry)
+ * the parts are sized to fit them: the fewest parts (at least `spread`)
+ * that the largest workers' slots hold at once, one part per worker, as
+ * even as those slots allow; so the gang can start. Without slot counts,
+ * or when the workers cannot hold the group at once (more parts asked than
+ * workers, or too few slots), the parts are as even as can be, at most
+ * `maxNodesPerWorker` each (spec/cluster.md, "Pipes between workers").
+ */
+export function planParts(members: readonly number[], options: SplitOptions, slots?: readonly number[]): PartsPlan {
   const max = options.maxNodesPerWorker ?? 64;
   if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxNodesPerWorker must be a whole number of at least 1, not ${max}`);
   const spread = options.spread ?? 1;
   if (!Number.isInteger(spread) || spread < 1) throw new RangeError(`spread must be a whole number of at least 1, not ${spread}`);
-  if (members.length < 2) return [[...members]];
-  const count = Math.min(members.length, Math.max(spread, Math.ceil(members.length / max)));
+  const n = members.length;
+  if (n < 2) return { parts: [[...members]] };
+  const count = Math.min(n, Math.max(spread, Math.ceil(n / max)));
+  if (count === 1) return { parts: [[...members]] };
+  const even = { parts: cut(members, evenSizes(n, count)) };
+  const usable = (slots ?? []).map((s, i) => ({ i, cap: Math.min(s, max) })).filter((w) => Number.isInteger(w.cap) && w.cap >= 1);
+  usable.sort((a, b) => b.cap - a.cap || a.i - b.i);
+  let p = Math.min(spread, n);
+  if (p > usable.length) return even;
+  let room = usable.slice(0, p).reduce((sum, w) => sum + w.cap, 0);
+  while (room < n && p < usable.length) room += usable[p++]!.cap;
+  if (room < n) return even;
+  const caps = usable.slice(0, p).map((w) => w.cap);
+  const sizes = evenSizes(n, p);
+  let excess = 0;
+  sizes.forEach((size, k) => {
+    excess += Math.max(0, size - caps[k]!);
+    sizes[k] = Math.min(size, caps[k]!);
+  });
+  while (excess > 0) {
+    for (let k = 0; k < p && excess > 0; k++) {
+      if (sizes[k]! < caps[k]!) {
+        sizes[k]!++;
+        excess--;
+      }
+    }
+  }
+  return { parts: cut(members, sizes), workers: usable.slice(0, p).map((w) => w.i) };
+}
+
+/** The parts of a group: planParts without the workers. */
+export function partsOf(members: readonly number[], options: SplitOptions, slots?: readonly number[]): number[][] {
+  return planParts(members, options, slots).parts;
+}
+
+/** `count` sizes adding up to `n`, within one of each other, larger first. */
+function evenSizes(n: number, count: number): number[] {
+  return Array.from({ length: count }, (_, p) => Math.floor(n / count) + (p < n % count ? 1 : 0));
+}
+
+function cut(members: readonly number[], sizes: readonly number[]): number[][] {
   const parts: number[][] = [];
-  for (let p = 0, at = 0; p < count; p++) {
-    const size = Math.floor(members.length / count) + (p < members.length % count ? 1 : 0);
+  let at = 0;
+  for (const size of sizes) {
     parts.push(members.slice(at, at + size));
     at += size;
   }
   return parts;
+}
+
+/** The pipes a part's task carries (`pipes` it writes or reads), and which of them cross to another part. */
+export function partPipes(pipes: readonly PipePlan[], here: ReadonlySet<string>): { carried: PipePlan[]; incoming: PipePlan[]; outgoing: PipePlan[] } {
+  const carried = pipes.filter((p) => here.has(p.from) || here.has(p.to));
+  return {
+    carried,
+    incoming: carried.filter((p) => here.has(p.to) && !here.has(p.from)),
+    outgoing: carried.filter((p) => here.has(p.from) && !here.has(p.to)),
+  };
+}
+
+/** Parts a job may ask a connected group to be split into (`spread`, NodePlan.spread), at most. */
+export const MAX_SPREAD = 256;
+
+/**
+ * The split options of one group: the front end's (or the job's), with
+ * `spread` raised to the largest any of its nodes asks (NodePlan.spread,
+ * a job description's `spread`). A bad value is a JobPlanError naming the node.
+ */
+export function splittingOf(base: SplitOptions, nodes: readonly NodePlan[]): SplitOptions {
+  let spread = base.spread ?? 1;
+  for (const node of nodes) {
+    if (node.spread === undefined) continue;
+    if (!Number.isInteger(node.spread) || node.spread < 1 || node.spread > MAX_SPREAD) throw new JobPlanError(`node '${node.name}': spread must be a whole number from 1 to ${MAX_SPREAD} (the parts its connected group is split into), not ${String(node.spread)}`);
+    spread = Math.max(spread, node.spread);
+  }
+  return spread === (base.spread ?? 1) ? base : { ...base, spread };
 }
 
 /** What a split group needs of its front end. */
@@ -102,7 +189,7 @@ export class SplitGroup {
         job: this.job,
         group: this.group,
         nodes: members.map((i) => this.wire.get(i)!),
-        pipes: this.pipes.filter((p) => here.has(p.from) || here.has(p.to)),
+        pipes: partPipes(this.pipes, here).carried,
         part: this.part(index),
       };
       this.host.routes.set(resultKey(this.job, this.group, task.part), this);

@@ -32,7 +32,7 @@ import { failedNode } from '../jobs/run-node.js';
 import { BlobMissingError, BlobStore } from './blobs.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type NatsOptions } from './connection.js';
 import { NameService } from './name-service.js';
-import { PipeListener } from './net-pipe.js';
+import { PipeListener, pipeTlsFrom, type PipeTls } from './net-pipe.js';
 import { runPart } from './part-runner.js';
 import { claimTask, ensureTargetConsumer } from './placement.js';
 import { DEFAULT_HEARTBEAT_MS, openPlacementStores, TARGET_STREAM, WorkerAdvert, workerToken, type PlacementStores } from './registry.js';
@@ -74,6 +74,8 @@ export class ClusterWorker {
   /* --- pipes between workers --- */
   private names: NameService | undefined;
   private pipeListener: Promise<PipeListener> | undefined;
+  /** With the NATS TLS options (CA, certificate, key), pipes between workers are TLS too (net-pipe.ts). */
+  private readonly pipeTls: PipeTls | undefined;
   /* registry and placement (spec/cluster.md, "Worker registry", "Placement") */
   private tasksRunning = 0;
   private draining = false;
@@ -92,6 +94,7 @@ export class ClusterWorker {
     private readonly options: ClusterWorkerOptions,
   ) {
     this.name = options.workerName ?? `${hostname()}:${process.pid}`;
+    this.pipeTls = pipeTlsFrom(options);
   }
 
   static async start(options: ClusterWorkerOptions): Promise<ClusterWorker> {
@@ -311,7 +314,8 @@ export class ClusterWorker {
     return {
       worker: this.name,
       names: this.names!,
-      listener: () => (this.pipeListener ??= PipeListener.listen(this.options.pipeHost ?? hostname())),
+      listener: () => (this.pipeListener ??= PipeListener.listen(this.options.pipeHost ?? hostname(), this.pipeTls)),
+      ...(this.pipeTls === undefined ? {} : { tls: this.pipeTls }),
       gangWaitMs: this.options.gangWaitMs ?? 10_000,
       maxDeliver: async () => (await this.conn.jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER)).config.max_deliver ?? 1,
       log: (line) => this.log(line),

@@ -61,6 +61,9 @@ describe('job descriptions: parsing', () => {
     ['bad args', [{ name: 'a', exec: { ...prog, args: 5 } }], /command line string/],
     ['a zero count', [{ name: 'a', exec: prog, count: 0 }], /count: must be a whole number/],
     ['replication', [{ name: 'a', exec: prog, replicate: 2 }], /replication is not supported/],
+    ['spread on one host', [{ name: 'a', exec: prog, spread: 2 }], /splitting a connected group over workers needs a cluster/],
+    ['a spread of 0', [{ name: 'a', exec: prog, spread: 0 }], /spread: must be a whole number, at least 1/],
+    ['a spread that is not a number', [{ name: 'a', exec: prog, spread: '2' }], /spread: must be a whole number/],
     ['a node twice', [{ name: 'a', exec: prog }, { name: 'a', exec: prog }], /described twice/],
     ['attach to a device the node lacks', [{ name: 'a', exec: prog, attach: 'input' }], /'input' is not one of the node's devices/],
   ];
@@ -86,6 +89,16 @@ describe('job descriptions: parsing', () => {
     /* 'default' is ZeroCloud's own choice: the first readable object */
     const plain = parseJobDescription(JSON.stringify([{ name: 'a', exec: prog, attach: 'default' }]), [], { maxNodes: 10 });
     expect(plain[0]!.attach).toBeUndefined();
+  });
+
+  it('passes spread (our extension) to the plan when the executor splits groups (a cluster), up to its limit', () => {
+    const job = [{ name: 'a', exec: prog, spread: 3 }];
+    expect(() => parseJobDescription(JSON.stringify(job), [], { maxNodes: 10, maxSpread: 2 })).toThrow(/at most 2 parts/);
+    expect(() => parseJobDescription(JSON.stringify([{ ...job[0], spread: 2.5 }]), [], { maxNodes: 10, maxSpread: 8 })).toThrow(/spread: must be a whole number/);
+    const description = parseJobDescription(JSON.stringify(job), [], { maxNodes: 10, maxSpread: 8 });
+    const plan = compileJob(description, { account: 'acct', storage: store, dir: store.makeTempDir('job'), sysimages: new Map(), maxNodes: 100 }).plan;
+    expect(plan.nodes[0]).toMatchObject({ spread: 3 });
+    expect(parseJobDescription(JSON.stringify([{ name: 'a', exec: prog, spread: 1 }]), [], { maxNodes: 10 })[0]!.spread).toBeUndefined();
   });
 
   it("reads ZeroCloud's deprecated spellings and a single node object", () => {

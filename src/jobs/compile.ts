@@ -471,6 +471,7 @@ class Compiler {
       ...(group.replicate === undefined ? {} : { replicate: group.replicate }),
       ...(group.attach === undefined ? {} : { attach: group.devices.some((d) => d.name === group.attach && kindOf(d, this.ctx).image) ? 'image' : `/dev/${group.attach}` }),
       ...(group.location === undefined ? {} : { location: group.location }),
+      ...(group.spread === undefined ? {} : { spread: group.spread }),
     };
     return { plan, channels };
   }

@@ -11,9 +11,10 @@
  * The format (ZeroCloud doc/Servlets.md): an array of nodes, each
  *   { name, exec: { path, args?, env?, name? }, devices?: [ { name, path?,
  *     content_type?, meta?, mode?, min_size? } ], count?, connect?, attach?,
- *     replicate?, location? }
+ *     replicate?, location?, spread? }
  * with the deprecated spellings `file_list` (devices) and `device` (name)
- * still read, as ZeroCloud read them.
+ * still read, as ZeroCloud read them. `spread` is ours, not ZeroCloud's
+ * (spec/cluster.md, "Spread in job descriptions").
  */
 
 /** How a device is used: ZeroCloud's access flags (proxyquery.py device_map). */
@@ -74,6 +75,8 @@ export interface NodeDescription {
   readonly attach?: string;
   /** Nodes of a job with the same location run on one host when possible. */
   readonly location?: string;
+  /** An extension (ZeroCloud had none): split this node's connected group into this many parts on different workers (DescriptionLimits.maxSpread). */
+  readonly spread?: number;
 }
 
 export type JobDescription = readonly NodeDescription[];
@@ -89,6 +92,8 @@ export interface DescriptionLimits {
   readonly maxNodes: number;
   /** Copies `replicate` may ask for: 1 on one host (the default), 3 with a cluster executor (spec/cluster.md). */
   readonly maxReplicate?: number;
+  /** Parts `spread` may ask for: 1 on one host (the default: spread is refused), MAX_SPREAD with a cluster executor. */
+  readonly maxSpread?: number;
 }
 
 const NODE_NAME = /^[A-Za-z0-9_]{1,64}$/;
@@ -167,7 +172,7 @@ function parseDevice(value: Json, where: string, allowed: ReadonlySet<string>): 
   return { name, ...(path === undefined ? {} : { path }), ...(contentType === undefined ? {} : { contentType }), meta, ...(mode === undefined ? {} : { mode: mode as DeviceMode }), minSize };
 }
 
-function parseNode(value: Json, index: number, allowed: ReadonlySet<string>, maxReplicate: number): NodeDescription {
+function parseNode(value: Json, index: number, allowed: ReadonlySet<string>, maxReplicate: number, maxSpread: number): NodeDescription {
   const at = `node ${index + 1}`;
   if (!isObject(value)) fail(at, 'must be an object like {"name": "hello", "exec": {"path": "swift://~/bin/hello.nexe"}}');
   const name = optionalString(value.name, `${at}.name`);
@@ -209,6 +214,9 @@ function parseNode(value: Json, index: number, allowed: ReadonlySet<string>, max
   const attach = optionalString(value.attach, `${where}.attach`);
   if (attach !== undefined && attach !== 'default' && !devices.some((d) => d.name === attach)) fail(`${where}.attach`, `'${attach}' is not one of the node's devices (${devices.map((d) => d.name).join(', ') || 'none'}), nor 'default'`);
   const location = optionalString(value.location, `${where}.location`);
+  const spread = value.spread ?? 1;
+  if (typeof spread !== 'number' || !Number.isSafeInteger(spread) || spread < 1) fail(`${where}.spread`, 'must be a whole number, at least 1 (the parts the node\'s connected group is split into, on different workers)');
+  if (spread > maxSpread) fail(`${where}.spread`, maxSpread === 1 ? 'splitting a connected group over workers needs a cluster (zerovm serve --nats); leave it out, or 1, on one host' : `this server splits a group into at most ${maxSpread} parts`);
   return {
     name,
     exec: { path, args, env, ...(argv0 === undefined ? {} : { name: argv0 }) },
@@ -218,6 +226,7 @@ function parseNode(value: Json, index: number, allowed: ReadonlySet<string>, max
     ...(replicate === 1 ? {} : { replicate }),
     ...(attach === undefined || attach === 'default' ? {} : { attach }),
     ...(location === undefined || location === '' ? {} : { location }),
+    ...(spread === 1 ? {} : { spread }),
   };
 }
 
@@ -237,7 +246,7 @@ export function parseJobDescription(text: string, sysimages: readonly string[], 
   if (!Array.isArray(doc) || doc.length === 0) throw new JobDescriptionError('the job description must be a non-empty array of nodes: [{"name": ..., "exec": {"path": ...}, "devices": [...]}]');
   if (doc.length > limits.maxNodes) throw new JobDescriptionError(`the job has ${doc.length} nodes; this server runs at most ${limits.maxNodes} per job (--max-nodes)`);
   const allowed = new Set([...Object.keys(DEVICE_KINDS), ...sysimages]);
-  const nodes = doc.map((n, i) => parseNode(n, i, allowed, limits.maxReplicate ?? 1));
+  const nodes = doc.map((n, i) => parseNode(n, i, allowed, limits.maxReplicate ?? 1, limits.maxSpread ?? 1));
   const names = new Set<string>();
   for (const n of nodes) {
     if (names.has(n.name)) throw new JobDescriptionError(`node '${n.name}' is described twice`);

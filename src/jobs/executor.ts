@@ -101,6 +101,13 @@ export interface NodePlan {
   readonly attach?: string;
   /** Placement hint (ZeroCloud's `location`): nodes of a job with the same string run on the same host when possible. */
   readonly location?: string;
+  /**
+   * Split the connected group of this node into this many parts on
+   * different hosts (the largest of its nodes'); a cluster executor's
+   * extension (spec/cluster.md, "Spread in job descriptions"). One-host
+   * executors run the group whole and ignore it.
+   */
+  readonly spread?: number;
 }
 
 /** How a node with `warm: true` started. */

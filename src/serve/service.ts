@@ -55,6 +55,8 @@ export interface ServiceLimits {
   readonly maxOutput: number;
   /** Copies of a node the executor runs (`replicate`): 1 on one host, the NATS executor's maxReplicate on a cluster. */
   readonly maxReplicate?: number;
+  /** Parts a job's `spread` may ask for: 1 on one host (refused), the NATS executor's maxSpread on a cluster. */
+  readonly maxSpread?: number;
 }
 
 export interface ServiceOptions {
@@ -151,7 +153,7 @@ export class JobService {
   private parse(text: string): JobDescription {
     if (Buffer.byteLength(text) > this.options.limits.maxJobBytes) throw new HttpError(413, `the job description is larger than ${this.options.limits.maxJobBytes} bytes`);
     try {
-      return parseJobDescription(text, this.sysimageNames, { maxNodes: this.options.limits.maxNodes, maxReplicate: this.options.limits.maxReplicate ?? 1 });
+      return parseJobDescription(text, this.sysimageNames, { maxNodes: this.options.limits.maxNodes, maxReplicate: this.options.limits.maxReplicate ?? 1, maxSpread: this.options.limits.maxSpread ?? 1 });
     } catch (error) {
       if (error instanceof JobDescriptionError) throw new HttpError(400, error.message);
       throw error;

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { isEngineName, type EngineName } from '../api/engine-choice.js';
 import { NatsExecutor } from '../cluster/executor.js';
 import { NatsJobRecords } from '../cluster/job-records.js';
+import { MAX_SPREAD } from '../cluster/split.js';
 import { TarImage } from '../jobs/images.js';
 import { NatsStore } from './nats-store.js';
 import { JobService } from './service.js';
@@ -79,7 +80,7 @@ export async function setUpNats(options: NatsSetupOptions): Promise<NatsSetup> {
     executor,
     records,
     sysimages,
-    limits: { maxNodes: options.maxNodes ?? DEFAULT_MAX_NODES, maxJobBytes: DEFAULT_MAX_JOB_BYTES, maxOutput: options.maxOutput ?? DEFAULT_MAX_OUTPUT, maxReplicate: executor.maxReplicate },
+    limits: { maxNodes: options.maxNodes ?? DEFAULT_MAX_NODES, maxJobBytes: DEFAULT_MAX_JOB_BYTES, maxOutput: options.maxOutput ?? DEFAULT_MAX_OUTPUT, maxReplicate: executor.maxReplicate, maxSpread: MAX_SPREAD },
     defaults: {
       engine: engine as EngineName,
       ...(options.memory === undefined ? {} : { memory: options.memory }),

@@ -9,7 +9,8 @@
  * run the whole group again, with the same bytes, or fail it clearly when
  * no rerun is allowed; a group with more parts than free slots fails as
  * GangStartTimeout after releasing its slots between tries; a cancelled
- * split job stops its parts.
+ * split job stops its parts; parts are sized by the registered workers'
+ * slots.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -295,5 +296,34 @@ describe.skipIf(skip)('pipes between sessions on different workers', () => {
     await waitForLog(live, before, /gave this run of the group up/);
     const after = await executor.run({ nodes: [{ name: 'hello', program: join(ROOT, 'examples', 'hello.nexe') }] });
     expect(after.nodes[0]!.exitState).toBe('ok');
+  }, 60_000);
+
+  it('sizes the parts of a split group by the registered workers\' slots (3 and 1), not evenly', async () => {
+    /*
+     * 4 slots, one more than maxNodesPerWorker: parts go to the shared
+     * queue, and this worker may pull both; its pool then runs them at once
+     * (a worker of 3 would not: spec/cluster.md, "Not done yet").
+     */
+    workers.push(await startWorker(cluster, 'p5', [...GANG_WAIT, '--slots', '4']));
+    const sized = await NatsExecutor.connect({ servers: cluster.urls.split(','), user: cluster.user, password: cluster.password, replicas: 3, ackWaitMs: ACK_WAIT_MS, maxDeliver: 5, maxNodesPerWorker: 3 });
+    try {
+      /* the registry's entries reach the new front end's watch first */
+      await new Promise((r) => setTimeout(r, 500));
+      const live = workers.filter(alive);
+      const before = new Map(live.map((w) => [w, w.log.length]));
+      const names = ['a', 'b', 'c', 'd'];
+      const plan: JobPlan = {
+        nodes: names.map((name, i) => ({ name, program: CAT, ...(i === 0 ? { stdin: { bytes: Buffer.from('through four\n') } } : { stdin: { pipe: `p${i}` } }), ...(i < 3 ? { stdout: { pipe: `p${i + 1}` } } : {}) })),
+        pipes: [1, 2, 3].map((i) => ({ id: `p${i}`, from: names[i - 1]!, to: names[i]! })),
+      };
+      const result = await sized.run(plan);
+      expect(result.nodes.map((n) => n.exitState)).toEqual(['ok', 'ok', 'ok', 'ok']);
+      expect(text(result.nodes[3]!)).toBe('through four\n');
+      /* 4 nodes past maxNodesPerWorker 3: evenly 2 and 2; by the slots of p5 (4, at most 3 a part) and a one-slot worker, 3 and 1 */
+      await waitForLog(live, before, /running task \S+\.a1\.p0 \(3 nodes/);
+      await waitForLog(live, before, /running task \S+\.a1\.p1 \(1 node,/);
+    } finally {
+      await sized.close();
+    }
   }, 60_000);
 });

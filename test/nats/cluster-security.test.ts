@@ -7,16 +7,20 @@
  * each account's jobs run only on its own worker, and neither account sees
  * the other's tasks or blobs. Missing TLS options, an unknown nkey and a
  * file that holds no seed are refused with messages that say what to fix.
+ * Workers given TLS material stream a split group's pipes over TLS, each
+ * side's certificate verified against the CA.
  */
 import { readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, nkeys } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobName } from '../../src/cluster/blobs.js';
 import { NatsConnectError } from '../../src/cluster/connection.js';
 import { NatsExecutor } from '../../src/cluster/executor.js';
+import { PIPE_BUCKET, type MemberEntry } from '../../src/cluster/name-service.js';
 import { BLOB_BUCKET } from '../../src/cluster/protocol.js';
 import type { JobPlan } from '../../src/jobs/executor.js';
 import { natsServerUnavailable, opensslUnavailable, startNatsCluster, type NatsCluster } from './cluster.js';
@@ -24,6 +28,7 @@ import { endWorker, spawnWorker, type WorkerProcess } from './workers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CAT = join(ROOT, 'examples', 'cat.nexe');
+const WC = join(ROOT, 'examples', 'wc.nexe');
 
 const CI = process.env['CI'] !== undefined && process.env['CI'] !== '' && process.env['CI'] !== 'false';
 const unavailable = natsServerUnavailable() ?? opensslUnavailable();
@@ -107,6 +112,44 @@ describe.skipIf(skip)('NATS security: nkeys, TLS with client certificates, accou
     expect(noCert).toBeInstanceOf(NatsConnectError);
     expect((noCert as Error).message).toMatch(/--nats-cert and --nats-key/);
     expect(((await refusal({ tlsCaFile: tls.tlsCaFile, tlsCertFile: tls.tlsCertFile })) as Error).message).toMatch(/needs its key/);
+  });
+
+  it('streams the pipes of a group split over two workers over TLS, each worker\'s certificate verified by the other', async () => {
+    /* worker-a's certificate is a client's only: these two have the workers' (server and client, 127.0.0.1) */
+    await endWorker(workers[0]!);
+    const t = cluster.tls!;
+    const workerTls = ['--nats-ca', t.caFile, '--nats-cert', t.workerCertFile, '--nats-key', t.workerKeyFile, '--pipe-host', '127.0.0.1', '--replicas', '3'];
+    workers.push(...(await Promise.all(['pipe-1', 'pipe-2'].map((name) => spawnWorker(cluster.urls, name, ['--nats-nkey', cluster.nkeySeedFile, ...workerTls])))));
+    /* what the readers' workers publish in the name service while the job runs */
+    const nc = await connect({ servers: cluster.urls.split(','), user: cluster.user, pass: cluster.password, tls: { caFile: t.caFile, certFile: t.clientCertFile, keyFile: t.clientKeyFile } });
+    const published: MemberEntry[] = [];
+    try {
+      const names = await new Kvm(nc).open(PIPE_BUCKET);
+      const watch = await names.watch({ key: '>' });
+      void (async () => {
+        for await (const entry of watch) if (entry.operation === 'PUT' && /\.m\d+$/.test(entry.key)) published.push(entry.json<MemberEntry>());
+      })();
+      const text = Buffer.from(Array.from({ length: 3000 }, (_, i) => `line ${i} of a secret\n`).join(''));
+      const result = await frontA.run(
+        {
+          nodes: [
+            { name: 'source', program: CAT, stdin: { bytes: text }, stdout: { pipe: 'p' } },
+            { name: 'count', program: WC, stdin: { pipe: 'p' } },
+          ],
+          pipes: [{ id: 'p', from: 'source', to: 'count' }],
+        },
+        { spread: 2 },
+      );
+      watch.stop();
+      expect(result.nodes.map((n) => n.exitState)).toEqual(['ok', 'ok']);
+      expect(Buffer.from(result.nodes[1]!.outputs['/dev/stdout']!).toString()).toBe(`3000 ${text.length}\n`);
+      expect(new Set(result.nodes.map((n) => n.ranOn))).toEqual(new Set(['pipe-1', 'pipe-2']));
+      const endpoints = published.flatMap((m) => Object.values(m.endpoints));
+      expect(endpoints.length).toBeGreaterThan(0);
+      expect(endpoints.every((e) => e.tls === true)).toBe(true);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('refuses an nkey the servers do not list, naming its public key, and a seed file that holds no seed', async () => {

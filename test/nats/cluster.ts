@@ -45,6 +45,9 @@ export interface TestTls {
   readonly caFile: string;
   readonly clientCertFile: string;
   readonly clientKeyFile: string;
+  /** A worker's certificate: a NATS client, and the server and client of pipes between workers (127.0.0.1; spec/cluster.md, "Pipes between workers"). */
+  readonly workerCertFile: string;
+  readonly workerKeyFile: string;
 }
 
 export interface NatsCluster {
@@ -131,7 +134,7 @@ async function metaLeaderElected(nodes: readonly NatsNode[]): Promise<boolean> {
   return leaders.size === 1;
 }
 
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, made by openssl in `dir` (nothing kept: the directory is removed with the cluster). */
+/** A CA, a server certificate for 127.0.0.1, a client certificate and a worker's, made by openssl in `dir` (nothing kept: the directory is removed with the cluster). */
 function makeTls(dir: string): TestTls & { serverCertFile: string; serverKeyFile: string } {
   const file = (name: string): string => join(dir, name);
   const ssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -140,12 +143,13 @@ function makeTls(dir: string): TestTls & { serverCertFile: string; serverKeyFile
   for (const [who, ext] of [
     ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'],
     ['client', 'extendedKeyUsage=clientAuth\n'],
+    ['worker', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n'],
   ] as const) {
     writeFileSync(file(`${who}.ext`), ext);
     ssl('req', ...ec, '-keyout', file(`${who}.key`), '-out', file(`${who}.csr`), '-subj', `/CN=zerovm test ${who}`);
     ssl('x509', '-req', '-in', file(`${who}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file(`${who}.pem`), '-days', '1', '-extfile', file(`${who}.ext`));
   }
-  return { caFile: file('ca.pem'), clientCertFile: file('client.pem'), clientKeyFile: file('client.key'), serverCertFile: file('server.pem'), serverKeyFile: file('server.key') };
+  return { caFile: file('ca.pem'), clientCertFile: file('client.pem'), clientKeyFile: file('client.key'), workerCertFile: file('worker.pem'), workerKeyFile: file('worker.key'), serverCertFile: file('server.pem'), serverKeyFile: file('server.key') };
 }
 
 export async function startNatsCluster(options: { readonly size?: number; readonly timeoutMs?: number; readonly tls?: boolean } = {}): Promise<NatsCluster> {
@@ -189,7 +193,7 @@ export async function startNatsCluster(options: { readonly size?: number; readon
     nkeyPublic: credentials.nkeyPublic,
     otherUser: credentials.otherUser,
     otherPassword: credentials.otherPassword,
-    tls: tls === undefined ? undefined : { caFile: tls.caFile, clientCertFile: tls.clientCertFile, clientKeyFile: tls.clientKeyFile },
+    tls: tls === undefined ? undefined : { caFile: tls.caFile, clientCertFile: tls.clientCertFile, clientKeyFile: tls.clientKeyFile, workerCertFile: tls.workerCertFile, workerKeyFile: tls.workerKeyFile },
     urls: nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(','),
     async kill(index: number) {
       const child = nodes[index]?.process;

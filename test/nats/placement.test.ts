@@ -13,7 +13,8 @@
  * input is corrupted on its disk (the fault replication exists to catch;
  * the cache is checked against the hash when fetched, not on every use),
  * so that worker's copy of the node reads other bytes and its etags
- * differ. No test-only switch of the worker is involved.
+ * differ. No test-only switch of the worker is involved. The same
+ * corrupted copy makes the copies of a replicated connected group disagree.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -35,6 +36,7 @@ const BIN = join(ROOT, 'bin', 'zerovm.js');
 const HELLO = join(ROOT, 'examples', 'hello.nexe');
 const CAT = join(ROOT, 'examples', 'cat.nexe');
 const LOOP = join(ROOT, 'examples', 'loop.nexe');
+const WC = join(ROOT, 'examples', 'wc.nexe');
 
 const CI = process.env['CI'] !== undefined && process.env['CI'] !== '' && process.env['CI'] !== 'false';
 const unavailable = natsServerUnavailable();
@@ -264,6 +266,8 @@ describe.skipIf(skip)('placement, registry, status and replication on a 3-node J
     expect(node.ok).toBe(true);
     expect(node.ranOn!.split(',').sort()).toEqual([...live].sort());
     expect(node.etags.length).toBeGreaterThan(0);
+    /* the memory etag is compared too: the same on both workers (taken as at ZeroVM's sandbox base) */
+    expect(node.etags.map((e) => e.alias)).toContain('/dev/memory');
     expect(existsSync(output) && readFileSync(output).equals(f3.bytes)).toBe(true);
   });
 
@@ -284,6 +288,36 @@ describe.skipIf(skip)('placement, registry, status and replication on a 3-node J
     expect(node.exitState).toContain('w3');
     expect(node.ranOn!.split(',').sort()).toEqual([...live].sort());
     expect(existsSync(output)).toBe(false);
+  });
+
+  it('replicates a connected group whole, one copy per worker, and compares every node', async () => {
+    const group = (input: string, output: string): JobPlan => ({
+      nodes: [
+        { name: 'source', program: CAT, stdin: { file: input }, stdout: { pipe: 'p' }, replicate: 2 },
+        { name: 'count', program: WC, stdin: { pipe: 'p' }, stdout: { file: output }, replicate: 2 },
+      ],
+      pipes: [{ id: 'p', from: 'source', to: 'count' }],
+    });
+    const agreed = join(tmp, 'group-agreed.txt');
+    const result = await executor.run(group(f4.path, agreed));
+    for (const node of result.nodes) {
+      expect(node.ok, node.exitState).toBe(true);
+      expect(node.ranOn!.split(',').sort()).toEqual([...live].sort());
+    }
+    expect(result.nodes[0]!.etags.map((e) => e.alias)).toContain('/dev/memory');
+    expect(readFileSync(agreed, 'utf8')).toBe(`0 ${f4.bytes.length}\n`);
+    /* w3's cached copy of f3 is corrupted (the test above): the copies of the group disagree */
+    const withheld = join(tmp, 'group-mismatch.txt');
+    const mismatch = await executor.run(group(f3.path, withheld));
+    for (const node of mismatch.nodes) {
+      expect(node.error?.kind).toBe('ReplicaMismatch');
+      expect(node.exitState).toMatch(/the 2 copies of the connected group 'source', 'count' \(replicate: 2\) disagree/);
+      expect(node.exitState).toContain("node 'source' etag of /dev/stdin: ");
+    }
+    expect(existsSync(withheld)).toBe(false);
+    /* a group whose nodes ask for different numbers of copies is refused before anything runs */
+    const uneven = group(f4.path, agreed);
+    await expect(executor.run({ ...uneven, nodes: [uneven.nodes[0]!, { ...uneven.nodes[1]!, replicate: 1 }] })).rejects.toThrow(/ask for different replicate values/);
   });
 
   it('sends a copy whose worker is killed (SIGKILL) to a third worker, never to the other copy\'s', async () => {

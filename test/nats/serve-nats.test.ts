@@ -232,6 +232,18 @@ describe.skipIf(skip)('zerovm serve --nats: 3 NATS servers, 2 workers, 2 front e
     expect(await hello.text()).toBe('hello, world\n');
   });
 
+  it('answers 400 to a bad spread (our extension of the description), naming the node and field', async () => {
+    for (const [spread, message] of [
+      [0, /node 'hello'\.spread: must be a whole number, at least 1/],
+      [1000, /node 'hello'\.spread: this server splits a group into at most 256 parts/],
+      ['2', /node 'hello'\.spread: must be a whole number/],
+    ] as const) {
+      const res = await a.execute(JSON.stringify([{ name: 'hello', exec: { path: 'swift://~/bin/hello.nexe' }, devices: [{ name: 'stdout' }], spread }]));
+      expect(res.status).toBe(400);
+      expect(await res.text()).toMatch(message);
+    }
+  });
+
   it('expands a wildcard into one node per object, run on the workers, their outputs written as objects', async () => {
     const res = await b.execute(JSON.stringify([{ name: 'wc', exec: { path: 'swift://~/bin/wc.nexe' }, devices: [{ name: 'stdin', path: 'swift://~/data/part*.txt' }, { name: 'stdout', path: 'swift://~/out/count*.txt', content_type: 'text/plain' }] }]));
     expect(res.status).toBe(200);
@@ -329,6 +341,15 @@ describe.skipIf(skip)('zerovm serve --nats: 3 NATS servers, 2 workers, 2 front e
         const [oneLog, manyLog] = await Promise.all(bases.map(async (base) => (await fetch(`${base}/wordcount/reducer.log`)).text()));
         expect(manyLog).toBe(oneLog);
         expect(manyLog).toMatch(new RegExp(`from ${BOOKS} mappers`));
+        /* `spread` (our extension of the description): the connected group split into 2 parts (on one 2-slot worker or both), the same bytes */
+        const before = workers.map((w) => w.log.length);
+        const spreadJob = (JSON.parse(job.toString()) as Record<string, unknown>[]).map((node) => (node['name'] === 'reduce' ? { ...node, spread: 2 } : node));
+        const spread = await fetch(baseA, { method: 'POST', headers: { 'X-Zerovm-Execute': '1.0', 'Content-Type': 'application/json' }, body: JSON.stringify(spreadJob) });
+        expect(Buffer.from(await spread.arrayBuffer()).equals(oneBody)).toBe(true);
+        expect(spread.headers.get('x-nexe-status')).toBe(one!.headers.get('x-nexe-status'));
+        const ran = workers.map((w, i) => w.log.slice(before[i]));
+        for (const part of ['p0', 'p1']) expect(ran.some((log) => new RegExp(`running task \\S+\\.a1\\.${part} `).test(log)), ran.join('\n')).toBe(true);
+        expect(ran.some((log) => /running task \S+\.a1\.p2 /.test(log))).toBe(false);
       } finally {
         await single.stop();
       }
