@@ -63,8 +63,13 @@ export class Scrubber {
   }
 }
 
+/** Visible ASCII without commas: headerValue changes nothing but the blanks at the ends. */
+const PLAIN_HEADER_VALUE = /^[\x20-\x2b\x2d-\x7e]*$/;
+
 /** Header values are one line of visible Latin-1; commas separate nodes, so a value's own commas become ';'. */
 function headerValue(text: string): string {
+  /* the usual value (a node name, an exit state) is already one: then only the trim is left */
+  if (PLAIN_HEADER_VALUE.test(text)) return text.trim();
   return text.replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').replace(/,/g, ';').trim();
 }
 

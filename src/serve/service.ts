@@ -85,6 +85,7 @@ export interface ExecuteRequest {
   readonly body: Buffer;
   /** X-Zerovm-Source: the job, image or script is this object; the body is the data of the readable device without a path. */
   readonly source?: string;
+  /** CGI/1.1 variables; may be a getter, read only when a node has a message/cgi or message/http device. */
   readonly cgi?: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
 }
@@ -137,8 +138,23 @@ export function fillTemplate(template: string, objectPath: string, query: URLSea
   });
 }
 
+/** Parsed descriptions kept by their text (JobService.parse), and the longest text kept: 64 texts of 4 KiB at most. */
+const MAX_CACHED_DESCRIPTIONS = 64;
+const MAX_CACHED_TEXT = 4096;
+
+/** `value` and everything it holds, frozen (plain data: objects and arrays). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 export class JobService {
   private readonly scrubRoots: string[];
+  /** Descriptions by their text, least recently used first. */
+  private readonly parsed = new Map<string, JobDescription>();
 
   constructor(private readonly options: ServiceOptions) {
     this.scrubRoots = [options.store.root, ...[...options.sysimages.values()].map((i) => i.path), tmpdir()];
@@ -150,12 +166,30 @@ export class JobService {
 
   private parse(text: string): JobDescription {
     if (Buffer.byteLength(text) > this.options.limits.maxJobBytes) throw new HttpError(413, `the job description is larger than ${this.options.limits.maxJobBytes} bytes`);
+    /*
+     * The same text parses to the same description (the sysimages and
+     * limits are the service's own): a client that POSTs one job again and
+     * again is answered from here. Frozen, so no request can change what
+     * the next one gets.
+     */
+    const known = this.parsed.get(text);
+    if (known !== undefined) {
+      this.parsed.delete(text);
+      this.parsed.set(text, known);
+      return known;
+    }
+    let description: JobDescription;
     try {
-      return parseJobDescription(text, this.sysimageNames, { maxNodes: this.options.limits.maxNodes, maxReplicate: this.options.limits.maxReplicate ?? 1 });
+      description = parseJobDescription(text, this.sysimageNames, { maxNodes: this.options.limits.maxNodes, maxReplicate: this.options.limits.maxReplicate ?? 1 });
     } catch (error) {
       if (error instanceof JobDescriptionError) throw new HttpError(400, error.message);
       throw error;
     }
+    if (text.length <= MAX_CACHED_TEXT) {
+      this.parsed.set(text, deepFreeze(description));
+      if (this.parsed.size > MAX_CACHED_DESCRIPTIONS) this.parsed.delete(this.parsed.keys().next().value as string);
+    }
+    return description;
   }
 
   /**
@@ -173,7 +207,9 @@ export class JobService {
     try {
       const prepared = prepare(dir);
       const parsed = prepared.description ?? (typeof description === 'string' ? this.parse(description) : description);
-      view = await this.options.store.jobView(parsed, request.account);
+      /* the directory store answers at once: no turn of the microtask queue for it */
+      const answer = this.options.store.jobView(parsed, request.account);
+      view = answer instanceof Promise ? await answer : answer;
       let job;
       try {
         job = compileJob(parsed, {
@@ -184,7 +220,10 @@ export class JobService {
           ...(prepared.image === undefined ? {} : { image: prepared.image }),
           ...(prepared.body === undefined ? {} : { body: prepared.body }),
           ...(prepared.script === undefined ? {} : { script: prepared.script }),
-          ...(request.cgi === undefined ? {} : { cgi: request.cgi }),
+          /* read only for nodes with a message/cgi or message/http device: the server builds the variables then (ExecuteRequest.cgi) */
+          get cgi() {
+            return request.cgi;
+          },
           maxNodes: this.options.limits.maxNodes,
           maxOutput: this.options.limits.maxOutput,
           ...(this.options.defaults === undefined ? {} : { defaults: this.options.defaults }),
