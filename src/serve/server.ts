@@ -19,7 +19,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { BodyTooLargeError, StoreError, type ObjectInfo } from './store.js';
 import type { StoreBackend } from './object-store.js';
@@ -165,6 +165,29 @@ function cgiEnvironment(req: IncomingMessage, url: URL, pathInfo: string, local:
   return env;
 }
 
+/**
+ * What cancels the jobs of a connection's requests: aborted when the
+ * connection closes. A request's job runs until its answer is written, so
+ * the connection closing under it is the client going away (the only way
+ * its response closes unfinished); a closing after the answers cancels
+ * nothing. One per connection, not per request: its keep-alive requests
+ * share it, and an AbortController with its 'close' listener costs more
+ * than the rest of a request's routing.
+ */
+const connectionAborts = new WeakMap<Socket, AbortController>();
+
+function connectionAbort(socket: Socket): AbortController {
+  let abort = connectionAborts.get(socket);
+  if (abort === undefined) {
+    const controller = new AbortController();
+    socket.once('close', () => controller.abort());
+    if (socket.destroyed) controller.abort();
+    connectionAborts.set(socket, controller);
+    abort = controller;
+  }
+  return abort;
+}
+
 /** /v1/ACCOUNT[/CONTAINER[/OBJECT]] -> decoded parts (the object keeps its '/'s). */
 function splitPath(pathname: string): { version: string; account?: string; container?: string; object?: string } {
   const parts = pathname.split('/');
@@ -284,10 +307,7 @@ export class ZeroVMServer {
     }
     const execute = header ?? command;
     if (execute !== undefined) {
-      const abort = new AbortController();
-      res.on('close', () => {
-        if (!res.writableFinished) abort.abort();
-      });
+      const abort = connectionAbort(req.socket);
       const local = req.socket.address() as AddressInfo;
       /* built when a node asks for them (a message/cgi or message/http device), from what the request was when it arrived */
       let cgi: Record<string, string> | undefined;
