@@ -321,9 +321,7 @@ export class ZeroVMServer {
           contentType: req.headers['content-type'] ?? 'application/octet-stream',
           body,
           ...(typeof source === 'string' ? { source } : {}),
-          get cgi() {
-            return cgiOnce();
-          },
+          cgi: cgiOnce,
           signal: abort.signal,
         });
         this.sendJob(res, response);
@@ -331,7 +329,7 @@ export class ZeroVMServer {
       }
       if (execute === 'open/1.0' && method === 'GET') {
         if (container === undefined || object === undefined) throw new HttpError(400, `open/1.0 runs an object: GET /${command === undefined ? 'v1' : OPEN_VERSION}/ACCOUNT/CONTAINER/OBJECT`);
-        this.sendJob(res, await this.options.service.open({ account, container, object, query: url.searchParams, cgi: cgiOnce(), signal: abort.signal }));
+        this.sendJob(res, await this.options.service.open({ account, container, object, query: url.searchParams, cgi: cgiOnce, signal: abort.signal }));
         return;
       }
       throw new HttpError(400, `X-Zerovm-Execute: '${execute}' with ${method}: use 1.0 with POST (a job, an image or a script) or open/1.0 with GET (an object's application)`);

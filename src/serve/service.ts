@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { JobDescriptionError, parseJobDescription, type JobDescription, type NodeDescription } from '../jobs/description.js';
-import { compileJob, JobResolveError, parseSwiftPath } from '../jobs/compile.js';
+import { compileJob, JobResolveError, parseSwiftPath, type CgiVariables } from '../jobs/compile.js';
 import type { EngineName } from '../api/engine-choice.js';
 import type { JobExecutor, NodeResult } from '../jobs/executor.js';
 import { finishJob, Scrubber, type JobResponse } from '../jobs/finish.js';
@@ -85,8 +85,8 @@ export interface ExecuteRequest {
   readonly body: Buffer;
   /** X-Zerovm-Source: the job, image or script is this object; the body is the data of the readable device without a path. */
   readonly source?: string;
-  /** CGI/1.1 variables; may be a getter, read only when a node has a message/cgi or message/http device. */
-  readonly cgi?: Readonly<Record<string, string>>;
+  /** CGI/1.1 variables, or the function that makes them (called only when a node has a message/cgi or message/http device). */
+  readonly cgi?: CgiVariables;
   readonly signal?: AbortSignal;
 }
 
@@ -198,7 +198,7 @@ export class JobService {
    */
   async runDescription(
     description: JobDescription | string,
-    request: { readonly account: string; readonly cgi?: Readonly<Record<string, string>>; readonly signal?: AbortSignal },
+    request: { readonly account: string; readonly cgi?: CgiVariables; readonly signal?: AbortSignal },
     prepare: (dir: string) => { readonly image?: TarImage; readonly body?: string; readonly script?: string; readonly description?: JobDescription } = () => ({}),
   ): Promise<JobResponse> {
     const started = process.hrtime.bigint();
@@ -220,10 +220,7 @@ export class JobService {
           ...(prepared.image === undefined ? {} : { image: prepared.image }),
           ...(prepared.body === undefined ? {} : { body: prepared.body }),
           ...(prepared.script === undefined ? {} : { script: prepared.script }),
-          /* read only for nodes with a message/cgi or message/http device: the server builds the variables then (ExecuteRequest.cgi) */
-          get cgi() {
-            return request.cgi;
-          },
+          ...(request.cgi === undefined ? {} : { cgi: request.cgi }),
           maxNodes: this.options.limits.maxNodes,
           maxOutput: this.options.limits.maxOutput,
           ...(this.options.defaults === undefined ? {} : { defaults: this.options.defaults }),
@@ -326,7 +323,7 @@ export class JobService {
   }
 
   /** GET with X-Zerovm-Execute: open/1.0: the application for the object's content type. */
-  async open(request: { readonly account: string; readonly container: string; readonly object: string; readonly query: URLSearchParams; readonly cgi?: Readonly<Record<string, string>>; readonly signal?: AbortSignal }): Promise<JobResponse> {
+  async open(request: { readonly account: string; readonly container: string; readonly object: string; readonly query: URLSearchParams; readonly cgi?: CgiVariables; readonly signal?: AbortSignal }): Promise<JobResponse> {
     const object = await this.options.store.stat(request.account, request.container, request.object);
     if (object === undefined) throw new HttpError(404, `/${request.container}/${request.object} does not exist`);
     const type = baseType(object.contentType);
