@@ -171,8 +171,9 @@ function cgiEnvironment(req: IncomingMessage, url: URL, pathInfo: string, local:
  * the connection closing under it is the client going away (the only way
  * its response closes unfinished); a closing after the answers cancels
  * nothing. One per connection, not per request: its keep-alive requests
- * share it, and an AbortController with its 'close' listener costs more
- * than the rest of a request's routing.
+ * share it (a pipelined request's job is cancelled too, which a listener
+ * on its queued response would not see), and an AbortController with its
+ * 'close' listener costs more than the rest of a request's routing.
  */
 const connectionAborts = new WeakMap<Socket, AbortController>();
 
