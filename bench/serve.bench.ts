@@ -20,7 +20,10 @@
  *
  * The server's CPU time is also split by thread (Linux): the main thread
  * (HTTP, jobs), the session threads, and the rest (V8's compiler and
- * garbage collector helpers, libuv).
+ * garbage collector helpers, libuv). The clients' own CPU time (this
+ * process) is printed too: on a 2-core machine they take a share of the
+ * cores the server could use, so req/s measures server and clients
+ * together, while the CPU times per request measure each side alone.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -135,10 +138,12 @@ async function main(): Promise<void> {
     const latencies: number[] = [];
     const cpuBefore = cpuSeconds(server.pid!);
     const threadsBefore = threadSeconds(server.pid!);
+    const clientBefore = process.cpuUsage();
     const start = performance.now();
     await load(start + DURATION, latencies);
     const seconds = (performance.now() - start) / 1000;
     const cpuAfter = cpuSeconds(server.pid!);
+    const client = process.cpuUsage(clientBefore);
     const split = threadSplit(server.pid!, threadsBefore, threadSeconds(server.pid!), latencies.length, WORKERS);
     latencies.sort((a, b) => a - b);
     console.log(`hello job over HTTP keep-alive, --workers ${WORKERS}, ${CLIENTS} clients, ${seconds.toFixed(1)} s:`);
@@ -146,6 +151,7 @@ async function main(): Promise<void> {
     /* the machine may be shared: the server's CPU time per request compares two builds better than wall time */
     if (cpuBefore !== undefined && cpuAfter !== undefined) console.log(`  server CPU (all threads) ${(((cpuAfter - cpuBefore) * 1000) / latencies.length).toFixed(3)} ms per request`);
     if (split !== undefined) console.log(`  of which ${split}`);
+    console.log(`  clients (this process) CPU ${((client.user + client.system) / 1000 / latencies.length).toFixed(3)} ms per request`);
   } finally {
     agent.destroy();
     server.kill('SIGTERM');

@@ -114,8 +114,8 @@ export interface CompileContext<O extends JobObject = JobObject> {
   readonly body?: string;
   /** A host file the `script` device reads when it has no path (a POSTed script); else it reads `body` as the others do. */
   readonly script?: string;
-  /** CGI/1.1 variables for nodes with a message/cgi or message/http device. */
-  readonly cgi?: Readonly<Record<string, string>>;
+  /** CGI/1.1 variables for nodes with a message/cgi or message/http device (a function: called only for such nodes). */
+  readonly cgi?: CgiVariables;
   readonly maxNodes: number;
   /** Pipes one job may have (connect). Default DEFAULT_MAX_PIPES. */
   readonly maxPipes?: number;
@@ -123,6 +123,9 @@ export interface CompileContext<O extends JobObject = JobObject> {
   readonly maxOutput?: number;
   readonly defaults?: { readonly memory?: number; readonly timeout?: number; readonly engine?: EngineName };
 }
+
+/** CGI/1.1 variables, or what makes them when a node first needs them (a server builds them only for the jobs that read them). */
+export type CgiVariables = Readonly<Record<string, string>> | (() => Readonly<Record<string, string>>);
 
 /** Pipes per job unless the context says otherwise: a mesh of 32 nodes, or a thousand mappers into one reducer. */
 export const DEFAULT_MAX_PIPES = 1024;
@@ -450,7 +453,8 @@ class Compiler {
     const program = this.program(group, nodeImage);
     const mounted = image ?? this.ctx.image?.path ?? program.sysimage?.path;
     /* LOCAL_* last: they describe the node's object and win over exec.env, as in ZeroCloud's nvram */
-    const env = { ...(cgi && this.ctx.cgi !== undefined ? { ...this.ctx.cgi, SCRIPT_NAME: name, SCRIPT_FILENAME: group.exec.path } : {}), ...group.exec.env, ...localVariables(localObject(group.attach, located)) };
+    const cgiVariables = cgi ? (typeof this.ctx.cgi === 'function' ? this.ctx.cgi() : this.ctx.cgi) : undefined;
+    const env = { ...(cgiVariables !== undefined ? { ...cgiVariables, SCRIPT_NAME: name, SCRIPT_FILENAME: group.exec.path } : {}), ...group.exec.env, ...localVariables(localObject(group.attach, located)) };
     const defaults = this.ctx.defaults ?? {};
     const plan: NodePlan = {
       name,

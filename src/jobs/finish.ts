@@ -46,13 +46,16 @@ export interface JobResponse {
 
 /** Rewrites host paths in messages to what the user named (and hides any other path under the given roots). */
 export class Scrubber {
-  private readonly pairs: [string, string][];
-  constructor(known: ReadonlyMap<string, string>, private readonly roots: readonly string[]) {
-    this.pairs = [...known.entries()].sort((a, b) => b[0].length - a[0].length);
-  }
+  /* sorted at the first message: most jobs have none to scrub */
+  private pairs: [string, string][] | undefined;
+  constructor(
+    private readonly known: ReadonlyMap<string, string>,
+    private readonly roots: readonly string[],
+  ) {}
 
   scrub(text: string): string {
     let out = text;
+    this.pairs ??= [...this.known.entries()].sort((a, b) => b[0].length - a[0].length);
     for (const [host, shown] of this.pairs) out = out.split(host).join(shown);
     for (const root of this.roots) {
       if (root.length < 2) continue;
@@ -63,8 +66,13 @@ export class Scrubber {
   }
 }
 
+/** Visible ASCII without commas: headerValue changes nothing but the blanks at the ends. */
+const PLAIN_HEADER_VALUE = /^[\x20-\x2b\x2d-\x7e]*$/;
+
 /** Header values are one line of visible Latin-1; commas separate nodes, so a value's own commas become ';'. */
 function headerValue(text: string): string {
+  /* the usual value (a node name, an exit state) is already one: then only the trim is left */
+  if (PLAIN_HEADER_VALUE.test(text)) return text.trim();
   return text.replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').replace(/,/g, ';').trim();
 }
 

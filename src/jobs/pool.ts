@@ -31,7 +31,7 @@ import type { ResourceLimits, Worker } from 'node:worker_threads';
 import type { JobExecutor, JobPlan, JobResult, NodePlan, NodeResult } from './executor.js';
 import { checkPlan, JobPlanError } from './plan.js';
 import { closeRingReader, closeRingWriter, createRingPipe, DEFAULT_PIPE_CAPACITY, type RingPipeState } from './ring-pipe.js';
-import { closeOuterRings, failedNode, type NodeTask } from './run-node.js';
+import { closeOuterRings, failedNode, type NodeTask, type VerdictEntries } from './run-node.js';
 import { startThread } from './thread.js';
 import type { ValidationResult } from '../validator/validate.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
@@ -58,6 +58,9 @@ export interface WorkerPoolOptions {
 
 /** Verdicts shared between threads at most (beyond, threads validate for themselves). */
 const MAX_SHARED_VERDICTS = 4096;
+
+/** What a thread is sent when the pool learnt nothing new since its last node. */
+const NO_VERDICTS: VerdictEntries = [];
 
 /** A running or waiting node. */
 interface NodeWork {
@@ -290,12 +293,27 @@ export class WorkerPoolExecutor implements JobExecutor {
     return [...this.threads].filter((t) => t.permanent === permanent && !t.dead && t.running === undefined);
   }
 
+  /** The first of idleThreads(true), without making the list. */
+  private firstIdlePoolThread(): PoolThread | undefined {
+    for (const t of this.threads) if (t.permanent && !t.dead && t.running === undefined) return t;
+    return undefined;
+  }
+
   /** Starts the groups at the head of the queue that can start whole. */
   private pump(): void {
     for (;;) {
       const group = this.queue[0];
       if (group === undefined) return;
       const k = group.nodes.length;
+      /* one node and an idle pool thread (a server's usual request): what the general case below would choose, without its lists */
+      if (k === 1 && this.threads.size <= this.maxThreads) {
+        const idle = this.firstIdlePoolThread();
+        if (idle !== undefined) {
+          this.queue.shift();
+          this.dispatch(idle, group.nodes[0]!, group.job);
+          continue;
+        }
+      }
       const fromPool = Math.min(k, this.workers);
       let idle = this.idleThreads(true);
       /* the pool's threads start as they are first needed */
@@ -324,14 +342,16 @@ export class WorkerPoolExecutor implements JobExecutor {
     thread.lingering = undefined;
     thread.running = { work, job };
     const pipes: Record<string, RingPipeState> = {};
-    for (const id of [...work.writes, ...work.reads]) {
-      let state = job.pipes.get(id);
-      if (state === undefined) job.pipes.set(id, (state = createRingPipe(this.pipeCapacity)));
-      pipes[id] = state;
+    for (const ids of [work.writes, work.reads]) {
+      for (const id of ids) {
+        let state = job.pipes.get(id);
+        if (state === undefined) job.pipes.set(id, (state = createRingPipe(this.pipeCapacity)));
+        pipes[id] = state;
+      }
     }
     const task: NodeTask = { node: work.node, pipes, writes: work.writes, reads: work.reads };
     work.task = task;
-    const verdicts = this.verdicts.slice(thread.verdictsSent);
+    const verdicts = thread.verdictsSent === this.verdicts.length ? NO_VERDICTS : this.verdicts.slice(thread.verdictsSent);
     thread.verdictsSent = this.verdicts.length;
     const message: ToWorker = { id: work.id, task, verdicts };
     thread.worker.postMessage(message);

@@ -19,7 +19,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { BodyTooLargeError, StoreError, type ObjectInfo } from './store.js';
 import type { StoreBackend } from './object-store.js';
@@ -65,17 +65,53 @@ function fail(res: ServerResponse, status: number, message: string): void {
   send(res, status, `${message}\n`);
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * The request body, at most `limit` bytes (413 past it; the request is
+ * then destroyed, as Node's stream iterator did). Read with listeners
+ * rather than `for await`: the iterator's promise per chunk and its
+ * end-of-stream watcher cost more than the job's own parsing on a small
+ * body (spec/serving.md, "Serving cost").
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit) throw new HttpError(413, `the request body is larger than ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new HttpError(413, `the request body is larger than ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  if (declared > limit) return Promise.reject(new HttpError(413, `the request body is larger than ${limit} bytes`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        settle();
+        req.destroy();
+        reject(new HttpError(413, `the request body is larger than ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      settle();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (error: Error): void => {
+      settle();
+      reject(error);
+    };
+    /* closed before its end: the client went away mid-body */
+    const onClose = (): void => {
+      settle();
+      reject(new Error('Premature close: the request body ended before its length'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 /** A request header's one value (node:http joins repeated ones, or gives an array for a few). */
@@ -128,6 +164,30 @@ function cgiEnvironment(req: IncomingMessage, url: URL, pathInfo: string, local:
     env[`HTTP_${name.toUpperCase().replace(/-/g, '_')}`] = value;
   }
   return env;
+}
+
+/**
+ * What cancels the jobs of a connection's requests: aborted when the
+ * connection closes. A request's job runs until its answer is written, so
+ * the connection closing under it is the client going away (the only way
+ * its response closes unfinished); a closing after the answers cancels
+ * nothing. One per connection, not per request: its keep-alive requests
+ * share it (a pipelined request's job is cancelled too, which a listener
+ * on its queued response would not see), and an AbortController with its
+ * 'close' listener costs more than the rest of a request's routing.
+ */
+const connectionAborts = new WeakMap<Socket, AbortController>();
+
+function connectionAbort(socket: Socket): AbortController {
+  let abort = connectionAborts.get(socket);
+  if (abort === undefined) {
+    const controller = new AbortController();
+    socket.once('close', () => controller.abort());
+    if (socket.destroyed) controller.abort();
+    connectionAborts.set(socket, controller);
+    abort = controller;
+  }
+  return abort;
 }
 
 /** /v1/ACCOUNT[/CONTAINER[/OBJECT]] -> decoded parts (the object keeps its '/'s). */
@@ -249,13 +309,11 @@ export class ZeroVMServer {
     }
     const execute = header ?? command;
     if (execute !== undefined) {
-      const abort = new AbortController();
-      res.on('close', () => {
-        if (!res.writableFinished) abort.abort();
-      });
+      const abort = connectionAbort(req.socket);
       const local = req.socket.address() as AddressInfo;
-      const pathInfo = `/${[account, container, object].filter((p) => p !== undefined).join('/')}`;
-      const cgi = cgiEnvironment(req, url, pathInfo, local);
+      /* built when a node asks for them (a message/cgi or message/http device), from what the request was when it arrived */
+      let cgi: Record<string, string> | undefined;
+      const cgiOnce = (): Record<string, string> => (cgi ??= cgiEnvironment(req, url, `/${[account, container, object].filter((p) => p !== undefined).join('/')}`, local));
       if (execute === '1.0' && method === 'POST') {
         const body = await readBody(req, this.options.maxBody);
         const source = req.headers['x-zerovm-source'];
@@ -265,7 +323,7 @@ export class ZeroVMServer {
           contentType: req.headers['content-type'] ?? 'application/octet-stream',
           body,
           ...(typeof source === 'string' ? { source } : {}),
-          cgi,
+          cgi: cgiOnce,
           signal: abort.signal,
         });
         this.sendJob(res, response);
@@ -273,7 +331,7 @@ export class ZeroVMServer {
       }
       if (execute === 'open/1.0' && method === 'GET') {
         if (container === undefined || object === undefined) throw new HttpError(400, `open/1.0 runs an object: GET /${command === undefined ? 'v1' : OPEN_VERSION}/ACCOUNT/CONTAINER/OBJECT`);
-        this.sendJob(res, await this.options.service.open({ account, container, object, query: url.searchParams, cgi, signal: abort.signal }));
+        this.sendJob(res, await this.options.service.open({ account, container, object, query: url.searchParams, cgi: cgiOnce, signal: abort.signal }));
         return;
       }
       throw new HttpError(400, `X-Zerovm-Execute: '${execute}' with ${method}: use 1.0 with POST (a job, an image or a script) or open/1.0 with GET (an object's application)`);
@@ -284,9 +342,10 @@ export class ZeroVMServer {
   }
 
   private sendJob(res: ServerResponse, response: JobResponse): void {
-    const headers: Record<string, string | number> = {};
-    for (const [name, value] of response.headers) headers[name] = value;
-    headers['Content-Length'] = response.body.length;
+    /* a flat [name, value, ...] list: node:http takes it as it is (the names are unique: finish.ts builds them from one record) */
+    const headers: (string | number)[] = [];
+    for (const [name, value] of response.headers) headers.push(name, value);
+    headers.push('Content-Length', response.body.length);
     res.writeHead(response.status, headers);
     /* a small body as latin1 text (byte for byte): node:http then sends it with the header in one write, not a corked writev of two */
     if (response.body.length <= ONE_WRITE_BODY) res.end(response.body.toString('latin1'), 'latin1');

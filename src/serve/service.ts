@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { JobDescriptionError, parseJobDescription, type JobDescription, type NodeDescription } from '../jobs/description.js';
-import { compileJob, JobResolveError, parseSwiftPath } from '../jobs/compile.js';
+import { compileJob, JobResolveError, parseSwiftPath, type CgiVariables } from '../jobs/compile.js';
 import type { EngineName } from '../api/engine-choice.js';
 import type { JobExecutor, NodeResult } from '../jobs/executor.js';
 import { finishJob, Scrubber, type JobResponse } from '../jobs/finish.js';
@@ -87,7 +87,8 @@ export interface ExecuteRequest {
   readonly body: Buffer;
   /** X-Zerovm-Source: the job, image or script is this object; the body is the data of the readable device without a path. */
   readonly source?: string;
-  readonly cgi?: Readonly<Record<string, string>>;
+  /** CGI/1.1 variables, or the function that makes them (called only when a node has a message/cgi or message/http device). */
+  readonly cgi?: CgiVariables;
   readonly signal?: AbortSignal;
 }
 
@@ -139,8 +140,23 @@ export function fillTemplate(template: string, objectPath: string, query: URLSea
   });
 }
 
+/** Parsed descriptions kept by their text (JobService.parse), and the longest text kept: 64 texts of 4 KiB at most. */
+const MAX_CACHED_DESCRIPTIONS = 64;
+const MAX_CACHED_TEXT = 4096;
+
+/** `value` and everything it holds, frozen (plain data: objects and arrays). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 export class JobService {
   private readonly scrubRoots: string[];
+  /** Descriptions by their text, least recently used first. */
+  private readonly parsed = new Map<string, JobDescription>();
 
   constructor(private readonly options: ServiceOptions) {
     this.scrubRoots = [options.store.root, ...[...options.sysimages.values()].map((i) => i.path), tmpdir()];
@@ -152,12 +168,30 @@ export class JobService {
 
   private parse(text: string): JobDescription {
     if (Buffer.byteLength(text) > this.options.limits.maxJobBytes) throw new HttpError(413, `the job description is larger than ${this.options.limits.maxJobBytes} bytes`);
+    /*
+     * The same text parses to the same description (the sysimages and
+     * limits are the service's own): a client that POSTs one job again and
+     * again is answered from here. Frozen, so no request can change what
+     * the next one gets.
+     */
+    const known = this.parsed.get(text);
+    if (known !== undefined) {
+      this.parsed.delete(text);
+      this.parsed.set(text, known);
+      return known;
+    }
+    let description: JobDescription;
     try {
-      return parseJobDescription(text, this.sysimageNames, { maxNodes: this.options.limits.maxNodes, maxReplicate: this.options.limits.maxReplicate ?? 1, maxSpread: this.options.limits.maxSpread ?? 1 });
+      description = parseJobDescription(text, this.sysimageNames, { maxNodes: this.options.limits.maxNodes, maxReplicate: this.options.limits.maxReplicate ?? 1, maxSpread: this.options.limits.maxSpread ?? 1 });
     } catch (error) {
       if (error instanceof JobDescriptionError) throw new HttpError(400, error.message);
       throw error;
     }
+    if (text.length <= MAX_CACHED_TEXT) {
+      this.parsed.set(text, deepFreeze(description));
+      if (this.parsed.size > MAX_CACHED_DESCRIPTIONS) this.parsed.delete(this.parsed.keys().next().value as string);
+    }
+    return description;
   }
 
   /**
@@ -166,7 +200,7 @@ export class JobService {
    */
   async runDescription(
     description: JobDescription | string,
-    request: { readonly account: string; readonly cgi?: Readonly<Record<string, string>>; readonly signal?: AbortSignal },
+    request: { readonly account: string; readonly cgi?: CgiVariables; readonly signal?: AbortSignal },
     prepare: (dir: string) => { readonly image?: TarImage; readonly body?: string; readonly script?: string; readonly description?: JobDescription } = () => ({}),
   ): Promise<JobResponse> {
     const started = process.hrtime.bigint();
@@ -175,7 +209,9 @@ export class JobService {
     try {
       const prepared = prepare(dir);
       const parsed = prepared.description ?? (typeof description === 'string' ? this.parse(description) : description);
-      view = await this.options.store.jobView(parsed, request.account);
+      /* the directory store answers at once: no turn of the microtask queue for it */
+      const answer = this.options.store.jobView(parsed, request.account);
+      view = answer instanceof Promise ? await answer : answer;
       let job;
       try {
         job = compileJob(parsed, {
@@ -289,7 +325,7 @@ export class JobService {
   }
 
   /** GET with X-Zerovm-Execute: open/1.0: the application for the object's content type. */
-  async open(request: { readonly account: string; readonly container: string; readonly object: string; readonly query: URLSearchParams; readonly cgi?: Readonly<Record<string, string>>; readonly signal?: AbortSignal }): Promise<JobResponse> {
+  async open(request: { readonly account: string; readonly container: string; readonly object: string; readonly query: URLSearchParams; readonly cgi?: CgiVariables; readonly signal?: AbortSignal }): Promise<JobResponse> {
     const object = await this.options.store.stat(request.account, request.container, request.object);
     if (object === undefined) throw new HttpError(404, `/${request.container}/${request.object} does not exist`);
     const type = baseType(object.contentType);
