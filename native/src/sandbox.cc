@@ -201,8 +201,7 @@ std::string Reservation::RemapAll() {
   /* MAP_FIXED replaces whatever was there (pages the session wrote, ranges
    * of a memory image, their protections) in one step. */
   constexpr int kFlags = kReserveFlags | MAP_FIXED;
-  reach_lo_ = kSandboxSize;
-  reach_hi_ = 0;
+  reach_.clear();
   session_++;
   known_ = false;
   if (mmap(base_, kTrampolineStart, PROT_NONE, kFlags, -1, 0) == MAP_FAILED) return Errno("mmap");
@@ -218,22 +217,40 @@ std::string Reservation::Reset() {
   if (!known_) return RemapAll();
   /* The trampoline's pages are never dropped: they hold its code, and
    * nothing a session does can write them (sandbox_rules.h). */
-  const uint64_t ranges[2][2] = {{reach_lo_, std::min<uint64_t>(reach_hi_, kTrampolineStart)},
-                                 {std::max<uint64_t>(reach_lo_, kTrampolineEnd), reach_hi_}};
-  for (const auto &range : ranges) {
-    if (range[0] >= range[1]) continue;
-    if (madvise(base_ + range[0], range[1] - range[0], MADV_DONTNEED) != 0) return RemapAll();
+  MergeReach();
+  for (const auto &[start, end] : reach_) {
+    const uint64_t pieces[2][2] = {{start, std::min<uint64_t>(end, kTrampolineStart)}, {std::max<uint64_t>(start, kTrampolineEnd), end}};
+    for (const auto &piece : pieces) {
+      if (piece[0] >= piece[1]) continue;
+      if (madvise(base_ + piece[0], piece[1] - piece[0], MADV_DONTNEED) != 0) return RemapAll();
+    }
   }
-  reach_lo_ = kSandboxSize;
-  reach_hi_ = 0;
+  reach_.clear();
   session_++;
   return "";
 }
 
+void Reservation::MergeReach() {
+  std::sort(reach_.begin(), reach_.end());
+  std::vector<std::pair<uint64_t, uint64_t>> merged;
+  for (const auto &range : reach_) {
+    if (!merged.empty() && range.first <= merged.back().second) {
+      merged.back().second = std::max(merged.back().second, range.second);
+    } else {
+      merged.push_back(range);
+    }
+  }
+  reach_ = std::move(merged);
+}
+
 void Reservation::NoteReachable(uint64_t start, uint64_t end) {
   if (start >= end) return;
-  reach_lo_ = std::min(reach_lo_, start);
-  reach_hi_ = std::max(reach_hi_, end);
+  reach_.emplace_back(start, end);
+  /* many protection changes (TrapJail in a loop): merged, and at worst one hull */
+  if (reach_.size() > 256) {
+    MergeReach();
+    if (reach_.size() > 64) reach_.assign(1, {reach_.front().first, reach_.back().second});
+  }
 }
 
 std::string Reservation::Sync(const PageSpans &want, uint64_t start, uint64_t end) {

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "context.h"
 #include "memory_image.h"
@@ -83,9 +85,11 @@ class Reservation {
   /* Sessions since the reservation was made: an image's span mapped in an
    * earlier one was reset since (HoldsEarlier). */
   uint64_t session_ = 1;
-  /* The hull of what this session could reach (empty: lo >= hi). */
-  uint64_t reach_lo_ = kSandboxSize;
-  uint64_t reach_hi_ = 0;
+  /* What this session could reach, as ranges [first, second) (several:
+   * one madvise over the hole between a program and its stack costs more
+   * than one per range). */
+  std::vector<std::pair<uint64_t, uint64_t>> reach_;
+  void MergeReach();
 };
 
 /* A reservation for a new session: the one the last session this thread
