@@ -35,7 +35,7 @@ constexpr uint64_t kGuardSize = uint64_t{40} << 30;
  *
  * Every change to the sandbox's pages goes through here and is recorded,
  * so the record is exact; after a failed system call it is not trusted
- * (known() is false) and the next reset maps the whole sandbox afresh. */
+ * and the next reset maps the whole sandbox afresh. */
 class Reservation {
  public:
   /* Reserves; on failure `base()` is null and `error()` says why. */

@@ -27,6 +27,12 @@
  * session); a session that is only garbage-collected releases it
  * when both the session and its last buffer are gone.
  *
+ * An engine may defer protection changes until host code or the program
+ * needs them (Traits::Sync: the native engine, sandbox.h): then memory()
+ * applies them over its range first, and `sync(address, length)` does so
+ * for a range of a buffer handed out earlier; addon-engine.ts calls it for
+ * each view until the program first runs.
+ *
  * dispose() also destroys the runner then and there, not when the garbage
  * collector gets to the JavaScript object, and lets go of the stop array:
  * V8 does not see the runner's native memory (the Unicorn engine's was over
