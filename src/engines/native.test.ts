@@ -30,6 +30,7 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { unicornEngine } from '../emulator/unicorn.js';
 import { Protection, type Engine, type EngineSession, type Stop } from '../runtime/engine.js';
@@ -1233,6 +1234,62 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
       { start: IMAGE, end: IMAGE + 0x2000, perms: 'r--p', file: /zerovm-snapshot/ },
       { start: STACK, end: STACK + STACK_SIZE, perms: 'rw-p' },
     ])).toEqual([]);
+  });
+
+  it.runIf(name === 'native')('property: sessions one after another on one sandbox, each with random regions, images and writes, each get exactly their pages: the kernel\'s protections and mappings are theirs, and they read only zeros and their images', () => {
+    const AREA = 0x100000;
+    const PAGES = 48;
+    const PAGE = 0x1000;
+    const images = [0, 1].map((k) => {
+      const bytes = Uint8Array.from({ length: 64 }, (_, i) => 0x30 + k * 64 + i);
+      return { bytes, image: engine.createMemoryImage!([{ address: AREA + k * 16 * PAGE, bytes }]) };
+    });
+    const protections = [Protection.None, Protection.Read, RW, RX] as const;
+    const perms = ['---p', 'r--p', 'rw-p', 'r-xp'];
+    const region = fc.record({ first: fc.integer({ min: 0, max: PAGES - 1 }), pages: fc.integer({ min: 1, max: 8 }), protection: fc.integer({ min: 0, max: 3 }), image: fc.integer({ min: -1, max: 1 }) });
+    const session = fc.array(region, { maxLength: 6 });
+    let base: bigint | undefined;
+    fc.assert(fc.property(fc.array(session, { minLength: 2, maxLength: 5 }), (plans) => {
+      for (const plan of plans) {
+        const s = load(UD2);
+        base ??= s.base;
+        expect(s.base).toBe(base);
+        /* page -> [protection index, image index or -1], as this session asks */
+        const want = new Map<number, [number, number]>();
+        for (const r of plan) {
+          const first = r.first;
+          const count = Math.min(r.pages, PAGES - first);
+          const address = AREA + first * PAGE;
+          if (r.image >= 0) {
+            s.mapImage!(images[r.image]!.image, address, count * PAGE, protections[r.protection]!);
+          } else {
+            s.protect(address, count * PAGE, protections[r.protection]!);
+          }
+          for (let p = first; p < first + count; p++) want.set(p, [r.protection, r.image >= 0 ? r.image : (want.get(p)?.[1] ?? -1)]);
+        }
+        expect(s.start(TEXT, 5000)).toEqual({ kind: 'fault', signal: SIGILL, pc: 0x20000 });
+        // the kernel: the area's pages exactly as asked, the image's memfd only where this session mapped one
+        const inArea = hostMappings(s.base).filter((m) => m.end > AREA && m.start < AREA + PAGES * PAGE);
+        for (const m of inArea) {
+          for (let at = Math.max(m.start, AREA); at < Math.min(m.end, AREA + PAGES * PAGE); at += PAGE) {
+            const [protection, image] = want.get((at - AREA) / PAGE) ?? [0, -1];
+            expect({ at, perms: m.perms, image: /zerovm-snapshot/.test(m.file) }).toEqual({ at, perms: perms[protection], image: image >= 0 });
+          }
+        }
+        // the bytes: zeros, or the image's where it is mapped; then this session writes what the next must not see
+        for (const [page, [protection, image]] of want) {
+          if (protection === 0) continue;
+          const at = AREA + page * PAGE;
+          const seen = s.view(at, 64);
+          const source = images[image]?.bytes;
+          const expected = source !== undefined && at === AREA + image * 16 * PAGE ? [...source] : new Array(64).fill(0);
+          expect({ at, bytes: [...seen] }).toEqual({ at, bytes: expected });
+          if (protections[protection] === RW) s.writableView(at, 64).fill(0xee);
+        }
+        s.dispose();
+        open.splice(open.indexOf(s), 1);
+      }
+    }), { numRuns: 25 });
   });
 
   it.runIf(name === 'native')('maps a memory image afresh when a session maps it again: the bytes it wrote over the image go', () => {
