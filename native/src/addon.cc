@@ -35,6 +35,8 @@ struct NativeTraits {
   }
   static uint64_t Base(const Runner &sandbox) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(sandbox.base())); }
   static uint8_t *Host(const Runner &sandbox) { return sandbox.base(); }
+  /* Protections wait until a view or the first run needs them (sandbox.h). */
+  static std::string Sync(Runner &sandbox, uint64_t address, uint64_t size) { return sandbox.Sync(address, size); }
   static std::string MapImage(Runner &sandbox, const zvm::MemoryImage &image, uint64_t address, uint64_t size, int protection) {
     return sandbox.MapImage(image, address, size, protection);
   }

@@ -6,6 +6,12 @@
  * so a request costs neither a copy of the snapshot nor any change to it,
  * and pages it never touches cost nothing at all.
  *
+ * An image is written only while it is made (CreateMemoryImage in
+ * session_wrap.h), never after a session mapped it: a mapping whose
+ * copied pages were dropped (MADV_DONTNEED) reads as the image again,
+ * which lets a reservation keep it for the next session that maps the
+ * same image there (sandbox.h, Reservation::MapImage).
+ *
  * Header-only: session_wrap.h serves it to the native engine's addon.
  */
 #ifndef ZEROVM_NATIVE_MEMORY_IMAGE_H
@@ -15,18 +21,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
+#include "page_spans.h"
 #include "sandbox_rules.h"
 
 namespace zvm {
 
 class MemoryImage {
  public:
-  MemoryImage() {
+  MemoryImage() : serial_(NextSerial()) {
     fd_ = memfd_create("zerovm-snapshot", MFD_CLOEXEC);
     if (fd_ < 0) {
       error_ = std::string("memfd_create: ") + std::strerror(errno);
@@ -43,6 +51,8 @@ class MemoryImage {
   MemoryImage &operator=(const MemoryImage &) = delete;
 
   int fd() const { return fd_; }
+  /* This image's backing in a page record (page_spans.h): unique in the process, never reused. */
+  uint64_t serial() const { return serial_; }
   const std::string &error() const { return error_; }
 
   /* Puts `length` bytes at sandbox address `address`. Returns an error message (empty: done). */
@@ -58,11 +68,17 @@ class MemoryImage {
     return "";
   }
 
-  /* Maps [address, address + size) of the image over the sandbox at `base`, copy-on-write, with host protection `host_prot`. */
-  std::string MapAt(uint8_t *base, uint64_t address, uint64_t size, int host_prot) const {
+  /* Why [address, address + size) cannot be mapped from an image, or nullptr. */
+  static const char *Refusal(uint64_t address, uint64_t size) {
     if (address % kPageSize != 0 || size % kPageSize != 0) return "mapImage: address and size must be multiples of 4 KiB";
     if (address > kSandboxSize || size > kSandboxSize - address) return "mapImage: the range leaves the 4 GiB sandbox";
     if (TouchesTrampoline(address, size)) return "mapImage: the trampoline is the engine's own";
+    return nullptr;
+  }
+
+  /* Maps [address, address + size) of the image over the sandbox at `base`, copy-on-write, with host protection `host_prot`. */
+  std::string MapAt(uint8_t *base, uint64_t address, uint64_t size, int host_prot) const {
+    if (const char *refusal = Refusal(address, size)) return refusal;
     if (size == 0) return "";
     void *at = mmap(base + address, size, host_prot, MAP_PRIVATE | MAP_FIXED, fd_, static_cast<off_t>(address));
     if (at == MAP_FAILED) return std::string("mapImage: mmap: ") + std::strerror(errno);
@@ -70,6 +86,12 @@ class MemoryImage {
   }
 
  private:
+  static uint64_t NextSerial() {
+    static std::atomic<uint64_t> next{kTrampolineBacking + 1};
+    return next.fetch_add(1);
+  }
+
+  uint64_t serial_;
   int fd_ = -1;
   std::string error_;
 };

@@ -11,9 +11,24 @@
  * Protect(); a page that is both writable and executable is refused (the
  * program could write code that was never validated), and so is a writable
  * trampoline. A disposed session's reservation is kept for the next session
- * of the same thread, reset first (Reservation::Reset: every page but the
- * trampoline's mapped afresh, so nothing of one session reaches the next);
- * a thread keeps one at most.
+ * of the same thread (a thread keeps one at most), reset first.
+ *
+ * Reuse without a fresh mapping per session: the reservation records what
+ * each page is in the kernel (page_spans.h: protection, and anonymous
+ * memory or which memory image). Reset drops the pages of everything the
+ * session could reach (MADV_DONTNEED: zeros again, or the image's bytes
+ * where an image is mapped) and keeps protections and mappings. A new
+ * session starts from a fresh sandbox's record of what it wants (all
+ * inaccessible); its protections are recorded, not applied, until a view
+ * of guest memory or the first run needs them, and then only the pages
+ * whose protection or backing differs from the reservation's change (a
+ * page that holds an image the session did not map there is mapped
+ * afresh). So when a session has the last one's layout, as a server's
+ * sessions of one program do, its set-up costs almost no system call, and
+ * still it runs with exactly the pages it asked for: tests compare
+ * /proc/self/maps with them (src/engines/native.test.ts). After a failed
+ * system call the record is not trusted, and the next reset maps every
+ * page afresh.
  *
  * The trampoline's slot 0 (sandbox 0x10000) holds the constant code of
  * trampoline.h: it reads the return address, loads the running context
@@ -49,10 +64,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 #include "signals.h"
 #include "trampoline.h"
@@ -119,7 +136,9 @@ int ToHostProtection(int protection) {
 
 }  // namespace
 
-bool HostHasAvx() {
+namespace {
+
+bool DetectAvx() {
   unsigned eax, ebx, ecx, edx;
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
   const unsigned kOsxsave = 1u << 27, kAvx = 1u << 28;
@@ -127,6 +146,14 @@ bool HostHasAvx() {
   unsigned lo, hi;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
   return (lo & 6) == 6;  // the OS saves both xmm and ymm state
+}
+
+}  // namespace
+
+bool HostHasAvx() {
+  /* cpuid is slow in a virtual machine (it exits to the hypervisor): once per process */
+  static const bool avx = DetectAvx();
+  return avx;
 }
 
 Reservation::Reservation() {
@@ -170,16 +197,149 @@ void Reservation::Release() {
   length_ = 0;
 }
 
-std::string Reservation::Reset() {
-  if (base_ == nullptr) return "the reservation is released";
+std::string Reservation::RemapAll() {
   /* MAP_FIXED replaces whatever was there (pages the session wrote, ranges
-   * of a snapshot's image, their protections) in one step; MADV_DONTNEED
-   * would not do: over a private file mapping it brings back the file's
-   * bytes, not zeros. */
+   * of a memory image, their protections) in one step. */
   constexpr int kFlags = kReserveFlags | MAP_FIXED;
+  reach_.clear();
+  session_++;
+  known_ = false;
   if (mmap(base_, kTrampolineStart, PROT_NONE, kFlags, -1, 0) == MAP_FAILED) return Errno("mmap");
   if (mmap(base_ + kTrampolineEnd, kSandboxSize - kTrampolineEnd, PROT_NONE, kFlags, -1, 0) == MAP_FAILED) return Errno("mmap");
   if (mprotect(base_ + kTrampolineStart, kTrampolineEnd - kTrampolineStart, PROT_NONE) != 0) return Errno("mprotect");
+  pages_.Clear();
+  known_ = true;
+  return "";
+}
+
+std::string Reservation::Reset() {
+  if (base_ == nullptr) return "the reservation is released";
+  if (!known_) return RemapAll();
+  /* The trampoline's pages are never dropped: they hold its code, and
+   * nothing a session does can write them (sandbox_rules.h). */
+  MergeReach();
+  for (const auto &[start, end] : reach_) {
+    const uint64_t pieces[2][2] = {{start, std::min<uint64_t>(end, kTrampolineStart)}, {std::max<uint64_t>(start, kTrampolineEnd), end}};
+    for (const auto &piece : pieces) {
+      if (piece[0] >= piece[1]) continue;
+      if (madvise(base_ + piece[0], piece[1] - piece[0], MADV_DONTNEED) != 0) return RemapAll();
+    }
+  }
+  reach_.clear();
+  session_++;
+  return "";
+}
+
+void Reservation::MergeReach() {
+  std::sort(reach_.begin(), reach_.end());
+  std::vector<std::pair<uint64_t, uint64_t>> merged;
+  for (const auto &range : reach_) {
+    if (!merged.empty() && range.first <= merged.back().second) {
+      merged.back().second = std::max(merged.back().second, range.second);
+    } else {
+      merged.push_back(range);
+    }
+  }
+  reach_ = std::move(merged);
+}
+
+void Reservation::NoteReachable(uint64_t start, uint64_t end) {
+  if (start >= end) return;
+  reach_.emplace_back(start, end);
+  /* many protection changes (TrapJail in a loop): merged, and at worst one hull */
+  if (reach_.size() > 256) {
+    MergeReach();
+    if (reach_.size() > 64) reach_.assign(1, {reach_.front().first, reach_.back().second});
+  }
+}
+
+std::string Reservation::Sync(const PageSpans &want, uint64_t start, uint64_t end) {
+  if (base_ == nullptr) return "the reservation is released";
+  if (!known_) return "the sandbox's pages are in an unknown state after a failed system call";
+  /* Runs of pages to change, each one system call: mapped afresh
+   * (anonymous, zeros) where the backing differs, else re-protected. */
+  struct Change {
+    uint64_t start, end;
+    int protection;
+    bool remap;
+  };
+  std::vector<Change> changes;
+  const char *refusal = nullptr;
+  want.ForEach(start, end, [&](const PageSpan &wanted) {
+    pages_.ForEach(wanted.start, wanted.end, [&](const PageSpan &has) {
+      const bool remap = has.backing != wanted.backing;
+      if (!remap && has.protection == wanted.protection) return;
+      /* images are mapped by MapImage, the trampoline is never replaced */
+      if (remap && (wanted.backing != kAnonymousBacking || has.backing == kTrampolineBacking)) {
+        refusal = "internal error: a page's backing cannot be changed by a protection";
+        return;
+      }
+      if (!changes.empty() && changes.back().end == has.start && changes.back().protection == wanted.protection && changes.back().remap == remap) {
+        changes.back().end = has.end;
+      } else {
+        changes.push_back({has.start, has.end, wanted.protection, remap});
+      }
+    });
+  });
+  if (refusal != nullptr) return refusal;
+  for (const Change &change : changes) {
+    uint8_t *at = base_ + change.start;
+    const uint64_t size = change.end - change.start;
+    if (change.remap) {
+      if (mmap(at, size, change.protection, kReserveFlags | MAP_FIXED, -1, 0) == MAP_FAILED) {
+        known_ = false;
+        return Errno("mmap");
+      }
+      pages_.Set(change.start, change.end, change.protection, kAnonymousBacking, 0);
+    } else {
+      if (mprotect(at, size, change.protection) != 0) {
+        known_ = false;
+        return Errno("mprotect");
+      }
+      pages_.SetProtection(change.start, change.end, change.protection);
+    }
+  }
+  return "";
+}
+
+std::string Reservation::MapImage(const MemoryImage &image, uint64_t address, uint64_t size, int host_protection) {
+  if (base_ == nullptr) return "the reservation is released";
+  if (!known_) return "the sandbox's pages are in an unknown state after a failed system call";
+  const uint64_t end = address + size;
+  NoteReachable(address, end);
+  if (pages_.HoldsEarlier(address, end, image.serial(), session_)) {
+    /* The image is there, its copies dropped by the last reset: claimed
+     * for this session (mapping it again in this session maps afresh). */
+    std::vector<PageSpan> pieces;
+    pages_.ForEach(address, end, [&](const PageSpan &piece) { pieces.push_back(piece); });
+    for (const PageSpan &piece : pieces) pages_.Set(piece.start, piece.end, piece.protection, piece.backing, session_);
+    return "";
+  }
+  const std::string error = image.MapAt(base_, address, size, host_protection);
+  if (!error.empty()) {
+    /* a failed MAP_FIXED may have unmapped the range */
+    known_ = false;
+    return error;
+  }
+  pages_.Set(address, end, host_protection, image.serial(), session_);
+  return "";
+}
+
+std::string Reservation::WriteTrampoline() {
+  uint8_t *tramp = base_ + kTrampolineStart;
+  const uint64_t size = kTrampolineEnd - kTrampolineStart;
+  if (mprotect(tramp, size, PROT_READ | PROT_WRITE) != 0) {
+    known_ = false;
+    return Errno("mprotect");
+  }
+  memset(tramp, kTrampolineFill, size);
+  memcpy(tramp, kTrapSlotCode, sizeof kTrapSlotCode);
+  if (mprotect(tramp, size, PROT_NONE) != 0) {
+    known_ = false;
+    return Errno("mprotect");
+  }
+  pages_.SetProtection(kTrampolineStart, kTrampolineEnd, PROT_NONE);
+  trampoline_written_ = true;
   return "";
 }
 
@@ -229,30 +389,36 @@ void Sandbox::Dispose(bool release_memory) {
   state_ = State::kDisposed;
 }
 
-std::string Sandbox::WriteTrampoline() {
-  uint8_t *tramp = base() + kTrampolineStart;
-  const uint64_t size = kTrampolineEnd - kTrampolineStart;
-  if (mprotect(tramp, size, PROT_READ | PROT_WRITE) != 0) return Errno("mprotect");
-  memset(tramp, kTrampolineFill, size);
-  memcpy(tramp, kTrapSlotCode, sizeof kTrapSlotCode);
-  if (mprotect(tramp, size, PROT_NONE) != 0) return Errno("mprotect");
-  memory_->set_trampoline_written();
-  return "";
-}
-
 std::string Sandbox::Protect(uint64_t address, uint64_t size, int protection) {
   if (state_ == State::kDisposed) return "the session is disposed";
   if (const char *refusal = ProtectionRefusal(address, size, protection)) return refusal;
   if (size == 0) return "";
   if (TouchesTrampoline(address, size) && protection != 0) {
     if (!memory_->trampoline_written()) {
-      const std::string error = WriteTrampoline();
+      const std::string error = memory_->WriteTrampoline();
       if (!error.empty()) return error;
     }
     trampoline_mapped_ = true;
   }
-  if (mprotect(base() + address, size, ToHostProtection(protection)) != 0) return Errno("mprotect");
-  return "";
+  want_.SetProtection(address, address + size, ToHostProtection(protection));
+  if (protection != 0) memory_->NoteReachable(address, address + size);
+  return synced_ ? memory_->Sync(want_, address, address + size) : "";
+}
+
+std::string Sandbox::Sync(uint64_t address, uint64_t size) {
+  if (state_ == State::kDisposed) return "the session is disposed";
+  if (address > kSandboxSize || size > kSandboxSize - address) return "sync: the range leaves the 4 GiB sandbox";
+  if (synced_ || size == 0) return "";
+  const uint64_t start = address & ~(kPageSize - 1);
+  const uint64_t end = (address + size + kPageSize - 1) & ~(kPageSize - 1);
+  return memory_->Sync(want_, start, end);
+}
+
+std::string Sandbox::SyncAll() {
+  if (synced_) return "";
+  const std::string error = memory_->Sync(want_, 0, kSandboxSize);
+  if (error.empty()) synced_ = true;
+  return error;
 }
 
 int Sandbox::Start(uint64_t entry, double budget_ms, std::string *error) {
@@ -262,6 +428,10 @@ int Sandbox::Start(uint64_t entry, double budget_ms, std::string *error) {
   }
   if (entry >= kSandboxSize || entry % 32 != 0) {
     *error = "start: the entry point must be a 32-byte aligned sandbox address";
+    return 0;
+  }
+  if (const std::string sync = SyncAll(); !sync.empty()) {
+    *error = sync;
     return 0;
   }
   const uint64_t base = reinterpret_cast<uint64_t>(this->base());
@@ -303,6 +473,7 @@ std::string Sandbox::LoadTrapContext(const uint64_t *in) {
   if (state_ == State::kDisposed) return "the session is disposed";
   if (state_ != State::kReady) return "loadTrapContext: the session has already run";
   if (!trampoline_mapped_) return "loadTrapContext: map the regions (and the trampoline) first";
+  if (std::string error = SyncAll(); !error.empty()) return error;
   const uint64_t from = in[kCtxBase];
   const uint64_t to = ctx_->u_r15;
   ctx_->u_rbx = RebaseWord(in[kCtxRbx], from, to);
@@ -321,7 +492,12 @@ std::string Sandbox::MapImage(const MemoryImage &image, uint64_t address, uint64
   if (state_ == State::kDisposed) return "the session is disposed";
   if (state_ != State::kReady) return "mapImage: the session has already run";
   if (const char *refusal = ProtectionRefusal(address, size, protection)) return refusal;
-  return image.MapAt(base(), address, size, ToHostProtection(protection));
+  if (const char *refusal = image.Refusal(address, size)) return refusal;
+  if (size == 0) return "";
+  const int host_protection = ToHostProtection(protection);
+  if (const std::string error = memory_->MapImage(image, address, size, host_protection); !error.empty()) return error;
+  want_.Set(address, address + size, host_protection, image.serial(), 0);
+  return synced_ ? memory_->Sync(want_, address, address + size) : "";
 }
 
 bool Sandbox::ArmTimer(double budget_ms) {

@@ -16,9 +16,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "context.h"
 #include "memory_image.h"
+#include "page_spans.h"
 #include "sandbox_rules.h"
 
 namespace zvm {
@@ -26,8 +29,13 @@ namespace zvm {
 /* The sandbox's shape and protection rules: sandbox_rules.h. */
 constexpr uint64_t kGuardSize = uint64_t{40} << 30;
 
-/* The reserved address range. Shared with the external ArrayBuffer that
- * aliases guest memory, so the memory outlives whichever goes last. */
+/* The reserved address range, and a record of what its pages are in the
+ * kernel (page_spans.h). Shared with the external ArrayBuffers that alias
+ * guest memory, so the memory outlives whichever goes last.
+ *
+ * Every change to the sandbox's pages goes through here and is recorded,
+ * so the record is exact; after a failed system call it is not trusted
+ * and the next reset maps the whole sandbox afresh. */
 class Reservation {
  public:
   /* Reserves; on failure `base()` is null and `error()` says why. */
@@ -38,22 +46,50 @@ class Reservation {
   uint8_t *base() const { return base_; }
   const std::string &error() const { return error_; }
   void Release();
-  /* Makes the sandbox what a new reservation's is: every page a fresh
-   * PROT_NONE anonymous mapping (it reads as zeros once made accessible),
-   * except the trampoline's, which keeps its constant code (no session can
-   * write it: sandbox_rules.h) and becomes PROT_NONE. Returns an error
-   * message (empty: done). */
+  /*
+   * Makes the sandbox ready for another session: every page a session
+   * could reach reads as zeros (anonymous memory) or as its memory image's
+   * bytes (MADV_DONTNEED drops a private mapping's pages: an anonymous one
+   * reads as zeros again, a memory image's as the image). Protections and
+   * mappings stay as they are, recorded: the next session's Sync changes
+   * only those it does not want. Falls back to mapping every page but the
+   * trampoline's afresh (PROT_NONE) when the record is not trusted or
+   * madvise fails. Returns an error message (empty: done).
+   */
   std::string Reset();
-  /* Whether the trampoline's code is in place (WriteTrampoline). */
+  /* Makes the pages of [start, end) what `want` says (protection and
+   * backing), with a system call for each run of pages that differ. A page
+   * `want` backs with an image must have been mapped by MapImage first. */
+  std::string Sync(const PageSpans &want, uint64_t start, uint64_t end);
+  /* Puts a range of `image` at its own sandbox address, copy-on-write;
+   * when the range already holds that image, untouched since the last
+   * reset, keeps it (its protection is Sync's to change). */
+  std::string MapImage(const MemoryImage &image, uint64_t address, uint64_t size, int host_protection);
+  /* A session may reach [start, end): the next reset drops its pages. */
+  void NoteReachable(uint64_t start, uint64_t end);
+  /* Writes the trampoline's code (once per reservation). */
+  std::string WriteTrampoline();
   bool trampoline_written() const { return trampoline_written_; }
-  void set_trampoline_written() { trampoline_written_ = true; }
 
  private:
+  std::string RemapAll();
+
   uint8_t *start_ = nullptr;  // the low guard's first byte
   uint64_t length_ = 0;
   uint8_t *base_ = nullptr;
   bool trampoline_written_ = false;
   std::string error_;
+  PageSpans pages_;
+  /* The record matches the kernel (false after a failed system call). */
+  bool known_ = true;
+  /* Sessions since the reservation was made: an image's span mapped in an
+   * earlier one was reset since (HoldsEarlier). */
+  uint64_t session_ = 1;
+  /* What this session could reach, as ranges [first, second) (several:
+   * one madvise over the hole between a program and its stack costs more
+   * than one per range). */
+  std::vector<std::pair<uint64_t, uint64_t>> reach_;
+  void MergeReach();
 };
 
 /* A reservation for a new session: the one the last session this thread
@@ -72,8 +108,14 @@ class Sandbox {
   uint8_t *base() const { return memory_->base(); }
   const std::shared_ptr<Reservation> &memory() const { return memory_; }
 
-  /* Returns an error message (empty: done). */
+  /* Returns an error message (empty: done). Until the session first runs,
+   * protections and image mappings are recorded and the system calls
+   * wait for Sync (or Start, LoadTrapContext), so that those the
+   * reservation already has cost none; after, they apply at once. */
   std::string Protect(uint64_t address, uint64_t size, int protection);
+  /* Applies what the session asked for over [address, address + size):
+   * before host code touches those pages (views of guest memory). */
+  std::string Sync(uint64_t address, uint64_t size);
   /* Each returns a ZVM_STOP_* kind, or 0 with `error` set. */
   int Start(uint64_t entry, double budget_ms, std::string *error);
   int Resume(int32_t result, double budget_ms, std::string *error);
@@ -104,7 +146,8 @@ class Sandbox {
   int Run(double budget_ms, std::string *error);
   bool ArmTimer(double budget_ms);
   void DisarmTimer();
-  std::string WriteTrampoline();
+  /* Before the program first runs: every page as the session asked. */
+  std::string SyncAll();
   uint32_t ReturnAddress() const {
     return static_cast<uint32_t>(ctx_->u_ret) & ~uint32_t{31};
   }
@@ -114,6 +157,10 @@ class Sandbox {
   State state_ = State::kReady;
   /* This session has made the trampoline accessible (its regions are mapped). */
   bool trampoline_mapped_ = false;
+  /* What this session has asked its pages to be (a fresh sandbox's at first). */
+  PageSpans want_;
+  /* The pages are as asked (the program has run): changes apply at once. */
+  bool synced_ = false;
   int timer_tid_ = 0;
   bool timer_armed_ = false;
   int64_t armed_deadline_ns_ = 0;

@@ -27,6 +27,12 @@
  * session); a session that is only garbage-collected releases it
  * when both the session and its last buffer are gone.
  *
+ * An engine may defer protection changes until host code or the program
+ * needs them (Traits::Sync: the native engine, sandbox.h): then memory()
+ * applies them over its range first, and `sync(address, length)` does so
+ * for a range of a buffer handed out earlier; addon-engine.ts calls it for
+ * each view until the program first runs.
+ *
  * dispose() also destroys the runner then and there, not when the garbage
  * collector gets to the JavaScript object, and lets go of the stop array:
  * V8 does not see the runner's native memory (the Unicorn engine's was over
@@ -60,6 +66,12 @@ namespace zvm_addon {
 /* Stop details, in the Uint32Array given to the constructor. */
 enum StopSlot { kSlotArgs = 0, kSlotReturn = 1, kSlotSignal = 2, kSlotPc = 3, kSlotCount = 4 };
 
+/* Whether an engine defers its protections until they are needed (Traits::Sync). */
+template <typename T, typename = void>
+struct HasSync : std::false_type {};
+template <typename T>
+struct HasSync<T, std::void_t<decltype(&T::Sync)>> : std::true_type {};
+
 template <typename Traits>
 class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
   using Self = SessionWrap<Traits>;
@@ -69,8 +81,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
 
  public:
   static Napi::Function Define(Napi::Env env) {
-    return Self::DefineClass(env, "Session",
-                             {
+    std::vector<typename Napi::ObjectWrap<Self>::PropertyDescriptor> methods = {
                                  Self::template InstanceMethod<&Self::Base>("base"),
                                  Self::template InstanceMethod<&Self::Memory>("memory"),
                                  Self::template InstanceMethod<&Self::Protect>("protect"),
@@ -81,7 +92,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
                                  Self::template InstanceMethod<&Self::MapImage>("mapImage"),
                                  Self::template InstanceMethod<&Self::Populated>("populated"),
                                  Self::template InstanceMethod<&Self::Dispose>("dispose"),
-                             });
+    };
+    if constexpr (HasSync<Traits>::value) methods.push_back(Self::template InstanceMethod<&Self::Sync>("sync"));
+    return Self::DefineClass(env, "Session", methods);
   }
 
   explicit SessionWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Self>(info) {
@@ -116,6 +129,11 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
         length != static_cast<double>(static_cast<uint64_t>(length))) {
       throw Napi::RangeError::New(env, "memory: the range leaves the 4 GiB sandbox");
     }
+    if constexpr (HasSync<Traits>::value) {
+      /* a new buffer sees the protections asked for so far (a cached one: the caller's sync) */
+      const std::string error = Traits::Sync(runner, static_cast<uint64_t>(address), static_cast<uint64_t>(length));
+      if (!error.empty()) throw Napi::Error::New(env, error);
+    }
     auto *owner = new MemoryOwner(runner.memory());
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
         env, Traits::Host(runner) + static_cast<uint64_t>(address), static_cast<size_t>(length),
@@ -143,6 +161,20 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
       throw Napi::RangeError::New(env, "protect: the range leaves the 4 GiB sandbox");
     const std::string error =
         Live(env).Protect(static_cast<uint64_t>(address), static_cast<uint64_t>(size), protection);
+    if (!error.empty()) throw Napi::Error::New(env, error);
+    return env.Undefined();
+  }
+
+  /* sync(address, length): before the program first runs, applies the
+   * protections asked for over that range (the engine defers them; see
+   * Traits::Sync), so that host code may touch it through a view. */
+  Napi::Value Sync(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    const double address = info[0].As<Napi::Number>().DoubleValue();
+    const double length = info[1].As<Napi::Number>().DoubleValue();
+    if (!(address >= 0) || !(length >= 0) || address + length > 4294967296.0)
+      throw Napi::RangeError::New(env, "sync: the range leaves the 4 GiB sandbox");
+    const std::string error = Traits::Sync(Live(env), static_cast<uint64_t>(address), static_cast<uint64_t>(length));
     if (!error.empty()) throw Napi::Error::New(env, error);
     return env.Undefined();
   }

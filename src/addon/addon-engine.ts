@@ -106,6 +106,13 @@ export interface AddonSession {
   /** After a trap stop: the trap context words (native/src/sandbox_rules.h). */
   saveTrapContext(): BigUint64Array;
   loadTrapContext(words: BigUint64Array): void;
+  /**
+   * Before the program first runs, applies the protections asked for over
+   * [address, address + length) (the native engine defers them, so those
+   * its reused sandbox already has cost no system call): host code touches
+   * guest memory only after it. Absent where protections apply at once.
+   */
+  sync?(address: number, length: number): void;
   /** A range of a memory image (createMemoryImage) over the sandbox, copy-on-write; throws where the engine cannot. */
   mapImage(image: unknown, address: number, size: number, protection: number): void;
   /** One byte per page: 1 where the host has (or swapped out) the page, 0 where it never gave one; null without /proc/self/pagemap. */
@@ -163,6 +170,8 @@ class AddonEngineSession implements EngineSession {
   private readonly handle: AddonSession;
   private readonly views: GuestViews;
   private disposed = false;
+  /** Before start or loadTrapContext: the addon may have deferred protections (AddonSession.sync). */
+  private loading = true;
 
   constructor(
     private readonly engineName: Engine['name'],
@@ -179,12 +188,16 @@ class AddonEngineSession implements EngineSession {
 
   view(address: number, length: number): ReadonlyBytes {
     this.checkLive();
-    return this.views.view(address, length, Protection.Read | Protection.Execute);
+    const view = this.views.view(address, length, Protection.Read | Protection.Execute);
+    if (this.loading && length > 0) this.handle.sync?.(address, length);
+    return view;
   }
 
   writableView(address: number, length: number): Uint8Array {
     this.checkLive();
-    return this.views.view(address, length, Protection.Write);
+    const view = this.views.view(address, length, Protection.Write);
+    if (this.loading && length > 0) this.handle.sync?.(address, length);
+    return view;
   }
 
   protect(address: number, size: number, protection: Protection): void {
@@ -196,7 +209,9 @@ class AddonEngineSession implements EngineSession {
 
   start(entry: number, budgetMs: number): Stop {
     this.checkLive();
-    return this.stop(this.handle.start(entry, budgetMs));
+    const kind = this.handle.start(entry, budgetMs);
+    this.loading = false;
+    return this.stop(kind);
   }
 
   resume(result: number, budgetMs: number): Stop {
@@ -215,6 +230,7 @@ class AddonEngineSession implements EngineSession {
       throw new Error(`loadTrapContext: the context comes from the ${context.engine} engine, not the ${this.engineName} engine`);
     }
     this.handle.loadTrapContext(new BigUint64Array(context.words));
+    this.loading = false;
   }
 
   mapImage(image: MemoryImage, address: number, size: number, protection: Protection): void {

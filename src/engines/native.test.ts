@@ -30,6 +30,7 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { unicornEngine } from '../emulator/unicorn.js';
 import { Protection, type Engine, type EngineSession, type Stop } from '../runtime/engine.js';
@@ -672,6 +673,45 @@ function sandboxMappings(): number {
     }).length;
 }
 
+/** One mapping of /proc/self/maps inside the sandbox at `base`: sandbox addresses, "rwxp"-style permissions, the file (a memory image's memfd) or "". */
+interface HostMapping {
+  readonly start: number;
+  readonly end: number;
+  readonly perms: string;
+  readonly file: string;
+}
+
+/** The kernel's mappings of the 4 GiB sandbox at `base`, in address order, clipped to it. */
+function hostMappings(base: bigint): HostMapping[] {
+  const out: HostMapping[] = [];
+  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const match = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (match === null) continue;
+    const from = BigInt(`0x${match[1]}`);
+    const to = BigInt(`0x${match[2]}`);
+    if (to <= base || from >= base + GiB4) continue;
+    const clip = (at: bigint): number => Number((at < base ? base : at > base + GiB4 ? base + GiB4 : at) - base);
+    out.push({ start: clip(from), end: clip(to), perms: match[3]!, file: match[4]! });
+  }
+  return out;
+}
+
+/** Where `mappings` give a page other permissions than `expected` (ranges with perms such as "r-xp"; "---p" elsewhere), or a file where none is expected. */
+function mappingDifferences(mappings: readonly HostMapping[], expected: readonly { start: number; end: number; perms: string; file?: RegExp }[]): string[] {
+  const differences: string[] = [];
+  for (const m of mappings) {
+    for (let at = m.start; at < m.end; ) {
+      const want = expected.find((e) => e.start <= at && at < e.end);
+      const next = Math.min(m.end, want?.end ?? expected.filter((e) => e.start > at).reduce((lo, e) => Math.min(lo, e.start), m.end));
+      const perms = want?.perms ?? '---p';
+      const fileOk = want?.file === undefined ? m.file === '' : want.file.test(m.file);
+      if (m.perms !== perms || !fileOk) differences.push(`0x${at.toString(16)}-0x${next.toString(16)}: ${m.perms} ${m.file} (expected ${perms}${want?.file === undefined ? '' : ` ${String(want.file)}`})`);
+      at = next;
+    }
+  }
+  return differences;
+}
+
 describe.runIf(ci)('engine availability (CI)', () => {
   for (const { name, unavailable } of ENGINES) {
     it(`${name} is built`, () => {
@@ -1132,6 +1172,142 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
     expect([...second.view(TRAMPOLINE, 4)]).toEqual([0x48, 0x8b, 0x0c, 0x24]);
     expectTrap(second.start(TEXT, 5000), 0x30000, 0x20020);
     expect(u32(second, 0x30040)).toBe(0);
+  });
+
+  it.runIf(name === 'native')('gives the next session on a reused sandbox exactly the pages it asks for: no protection, mapping or byte of the last one, whatever either did', () => {
+    const IMAGE = 0x100000;
+    const EXTRA = 0x50000; // what READ_UNMAPPED reads
+    const secret = Uint8Array.from({ length: 64 }, (_, i) => 0xa0 + i);
+    const image = engine.createMemoryImage!([{ address: IMAGE, bytes: secret }]);
+    // The first session: the usual layout, an image, an extra page, a page made code during a trap (as TrapJail does).
+    const first = load(STORE_AFTER_PROTECT);
+    first.mapImage!(image, IMAGE, 0x2000, RW);
+    first.protect(EXTRA, 0x1000, RW);
+    for (const at of [DATA, EXTRA, STACK, 2 ** 32 - 64, IMAGE + 0x1000]) first.writableView(at, 64).set(secret);
+    expectTrap(first.start(TEXT, 5000), 0x30100, 0x20020);
+    first.protect(CODE, 0x10000, RX);
+    expect(first.resume(0, 5000)).toEqual({ kind: 'fault', signal: SIGSEGV, pc: 0x20020 });
+    const base = first.base;
+    first.dispose();
+    open.splice(open.indexOf(first), 1);
+
+    // The second: fewer regions, none of the first's extra pages; its program reads the extra page.
+    const second = engine.createSession([
+      { address: TRAMPOLINE, size: 0x10000, protection: RX },
+      { address: TEXT, size: 0x10000, protection: RW },
+      { address: DATA, size: 0x1000, protection: RW },
+      { address: STACK, size: STACK_SIZE, protection: RW },
+    ]);
+    open.push(second);
+    expect(second.base).toBe(base); // the same reservation: the test would prove nothing otherwise
+    second.writableView(TEXT, 0x10000).fill(0xf4);
+    second.writableView(TEXT, READ_UNMAPPED.length).set(READ_UNMAPPED);
+    second.protect(TEXT, 0x10000, RX);
+    expect(second.start(TEXT, 5000)).toEqual({ kind: 'fault', signal: SIGSEGV, pc: 0x20000 });
+    // In the kernel: exactly the second session's protections, no memory image anywhere.
+    expect(mappingDifferences(hostMappings(base), [
+      { start: TRAMPOLINE, end: TRAMPOLINE + 0x10000, perms: 'r-xp' },
+      { start: TEXT, end: TEXT + 0x10000, perms: 'r-xp' },
+      { start: DATA, end: DATA + 0x1000, perms: 'rw-p' },
+      { start: STACK, end: STACK + STACK_SIZE, perms: 'rw-p' },
+    ])).toEqual([]);
+    for (const at of [DATA, STACK, 2 ** 32 - 64]) expect([...second.view(at, 64)].every((byte) => byte === 0)).toBe(true);
+    second.dispose();
+    open.splice(open.indexOf(second), 1);
+
+    // The third maps the same image where the first did: the image's bytes, not the first session's copy of them.
+    const third = load(TRAP_TWICE);
+    expect(third.base).toBe(base);
+    third.mapImage!(image, IMAGE, 0x2000, Protection.Read);
+    third.protect(EXTRA, 0x1000, RW);
+    expect([...third.view(IMAGE, 64)]).toEqual([...secret]);
+    expect([...third.view(IMAGE + 0x1000, 64)].every((byte) => byte === 0)).toBe(true);
+    expect([...third.view(EXTRA, 64)].every((byte) => byte === 0)).toBe(true);
+    expectTrap(third.start(TEXT, 5000), 0x30000, 0x20020);
+    expect(mappingDifferences(hostMappings(base), [
+      { start: TRAMPOLINE, end: TRAMPOLINE + 0x10000, perms: 'r-xp' },
+      { start: TEXT, end: TEXT + 0x10000, perms: 'r-xp' },
+      { start: DATA, end: DATA + 0x10000, perms: 'rw-p' },
+      { start: RODATA, end: RODATA + 0x10000, perms: 'r--p' },
+      { start: EXTRA, end: EXTRA + 0x1000, perms: 'rw-p' },
+      { start: CODE, end: CODE + 0x10000, perms: 'rw-p' },
+      { start: IMAGE, end: IMAGE + 0x2000, perms: 'r--p', file: /zerovm-snapshot/ },
+      { start: STACK, end: STACK + STACK_SIZE, perms: 'rw-p' },
+    ])).toEqual([]);
+  });
+
+  it.runIf(name === 'native')('property: sessions one after another on one sandbox, each with random regions, images and writes, each get exactly their pages: the kernel\'s protections and mappings are theirs, and they read only zeros and their images', () => {
+    const AREA = 0x100000;
+    const PAGES = 48;
+    const PAGE = 0x1000;
+    const images = [0, 1].map((k) => {
+      const bytes = Uint8Array.from({ length: 64 }, (_, i) => 0x30 + k * 64 + i);
+      return { bytes, image: engine.createMemoryImage!([{ address: AREA + k * 16 * PAGE, bytes }]) };
+    });
+    const protections = [Protection.None, Protection.Read, RW, RX] as const;
+    const perms = ['---p', 'r--p', 'rw-p', 'r-xp'];
+    const region = fc.record({ first: fc.integer({ min: 0, max: PAGES - 1 }), pages: fc.integer({ min: 1, max: 8 }), protection: fc.integer({ min: 0, max: 3 }), image: fc.integer({ min: -1, max: 1 }) });
+    const session = fc.array(region, { maxLength: 6 });
+    let base: bigint | undefined;
+    fc.assert(fc.property(fc.array(session, { minLength: 2, maxLength: 5 }), (plans) => {
+      for (const plan of plans) {
+        const s = load(UD2);
+        base ??= s.base;
+        expect(s.base).toBe(base);
+        /* page -> [protection index, image index or -1], as this session asks */
+        const want = new Map<number, [number, number]>();
+        for (const r of plan) {
+          const first = r.first;
+          const count = Math.min(r.pages, PAGES - first);
+          const address = AREA + first * PAGE;
+          if (r.image >= 0) {
+            s.mapImage!(images[r.image]!.image, address, count * PAGE, protections[r.protection]!);
+          } else {
+            s.protect(address, count * PAGE, protections[r.protection]!);
+          }
+          for (let p = first; p < first + count; p++) want.set(p, [r.protection, r.image >= 0 ? r.image : (want.get(p)?.[1] ?? -1)]);
+        }
+        expect(s.start(TEXT, 5000)).toEqual({ kind: 'fault', signal: SIGILL, pc: 0x20000 });
+        // the kernel: the area's pages exactly as asked, the image's memfd only where this session mapped one
+        const inArea = hostMappings(s.base).filter((m) => m.end > AREA && m.start < AREA + PAGES * PAGE);
+        for (const m of inArea) {
+          for (let at = Math.max(m.start, AREA); at < Math.min(m.end, AREA + PAGES * PAGE); at += PAGE) {
+            const [protection, image] = want.get((at - AREA) / PAGE) ?? [0, -1];
+            expect({ at, perms: m.perms, image: /zerovm-snapshot/.test(m.file) }).toEqual({ at, perms: perms[protection], image: image >= 0 });
+          }
+        }
+        // the bytes: zeros, or the image's where it is mapped; then this session writes what the next must not see
+        for (const [page, [protection, image]] of want) {
+          if (protection === 0) continue;
+          const at = AREA + page * PAGE;
+          const seen = s.view(at, 64);
+          const source = images[image]?.bytes;
+          const expected = source !== undefined && at === AREA + image * 16 * PAGE ? [...source] : new Array(64).fill(0);
+          expect({ at, bytes: [...seen] }).toEqual({ at, bytes: expected });
+          if (protections[protection] === RW) s.writableView(at, 64).fill(0xee);
+        }
+        s.dispose();
+        open.splice(open.indexOf(s), 1);
+      }
+    }), { numRuns: 25 });
+  });
+
+  it.runIf(name === 'native')('maps a memory image afresh when a session maps it again: the bytes it wrote over the image go', () => {
+    const IMAGE = 0x100000;
+    const bytes = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
+    const image = engine.createMemoryImage!([{ address: IMAGE, bytes }]);
+    for (let round = 0; round < 2; round++) {
+      // twice: the second round's first mapping finds the image kept from the first round
+      const session = load(TRAP_TWICE);
+      session.mapImage!(image, IMAGE, 0x1000, RW);
+      expect([...session.view(IMAGE, 32)]).toEqual([...bytes]);
+      session.writableView(IMAGE, 32).fill(0x77);
+      session.mapImage!(image, IMAGE, 0x1000, RW);
+      expect([...session.view(IMAGE, 32)]).toEqual([...bytes]);
+      session.writableView(IMAGE, 32).fill(0x66);
+      session.dispose();
+      open.splice(open.indexOf(session), 1);
+    }
   });
 });
 

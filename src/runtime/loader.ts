@@ -19,8 +19,14 @@
  * The pages read the same as copied ones (zeros where no segment is), and
  * the sandbox pays neither the copy nor a fault and a zeroed page for each
  * of them (the text's 64 KiB-aligned hlt fill alone is 16 pages).
+ * Likewise a user manifest written a second time for the same program
+ * (a server's requests of one kind have the same one) becomes an image
+ * mapped read-only over its pages: the sandbox then need not make them
+ * writable for the copy and read-only again, which on the native engine's
+ * reused sandbox (spec/runtime.md "Engines") were the only protection
+ * changes such a session made.
  */
-import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type MemoryImage } from './engine.js';
+import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type MemoryImage, type Region } from './engine.js';
 import { ENTRY_BLOCK_SIZE, TRAMPOLINE_END, TRAMPOLINE_START, type Layout } from './layout.js';
 import { TEXT_START, type ProgramImage } from './program-image.js';
 
@@ -64,6 +70,34 @@ function programMemoryImage(engine: Pick<Engine, 'name' | 'createMemoryImage'>, 
   return made;
 }
 
+/** User manifests per program image: null when seen once, then the image of it (a few per program, the oldest dropped). */
+const manifestImages = new WeakMap<ProgramMemoryImage, Map<string, MemoryImage | null>>();
+const MANIFEST_IMAGES_PER_PROGRAM = 8;
+
+/**
+ * The user manifest as a memory image to map over `region` (its read-only
+ * pages), when this program's sessions have written the same one before
+ * on `engine`; undefined the first time.
+ */
+function manifestMemoryImage(program: ProgramMemoryImage, engine: Pick<Engine, 'name' | 'createMemoryImage'>, manifest: Layout['userManifest'], region: Region): MemoryImage | undefined {
+  const create = engine.createMemoryImage;
+  if (create === undefined) return undefined;
+  let known = manifestImages.get(program);
+  if (known === undefined) manifestImages.set(program, (known = new Map()));
+  const { bytes } = manifest;
+  const key = `${region.address}+${region.size}@${manifest.address}:${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1')}`;
+  const image = known.get(key);
+  if (image !== undefined && image !== null) return image;
+  if (image === undefined) {
+    if (known.size >= MANIFEST_IMAGES_PER_PROGRAM) known.delete(known.keys().next().value!);
+    known.set(key, null);
+    return undefined;
+  }
+  const made = create.call(engine, [{ address: manifest.address, bytes }]);
+  known.set(key, made);
+  return made;
+}
+
 /** The 56-byte block at the top of the stack. */
 export function entryBlock(): Uint8Array {
   const block = new Uint8Array(ENTRY_BLOCK_SIZE);
@@ -92,7 +126,13 @@ export function loadProgram(session: EngineSession, bytes: Uint8Array, image: Pr
     session.writableView(image.staticTextEnd, image.textEnd - image.staticTextEnd).fill(HLT);
   }
   const manifest = layout.userManifest;
-  session.writableView(manifest.address, manifest.bytes.length).set(manifest.bytes);
+  const manifestRegion = layout.regions.find((r) => r.protection === Protection.Read && r.address <= manifest.address && manifest.address + manifest.bytes.length <= r.address + r.size);
+  const manifestImage = mapped !== undefined && manifestRegion !== undefined ? manifestMemoryImage(mapped, engine!, manifest, manifestRegion) : undefined;
+  if (manifestImage !== undefined) {
+    session.mapImage!(manifestImage, manifestRegion!.address, manifestRegion!.size, Protection.Read);
+  } else {
+    session.writableView(manifest.address, manifest.bytes.length).set(manifest.bytes);
+  }
   session.writableView(SANDBOX_SIZE - ENTRY_BLOCK_SIZE, ENTRY_BLOCK_SIZE).set(entryBlock());
   for (const region of layout.regions) {
     if (region.protection === (Protection.Read | Protection.Write)) continue;
