@@ -46,6 +46,8 @@ export interface WorkerEntry {
   readonly slots: number;
   /** Tasks running now. */
   readonly running: number;
+  /** Of those, tasks offered to it directly (direct.ts): no stream consumer counts them. Absent from entries of older workers. */
+  readonly direct?: number;
   /** Tasks finished since it started. */
   readonly done: number;
   /** Prefixes (BLOB_PREFIX_DIGITS) of cached blob names, at most ADVERTISED_BLOBS, most recently used first. */
@@ -153,6 +155,7 @@ export function cachedBlobs(cacheDir: string, limit = ADVERTISED_BLOBS): { names
 /** What a worker reports about itself; `advertise` is called on every write. */
 export interface WorkerState {
   readonly running: number;
+  readonly direct: number;
   readonly done: number;
   readonly draining: boolean;
 }
