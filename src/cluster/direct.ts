@@ -111,10 +111,20 @@ export class DirectDispatch {
    */
   choose(wanted: readonly WantedBlob[], anchored: KnownWorker | undefined): KnownWorker | undefined {
     if (anchored !== undefined) return !anchored.entry.draining && this.free(anchored) > 0 ? anchored : undefined;
+    const alive = this.view.alive().filter((w) => !w.entry.draining);
+    /*
+     * When every entry says busy, a worker this front end has no task on
+     * is offered it all the same: an entry written as a task started can
+     * arrive after that task's result, and a wrong guess costs one `busy`.
+     */
+    return this.best(alive, wanted, (w) => this.free(w)) ?? this.best(alive, wanted, (w) => w.entry.slots - (this.inflight.get(w.entry.token) ?? 0));
+  }
+
+  private best(workers: readonly KnownWorker[], wanted: readonly WantedBlob[], freeOf: (w: KnownWorker) => number): KnownWorker | undefined {
     let best: { w: KnownWorker; held: number; free: number } | undefined;
-    for (const w of this.view.alive()) {
-      const free = this.free(w);
-      if (w.entry.draining || free <= 0) continue;
+    for (const w of workers) {
+      const free = freeOf(w);
+      if (free <= 0) continue;
       const held = heldBytes(w, wanted);
       if (best === undefined || held > best.held || (held === best.held && (free > best.free || (free === best.free && w.entry.name < best.w.entry.name)))) best = { w, held, free };
     }
