@@ -69,6 +69,8 @@ export class DirectDispatch {
   /** Direct tasks of this front end not answered yet, by worker token. */
   private readonly inflight = new Map<string, number>();
   private subscription: Subscription | undefined;
+  /** Workers whose subject had no subscriber (stopped or killed), by token: when that was heard. */
+  private readonly gone = new Map<string, number>();
   /** Tasks offered, taken, and given to the stream instead (busy, no answer in time, no worker subscribed), for benchmarks and tests. */
   readonly counts = { offered: 0, accepted: 0, refused: 0 };
   private watchdog: NodeJS.Timeout | undefined;
@@ -111,13 +113,30 @@ export class DirectDispatch {
    */
   choose(wanted: readonly WantedBlob[], anchored: KnownWorker | undefined): KnownWorker | undefined {
     if (anchored !== undefined) return !anchored.entry.draining && this.free(anchored) > 0 ? anchored : undefined;
-    const alive = this.view.alive().filter((w) => !w.entry.draining);
+    const alive = this.view.alive().filter((w) => !w.entry.draining && !this.isGone(w));
     /*
      * When every entry says busy, a worker this front end has no task on
      * is offered it all the same: an entry written as a task started can
      * arrive after that task's result, and a wrong guess costs one `busy`.
      */
     return this.best(alive, wanted, (w) => this.free(w)) ?? this.best(alive, wanted, (w) => w.entry.slots - (this.inflight.get(w.entry.token) ?? 0));
+  }
+
+  /**
+   * The worker's subject had no subscriber when a task was last offered,
+   * and its entry has not changed since: it stopped or was killed, though
+   * its entry looks alive for a few heartbeats more. Neither offered tasks
+   * nor (executor.ts) sent them on the targeted stream, where they would
+   * wait for nobody.
+   */
+  isGone(worker: KnownWorker): boolean {
+    const since = this.gone.get(worker.entry.token);
+    if (since === undefined) return false;
+    if (worker.seenAt > since) {
+      this.gone.delete(worker.entry.token);
+      return false;
+    }
+    return true;
   }
 
   private best(workers: readonly KnownWorker[], wanted: readonly WantedBlob[], freeOf: (w: KnownWorker) => number): KnownWorker | undefined {
@@ -158,7 +177,8 @@ export class DirectDispatch {
         task.answer(false); /* too large for a core message, or the connection is closing: the stream takes it */
         return;
       }
-      this.watchdog ??= setInterval(() => this.check(), Math.max(100, Math.min(1000, Math.floor(this.ackWaitMs / 3))));
+      /* a lost task is queued at most a tenth of the ack wait late (a pass over the map: cheap) */
+      this.watchdog ??= setInterval(() => this.check(), Math.max(50, Math.min(1000, Math.floor(this.ackWaitMs / 10))));
     });
   }
 
@@ -190,6 +210,7 @@ export class DirectDispatch {
     if (task === undefined) return;
     /* no worker subscribes the subject (it stopped): the servers answer 503 */
     if (message.headers?.code === 503) {
+      this.gone.set(task.worker, Date.now());
       task.answer?.(false);
       return;
     }

@@ -555,7 +555,8 @@ export class NatsExecutor implements JobExecutor {
     const worker = this.placer?.choose(group.job, wanted, location);
     if (worker !== undefined) this.placer!.anchor(group.job, location, worker.entry.token);
     if (direct && (await this.sendDirect(group, task, wanted, location === undefined ? undefined : worker))) return;
-    if (this.placer === undefined || worker === undefined) return this.publishShared(group, task);
+    if (!this.pending.has(keyOf(group))) return; /* aborted, or answered, while the offer was out */
+    if (this.placer === undefined || worker === undefined || this.direct?.isGone(worker) === true) return this.publishShared(group, task);
     await this.placer.send(
       {
         key: keyOf(group),
