@@ -142,6 +142,26 @@ describe.skipIf(skip)('NatsExecutor on a 3-node JetStream cluster with 2 workers
     expect(JSON.parse(tasks[0]!).nodes[0]).toMatchObject({ name: 'copy', argv0: 'cat.nexe', program: { blob: expect.stringMatching(/^[0-9a-f]{64}$/) }, stdin: { blob: expect.stringMatching(/^[0-9a-f]{64}$/) }, stdout: 'file' });
   });
 
+  it('offers a task to a free worker directly and takes its result with a receipt: nothing is written to the results bucket', async () => {
+    const spy = await connect({ servers: cluster.urls.split(','), user: cluster.user, pass: cluster.password });
+    const stored: string[] = [];
+    /* a KV put is a publish on the bucket's subject; a worker that did not get its receipt announces what it stored */
+    for (const subject of ['$KV.zerovm-results.>', 'zerovm.stored.>']) spy.subscribe(subject, { callback: (_error, message) => void stored.push(message.subject) });
+    await spy.flush();
+    const before = executor.directCounts;
+    try {
+      const result = await executor.run({ nodes: [{ name: 'hello', program: HELLO }] });
+      expect(text(result.nodes[0]!)).toMatch(/hello/i);
+      await new Promise((r) => setTimeout(r, 1500)); /* longer than a worker waits for a receipt */
+    } finally {
+      await spy.close();
+    }
+    const after = executor.directCounts;
+    expect(after.accepted - before.accepted).toBe(1);
+    expect(after.offered - before.offered).toBe(1);
+    expect(stored).toEqual([]);
+  });
+
   it('returns outputs larger than a result entry carries through the blob bucket', async () => {
     const big = Buffer.alloc(200_000);
     for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
@@ -231,7 +251,7 @@ describe.skipIf(skip)('NatsExecutor on a 3-node JetStream cluster with 2 workers
     expect(text(result.nodes[0]!)).toBe('1da147d5dcc32800\n');
   });
 
-  it('drains on SIGTERM: a worker finishes the task it holds, stores the result, and exits 0', async () => {
+  it('drains on SIGTERM: a worker finishes the task it holds, delivers its result, and exits 0', async () => {
     workers.push(await startWorker(cluster, 'w3'));
     const before = new Map(workers.map((w) => [w, w.log.length]));
     const running = executor.run({ nodes: [{ name: 'loop', program: LOOP }] });
