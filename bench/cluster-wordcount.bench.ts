@@ -19,7 +19,10 @@
  * 10 s (ours) and 3 s: the time from the kill to the job's end, beside an
  * undisturbed run.
  *
- * Knobs: ZEROVM_BENCH_WC_OBJECTS (default 200), ZEROVM_BENCH_RUNS (default 2).
+ * Knobs: ZEROVM_BENCH_WC_OBJECTS (default 200), ZEROVM_BENCH_RUNS (default 2),
+ * ZEROVM_BENCH_DIRECT=0 (front ends with `direct: false`: every task
+ * through the streams, spec/cluster.md "Direct dispatch"),
+ * ZEROVM_BENCH_RECOVERY=0 (skip the kill -9 part).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +41,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = [join(HERE, '..'), join(HERE, '..', '..')].find((dir) => existsSync(join(dir, 'examples', 'wordcount', 'mapper.c')))!;
 const OBJECTS = Number(process.env['ZEROVM_BENCH_WC_OBJECTS'] ?? 200) || 200;
 const RUNS = Number(process.env['ZEROVM_BENCH_RUNS'] ?? 2) || 2;
+const DIRECT = process.env['ZEROVM_BENCH_DIRECT'] !== '0';
+const RECOVERY = process.env['ZEROVM_BENCH_RECOVERY'] !== '0';
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -123,7 +128,8 @@ async function main(): Promise<void> {
   /* task and result messages as they cross: their bytes */
   const spy = await connect({ servers, user: cluster.user, pass: cluster.password });
   const messageBytes = { task: 0, result: 0 };
-  spy.subscribe('zerovm.task.>', { callback: (_e, m) => void (messageBytes.task += m.data.length) });
+  /* the shared queue, tasks sent to one worker, tasks offered directly (the answers to offers are a word each, not counted) */
+  for (const subject of ['zerovm.task.>', 'zerovm.target.>', 'zerovm.direct.>']) spy.subscribe(subject, { callback: (_e, m) => void (messageBytes.task += m.data.length) });
   spy.subscribe('zerovm.result.>', { callback: (_e, m) => void (messageBytes.result += m.data.length) });
   await spy.flush();
   try {
@@ -140,7 +146,8 @@ async function main(): Promise<void> {
     console.log(`word count, ${OBJECTS} objects of 16 KiB: ${OBJECTS} mapper sessions, then 1 reducer (median of ${RUNS} runs after a warm-up)`);
     console.log(`  single host, WorkerPoolExecutor with 2 threads: ${median(pooled).toFixed(0)} ms`);
 
-    const front = await NatsExecutor.connect({ ...credentials, ackWaitMs: DEFAULT_ACK_WAIT_MS });
+    const front = await NatsExecutor.connect({ ...credentials, ackWaitMs: DEFAULT_ACK_WAIT_MS, direct: DIRECT });
+    console.log(`  front end: ${DIRECT ? 'direct dispatch' : 'direct: false (every task through the streams)'}`);
     let oneWorker = 0;
     for (const count of [1, 2, 3]) {
       const workers = await startWorkers(cluster, count, `wc${count}`);
@@ -168,8 +175,8 @@ async function main(): Promise<void> {
     await front.close();
 
     /* recovery after kill -9 of one of two workers, halfway through the map stage */
-    for (const ackWaitMs of [30_000, DEFAULT_ACK_WAIT_MS, 3000]) {
-      const executor = await NatsExecutor.connect({ ...credentials, ackWaitMs });
+    for (const ackWaitMs of RECOVERY ? [30_000, DEFAULT_ACK_WAIT_MS, 3000] : []) {
+      const executor = await NatsExecutor.connect({ ...credentials, ackWaitMs, direct: DIRECT });
       const workers = await startWorkers(cluster, 2, `ack${ackWaitMs}`);
       await wordCount(executor, programs, objects);
       const undisturbedStart = performance.now();

@@ -34,14 +34,18 @@ import { checkPlan, JobPlanError } from '../jobs/plan.js';
 import { failedNode } from '../jobs/run-node.js';
 import { NO_WORKER } from '../jobs/records.js';
 import { BlobStore } from './blobs.js';
+import { DirectDispatch } from './direct.js';
 import { ensureWorkerConsumer, openCluster, type ClusterConnection, type DeliveryOptions, type NatsOptions } from './connection.js';
 import { NameService } from './name-service.js';
 import { partsOf, SplitGroup, splittingOf, type SplitOptions } from './split.js';
 import { Placer, wantedBlobs, type PlacementOptions, type WantedBlob } from './placement.js';
-import { openPlacementStores, RegistryView } from './registry.js';
+import { openPlacementStores, RegistryView, type KnownWorker } from './registry.js';
 import { checkReplicatedGroup, readsPipe, settleReplicas, type ReplicaOutcome } from './replicate.js';
 import { retryingNats } from './retry.js';
-import { encodeLimits, INLINE_INPUT_LIMIT, INLINE_TASK_BUDGET, RESULT_BUCKET, RESULT_SUBJECT_PREFIX, resultKey, type BlobRef, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
+import { encodeLimits, INLINE_INPUT_LIMIT, INLINE_TASK_BUDGET, RESULT_BUCKET, RESULT_SUBJECT_PREFIX, resultKey, STORED_SUBJECT_PREFIX, type BlobRef, TASK_STREAM, taskSubject, WORKER_CONSUMER, type ResultEntry, type TaskMessage, type WireChannel, type WireInput, type WireNode, type WireOutput } from './protocol.js';
+
+/** How long after a job ended a result of it that a worker stored late is still removed (a worker stores within its retries, RetryingNats' 60 s). */
+const STRAY_WINDOW_MS = 5 * 60_000;
 
 /** Task publishes in flight at once (each waits for its replicated ack). */
 const PUBLISH_LANES = 32;
@@ -53,12 +57,16 @@ export interface NatsExecutorOptions extends NatsOptions, DeliveryOptions, Split
   readonly takeOutput?: (path: string, bytes: Uint8Array) => boolean;
   /** A task no worker has taken after this long, while no worker works or waits, is withdrawn and its nodes fail as `NoWorker` (spec/cluster.md, "The front end's deadline"). Default: wait. */
   readonly pickupTimeoutMs?: number;
+  /** Set false to queue every task on the stream, never offering it to a free worker directly (spec/cluster.md, "Direct dispatch"). Default true; needs placement (the worker registry). */
+  readonly direct?: boolean;
 }
 
 /** run()'s options: the contract's, and `spread` for this job (split.ts). */
 export interface NatsRunOptions {
   readonly signal?: AbortSignal;
   readonly spread?: number;
+  /** false: this job's tasks go through the streams, never offered to a worker directly (direct.ts). */
+  readonly direct?: boolean;
 }
 
 /** A group sent as a task and not yet answered. */
@@ -83,6 +91,10 @@ interface PendingGroup {
   readonly onFile?: (path: string, bytes: Uint8Array) => void;
   /** Blob prefixes the task reads (placement): the worker that ran it holds them afterwards. */
   wanted?: readonly WantedBlob[];
+  /** Its result came by the core subject and this side sent the worker a receipt: the worker does not store it. */
+  receipted?: boolean;
+  /** The worker that took the task directly (direct.ts), while it holds it. */
+  direct?: string;
 }
 
 /** A group of the plan and the tasks that run it: one, or one per copy of a replicated node. */
@@ -98,6 +110,12 @@ export class NatsExecutor implements JobExecutor {
   private readonly running = new Set<Promise<unknown>>();
   private advisories: Subscription | undefined;
   private resultsHeard: Subscription | undefined;
+  private storedHeard: Subscription | undefined;
+  /* results stored although their receipt was sent (spec/cluster.md, "Results") */
+  private readonly jobsRunning = new Set<string>();
+  private readonly jobsToPurge = new Set<string>();
+  /** Jobs ended in the last STRAY_WINDOW_MS, by id: when each ended. */
+  private readonly jobsEnded = new Map<string, number>();
   private silenceTimer: NodeJS.Timeout | undefined;
   private lastResultAt = Date.now();
   private stopWatch: (() => void) | undefined;
@@ -105,6 +123,10 @@ export class NatsExecutor implements JobExecutor {
   private readonly splitRoutes = new Map<string, SplitGroup>();
   /** Absent with `placement: false`: every task goes to the shared queue. */
   private placer: Placer | undefined;
+  /** Absent with `placement: false` or `direct: false`: tasks go through the stream only. */
+  private direct: DirectDispatch | undefined;
+  /** Tasks that went to the stream because no worker seemed free (with direct dispatch on). */
+  private notOffered = 0;
 
   private constructor(
     private readonly conn: ClusterConnection,
@@ -118,7 +140,7 @@ export class NatsExecutor implements JobExecutor {
   /** Connects, makes the stream, buckets and consumer when missing, and sets the consumer's redelivery. */
   static async connect(options: NatsExecutorOptions): Promise<NatsExecutor> {
     const conn = await openCluster({ ...options, name: options.name ?? 'zerovm front end' });
-    const { maxDeliver } = await ensureWorkerConsumer(conn.jsm, options, true);
+    const { maxDeliver, ackWaitMs } = await ensureWorkerConsumer(conn.jsm, options, true);
     const names = await NameService.open(conn.nc, options.replicas ?? 1, options.keepMs ?? 24 * 3600_000);
     const split: SplitOptions = {
       ...(options.maxNodesPerWorker === undefined ? {} : { maxNodesPerWorker: options.maxNodesPerWorker }),
@@ -132,6 +154,10 @@ export class NatsExecutor implements JobExecutor {
       const view = new RegistryView(stores.registry);
       await view.start();
       executor.placer = new Placer(conn, stores, view, maxDeliver, options);
+      if (options.direct !== false) {
+        executor.direct = new DirectDispatch(conn.nc, view, ackWaitMs);
+        executor.direct.start();
+      }
     }
     await executor.listen();
     return executor;
@@ -140,6 +166,11 @@ export class NatsExecutor implements JobExecutor {
   /** Copies of a node this executor runs at most: a front end passes it as DescriptionLimits.maxReplicate (3; 1 without placement). */
   get maxReplicate(): number {
     return this.placer === undefined ? 1 : 3;
+  }
+
+  /** Tasks offered to workers directly, taken by them, and queued instead after all (direct.ts); zeros without direct dispatch. */
+  get directCounts(): { offered: number; accepted: number; refused: number; notOffered: number } {
+    return { offered: 0, accepted: 0, refused: 0, ...this.direct?.counts, notOffered: this.notOffered };
   }
 
   /** Bytes this front end put into and got from the blob bucket. */
@@ -157,7 +188,28 @@ export class NatsExecutor implements JobExecutor {
       callback: (error, message) => {
         if (error !== null) return;
         const key = message.subject.slice(RESULT_SUBJECT_PREFIX.length + 1);
-        if (this.pending.has(key)) void this.onResult({ key, json: <T>() => message.json<T>() });
+        const group = this.pending.get(key);
+        if (group === undefined) return;
+        /* the worker asks for a receipt: with it, it need not store the result (this side has it) */
+        if (message.reply !== undefined) {
+          try {
+            message.respond();
+            group.receipted = true;
+          } catch {
+            /* the worker stores it after its wait */
+          }
+        }
+        void this.onResult({ key, json: <T>() => message.json<T>() });
+      },
+    });
+    /* a worker stored a result whose receipt it did not get: the job's keys are purged when it ends, or this one now if it has */
+    this.storedHeard = this.conn.nc.subscribe(`${STORED_SUBJECT_PREFIX}.>`, {
+      callback: (error, message) => {
+        if (error !== null) return;
+        const key = message.subject.slice(STORED_SUBJECT_PREFIX.length + 1);
+        const job = key.split('.')[0]!;
+        if (this.jobsRunning.has(job)) this.jobsToPurge.add(job);
+        else if (this.jobsEnded.has(job)) void this.conn.jsm.streams.purge(`KV_${RESULT_BUCKET}`, { filter: `$KV.${RESULT_BUCKET}.${key}` }).catch(() => undefined);
       },
     });
     /*
@@ -225,7 +277,7 @@ export class NatsExecutor implements JobExecutor {
   /** Reads the stored result of every pending group whose task has been published. */
   private async recheckPending(): Promise<void> {
     for (const [key, group] of this.pending) {
-      if (group.seq === undefined) continue;
+      if (group.seq === undefined && group.direct === undefined) continue;
       try {
         const entry = await retryingNats(() => this.conn.results.get(key));
         if (entry !== null && entry.operation === 'PUT') void this.onResult(entry);
@@ -256,6 +308,7 @@ export class NatsExecutor implements JobExecutor {
       return Promise.reject(error);
     }
     const job = randomUUID().replaceAll('-', '');
+    this.jobsRunning.add(job);
     const results = new Array<NodeResult>(plan.nodes.length);
     const groups: PendingGroup[] = [];
     const planned: PlannedGroup[] = [];
@@ -363,7 +416,7 @@ export class NatsExecutor implements JobExecutor {
           if (unit.copies.every((copy) => !this.pending.has(keyOf(copy)))) continue; /* aborted meanwhile */
           try {
             const location = unit.members.map((i) => plan.nodes[i]!.location).find((l) => l !== undefined);
-            if (unit.copies.length === 1) await this.dispatch(first, task, wanted, location);
+            if (unit.copies.length === 1) await this.dispatch(first, task, wanted, location, options.direct !== false);
             else await this.dispatchCopies(plan.nodes[unit.members[0]!]!.name, unit.copies, task, wanted);
           } catch (error) {
             if (failed) return;
@@ -379,8 +432,20 @@ export class NatsExecutor implements JobExecutor {
     const tracked = promise.finally(() => {
       this.running.delete(tracked);
       this.placer?.forgetJob(job);
-      /* one purge of the job's subjects in the bucket's stream (every group, copy and part), not a replicated write per group */
-      void this.conn.jsm.streams.purge(`KV_${RESULT_BUCKET}`, { filter: `$KV.${RESULT_BUCKET}.${job}.>` }).catch(() => undefined);
+      /*
+       * One purge of the job's subjects in the bucket's stream (every group,
+       * copy and part), not a replicated write per group; none when every
+       * result came with a receipt, so none was stored (a worker that
+       * stored one all the same says so: then it is purged).
+       */
+      this.jobsRunning.delete(job);
+      const now = Date.now();
+      this.jobsEnded.set(job, now);
+      for (const [ended, at] of this.jobsEnded) {
+        if (now - at < STRAY_WINDOW_MS) break;
+        this.jobsEnded.delete(ended);
+      }
+      if (this.jobsToPurge.delete(job) || groups.some((group) => group.receipted !== true)) void this.conn.jsm.streams.purge(`KV_${RESULT_BUCKET}`, { filter: `$KV.${RESULT_BUCKET}.${job}.>` }).catch(() => undefined);
       for (const group of groups) void group.split?.cleanup();
     });
     this.running.add(tracked);
@@ -391,10 +456,12 @@ export class NatsExecutor implements JobExecutor {
     this.closing = true;
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
     this.stopWatch?.();
+    this.direct?.stop();
     this.placer?.stop();
     this.placer?.view.stop();
     this.advisories?.unsubscribe();
     this.resultsHeard?.unsubscribe();
+    this.storedHeard?.unsubscribe();
     clearInterval(this.silenceTimer);
     await this.conn.close();
   }
@@ -403,6 +470,7 @@ export class NatsExecutor implements JobExecutor {
     const key = keyOf(group);
     if (!this.pending.delete(key)) return;
     clearTimeout(group.timer);
+    this.direct?.forget(key);
     this.placer?.untrack(key);
     group.settle(nodes);
   }
@@ -482,11 +550,17 @@ export class NatsExecutor implements JobExecutor {
     if (this.extra.pickupTimeoutMs !== undefined && this.pending.has(keyOf(group))) group.timer = setTimeout(() => void this.withdrawIfWaiting(group), this.extra.pickupTimeoutMs);
   }
 
-  /** A group's task to the worker placement prefers, or else to the shared queue. */
-  private async dispatch(group: PendingGroup, task: TaskMessage, wanted: readonly WantedBlob[], location: string | undefined): Promise<void> {
+  /**
+   * A group's task: directly to a free worker (placement's choice when it
+   * has a free slot), else to the worker placement prefers, else to the
+   * shared queue.
+   */
+  private async dispatch(group: PendingGroup, task: TaskMessage, wanted: readonly WantedBlob[], location: string | undefined, direct: boolean): Promise<void> {
     const worker = this.placer?.choose(group.job, wanted, location);
-    if (this.placer === undefined || worker === undefined) return this.publishShared(group, task);
-    this.placer.anchor(group.job, location, worker.entry.token);
+    if (worker !== undefined) this.placer!.anchor(group.job, location, worker.entry.token);
+    if (direct && (await this.sendDirect(group, task, wanted, location === undefined ? undefined : worker))) return;
+    if (!this.pending.has(keyOf(group))) return; /* aborted, or answered, while the offer was out */
+    if (this.placer === undefined || worker === undefined || this.direct?.isGone(worker) === true) return this.publishShared(group, task);
     await this.placer.send(
       {
         key: keyOf(group),
@@ -497,6 +571,38 @@ export class NatsExecutor implements JobExecutor {
       task,
       worker.entry.token,
     );
+  }
+
+  /** Offers the task to a free worker (direct.ts): true when one took it. */
+  private async sendDirect(group: PendingGroup, task: TaskMessage, wanted: readonly WantedBlob[], anchored: KnownWorker | undefined): Promise<boolean> {
+    if (this.direct === undefined) return false;
+    const worker = this.direct.choose(wanted, anchored);
+    if (worker === undefined) {
+      this.notOffered++;
+      return false;
+    }
+    const { claim: _claim, ...plain } = task;
+    const accepted = await this.direct.offer(keyOf(group), JSON.stringify(plain), worker.entry.token, () => void this.requeue(group, task));
+    if (accepted && this.pending.has(keyOf(group))) group.direct = worker.entry.name;
+    return accepted;
+  }
+
+  /** A direct task whose worker died or gave it back: its stored result if there is one, else the shared queue. */
+  private async requeue(group: PendingGroup, task: TaskMessage): Promise<void> {
+    const key = keyOf(group);
+    if (!this.pending.has(key)) return;
+    group.direct = undefined;
+    try {
+      const entry = await retryingNats(() => this.conn.results.get(key));
+      if (entry !== null && entry.operation === 'PUT') return void (await this.onResult(entry));
+    } catch {
+      /* NATS unreachable for a minute: queue it all the same */
+    }
+    try {
+      if (this.pending.has(key)) await this.publishShared(group, task);
+    } catch (error) {
+      this.finishGroup(group, group.members.map(() => failedNode('', 'QueueError', `the task could not be queued again on NATS: ${(error as Error).message}`)));
+    }
   }
 
   /** The copies of a replicated node, each to a different worker (with etags on, to be compared). */

@@ -129,6 +129,20 @@ export interface ResultEntry {
 /** Core subject a worker also publishes a stored result on: the front end hears it at once, without the KV watch's consumer (spec/cluster.md, "Results"). */
 export const RESULT_SUBJECT_PREFIX = 'zerovm.result';
 
+/**
+ * How long a worker waits for the front end's receipt of a result it
+ * published (a reply to the result message) before it stores the result in
+ * the bucket after all (spec/cluster.md, "Results").
+ */
+export const RECEIPT_WAIT_MS = 1000;
+
+/** Core subject a worker announces on that it stored a result after its receipt did not come: the front end removes the key if its job has ended. */
+export const STORED_SUBJECT_PREFIX = 'zerovm.stored';
+
+export function storedSubject(key: string): string {
+  return `${STORED_SUBJECT_PREFIX}.${key}`;
+}
+
 /** The core subject a result is also published on: the prefix and its key in the results bucket (resultKey). */
 export function resultSubject(key: string): string {
   return `${RESULT_SUBJECT_PREFIX}.${key}`;

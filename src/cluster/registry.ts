@@ -28,6 +28,8 @@ export const TARGET_SUBJECT_PREFIX = 'zerovm.target';
 export const REGISTRY_TTL_MS = 60_000;
 /** Default interval of a worker's rewrites. */
 export const DEFAULT_HEARTBEAT_MS = 2000;
+/** A worker writes its entry at most once per this long (state changes in between are coalesced into the next write). */
+export const ADVERT_SPACING_MS = 100;
 /** Cached blobs a registry entry names at most (as 16-hex-digit prefixes, about 17 KB). */
 export const ADVERTISED_BLOBS = 1024;
 /** Hex digits of a blob name kept in the entry: a false match only costs a less good placement. */
@@ -46,6 +48,8 @@ export interface WorkerEntry {
   readonly slots: number;
   /** Tasks running now. */
   readonly running: number;
+  /** Of those, tasks offered to it directly (direct.ts): no stream consumer counts them. Absent from entries of older workers. */
+  readonly direct?: number;
   /** Tasks finished since it started. */
   readonly done: number;
   /** Prefixes (BLOB_PREFIX_DIGITS) of cached blob names, at most ADVERTISED_BLOBS, most recently used first. */
@@ -153,6 +157,7 @@ export function cachedBlobs(cacheDir: string, limit = ADVERTISED_BLOBS): { names
 /** What a worker reports about itself; `advertise` is called on every write. */
 export interface WorkerState {
   readonly running: number;
+  readonly direct: number;
   readonly done: number;
   readonly draining: boolean;
 }
@@ -167,6 +172,8 @@ export class WorkerAdvert {
   private writing: Promise<void> | undefined;
   private again = false;
   private blobCache: { at: number; names: string[]; count: number } | undefined;
+  private lastWriteAt = 0;
+  private spacing: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly registry: KV,
@@ -194,10 +201,25 @@ export class WorkerAdvert {
    */
   changed(blobsToo = false): void {
     if (blobsToo && this.blobCache !== undefined && Date.now() - this.blobCache.at > this.fixed.heartbeatMs / 2) this.blobCache = undefined;
-    if (this.writing !== undefined) {
+    if (this.writing !== undefined || this.spacing !== undefined) {
       this.again = true;
       return;
     }
+    /*
+     * At most one write per ADVERT_SPACING_MS: a worker of short sessions
+     * changes state twice per session, and each write is a replicated one
+     * the servers' cores pay for (spec/cluster.md, "Worker registry").
+     */
+    const wait = this.lastWriteAt + ADVERT_SPACING_MS - Date.now();
+    if (wait > 0) {
+      this.spacing = setTimeout(() => {
+        this.spacing = undefined;
+        this.again = false;
+        this.changed();
+      }, wait);
+      return;
+    }
+    this.lastWriteAt = Date.now();
     this.writing = this.write()
       .catch((error: unknown) => this.log(`could not update the registry (${(error as Error).message})`))
       .finally(() => {
@@ -220,6 +242,8 @@ export class WorkerAdvert {
   /** Stops the heartbeat and removes the entry. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.spacing);
+    this.spacing = undefined;
     this.again = false;
     await this.writing;
     await this.registry.delete(this.fixed.token).catch(() => undefined);

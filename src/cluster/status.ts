@@ -7,7 +7,8 @@
  * groups of connected nodes (usually one node each): "sessions" here
  * counts tasks. A task is queued while no worker has pulled it
  * (`num_pending`) and running while a worker holds it unacknowledged
- * (`num_ack_pending`).
+ * (`num_ack_pending`); a task a worker took directly (direct.ts) is in no
+ * stream: live workers' entries count those.
  */
 import type { ClusterConnection } from './connection.js';
 import { TASK_STREAM, WORKER_CONSUMER } from './protocol.js';
@@ -36,7 +37,9 @@ export interface ClusterStatus {
   readonly shared: QueueCounts;
   /** Tasks sent to one worker (placement), all workers together. */
   readonly targeted: QueueCounts;
-  /** Both. */
+  /** Tasks offered to a worker directly (never queued): what live workers' entries say they run. */
+  readonly direct: QueueCounts;
+  /** All three. */
   readonly total: QueueCounts;
 }
 
@@ -62,7 +65,8 @@ export async function clusterStatus(conn: ClusterConnection, stores: PlacementSt
     workers.push({ ...rest, heardSecondsAgo, alive: heardSecondsAgo * 1000 <= 3 * parsed.heartbeatMs + 1000, queuedForIt: perConsumer.get(targetConsumerName(parsed.token))?.queued ?? 0 });
   }
   workers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { workers, shared, targeted, total: { queued: shared.queued + targeted.queued, running: shared.running + targeted.running } };
+  const direct = { queued: 0, running: workers.reduce((n, w) => n + (w.alive ? (w.direct ?? 0) : 0), 0) };
+  return { workers, shared, targeted, direct, total: { queued: shared.queued + targeted.queued, running: shared.running + targeted.running + direct.running } };
 }
 
 /** The status as a few lines of text. */
@@ -80,6 +84,6 @@ export function formatStatus(status: ClusterStatus): string {
     for (const row of rows) lines.push(`  ${row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()}`);
   }
   lines.push(`sessions queued: ${status.total.queued} (shared queue ${status.shared.queued}, sent to one worker ${status.targeted.queued})`);
-  lines.push(`sessions running: ${status.total.running} (shared queue ${status.shared.running}, sent to one worker ${status.targeted.running})`);
+  lines.push(`sessions running: ${status.total.running} (shared queue ${status.shared.running}, sent to one worker ${status.targeted.running}, offered directly ${status.direct.running})`);
   return `${lines.join('\n')}\n`;
 }

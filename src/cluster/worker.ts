@@ -24,6 +24,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, copyFileSync, chmodSync }
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { EngineName } from '../api/engine-choice.js';
 import type { JobPlan, JobResult, NodeChannel, NodeInput, NodeOutput, NodePlan, NodeResult } from '../jobs/executor.js';
 import { JobPlanError } from '../jobs/plan.js';
@@ -35,9 +36,10 @@ import { NameService } from './name-service.js';
 import { PipeListener, pipeTlsFrom, type PipeTls } from './net-pipe.js';
 import { runPart } from './part-runner.js';
 import { claimTask, ensureTargetConsumer } from './placement.js';
+import { directSubject, type DirectWord } from './direct.js';
 import { DEFAULT_HEARTBEAT_MS, openPlacementStores, TARGET_STREAM, WorkerAdvert, workerToken, type PlacementStores } from './registry.js';
 import { retryingNats } from './retry.js';
-import { decodeLimits, parseTask, resultKey, resultSubject, TASK_STREAM, WireFormatError, WORKER_CONSUMER, type ResultEntry, type WireBytes, type TaskMessage, type WireInput, type WireNode, type WireNodeResult, type WireOutput } from './protocol.js';
+import { decodeLimits, parseTask, RECEIPT_WAIT_MS, storedSubject, resultKey, resultSubject, TASK_STREAM, WireFormatError, WORKER_CONSUMER, type ResultEntry, type WireBytes, type TaskMessage, type WireInput, type WireNode, type WireNodeResult, type WireOutput } from './protocol.js';
 
 export interface ClusterWorkerOptions extends NatsOptions {
   /** Sessions at once (the local pool's threads), and tasks pulled at once. Default 1. */
@@ -78,12 +80,21 @@ export class ClusterWorker {
   private readonly pipeTls: PipeTls | undefined;
   /* registry and placement (spec/cluster.md, "Worker registry", "Placement") */
   private tasksRunning = 0;
+  /** Of those, offered directly (direct.ts). */
+  private directRunning = 0;
   private draining = false;
   private advert: WorkerAdvert | undefined;
   private stores: PlacementStores | undefined;
   private readonly targeted = new Set<Promise<void>>();
   private slotWaiters: (() => void)[] = [];
   private maxDeliver = 1;
+  /** The subscription of tasks offered directly (direct.ts). */
+  private direct: Subscription | undefined;
+  /* receipts of results (spec/cluster.md, "Results") */
+  private readonly receiptInbox = createInbox();
+  private receiptCount = 0;
+  private readonly receiptWaits = new Map<string, () => void>();
+  private receipts: Subscription | undefined;
 
   private constructor(
     private readonly conn: ClusterConnection,
@@ -127,11 +138,13 @@ export class ClusterWorker {
   async stop(): Promise<void> {
     this.stopping = true;
     this.draining = true;
+    this.direct?.unsubscribe();
     this.advert?.changed();
     for (const wake of this.slotWaiters.splice(0)) wake();
     await Promise.all(this.loops);
     while (this.targeted.size > 0) await Promise.allSettled([...this.targeted]);
     await this.advert?.stop();
+    this.receipts?.unsubscribe();
     await this.pool.close();
     if (this.pipeListener !== undefined) await (await this.pipeListener).close();
     await this.conn.close();
@@ -144,13 +157,23 @@ export class ClusterWorker {
     this.advert = new WorkerAdvert(
       this.stores.registry,
       { name: this.name, token, host: hostname(), pid: process.pid, engine: this.options.engine ?? 'auto', slots, started: new Date().toISOString(), heartbeatMs: this.options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS },
-      () => ({ running: this.tasksRunning, done: this.tasksDone, draining: this.draining }),
+      () => ({ running: this.tasksRunning, direct: this.directRunning, done: this.tasksDone, draining: this.draining }),
       join(this.workDir, 'blobs'),
       (line) => this.log(line),
     );
     await this.advert.start();
     const consumer = await ensureTargetConsumer(this.conn.jsm, token, this.ackWaitMs);
     this.loops.push(this.targetLoop(consumer, slots));
+    this.receipts = this.conn.nc.subscribe(`${this.receiptInbox}.>`, {
+      callback: (error, message) => {
+        if (error === null) this.receiptWaits.get(message.subject.slice(this.receiptInbox.length + 1))?.();
+      },
+    });
+    this.direct = this.conn.nc.subscribe(directSubject(token), {
+      callback: (error, message) => {
+        if (error === null) this.offered(message);
+      },
+    });
   }
 
   /** Resolves when fewer than `slots` tasks run (or the worker stops). */
@@ -225,6 +248,41 @@ export class ClusterWorker {
       message.term();
       return;
     }
+    return this.perform(message, task);
+  }
+
+  /**
+   * A task a front end offers this worker directly (direct.ts): taken when
+   * a slot is free (said at once, before any await, so the slot is counted
+   * before anything else can take it), else `busy`, and the front end
+   * queues it on the stream.
+   */
+  private offered(message: Msg): void {
+    const answer = (word: DirectWord): void => {
+      try {
+        if (message.reply !== undefined) this.conn.nc.publish(message.reply, word);
+      } catch {
+        /* the connection is closing: the front end's deadline queues the task */
+      }
+    };
+    if (this.stopping || this.tasksRunning >= (this.options.slots ?? 1)) return answer('busy');
+    let task: TaskMessage;
+    try {
+      task = parseTask(message.string());
+      if (task.part !== undefined || task.claim !== undefined) throw new WireFormatError(`task ${task.job}: a part of a split group or a claimed task is never sent directly`);
+    } catch (error) {
+      this.log(`refusing a malformed direct task (${(error as WireFormatError).message})`);
+      return answer('busy');
+    }
+    if (message.reply === undefined) return;
+    this.directRunning++;
+    const running = this.perform(new DirectDelivery(this.conn.nc, message.reply), task).finally(() => this.targeted.delete(running));
+    this.targeted.add(running);
+    answer('accepted');
+  }
+
+  /** Runs a task from the stream or offered directly (`message`: how it is acknowledged), stores its result, acknowledges it. */
+  private async perform(message: JsMsg | DirectDelivery, task: TaskMessage): Promise<void> {
     /*
      * A task sent to this worker alone runs while its claim is being made
      * (a replicated write: its time overlaps the session's); the result is
@@ -241,11 +299,18 @@ export class ClusterWorker {
       if (released) return;
       released = true;
       this.tasksRunning--;
+      if (message instanceof DirectDelivery) this.directRunning--;
       this.advert?.changed(true);
       for (const wake of this.slotWaiters.splice(0)) wake();
     };
     const progress = setInterval(() => message.working(), progressEvery(this.ackWaitMs));
-    const dir = mkdtempSync(join(this.workDir, 'task-'));
+    /*
+     * Made only for a task that writes files: a directory made and removed
+     * per task cost 3-5 ms of blocked event loop on an ext4 /tmp (measured),
+     * more than a short session.
+     */
+    let madeDir: string | undefined;
+    const dir = (): string => (madeDir ??= mkdtempSync(join(this.workDir, 'task-')));
     try {
       /* only a redelivered task can have a result already */
       if (message.info.deliveryCount > 1 && (await retryingNats(() => this.conn.results.get(key)))?.operation === 'PUT') {
@@ -253,7 +318,7 @@ export class ClusterWorker {
         await message.ackAck();
         return;
       }
-      this.log(`running task ${key} (${task.nodes.length} node${task.nodes.length === 1 ? '' : 's'}, delivery ${message.info.deliveryCount}${task.claim === undefined ? '' : ', sent to this worker'})`);
+      this.log(`running task ${key} (${task.nodes.length} node${task.nodes.length === 1 ? '' : 's'}, ${message instanceof DirectDelivery ? 'offered directly' : `delivery ${message.info.deliveryCount}`}${task.claim === undefined ? '' : ', sent to this worker'})`);
       let entry: ResultEntry;
       if (task.part === undefined) {
         const nodes = await this.runTask(task, dir);
@@ -265,7 +330,8 @@ export class ClusterWorker {
         }
         entry = { version: 1, job: task.job, group: task.group, ...(task.replica === undefined ? {} : { replica: task.replica }), nodes };
       } else {
-        /* one part of a split group (part-runner.ts); never targeted, never replicated */
+        /* one part of a split group (part-runner.ts); never targeted, never replicated, never direct */
+        if (message instanceof DirectDelivery) throw new Error('a part of a split group came directly');
         const part = await runPart({ ...task, part: task.part }, message, this.partContext(), (run) => this.runTask(task, dir, run), this.pool);
         release();
         if (part.kind === 'drop') {
@@ -288,13 +354,18 @@ export class ClusterWorker {
        * before storing it, the task is delivered again and the rerun (the
        * same bytes: sessions are deterministic) is stored then.
        */
-      try {
-        this.conn.nc.publish(resultSubject(key), json);
-      } catch {
-        /* larger than a core message may be: the front end reads the bucket */
+      const received = this.publishResult(key, json, task.part === undefined);
+      /*
+       * The record for redeliveries and a front end that missed the message;
+       * through a NATS server's death, retried (retry.ts). Not needed when
+       * the front end said it has the result (its receipt): a replicated
+       * write less per session (spec/cluster.md, "Results").
+       */
+      if (!(await received)) {
+        await retryingNats(() => this.conn.results.put(key, json), { onRetry: (error, attempt) => attempt === 1 && this.log(`storing the result of ${key} failed (${error.message}); retrying`) });
+        /* a front end whose receipt was late or lost has ended the job, maybe: it removes the key then */
+        if (task.part === undefined) this.conn.nc.publish(storedSubject(key));
       }
-      /* the record for redeliveries and a front end that missed the message; through a NATS server's death, retried (retry.ts) */
-      await retryingNats(() => this.conn.results.put(key, json), { onRetry: (error, attempt) => attempt === 1 && this.log(`storing the result of ${key} failed (${error.message}); retrying`) });
       /* not waited for: were the ack lost, the redelivery finds the stored result and is acknowledged without a rerun */
       message.ack();
       this.tasksDone++;
@@ -305,9 +376,41 @@ export class ClusterWorker {
       message.nak(1000);
     } finally {
       clearInterval(progress);
-      rmSync(dir, { recursive: true, force: true });
+      if (madeDir !== undefined) rmSync(madeDir, { recursive: true, force: true });
       release();
     }
+  }
+
+  /**
+   * Publishes a result on its core subject; with `receipt`, asks the front
+   * end for a receipt and resolves true when it came within RECEIPT_WAIT_MS
+   * (false: store the result). Parts of split groups are always stored:
+   * their front end reads them from the bucket too (split.ts).
+   */
+  private publishResult(key: string, json: string, receipt: boolean): Promise<boolean> {
+    if (!receipt) {
+      try {
+        this.conn.nc.publish(resultSubject(key), json);
+      } catch {
+        /* larger than a core message may be: the front end reads the bucket */
+      }
+      return Promise.resolve(false);
+    }
+    return new Promise<boolean>((resolve) => {
+      const id = String(++this.receiptCount);
+      const done = (received: boolean): void => {
+        clearTimeout(timer);
+        this.receiptWaits.delete(id);
+        resolve(received);
+      };
+      const timer = setTimeout(() => done(false), RECEIPT_WAIT_MS);
+      this.receiptWaits.set(id, () => done(true));
+      try {
+        this.conn.nc.publish(resultSubject(key), json, { reply: `${this.receiptInbox}.${id}` });
+      } catch {
+        done(false);
+      }
+    });
   }
 
   private partContext(): Parameters<typeof runPart>[2] {
@@ -323,7 +426,7 @@ export class ClusterWorker {
   }
 
   /** Runs a task's nodes on the local pool (or through `run`: a part of a split group); the results with outputs as blobs. */
-  private async runTask(task: TaskMessage, dir: string, run: (plan: JobPlan) => Promise<JobResult> = (plan) => this.pool.run(plan)): Promise<WireNodeResult[]> {
+  private async runTask(task: TaskMessage, dir: () => string, run: (plan: JobPlan) => Promise<JobResult> = (plan) => this.pool.run(plan)): Promise<WireNodeResult[]> {
     const returned: ReturnedFile[] = [];
     let plan: JobPlan;
     try {
@@ -366,9 +469,9 @@ export class ClusterWorker {
   }
 
   /** A task's node as a NodePlan of this host: blobs become cached files, returned outputs files of the task directory. */
-  private async localNode(node: WireNode, index: number, dir: string, returned: ReturnedFile[]): Promise<NodePlan> {
+  private async localNode(node: WireNode, index: number, dir: () => string, returned: ReturnedFile[]): Promise<NodePlan> {
     let counter = 0;
-    const scratch = (): string => join(dir, `${index}-${counter++}`);
+    const scratch = (): string => join(dir(), `${index}-${counter++}`);
     const input = async (given: WireInput | undefined): Promise<NodeInput | undefined> => {
       if (given === undefined) return undefined;
       if ('pipe' in given) return { pipe: given.pipe };
@@ -426,4 +529,44 @@ export class ClusterWorker {
 /** How often a held task says it is still being worked on: a third of the ack wait, at least every second (a front end that connects later may shorten the ack wait this worker read at start). */
 function progressEvery(ackWaitMs: number): number {
   return Math.max(100, Math.min(1000, Math.floor(ackWaitMs / 3)));
+}
+
+/** What perform() needs of a task's delivery: a JetStream message, or a direct offer. */
+type TaskDelivery = Pick<JsMsg, 'ack' | 'ackAck' | 'nak' | 'working'> & { readonly info: { readonly deliveryCount: number } };
+
+/**
+ * A task offered directly: its front end, not JetStream, keeps it until the
+ * result comes (direct.ts). Progress is said to the front end; a task given
+ * back (nak) is queued by the front end at once; an ack needs no message,
+ * the result is the answer.
+ */
+class DirectDelivery implements TaskDelivery {
+  readonly info = { deliveryCount: 1 };
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly reply: string,
+  ) {}
+
+  private say(word: DirectWord): void {
+    try {
+      this.nc.publish(this.reply, word);
+    } catch {
+      /* the connection is closing: the front end's ack wait queues the task */
+    }
+  }
+
+  ack(): void {}
+
+  ackAck(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  nak(): void {
+    this.say('retry');
+  }
+
+  working(): void {
+    this.say('working');
+  }
 }

@@ -126,8 +126,8 @@ describe.skipIf(skip)('NatsExecutor on a 3-node JetStream cluster with 2 workers
     /* every task message, as published */
     const watcher = await connect({ servers: cluster.urls.split(','), user: cluster.user, pass: cluster.password });
     const tasks: string[] = [];
-    /* the shared queue's subjects and those of tasks sent to one worker (placement) */
-    for (const subject of ['zerovm.task.>', 'zerovm.target.>']) watcher.subscribe(subject, { callback: (_error, message) => void tasks.push(message.string()) });
+    /* the shared queue's subjects, those of tasks sent to one worker (placement), and those of tasks offered to one directly */
+    for (const subject of ['zerovm.task.>', 'zerovm.target.>', 'zerovm.direct.>']) watcher.subscribe(subject, { callback: (_error, message) => void tasks.push(message.string()) });
     await watcher.flush();
     try {
       const result = await executor.run({ nodes: [{ name: 'copy', program: CAT, stdin: { file: input }, stdout: { file: output } }] });
@@ -140,6 +140,26 @@ describe.skipIf(skip)('NatsExecutor on a 3-node JetStream cluster with 2 workers
     expect(tasks[0]).not.toContain(tmp);
     expect(tasks[0]).not.toContain(ROOT);
     expect(JSON.parse(tasks[0]!).nodes[0]).toMatchObject({ name: 'copy', argv0: 'cat.nexe', program: { blob: expect.stringMatching(/^[0-9a-f]{64}$/) }, stdin: { blob: expect.stringMatching(/^[0-9a-f]{64}$/) }, stdout: 'file' });
+  });
+
+  it('offers a task to a free worker directly and takes its result with a receipt: nothing is written to the results bucket', async () => {
+    const spy = await connect({ servers: cluster.urls.split(','), user: cluster.user, pass: cluster.password });
+    const stored: string[] = [];
+    /* a KV put is a publish on the bucket's subject; a worker that did not get its receipt announces what it stored */
+    for (const subject of ['$KV.zerovm-results.>', 'zerovm.stored.>']) spy.subscribe(subject, { callback: (_error, message) => void stored.push(message.subject) });
+    await spy.flush();
+    const before = executor.directCounts;
+    try {
+      const result = await executor.run({ nodes: [{ name: 'hello', program: HELLO }] });
+      expect(text(result.nodes[0]!)).toMatch(/hello/i);
+      await new Promise((r) => setTimeout(r, 1500)); /* longer than a worker waits for a receipt */
+    } finally {
+      await spy.close();
+    }
+    const after = executor.directCounts;
+    expect(after.accepted - before.accepted).toBe(1);
+    expect(after.offered - before.offered).toBe(1);
+    expect(stored).toEqual([]);
   });
 
   it('returns outputs larger than a result entry carries through the blob bucket', async () => {
@@ -183,7 +203,8 @@ describe.skipIf(skip)('NatsExecutor on a 3-node JetStream cluster with 2 workers
     const plan: JobPlan = { nodes: [{ name: 'loop', program: LOOP, etags: true }] };
     const undisturbed = await pool.run(plan);
     const before = new Map(workers.map((w) => [w, w.log.length]));
-    const running = executor.run(plan);
+    /* through the work queue only: JetStream's redelivery is what this tests (direct dispatch has a test of its own) */
+    const running = executor.run(plan, { direct: false });
     /* the worker that took the task says so; kill it before it can finish */
     let victim: WorkerProcess | undefined;
     while (victim === undefined) {
@@ -201,7 +222,36 @@ describe.skipIf(skip)('NatsExecutor on a 3-node JetStream cluster with 2 workers
     expect(text(result.nodes[0]!)).toBe('1da147d5dcc32800\n');
   });
 
-  it('drains on SIGTERM: a worker finishes the task it holds, stores the result, and exits 0', async () => {
+  it('queues the task a worker took directly when that worker is killed (SIGKILL) in the middle of it; the result is identical to an undisturbed run', async () => {
+    workers.push(await startWorker(cluster, 'w5'));
+    const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    expect(live.length).toBe(2);
+    const plan: JobPlan = { nodes: [{ name: 'loop', program: LOOP, etags: true }] };
+    const undisturbed = await pool.run(plan);
+    const before = new Map(live.map((w) => [w, w.log.length]));
+    const offered = executor.directCounts.accepted;
+    const running = executor.run(plan);
+    let victim: WorkerProcess | undefined;
+    while (victim === undefined) {
+      victim = live.find((w) => w.log.slice(before.get(w)).includes('running task'));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    /* a free worker took it directly: no stream message, no JetStream redelivery behind it */
+    expect(victim.log.slice(before.get(victim))).toMatch(/running task \S+ \(1 node, offered directly\)/);
+    expect(executor.directCounts.accepted).toBe(offered + 1);
+    await endWorker(victim, 'SIGKILL');
+    const killedAt = Date.now();
+    const result = await running;
+    const survivor = live.find((w) => w !== victim)!;
+    expect(result.nodes[0]!.ranOn).toBe(survivor.name);
+    /* the front end heard nothing of it for the ack wait and queued it: the survivor's first delivery */
+    expect(survivor.log.slice(before.get(survivor))).toMatch(/running task \S+ \(1 node, delivery 1\)/);
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(ACK_WAIT_MS - 500);
+    expect(result.nodes.map(comparable)).toEqual(undisturbed.nodes.map(comparable));
+    expect(text(result.nodes[0]!)).toBe('1da147d5dcc32800\n');
+  });
+
+  it('drains on SIGTERM: a worker finishes the task it holds, delivers its result, and exits 0', async () => {
     workers.push(await startWorker(cluster, 'w3'));
     const before = new Map(workers.map((w) => [w, w.log.length]));
     const running = executor.run({ nodes: [{ name: 'loop', program: LOOP }] });
@@ -228,7 +278,7 @@ describe.skipIf(skip)('NatsExecutor on a 3-node JetStream cluster with 2 workers
     const strict = await NatsExecutor.connect({ servers: cluster.urls.split(','), user: cluster.user, password: cluster.password, replicas: 3, ackWaitMs: ACK_WAIT_MS, maxDeliver: 1 });
     try {
       const before = new Map(live.map((w) => [w, w.log.length]));
-      const running = strict.run({ nodes: [{ name: 'loop', program: LOOP }] });
+      const running = strict.run({ nodes: [{ name: 'loop', program: LOOP }] }, { direct: false });
       let taker: WorkerProcess | undefined;
       while (taker === undefined) {
         taker = live.find((w) => w.log.slice(before.get(w)).includes('running task'));

@@ -181,7 +181,8 @@ describe.skipIf(skip)('placement, registry, status and replication on a 3-node J
     const pool = new WorkerPoolExecutor({ workers: 1 });
     const undisturbed = await pool.run(plan).finally(() => pool.close());
     const from = new Map(workers.map((w) => [w, w.log.length]));
-    const running = executor.run(plan);
+    /* through the targeted stream, not offered directly (direct dispatch, which a free worker would get, has its own kill test in cluster-executor.test.ts) */
+    const running = executor.run(plan, { direct: false });
     /* both hold loop.nexe and f1: placement picks one, and sends the task to it alone */
     let victim: WorkerProcess | undefined;
     while (victim === undefined) {
