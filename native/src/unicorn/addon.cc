@@ -66,6 +66,16 @@ Napi::Value Repairs(const Napi::CallbackInfo &info) {
   return result;
 }
 
+/* blockReuse(): this environment's counts of warm states kept and adopted (emulator.cc, "Translated blocks kept"). */
+Napi::Value BlockReuse(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const zvm_uc::InstancePool &pool = *env.GetInstanceData<AddonData>()->pool;
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("kept", Napi::Number::New(env, static_cast<double>(pool.residents_made)));
+  result.Set("adopted", Napi::Number::New(env, static_cast<double>(pool.residents_adopted)));
+  return result;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("Session", Session::Define(env));
@@ -79,6 +89,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::String::New(env, std::to_string(major) + "." + std::to_string(minor) + "." +
                                                     std::to_string((version >> 8) & 0xff)));
   exports.Set("repairs", Napi::Function::New(env, Repairs, "repairs"));
+  exports.Set("blockReuse", Napi::Function::New(env, BlockReuse, "blockReuse"));
   return exports;
 }
 

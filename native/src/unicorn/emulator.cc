@@ -642,6 +642,7 @@ std::string Emulator::ReachWarmPoint(bool warm) {
       past_warm_point_ = true;
       steps_.clear();
       instance_->changed.clear();
+      pool_->residents_adopted++;
       return "";
     }
     std::string error = Materialize();
@@ -669,6 +670,7 @@ std::string Emulator::ReachWarmPoint(bool warm) {
     instance_->resident = std::move(resident);
     instance_->changed.clear();
     instance_->spoiled = false;
+    pool_->residents_made++;
   }
   steps_.clear();
   return "";

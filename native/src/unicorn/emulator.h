@@ -211,6 +211,10 @@ class InstancePool {
   /* ZEROVM_UNICORN_FRESH_ENGINE=1: open and close an engine per session
    * instead (only to measure what reuse saves; emulator.cc, "Reuse"). */
   bool reuse() const { return reuse_; }
+  /* Counts for tests and benchmarks (unicornBlockReuse in unicorn.ts): resident
+   * states made, and sessions that started from one. */
+  uint64_t residents_made = 0;
+  uint64_t residents_adopted = 0;
 
  private:
   static constexpr size_t kMaxIdle = 2;
