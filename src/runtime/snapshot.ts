@@ -10,9 +10,9 @@
  * The original forked its process: the request session was a copy-on-write
  * copy of the daemon. Here a request gets a fresh engine session of the
  * same layout, over which the snapshot's memory is mapped copy-on-write
- * from a memory image (engines with createMemoryImage: the native one) or
- * into which it is copied (Unicorn), then the page protections are
- * replayed and the registers loaded (the engine's TrapContext). Only pages
+ * from a memory image (engines with createMemoryImage: both addons) or
+ * into which it is copied (an engine without), then the page protections
+ * are replayed and the registers loaded (the engine's TrapContext). Only pages
  * that are not all zero are kept: a fresh sandbox is zero already.
  *
  * Choices a reader may question:

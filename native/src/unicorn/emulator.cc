@@ -62,8 +62,11 @@
  * page, unmaps every page the session mapped, flushes the TLB, restores
  * the CPU state saved right after the drop to CPL 3, leaves the watchdog)
  * and gives it back; one that cannot be reset is closed. Guest memory is
- * the session's own (a fresh 4 GiB reservation each time), so nothing of
- * one session's data reaches the next. Why, measured with hello.nexe
+ * the instance's, made a fresh 4 GiB reservation again in place by the
+ * reset (mmap MAP_FIXED over it), so nothing of one session's data reaches
+ * the next; a session only the garbage collector ends (its ArrayBuffers may
+ * still alias the memory, dispose() did not detach them) leaves the memory
+ * to them, and the instance takes new memory. Why, measured with hello.nexe
  * through Program.runSync (2 000 sessions after 300; this 2-core machine,
  * shared, load about 14):
  *   engine per session (uc_open, hooks, CPL 3; uc_close on dispose):
@@ -84,6 +87,44 @@
  * of qemu_hooks.h defers to one flush. ZEROVM_UNICORN_FRESH_ENGINE=1 opens
  * an engine per session again, to measure the difference. The soak test
  * (test/soak.test.ts) holds the result.
+ *
+ * Translated blocks kept (spec/runtime.md, "The Unicorn engine"). Most of
+ * a warm request's time went to translating code its snapshot's earlier
+ * requests had translated already (a Lua script request: 15 ms, about
+ * three quarters of it tcg_gen_code and tcg_optimize). So a session that
+ * reaches its warm point (LoadTrapContext) after being set up only by
+ * Protect and MapImage of one memory image, with no guest memory handed
+ * to JavaScript before (which could have written it), leaves its instance
+ * Resident: the steps that set it up, the page protections they left.
+ * Dispose then resets to that state instead of to nothing:
+ *   - each page run re-protected since the warm point (`changed`: TrapJail,
+ *     TrapUnjail) loses its translated blocks (the program may have written
+ *     new code there between an unjail and a jail) and gets its resident
+ *     protection back;
+ *   - every resident writable page and every changed page is dropped
+ *     (MADV_DONTNEED): a private page of the image's MAP_PRIVATE mapping
+ *     then reads as the image again, one of the anonymous reservation as
+ *     zero: what a fresh setup would give;
+ *   - the TLB is flushed and the CPU state restored, as by Reset.
+ * Nothing else can differ: a page never writable since the warm point was
+ * written neither by the program (the emulator refuses) nor by the host
+ * (views refuse), so its bytes are the image's and its blocks, found by
+ * guest address and the RAM address of the unchanged mapping, are still
+ * right. (Host writes bypass QEMU's code-page tracking, which uc_mem_write
+ * would go through; hence only pages that cannot hold blocks are reverted
+ * behind libunicorn's back.) The next session on a resident instance
+ * defers its setup (`deferring_`): each Protect and MapImage is recorded
+ * and, while the calls so far are the resident steps' first ones, applied
+ * to nothing; at LoadTrapContext, the same steps in full adopt the
+ * resident state. Anything else first (another step, a Start, memory()
+ * asked for by JavaScript) materializes the session: it moves to a clean
+ * instance of the pool (the resident one waits for its next request), or
+ * resets this one fully, then applies the recorded steps. The key is thus
+ * the image's identity (a memfd's device and inode, unique while any
+ * descriptor or mapping holds it; its bytes never change) plus the exact
+ * setup calls, which fix the layout and protections; the registers come
+ * from the trap context each time. test/unicorn-warm-blocks.test.ts
+ * compares requests run this way with each run on a fully reset engine.
  */
 #include "emulator.h"
 
