@@ -164,6 +164,23 @@ describe.skipIf(unavailable !== null && !CI)('unicorn warm requests that keep tr
     expect(second!.exitState).toBe(`Signal 11 from untrusted code: Halting at 0x440A000${OWN_BLOCK.toString(16).toUpperCase()}`);
   });
 
+  it('a cold session and another snapshot\'s requests in between leave the kept state to the next request of its snapshot', () => {
+    const first: Request = { records: [rec('Read', DATA, DATA_PAGES + 8, 32, 0), rec('Call', JAILED), rec('Exit', 2)], seed: 5 };
+    const later: Request = { records: [rec('Write', 1, DATA_PAGES, 64, 0), rec('Call', JAILED), rec('Exit', 3)], seed: 6 };
+    const warm = fork();
+    const expected = reference([first, later]);
+    expect(seen(warm.runSync(requestOptions(first)))).toEqual(expected[0]);
+    const before = unicornBlockReuse()!;
+    /* a cold session, then two requests of another snapshot (the second adopts that one's state) */
+    expect(program.runSync({ ...OPTIONS, stdin: Buffer.concat([rec('Call', JAILED)]), channels: channels(setupData) }).exitState).toMatch(/^Signal 11/);
+    const other = fork();
+    other.runSync(requestOptions(first));
+    other.runSync(requestOptions(first));
+    expect(seen(warm.runSync(requestOptions(later)))).toEqual(expected[1]);
+    const after = unicornBlockReuse()!;
+    expect(after.adopted - before.adopted).toBe(2);
+  });
+
   it('generated requests in turn give what each gives from a fresh snapshot on a fully reset engine', () => {
     fc.assert(
       fc.property(fc.array(request, { minLength: 2, maxLength: 4 }), (requests) => {

@@ -116,10 +116,14 @@
  * defers its setup (`deferring_`): each Protect and MapImage is recorded
  * and, while the calls so far are the resident steps' first ones, applied
  * to nothing; at LoadTrapContext, the same steps in full adopt the
- * resident state. Anything else first (another step, a Start, memory()
- * asked for by JavaScript) materializes the session: it moves to a clean
- * instance of the pool (the resident one waits for its next request), or
- * resets this one fully, then applies the recorded steps. The key is thus
+ * resident state. A step that differs first moves the session to another
+ * idle instance whose resident steps begin with those so far (requests of
+ * several snapshots on one thread), if there is one. Anything else (a
+ * step no idle instance has, a Start, memory() asked for by JavaScript)
+ * materializes the session: it moves to a clean instance of the pool (or
+ * a new one while two can be kept idle, or the least recently used idle
+ * one, reset), so the resident one waits for its next request; failing
+ * that it resets this one fully; then it applies the recorded steps. The key is thus
  * the image's identity (a memfd's device and inode, unique while any
  * descriptor or mapping holds it; its bytes never change) plus the exact
  * setup calls, which fix the layout and protections; the registers come
@@ -565,13 +569,30 @@ std::unique_ptr<Instance> InstancePool::TakeClean(std::string *error) {
       return instance;
     }
   }
-  /* A new one only if both it and the one handed back can be kept idle afterwards. */
-  if (!reuse_ || idle_.size() + 2 > kMaxIdle) return nullptr;
-  return Instance::Open(error);
+  /* A new one only if both it and the one handed back can be kept idle
+   * afterwards; else the least recently used one, whose state goes. */
+  if (reuse_ && idle_.size() + 2 <= kMaxIdle) return Instance::Open(error);
+  if (idle_.empty()) return nullptr;
+  std::unique_ptr<Instance> instance = std::move(idle_.front());
+  idle_.erase(idle_.begin());
+  if (!instance->Reset(true).empty()) return nullptr;  // closed here
+  return instance;
 }
 
-void InstancePool::Give(std::unique_ptr<Instance> instance) {
-  if (!reuse_ || idle_.size() >= kMaxIdle || ++instance->sessions >= kSessionsPerInstance) return;  // closed here
+std::unique_ptr<Instance> InstancePool::TakeResident(const std::vector<SetupStep> &steps) {
+  for (size_t i = idle_.size(); i-- > 0;) {
+    if (idle_[i]->resident != nullptr && idle_[i]->resident->Begins(steps)) {
+      std::unique_ptr<Instance> instance = std::move(idle_[i]);
+      idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
+      return instance;
+    }
+  }
+  return nullptr;
+}
+
+void InstancePool::Give(std::unique_ptr<Instance> instance, bool served) {
+  if (served) instance->sessions++;
+  if (!reuse_ || idle_.size() >= kMaxIdle || instance->sessions >= kSessionsPerInstance) return;  // closed here
   idle_.push_back(std::move(instance));
 }
 
@@ -641,9 +662,18 @@ bool Emulator::Record(SetupStep step) {
     }
   }
   steps_.push_back(std::move(step));
-  if (!deferring_) return false;
-  const Resident &resident = *instance_->resident;
-  return keepable_ && steps_.size() <= resident.steps.size() && resident.steps[steps_.size() - 1] == steps_.back();
+  if (!deferring_ || !keepable_) return false;
+  if (instance_->resident->Begins(steps_)) return true;
+  /* Another idle instance may hold the state these steps make (requests of
+   * several snapshots on one thread): move there, nothing was applied here. */
+  std::unique_ptr<Instance> other = pool_->TakeResident(steps_);
+  if (other == nullptr) return false;
+  instance_->session = nullptr;
+  pool_->Give(std::move(instance_), false);
+  instance_ = std::move(other);
+  instance_->session = this;
+  memory_ = instance_->memory;
+  return true;
 }
 
 std::string Emulator::Materialize() {
@@ -656,10 +686,10 @@ std::string Emulator::Materialize() {
     if (memory->data() != nullptr) clean->memory = std::move(memory);
   }
   if (clean != nullptr && clean->memory != nullptr && instance_->Detach().empty()) {
-    pool_->Give(std::move(instance_));
+    pool_->Give(std::move(instance_), false);
     instance_ = std::move(clean);
   } else {
-    if (clean != nullptr) pool_->Give(std::move(clean));
+    if (clean != nullptr) pool_->Give(std::move(clean), false);
     error = instance_->Reset(true);
   }
   instance_->session = this;

@@ -106,6 +106,14 @@ struct SetupStep {
  * and the mapped runs (where Reset looks).
  */
 struct Resident {
+  /* Whether `so_far` are the first of its steps. */
+  bool Begins(const std::vector<SetupStep> &so_far) const {
+    if (so_far.size() > steps.size()) return false;
+    for (size_t i = 0; i < so_far.size(); i++) {
+      if (!(steps[i] == so_far[i])) return false;
+    }
+    return true;
+  }
   std::vector<SetupStep> steps;
   std::vector<uint8_t> pages;
   std::vector<std::pair<uint64_t, uint64_t>> writable;
@@ -205,9 +213,14 @@ class InstancePool {
   /* An idle instance (one with a resident state first), or a new one; null with `error` set on failure. */
   std::unique_ptr<Instance> Take(std::string *error);
   /* An idle instance without a resident state, or a new one when there is
-   * room to keep it; null when neither (or on failure, with `error`). */
+   * room to keep it, or the least recently used idle one reset; null when
+   * none (or on failure, with `error`). */
   std::unique_ptr<Instance> TakeClean(std::string *error);
-  void Give(std::unique_ptr<Instance> instance);
+  /* An idle instance whose resident state begins with `steps`, or null. */
+  std::unique_ptr<Instance> TakeResident(const std::vector<SetupStep> &steps);
+  /* Keeps an instance idle, or closes it; `served`: it ran a session (it is
+   * retired after kSessionsPerInstance), not only lent to one that moved on. */
+  void Give(std::unique_ptr<Instance> instance, bool served = true);
   /* ZEROVM_UNICORN_FRESH_ENGINE=1: open and close an engine per session
    * instead (only to measure what reuse saves; emulator.cc, "Reuse"). */
   bool reuse() const { return reuse_; }
