@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Program } from '../src/api/index.js';
 import type { NodePlan, NodeResult } from '../src/jobs/executor.js';
 import { WorkerPoolExecutor } from '../src/jobs/pool.js';
 import { engineCases } from './engine-matrix.js';
@@ -253,8 +254,23 @@ describe.skipIf(skipLua)('warm Lua script jobs', () => {
   const out = (n: NodeResult): string => Buffer.from(n.outputs['/dev/stdout'] ?? new Uint8Array(0)).toString();
 
   for (const { name: engine, skip: engineSkip } of engines) {
+    it.skipIf(engineSkip)(`[${engine}] a program loaded from its memory image: the snapshot has the pages of it the set-up never touched`, () => {
+      /* the second session of a Program maps its memory image (loader.ts): here the fork's set-up */
+      const program = Program.load(lua, { engine });
+      const script = Buffer.from('local co = coroutine.wrap(function(a) coroutine.yield(a * 2) end) print(co(21), string.format("%q %5.2f %x", "a", math.sin(1), 255), os.time{year=2000,month=1,day=1,hour=0}, table.concat({1, 2, 3}, "-"), bit32.band(12, 10), math.huge, string.gsub("hello", "l", "L"))');
+      const expected = '42\t"a"  0.84 ff\t946684800\t1-2-3\t8\tinf\theLLo\t2\n';
+      expect(program.runSync({ stdin: script }).stdout.toString()).toBe(expected);
+      const warm = program.forkSync({});
+      const outcome = warm.runSync({ stdin: script });
+      expect([outcome.exitState, outcome.stdout.toString()]).toEqual(['ok', expected]);
+    });
+
     it.skipIf(engineSkip)(`[${engine}] scripts answer as cold runs do, and a request's globals are gone in the next`, async () => {
-      const scripts = ['print(helpers[7](35), string.rep("ab", 3))', 'secret = "hunter2"; helpers[2000] = nil; print(#helpers, secret)', 'print(tostring(secret), helpers[2000] ~= nil, #helpers)'];
+      const scripts = [
+        'print(helpers[7](35), string.rep("ab", 3))',
+        'secret = "hunter2"; helpers[2000] = nil; print(#helpers, secret)',
+        'print(tostring(secret), helpers[2000] ~= nil, #helpers)',
+      ];
       const cold: string[] = [];
       for (const script of scripts) cold.push(out(await run(engine, script, false)));
       expect(cold).toEqual(['42\tababab\n', '1999\thunter2\n', 'nil\ttrue\t2000\n']);

@@ -91,11 +91,24 @@ export interface UnicornRepairs {
   readonly detail: string;
 }
 
+/**
+ * Warm requests that kept the translated blocks of an earlier request of
+ * the same snapshot, on this thread (native/src/unicorn/emulator.cc,
+ * "Translated blocks kept"; spec/runtime.md "The Unicorn engine").
+ */
+export interface UnicornBlockReuse {
+  /** Warm states an engine instance kept for the next request (the first request of each). */
+  readonly kept: number;
+  /** Requests that started from a kept state, with its translated blocks. */
+  readonly adopted: number;
+}
+
 /** The addon's surface (native/src/unicorn/addon.cc): the shared one, plus its start-up check. */
 interface UnicornAddon extends EngineAddon {
   /** The loaded libunicorn's major.minor.patch. */
   readonly version: string;
   repairs(): UnicornRepairs;
+  blockReuse(): UnicornBlockReuse;
 }
 
 let loaded: LoadedAddon<UnicornAddon> | undefined;
@@ -131,6 +144,12 @@ function load(): LoadedAddon<UnicornAddon> {
 export function unicornRepairs(): UnicornRepairs | null {
   const { addon } = load();
   return addon === null ? null : addon.repairs();
+}
+
+/** This thread's counts of warm requests that kept translated blocks, or null when the engine is unavailable. */
+export function unicornBlockReuse(): UnicornBlockReuse | null {
+  const { addon } = load();
+  return addon === null ? null : addon.blockReuse();
 }
 
 /**

@@ -39,6 +39,21 @@ interface ProgramMemoryImage {
   readonly bytes: Uint8Array;
   readonly image: MemoryImage;
   readonly end: number;
+  /** What the image holds, at sandbox addresses. */
+  readonly runs: readonly { readonly address: number; readonly bytes: Uint8Array }[];
+}
+
+/**
+ * The runs each session got from a program memory image. A page of such a
+ * mapping that the session never touched reads as the image, yet the host
+ * has not given it to the process: a warm start's snapshot must look at
+ * it all the same (snapshot.ts, captureMemory).
+ */
+const mappedRuns = new WeakMap<EngineSession, ProgramMemoryImage['runs']>();
+
+/** The program memory image runs mapped into `session` by loadProgram (none when it copied the program). */
+export function programImageRuns(session: EngineSession): ProgramMemoryImage['runs'] {
+  return mappedRuns.get(session) ?? [];
 }
 
 /** Programs loaded once (the second load makes the memory image: a program run once is only copied). */
@@ -65,7 +80,7 @@ function programMemoryImage(engine: Pick<Engine, 'name' | 'createMemoryImage'>, 
   }
   const runs = segments.map((segment) => ({ address: segment.vaddr, bytes: bytes.subarray(segment.offset, segment.offset + segment.filesz) }));
   runs.push({ address: image.staticTextEnd, bytes: new Uint8Array(image.textEnd - image.staticTextEnd).fill(HLT) });
-  const made: ProgramMemoryImage = { engine: engine.name, bytes, image: create.call(engine, runs), end };
+  const made: ProgramMemoryImage = { engine: engine.name, bytes, image: create.call(engine, runs), end, runs };
   memoryImages.set(image, made);
   return made;
 }
@@ -118,6 +133,7 @@ export function loadProgram(session: EngineSession, bytes: Uint8Array, image: Pr
   const mapped = engine !== undefined && session.mapImage !== undefined ? programMemoryImage(engine, bytes, image, layout) : undefined;
   if (mapped !== undefined) {
     session.mapImage!(mapped.image, TEXT_START, mapped.end - TEXT_START, Protection.Read | Protection.Write);
+    mappedRuns.set(session, mapped.runs);
   } else {
     for (const segment of image.segments) {
       if (segment.filesz === 0) continue;

@@ -10,9 +10,9 @@
  * The original forked its process: the request session was a copy-on-write
  * copy of the daemon. Here a request gets a fresh engine session of the
  * same layout, over which the snapshot's memory is mapped copy-on-write
- * from a memory image (engines with createMemoryImage: the native one) or
- * into which it is copied (Unicorn), then the page protections are
- * replayed and the registers loaded (the engine's TrapContext). Only pages
+ * from a memory image (engines with createMemoryImage: both addons) or
+ * into which it is copied (an engine without), then the page protections
+ * are replayed and the registers loaded (the engine's TrapContext). Only pages
  * that are not all zero are kept: a fresh sandbox is zero already.
  *
  * Choices a reader may question:
@@ -27,6 +27,7 @@ import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type Memo
 import type { ChannelPositions, HostChannel, IoLimits } from './channels/index.js';
 import type { EtagEntry } from './etag.js';
 import { loadingRegions, TRAMPOLINE_END, type Layout } from './layout.js';
+import { programImageRuns } from './loader.js';
 import type { PreparedProgram } from './session.js';
 
 const PAGE = 0x1000;
@@ -79,13 +80,14 @@ function pageIsZero(words: Int32Array, offset: number): boolean {
  * Which pages of [start, end) may hold data: those the engine says the host
  * gave the session (EngineSession.populatedPages: a page never touched
  * reads as zeros) and those of `mapped` (the runs of the snapshot a
- * restored session's memory image holds: untouched, they read as the
+ * restored session's memory image holds, and of the program's memory
+ * image a session loaded its program from: untouched, they read as the
  * image). All of them when the engine cannot tell.
  */
-function candidatePages(session: EngineSession, start: number, end: number, mapped: readonly MemoryRun[]): Uint8Array | null {
+function candidatePages(session: EngineSession, start: number, end: number, mapped: readonly Pick<MemoryRun, 'address' | 'bytes'>[]): Uint8Array | null {
   const populated = session.populatedPages?.(start, end - start) ?? null;
   if (populated === null) return null;
-  for (const run of mapped) {
+  for (const run of [...mapped, ...programImageRuns(session)]) {
     const from = Math.max(start, run.address);
     const to = Math.min(end, run.address + run.bytes.length);
     for (let page = Math.floor((from - start) / PAGE); from < to && start + page * PAGE < to; page++) populated[page] = 1;

@@ -34,9 +34,7 @@ struct UnicornTraits {
    * opens an emulator on it, with an engine of this environment's pool. */
   static std::unique_ptr<Runner> Open(Napi::Env env) {
     zvm_uc::CheckQemuHooks();
-    auto memory = std::make_shared<zvm_uc::HostMemory>();
-    if (memory->data() == nullptr) throw Napi::Error::New(env, "unicorn engine: " + memory->error());
-    auto emulator = std::make_unique<Runner>(std::move(memory), env.GetInstanceData<AddonData>()->pool);
+    auto emulator = std::make_unique<Runner>(env.GetInstanceData<AddonData>()->pool);
     const std::string error = emulator->Open();
     if (!error.empty()) {
       emulator->Dispose(true);
@@ -46,10 +44,10 @@ struct UnicornTraits {
   }
   /* The guest sees the same %r15 as on the native engine (emulator.h). */
   static uint64_t Base(const Runner &) { return zvm_uc::kBase; }
-  static uint8_t *Host(const Runner &emulator) { return emulator.host(); }
-  /* The emulator maps its own pages region by region; warm starts copy the snapshot instead. */
-  static std::string MapImage(Runner &, const zvm::MemoryImage &, uint64_t, uint64_t, int) {
-    return "mapImage: the unicorn engine copies snapshots instead";
+  /* What JavaScript views alias: the session's setup is applied first (emulator.h, memory()). */
+  static uint8_t *Host(Runner &emulator) { return emulator.ExposedHost(); }
+  static std::string MapImage(Runner &emulator, const zvm::MemoryImage &image, uint64_t address, uint64_t size, int protection) {
+    return emulator.MapImage(image, address, size, protection);
   }
 };
 
@@ -68,9 +66,20 @@ Napi::Value Repairs(const Napi::CallbackInfo &info) {
   return result;
 }
 
+/* blockReuse(): this environment's counts of warm states kept and adopted (emulator.cc, "Translated blocks kept"). */
+Napi::Value BlockReuse(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const zvm_uc::InstancePool &pool = *env.GetInstanceData<AddonData>()->pool;
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("kept", Napi::Number::New(env, static_cast<double>(pool.residents_made)));
+  result.Set("adopted", Napi::Number::New(env, static_cast<double>(pool.residents_adopted)));
+  return result;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("Session", Session::Define(env));
+  exports.Set("createMemoryImage", Napi::Function::New(env, zvm_addon::CreateMemoryImage, "createMemoryImage"));
   exports.Set("STOP_TRAP", Napi::Number::New(env, zvm_uc::kStopTrap));
   exports.Set("STOP_FAULT", Napi::Number::New(env, zvm_uc::kStopFault));
   exports.Set("STOP_TIMEOUT", Napi::Number::New(env, zvm_uc::kStopTimeout));
@@ -80,6 +89,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::String::New(env, std::to_string(major) + "." + std::to_string(minor) + "." +
                                                     std::to_string((version >> 8) & 0xff)));
   exports.Set("repairs", Napi::Function::New(env, Repairs, "repairs"));
+  exports.Set("blockReuse", Napi::Function::New(env, BlockReuse, "blockReuse"));
   return exports;
 }
 

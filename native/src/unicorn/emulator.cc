@@ -62,8 +62,11 @@
  * page, unmaps every page the session mapped, flushes the TLB, restores
  * the CPU state saved right after the drop to CPL 3, leaves the watchdog)
  * and gives it back; one that cannot be reset is closed. Guest memory is
- * the session's own (a fresh 4 GiB reservation each time), so nothing of
- * one session's data reaches the next. Why, measured with hello.nexe
+ * the instance's, made a fresh 4 GiB reservation again in place by the
+ * reset (mmap MAP_FIXED over it), so nothing of one session's data reaches
+ * the next; a session only the garbage collector ends (its ArrayBuffers may
+ * still alias the memory, dispose() did not detach them) leaves the memory
+ * to them, and the instance takes new memory. Why, measured with hello.nexe
  * through Program.runSync (2 000 sessions after 300; this 2-core machine,
  * shared, load about 14):
  *   engine per session (uc_open, hooks, CPL 3; uc_close on dispose):
@@ -84,13 +87,58 @@
  * of qemu_hooks.h defers to one flush. ZEROVM_UNICORN_FRESH_ENGINE=1 opens
  * an engine per session again, to measure the difference. The soak test
  * (test/soak.test.ts) holds the result.
+ *
+ * Translated blocks kept (spec/runtime.md, "The Unicorn engine"). Most of
+ * a warm request's time went to translating code its snapshot's earlier
+ * requests had translated already (a Lua script request: 15 ms, about
+ * three quarters of it tcg_gen_code and tcg_optimize). So a session that
+ * reaches its warm point (LoadTrapContext) after being set up only by
+ * Protect and MapImage of one memory image, with no guest memory handed
+ * to JavaScript before (which could have written it), leaves its instance
+ * Resident: the steps that set it up, the page protections they left.
+ * Dispose then resets to that state instead of to nothing:
+ *   - each page run re-protected since the warm point (`changed`: TrapJail,
+ *     TrapUnjail) loses its translated blocks (the program may have written
+ *     new code there between an unjail and a jail) and gets its resident
+ *     protection back;
+ *   - every resident writable page and every changed page is dropped
+ *     (MADV_DONTNEED): a private page of the image's MAP_PRIVATE mapping
+ *     then reads as the image again, one of the anonymous reservation as
+ *     zero: what a fresh setup would give;
+ *   - the TLB is flushed and the CPU state restored, as by Reset.
+ * Nothing else can differ: a page never writable since the warm point was
+ * written neither by the program (the emulator refuses) nor by the host
+ * (views refuse), so its bytes are the image's and its blocks, found by
+ * guest address and the RAM address of the unchanged mapping, are still
+ * right. (Host writes bypass QEMU's code-page tracking, which uc_mem_write
+ * would go through; hence only pages that cannot hold blocks are reverted
+ * behind libunicorn's back.) The next session on a resident instance
+ * defers its setup (`deferring_`): each Protect and MapImage is recorded
+ * and, while the calls so far are the resident steps' first ones, applied
+ * to nothing; at LoadTrapContext, the same steps in full adopt the
+ * resident state. A step that differs first moves the session to another
+ * idle instance whose resident steps begin with those so far (requests of
+ * several snapshots on one thread), if there is one. Anything else (a
+ * step no idle instance has, a Start, memory() asked for by JavaScript)
+ * materializes the session: it moves to a clean instance of the pool (or
+ * a new one while two can be kept idle, or the least recently used idle
+ * one, reset), so the resident one waits for its next request; failing
+ * that it resets this one fully; then it applies the recorded steps. The key is thus
+ * the image's identity (a memfd's device and inode, unique while any
+ * descriptor or mapping holds it; its bytes never change) plus the exact
+ * setup calls, which fix the layout and protections; the registers come
+ * from the trap context each time. test/unicorn-warm-blocks.test.ts
+ * compares requests run this way with each run on a fully reset engine.
  */
 #include "emulator.h"
 
 #include "../trampoline.h"
 
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -204,6 +252,17 @@ void HostMemory::Release() {
   if (data_ == nullptr) return;
   munmap(data_, kSandboxSize);
   data_ = nullptr;
+}
+
+std::string HostMemory::Renew() {
+  if (data_ == nullptr) return "internal error: the sandbox memory is released";
+  void *got = mmap(data_, kSandboxSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  if (got == MAP_FAILED) return Errno("cannot renew the sandbox's memory (mmap)");
+  return "";
+}
+
+ImageFile::~ImageFile() {
+  if (fd >= 0) close(fd);
 }
 
 /* --- Instance ------------------------------------------------------------- */
@@ -330,43 +389,153 @@ std::string Instance::UnmapPages(uint64_t first, uint64_t end, bool *had_exec, b
   return "";
 }
 
-std::string Instance::Reset() {
+std::string Instance::DropBlocks(uint64_t first, uint64_t end, bool exec_only) {
+  const auto wanted = [&](uint64_t page) { return exec_only ? (pages[page] & kProtExec) != 0 : pages[page] != 0; };
+  for (uint64_t page = first; page < end;) {
+    if (!wanted(page)) {
+      page++;
+      continue;
+    }
+    uint64_t last = page;
+    while (last < end && wanted(last)) last++;
+    const uc_err err = uc_ctl_remove_cache(uc, kBase + page * kPageSize, kBase + last * kPageSize);
+    if (err != UC_ERR_OK) return UcError("uc_ctl_remove_cache", err);
+    page = last;
+  }
+  return "";
+}
+
+std::string Instance::Apply(uint64_t address, uint64_t size, int protection, uint8_t *host) {
+  const uint64_t first = address / kPageSize, end = (address + size) / kPageSize;
+  bool exec_changed = false, write_lost = false;
+  for (uint64_t page = first; page < end; page++) {
+    const int old = pages[page];
+    if (((old ^ protection) & kProtExec) != 0) exec_changed = true;
+    if ((old & kProtWrite) != 0 && (protection & kProtWrite) == 0) write_lost = true;
+  }
+  /* Translated blocks are found through the mapping they were made from
+   * (its RAM block): drop them before that mapping goes. */
+  if (exec_changed) {
+    std::string error = DropBlocks(first, end, true);
+    if (!error.empty()) return error;
+  }
+  bool had_exec = false, had_write = false;
+  {
+    BatchedUnmap batch(guest);
+    std::string error = UnmapPages(first, end, &had_exec, &had_write);
+    if (!error.empty()) return error;
+  }
+  if (protection != 0) {
+    const uc_err err = uc_mem_map_ptr(uc, kBase + address, size, UcPerms(protection), host + address);
+    if (err != UC_ERR_OK) return UcError("uc_mem_map_ptr", err);
+    /* Merged with the last run when adjacent: a session's protections mostly come in address order. */
+    if (!touched.empty() && touched.back().second == first) touched.back().second = end;
+    else touched.emplace_back(first, end);
+  }
+  for (uint64_t page = first; page < end; page++) pages[page] = static_cast<uint8_t>(protection);
+  SummarizeHookPages(first, end);
+  if (exec_changed && protection != 0) {
+    const uc_err err = uc_ctl_remove_cache(uc, kBase + address, kBase + address + size);
+    if (err != UC_ERR_OK) return UcError("uc_ctl_remove_cache", err);
+  }
+  if (write_lost) FlushTlb(guest);
+  return "";
+}
+
+std::string Instance::Detach() {
   session = nullptr;
   if (watch != nullptr && watchdog != nullptr) watchdog->Remove(watch.get());
   if (watch != nullptr) {
     watch->running.store(false);
     watch->fired.store(false);
   }
-  BatchedUnmap batch(guest);
-  for (const auto &run : touched) {
-    /* Translated blocks are found by guest address, and the next session
-     * maps other code there: drop those of every executable page while it
-     * is still mapped (Unicorn finds them through the mapping), then unmap.
-     * Not UC_CTL_TB_FLUSH: in 2.0.1 it clears the whole 1 GiB translation
-     * buffer, 50 ms a call (3.6 s the first time). */
-    for (uint64_t page = run.first; page < run.second;) {
-      if ((pages[page] & kProtExec) == 0) {
-        page++;
-        continue;
-      }
-      uint64_t last = page;
-      while (last < run.second && (pages[last] & kProtExec) != 0) last++;
-      const uc_err err = uc_ctl_remove_cache(uc, kBase + page * kPageSize, kBase + last * kPageSize);
-      if (err != UC_ERR_OK) return UcError("uc_ctl_remove_cache", err);
-      page = last;
-    }
-    bool had_exec = false, had_write = false;
-    std::string error = UnmapPages(run.first, run.second, &had_exec, &had_write);
-    if (!error.empty()) return error;
-    SummarizeHookPages(run.first, run.second);
-  }
-  touched.clear();
-  /* Unmapping dropped the TLB entries of its pages; this also drops any the
-   * fast-store repair marked dirty elsewhere. */
-  FlushTlb(guest);
   const uc_err err = uc_context_restore(uc, initial_);
   if (err != UC_ERR_OK) return UcError("uc_context_restore", err);
   return "";
+}
+
+std::string Instance::Reset(bool renew_memory) {
+  {
+    BatchedUnmap batch(guest);
+    for (const auto &run : touched) {
+      /* Translated blocks are found by guest address, and the next session
+       * maps other code there: drop those of every executable page while it
+       * is still mapped (Unicorn finds them through the mapping), then unmap.
+       * Not UC_CTL_TB_FLUSH: in 2.0.1 it clears the whole 1 GiB translation
+       * buffer, 50 ms a call (3.6 s the first time). */
+      std::string error = DropBlocks(run.first, run.second, true);
+      if (!error.empty()) return error;
+      bool had_exec = false, had_write = false;
+      error = UnmapPages(run.first, run.second, &had_exec, &had_write);
+      if (!error.empty()) return error;
+      SummarizeHookPages(run.first, run.second);
+    }
+  }
+  touched.clear();
+  resident.reset();
+  changed.clear();
+  spoiled = false;
+  /* Unmapping dropped the TLB entries of its pages; this also drops any the
+   * fast-store repair marked dirty elsewhere. */
+  FlushTlb(guest);
+  if (memory != nullptr) {
+    if (renew_memory) {
+      std::string error = memory->Renew();
+      if (!error.empty()) return error;
+    } else {
+      memory.reset();
+    }
+  }
+  return Detach();
+}
+
+std::string Instance::ResetToResident() {
+  const Resident &r = *resident;
+  uint8_t *host = memory->data();
+  for (const auto &run : changed) {
+    /* the engine's own pages are not the image's: a reset cannot give them back */
+    if (zvm::TouchesTrampoline(run.first * kPageSize, (run.second - run.first) * kPageSize))
+      return "the trampoline was re-protected";
+  }
+  {
+    BatchedUnmap batch(guest);
+    for (const auto &run : changed) {
+      /* Blocks made on these pages since the warm point may be of bytes the
+       * program wrote (TrapUnjail, write, TrapJail): none survives. */
+      std::string error = DropBlocks(run.first, run.second, false);
+      if (!error.empty()) return error;
+      for (uint64_t page = run.first; page < run.second;) {
+        uint64_t last = page;
+        bool same = true;
+        while (last < run.second && r.pages[last] == r.pages[page]) {
+          if (pages[last] != r.pages[last]) same = false;
+          last++;
+        }
+        if (!same) {
+          const uint64_t address = page * kPageSize, size = (last - page) * kPageSize;
+          if (mprotect(host + address, size, HostProtection(r.pages[page])) != 0) return Errno("mprotect");
+          error = Apply(address, size, r.pages[page], host);
+          if (!error.empty()) return error;
+        }
+        page = last;
+      }
+    }
+  }
+  /* What the program (or a trap on its behalf) may have written goes back
+   * to the image: a private page of a file mapping, dropped, reads as the
+   * file again. The rest cannot have changed (never writable since the
+   * warm point). */
+  using Runs = std::vector<std::pair<uint64_t, uint64_t>>;
+  for (const Runs *runs : {&r.writable, static_cast<const Runs *>(&changed)}) {
+    for (const auto &run : *runs) {
+      if (madvise(host + run.first * kPageSize, (run.second - run.first) * kPageSize, MADV_DONTNEED) != 0)
+        return Errno("madvise");
+    }
+  }
+  changed.clear();
+  touched = r.touched;
+  FlushTlb(guest);
+  return Detach();
 }
 
 /* --- InstancePool ------------------------------------------------------------ */
@@ -377,23 +546,59 @@ InstancePool::InstancePool() {
 }
 
 std::unique_ptr<Instance> InstancePool::Take(std::string *error) {
-  if (!idle_.empty()) {
-    std::unique_ptr<Instance> instance = std::move(idle_.back());
-    idle_.pop_back();
-    return instance;
+  if (idle_.empty()) return Instance::Open(error);
+  /* One holding a warm session's state first: a session that turns out
+   * not to be one of its requests moves to another (TakeClean). */
+  size_t pick = idle_.size() - 1;
+  for (size_t i = idle_.size(); i-- > 0;) {
+    if (idle_[i]->resident != nullptr) {
+      pick = i;
+      break;
+    }
   }
-  return Instance::Open(error);
+  std::unique_ptr<Instance> instance = std::move(idle_[pick]);
+  idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(pick));
+  return instance;
 }
 
-void InstancePool::Give(std::unique_ptr<Instance> instance) {
-  if (!reuse_ || idle_.size() >= kMaxIdle || ++instance->sessions >= kSessionsPerInstance) return;  // closed here
+std::unique_ptr<Instance> InstancePool::TakeClean(std::string *error) {
+  for (size_t i = idle_.size(); i-- > 0;) {
+    if (idle_[i]->resident == nullptr) {
+      std::unique_ptr<Instance> instance = std::move(idle_[i]);
+      idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
+      return instance;
+    }
+  }
+  /* A new one only if both it and the one handed back can be kept idle
+   * afterwards; else the least recently used one, whose state goes. */
+  if (reuse_ && idle_.size() + 2 <= kMaxIdle) return Instance::Open(error);
+  if (idle_.empty()) return nullptr;
+  std::unique_ptr<Instance> instance = std::move(idle_.front());
+  idle_.erase(idle_.begin());
+  if (!instance->Reset(true).empty()) return nullptr;  // closed here
+  return instance;
+}
+
+std::unique_ptr<Instance> InstancePool::TakeResident(const std::vector<SetupStep> &steps) {
+  for (size_t i = idle_.size(); i-- > 0;) {
+    if (idle_[i]->resident != nullptr && idle_[i]->resident->Begins(steps)) {
+      std::unique_ptr<Instance> instance = std::move(idle_[i]);
+      idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
+      return instance;
+    }
+  }
+  return nullptr;
+}
+
+void InstancePool::Give(std::unique_ptr<Instance> instance, bool served) {
+  if (served) instance->sessions++;
+  if (!reuse_ || idle_.size() >= kMaxIdle || instance->sessions >= kSessionsPerInstance) return;  // closed here
   idle_.push_back(std::move(instance));
 }
 
 /* --- Emulator -------------------------------------------------------------- */
 
-Emulator::Emulator(std::shared_ptr<HostMemory> memory, std::shared_ptr<InstancePool> pool)
-    : memory_(std::move(memory)), pool_(std::move(pool)) {}
+Emulator::Emulator(std::shared_ptr<InstancePool> pool) : pool_(std::move(pool)) {}
 
 Emulator::~Emulator() { Dispose(false); }
 
@@ -402,20 +607,144 @@ std::string Emulator::Open() {
   instance_ = pool_->Take(&error);
   if (instance_ == nullptr) return error;
   instance_->session = this;
+  if (instance_->memory == nullptr) {
+    auto memory = std::make_shared<HostMemory>();
+    if (memory->data() == nullptr) return memory->error();
+    instance_->memory = std::move(memory);
+  }
+  memory_ = instance_->memory;
+  deferring_ = instance_->resident != nullptr;
   return "";
 }
 
 void Emulator::Dispose(bool release_memory) {
   if (instance_ != nullptr) {
+    Instance &instance = *instance_;
+    std::string error;
+    if (deferring_) {
+      /* nothing of this session was applied: the resident state stands */
+      error = instance.Detach();
+    } else if (release_memory && instance.resident != nullptr && past_warm_point_ && !instance.spoiled) {
+      error = instance.ResetToResident();
+      if (!error.empty()) error = instance.Reset(true);
+    } else {
+      /* Without release_memory, aliases of the memory may outlive the
+       * session: the instance lets go of it (they unmap it when they go). */
+      error = instance.Reset(release_memory);
+    }
     /* An instance that cannot be reset is closed, never handed on. */
-    if (instance_->Reset().empty()) pool_->Give(std::move(instance_));
+    if (error.empty()) pool_->Give(std::move(instance_));
     instance_.reset();
   }
+  memory_.reset();
   armed_ = false;
-  /* Without release_memory the memory goes with its last owner (an
-   * ArrayBuffer that still aliases it may be one). */
-  if (release_memory) memory_->Release();
   state_ = State::kDisposed;
+}
+
+const std::shared_ptr<HostMemory> &Emulator::memory() {
+  if (!past_warm_point_) {
+    /* JavaScript may write through what it gets: no resident state is made or adopted */
+    keepable_ = false;
+    if (deferring_) Materialize();
+  }
+  return memory_;
+}
+
+uint8_t *Emulator::ExposedHost() {
+  memory();
+  return host();
+}
+
+bool Emulator::Record(SetupStep step) {
+  if (step.image != nullptr) {
+    for (const SetupStep &earlier : steps_) {
+      if (earlier.image != nullptr && !earlier.image->Same(*step.image)) keepable_ = false;
+    }
+  }
+  steps_.push_back(std::move(step));
+  if (!deferring_ || !keepable_) return false;
+  if (instance_->resident->Begins(steps_)) return true;
+  /* Another idle instance may hold the state these steps make (requests of
+   * several snapshots on one thread): move there, nothing was applied here. */
+  std::unique_ptr<Instance> other = pool_->TakeResident(steps_);
+  if (other == nullptr) return false;
+  instance_->session = nullptr;
+  pool_->Give(std::move(instance_), false);
+  instance_ = std::move(other);
+  instance_->session = this;
+  memory_ = instance_->memory;
+  return true;
+}
+
+std::string Emulator::Materialize() {
+  deferring_ = false;
+  std::string error;
+  /* Another instance when there is one, so that the resident state waits for its next request. */
+  std::unique_ptr<Instance> clean = pool_->TakeClean(&error);
+  if (clean != nullptr && clean->memory == nullptr) {
+    auto memory = std::make_shared<HostMemory>();
+    if (memory->data() != nullptr) clean->memory = std::move(memory);
+  }
+  if (clean != nullptr && clean->memory != nullptr && instance_->Detach().empty()) {
+    pool_->Give(std::move(instance_), false);
+    instance_ = std::move(clean);
+  } else {
+    if (clean != nullptr) pool_->Give(std::move(clean), false);
+    error = instance_->Reset(true);
+  }
+  instance_->session = this;
+  if (instance_->memory != nullptr) memory_ = instance_->memory;
+  for (size_t i = 0; i < steps_.size() && error.empty(); i++) {
+    const SetupStep &step = steps_[i];
+    error = step.image != nullptr ? MapImageNow(*step.image, step.address, step.size, step.protection)
+                                  : ProtectNow(step.address, step.size, step.protection);
+  }
+  if (!error.empty()) broken_ = "unicorn engine: " + error;
+  return broken_;
+}
+
+std::string Emulator::ReachWarmPoint(bool warm) {
+  if (past_warm_point_) return "";
+  if (deferring_) {
+    if (warm && keepable_ && steps_.size() == instance_->resident->steps.size()) {
+      /* The same steps on a fresh instance would leave it as this one stands. */
+      deferring_ = false;
+      trampoline_written_ = true;
+      past_warm_point_ = true;
+      steps_.clear();
+      instance_->changed.clear();
+      pool_->residents_adopted++;
+      return "";
+    }
+    std::string error = Materialize();
+    if (!error.empty()) return error;
+  }
+  past_warm_point_ = true;
+  bool imaged = false;
+  for (const SetupStep &step : steps_) imaged = imaged || step.image != nullptr;
+  if (warm && keepable_ && imaged && instance_->resident == nullptr) {
+    auto resident = std::make_unique<Resident>();
+    resident->steps = std::move(steps_);
+    resident->pages = instance_->pages;
+    resident->touched = instance_->touched;
+    const std::vector<uint8_t> &pages = instance_->pages;
+    for (uint64_t page = 0; page < pages.size();) {
+      if ((pages[page] & kProtWrite) == 0) {
+        page++;
+        continue;
+      }
+      uint64_t last = page;
+      while (last < pages.size() && (pages[last] & kProtWrite) != 0) last++;
+      resident->writable.emplace_back(page, last);
+      page = last;
+    }
+    instance_->resident = std::move(resident);
+    instance_->changed.clear();
+    instance_->spoiled = false;
+    pool_->residents_made++;
+  }
+  steps_.clear();
+  return "";
 }
 
 bool Emulator::Readable(uint64_t offset, uint64_t length) const {
@@ -446,41 +775,56 @@ void Emulator::WriteTrampoline() {
 
 std::string Emulator::Protect(uint64_t address, uint64_t size, int protection) {
   if (state_ == State::kDisposed) return "the session is disposed";
+  if (!broken_.empty()) return broken_;
   if (const char *refusal = zvm::ProtectionRefusal(address, size, protection)) return refusal;
   if (size == 0) return "";
+  if (!past_warm_point_) {
+    if (Record(SetupStep{address, size, protection, nullptr})) return "";
+    /* this step, like every earlier one, is applied there */
+    if (deferring_) return Materialize();
+  }
+  return ProtectNow(address, size, protection);
+}
+
+std::string Emulator::ProtectNow(uint64_t address, uint64_t size, int protection) {
   if (zvm::TouchesTrampoline(address, size) && protection != 0 && !trampoline_written_) WriteTrampoline();
-
   if (mprotect(host() + address, size, HostProtection(protection)) != 0) return Errno("mprotect");
-
   Instance &instance = *instance_;
-  const uint64_t first = address / kPageSize, end = (address + size) / kPageSize;
-  bool exec_changed = false, write_lost = false;
-  for (uint64_t page = first; page < end; page++) {
-    const int old = instance.pages[page];
-    if (((old ^ protection) & kProtExec) != 0) exec_changed = true;
-    if ((old & kProtWrite) != 0 && (protection & kProtWrite) == 0) write_lost = true;
+  if (past_warm_point_ && instance.resident != nullptr)
+    instance.changed.emplace_back(address / kPageSize, (address + size) / kPageSize);
+  return instance.Apply(address, size, protection, host());
+}
+
+std::string Emulator::MapImage(const zvm::MemoryImage &image, uint64_t address, uint64_t size, int protection) {
+  if (state_ == State::kDisposed) return "the session is disposed";
+  if (!broken_.empty()) return broken_;
+  if (const char *refusal = zvm::ProtectionRefusal(address, size, protection)) return refusal;
+  if (zvm::TouchesTrampoline(address, size)) return "mapImage: the trampoline is the engine's own";
+  if (size == 0) return "";
+  auto file = std::make_shared<ImageFile>();
+  struct stat about;
+  if (fstat(image.fd(), &about) != 0) return Errno("mapImage: fstat");
+  file->dev = about.st_dev;
+  file->ino = about.st_ino;
+  file->fd = fcntl(image.fd(), F_DUPFD_CLOEXEC, 0);
+  if (file->fd < 0) return Errno("mapImage: dup");
+  if (!past_warm_point_) {
+    if (Record(SetupStep{address, size, protection, file})) return "";
+    if (deferring_) return Materialize();
+  } else if (instance_->resident != nullptr) {
+    instance_->spoiled = true;
   }
-  bool had_exec = false, had_write = false;
-  {
-    BatchedUnmap batch(instance.guest);
-    std::string error = instance.UnmapPages(first, end, &had_exec, &had_write);
-    if (!error.empty()) return error;
-  }
-  if (protection != 0) {
-    const uc_err err = uc_mem_map_ptr(instance.uc, kBase + address, size, UcPerms(protection), host() + address);
-    if (err != UC_ERR_OK) return UcError("uc_mem_map_ptr", err);
-    /* Merged with the last run when adjacent: a session's protections mostly come in address order. */
-    if (!instance.touched.empty() && instance.touched.back().second == first) instance.touched.back().second = end;
-    else instance.touched.emplace_back(first, end);
-  }
-  for (uint64_t page = first; page < end; page++) instance.pages[page] = static_cast<uint8_t>(protection);
-  instance.SummarizeHookPages(first, end);
-  if (exec_changed) {
-    const uc_err err = uc_ctl_remove_cache(instance.uc, kBase + address, kBase + address + size);
-    if (err != UC_ERR_OK) return UcError("uc_ctl_remove_cache", err);
-  }
-  if (write_lost) FlushTlb(instance.guest);
-  return "";
+  return MapImageNow(*file, address, size, protection);
+}
+
+std::string Emulator::MapImageNow(const ImageFile &image, uint64_t address, uint64_t size, int protection) {
+  Instance &instance = *instance_;
+  /* other bytes under the same pages: no block made of the old ones may run */
+  std::string error = instance.DropBlocks(address / kPageSize, (address + size) / kPageSize, true);
+  if (!error.empty()) return error;
+  void *at = mmap(host() + address, size, HostProtection(protection), MAP_PRIVATE | MAP_FIXED, image.fd, static_cast<off_t>(address));
+  if (at == MAP_FAILED) return Errno("mapImage: mmap");
+  return instance.Apply(address, size, protection, host());
 }
 
 std::string Emulator::LoadRegisters(uint64_t pc, bool at_start) {
@@ -540,6 +884,8 @@ int Emulator::Start(uint64_t entry, double budget_ms, std::string *error) {
     *error = "start: the entry point must be a 32-byte aligned sandbox address";
     return 0;
   }
+  *error = broken_.empty() ? ReachWarmPoint(false) : broken_;
+  if (!error->empty()) return 0;
   *error = LoadRegisters(entry, true);
   if (!error->empty()) return 0;
   return Run(entry, budget_ms, error);
@@ -581,6 +927,8 @@ std::string Emulator::SaveTrapContext(uint64_t *out) const {
 std::string Emulator::LoadTrapContext(const uint64_t *in) {
   if (state_ == State::kDisposed) return "the session is disposed";
   if (state_ != State::kReady) return "loadTrapContext: the session has already run";
+  if (!broken_.empty()) return broken_;
+  if (std::string error = ReachWarmPoint(true); !error.empty()) return error;
   if (!trampoline_written_) return "loadTrapContext: map the regions (and the trampoline) first";
   const uint64_t from = in[zvm::kCtxBase];
   uint64_t values[6] = {
