@@ -51,7 +51,7 @@ interface ProgramMemoryImage {
  */
 const mappedRuns = new WeakMap<EngineSession, ProgramMemoryImage['runs']>();
 
-/** The program memory image runs mapped into `session` by loadProgram (none when it copied the program). */
+/** The memory image runs mapped into `session` by loadProgram: the program's and the user manifest's (none when it copied them). */
 export function programImageRuns(session: EngineSession): ProgramMemoryImage['runs'] {
   return mappedRuns.get(session) ?? [];
 }
@@ -146,6 +146,8 @@ export function loadProgram(session: EngineSession, bytes: Uint8Array, image: Pr
   const manifestImage = mapped !== undefined && manifestRegion !== undefined ? manifestMemoryImage(mapped, engine!, manifest, manifestRegion) : undefined;
   if (manifestImage !== undefined) {
     session.mapImage!(manifestImage, manifestRegion!.address, manifestRegion!.size, Protection.Read);
+    /* its pages, untouched, read as the image too: a snapshot must see them (programImageRuns) */
+    mappedRuns.set(session, [...(mappedRuns.get(session) ?? []), { address: manifest.address, bytes: manifest.bytes }]);
   } else {
     session.writableView(manifest.address, manifest.bytes.length).set(manifest.bytes);
   }
