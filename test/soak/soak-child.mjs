@@ -10,7 +10,7 @@
 //
 //   node --expose-gc test/soak/soak-child.mjs ENGINE SESSIONS WARMUP
 import { readdirSync, readFileSync } from 'node:fs';
-import { setImmediate as turn } from 'node:timers/promises';
+import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Program } from '../../dist/api/index.js';
 
@@ -37,8 +37,17 @@ function sandboxMappings(maps) {
   }).length;
 }
 
-function sample() {
+/*
+ * V8 returns the pages a collection freed on a background thread (its
+ * unmapper), so a count read right after gc() may still hold some: under
+ * load that was 30-40 mappings of noise. A pause and a second collection
+ * let it finish.
+ */
+async function sample() {
   globalThis.gc();
+  await sleep(100);
+  globalThis.gc();
+  await sleep(100);
   const maps = readFileSync('/proc/self/maps', 'utf8').trim().split('\n');
   return {
     rss: process.memoryUsage.rss(),
@@ -58,12 +67,12 @@ async function run(first, count) {
 }
 
 await run(0, warmup);
-const before = sample();
+const before = await sample();
 const began = performance.now();
 const half = Math.floor(sessions / 2);
 await run(warmup, half);
-const middle = sample();
+const middle = await sample();
 await run(warmup + half, sessions - half);
 const ms = performance.now() - began;
-const after = sample();
+const after = await sample();
 process.stdout.write(`${JSON.stringify({ engine, sessions, warmup, ms, before, middle, after })}\n`);
