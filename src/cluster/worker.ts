@@ -96,6 +96,8 @@ export class ClusterWorker {
   private stores: PlacementStores | undefined;
   private readonly targeted = new Set<Promise<void>>();
   private maxDeliver = 1;
+  /** When maxDeliver was last read from the consumer (a front end may change it). */
+  private maxDeliverReadAt = 0;
   /** The subscription of tasks offered directly (direct.ts). */
   private direct: Subscription | undefined;
   /* receipts of results (spec/cluster.md, "Results") */
@@ -129,7 +131,8 @@ export class ClusterWorker {
     const worker = new ClusterWorker(conn, pool, new BlobStore(conn.blobs, join(workDir, 'blobs')), workDir, ackWaitMs, options);
     worker.names = await NameService.open(conn.nc, options.replicas ?? 1, options.keepMs ?? 24 * 3600_000);
     await worker.register(slots);
-    worker.maxDeliver = maxDeliver;
+    worker.maxDeliver = maxDeliver > 0 ? maxDeliver : Infinity;
+    worker.maxDeliverReadAt = Date.now();
     for (let i = 0; i < slots; i++) worker.loops.push(worker.pullLoop());
     return worker;
   }
@@ -271,7 +274,7 @@ export class ClusterWorker {
        * there, one running and one waiting for a thread, stall on their pipe.
        */
       if (!this.slots.tryTake(need)) {
-        if (message.info.deliveryCount < this.maxDeliver) {
+        if (message.info.deliveryCount < (await this.maxDeliverNow())) {
           this.handBack(message, task, need);
           continue;
         }
@@ -285,6 +288,26 @@ export class ClusterWorker {
       }
       await this.perform(message, task, need);
     }
+  }
+
+  /**
+   * The consumer's max deliver, read again when a second old: a front end
+   * that lowered it would otherwise see a task handed back on what is
+   * really its last delivery, and fail it. Unreadable (NATS trouble): the
+   * last value read.
+   */
+  private async maxDeliverNow(): Promise<number> {
+    if (Date.now() - this.maxDeliverReadAt >= 1000) {
+      try {
+        const max = (await this.conn.jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER)).config.max_deliver ?? -1;
+        /* 0 or -1: JetStream's "no limit" */
+        this.maxDeliver = max > 0 ? max : Infinity;
+        this.maxDeliverReadAt = Date.now();
+      } catch {
+        /* keep the last value */
+      }
+    }
+    return this.maxDeliver;
   }
 
   /** The task a message carries; undefined (and the message terminated) when malformed. */
@@ -467,7 +490,7 @@ export class ClusterWorker {
       listener: () => (this.pipeListener ??= PipeListener.listen(this.options.pipeHost ?? hostname(), this.pipeTls)),
       ...(this.pipeTls === undefined ? {} : { tls: this.pipeTls }),
       gangWaitMs: this.options.gangWaitMs ?? 10_000,
-      maxDeliver: async () => (await this.conn.jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER)).config.max_deliver ?? 1,
+      maxDeliver: () => this.maxDeliverNow(),
       log: (line) => this.log(line),
     };
   }
