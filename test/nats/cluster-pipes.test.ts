@@ -352,6 +352,7 @@ describe.skipIf(skip)('pipes between sessions on different workers', () => {
        */
       await endWorker(small, 'SIGKILL');
       const before = big.log.length;
+      const started = Date.now();
       const running = sized.run(plan);
       await waitForLog([big], new Map([[big, before]]), /running task \S+\.a1\.p\d /);
       workers.push(await startWorker(cluster, 's1b', ['--slots', '1']));
@@ -362,6 +363,8 @@ describe.skipIf(skip)('pipes between sessions on different workers', () => {
       /* the parts ran on the two workers, 3 and 1 sessions, and the big worker handed one back */
       expect(new Set(result.nodes.map((n) => n.ranOn))).toEqual(new Set(['s3', 's1b']));
       expect(big.log.slice(before)).toMatch(/handing task \S+\.a1\.p\d back/);
+      const handBacks = big.log.slice(before).match(/handing task/g)!.length;
+      console.log(`3+1 group with both parts delivered to the 3-slot worker: ${handBacks} hand-back${handBacks === 1 ? '' : 's'}, done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     } finally {
       await sized.close();
     }
