@@ -35,7 +35,7 @@
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { KnownWorker, RegistryView } from './registry.js';
-import { heldBytes, type WantedBlob } from './placement.js';
+import { heldBytes, slotsTaken, type WantedBlob } from './placement.js';
 
 export const DIRECT_SUBJECT_PREFIX = 'zerovm.direct';
 
@@ -106,20 +106,23 @@ export class DirectDispatch {
   }
 
   /**
-   * The worker for a direct task: `anchored` when a `location` of the job
-   * already runs there (only while it has a free slot), else the live,
-   * not draining worker with a free slot that holds the most bytes of
-   * `wanted` (placement's order); undefined when no worker seems free.
+   * The worker for a direct task of `sessions` nodes: `anchored` when a
+   * `location` of the job already runs there (only while its free slots
+   * hold the task), else the live, not draining worker whose free slots
+   * hold it that holds the most bytes of `wanted` (placement's order);
+   * undefined when no worker seems to have room. A task takes as many
+   * slots as it has nodes, all of them on a smaller worker
+   * (spec/cluster.md, "Slots are sessions").
    */
-  choose(wanted: readonly WantedBlob[], anchored: KnownWorker | undefined): KnownWorker | undefined {
-    if (anchored !== undefined) return !anchored.entry.draining && this.free(anchored) > 0 ? anchored : undefined;
+  choose(wanted: readonly WantedBlob[], anchored: KnownWorker | undefined, sessions = 1): KnownWorker | undefined {
+    if (anchored !== undefined) return !anchored.entry.draining && this.free(anchored) >= slotsTaken(anchored, sessions) ? anchored : undefined;
     const alive = this.view.alive().filter((w) => !w.entry.draining && !this.isGone(w));
     /*
      * When every entry says busy, a worker this front end has no task on
      * is offered it all the same: an entry written as a task started can
      * arrive after that task's result, and a wrong guess costs one `busy`.
      */
-    return this.best(alive, wanted, (w) => this.free(w)) ?? this.best(alive, wanted, (w) => w.entry.slots - (this.inflight.get(w.entry.token) ?? 0));
+    return this.best(alive, wanted, sessions, (w) => this.free(w)) ?? this.best(alive, wanted, sessions, (w) => w.entry.slots - (this.inflight.get(w.entry.token) ?? 0));
   }
 
   /**
@@ -139,11 +142,11 @@ export class DirectDispatch {
     return true;
   }
 
-  private best(workers: readonly KnownWorker[], wanted: readonly WantedBlob[], freeOf: (w: KnownWorker) => number): KnownWorker | undefined {
+  private best(workers: readonly KnownWorker[], wanted: readonly WantedBlob[], sessions: number, freeOf: (w: KnownWorker) => number): KnownWorker | undefined {
     let best: { w: KnownWorker; held: number; free: number } | undefined;
     for (const w of workers) {
       const free = freeOf(w);
-      if (free <= 0) continue;
+      if (free <= 0 || free < slotsTaken(w, sessions)) continue;
       const held = heldBytes(w, wanted);
       if (best === undefined || held > best.held || (held === best.held && (free > best.free || (free === best.free && w.entry.name < best.w.entry.name)))) best = { w, held, free };
     }

@@ -556,7 +556,7 @@ export class NatsExecutor implements JobExecutor {
    * shared queue.
    */
   private async dispatch(group: PendingGroup, task: TaskMessage, wanted: readonly WantedBlob[], location: string | undefined, direct: boolean): Promise<void> {
-    const worker = this.placer?.choose(group.job, wanted, location);
+    const worker = this.placer?.choose(group.job, wanted, location, task.nodes.length);
     if (worker !== undefined) this.placer!.anchor(group.job, location, worker.entry.token);
     if (direct && (await this.sendDirect(group, task, wanted, location === undefined ? undefined : worker))) return;
     if (!this.pending.has(keyOf(group))) return; /* aborted, or answered, while the offer was out */
@@ -576,7 +576,7 @@ export class NatsExecutor implements JobExecutor {
   /** Offers the task to a free worker (direct.ts): true when one took it. */
   private async sendDirect(group: PendingGroup, task: TaskMessage, wanted: readonly WantedBlob[], anchored: KnownWorker | undefined): Promise<boolean> {
     if (this.direct === undefined) return false;
-    const worker = this.direct.choose(wanted, anchored);
+    const worker = this.direct.choose(wanted, anchored, task.nodes.length);
     if (worker === undefined) {
       this.notOffered++;
       return false;

@@ -124,6 +124,11 @@ export function wantedBlobs(plan: NodePlan, wire: WireNode): WantedBlob[] {
   return wanted;
 }
 
+/** Slots a task of `sessions` nodes takes on `worker`: its node count, at most all of them (the worker's own count, slots.ts). */
+export function slotsTaken(worker: KnownWorker, sessions: number): number {
+  return Math.max(1, Math.min(sessions, worker.entry.slots));
+}
+
 /** Bytes of `wanted` that `worker` holds. */
 export function heldBytes(worker: KnownWorker, wanted: readonly WantedBlob[]): number {
   let held = 0;
@@ -188,13 +193,14 @@ export class Placer {
   }
 
   /**
-   * The worker for a task: among live workers that are not draining, the
-   * one the job's `location` already uses (even without a free slot: the
-   * worker queues it), else the one with a free slot that holds the most
-   * bytes of what the task reads; undefined when none holds anything and no
-   * location applies (the shared queue decides).
+   * The worker for a task of `sessions` nodes: among live workers that
+   * are not draining, the one the job's `location` already uses (even
+   * without room: the worker takes it when it has), else the one whose
+   * free slots hold the task that holds the most bytes of what the task
+   * reads; undefined when none holds anything and no location applies (the
+   * shared queue decides).
    */
-  choose(job: string, wanted: readonly WantedBlob[], location: string | undefined): KnownWorker | undefined {
+  choose(job: string, wanted: readonly WantedBlob[], location: string | undefined, sessions = 1): KnownWorker | undefined {
     const alive = this.view.alive().filter((w) => !w.entry.draining);
     if (location !== undefined) {
       const anchored = this.locations.get(`${job}\0${location}`);
@@ -202,7 +208,7 @@ export class Placer {
       if (there !== undefined) return there;
     }
     const ranked = alive
-      .filter((w) => this.free(w) > 0)
+      .filter((w) => this.free(w) >= slotsTaken(w, sessions))
       .map((w) => ({ w, held: heldBytes(w, wanted), free: this.free(w) }))
       .sort((a, b) => b.held - a.held || b.free - a.free || (a.w.entry.name < b.w.entry.name ? -1 : 1));
     const best = ranked[0];

@@ -46,9 +46,9 @@ export interface WorkerEntry {
   /** The engine of nodes that name none ('auto' when not set). */
   readonly engine: string;
   readonly slots: number;
-  /** Tasks running now. */
+  /** Slots in use now: the sessions of the tasks it runs (a task of more nodes than its slots takes them all; spec/cluster.md, "Slots are sessions"). */
   readonly running: number;
-  /** Of those, tasks offered to it directly (direct.ts): no stream consumer counts them. Absent from entries of older workers. */
+  /** Tasks it runs that were offered to it directly (direct.ts): no stream consumer counts them. Absent from entries of older workers. */
   readonly direct?: number;
   /** Tasks finished since it started. */
   readonly done: number;

@@ -19,6 +19,11 @@
  * It also keeps its entry in the worker registry (registry.ts) and pulls
  * the tasks front ends send to it alone (placement.ts), claiming each
  * before running it.
+ *
+ * Its slots are sessions, not tasks (slots.ts; spec/cluster.md, "Slots are
+ * sessions"): its shared pulls, its targeted pull and the direct offers it
+ * answers share one count, and a task that needs more slots than are free
+ * is handed back at once.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -39,10 +44,11 @@ import { claimTask, ensureTargetConsumer } from './placement.js';
 import { directSubject, type DirectWord } from './direct.js';
 import { DEFAULT_HEARTBEAT_MS, openPlacementStores, TARGET_STREAM, WorkerAdvert, workerToken, type PlacementStores } from './registry.js';
 import { retryingNats } from './retry.js';
+import { SessionSlots } from './slots.js';
 import { decodeLimits, parseTask, RECEIPT_WAIT_MS, storedSubject, resultKey, resultSubject, TASK_STREAM, WireFormatError, WORKER_CONSUMER, type ResultEntry, type WireBytes, type TaskMessage, type WireInput, type WireNode, type WireNodeResult, type WireOutput } from './protocol.js';
 
 export interface ClusterWorkerOptions extends NatsOptions {
-  /** Sessions at once (the local pool's threads), and tasks pulled at once. Default 1. */
+  /** Sessions at once (the local pool's threads): a task of k nodes takes k slots (all of them when k is more). Default 1. */
   readonly slots?: number;
   /** The engine of nodes that name none. */
   readonly engine?: EngineName;
@@ -79,15 +85,19 @@ export class ClusterWorker {
   /** With the NATS TLS options (CA, certificate, key), pipes between workers are TLS too (net-pipe.ts). */
   private readonly pipeTls: PipeTls | undefined;
   /* registry and placement (spec/cluster.md, "Worker registry", "Placement") */
-  private tasksRunning = 0;
-  /** Of those, offered directly (direct.ts). */
+  /** Slots in use, in sessions: what every path that takes a task takes first (slots.ts). */
+  private readonly slots: SessionSlots;
+  /** Shared-queue pulls out: at most the free slots. */
+  private sharedPulls = 0;
+  /** Tasks offered directly (direct.ts) running now. */
   private directRunning = 0;
   private draining = false;
   private advert: WorkerAdvert | undefined;
   private stores: PlacementStores | undefined;
   private readonly targeted = new Set<Promise<void>>();
-  private slotWaiters: (() => void)[] = [];
   private maxDeliver = 1;
+  /** When maxDeliver was last read from the consumer (a front end may change it). */
+  private maxDeliverReadAt = 0;
   /** The subscription of tasks offered directly (direct.ts). */
   private direct: Subscription | undefined;
   /* receipts of results (spec/cluster.md, "Results") */
@@ -106,6 +116,7 @@ export class ClusterWorker {
   ) {
     this.name = options.workerName ?? `${hostname()}:${process.pid}`;
     this.pipeTls = pipeTlsFrom(options);
+    this.slots = new SessionSlots(options.slots ?? 1);
   }
 
   static async start(options: ClusterWorkerOptions): Promise<ClusterWorker> {
@@ -120,7 +131,8 @@ export class ClusterWorker {
     const worker = new ClusterWorker(conn, pool, new BlobStore(conn.blobs, join(workDir, 'blobs')), workDir, ackWaitMs, options);
     worker.names = await NameService.open(conn.nc, options.replicas ?? 1, options.keepMs ?? 24 * 3600_000);
     await worker.register(slots);
-    worker.maxDeliver = maxDeliver;
+    worker.maxDeliver = maxDeliver > 0 ? maxDeliver : Infinity;
+    worker.maxDeliverReadAt = Date.now();
     for (let i = 0; i < slots; i++) worker.loops.push(worker.pullLoop());
     return worker;
   }
@@ -140,7 +152,8 @@ export class ClusterWorker {
     this.draining = true;
     this.direct?.unsubscribe();
     this.advert?.changed();
-    for (const wake of this.slotWaiters.splice(0)) wake();
+    /* loops waiting for a slot end; a task waiting for slots on its last delivery is handed back */
+    this.slots.close();
     await Promise.all(this.loops);
     while (this.targeted.size > 0) await Promise.allSettled([...this.targeted]);
     await this.advert?.stop();
@@ -157,13 +170,13 @@ export class ClusterWorker {
     this.advert = new WorkerAdvert(
       this.stores.registry,
       { name: this.name, token, host: hostname(), pid: process.pid, engine: this.options.engine ?? 'auto', slots, started: new Date().toISOString(), heartbeatMs: this.options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS },
-      () => ({ running: this.tasksRunning, direct: this.directRunning, done: this.tasksDone, draining: this.draining }),
+      () => ({ running: this.slots.inUse, direct: this.directRunning, done: this.tasksDone, draining: this.draining }),
       join(this.workDir, 'blobs'),
       (line) => this.log(line),
     );
     await this.advert.start();
     const consumer = await ensureTargetConsumer(this.conn.jsm, token, this.ackWaitMs);
-    this.loops.push(this.targetLoop(consumer, slots));
+    this.loops.push(this.targetLoop(consumer));
     this.receipts = this.conn.nc.subscribe(`${this.receiptInbox}.>`, {
       callback: (error, message) => {
         if (error === null) this.receiptWaits.get(message.subject.slice(this.receiptInbox.length + 1))?.();
@@ -176,22 +189,37 @@ export class ClusterWorker {
     });
   }
 
-  /** Resolves when fewer than `slots` tasks run (or the worker stops). */
-  private async freeSlot(slots: number): Promise<void> {
-    while (this.tasksRunning >= slots && !this.stopping) await new Promise<void>((wake) => this.slotWaiters.push(wake));
-  }
-
-  /** Tasks sent to this worker alone: each runs beside the shared loops' tasks. */
-  private async targetLoop(consumerName: string, slots: number): Promise<void> {
+  /**
+   * Tasks sent to this worker alone, pulled while a slot is free (one pull
+   * at a time, beside the shared ones): each runs beside the shared loops'
+   * tasks when its sessions fit the free slots, else goes back unclaimed
+   * (its front end sends it to the shared queue once `targetWaitMs` passes
+   * unclaimed, placement.ts).
+   */
+  private async targetLoop(consumerName: string): Promise<void> {
     const consumer = await this.conn.js.consumers.get(TARGET_STREAM, consumerName);
     while (!this.stopping) {
-      await this.freeSlot(slots);
+      await this.slots.until(() => this.stopping || (!this.slots.queued && this.slots.free > 0));
       if (this.stopping) return;
       const message = await this.pull(consumer, 'a task sent to this worker');
       if (message === null) continue;
-      const running = this.handle(message).finally(() => this.targeted.delete(running));
+      const task = this.parse(message);
+      if (task === undefined) continue;
+      const need = this.slots.needOf(task.nodes.length);
+      /* taken before any await: the shared pulls and direct offers see it */
+      if (!this.slots.tryTake(need)) {
+        this.handBack(message, task, need);
+        continue;
+      }
+      const running = this.perform(message, task, need).finally(() => this.targeted.delete(running));
       this.targeted.add(running);
     }
+  }
+
+  /** A pulled task whose sessions the free slots cannot hold: back to its stream at once, for another worker (or this one later). */
+  private handBack(message: JsMsg, task: TaskMessage, need: number): void {
+    this.log(`handing task ${resultKey(task.job, task.group, task.part, task.replica)} back: it needs ${need} slot${need === 1 ? '' : 's'}, ${this.slots.free} of ${this.slots.total} free${this.slots.queued ? ' and a task waits for slots' : ''}`);
+    message.nak(HAND_BACK_MIN_MS + Math.floor(Math.random() * HAND_BACK_SPREAD_MS));
   }
 
   private log(line: string): void {
@@ -211,51 +239,93 @@ export class ClusterWorker {
   }
 
   /*
-   * One pull per free slot (spec/cluster.md, "Workers"): a worker never holds
-   * a shared task it cannot start, so a long task never keeps another
-   * waiting behind it while some other worker is idle. (A long-lived
-   * `consume()` saves a request per task, but its client asks for more
-   * messages as soon as one arrives: measured, it left workers idle beside
-   * one holding two long tasks.)
+   * One pull per free slot (spec/cluster.md, "Acknowledgement and
+   * redelivery"): a worker never holds a shared task it cannot start, so a
+   * long task never keeps another waiting behind it while some other worker
+   * is idle. (A long-lived `consume()` saves a request per task, but its
+   * client asks for more messages as soon as one arrives: measured, it left
+   * workers idle beside one holding two long tasks.)
    */
   private async pullLoop(): Promise<void> {
     const consumer = await this.conn.js.consumers.get(TASK_STREAM, WORKER_CONSUMER);
     while (!this.stopping) {
-      /* tasks sent to this worker alone may fill its slots too */
-      await this.freeSlot(this.options.slots ?? 1);
+      /* slots in use (by tasks of any path) and pulls out together never exceed the slots */
+      await this.slots.until(() => this.stopping || (!this.slots.queued && this.slots.inUse + this.sharedPulls < this.slots.total));
       if (this.stopping) return;
-      const message = await this.pull(consumer, 'a task');
-      if (message === null) continue;
-      /*
-       * A task sent to this worker alone took the slot while this pull was
-       * out: hand the shared task back at once for another worker, unless
-       * this is its last delivery (then it waits in the pool's queue).
-       */
-      if (this.tasksRunning >= (this.options.slots ?? 1) && message.info.deliveryCount < this.maxDeliver) {
-        message.nak();
-        continue;
+      this.sharedPulls++;
+      let message: JsMsg | null;
+      try {
+        message = await this.pull(consumer, 'a task');
+      } finally {
+        this.sharedPulls--;
+        this.slots.changed();
       }
-      await this.handle(message);
+      if (message === null) continue;
+      const task = this.parse(message);
+      if (task === undefined) continue;
+      const need = this.slots.needOf(task.nodes.length);
+      /*
+       * Taken before any await. Too few free slots (a task sent to this
+       * worker alone or offered directly took them while the pull was out,
+       * or the task has more sessions than are free): back to the queue at
+       * once for another worker, unless this is its last delivery; then it
+       * waits here for its slots, first in line, saying it is still being
+       * worked on. Never into the pool's queue: two parts of one group
+       * there, one running and one waiting for a thread, stall on their pipe.
+       */
+      if (!this.slots.tryTake(need)) {
+        if (message.info.deliveryCount < (await this.maxDeliverNow())) {
+          this.handBack(message, task, need);
+          continue;
+        }
+        const held = message;
+        const progress = setInterval(() => held.working(), progressEvery(this.ackWaitMs));
+        const took = await this.slots.take(need).finally(() => clearInterval(progress));
+        if (!took) {
+          message.nak(); /* the worker stops (drain) */
+          continue;
+        }
+      }
+      await this.perform(message, task, need);
     }
   }
 
-  private async handle(message: JsMsg): Promise<void> {
-    let task: TaskMessage;
+  /**
+   * The consumer's max deliver, read again when a second old: a front end
+   * that lowered it would otherwise see a task handed back on what is
+   * really its last delivery, and fail it. Unreadable (NATS trouble): the
+   * last value read.
+   */
+  private async maxDeliverNow(): Promise<number> {
+    if (Date.now() - this.maxDeliverReadAt >= 1000) {
+      try {
+        const max = (await this.conn.jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER)).config.max_deliver ?? -1;
+        /* 0 or -1: JetStream's "no limit" */
+        this.maxDeliver = max > 0 ? max : Infinity;
+        this.maxDeliverReadAt = Date.now();
+      } catch {
+        /* keep the last value */
+      }
+    }
+    return this.maxDeliver;
+  }
+
+  /** The task a message carries; undefined (and the message terminated) when malformed. */
+  private parse(message: JsMsg): TaskMessage | undefined {
     try {
-      task = parseTask(message.string());
+      return parseTask(message.string());
     } catch (error) {
       this.log(`dropping a malformed task (${(error as WireFormatError).message})`);
       message.term();
-      return;
+      return undefined;
     }
-    return this.perform(message, task);
   }
 
   /**
    * A task a front end offers this worker directly (direct.ts): taken when
-   * a slot is free (said at once, before any await, so the slot is counted
-   * before anything else can take it), else `busy`, and the front end
-   * queues it on the stream.
+   * its sessions fit the free slots (said at once, before any await, so the
+   * slots are counted before anything else can take them), else `busy`, and
+   * the front end queues it on the stream.
    */
   private offered(message: Msg): void {
     const answer = (word: DirectWord): void => {
@@ -265,7 +335,7 @@ export class ClusterWorker {
         /* the connection is closing: the front end's deadline queues the task */
       }
     };
-    if (this.stopping || this.tasksRunning >= (this.options.slots ?? 1)) return answer('busy');
+    if (this.stopping || this.slots.free === 0 || this.slots.queued) return answer('busy');
     let task: TaskMessage;
     try {
       task = parseTask(message.string());
@@ -275,14 +345,16 @@ export class ClusterWorker {
       return answer('busy');
     }
     if (message.reply === undefined) return;
+    const need = this.slots.needOf(task.nodes.length);
+    if (!this.slots.tryTake(need)) return answer('busy');
     this.directRunning++;
-    const running = this.perform(new DirectDelivery(this.conn.nc, message.reply), task).finally(() => this.targeted.delete(running));
+    const running = this.perform(new DirectDelivery(this.conn.nc, message.reply), task, need).finally(() => this.targeted.delete(running));
     this.targeted.add(running);
     answer('accepted');
   }
 
-  /** Runs a task from the stream or offered directly (`message`: how it is acknowledged), stores its result, acknowledges it. */
-  private async perform(message: JsMsg | DirectDelivery, task: TaskMessage): Promise<void> {
+  /** Runs a task from the stream or offered directly (`message`: how it is acknowledged) in the `need` slots its caller took, stores its result, acknowledges it. */
+  private async perform(message: JsMsg | DirectDelivery, task: TaskMessage, need: number): Promise<void> {
     /*
      * A task sent to this worker alone runs while its claim is being made
      * (a replicated write: its time overlaps the session's); the result is
@@ -291,17 +363,15 @@ export class ClusterWorker {
      */
     const claimed = task.claim === undefined ? Promise.resolve(true) : claimTask(this.stores!.claims, task.claim, this.name).catch(() => false);
     const key = resultKey(task.job, task.group, task.part, task.replica);
-    this.tasksRunning++;
     this.advert?.changed();
     let released = false;
     /* the slot is free once the sessions end: said in the registry before the result is stored, so front ends that see the result see a free slot */
     const release = (): void => {
       if (released) return;
       released = true;
-      this.tasksRunning--;
       if (message instanceof DirectDelivery) this.directRunning--;
+      this.slots.give(need);
       this.advert?.changed(true);
-      for (const wake of this.slotWaiters.splice(0)) wake();
     };
     const progress = setInterval(() => message.working(), progressEvery(this.ackWaitMs));
     /*
@@ -420,7 +490,7 @@ export class ClusterWorker {
       listener: () => (this.pipeListener ??= PipeListener.listen(this.options.pipeHost ?? hostname(), this.pipeTls)),
       ...(this.pipeTls === undefined ? {} : { tls: this.pipeTls }),
       gangWaitMs: this.options.gangWaitMs ?? 10_000,
-      maxDeliver: async () => (await this.conn.jsm.consumers.info(TASK_STREAM, WORKER_CONSUMER)).config.max_deliver ?? 1,
+      maxDeliver: () => this.maxDeliverNow(),
       log: (line) => this.log(line),
     };
   }
@@ -525,6 +595,10 @@ export class ClusterWorker {
     };
   }
 }
+
+/** A task handed back for want of slots is delivered again after this long plus up to HAND_BACK_SPREAD_MS (random: two workers handing tasks back do not meet again in step). */
+const HAND_BACK_MIN_MS = 250;
+const HAND_BACK_SPREAD_MS = 750;
 
 /** How often a held task says it is still being worked on: a third of the ack wait, at least every second (a front end that connects later may shorten the ack wait this worker read at start). */
 function progressEvery(ackWaitMs: number): number {

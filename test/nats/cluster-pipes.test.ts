@@ -10,7 +10,8 @@
  * no rerun is allowed; a group with more parts than free slots fails as
  * GangStartTimeout after releasing its slots between tries; a cancelled
  * split job stops its parts; parts are sized by the registered workers'
- * slots.
+ * slots, and a worker never holds two parts of one group that its slots
+ * cannot run at once (it hands one back).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -299,12 +300,8 @@ describe.skipIf(skip)('pipes between sessions on different workers', () => {
   }, 60_000);
 
   it('sizes the parts of a split group by the registered workers\' slots (3 and 1), not evenly', async () => {
-    /*
-     * 4 slots, one more than maxNodesPerWorker: parts go to the shared
-     * queue, and this worker may pull both; its pool then runs them at once
-     * (a worker of 3 would not: spec/cluster.md, "Not done yet").
-     */
-    workers.push(await startWorker(cluster, 'p5', [...GANG_WAIT, '--slots', '4']));
+    /* parts go to the shared queue: this worker may pull both, and takes only what its slots run at once */
+    workers.push(await startWorker(cluster, 'p5', [...GANG_WAIT, '--slots', '3']));
     const sized = await NatsExecutor.connect({ servers: cluster.urls.split(','), user: cluster.user, password: cluster.password, replicas: 3, ackWaitMs: ACK_WAIT_MS, maxDeliver: 5, maxNodesPerWorker: 3 });
     try {
       /* the registry's entries reach the new front end's watch first */
@@ -326,4 +323,50 @@ describe.skipIf(skip)('pipes between sessions on different workers', () => {
       await sized.close();
     }
   }, 60_000);
+  it('runs a 3+1 split group when the 3-slot worker pulls both parts: it hands back the part its slots cannot run beside the other (spec/cluster.md, "Slots are sessions")', async () => {
+    for (const worker of workers.splice(0)) await endWorker(worker);
+    /* the default gang wait (10 s): the parts' meeting waits for the second worker's start */
+    const big = await startWorker(cluster, 's3', ['--slots', '3']);
+    const small = await startWorker(cluster, 's1', ['--slots', '1']);
+    workers.push(big, small);
+    /* every part handed back costs a delivery */
+    const sized = await NatsExecutor.connect({ servers: cluster.urls.split(','), user: cluster.user, password: cluster.password, replicas: 3, ackWaitMs: ACK_WAIT_MS, maxDeliver: 20, maxNodesPerWorker: 3 });
+    try {
+      /* the registry's entries reach the new front end's watch first */
+      await new Promise((r) => setTimeout(r, 500));
+      const names = ['a', 'b', 'c', 'd'];
+      const words = Buffer.from(Array.from({ length: 3000 }, (_, i) => `word${i % 53} line ${i}\n`).join(''));
+      /* a node blocked on a pipe ends at its timeout: a stalled group fails in 20 s, not 60 */
+      const plan: JobPlan = {
+        nodes: names.map((name, i) => ({ name, program: i === 3 ? WC : CAT, timeout: 20, etags: true, ...(i === 0 ? { stdin: { bytes: words } } : { stdin: { pipe: `p${i}` } }), ...(i < 3 ? { stdout: { pipe: `p${i + 1}` } } : {}) })),
+        pipes: [1, 2, 3].map((i) => ({ id: `p${i}`, from: names[i - 1]!, to: names[i]! })),
+      };
+      const local = await pool.run(plan);
+      /*
+       * The 1-slot worker dies; its registry entry still counts for a few
+       * heartbeats, so the group is cut 3 and 1, and the 3-slot worker, alone
+       * with its 3 pulls out, is delivered both parts (counting tasks, it
+       * took both: its pool ran one, the other waited for a thread, the pipe
+       * between them stalled until the nodes' timeouts). A new 1-slot worker
+       * comes once it holds one.
+       */
+      await endWorker(small, 'SIGKILL');
+      const before = big.log.length;
+      const started = Date.now();
+      const running = sized.run(plan);
+      await waitForLog([big], new Map([[big, before]]), /running task \S+\.a1\.p\d /);
+      workers.push(await startWorker(cluster, 's1b', ['--slots', '1']));
+      const result = await running;
+      expect(result.nodes.map((n) => n.exitState)).toEqual(['ok', 'ok', 'ok', 'ok']);
+      expect(text(result.nodes[3]!)).toBe(`3000 ${words.length}\n`);
+      expect(result.nodes.map(comparable)).toEqual(local.nodes.map(comparable));
+      /* the parts ran on the two workers, 3 and 1 sessions, and the big worker handed one back */
+      expect(new Set(result.nodes.map((n) => n.ranOn))).toEqual(new Set(['s3', 's1b']));
+      expect(big.log.slice(before)).toMatch(/handing task \S+\.a1\.p\d back/);
+      const handBacks = big.log.slice(before).match(/handing task/g)!.length;
+      console.log(`3+1 group with both parts delivered to the 3-slot worker: ${handBacks} hand-back${handBacks === 1 ? '' : 's'}, done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    } finally {
+      await sized.close();
+    }
+  }, 90_000);
 });
