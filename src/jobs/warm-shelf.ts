@@ -239,6 +239,7 @@ export class WarmShelf {
     /* what arrived while this thread ran a node (Node's receiveMessageOnPort takes a BroadcastChannel too: its documentation says so, its types say MessagePort only) */
     const port = this.channel as unknown as MessagePort;
     for (let message = receiveMessageOnPort(port); message !== undefined; message = receiveMessageOnPort(port)) this.inbox.push(message.message as Shared);
+    if (this.inbox.length === 0) return;
     for (const shared of this.inbox.splice(0, this.inbox.length)) {
       if (this.entries.has(shared.key)) continue;
       this.adopted++;
