@@ -9,6 +9,8 @@
  *   SessionOutcome   report fields, accounting, etags, outputs, report text
  *   WarmStart        a session kept at TrapFork: requests start from it (Program.fork)
  *   errors           typed exceptions for what stops a session starting
+ *   deferSessionTeardown / finishSessionTeardown
+ *                    a thread that answers first releases ended sandboxes afterwards
  */
 export { Program, ProgramCache, defaultProgramCache, type ProgramCacheOptions, type ProgramLoadOptions, type Validator } from './program.js';
 export type { ChannelDefinition, ChannelInput, ChannelLimits, ChannelOutput, SessionOptions, SessionOutcome } from './session.js';
@@ -27,6 +29,7 @@ export {
   ZeroVMError,
 } from './errors.js';
 export type { Engine } from '../runtime/engine.js';
+export { deferTeardown as deferSessionTeardown, finishTeardown as finishSessionTeardown } from '../runtime/teardown.js';
 export type { EtagEntry } from '../runtime/etag.js';
 export { ValidatorState, type AccountingFields, type IoTotals, type ReportFields } from '../runtime/report.js';
 export type { ValidationError, ValidationResult } from '../validator/validate.js';

@@ -39,6 +39,16 @@ export interface ProgramCacheOptions {
   readonly onVerdict?: (key: string, verdict: ValidationResult) => void;
 }
 
+/* An engine's features sorted and joined, made once per features list (an engine keeps its list), not once per session. */
+const featureKeys = new WeakMap<readonly string[], string>();
+
+function featuresKey(features: Engine['features']): string {
+  if (features === undefined) return '*';
+  let key = featureKeys.get(features);
+  if (key === undefined) featureKeys.set(features, (key = [...features].sort().join(',')));
+  return key;
+}
+
 /** Validation verdicts by (content hash, policy, engine features). */
 export class ProgramCache {
   private readonly verdicts = new Map<string, ValidationResult>();
@@ -78,7 +88,7 @@ export class ProgramCache {
 
   /** The verdict for a program's text on an engine with `features` (undefined: all). */
   verdict(hash: string, bytes: Uint8Array, image: ProgramImage, features: Engine['features']): ValidationResult {
-    const key = `${hash}|${SESSION_POLICY}|${features === undefined ? '*' : [...features].sort().join(',')}`;
+    const key = `${hash}|${SESSION_POLICY}|${featuresKey(features)}`;
     const known = this.verdicts.get(key);
     if (known !== undefined) {
       this.hitCount++;

@@ -34,6 +34,8 @@ export type VerdictEntries = readonly (readonly [string, ValidationResult])[];
 
 const DEFAULT_TIMEOUT = 60;
 
+const NOTHING_LEARNT: VerdictEntries = [];
+
 /**
  * The programs of one thread: each file (device and inode) loaded once while
  * it stays the same (size, mtime), validated through one ProgramCache that
@@ -55,7 +57,8 @@ export class ProgramShelf {
 
   /** Verdicts this thread found since the last call. */
   takeLearnt(): VerdictEntries {
-    return this.learnt.splice(0, this.learnt.length);
+    /* most nodes learn nothing: no new array for them */
+    return this.learnt.length === 0 ? NOTHING_LEARNT : this.learnt.splice(0, this.learnt.length);
   }
 
   /** The program at `path` (throws the API's typed errors). */

@@ -35,7 +35,7 @@
  */
 import { statSync } from 'node:fs';
 import { BroadcastChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { NoForkError, type ChannelDefinition, type ChannelInput, type ChannelOutput, type Program, type SessionOptions, type SessionOutcome, type SharedWarmStart, type WarmRunOptions, type WarmStart } from '../api/index.js';
+import { NoForkError, type ChannelDefinition, type ChannelLimits, type ChannelInput, type ChannelOutput, type Program, type SessionOptions, type SessionOutcome, type SharedWarmStart, type WarmRunOptions, type WarmStart } from '../api/index.js';
 import type { NodeChannel, NodeInput, NodeOutput, NodePlan, WarmOutcome } from './executor.js';
 
 export interface WarmShelfOptions {
@@ -80,17 +80,25 @@ function fileStamp(path: string): string {
   }
 }
 
+/** A channel's limits in a key: the four numbers, a bigint written with its 'n' (JSON has no bigints). */
+function limitsKey(limits: ChannelLimits | undefined): readonly (number | string | null)[] | null {
+  if (limits === undefined) return null;
+  const one = (value: ChannelLimits[keyof ChannelLimits]): number | string | null => (value === undefined ? null : typeof value === 'bigint' ? `${value}n` : value);
+  return [one(limits.gets), one(limits.getSize), one(limits.puts), one(limits.putSize)];
+}
+
 /** The set-up key of `node` run with `program` (see the module comment). */
 export function warmKey(node: NodePlan, program: Program): string {
+  const etags = node.etags === true;
   const shapes = [
-    ['/dev/stdin', `in:${inputKind(node.stdin)}`, node.channelLimits?.['/dev/stdin'], node.etags === true],
-    ['/dev/stdout', `out:${outputKind(node.stdout)}`, node.channelLimits?.['/dev/stdout'], node.etags === true],
-    ['/dev/stderr', `out:${outputKind(node.stderr)}`, node.channelLimits?.['/dev/stderr'], node.etags === true],
-    ...(node.channels ?? []).map((c) => [c.alias, channelKind(c), c.limits, c.etag === true]),
+    ['/dev/stdin', `in:${inputKind(node.stdin)}`, limitsKey(node.channelLimits?.['/dev/stdin']), etags],
+    ['/dev/stdout', `out:${outputKind(node.stdout)}`, limitsKey(node.channelLimits?.['/dev/stdout']), etags],
+    ['/dev/stderr', `out:${outputKind(node.stderr)}`, limitsKey(node.channelLimits?.['/dev/stderr']), etags],
   ];
-  const env = Object.entries(node.env ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const key = [program.hash, node.engine ?? 'auto', node.image === undefined ? null : [node.image, fileStamp(node.image)], node.argv0 ?? null, node.args ?? [], env, node.memory ?? null, node.etags === true, shapes, node.channelModes ?? null];
-  return JSON.stringify(key, (_, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value));
+  for (const c of node.channels ?? []) shapes.push([c.alias, channelKind(c), limitsKey(c.limits), c.etag === true]);
+  const env = node.env === undefined ? [] : Object.entries(node.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  /* no replacer: the limits, the only bigints, are written by limitsKey (a replacer is called for every value) */
+  return JSON.stringify([program.hash, node.engine ?? 'auto', node.image === undefined ? null : [node.image, fileStamp(node.image)], node.argv0 ?? null, node.args ?? [], env, node.memory ?? null, etags, shapes, node.channelModes ?? null]);
 }
 
 /** A pipe end for the set-up: no data to read (the request's comes later). */
@@ -231,6 +239,7 @@ export class WarmShelf {
     /* what arrived while this thread ran a node (Node's receiveMessageOnPort takes a BroadcastChannel too: its documentation says so, its types say MessagePort only) */
     const port = this.channel as unknown as MessagePort;
     for (let message = receiveMessageOnPort(port); message !== undefined; message = receiveMessageOnPort(port)) this.inbox.push(message.message as Shared);
+    if (this.inbox.length === 0) return;
     for (const shared of this.inbox.splice(0, this.inbox.length)) {
       if (this.entries.has(shared.key)) continue;
       this.adopted++;

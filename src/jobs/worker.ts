@@ -8,6 +8,7 @@
  * are context-aware N-API modules) and keeps its own Program shelf.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { deferSessionTeardown, finishSessionTeardown } from '../api/index.js';
 import { ProgramShelf, runNode } from './run-node.js';
 import { WarmShelf, type WarmShelfOptions } from './warm-shelf.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
@@ -17,11 +18,14 @@ if (port === null) throw new Error('src/jobs/worker.ts runs as a worker thread o
 const shelf = new ProgramShelf();
 /* the pool's warm-start bounds (WorkerPoolOptions.warmSnapshots, warmSnapshotBytes) */
 const warmShelf = new WarmShelf((workerData ?? {}) as WarmShelfOptions);
+/* a node's result goes back before its sandbox is released (src/runtime/teardown.ts): the pool does not wait for it */
+deferSessionTeardown(true);
 
 port.on('message', (message: ToWorker) => {
   shelf.add(message.verdicts);
   const result = runNode(message.task, shelf, warmShelf);
   const reply: FromWorker = { kind: 'done', id: message.id, result, learnt: shelf.takeLearnt() };
   port.postMessage(reply, Object.values(result.outputs).map((bytes) => bytes.buffer as ArrayBuffer));
+  finishSessionTeardown();
 });
 port.postMessage({ kind: 'ready' } satisfies FromWorker);

@@ -27,7 +27,9 @@
  *      the time budget with "session timeout" (4), TrapExit with "ok" (0)
  *      and the program's code.
  * Whatever happens, the channels are closed (data on disk, final
- * truncation) and the engine session disposed before the report is made.
+ * truncation) and the engine session disposed before the report is made
+ * (or, in a thread that defers it, after the outcome is handed on:
+ * teardown.ts).
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { validate, type ValidationPolicy, type ValidationResult } from '../validator/validate.js';
@@ -58,6 +60,7 @@ import { captureMemory, channelsAtFork, restoreSnapshot, type SessionSnapshot } 
 import { Verbosity, type SessionObserver } from './trace.js';
 import { dispatchTrapAt, readTrapArgs, TrapArgsFault, type GuestMemory, type TrapArgs, type TrapHooks } from './trap-io.js';
 import { Errno } from './definitions.js';
+import { endEngineSession, finishTeardown } from './teardown.js';
 
 /**
  * The policy a session validates its program and every TrapJail block with
@@ -483,6 +486,8 @@ function matchRequestChannels(snapshot: SessionSnapshot, given: readonly Channel
  * which end the session as the later stages' do.
  */
 function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgress) => SessionPlan, warm?: SessionSnapshot): SessionResult {
+  /* a session this thread deferred releases its reservation for this one, and is not counted in its times (teardown.ts) */
+  finishTeardown();
   const progress: SessionProgress = { validatorState: ValidatorState.NotValidated, channels: [], memoryEtag: false };
   let userReturnCode = 0;
   let daemonState: DaemonState = 0;
@@ -584,7 +589,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
         memoryEtag = pages === undefined ? { alias: MEMORY_ETAG_ALIAS, digest: EMPTY_DIGEST } : memoryEtagEntry(() => pages.readableRegions());
       }
     } finally {
-      session?.dispose();
+      if (session !== undefined) endEngineSession(session);
       channels?.closeAll();
     }
   }

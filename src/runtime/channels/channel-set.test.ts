@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChannelSet, compareAliases, MAX_CHANNELS, programOrder } from './channel-set.js';
 import { ChannelMountError } from './errors.js';
@@ -81,6 +82,16 @@ describe('ChannelSet', () => {
       ...STANDARD_ALIASES, '/dev/B', '/dev/_x', '/dev/a10', '/dev/a9', '/dev/b', '/dev/z', '/dev/é', '/dev/\uFFFD', '/dev/\u{1F600}',
     ]);
     expect(compareAliases('/dev/\uFFFD', '/dev/\u{1F600}')).toBeLessThan(0);
+  });
+
+  it('compares any two aliases as strcmp compares their UTF-8 bytes (also across surrogate pairs and U+E000..U+FFFF)', () => {
+    const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.constantFrom('/dev/\uE000', '/dev/\uFFFD', '/dev/\u{10000}', '/dev/\u{1F600}', '/dev/a', ''));
+    fc.assert(
+      fc.property(text, text, (a, b) => {
+        expect(compareAliases(a, b)).toBe(Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('refuses a duplicate alias and closes what it already opened', () => {

@@ -50,8 +50,13 @@ function userRank(alias: string): number {
   return rank < 0 ? STANDARD_ALIASES.length : rank;
 }
 
+/** UTF-16 surrogates: outside them, code units compare as code points, and so as UTF-8 bytes do. */
+const SURROGATE = /[\ud800-\udfff]/;
+
 /** C's strcmp on the aliases' UTF-8 bytes. */
 export function compareAliases(a: string, b: string): number {
+  /* UTF-8 keeps code point order; UTF-16 code units keep it too but for surrogates (U+10000 and up sort below U+E000..U+FFFF) */
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 

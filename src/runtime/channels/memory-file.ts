@@ -28,7 +28,7 @@ export class MemoryFile {
     private readonly retain = true,
   ) {
     /* a copy: the program's writes must not change the embedder's buffer */
-    this.store = Uint8Array.from(content);
+    this.store = new Uint8Array(content);
     this.length = content.length;
   }
 
