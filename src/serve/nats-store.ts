@@ -46,7 +46,7 @@ import type { JobSink } from '../jobs/finish.js';
 import { EXISTS_REASON } from './conditional.js';
 import { checkName } from './names.js';
 import type { ByteWindow, JobView, StoreBackend } from './object-store.js';
-import { byBytes, DEFAULT_CONTENT_TYPE, LISTING_LIMIT, spoolUpload, StoreError, window, type ContainerInfo, type ListOptions, type ObjectInfo, type WriteOptions } from './store.js';
+import { byBytes, DEFAULT_CONTENT_TYPE, LISTING_LIMIT, processRuns, spoolUpload, StoreError, window, type ContainerInfo, type ListOptions, type ObjectInfo, type WriteOptions } from './store.js';
 
 export const CONTAINER_BUCKET = 'zerovm-containers';
 const BUCKET_PREFIX = 'zvc_';
@@ -527,15 +527,6 @@ export class NatsStore implements StoreBackend {
   closeTemp(): void {
     this.freeJobDirs.length = 0;
     rmSync(this.root, { recursive: true, force: true });
-  }
-}
-
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM';
   }
 }
 

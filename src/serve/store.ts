@@ -469,7 +469,8 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-function processRuns(pid: number): boolean {
+/** Whether process `pid` exists (a temporary directory named by it is still in use). */
+export function processRuns(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
