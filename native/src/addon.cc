@@ -44,12 +44,22 @@ struct NativeTraits {
 
 using Session = zvm_addon::SessionWrap<NativeTraits>;
 
+/* resetCounts(): this thread's pages restored in place and copies dropped by resets (sandbox.h). */
+Napi::Value ResetCounts(const Napi::CallbackInfo &info) {
+  const zvm::ResetCounts counts = zvm::ThreadResetCounts();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("restored", Napi::Number::New(info.Env(), static_cast<double>(counts.restored)));
+  out.Set("droppedCopies", Napi::Number::New(info.Env(), static_cast<double>(counts.dropped_copies)));
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Session", Session::Define(env));
   exports.Set("STOP_TRAP", Napi::Number::New(env, ZVM_STOP_TRAP));
   exports.Set("STOP_FAULT", Napi::Number::New(env, ZVM_STOP_FAULT));
   exports.Set("STOP_TIMEOUT", Napi::Number::New(env, ZVM_STOP_TIMEOUT));
   exports.Set("createMemoryImage", Napi::Function::New(env, zvm_addon::CreateMemoryImage, "createMemoryImage"));
+  exports.Set("resetCounts", Napi::Function::New(env, ResetCounts, "resetCounts"));
   exports.Set("avx", Napi::Boolean::New(env, zvm::HostHasAvx()));
   exports.Set("timeoutSignal", Napi::Number::New(env, zvm::TimeoutSignal()));
   return exports;

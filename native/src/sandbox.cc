@@ -17,7 +17,10 @@
  * each page is in the kernel (page_spans.h: protection, and anonymous
  * memory or which memory image). Reset drops the pages of everything the
  * session could reach (MADV_DONTNEED: zeros again, or the image's bytes
- * where an image is mapped) and keeps protections and mappings. A new
+ * where an image is mapped), except the image pages the session copied
+ * and may still write, which get the image's bytes back in place and stay
+ * mapped (Reservation::Reset: the next warm request takes no fault on
+ * them), and keeps protections and mappings. A new
  * session starts from a fresh sandbox's record of what it wants (all
  * inaccessible); its protections are recorded, not applied, until a view
  * of guest memory or the first run needs them, and then only the pages
@@ -57,6 +60,7 @@
 
 #include <cpuid.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -124,6 +128,30 @@ int64_t MonotonicNs() {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+
+/* /proc/self/pagemap entry bits (the kernel's Documentation/admin-guide/mm/pagemap.rst). */
+constexpr uint64_t kPagemapPresent = uint64_t{1} << 63;
+constexpr uint64_t kPagemapSwapped = uint64_t{1} << 62;
+constexpr uint64_t kPagemapFile = uint64_t{1} << 61;
+
+/* This process's page map, opened once (-1 when the kernel does not let
+ * us read it: resets then drop every page, as before restore in place). */
+int PagemapFd() {
+  static const int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  return fd;
+}
+
+thread_local ResetCounts t_reset_counts;
+
+/* Appends [start, end) to sorted, disjoint ranges, merged with the last one when they touch. */
+void AddRange(std::vector<std::pair<uint64_t, uint64_t>> *ranges, uint64_t start, uint64_t end) {
+  if (start >= end) return;
+  if (!ranges->empty() && ranges->back().second == start) {
+    ranges->back().second = end;
+  } else {
+    ranges->emplace_back(start, end);
+  }
 }
 
 int ToHostProtection(int protection) {
@@ -208,6 +236,7 @@ std::string Reservation::RemapAll() {
   if (mmap(base_ + kTrampolineEnd, kSandboxSize - kTrampolineEnd, PROT_NONE, kFlags, -1, 0) == MAP_FAILED) return Errno("mmap");
   if (mprotect(base_ + kTrampolineStart, kTrampolineEnd - kTrampolineStart, PROT_NONE) != 0) return Errno("mprotect");
   pages_.Clear();
+  images_.clear();
   known_ = true;
   return "";
 }
@@ -218,16 +247,113 @@ std::string Reservation::Reset() {
   /* The trampoline's pages are never dropped: they hold its code, and
    * nothing a session does can write them (sandbox_rules.h). */
   MergeReach();
+  std::vector<std::pair<uint64_t, uint64_t>> drop;
+  uint64_t budget = kMaxRestoredPages;
   for (const auto &[start, end] : reach_) {
     const uint64_t pieces[2][2] = {{start, std::min<uint64_t>(end, kTrampolineStart)}, {std::max<uint64_t>(start, kTrampolineEnd), end}};
     for (const auto &piece : pieces) {
       if (piece[0] >= piece[1]) continue;
-      if (madvise(base_ + piece[0], piece[1] - piece[0], MADV_DONTNEED) != 0) return RemapAll();
+      pages_.ForEach(piece[0], piece[1], [&](const PageSpan &span) {
+        const ImageBytes *bytes = ImageOf(span.backing);
+        if (bytes != nullptr) {
+          RestoreInPlace(span, *bytes, &budget, &drop);
+        } else {
+          AddRange(&drop, span.start, span.end);
+        }
+      });
     }
+  }
+  for (const auto &[start, end] : drop) {
+    if (madvise(base_ + start, end - start, MADV_DONTNEED) != 0) return RemapAll();
   }
   reach_.clear();
   session_++;
   return "";
+}
+
+const ImageBytes *Reservation::ImageOf(uint64_t backing) const {
+  if (backing == kAnonymousBacking || backing == kTrampolineBacking) return nullptr;
+  for (const auto &[serial, bytes] : images_) {
+    if (serial == backing) return bytes.get();
+  }
+  return nullptr;
+}
+
+void Reservation::PruneImages() {
+  std::vector<std::pair<uint64_t, std::shared_ptr<const ImageBytes>>> held;
+  for (auto &image : images_) {
+    bool used = false;
+    for (const PageSpan &span : pages_.spans()) used = used || span.backing == image.first;
+    if (used) held.push_back(std::move(image));
+  }
+  images_ = std::move(held);
+}
+
+void Reservation::RestoreInPlace(const PageSpan &span, const ImageBytes &bytes, uint64_t *budget,
+                                 std::vector<std::pair<uint64_t, uint64_t>> *drop) {
+  /* The pages looked at: the image's extents and kNeighbourhood pages on
+   * each side (a request's new heap pages follow the snapshot's, its stack
+   * pages precede them). The rest of the span is dropped whole: looking at
+   * gigabytes of untouched holes page by page would cost more than it saves. */
+  constexpr uint64_t kNeighbourhood = 64 * kPageSize;
+  std::vector<std::pair<uint64_t, uint64_t>> look;
+  for (const auto &[first, second] : bytes.extents()) {
+    const uint64_t start = std::max(first > kNeighbourhood ? first - kNeighbourhood : 0, span.start);
+    const uint64_t end = std::min(second + kNeighbourhood, span.end);
+    if (start >= end) continue;
+    if (!look.empty() && start <= look.back().second) {
+      look.back().second = std::max(look.back().second, end);
+    } else {
+      look.emplace_back(start, end);
+    }
+  }
+  const int pagemap = PagemapFd();
+  const bool writable = (span.protection & PROT_WRITE) != 0;
+  auto extent = bytes.extents().begin();
+  uint64_t at = span.start;
+  for (const auto &[start, end] : look) {
+    AddRange(drop, at, start);
+    at = end;
+    if (pagemap < 0) {
+      AddRange(drop, start, end);
+      continue;
+    }
+    uint64_t entries[512];
+    constexpr uint64_t kChunk = sizeof entries / sizeof entries[0];
+    for (uint64_t chunk = start; chunk < end; chunk += kChunk * kPageSize) {
+      const uint64_t pages = std::min<uint64_t>(kChunk, (end - chunk) / kPageSize);
+      const uint64_t host = reinterpret_cast<uint64_t>(base_ + chunk);
+      const ssize_t want = static_cast<ssize_t>(pages * sizeof entries[0]);
+      if (pread(pagemap, entries, static_cast<size_t>(want), static_cast<off_t>(host / kPageSize * sizeof entries[0])) != want) {
+        AddRange(drop, chunk, chunk + pages * kPageSize);
+        continue;
+      }
+      for (uint64_t i = 0; i < pages; i++) {
+        const uint64_t page = chunk + i * kPageSize;
+        const uint64_t entry = entries[i];
+        const bool present = (entry & kPagemapPresent) != 0;
+        /* never touched, or the file's own page: it reads as the image */
+        if ((entry & (kPagemapPresent | kPagemapSwapped)) == 0 || (present && (entry & kPagemapFile) != 0)) continue;
+        /* a copy the session made: the image's bytes (zeros in a hole) back in place, or dropped */
+        while (extent != bytes.extents().end() && extent->second <= page) ++extent;
+        const bool in_extent = extent != bytes.extents().end() && extent->first <= page;
+        const uint8_t *source = in_extent ? bytes.Page(page) : nullptr;
+        if (present && writable && *budget > 0 && (source != nullptr || !in_extent)) {
+          if (source != nullptr) {
+            memcpy(base_ + page, source, kPageSize);
+          } else {
+            memset(base_ + page, 0, kPageSize);
+          }
+          --*budget;
+          t_reset_counts.restored++;
+        } else {
+          AddRange(drop, page, page + kPageSize);
+          t_reset_counts.dropped_copies++;
+        }
+      }
+    }
+  }
+  AddRange(drop, at, span.end);
 }
 
 void Reservation::MergeReach() {
@@ -291,6 +417,7 @@ std::string Reservation::Sync(const PageSpans &want, uint64_t start, uint64_t en
         return Errno("mmap");
       }
       pages_.Set(change.start, change.end, change.protection, kAnonymousBacking, 0);
+      PruneImages();
     } else {
       if (mprotect(at, size, change.protection) != 0) {
         known_ = false;
@@ -322,6 +449,8 @@ std::string Reservation::MapImage(const MemoryImage &image, uint64_t address, ui
     return error;
   }
   pages_.Set(address, end, host_protection, image.serial(), session_);
+  if (ImageOf(image.serial()) == nullptr && image.bytes() != nullptr) images_.emplace_back(image.serial(), image.bytes());
+  PruneImages();
   return "";
 }
 
@@ -358,6 +487,8 @@ void RecycleReservation(std::shared_ptr<Reservation> memory) {
 }
 
 }  // namespace
+
+ResetCounts ThreadResetCounts() { return t_reset_counts; }
 
 std::shared_ptr<Reservation> AcquireReservation() {
   if (t_spare != nullptr) return std::move(t_spare);

@@ -38,6 +38,11 @@ constexpr uint64_t kGuardSize = uint64_t{40} << 30;
  * and the next reset maps the whole sandbox afresh. */
 class Reservation {
  public:
+  /* Pages a reset restores in place at most (16 MiB); beyond, it drops
+   * them: copying back more than a request wrote in a burst costs more
+   * than the faults it saves, and they would stay resident. */
+  static constexpr uint64_t kMaxRestoredPages = 4096;
+
   /* Reserves; on failure `base()` is null and `error()` says why. */
   Reservation();
   ~Reservation();
@@ -50,7 +55,13 @@ class Reservation {
    * Makes the sandbox ready for another session: every page a session
    * could reach reads as zeros (anonymous memory) or as its memory image's
    * bytes (MADV_DONTNEED drops a private mapping's pages: an anonymous one
-   * reads as zeros again, a memory image's as the image). Protections and
+   * reads as zeros again, a memory image's as the image). Pages of an
+   * image that the session copied (wrote) and that are still writable are
+   * instead overwritten with the image's bytes and kept (restore in
+   * place, at most kMaxRestoredPages): the next request of the same
+   * snapshot finds them mapped and writable, and takes no fault to read
+   * or write them. Which pages were copied, the kernel says
+   * (/proc/self/pagemap: present and not the file's page). Protections and
    * mappings stay as they are, recorded: the next session's Sync changes
    * only those it does not want. Falls back to mapping every page but the
    * trampoline's afresh (PROT_NONE) when the record is not trusted or
@@ -73,6 +84,14 @@ class Reservation {
 
  private:
   std::string RemapAll();
+  /* The bytes of the image a span of the record holds, or nullptr. */
+  const ImageBytes *ImageOf(uint64_t backing) const;
+  /* Forgets the bytes of images no span of the record holds any more. */
+  void PruneImages();
+  /* Reset's work on one span of an image: restores the copied pages of its
+   * extents in place where it can, and adds to `drop` what must go. */
+  void RestoreInPlace(const PageSpan &span, const ImageBytes &bytes, uint64_t *budget,
+                      std::vector<std::pair<uint64_t, uint64_t>> *drop);
 
   uint8_t *start_ = nullptr;  // the low guard's first byte
   uint64_t length_ = 0;
@@ -90,7 +109,17 @@ class Reservation {
    * than one per range). */
   std::vector<std::pair<uint64_t, uint64_t>> reach_;
   void MergeReach();
+  /* The bytes of each image the record holds, by serial (restore in place). */
+  std::vector<std::pair<uint64_t, std::shared_ptr<const ImageBytes>>> images_;
 };
+
+/* This thread's count of pages its resets restored in place and dropped
+ * (Reservation::Reset): the tests' proof that restoring happened. */
+struct ResetCounts {
+  uint64_t restored = 0;
+  uint64_t dropped_copies = 0;
+};
+ResetCounts ThreadResetCounts();
 
 /* A reservation for a new session: the one the last session this thread
  * disposed left behind (Reset), else a new one. Keeping one per thread

@@ -28,7 +28,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -681,6 +681,27 @@ interface HostMapping {
   readonly file: string;
 }
 
+const PAGE = 0x1000;
+
+/**
+ * What the kernel holds at sandbox address `address` of the sandbox at
+ * `base` (/proc/self/pagemap, which a process may read for itself):
+ * 'absent' (nothing mapped: the next access faults), 'file' (the mapped
+ * file's own page) or 'copy' (a private copy: anonymous memory).
+ */
+function pageState(base: bigint, address: number): 'absent' | 'file' | 'copy' {
+  const entry = Buffer.alloc(8);
+  const fd = openSync('/proc/self/pagemap', 'r');
+  try {
+    readSync(fd, entry, 0, 8, Number((base + BigInt(address)) / 4096n) * 8);
+  } finally {
+    closeSync(fd);
+  }
+  const bits = entry.readBigUInt64LE(0);
+  if ((bits & (1n << 63n)) === 0n) return 'absent';
+  return (bits & (1n << 61n)) !== 0n ? 'file' : 'copy';
+}
+
 /** The kernel's mappings of the 4 GiB sandbox at `base`, in address order, clipped to it. */
 function hostMappings(base: bigint): HostMapping[] {
   const out: HostMapping[] = [];
@@ -1239,7 +1260,6 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
   it.runIf(name === 'native')('property: sessions one after another on one sandbox, each with random regions, images and writes, each get exactly their pages: the kernel\'s protections and mappings are theirs, and they read only zeros and their images', () => {
     const AREA = 0x100000;
     const PAGES = 48;
-    const PAGE = 0x1000;
     const images = [0, 1].map((k) => {
       const bytes = Uint8Array.from({ length: 64 }, (_, i) => 0x30 + k * 64 + i);
       return { bytes, image: engine.createMemoryImage!([{ address: AREA + k * 16 * PAGE, bytes }]) };
@@ -1308,6 +1328,89 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
       session.dispose();
       open.splice(open.indexOf(session), 1);
     }
+  });
+
+  it.runIf(name === 'native')('restores in place the pages a session copied from a memory image: the next session of that image reads the image\'s bytes (zeros in its holes) from pages kept mapped, and a page made read-only after the write is dropped', () => {
+    const IMAGE = 0x100000;
+    const PAGES = 16;
+    /* three pages of data, then holes */
+    const bytes = Uint8Array.from({ length: 3 * PAGE }, (_, i) => (i * 7 + 3) & 0xff);
+    const image = engine.createMemoryImage!([{ address: IMAGE, bytes }]);
+    const first = load(TRAP_TWICE);
+    const base = first.base;
+    first.mapImage!(image, IMAGE, PAGES * PAGE, RW);
+    first.writableView(IMAGE, 3 * PAGE).fill(0xee); // every byte of the data pages
+    first.writableView(IMAGE + 5 * PAGE, 2 * PAGE).fill(0xdd); // two pages of a hole
+    first.protect(IMAGE + 2 * PAGE, PAGE, Protection.Read); // written, then read-only: the host cannot write it back
+    expectTrap(first.start(TEXT, 5000), 0x30000, 0x20020);
+    first.dispose();
+    open.splice(open.indexOf(first), 1);
+
+    const second = load(TRAP_TWICE);
+    expect(second.base).toBe(base); // the same reservation: the test would prove nothing otherwise
+    second.mapImage!(image, IMAGE, PAGES * PAGE, RW);
+    const seen = second.view(IMAGE, PAGES * PAGE); // synced, not read yet
+    /* the kernel's view before anything reads them: the written, writable pages stayed mapped as private copies */
+    const kept = (page: number): string => pageState(base, IMAGE + page * PAGE);
+    expect([0, 1, 2, 5, 6].map(kept)).toEqual(['copy', 'copy', 'absent', 'copy', 'copy']);
+    expect([...seen.subarray(0, 3 * PAGE)]).toEqual([...bytes]);
+    expect(seen.subarray(3 * PAGE).every((byte) => byte === 0)).toBe(true);
+    expectTrap(second.start(TEXT, 5000), 0x30000, 0x20020);
+  });
+
+  it.runIf(name === 'native')('drops what a reset cannot restore in place (more pages than it keeps): the next session still reads the image', () => {
+    const IMAGE = 0x100000;
+    const PAGES = 4096 + 300; // more than Reservation::kMaxRestoredPages
+    const bytes = Uint8Array.from({ length: PAGES * PAGE }, (_, i) => ((i >> 12) * 31 + i) & 0xff);
+    const image = engine.createMemoryImage!([{ address: IMAGE, bytes }]);
+    for (let round = 0; round < 3; round++) {
+      const session = load(TRAP_TWICE);
+      session.mapImage!(image, IMAGE, PAGES * PAGE, RW);
+      const seen = session.view(IMAGE, PAGES * PAGE);
+      expect(Buffer.compare(seen as Uint8Array, bytes)).toBe(0);
+      session.writableView(IMAGE, PAGES * PAGE).fill(0x5a);
+      session.dispose();
+      open.splice(open.indexOf(session), 1);
+    }
+  });
+
+  it.runIf(name === 'native')('property: sessions of one sandbox mapping images, writing anywhere in them (data and holes) and re-protecting, each read exactly their images and zeros, every byte', () => {
+    const AREA = 0x100000;
+    const PAGES = 40;
+    /* two images, each with data on a few scattered pages of the area */
+    const imageData = [
+      [0, 1, 2, 9],
+      [3, 4, 20, 21, 22],
+    ].map((pages, k) => pages.map((page) => ({ address: AREA + page * PAGE, bytes: Uint8Array.from({ length: PAGE }, (_, i) => (i * (k + 3) + page) & 0xff) })));
+    const images = imageData.map((runs) => engine.createMemoryImage!(runs));
+    const expected = (image: number, page: number): Uint8Array => imageData[image]!.find((run) => run.address === AREA + page * PAGE)?.bytes ?? new Uint8Array(PAGE);
+    const write = fc.record({ page: fc.integer({ min: 0, max: PAGES - 1 }), offset: fc.integer({ min: 0, max: PAGE - 8 }), length: fc.integer({ min: 1, max: PAGE }), value: fc.integer({ min: 1, max: 255 }) });
+    const reprotect = fc.record({ page: fc.integer({ min: 0, max: PAGES - 1 }), pages: fc.integer({ min: 1, max: 6 }), protection: fc.constantFrom(Protection.None, Protection.Read, RW) });
+    const session = fc.record({ image: fc.integer({ min: -1, max: 1 }), writes: fc.array(write, { maxLength: 12 }), reprotects: fc.array(reprotect, { maxLength: 3 }) });
+    let base: bigint | undefined;
+    fc.assert(fc.property(fc.array(session, { minLength: 2, maxLength: 6 }), (plans) => {
+      for (const plan of plans) {
+        const s = load(UD2);
+        base ??= s.base;
+        expect(s.base).toBe(base);
+        if (plan.image >= 0) s.mapImage!(images[plan.image]!, AREA, PAGES * PAGE, RW);
+        else s.protect(AREA, PAGES * PAGE, RW);
+        /* every byte: the image's, or zeros */
+        const seen = s.view(AREA, PAGES * PAGE);
+        for (let page = 0; page < PAGES; page++) {
+          const want = plan.image >= 0 ? expected(plan.image, page) : new Uint8Array(PAGE);
+          const got = seen.subarray(page * PAGE, (page + 1) * PAGE);
+          const at = got.findIndex((byte, i) => byte !== want[i]);
+          /* the first differing byte, so that a failure says where */
+          expect({ page, image: plan.image, at, byte: got[at] }).toEqual({ page, image: plan.image, at: -1, byte: undefined });
+        }
+        for (const w of plan.writes) s.writableView(AREA + w.page * PAGE + w.offset, Math.min(w.length, PAGE - w.offset)).fill(w.value);
+        expect(s.start(TEXT, 5000)).toEqual({ kind: 'fault', signal: SIGILL, pc: 0x20000 });
+        for (const r of plan.reprotects) s.protect(AREA + r.page * PAGE, Math.min(r.pages, PAGES - r.page) * PAGE, r.protection);
+        s.dispose();
+        open.splice(open.indexOf(s), 1);
+      }
+    }), { numRuns: 40 });
   });
 });
 

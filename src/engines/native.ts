@@ -32,9 +32,16 @@ import { AddonEngine, findAddonFile, requireAddon, type EngineAddon, type Loaded
 /** What to run when the addon is missing. */
 export const NATIVE_BUILD_HINT = 'the native engine is not built: run npm run build:native (needs cmake and a C++ compiler)';
 
+/** Pages the resets of this thread's sandbox restored in place, and copies they dropped (spec/runtime.md "Reservation"). */
+export interface NativeResetCounts {
+  readonly restored: number;
+  readonly droppedCopies: number;
+}
+
 /** The addon's surface (native/src/addon.cc). */
 interface NativeAddon extends EngineAddon {
   readonly avx: boolean;
+  resetCounts(): NativeResetCounts;
 }
 
 let loaded: LoadedAddon<NativeAddon> | undefined;
@@ -69,3 +76,9 @@ function load(): LoadedAddon<NativeAddon> {
 
 /** The native engine (one per process; sessions are independent). */
 export const nativeEngine: Engine = new AddonEngine('native', load);
+
+/** This thread's counts of pages restored in place by sandbox resets, or null when the engine is unavailable. */
+export function nativeResetCounts(): NativeResetCounts | null {
+  const { addon } = load();
+  return addon === null ? null : addon.resetCounts();
+}
