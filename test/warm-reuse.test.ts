@@ -195,7 +195,7 @@ for (const engine of ENGINES) describe.skipIf(engine.unavailable !== null && !CI
       fc.property(fc.array(request, { minLength: 2, maxLength: 4 }), (requests) => {
         expect(warmInTurn(requests)).toEqual(reference(requests));
       }),
-      { numRuns: Number(process.env.ZEROVM_WARM_BLOCKS_RUNS ?? 12) },
+      { numRuns: Number(process.env.ZEROVM_WARM_REUSE_RUNS ?? 12) },
     );
   });
 });

@@ -127,7 +127,7 @@
  * the image's identity (a memfd's device and inode, unique while any
  * descriptor or mapping holds it; its bytes never change) plus the exact
  * setup calls, which fix the layout and protections; the registers come
- * from the trap context each time. test/unicorn-warm-blocks.test.ts
+ * from the trap context each time. test/warm-reuse.test.ts
  * compares requests run this way with each run on a fully reset engine.
  */
 #include "emulator.h"
