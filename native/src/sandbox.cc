@@ -69,6 +69,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
@@ -142,7 +143,7 @@ int PagemapFd() {
   return fd;
 }
 
-thread_local ResetCounts t_reset_counts;
+thread_local ReuseCounts t_reuse_counts;
 
 /* Appends [start, end) to sorted, disjoint ranges, merged with the last one when they touch. */
 void AddRange(std::vector<std::pair<uint64_t, uint64_t>> *ranges, uint64_t start, uint64_t end) {
@@ -345,10 +346,10 @@ void Reservation::RestoreInPlace(const PageSpan &span, const ImageBytes &bytes, 
             memset(base_ + page, 0, kPageSize);
           }
           --*budget;
-          t_reset_counts.restored++;
+          t_reuse_counts.restored++;
         } else {
           AddRange(drop, page, page + kPageSize);
-          t_reset_counts.dropped_copies++;
+          t_reuse_counts.dropped_copies++;
         }
       }
     }
@@ -474,26 +475,60 @@ std::string Reservation::WriteTrampoline() {
 
 namespace {
 
-/* The reservation this thread's last disposed session left, reset. */
-thread_local std::shared_ptr<Reservation> t_spare;
+/* The reservations this thread's disposed sessions left, reset: least recently used first. */
+thread_local std::vector<std::shared_ptr<Reservation>> t_spares;
+std::atomic<size_t> g_spare_reservations{kSpareReservations};
 
-/* Keeps `memory` for this thread's next session when it resets, else unmaps it. */
+/* Keeps `memory` for this thread's next sessions when it resets, else unmaps it. */
 void RecycleReservation(std::shared_ptr<Reservation> memory) {
-  if (t_spare == nullptr && memory->base() != nullptr && memory->Reset().empty()) {
-    t_spare = std::move(memory);
-  } else {
+  if (memory->base() == nullptr || !memory->Reset().empty()) {
     memory->Release();
+    return;
   }
+  t_spares.push_back(std::move(memory));
+  while (t_spares.size() > g_spare_reservations.load()) {
+    t_spares.front()->Release();
+    t_spares.erase(t_spares.begin());
+  }
+}
+
+std::shared_ptr<Reservation> TakeSpare(size_t index) {
+  std::shared_ptr<Reservation> taken = std::move(t_spares[index]);
+  t_spares.erase(t_spares.begin() + static_cast<std::ptrdiff_t>(index));
+  return taken;
 }
 
 }  // namespace
 
-ResetCounts ThreadResetCounts() { return t_reset_counts; }
+ReuseCounts ThreadReuseCounts() { return t_reuse_counts; }
 
-std::shared_ptr<Reservation> AcquireReservation() {
-  if (t_spare != nullptr) return std::move(t_spare);
-  return std::make_shared<Reservation>();
+void SetSpareReservations(size_t count) { g_spare_reservations.store(count); }
+
+std::shared_ptr<Reservation> AcquireReservation(uint64_t will_map) {
+  /* most recently used first */
+  if (will_map != kAnonymousBacking) {
+    for (size_t i = t_spares.size(); i-- > 0;) {
+      if (t_spares[i]->Holds(will_map)) {
+        t_reuse_counts.adopted++;
+        return TakeSpare(i);
+      }
+    }
+  }
+  for (size_t i = t_spares.size(); i-- > 0;) {
+    if (!t_spares[i]->HoldsAnImage()) return TakeSpare(i);
+  }
+  if (t_spares.empty() || t_spares.size() < g_spare_reservations.load()) return std::make_shared<Reservation>();
+  return TakeSpare(0);
 }
+
+bool Reservation::Holds(uint64_t serial) const {
+  for (const PageSpan &span : pages_.spans()) {
+    if (span.backing == serial) return true;
+  }
+  return false;
+}
+
+bool Reservation::HoldsAnImage() const { return !images_.empty(); }
 
 Sandbox::Sandbox(std::shared_ptr<Reservation> memory)
     : memory_(std::move(memory)), ctx_(new (std::align_val_t{64}) ZvmContext()) {

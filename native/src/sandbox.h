@@ -76,6 +76,9 @@ class Reservation {
    * when the range already holds that image, untouched since the last
    * reset, keeps it (its protection is Sync's to change). */
   std::string MapImage(const MemoryImage &image, uint64_t address, uint64_t size, int host_protection);
+  /* Whether the record holds memory image `serial` somewhere / any image. */
+  bool Holds(uint64_t serial) const;
+  bool HoldsAnImage() const;
   /* A session may reach [start, end): the next reset drops its pages. */
   void NoteReachable(uint64_t start, uint64_t end);
   /* Writes the trampoline's code (once per reservation). */
@@ -113,19 +116,34 @@ class Reservation {
   std::vector<std::pair<uint64_t, std::shared_ptr<const ImageBytes>>> images_;
 };
 
-/* This thread's count of pages its resets restored in place and dropped
- * (Reservation::Reset): the tests' proof that restoring happened. */
-struct ResetCounts {
+/* This thread's counts: pages its resets restored in place and copies
+ * they dropped (Reservation::Reset), and sessions given a kept
+ * reservation that held the image they said they would map
+ * (AcquireReservation): what tests check to prove the reuse happened. */
+struct ReuseCounts {
   uint64_t restored = 0;
   uint64_t dropped_copies = 0;
+  uint64_t adopted = 0;
 };
-ResetCounts ThreadResetCounts();
+ReuseCounts ThreadReuseCounts();
 
-/* A reservation for a new session: the one the last session this thread
- * disposed left behind (Reset), else a new one. Keeping one per thread
- * saves each session reserving and releasing 84 GiB of address space and
- * writing the trampoline again. */
-std::shared_ptr<Reservation> AcquireReservation();
+/* A reservation for a new session. A thread keeps the reservations of the
+ * sessions it disposed, reset, up to kSpareReservations (the least
+ * recently used released first): that saves each session reserving and
+ * releasing 84 GiB of address space and writing the trampoline, and a
+ * reservation that holds a memory image keeps what the image's pages
+ * cost to map and to restore (Reset). The choice: one that holds the
+ * image `will_map` (a serial; kAnonymousBacking for none) when there is
+ * one; else one that holds no image; else a new one while fewer than
+ * kSpareReservations (SetSpareReservations) are kept; else the least recently used. So a cold
+ * session between two warm requests of a snapshot does not take the
+ * snapshot's pages from the second (spec/runtime.md "Reservation"). */
+constexpr size_t kSpareReservations = 4;
+std::shared_ptr<Reservation> AcquireReservation(uint64_t will_map);
+/* How many reservations a thread keeps (default kSpareReservations; 1
+ * keeps one, the last session's, whatever it held; 0 keeps none). For
+ * every thread of the process, from its next session on. */
+void SetSpareReservations(size_t count);
 
 class Sandbox {
  public:

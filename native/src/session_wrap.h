@@ -102,10 +102,12 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap<Traits>> {
     if (info.Length() < 1 || !info[0].IsTypedArray() ||
         info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
         info[0].As<Napi::Uint32Array>().ElementLength() < kSlotCount) {
-      throw Napi::TypeError::New(env, "Session(stopInfo: Uint32Array(4))");
+      throw Napi::TypeError::New(env, "Session(stopInfo: Uint32Array(4), willMap?: memory image)");
     }
     stop_info_ = Napi::Persistent(info[0].As<Napi::Uint32Array>());
-    runner_ = Traits::Open(env);
+    /* a memory image the session will map: an engine that keeps sandboxes gives it one holding that image, when it has one */
+    const zvm::MemoryImage *will_map = info.Length() >= 2 && info[1].IsExternal() ? info[1].As<Napi::External<zvm::MemoryImage>>().Data() : nullptr;
+    runner_ = Traits::Open(env, will_map);
   }
 
  private:

@@ -36,7 +36,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Protection, SANDBOX_SIZE, type Engine, type EngineSession, type MemoryImage, type ReadonlyBytes, type Region, type Stop, type TrapContext } from '../runtime/engine.js';
+import { Protection, SANDBOX_SIZE, type CreateSessionOptions, type Engine, type EngineSession, type MemoryImage, type ReadonlyBytes, type Region, type Stop, type TrapContext } from '../runtime/engine.js';
 import { ProtectionMap, type PageProtections } from '../runtime/protection-map.js';
 import type { CpuFeature } from '../validator/features.js';
 
@@ -122,7 +122,7 @@ export interface AddonSession {
 
 /** What both addons export. */
 export interface EngineAddon {
-  readonly Session: new (stopInfo: Uint32Array) => AddonSession;
+  readonly Session: new (stopInfo: Uint32Array, willMap?: unknown) => AddonSession;
   readonly STOP_TRAP: number;
   readonly STOP_FAULT: number;
   readonly STOP_TIMEOUT: number;
@@ -176,8 +176,11 @@ class AddonEngineSession implements EngineSession {
   constructor(
     private readonly engineName: Engine['name'],
     private readonly addon: EngineAddon,
+    willMap?: MemoryImage,
   ) {
-    this.handle = new addon.Session(this.stopInfo);
+    /* an image of another engine is no hint here (mapImage refuses it) */
+    const hint = willMap !== undefined && willMap.engine === engineName && 'handle' in willMap ? (willMap as AddonMemoryImage).handle : undefined;
+    this.handle = hint === undefined ? new addon.Session(this.stopInfo) : new addon.Session(this.stopInfo, hint);
     this.base = this.handle.base();
     this.views = new GuestViews((address, length) => this.handle.memory(address, length));
   }
@@ -290,10 +293,10 @@ export class AddonEngine<A extends EngineAddon> implements Engine {
     };
   }
 
-  createSession(regions: readonly Region[]): EngineSession {
+  createSession(regions: readonly Region[], options: CreateSessionOptions = {}): EngineSession {
     const loaded = this.load();
     if (loaded.reason !== null) throw new Error(loaded.reason);
-    const session = new AddonEngineSession(this.name, loaded.addon);
+    const session = new AddonEngineSession(this.name, loaded.addon, options.willMap);
     try {
       /*
        * Natively, adjacent regions of one protection in one call: a

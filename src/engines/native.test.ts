@@ -31,15 +31,17 @@ import { once } from 'node:events';
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unicornEngine } from '../emulator/unicorn.js';
-import { Protection, type Engine, type EngineSession, type Stop } from '../runtime/engine.js';
+import { Protection, type Engine, type EngineSession, type MemoryImage, type Stop } from '../runtime/engine.js';
 import { SESSION_POLICY } from '../runtime/session.js';
 import { validate } from '../validator/validate.js';
 import { misclassified, skipReferenceChecks } from '../../test/reference-validators.js';
-import { findAddon, nativeEngine } from './native.js';
+import { findAddon, nativeEngine, nativeReuseCounts, setNativeKeptSandboxes } from './native.js';
 
 const ci = process.env.CI === 'true' || process.env.CI === '1';
+/** native/src/sandbox.h kSpareReservations. */
+const DEFAULT_KEPT_SANDBOXES = 4;
 const ENGINES = [nativeEngine, unicornEngine].map((engine) => ({ name: engine.name, engine, unavailable: engine.unavailableReason() }));
 for (const { name, unavailable } of ENGINES) {
   if (unavailable !== null && !ci) console.warn(`\n*** ${name} engine tests SKIPPED: ${unavailable} ***\n`);
@@ -548,7 +550,13 @@ afterEach(() => {
  * 0x40000, the 16 MiB stack at the top. A VALIDATED program is validated
  * first, as a session would (its policy, the engine's CPU features).
  */
-function loadOn(engine: Engine, code: Uint8Array, options: { rodata?: Uint8Array } = {}): EngineSession {
+interface LoadOptions {
+  readonly rodata?: Uint8Array;
+  /** The hint Engine.createSession takes: an image the session will map. */
+  readonly willMap?: MemoryImage;
+}
+
+function loadOn(engine: Engine, code: Uint8Array, options: LoadOptions = {}): EngineSession {
   if (validatedPrograms.has(code)) {
     expect(validate(code, { base: TEXT, policy: SESSION_POLICY, features: engine.features }).errors).toEqual([]);
   } else if (!unvalidatedPrograms.has(code)) {
@@ -561,7 +569,7 @@ function loadOn(engine: Engine, code: Uint8Array, options: { rodata?: Uint8Array
     { address: RODATA, size: 0x10000, protection: RW },
     { address: CODE, size: 0x10000, protection: RW },
     { address: STACK, size: STACK_SIZE, protection: RW },
-  ]);
+  ], options.willMap === undefined ? undefined : { willMap: options.willMap });
   open.push(session);
   session.writableView(TEXT, 0x10000).fill(0xf4);
   session.writableView(TEXT, code.length).set(code);
@@ -742,7 +750,10 @@ describe.runIf(ci)('engine availability (CI)', () => {
 });
 
 for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable !== null)(`${name} engine`, () => {
-  const load = (code: Uint8Array, options?: { rodata?: Uint8Array }): EngineSession => loadOn(engine, code, options);
+  const load = (code: Uint8Array, options?: LoadOptions): EngineSession => loadOn(engine, code, options);
+  /* these tests are about one sandbox reused: a native thread keeps only its last one (the choice among several is tested at the end) */
+  beforeEach(() => setNativeKeptSandboxes(1));
+  afterEach(() => setNativeKeptSandboxes(DEFAULT_KEPT_SANDBOXES));
   const runTrapTwice = (result?: number): EngineSession => runTrapTwiceOn(engine, result);
 
   it('puts the sandbox at ZeroVM\'s base and fills the trampoline', () => {
@@ -1407,6 +1418,95 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
         for (const w of plan.writes) s.writableView(AREA + w.page * PAGE + w.offset, Math.min(w.length, PAGE - w.offset)).fill(w.value);
         expect(s.start(TEXT, 5000)).toEqual({ kind: 'fault', signal: SIGILL, pc: 0x20000 });
         for (const r of plan.reprotects) s.protect(AREA + r.page * PAGE, Math.min(r.pages, PAGES - r.page) * PAGE, r.protection);
+        s.dispose();
+        open.splice(open.indexOf(s), 1);
+      }
+    }), { numRuns: 40 });
+  });
+
+  it.runIf(name === 'native')('keeps several sandboxes per thread: a session that will map an image gets the one holding it, though sessions of other layouts ran in between, and finds its copied pages restored', () => {
+    setNativeKeptSandboxes(DEFAULT_KEPT_SANDBOXES);
+    const IMAGE = 0x100000;
+    const bytes = Uint8Array.from({ length: 2 * PAGE }, (_, i) => (i * 5 + 1) & 0xff);
+    const image = engine.createMemoryImage!([{ address: IMAGE, bytes }]);
+    const warm = (): EngineSession => {
+      const s = load(TRAP_TWICE, { willMap: image });
+      s.mapImage!(image, IMAGE, 4 * PAGE, RW);
+      return s;
+    };
+    const first = warm();
+    const base = first.base;
+    first.writableView(IMAGE, 2 * PAGE).fill(0x99);
+    first.dispose();
+    open.splice(open.indexOf(first), 1);
+    /* a cold session, and one of another image: neither takes the sandbox that holds the first image */
+    const other = engine.createMemoryImage!([{ address: IMAGE, bytes: new Uint8Array(PAGE).fill(3) }]);
+    for (const s of [load(TRAP_TWICE), load(TRAP_TWICE, { willMap: other })]) {
+      expect(s.base).not.toBe(base);
+      s.dispose();
+      open.splice(open.indexOf(s), 1);
+    }
+    const before = nativeReuseCounts()!.adopted;
+    const second = warm();
+    expect(second.base).toBe(base);
+    expect(nativeReuseCounts()!.adopted - before).toBe(1);
+    const seen = second.view(IMAGE, 4 * PAGE);
+    expect([0, 1].map((page) => pageState(base, IMAGE + page * PAGE))).toEqual(['copy', 'copy']);
+    expect([...seen.subarray(0, 2 * PAGE)]).toEqual([...bytes]);
+    expect(seen.subarray(2 * PAGE).every((byte) => byte === 0)).toBe(true);
+  });
+
+  it.runIf(name === 'native')('keeps at most the number of sandboxes asked for: the least recently used goes', () => {
+    setNativeKeptSandboxes(2);
+    const images = [1, 2, 3].map((k) => engine.createMemoryImage!([{ address: 0x100000, bytes: new Uint8Array(PAGE).fill(k) }]));
+    const bases = images.map((image) => {
+      const s = load(UD2, { willMap: image });
+      s.mapImage!(image, 0x100000, PAGE, RW);
+      const base = s.base;
+      s.dispose();
+      open.splice(open.indexOf(s), 1);
+      return base;
+    });
+    /* three sessions on at most two kept sandboxes: the first image's was dropped, the last two are kept */
+    const baseFor = (image: MemoryImage): bigint => {
+      const s = load(UD2, { willMap: image });
+      const base = s.base;
+      s.dispose();
+      open.splice(open.indexOf(s), 1);
+      return base;
+    };
+    const before = nativeReuseCounts()!.adopted;
+    expect(baseFor(images[2]!)).toBe(bases[2]);
+    expect(baseFor(images[1]!)).toBe(bases[1]);
+    expect(nativeReuseCounts()!.adopted - before).toBe(2);
+    expect(() => setNativeKeptSandboxes(-1)).toThrow(/0 to 64/);
+  });
+
+  it.runIf(name === 'native')('property: sessions with several kept sandboxes, mapping images with and without the hint, each read exactly their images and zeros, every byte', () => {
+    setNativeKeptSandboxes(3);
+    const AREA = 0x100000;
+    const PAGES = 24;
+    const imageData = [0, 1, 2].map((k) => [k, k + 5, 20 - k].map((page) => ({ address: AREA + page * PAGE, bytes: Uint8Array.from({ length: PAGE }, (_, i) => (i * (k + 2) + page + 1) & 0xff) })));
+    const images = imageData.map((runs) => engine.createMemoryImage!(runs));
+    const expected = (image: number, page: number): Uint8Array => imageData[image]!.find((run) => run.address === AREA + page * PAGE)?.bytes ?? new Uint8Array(PAGE);
+    const write = fc.record({ page: fc.integer({ min: 0, max: PAGES - 1 }), offset: fc.integer({ min: 0, max: PAGE - 1 }), length: fc.integer({ min: 1, max: PAGE }), value: fc.integer({ min: 1, max: 255 }) });
+    const session = fc.record({ image: fc.integer({ min: -1, max: 2 }), hint: fc.boolean(), writes: fc.array(write, { maxLength: 10 }), readOnlyAfter: fc.boolean() });
+    fc.assert(fc.property(fc.array(session, { minLength: 2, maxLength: 8 }), (plans) => {
+      for (const plan of plans) {
+        const image = plan.image >= 0 ? images[plan.image]! : undefined;
+        const s = load(UD2, plan.hint && image !== undefined ? { willMap: image } : {});
+        if (image !== undefined) s.mapImage!(image, AREA, PAGES * PAGE, RW);
+        else s.protect(AREA, PAGES * PAGE, RW);
+        const seen = s.view(AREA, PAGES * PAGE);
+        for (let page = 0; page < PAGES; page++) {
+          const want = plan.image >= 0 ? expected(plan.image, page) : new Uint8Array(PAGE);
+          const got = seen.subarray(page * PAGE, (page + 1) * PAGE);
+          const at = got.findIndex((byte, i) => byte !== want[i]);
+          expect({ page, image: plan.image, at, byte: got[at] }).toEqual({ page, image: plan.image, at: -1, byte: undefined });
+        }
+        for (const w of plan.writes) s.writableView(AREA + w.page * PAGE + w.offset, Math.min(w.length, PAGE - w.offset)).fill(w.value);
+        expect(s.start(TEXT, 5000)).toEqual({ kind: 'fault', signal: SIGILL, pc: 0x20000 });
+        if (plan.readOnlyAfter) s.protect(AREA, PAGES * PAGE, Protection.Read);
         s.dispose();
         open.splice(open.indexOf(s), 1);
       }

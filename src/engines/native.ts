@@ -32,16 +32,21 @@ import { AddonEngine, findAddonFile, requireAddon, type EngineAddon, type Loaded
 /** What to run when the addon is missing. */
 export const NATIVE_BUILD_HINT = 'the native engine is not built: run npm run build:native (needs cmake and a C++ compiler)';
 
-/** Pages the resets of this thread's sandbox restored in place, and copies they dropped (spec/runtime.md "Reservation"). */
-export interface NativeResetCounts {
+/** This thread's reuse of kept sandboxes (spec/runtime.md "Reservation"). */
+export interface NativeReuseCounts {
+  /** Pages resets restored in place. */
   readonly restored: number;
+  /** Copied pages resets dropped instead (not writable, or beyond the limit). */
   readonly droppedCopies: number;
+  /** Sessions given a kept sandbox that held the memory image they map. */
+  readonly adopted: number;
 }
 
 /** The addon's surface (native/src/addon.cc). */
 interface NativeAddon extends EngineAddon {
   readonly avx: boolean;
-  resetCounts(): NativeResetCounts;
+  reuseCounts(): NativeReuseCounts;
+  setKeptSandboxes(count: number): void;
 }
 
 let loaded: LoadedAddon<NativeAddon> | undefined;
@@ -77,8 +82,19 @@ function load(): LoadedAddon<NativeAddon> {
 /** The native engine (one per process; sessions are independent). */
 export const nativeEngine: Engine = new AddonEngine('native', load);
 
-/** This thread's counts of pages restored in place by sandbox resets, or null when the engine is unavailable. */
-export function nativeResetCounts(): NativeResetCounts | null {
+/** This thread's reuse counts, or null when the engine is unavailable. */
+export function nativeReuseCounts(): NativeReuseCounts | null {
   const { addon } = load();
-  return addon === null ? null : addon.resetCounts();
+  return addon === null ? null : addon.reuseCounts();
+}
+
+/**
+ * How many reset sandboxes each thread keeps for its next sessions
+ * (default 4; 1: only the last one, whatever it held; 0: none). Each kept
+ * one holds 84 GiB of address space and the pages its last session
+ * restored. Applies to every thread of the process; no-op without the
+ * engine.
+ */
+export function setNativeKeptSandboxes(count: number): void {
+  load().addon?.setKeptSandboxes(count);
 }

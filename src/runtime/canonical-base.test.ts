@@ -3,7 +3,8 @@
  * sandbox base"): aligned words holding addresses of a sandbox elsewhere
  * are moved to the same sandbox address at 0x440A00000000, and a native
  * session that runs at another base (the usual one is held by another
- * session) reports the memory etag of one at the usual base.
+ * session) reports the memory etag of one at the usual base, and a fault
+ * at the address it would have there.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,10 @@ import { nativeEngine } from '../engines/native.js';
 import { canonicalCopy, canonicalWords, ZEROVM_BASE } from './canonical-base.js';
 import { Protection } from './engine.js';
 
-const HELLO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'hello.nexe');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const HELLO = join(ROOT, 'examples', 'hello.nexe');
+/** conformance/programs/driver.S: trap records on stdin; 'Call' jumps to an address. */
+const DRIVER = join(ROOT, 'conformance', 'programs', 'driver.nexe');
 const OTHER = 0x7f1200000000n;
 
 function words(values: readonly bigint[]): Uint8Array {
@@ -71,6 +75,25 @@ describe.skipIf(nativeEngine.unavailableReason() !== null)('the memory etag on t
       expect(memory(alone.etags)).toMatch(/^[0-9a-f]{40}$/);
       expect(memory(elsewhere.etags)).toBe(memory(alone.etags));
       expect(elsewhere.stdout).toEqual(alone.stdout);
+    } finally {
+      holder.dispose();
+    }
+  });
+});
+
+describe.skipIf(nativeEngine.unavailableReason() !== null)('a fault on the native engine', () => {
+  it('names the host address as at 0x440A00000000, wherever the session ran', () => {
+    const program = Program.load(DRIVER, { engine: 'native' });
+    /* a Call record to 0x60000, where nothing is mapped */
+    const call = Buffer.alloc(48);
+    call.writeBigUInt64LE(0x6c6c6143n, 0);
+    call.writeBigUInt64LE(0x60000n, 16);
+    const alone = program.runSync({ engine: 'native', stdin: call });
+    expect(alone.exitState).toBe('Signal 11 from untrusted code: Halting at 0x440A00060000');
+    const holder = nativeEngine.createSession([{ address: 0x20000, size: 0x1000, protection: Protection.Read }]);
+    try {
+      expect(holder.base).toBe(ZEROVM_BASE);
+      expect(program.runSync({ engine: 'native', stdin: call }).exitState).toBe(alone.exitState);
     } finally {
       holder.dispose();
     }

@@ -150,8 +150,19 @@ export interface Engine {
    * warm starts copy the snapshot into each session.
    */
   createMemoryImage?(runs: readonly { readonly address: number; readonly bytes: Uint8Array }[]): MemoryImage;
-  /** Reserves a sandbox and maps `regions` (everything else is inaccessible). */
-  createSession(regions: readonly Region[]): EngineSession;
+  /**
+   * Reserves a sandbox and maps `regions` (everything else is
+   * inaccessible). `options.willMap`: a memory image the session will map
+   * (mapImage); an engine that keeps sandboxes between sessions may give
+   * it one that holds that image already (spec/runtime.md "Reservation").
+   * Only a hint: the session is the same either way.
+   */
+  createSession(regions: readonly Region[], options?: CreateSessionOptions): EngineSession;
+}
+
+/** Hints for Engine.createSession. */
+export interface CreateSessionOptions {
+  readonly willMap?: MemoryImage;
 }
 
 /** Address of the trampoline's slot 0, the trap. */

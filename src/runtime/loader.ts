@@ -60,6 +60,12 @@ export function programImageRuns(session: EngineSession): ProgramMemoryImage['ru
 const loadedOnce = new WeakSet<ProgramImage>();
 const memoryImages = new WeakMap<ProgramImage, ProgramMemoryImage | 'none'>();
 
+/** The memory image loadProgram will map for this program on `engine`, when it made one already (no side effect). */
+export function knownProgramMemoryImage(engine: Pick<Engine, 'name'>, bytes: Uint8Array, image: ProgramImage): MemoryImage | undefined {
+  const known = memoryImages.get(image);
+  return known !== undefined && known !== 'none' && known.engine === engine.name && known.bytes === bytes ? known.image : undefined;
+}
+
 /** The program's memory image on `engine`, when it has been loaded before and the engine makes images. */
 function programMemoryImage(engine: Pick<Engine, 'name' | 'createMemoryImage'>, bytes: Uint8Array, image: ProgramImage, layout: Layout): ProgramMemoryImage | undefined {
   const known = memoryImages.get(image);

@@ -38,7 +38,7 @@ import { Protection, SANDBOX_SIZE, TRAMPOLINE_TRAP, type Engine, type EngineSess
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
 import { jailBlock, unjailBlock, type JailTarget } from './jail.js';
 import { computeLayout, loadingRegions, TRAMPOLINE_END, trapViewOverrides, type Layout } from './layout.js';
-import { loadProgram } from './loader.js';
+import { knownProgramMemoryImage, loadProgram } from './loader.js';
 import { checkNetwork, checkTimeout, ManifestError, readManifest, type Manifest } from './manifest.js';
 import { ProtectionMap } from './protection-map.js';
 import { ProgramLoadError, readProgramImage, textRegion, TEXT_START, type ProgramImage } from './program-image.js';
@@ -55,8 +55,8 @@ import {
   type ReportFields,
   type ReportMode,
 } from './report.js';
-import { canonicalWords } from './canonical-base.js';
-import { captureMemory, channelsAtFork, restoreSnapshot, type SessionSnapshot } from './snapshot.js';
+import { canonicalWords, ZEROVM_BASE } from './canonical-base.js';
+import { captureMemory, channelsAtFork, restoreSnapshot, snapshotMemoryImage, type SessionSnapshot } from './snapshot.js';
 import { Verbosity, type SessionObserver } from './trace.js';
 import { dispatchTrapAt, readTrapArgs, TrapArgsFault, type GuestMemory, type TrapArgs, type TrapHooks } from './trap-io.js';
 import { Errno } from './definitions.js';
@@ -527,7 +527,9 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
 
     const unavailable = options.engine.unavailableReason();
     if (unavailable !== null) throw new SessionFailure(EFAULT, unavailable);
-    session = options.engine.createSession(loadingRegions(layout));
+    /* the image it will map first: a native thread keeps a sandbox that holds it (spec/runtime.md "Reservation") */
+    const willMap = warm !== undefined ? snapshotMemoryImage(warm, options.engine) : knownProgramMemoryImage(options.engine, bytes, image);
+    session = options.engine.createSession(loadingRegions(layout), willMap === undefined ? undefined : { willMap });
     observer?.log(Verbosity.Stages, `engine ${options.engine.name}, sandbox base (r15) 0x${session.base.toString(16)}`);
     for (const region of layout.regions) {
       observer?.log(Verbosity.Details, `region 0x${region.address.toString(16).padStart(8, '0')} +0x${region.size.toString(16)} protection ${region.protection}`);
@@ -660,12 +662,13 @@ class RunEnd extends Error {
  * received" (EINVAL 22): its slots called NaCl's system call table, which
  * ZeroVM had emptied. Any other fault is the signal.
  */
-function faultEnd(signal: number, pc: number, base: bigint): RunEnd {
+function faultEnd(signal: number, pc: number): RunEnd {
   const slot = (pc - TRAMPOLINE_TRAP) / SLOT_SIZE;
   if (signal === 11 && Number.isInteger(slot) && slot >= 1 && slot <= LAST_LIVE_SLOT) {
     return new RunEnd(EINVAL, `nacl syscall #${slot} received`);
   }
-  return new RunEnd(SIGNAL_EXIT_CODE, signalExitState(signal, true, base + BigInt(pc)));
+  /* the host address as at ZeroVM's base, wherever the sandbox is (spec/runtime.md "The sandbox base") */
+  return new RunEnd(SIGNAL_EXIT_CODE, signalExitState(signal, true, ZEROVM_BASE + BigInt(pc)));
 }
 
 /** Runs the program until TrapExit (returns its code) or, when forkable, TrapFork (returns FORKED); throws RunEnd. */
@@ -698,7 +701,7 @@ function execute(
   for (;;) {
     switch (stop.kind) {
       case 'fault':
-        throw faultEnd(stop.signal, stop.pc, session.base);
+        throw faultEnd(stop.signal, stop.pc);
       case 'timeout':
         throw new RunEnd(TIMEOUT_STATE.exitCode ?? SIGNAL_EXIT_CODE, TIMEOUT_STATE.wording);
       case 'trap': {
@@ -720,7 +723,7 @@ function execute(
           }
           if (error instanceof TrapArgsFault) {
             /* the original read the block unchecked and crashed in trusted code */
-            throw new RunEnd(SIGNAL_EXIT_CODE, signalExitState(11, false, session.base + BigInt(error.address)));
+            throw new RunEnd(SIGNAL_EXIT_CODE, signalExitState(11, false, ZEROVM_BASE + BigInt(error.address)));
           }
           throw error;
         }

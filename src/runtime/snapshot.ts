@@ -143,7 +143,7 @@ export function captureMemory(session: EngineSession, pages: readonly Region[], 
  * registers: the session then stands at the TrapFork trap.
  */
 export function restoreSnapshot(session: EngineSession, snapshot: SessionSnapshot, engine: Engine): void {
-  const image = memoryImage(snapshot, engine);
+  const image = snapshotMemoryImage(snapshot, engine);
   if (image !== undefined && session.mapImage !== undefined) {
     /* copy-on-write: map the image over every region but the trampoline */
     for (const region of loadingRegions(snapshot.layout)) {
@@ -170,8 +170,8 @@ export function restoreSnapshot(session: EngineSession, snapshot: SessionSnapsho
 /** Memory images made for snapshots, per engine: made at the first request, dropped with the snapshot. */
 const images = new WeakMap<SessionSnapshot, Map<Engine['name'], MemoryImage>>();
 
-/** The snapshot's memory image for `engine`, when the engine maps images. */
-function memoryImage(snapshot: SessionSnapshot, engine: Engine): MemoryImage | undefined {
+/** The snapshot's memory image for `engine`, when the engine maps images (made at the first request). */
+export function snapshotMemoryImage(snapshot: SessionSnapshot, engine: Engine): MemoryImage | undefined {
   const create = engine.createMemoryImage;
   if (create === undefined) return undefined;
   let byEngine = images.get(snapshot);

@@ -32,7 +32,8 @@ struct UnicornTraits {
 
   /* Runs the repairs' check (once per process), maps the guest memory and
    * opens an emulator on it, with an engine of this environment's pool. */
-  static std::unique_ptr<Runner> Open(Napi::Env env) {
+  /* One emulator per environment, reset between sessions (emulator.h): there is no choice of sandbox to make for `will_map`. */
+  static std::unique_ptr<Runner> Open(Napi::Env env, const zvm::MemoryImage * /* will_map */) {
     zvm_uc::CheckQemuHooks();
     auto emulator = std::make_unique<Runner>(env.GetInstanceData<AddonData>()->pool);
     const std::string error = emulator->Open();
