@@ -10,7 +10,7 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nkeys } from '@nats-io/transport-node';
@@ -70,16 +70,27 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
+/**
+ * `count` distinct free ports: all held open at once, then released (one
+ * at a time, the kernel may give the same port twice: a node's route port
+ * was once another's client port, and that node did not start).
+ */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise<Server>((resolveServer, reject) => {
+        const server = createServer();
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolveServer(server));
+      }),
+    ),
+  );
+  const ports = servers.map((server) => {
+    const address = server.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
   });
+  await Promise.all(servers.map((server) => new Promise<void>((done) => server.close(() => done()))));
+  return ports;
 }
 
 interface Credentials {
@@ -160,12 +171,13 @@ export async function startNatsCluster(options: { readonly size?: number; readon
   const nkeySeedFile = join(root, 'user.nk');
   writeFileSync(nkeySeedFile, `${new TextDecoder().decode(nkey.getSeed())}\n`, { mode: 0o600 });
   const nodes: NatsNode[] = [];
+  const ports = await freePorts(3 * size);
   for (let i = 1; i <= size; i++) {
     nodes.push({
       name: `n${i}`,
-      port: await freePort(),
-      clusterPort: await freePort(),
-      monitorPort: await freePort(),
+      port: ports[3 * i - 3]!,
+      clusterPort: ports[3 * i - 2]!,
+      monitorPort: ports[3 * i - 1]!,
       storeDir: join(root, `n${i}`),
       process: undefined,
       log: '',
