@@ -29,7 +29,8 @@ const engines = engineCases('warm starts through the job executor');
 /*
  * argv[1] is the set-up's seed; argv[2] the mode: "fork" (the usual),
  * "nofork" (never calls zvm_fork), "readfirst" (reads stdin before it),
- * "setuploop" (never ends its set-up).
+ * "setuploop" (never ends its set-up), "file" (after the fork, prints the
+ * size and bytes of /dev/input, a random-access channel).
  * A request "secret:TEXT" keeps TEXT in static memory and on the heap; a
  * request "loop" never ends; every answer shows what memory held before.
  */
@@ -61,6 +62,14 @@ int main(int argc, char **argv) {
     heap_secret = strdup(req + 7);
   }
   if (strcmp(req, "loop") == 0) for (;;) {}
+  if (strcmp(mode, "file") == 0) {
+    FILE *f = fopen("/dev/input", "r");
+    char buf[512];
+    size_t got = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[got] = 0;
+    if (f) fseek(f, 0, SEEK_END);
+    printf("input: %ld bytes, read %zu [%s]\\n", f ? ftell(f) : -1L, got, buf);
+  }
   return 0;
 }
 `;
@@ -109,6 +118,22 @@ describe.skipIf(skip)('warm starts through the job executor', () => {
           expect([warm.exitState, warm.userReturnCode, out(warm), out(warm, '/dev/stderr')]).toEqual([cold.exitState, cold.userReturnCode, out(cold), out(cold, '/dev/stderr')]);
         }),
         { numRuns: 20 },
+      );
+    });
+
+    it.skipIf(engineSkip)(`[${engine}] property: a random-access input of any size reads as in a cold run (the request's user manifest holds its size, and the C library takes it after the fork)`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.string({ maxLength: 200 }), { minLength: 1, maxLength: 3 }), async (inputs) => {
+          for (const input of inputs) {
+            const node = { engine, args: ['4', 'file'], stdin: { bytes: Buffer.from('r') }, channels: [{ alias: '/dev/input', input: { bytes: Buffer.from(input) } }] };
+            const cold = await one(node);
+            const warm = await one({ ...node, warm: true });
+            expect(warm.warm?.fromSnapshot).toBe(true);
+            expect(out(cold)).toContain(`input: ${Buffer.byteLength(input)} bytes`);
+            expect([warm.exitState, out(warm)]).toEqual([cold.exitState, out(cold)]);
+          }
+        }),
+        { numRuns: 10 },
       );
     });
 

@@ -74,8 +74,36 @@ describe.skipIf(skip)('zerovm serve examples', () => {
     const res = await fetch(`${base}/books/book2.txt`, { method: 'POST', headers: { 'X-Zerovm-Execute': '1.0', 'Content-Type': 'application/x-lua' }, body: script });
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('hello, zerovm serve from Lua 5.2\nthe object has 6 words\n');
+    /* its LOCAL_* name the object: no warm start (each object would be a set-up of its own) */
+    expect(res.headers.get('x-zerovm-warm')).toBeNull();
     const error = await fetch(base, { method: 'POST', headers: { 'X-Zerovm-Execute': '1.0', 'Content-Type': 'application/x-lua' }, body: '#!file://lua:lua.nexe\nerror("boom")\n' });
     expect(error.headers.get('x-nexe-retcode')).toBe('1');
+    expect(await error.text()).toBe('');
+  });
+
+  it('starts Lua scripts warm: the image\'s interpreter forks after its set-up, and later scripts start from that snapshot with their own input and output', async () => {
+    const script = (n: number): string => `#!file://lua:lua.nexe\nlocal greet = require "greet"\ncount = (count or 0) + 1\nprint(greet.hello("request ${n}"), count, arg[0], io.read("*a"))\n`;
+    const post = (n: number, body?: string): Promise<Response> =>
+      fetch(base, { method: 'POST', headers: { 'X-Zerovm-Execute': '1.0', 'Content-Type': 'application/x-lua', ...(body === undefined ? {} : { 'X-Zerovm-Source': `swift://~/scripts/s${n}.lua` }) }, ...(body === undefined ? { body: script(n) } : { body }) });
+    const seen: string[] = [];
+    const how: (string | null)[] = [];
+    for (let n = 1; n <= 4; n++) {
+      const res = await post(n);
+      expect(res.status).toBe(200);
+      seen.push(await res.text());
+      how.push(res.headers.get('x-zerovm-warm'));
+    }
+    /* a global one request set is gone in the next: each starts from the set-up, not from the request before it */
+    expect(seen).toEqual([1, 2, 3, 4].map((n) => `hello, request ${n} from Lua 5.2\t1\t/dev/script\t\n`));
+    /* the pool's first meeting with the set-up key runs the set-up (one thread each at most), then requests start from its snapshot */
+    expect(how.every((h) => h === 'set-up' || h === 'snapshot')).toBe(true);
+    expect(how.filter((h) => h === 'snapshot').length).toBeGreaterThanOrEqual(2);
+    /* a stored script with the request body as its stdin: warm too, and the body is that request's */
+    await fetch(`${base}/scripts`, { method: 'PUT' });
+    await fetch(`${base}/scripts/s5.lua`, { method: 'PUT', body: script(5) });
+    const sourced = await post(5, 'the body');
+    expect(await sourced.text()).toBe('hello, request 5 from Lua 5.2\t1\t/dev/script\tthe body\n');
+    expect(sourced.headers.get('x-zerovm-warm')).toMatch(/^(set-up|snapshot)$/);
   });
 
   it('zerovm job runs the same job on the same store without a server and prints the response', async () => {

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds lua.zapp, a system image for `zerovm serve --sysimage lua=lua.zapp`:
-# Lua 5.2's stock interpreter from Debian's unmodified sources (package
-# librust-lua52-sys-dev), compiled with `zerovm cc` as its Makefile's
-# `generic` target does, bundled with `zerovm bundle`. Scripts then run it
-# with a first line `#!file://lua:lua.nexe` (spec/serving.md, "Scripts").
+# Lua 5.2 from Debian's unmodified sources (package librust-lua52-sys-dev),
+# compiled with `zerovm cc` as its Makefile's `generic` target does, with
+# main.c here in place of the stock lua.c (it sets up, then forks, so that
+# the server starts each script warm), bundled with `zerovm bundle`.
+# Scripts then run it with a first line `#!file://lua:lua.nexe`
+# (spec/serving.md, "Scripts" and "Warm starts in zerovm serve").
 #
 #   examples/lua/build.sh [OUT_DIR]     (default: examples/lua/build)
 set -euo pipefail
@@ -18,8 +20,8 @@ fi
 mkdir -p "$out"
 sources=()
 for f in "$src"/*.c; do
-  [ "$(basename "$f")" = luac.c ] || sources+=("$f")
+  case "$(basename "$f")" in lua.c | luac.c) ;; *) sources+=("$f") ;; esac
 done
-node "$root/bin/zerovm.js" cc -O2 -DLUA_COMPAT_ALL -o "$out/lua.nexe" "${sources[@]}" -lm
+node "$root/bin/zerovm.js" cc -O2 -DLUA_COMPAT_ALL -I "$src" -o "$out/lua.nexe" "$here/main.c" "${sources[@]}" -lm
 node "$root/bin/zerovm.js" bundle -o "$out/lua.zapp" --name lua --version 5.2 --program "$out/lua.nexe" "$here/lib"
 echo "$out/lua.zapp"

@@ -20,6 +20,7 @@ import type { Engine } from '../runtime/engine.js';
 import { ValidatorState } from '../runtime/report.js';
 import { loadProgramImage, runPlannedSession, SESSION_POLICY, SessionFailure, type PreparedProgram } from '../runtime/session.js';
 import { textRegion, TEXT_START, type ProgramImage } from '../runtime/program-image.js';
+import { TrapFunction } from '../runtime/trap-io.js';
 import { validate, type ValidateOptions, type ValidationResult } from '../validator/validate.js';
 import { resolveEngine, type EngineChoice } from './engine-choice.js';
 import { InvalidOptionError, NoForkError, ProgramFormatError, ProgramReadError, ValidationFailedError } from './errors.js';
@@ -123,6 +124,13 @@ export interface ProgramLoadOptions {
   /** With skipValidation: allow the native engine. Only for code you trust. */
   readonly unsafe?: boolean;
 }
+
+/** TrapFork's function word as it appears in memory (trap-io.ts TrapFunction.Fork). */
+const FORK_WORD = (() => {
+  const word = Buffer.alloc(4);
+  word.writeUInt32LE(TrapFunction.Fork);
+  return word;
+})();
 
 function readProgramFile(path: string): Uint8Array {
   try {
@@ -260,6 +268,21 @@ export class Program {
   get size(): number {
     return this.bytes.length;
   }
+
+  /**
+   * Whether the nexe's bytes hold TrapFork's function word ("Fork", the
+   * number 0x6b726f46 little-endian) anywhere. A program names a trap
+   * function by that word in its trap block, so a program without it can
+   * call TrapFork only by computing the number; one with it may (a string
+   * "Fork" counts too). Executors use it to skip a warm start's set-up for
+   * programs that will not fork (spec/serving.md "Warm starts").
+   */
+  get mayFork(): boolean {
+    this.forkWord ??= Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.length).includes(FORK_WORD);
+    return this.forkWord;
+  }
+
+  private forkWord: boolean | undefined;
 
   /**
    * The program as a session on `engine` starts from: validated for the

@@ -120,7 +120,8 @@ export class WarmStart {
       engine: this.snapshot.engine,
     };
     const session = planProgramSession(this.program, merged, streamed, this.defaultEngine, sinks);
-    const result = runWarmSession(this.snapshot, { channels: session.plan.channels, timeout: session.plan.timeout }, session.runOptions);
+    /* the request's own user manifest: its channels' sizes, as a cold run would have them (spec/serving.md "Warm starts") */
+    const result = runWarmSession(this.snapshot, { channels: session.plan.channels, timeout: session.plan.timeout, ownManifest: true }, session.runOptions);
     if (!result.ran && result.cause instanceof SessionFailure) throw new WarmStartMismatchError(result.cause.message);
     return sessionOutcome(result, session);
   }

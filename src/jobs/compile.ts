@@ -454,7 +454,16 @@ class Compiler {
     const mounted = image ?? this.ctx.image?.path ?? program.sysimage?.path;
     /* LOCAL_* last: they describe the node's object and win over exec.env, as in ZeroCloud's nvram */
     const cgiVariables = cgi ? (typeof this.ctx.cgi === 'function' ? this.ctx.cgi() : this.ctx.cgi) : undefined;
-    const env = { ...(cgiVariables !== undefined ? { ...cgiVariables, SCRIPT_NAME: name, SCRIPT_FILENAME: group.exec.path } : {}), ...group.exec.env, ...localVariables(localObject(group.attach, located)) };
+    const local = localVariables(localObject(group.attach, located));
+    const env = { ...(cgiVariables !== undefined ? { ...cgiVariables, SCRIPT_NAME: name, SCRIPT_FILENAME: group.exec.path } : {}), ...group.exec.env, ...local };
+    /*
+     * Warm starts (spec/serving.md "Warm starts in zerovm serve"): a node
+     * whose environment is the same from request to request may start from
+     * its program's set-up snapshot. LOCAL_* (the node's object) and CGI
+     * variables (the request's) make each object or request a set-up key of
+     * its own, which would run the set-up for nearly every node: those run cold.
+     */
+    const warm = Object.keys(local).length === 0 && cgiVariables === undefined;
     const defaults = this.ctx.defaults ?? {};
     const plan: NodePlan = {
       name,
@@ -471,6 +480,7 @@ class Compiler {
       ...(defaults.memory === undefined ? {} : { memory: defaults.memory }),
       ...(defaults.timeout === undefined ? {} : { timeout: defaults.timeout }),
       ...(defaults.engine === undefined ? {} : { engine: defaults.engine }),
+      ...(warm ? { warm } : {}),
       /* placement and replication: meaningful to a cluster executor (spec/cluster.md) */
       ...(group.replicate === undefined ? {} : { replicate: group.replicate }),
       ...(group.attach === undefined ? {} : { attach: group.devices.some((d) => d.name === group.attach && kindOf(d, this.ctx).image) ? 'image' : `/dev/${group.attach}` }),

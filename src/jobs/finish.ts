@@ -212,6 +212,8 @@ export function finishJob(job: CompiledJob, result: JobResult, sink: JobSink, se
     ['X-Nexe-Validation', result.nodes.map((n) => String(n.validatorState))],
     ['X-Nexe-Cdr-Line', result.nodes.map((n) => `${(n.seconds ?? seconds).toFixed(3)}, ${accounting(n)}`)],
   ];
+  /* our extension (spec/serving.md "Warm starts in zerovm serve"): how each node started, when any could start warm */
+  if (result.nodes.some((n) => n.warm !== undefined)) perNode.push(['X-Zerovm-Warm', result.nodes.map(warmStartOf)]);
   const shown = nodesThatFit(perNode);
   const cut = shown < result.nodes.length ? ',...' : '';
   const headers: [string, string][] = [
@@ -226,4 +228,11 @@ export function finishJob(job: CompiledJob, result: JobResult, sink: JobSink, se
     headers.push(['X-Nexe-Error', error.length > MAX_ERROR_HEADER ? `${error.slice(0, MAX_ERROR_HEADER)}...` : error]);
   }
   return { status: 200, headers, body };
+}
+
+/** A node's X-Zerovm-Warm value: from a snapshot (set up for it first, or not), cold, or not a warm-start candidate (-). */
+function warmStartOf(node: NodeResult): string {
+  if (node.warm === undefined) return '-';
+  if (!node.warm.fromSnapshot) return 'cold';
+  return node.warm.setUp ? 'set-up' : 'snapshot';
 }

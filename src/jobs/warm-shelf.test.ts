@@ -14,6 +14,8 @@ import { WarmShelf, warmKey } from './warm-shelf.js';
 
 const HELLO = join(import.meta.dirname, '..', '..', 'examples', 'hello.nexe');
 const CAT = join(import.meta.dirname, '..', '..', 'examples', 'cat.nexe');
+/** Trap records from stdin (conformance/programs/driver.S): it holds TrapFork's word, and with no input ends without forking. */
+const DRIVER = join(import.meta.dirname, '..', '..', 'conformance', 'programs', 'driver.nexe');
 
 describe('warmKey', () => {
   const hello = Program.load(HELLO, { engine: 'unicorn' });
@@ -52,10 +54,22 @@ describe('warmKey', () => {
 
 for (const c of engineCases('warm-start shelf')) {
   describe.skipIf(c.skip)(`WarmShelf, ${c.name} engine`, () => {
-    it('a program that never calls TrapFork runs cold; the verdict is kept, so the set-up runs once', () => {
+    it('a program whose bytes never hold TrapFork\'s word runs cold without a set-up', () => {
       const shelf = new WarmShelf();
       const program = Program.load(HELLO, { engine: c.name });
+      expect(program.mayFork).toBe(false);
       const node: NodePlan = { name: 'h', program: HELLO, engine: c.name, warm: true };
+      const first = shelf.run(program, node, { engine: c.name });
+      expect(first.outcome.stdout.toString()).toBe('hello, world\n');
+      expect(first.warm).toMatchObject({ fromSnapshot: false, setUp: false, reason: expect.stringMatching(/cannot fork/) });
+      expect(shelf.setUps).toBe(0);
+    });
+
+    it('a program that may fork but does not call TrapFork in its set-up runs cold; the verdict is kept, so the set-up runs once', () => {
+      const shelf = new WarmShelf();
+      const program = Program.load(DRIVER, { engine: c.name });
+      expect(program.mayFork).toBe(true);
+      const node: NodePlan = { name: 'h', program: DRIVER, engine: c.name, warm: true };
       const first = shelf.run(program, node, { engine: c.name });
       const second = shelf.run(program, node, { engine: c.name });
       expect(first.outcome.stdout.toString()).toBe(program.runSync({ engine: c.name }).stdout.toString());
@@ -69,8 +83,8 @@ for (const c of engineCases('warm-start shelf')) {
       const name = `warm-shelf-test-${c.name}-${process.pid}`;
       const [one, two, other] = [new WarmShelf({ share: name }), new WarmShelf({ share: name }), new WarmShelf({ share: `${name}-other` })];
       try {
-        const program = Program.load(HELLO, { engine: c.name });
-        const node: NodePlan = { name: 'h', program: HELLO, engine: c.name, warm: true };
+        const program = Program.load(DRIVER, { engine: c.name });
+        const node: NodePlan = { name: 'h', program: DRIVER, engine: c.name, warm: true };
         expect(one.run(program, node, { engine: c.name }).warm).toMatchObject({ setUp: true });
         expect(two.run(program, node, { engine: c.name }).warm).toMatchObject({ fromSnapshot: false, setUp: false, reason: expect.stringMatching(/did not call TrapFork/) });
         expect([one.setUps, two.setUps, two.adopted]).toEqual([1, 0, 1]);

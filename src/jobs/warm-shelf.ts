@@ -9,8 +9,8 @@
  * embedding API's Program.forkSync and WarmStart.runSync.
  *
  * The set-up key is everything the snapshot's memory can depend on: the
- * program's bytes (its hash), the engine asked for, the image (path and
- * file identity), argv0, args, env, memory size, etags, channel modes, and the shape of
+ * program's bytes (its hash), the engine asked for, the image (its file's
+ * identity: device, inode, size, mtime), argv0, args, env, memory size, etags, channel modes, and the shape of
  * every channel (alias, kind of source or sink, limits, etag): the C
  * library reads the arguments, environment and the channels' nvram
  * mappings before main, and a request's channels must match the set-up's
@@ -70,13 +70,19 @@ function channelKind(channel: NodeChannel): string {
   return 'read-write';
 }
 
-/** A file's identity: a changed file is another set-up. */
+/**
+ * A file's identity, not its path: a changed file is another set-up, while
+ * the same file reached by another path is the same one (a server links a
+ * request's image object into that request's directory; linking changes
+ * the ctime, so it is left out, as ProgramShelf does: bytes changed in
+ * place change the mtime or the size).
+ */
 function fileStamp(path: string): string {
   try {
-    const s = statSync(path);
-    return `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`;
+    const s = statSync(path, { bigint: true });
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
   } catch {
-    return 'missing';
+    return `missing:${path}`;
   }
 }
 
@@ -98,7 +104,7 @@ export function warmKey(node: NodePlan, program: Program): string {
   for (const c of node.channels ?? []) shapes.push([c.alias, channelKind(c), limitsKey(c.limits), c.etag === true]);
   const env = node.env === undefined ? [] : Object.entries(node.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   /* no replacer: the limits, the only bigints, are written by limitsKey (a replacer is called for every value) */
-  return JSON.stringify([program.hash, node.engine ?? 'auto', node.image === undefined ? null : [node.image, fileStamp(node.image)], node.argv0 ?? null, node.args ?? [], env, node.memory ?? null, etags, shapes, node.channelModes ?? null]);
+  return JSON.stringify([program.hash, node.engine ?? 'auto', node.image === undefined ? null : fileStamp(node.image), node.argv0 ?? null, node.args ?? [], env, node.memory ?? null, etags, shapes, node.channelModes ?? null]);
 }
 
 /** A pipe end for the set-up: no data to read (the request's comes later). */
@@ -189,6 +195,9 @@ export class WarmShelf {
    * throws for the node's own channels.
    */
   run(program: Program, node: NodePlan, options: SessionOptions): { outcome: SessionOutcome; warm: WarmOutcome } {
+    if (!program.mayFork) {
+      return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp: false, reason: "the program's bytes never hold TrapFork's function word, so it cannot fork: no set-up is run" } };
+    }
     if ((node.channels ?? []).some((c) => !('input' in c) && !('output' in c))) {
       return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp: false, reason: 'a read-write file channel is both input and output, so a set-up cannot run without it' } };
     }

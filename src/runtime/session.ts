@@ -33,11 +33,12 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { validate, type ValidationPolicy, type ValidationResult } from '../validator/validate.js';
-import { ChannelSet, ChannelMountError, ChannelIoError, ChannelDeadlineError, compareAliases, exactLimits, programOrder, type ChannelSpec } from './channels/index.js';
+import { ChannelSet, ChannelMountError, ChannelIoError, ChannelDeadlineError, compareAliases, exactLimits, programOrder, type ChannelSpec, type HostChannel } from './channels/index.js';
 import { Protection, SANDBOX_SIZE, TRAMPOLINE_TRAP, type Engine, type EngineSession, type ReadonlyBytes, type Region, type Stop } from './engine.js';
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
 import { jailBlock, unjailBlock, type JailTarget } from './jail.js';
 import { computeLayout, loadingRegions, TRAMPOLINE_END, trapViewOverrides, type Layout } from './layout.js';
+import { placeUserManifest, type UserManifestPlacement } from './user-manifest.js';
 import { knownProgramMemoryImage, loadProgram } from './loader.js';
 import { checkNetwork, checkTimeout, ManifestError, readManifest, type Manifest } from './manifest.js';
 import { ProtectionMap } from './protection-map.js';
@@ -121,6 +122,8 @@ export interface SessionPlan {
    * Otherwise TrapFork returns 0 and the program goes on.
    */
   readonly forkable?: boolean;
+  /** A warm request's own user manifest replaces the snapshot's (WarmRequest.ownManifest). */
+  readonly ownManifest?: boolean;
 }
 
 /** A request started from a snapshot: its channels (matched against the snapshot's) and its time. */
@@ -131,6 +134,13 @@ export interface WarmRequest {
   readonly timeout: number;
   /** TrapFork in the request snapshots it again (its manifest has a `Job`). */
   readonly forkable?: boolean;
+  /**
+   * The request's user manifest (its channels' sizes) replaces the
+   * snapshot's in memory: the embedding API's and job executors' warm
+   * starts (spec/serving.md "Warm starts"). Daemon mode keeps the daemon's,
+   * as the original did (spec/runtime.md "Daemon mode").
+   */
+  readonly ownManifest?: boolean;
 }
 
 export interface SessionResult extends ReportFields {
@@ -412,6 +422,21 @@ export function runPlannedSession(plan: SessionPlan, options: SessionRunOptions)
 }
 
 /**
+ * A warm request's own user manifest, where the snapshot's is (the same
+ * aliases: the same place); undefined when it is the snapshot's byte for
+ * byte (the usual case: only random channels' sizes can differ), so that
+ * nothing is written (the Unicorn engine keeps a request's state for the
+ * next only when the host wrote no memory before it ran).
+ */
+function requestManifest(layout: Layout, channels: readonly HostChannel[]): UserManifestPlacement | undefined {
+  const placed = placeUserManifest(channels, { heapPtr: layout.heapPtr, heapSize: layout.heapSize });
+  if (placed.address !== layout.userManifest.address || placed.bytes.length !== layout.userManifest.bytes.length) {
+    throw new SessionFailure(EFAULT, 'internal error: a request\'s user manifest does not fit where the snapshot\'s is');
+  }
+  return Buffer.compare(placed.bytes, layout.userManifest.bytes) === 0 ? undefined : placed;
+}
+
+/**
  * Starts a request from a snapshot (spec/runtime.md "Daemon mode"): the
  * request's channels replace the snapshot's (same aliases, types and
  * limits; sequential positions carried over), a fresh engine session gets
@@ -436,6 +461,7 @@ export function runWarmSession(snapshot: SessionSnapshot, request: WarmRequest, 
         memoryEtag: snapshot.memoryEtag,
         channels: matchRequestChannels(snapshot, request.channels),
         forkable: request.forkable === true,
+        ownManifest: request.ownManifest === true,
       };
     },
     snapshot,
@@ -538,7 +564,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
       loadProgram(session, bytes, image, layout, options.engine);
       memory = new TrapView(session, layout.regions, layout.trapView);
     } else {
-      restoreSnapshot(session, warm, options.engine);
+      restoreSnapshot(session, warm, options.engine, plan.ownManifest === true ? requestManifest(warm.layout, channels.channels) : undefined);
       memory = new TrapView(session, warm.enginePages, warm.trapPages);
     }
     if (!options.loadOnly) {

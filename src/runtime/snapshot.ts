@@ -29,6 +29,7 @@ import type { EtagEntry } from './etag.js';
 import { loadingRegions, TRAMPOLINE_END, type Layout } from './layout.js';
 import { programImageRuns } from './loader.js';
 import type { PreparedProgram } from './session.js';
+import type { UserManifestPlacement } from './user-manifest.js';
 
 const PAGE = 0x1000;
 
@@ -138,11 +139,12 @@ export function captureMemory(session: EngineSession, pages: readonly Region[], 
 
 /**
  * Fills a fresh engine session (created with `loadingRegions(layout)`, so
- * every page but the trampoline is writable) with the snapshot's memory,
+ * every page but the trampoline is writable) with the snapshot's memory
+ * (and `manifest`, a request's own user manifest, over the snapshot's),
  * then gives the pages their protections at the fork and loads the
  * registers: the session then stands at the TrapFork trap.
  */
-export function restoreSnapshot(session: EngineSession, snapshot: SessionSnapshot, engine: Engine): void {
+export function restoreSnapshot(session: EngineSession, snapshot: SessionSnapshot, engine: Engine, manifest?: Pick<UserManifestPlacement, 'address' | 'bytes'>): void {
   const image = snapshotMemoryImage(snapshot, engine);
   if (image !== undefined && session.mapImage !== undefined) {
     /* copy-on-write: map the image over every region but the trampoline */
@@ -153,6 +155,8 @@ export function restoreSnapshot(session: EngineSession, snapshot: SessionSnapsho
   } else {
     for (const run of snapshot.data) session.writableView(run.address, run.bytes.length).set(run.bytes);
   }
+  /* a request's own user manifest, before its pages become read-only again */
+  if (manifest !== undefined) session.writableView(manifest.address, manifest.bytes.length).set(manifest.bytes);
   for (const region of snapshot.enginePages) {
     if (region.protection === (Protection.Read | Protection.Write)) continue;
     let { address, size } = region;

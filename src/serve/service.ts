@@ -11,9 +11,10 @@
  * unpacked), removed when the response is built. Errors a client caused are
  * HttpError with a status and a message free of host paths.
  *
- * Warm starts (TrapFork snapshots, issue 13 "Warm starts") attach here: a
- * JobExecutor may keep snapshots keyed by program and image; nothing in
- * this module depends on how a node starts.
+ * Warm starts (spec/serving.md "Warm starts in zerovm serve"): compile.ts
+ * marks the nodes that may start from their program's set-up snapshot, and
+ * the executor keeps the snapshots; nothing in this module depends on how
+ * a node starts.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -107,7 +107,19 @@ int32_t zvm_pread(int channel, void *buffer, int32_t size, int64_t offset) { ret
 int32_t zvm_pwrite(int channel, const void *buffer, int32_t size, int64_t offset) { return channel_write(channel, buffer, (uint32_t)size, offset); }
 int32_t zvm_jail(const void *buffer, int32_t size) { return trap(TRAP_JAIL, (uint64_t)(uintptr_t)buffer, (uint64_t)(uint32_t)size, 0, 0); }
 int32_t zvm_unjail(const void *buffer, int32_t size) { return trap(TRAP_UNJAIL, (uint64_t)(uintptr_t)buffer, (uint64_t)(uint32_t)size, 0, 0); }
-int32_t zvm_fork(void) { return trap(TRAP_FORK, 0, 0, 0, 0); }
+static void take_channel_sizes(void);
+/*
+ * After TrapFork returns (in a request started from the snapshot, or at
+ * once where there is no daemon), the random channels' sizes are taken
+ * from the user manifest again: a warm request of `zerovm serve` or the
+ * embedding API finds its own sizes there (spec/serving.md, "Warm starts
+ * in zerovm serve"), the original's daemon mode the daemon's.
+ */
+int32_t zvm_fork(void) {
+  int32_t r = trap(TRAP_FORK, 0, 0, 0, 0);
+  take_channel_sizes();
+  return r;
+}
 void zvm_exit(int32_t code) {
   for (;;) trap(TRAP_EXIT, (uint64_t)(uint32_t)code, 0, 0, 0);
 }
@@ -339,6 +351,12 @@ static int new_fd(void) {
 }
 
 static int is_random(int ch) { return channels[ch].size > 0 || channels[ch].type == 1 || channels[ch].type == 3; }
+
+/* Each channel's size as the user manifest says (at start, and after TrapFork). */
+static void take_channel_sizes(void) {
+  if (!channel_ends) return;
+  for (int i = 0; i < manifest->channels_count; i++) channel_ends[i] = channels[i].size;
+}
 
 /*
  * A channel's size as this program has made it: a random channel's is the
@@ -1032,7 +1050,7 @@ void __zrt_init(void) {
   for (int i = 0; i < 3 && i < manifest->channels_count; i++) fds[i] = (struct fd){FD_CHANNEL, i, new_description(i == 0 ? O_RDONLY : O_WRONLY, 0), 0, 0};
   channel_modes = calloc((size_t)manifest->channels_count + 1, 1);
   channel_ends = calloc((size_t)manifest->channels_count + 1, sizeof *channel_ends);
-  for (int i = 0; i < manifest->channels_count; i++) channel_ends[i] = channels[i].size;
+  take_channel_sizes();
   cwd = strdup("/");
   static char *empty_env[1];
   environ = 0;
