@@ -28,13 +28,13 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits, Worker } from 'node:worker_threads';
-import type { JobExecutor, JobPlan, JobResult, NodePlan, NodeResult } from './executor.js';
+import type { JobExecutor, JobPlan, JobResult, NodeInput, NodePlan, NodeResult } from './executor.js';
 import { checkPlan, JobPlanError } from './plan.js';
 import { closeRingReader, closeRingWriter, createRingPipe, DEFAULT_PIPE_CAPACITY, type RingPipeState } from './ring-pipe.js';
 import { closeOuterRings, failedNode, type NodeTask, type VerdictEntries } from './run-node.js';
 import { startThread } from './thread.js';
 import type { ValidationResult } from '../validator/validate.js';
-import type { FromWorker, ToWorker } from './worker-protocol.js';
+import { packTask, unpackResult, type FromWorker } from './worker-protocol.js';
 import type { WarmShelfOptions } from './warm-shelf.js';
 
 export interface WorkerPoolOptions {
@@ -103,6 +103,25 @@ class PoolThread {
     /* "../jobs/": from dist/jobs/ or from the command's bundle in dist/bundle/ (spec/runtime.md, "Process start") */
     this.worker = startThread(new URL('../jobs/worker.js', import.meta.url), { workerData: warm, ...(resourceLimits === undefined ? {} : { resourceLimits }) });
   }
+}
+
+/** `input`, with a copy of its bytes when they view a small part of a larger buffer (a 40-byte Buffer.from() views an 8 KiB pool). */
+function tightInput<T extends NodeInput | undefined>(input: T): T {
+  if (input === undefined || !('bytes' in input) || input.bytes.byteLength * 2 >= input.bytes.buffer.byteLength) return input;
+  return { bytes: input.bytes.slice() } as T;
+}
+
+/**
+ * `node`, its byte inputs made tight (tightInput): a view crosses to a
+ * thread with its whole buffer (structured clone), so sending the bytes
+ * alone copies less.
+ */
+function tightInputs(node: NodePlan): NodePlan {
+  const stdin = tightInput(node.stdin);
+  const loose = node.channels?.some((c) => 'input' in c && tightInput(c.input) !== c.input) === true;
+  if (stdin === node.stdin && !loose) return node;
+  const channels = loose ? node.channels?.map((c) => ('input' in c ? { ...c, input: tightInput(c.input) } : c)) : node.channels;
+  return { ...node, ...(stdin === undefined ? {} : { stdin }), ...(channels === undefined ? {} : { channels }) };
 }
 
 export class WorkerPoolExecutor implements JobExecutor {
@@ -349,12 +368,11 @@ export class WorkerPoolExecutor implements JobExecutor {
         pipes[id] = state;
       }
     }
-    const task: NodeTask = { node: work.node, pipes, writes: work.writes, reads: work.reads };
+    const task: NodeTask = { node: tightInputs(work.node), pipes, writes: work.writes, reads: work.reads };
     work.task = task;
     const verdicts = thread.verdictsSent === this.verdicts.length ? NO_VERDICTS : this.verdicts.slice(thread.verdictsSent);
     thread.verdictsSent = this.verdicts.length;
-    const message: ToWorker = { id: work.id, task, verdicts };
-    thread.worker.postMessage(message);
+    thread.worker.postMessage(packTask(work.id, task, verdicts));
   }
 
   private onMessage(thread: PoolThread, message: FromWorker): void {
@@ -368,7 +386,7 @@ export class WorkerPoolExecutor implements JobExecutor {
     const running = thread.running;
     if (running === undefined || running.work.id !== message.id) return; /* an aborted node's late answer */
     thread.running = undefined;
-    running.work.finish(message.result);
+    running.work.finish(unpackResult(message.result));
     this.pump();
     if (!thread.permanent && thread.running === undefined && !thread.dead) {
       thread.lingering = setTimeout(() => void this.retire(thread), this.extraIdleMs);

@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { deferSessionTeardown, finishSessionTeardown } from '../api/index.js';
 import { ProgramShelf, runNode } from './run-node.js';
 import { WarmShelf, type WarmShelfOptions } from './warm-shelf.js';
-import type { FromWorker, ToWorker } from './worker-protocol.js';
+import { packResult, unpackTask, type FromWorker, type ToWorker } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('src/jobs/worker.ts runs as a worker thread of a WorkerPoolExecutor');
@@ -21,11 +21,19 @@ const warmShelf = new WarmShelf((workerData ?? {}) as WarmShelfOptions);
 /* a node's result goes back before its sandbox is released (src/runtime/teardown.ts): the pool does not wait for it */
 deferSessionTeardown(true);
 
+/** Outputs of at least this many bytes are transferred, smaller ones copied (a transfer costs more than copying a few KiB). */
+const TRANSFER_BYTES = 64 * 1024;
+
 port.on('message', (message: ToWorker) => {
-  shelf.add(message.verdicts);
-  const result = runNode(message.task, shelf, warmShelf);
-  const reply: FromWorker = { kind: 'done', id: message.id, result, learnt: shelf.takeLearnt() };
-  port.postMessage(reply, Object.values(result.outputs).map((bytes) => bytes.buffer as ArrayBuffer));
+  shelf.add(message[2]);
+  const result = runNode(unpackTask(message), shelf, warmShelf);
+  const reply: FromWorker = { kind: 'done', id: message[0], result: packResult(result), learnt: shelf.takeLearnt() };
+  const transfer: ArrayBuffer[] = [];
+  for (const alias in result.outputs) {
+    const bytes = result.outputs[alias]!;
+    if (bytes.byteLength >= TRANSFER_BYTES) transfer.push(bytes.buffer as ArrayBuffer);
+  }
+  port.postMessage(reply, transfer);
   finishSessionTeardown();
 });
 port.postMessage({ kind: 'ready' } satisfies FromWorker);
