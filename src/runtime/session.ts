@@ -196,16 +196,15 @@ type FirstRun = { readonly entry: number } | { readonly resume: number };
  * were updated one after the other.
  */
 class TrapView implements GuestMemory {
-  /** Where the trap's view differs from the engine's protections, in address order, not overlapping. */
-  private overrides: Array<{ readonly start: number; readonly end: number; readonly protection: Protection }>;
+  /** Where the trap's view differs from the engine's protections, in address order, not overlapping (never changed in place: protect() replaces it). */
+  private overrides: readonly TrapOverride[];
 
-  /** `engineRegions`: the protections the engine applies; `trapRegions`: the original's map over them (layout.ts, or a snapshot's). */
+  /** `overrides`: trapViewOverrides of the protections the engine applies and the original's map over them (layout.ts, or a snapshot's). */
   constructor(
     private readonly session: EngineSession,
-    engineRegions: readonly Region[],
-    trapRegions: readonly Region[],
+    overrides: readonly TrapOverride[],
   ) {
-    this.overrides = trapViewOverrides(engineRegions, trapRegions);
+    this.overrides = overrides;
   }
 
   /** Applies `protection` in the engine; the trap's view follows it there. */
@@ -274,6 +273,18 @@ class TrapView implements GuestMemory {
     }
     return at >= end || engine.every(at, end - at, bits);
   }
+}
+
+/** A range where the trap's view differs from the engine's protections. */
+type TrapOverride = { readonly start: number; readonly end: number; readonly protection: Protection };
+
+/** trapViewOverrides of each snapshot, made at its first request: every request starts from the same pages. */
+const snapshotTrapOverrides = new WeakMap<SessionSnapshot, readonly TrapOverride[]>();
+
+function snapshotOverrides(snapshot: SessionSnapshot): readonly TrapOverride[] {
+  let overrides = snapshotTrapOverrides.get(snapshot);
+  if (overrides === undefined) snapshotTrapOverrides.set(snapshot, (overrides = Object.freeze(trapViewOverrides(snapshot.enginePages, snapshot.trapPages).map((o) => Object.freeze(o)))));
+  return overrides;
 }
 
 function channelSpecs(manifest: Manifest): ChannelSpec[] {
@@ -534,10 +545,10 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
     }
     if (warm === undefined) {
       loadProgram(session, bytes, image, layout, options.engine);
-      memory = new TrapView(session, layout.regions, layout.trapView);
+      memory = new TrapView(session, trapViewOverrides(layout.regions, layout.trapView));
     } else {
       restoreSnapshot(session, warm, options.engine);
-      memory = new TrapView(session, warm.enginePages, warm.trapPages);
+      memory = new TrapView(session, snapshotOverrides(warm));
     }
     if (!options.loadOnly) {
       const write = options.writeFastReport;
