@@ -72,9 +72,14 @@ export class ProgramShelf {
      * ones: the Program holds the bytes it validated.
      */
     let key = '';
+    /*
+     * Plain numbers, not bigints (cheaper, and this runs for every node):
+     * mtimeMs keeps a fraction of a microsecond, finer than the clock the
+     * kernel stamps files with.
+     */
     try {
-      const stats = statSync(path, { bigint: true });
-      key = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${engine ?? ''}`;
+      const stats = statSync(path);
+      key = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${engine ?? ''}`;
     } catch {
       /* Program.load says what is wrong with the path */
     }
@@ -167,7 +172,7 @@ export function runNode(task: NodeTask, shelf: ProgramShelf, warmShelf?: WarmShe
     const program = shelf.load(node.program, node.engine);
     const { outcome, warm } = node.warm === true && warmShelf !== undefined ? warmShelf.run(program, node, options) : { outcome: program.runSync(options), warm: undefined };
     const outputs: Record<string, Uint8Array> = {};
-    /* own ArrayBuffers (a small Buffer is a slice of a shared pool), so they can be transferred */
+    /* own ArrayBuffers (a small Buffer is a slice of a shared pool): a view crosses to another thread with its whole buffer, copied or transferred */
     for (const [alias, bytes] of outcome.outputs) outputs[alias] = new Uint8Array(bytes);
     const blocked = outcome.exitState === 'session timeout' ? ends.find((e) => e.end.timedOut) : undefined;
     return {
