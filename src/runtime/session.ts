@@ -37,7 +37,7 @@ import { ChannelSet, ChannelMountError, ChannelIoError, ChannelDeadlineError, co
 import { Protection, SANDBOX_SIZE, TRAMPOLINE_TRAP, type Engine, type EngineSession, type ReadonlyBytes, type Region, type Stop } from './engine.js';
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
 import { jailBlock, unjailBlock, type JailTarget } from './jail.js';
-import { computeLayout, loadingRegions, TRAMPOLINE_END, trapViewOverrides, type Layout } from './layout.js';
+import { computeLayout, loadingRegions, sharedLoadingRegions, TRAMPOLINE_END, trapViewOverrides, type Layout } from './layout.js';
 import { loadProgram } from './loader.js';
 import { checkNetwork, checkTimeout, ManifestError, readManifest, type Manifest } from './manifest.js';
 import { ProtectionMap } from './protection-map.js';
@@ -538,7 +538,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
 
     const unavailable = options.engine.unavailableReason();
     if (unavailable !== null) throw new SessionFailure(EFAULT, unavailable);
-    session = options.engine.createSession(loadingRegions(layout));
+    session = options.engine.createSession(warm === undefined ? loadingRegions(layout) : sharedLoadingRegions(layout));
     observer?.log(Verbosity.Stages, `engine ${options.engine.name}, sandbox base (r15) 0x${session.base.toString(16)}`);
     for (const region of layout.regions) {
       observer?.log(Verbosity.Details, `region 0x${region.address.toString(16).padStart(8, '0')} +0x${region.size.toString(16)} protection ${region.protection}`);
@@ -621,14 +621,21 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
     accounting: { ...accountingTimes(cpuStart === undefined ? undefined : process.cpuUsage(cpuStart)), local: totals.local, network: totals.network },
     exitState,
   };
-  return {
-    ...fields,
+  /* the fields, then the rest, without spreads (this runs for every request) */
+  const result: { -readonly [K in keyof SessionResult]: SessionResult[K] } = {
+    validatorState: fields.validatorState,
+    daemonState,
+    userReturnCode,
+    etags: fields.etags,
+    accounting: fields.accounting,
+    exitState,
     report: formatReport(fields, options.reportMode ?? 0),
     exitCode,
     ran,
-    ...(cause === undefined ? {} : { cause }),
-    ...(snapshot === undefined ? {} : { snapshot }),
   };
+  if (cause !== undefined) result.cause = cause;
+  if (snapshot !== undefined) result.snapshot = snapshot;
+  return result;
 }
 
 /**
