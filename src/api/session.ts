@@ -334,9 +334,16 @@ export function sessionOutcome(result: SessionResult, session: ProgramSessionPla
   if (result.cause instanceof ChannelMountError) throw new ChannelOpenError(result.cause.alias, result.cause.errno, result.cause.message);
   const outputs = new Map<string, Buffer>();
   for (const p of session.planned) if (p.collect !== undefined) outputs.set(p.spec.alias, p.collect.contents());
-  const { cause: _cause, snapshot: _snapshot, ran: _ran, ...fields } = result;
+  /* the result's report fields, report and exit code (not its cause, snapshot or `ran`), without a rest and a spread: this runs for every session */
   return {
-    ...fields,
+    validatorState: result.validatorState,
+    daemonState: result.daemonState,
+    userReturnCode: result.userReturnCode,
+    etags: result.etags,
+    accounting: result.accounting,
+    exitState: result.exitState,
+    report: result.report,
+    exitCode: result.exitCode,
     ok: result.exitCode === 0,
     engine: session.engine.name,
     stdout: outputs.get('/dev/stdout') ?? Buffer.alloc(0),

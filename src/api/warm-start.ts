@@ -49,7 +49,13 @@ export interface SharedWarmStart {
 /** What a request may change: its channels, arguments, environment and time. */
 export type WarmRunOptions = Omit<SessionOptions, 'memory' | 'engine' | 'image' | 'loadOnly'>;
 
+/** runSync reads no streams. */
+const NOTHING_STREAMED: StreamInputs = new Map();
+
 export class WarmStart {
+  /** The set-up's options with its channels unset: what every request's options are laid over. */
+  private requestBase: SessionOptions | undefined;
+
   /** @internal Program.fork makes these. */
   constructor(
     private readonly program: Program,
@@ -104,21 +110,17 @@ export class WarmStart {
 
   /** As run(), in this turn of the event loop: buffers and files only. */
   runSync(options: WarmRunOptions = {}): SessionOutcome {
-    const streams = [options.stdin, options.stdout, options.stderr, ...(options.channels ?? []).map((c) => ('input' in c ? c.input : 'output' in c ? c.output : undefined))];
-    if (streams.some((s) => s instanceof Readable || s instanceof Writable)) throw new InvalidOptionError('runSync', 'streams need run() (it reads inputs and waits for outputs asynchronously)');
-    return this.start(options, new Map(), []);
+    const isStream = (s: unknown): boolean => s instanceof Readable || s instanceof Writable;
+    if (isStream(options.stdin) || isStream(options.stdout) || isStream(options.stderr) || options.channels?.some((c) => ('input' in c ? isStream(c.input) : 'output' in c && isStream(c.output))) === true) {
+      throw new InvalidOptionError('runSync', 'streams need run() (it reads inputs and waits for outputs asynchronously)');
+    }
+    return this.start(options, NOTHING_STREAMED, []);
   }
 
   private start(options: WarmRunOptions, streamed: StreamInputs, sinks: StreamSink[]): SessionOutcome {
-    const merged: SessionOptions = {
-      ...this.setupOptions,
-      stdin: undefined,
-      stdout: undefined,
-      stderr: undefined,
-      channels: undefined,
-      ...options,
-      engine: this.snapshot.engine,
-    };
+    /* the set-up's options without its channels, made once */
+    this.requestBase ??= { ...this.setupOptions, stdin: undefined, stdout: undefined, stderr: undefined, channels: undefined };
+    const merged: SessionOptions = { ...this.requestBase, ...options, engine: this.snapshot.engine };
     const session = planProgramSession(this.program, merged, streamed, this.defaultEngine, sinks);
     const result = runWarmSession(this.snapshot, { channels: session.plan.channels, timeout: session.plan.timeout }, session.runOptions);
     if (!result.ran && result.cause instanceof SessionFailure) throw new WarmStartMismatchError(result.cause.message);
