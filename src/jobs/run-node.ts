@@ -153,22 +153,22 @@ export function runNode(task: NodeTask, shelf: ProgramShelf, warmShelf?: WarmShe
       if ('output' in c) return { ...common, output: output(c.alias, c.output) };
       return { ...common, file: c.file, access: c.access };
     });
-    const options: SessionOptions = {
-      ...(node.args === undefined ? {} : { args: node.args }),
-      ...(node.argv0 === undefined ? {} : { argv0: node.argv0 }),
-      ...(node.env === undefined ? {} : { env: node.env }),
-      stdin: input('/dev/stdin', node.stdin),
-      stdout: output('/dev/stdout', node.stdout),
-      stderr: output('/dev/stderr', node.stderr),
-      channels,
-      ...(node.channelLimits === undefined ? {} : { channelLimits: node.channelLimits }),
-      ...(node.image === undefined ? {} : { image: node.image }),
-      ...(node.channelModes === undefined ? {} : { channelModes: node.channelModes }),
-      ...(node.memory === undefined ? {} : { memory: node.memory }),
-      timeout,
-      ...(node.etags === undefined ? {} : { etags: node.etags }),
-      ...(node.engine === undefined ? {} : { engine: node.engine }),
-    };
+    /* the node's settings that are set, in this order, without a spread per setting (this runs for every node) */
+    const options: { -readonly [K in keyof SessionOptions]: SessionOptions[K] } = {};
+    if (node.args !== undefined) options.args = node.args;
+    if (node.argv0 !== undefined) options.argv0 = node.argv0;
+    if (node.env !== undefined) options.env = node.env;
+    options.stdin = input('/dev/stdin', node.stdin);
+    options.stdout = output('/dev/stdout', node.stdout);
+    options.stderr = output('/dev/stderr', node.stderr);
+    options.channels = channels;
+    if (node.channelLimits !== undefined) options.channelLimits = node.channelLimits;
+    if (node.image !== undefined) options.image = node.image;
+    if (node.channelModes !== undefined) options.channelModes = node.channelModes;
+    if (node.memory !== undefined) options.memory = node.memory;
+    options.timeout = timeout;
+    if (node.etags !== undefined) options.etags = node.etags;
+    if (node.engine !== undefined) options.engine = node.engine;
     const program = shelf.load(node.program, node.engine);
     const { outcome, warm } = node.warm === true && warmShelf !== undefined ? warmShelf.run(program, node, options) : { outcome: program.runSync(options), warm: undefined };
     const outputs: Record<string, Uint8Array> = {};
@@ -230,9 +230,17 @@ export function outerRings(node: NodePlan): { readonly reads: RingPipeState[]; r
 
 /** Closes a node's outer ring ends (it ended, never started, or its thread died): whoever serves the other end sees it. */
 export function closeOuterRings(node: NodePlan): void {
+  /* most nodes have none: no lists made for them */
+  if (!hasOuterRing(node)) return;
   const { reads, writes } = outerRings(node);
   for (const ring of writes) closeRingWriter(ring);
   for (const ring of reads) closeRingReader(ring);
+}
+
+/** Whether `node` has a `{ ring }` input or output. */
+function hasOuterRing(node: NodePlan): boolean {
+  const isRing = (end: NodeInput | NodeOutput | undefined): boolean => typeof end === 'object' && 'ring' in end;
+  return isRing(node.stdin) || isRing(node.stdout) || isRing(node.stderr) || node.channels?.some((c) => ('input' in c ? isRing(c.input) : 'output' in c && isRing(c.output))) === true;
 }
 
 /** A plan that names what does not exist (a pipe of another job). */

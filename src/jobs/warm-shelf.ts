@@ -139,7 +139,9 @@ function refusal(warm: WarmStart, node: NodePlan): string | undefined {
 
 /** `request`'s buffer outputs with what the set-up wrote there in front (the request's write positions went on after it). */
 function withSetUpOutput(request: SessionOutcome, setUp: SessionOutcome): SessionOutcome {
-  if (![...setUp.outputs.values()].some((b) => b.length > 0)) return request;
+  let wrote = false;
+  for (const bytes of setUp.outputs.values()) wrote ||= bytes.length > 0;
+  if (!wrote) return request;
   const outputs = new Map(request.outputs);
   for (const [alias, before] of setUp.outputs) {
     const after = outputs.get(alias);
@@ -189,7 +191,7 @@ export class WarmShelf {
    * throws for the node's own channels.
    */
   run(program: Program, node: NodePlan, options: SessionOptions): { outcome: SessionOutcome; warm: WarmOutcome } {
-    if ((node.channels ?? []).some((c) => !('input' in c) && !('output' in c))) {
+    if (node.channels?.some((c) => !('input' in c) && !('output' in c)) === true) {
       return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp: false, reason: 'a read-write file channel is both input and output, so a set-up cannot run without it' } };
     }
     this.take();
@@ -216,8 +218,13 @@ export class WarmShelf {
     }
     if ('cold' in entry) return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp, reason: entry.cold } };
     if (!('warm' in entry)) throw new Error('unreachable: a shared snapshot is adopted above');
-    const { memory: _memory, engine: _engine, image: _image, loadOnly: _loadOnly, ...request } = options;
-    const outcome = withSetUpOutput(entry.warm.runSync(request satisfies WarmRunOptions), entry.warm.setup);
+    /*
+     * The node's options as they are: their memory, engine and image are the
+     * set-up's (they are in the key) and runNode sets no loadOnly, so
+     * leaving them out (a copy of the options per node) changes nothing.
+     */
+    const request: WarmRunOptions = options;
+    const outcome = withSetUpOutput(entry.warm.runSync(request), entry.warm.setup);
     return { outcome, warm: { fromSnapshot: true, setUp } };
   }
 
