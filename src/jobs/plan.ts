@@ -61,6 +61,9 @@ export interface PlanAbilities {
 /** Checks `plan` and finds its groups. Throws JobPlanError. */
 export function checkPlan(plan: JobPlan, abilities: PlanAbilities = {}): CheckedPlan {
   if (plan.nodes.length === 0) throw new JobPlanError('the job has no nodes');
+  /* one node and no pipes (a server's usual request): the checks below that can fail for it, without their maps */
+  const only = plan.nodes.length === 1 && (plan.pipes?.length ?? 0) === 0 ? plan.nodes[0]! : undefined;
+  if (only !== undefined && typeof only.name === 'string' && only.name !== '' && (only.replicate ?? 1) === 1 && pipeUses(only).length === 0) return { groups: [[0]], writes: [[]], reads: [[]] };
   const index = new Map<string, number>();
   plan.nodes.forEach((node, i) => {
     if (typeof node.name !== 'string' || node.name === '') throw new JobPlanError(`node ${i + 1} has no name`);

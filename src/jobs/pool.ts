@@ -208,7 +208,16 @@ export class WorkerPoolExecutor implements JobExecutor {
     const job: JobState = { pipes: new Map(), aborted: false };
     const results: NodeResult[] = new Array<NodeResult>(plan.nodes.length);
     let left = plan.nodes.length;
-    let detach = (): void => {};
+    let detach: (() => void) | undefined;
+    /* set once the promise exists (an already aborted signal ends the job inside its executor) */
+    let tracked: Promise<JobResult> | undefined;
+    let ended = false;
+    const end = (resolveJob: (result: JobResult) => void): void => {
+      ended = true;
+      detach?.();
+      if (tracked !== undefined) this.runningJobs.delete(tracked);
+      resolveJob({ nodes: results });
+    };
     const promise = new Promise<JobResult>((resolveJob) => {
       const groups: GroupWork[] = checked.groups.map((members) => ({
         job,
@@ -221,7 +230,7 @@ export class WorkerPoolExecutor implements JobExecutor {
             finish: (result: NodeResult) => {
               if (results[i] !== undefined) return;
               results[i] = result;
-              if (--left === 0) resolveJob({ nodes: results });
+              if (--left === 0) end(resolveJob);
             },
           };
         }),
@@ -240,11 +249,8 @@ export class WorkerPoolExecutor implements JobExecutor {
       this.queue.push(...groups);
       this.pump();
     });
-    const tracked = promise.finally(() => {
-      detach();
-      this.runningJobs.delete(tracked);
-    });
-    this.runningJobs.add(tracked);
+    /* tracked until it ends, for close() (without a promise.finally() chain per job) */
+    if (!ended) this.runningJobs.add((tracked = promise));
     return promise;
   }
 
