@@ -11,7 +11,7 @@
  * node ends, so its peers see the end of data or a broken pipe instead of
  * waiting for their own timeouts (spec/serving.md, "Executing jobs").
  */
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { ChannelOpenError, Program, ProgramCache, ProgramFormatError, ProgramReadError, ValidationFailedError, ValidatorState, ZeroVMError, type ChannelDefinition, type ChannelInput, type ChannelOutput, type SessionOptions } from '../api/index.js';
 import { Errno } from '../runtime/definitions.js';
 import type { ValidationResult } from '../validator/validate.js';
@@ -44,6 +44,8 @@ const NOTHING_LEARNT: VerdictEntries = [];
 export class ProgramShelf {
   private readonly loaded = new Map<string, { readonly program: Program }>();
   private readonly learnt: [string, ValidationResult][] = [];
+  /** What the last load returned, and the file it was (a stat that matches it needs no key). */
+  private last: { readonly path: string; readonly engine: NodePlan['engine']; readonly dev: number; readonly ino: number; readonly size: number; readonly mtimeMs: number; readonly key: string; readonly entry: { readonly program: Program } } | undefined;
   readonly cache: ProgramCache;
 
   constructor(private readonly maxPrograms = 256) {
@@ -77,25 +79,32 @@ export class ProgramShelf {
      * mtimeMs keeps a fraction of a microsecond, finer than the clock the
      * kernel stamps files with.
      */
+    let stats: Stats | undefined;
     try {
-      const stats = statSync(path);
-      key = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${engine ?? ''}`;
+      stats = statSync(path);
     } catch {
       /* Program.load says what is wrong with the path */
     }
-    const known = key === '' ? undefined : this.loaded.get(key);
+    /* the same file as the last node's (a server's usual run of requests): no key to make, already the most recently used */
+    const last = this.last;
+    if (stats !== undefined && last !== undefined && last.path === path && last.engine === engine && last.dev === stats.dev && last.ino === stats.ino && last.size === stats.size && last.mtimeMs === stats.mtimeMs && this.loaded.get(last.key) === last.entry) {
+      return last.entry.program;
+    }
+    if (stats !== undefined) key = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${engine ?? ''}`;
+    let entry = key === '' ? undefined : this.loaded.get(key);
     /* the session validates for its engine through the cache (once per program and engine features) */
-    if (known !== undefined) {
+    if (entry !== undefined) {
       /* most recently used last */
       this.loaded.delete(key);
-      this.loaded.set(key, known);
-      return known.program;
+      this.loaded.set(key, entry);
+    } else {
+      entry = { program: Program.load(path, { cache: this.cache, ...(engine === undefined ? {} : { engine }) }) };
+      if (key === '') return entry.program;
+      this.loaded.set(key, entry);
+      if (this.loaded.size > this.maxPrograms) this.loaded.delete(this.loaded.keys().next().value as string);
     }
-    const program = Program.load(path, { cache: this.cache, ...(engine === undefined ? {} : { engine }) });
-    if (key === '') return program;
-    this.loaded.set(key, { program });
-    if (this.loaded.size > this.maxPrograms) this.loaded.delete(this.loaded.keys().next().value as string);
-    return program;
+    if (stats !== undefined) this.last = { path, engine, dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, key, entry };
+    return entry.program;
   }
 }
 
