@@ -46,6 +46,7 @@ describe('worker protocol', () => {
         expect(Object.keys(back)).toEqual(Object.keys(original));
         for (const [alias, bytes] of Object.entries(original.outputs)) expect(Buffer.from(back.outputs[alias]!).equals(Buffer.from(bytes))).toBe(true);
       }),
+      { numRuns: 1000 },
     );
   });
 

@@ -102,6 +102,12 @@ export function packResult(result: NodeResult): PackedResult {
   ];
 }
 
+/** outputs[alias] = bytes, as an own property whatever the alias ('__proto__' would set the prototype). */
+export function setOutput(outputs: Record<string, Uint8Array>, alias: string, bytes: Uint8Array): void {
+  if (alias === '__proto__') Object.defineProperty(outputs, alias, { value: bytes, enumerable: true, writable: true, configurable: true });
+  else outputs[alias] = bytes;
+}
+
 /** The NodeResult a PackedResult holds (optional fields only when they were set). */
 export function unpackResult(packed: PackedResult): NodeResult {
   const [name, report, exitCode, ok, engine, validatorState, daemonState, userReturnCode, exitState, etagList, a, outputList, warm, error, detail, seconds, ranOn] = packed;
@@ -114,7 +120,7 @@ export function unpackResult(packed: PackedResult): NodeResult {
     network: { gets: a[6]!, getBytes: a[7]!, puts: a[8]!, putBytes: a[9]! },
   };
   const outputs: Record<string, Uint8Array> = {};
-  for (let i = 0; i + 1 < outputList.length; i += 2) outputs[outputList[i] as string] = outputList[i + 1] as Uint8Array;
+  for (let i = 0; i + 1 < outputList.length; i += 2) setOutput(outputs, outputList[i] as string, outputList[i + 1] as Uint8Array);
   const result: Mutable<NodeResult> = { name, report, exitCode, ok, engine, validatorState, daemonState, userReturnCode, etags, accounting, exitState, outputs };
   if (warm !== undefined) result.warm = warm[2] === undefined ? { fromSnapshot: warm[0], setUp: warm[1] } : { fromSnapshot: warm[0], setUp: warm[1], reason: warm[2] };
   if (detail !== undefined) result.detail = detail;
