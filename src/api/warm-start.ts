@@ -49,6 +49,10 @@ export interface SharedWarmStart {
 /** What a request may change: its channels, arguments, environment and time. */
 export type WarmRunOptions = Omit<SessionOptions, 'memory' | 'engine' | 'image' | 'loadOnly'>;
 
+function isStream(value: unknown): boolean {
+  return value instanceof Readable || value instanceof Writable;
+}
+
 /** runSync reads no streams. */
 const NOTHING_STREAMED: StreamInputs = new Map();
 
@@ -110,7 +114,6 @@ export class WarmStart {
 
   /** As run(), in this turn of the event loop: buffers and files only. */
   runSync(options: WarmRunOptions = {}): SessionOutcome {
-    const isStream = (s: unknown): boolean => s instanceof Readable || s instanceof Writable;
     if (isStream(options.stdin) || isStream(options.stdout) || isStream(options.stderr) || options.channels?.some((c) => ('input' in c ? isStream(c.input) : 'output' in c && isStream(c.output))) === true) {
       throw new InvalidOptionError('runSync', 'streams need run() (it reads inputs and waits for outputs asynchronously)');
     }

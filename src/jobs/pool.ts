@@ -69,7 +69,9 @@ interface NodeWork {
   /** Pipe ids the node writes and reads. */
   readonly writes: readonly string[];
   readonly reads: readonly string[];
-  readonly finish: (result: NodeResult) => void;
+  /** Its job, and its place in the job's plan (and result). */
+  readonly job: JobState;
+  readonly index: number;
   /** What the thread was sent (made when the node starts, with its pipes). */
   task?: NodeTask;
 }
@@ -80,10 +82,31 @@ interface GroupWork {
   readonly job: JobState;
 }
 
-interface JobState {
+class JobState {
   /** The job's pipes, made when the first of their nodes starts (a waiting job holds no ring). */
-  readonly pipes: Map<string, RingPipeState>;
-  aborted: boolean;
+  readonly pipes = new Map<string, RingPipeState>();
+  aborted = false;
+  /** Called once, with the results, when the last node finishes. */
+  ended: ((result: JobResult) => void) | undefined;
+  private readonly results: NodeResult[];
+  private left: number;
+
+  constructor(nodes: number) {
+    this.results = new Array<NodeResult>(nodes);
+    this.left = nodes;
+  }
+
+  /** Node `index` finished (the first result counts: an aborted node's late answer does not). */
+  finish(index: number, result: NodeResult): void {
+    if (this.results[index] !== undefined) return;
+    this.results[index] = result;
+    if (--this.left === 0) this.ended?.({ nodes: this.results });
+  }
+}
+
+/** Ends a node with `result`. */
+function finish(work: NodeWork, result: NodeResult): void {
+  work.job.finish(work.index, result);
 }
 
 class PoolThread {
@@ -205,35 +228,21 @@ export class WorkerPoolExecutor implements JobExecutor {
         new JobPlanError(`the job has ${plan.pipes?.length ?? 0} pipes, whose rings need ${pipeBytes} bytes, more than this executor gives one job (maxPipeMemory ${this.maxPipeMemory}): connect fewer nodes, or raise maxPipeMemory`),
       );
     }
-    const job: JobState = { pipes: new Map(), aborted: false };
-    const results: NodeResult[] = new Array<NodeResult>(plan.nodes.length);
-    let left = plan.nodes.length;
+    const job = new JobState(plan.nodes.length);
     let detach: (() => void) | undefined;
     /* set once the promise exists (an already aborted signal ends the job inside its executor) */
     let tracked: Promise<JobResult> | undefined;
     let ended = false;
-    const end = (resolveJob: (result: JobResult) => void): void => {
-      ended = true;
-      detach?.();
-      if (tracked !== undefined) this.runningJobs.delete(tracked);
-      resolveJob({ nodes: results });
-    };
     const promise = new Promise<JobResult>((resolveJob) => {
+      job.ended = (result) => {
+        ended = true;
+        detach?.();
+        if (tracked !== undefined) this.runningJobs.delete(tracked);
+        resolveJob(result);
+      };
       const groups: GroupWork[] = checked.groups.map((members) => ({
         job,
-        nodes: members.map((i) => {
-          return {
-            id: this.nextId++,
-            node: plan.nodes[i]!,
-            writes: checked.writes[i]!,
-            reads: checked.reads[i]!,
-            finish: (result: NodeResult) => {
-              if (results[i] !== undefined) return;
-              results[i] = result;
-              if (--left === 0) end(resolveJob);
-            },
-          };
-        }),
+        nodes: members.map((i): NodeWork => ({ id: this.nextId++, node: plan.nodes[i]!, writes: checked.writes[i]!, reads: checked.reads[i]!, job, index: i })),
       }));
       const signal = options.signal;
       if (signal !== undefined) {
@@ -276,11 +285,11 @@ export class WorkerPoolExecutor implements JobExecutor {
       if (thread.running?.job !== job) continue;
       const { work } = thread.running;
       thread.running = undefined;
-      work.finish(failedNode(work.node.name, 'Aborted', message));
+      finish(work, failedNode(work.node.name, 'Aborted', message));
       void this.retire(thread);
     }
     for (const group of groups) for (const work of group.nodes) closeOuterRings(work.node);
-    for (const group of groups) for (const work of group.nodes) work.finish(failedNode(work.node.name, 'Aborted', message));
+    for (const group of groups) for (const work of group.nodes) finish(work, failedNode(work.node.name, 'Aborted', message));
     this.pump();
   }
 
@@ -392,7 +401,7 @@ export class WorkerPoolExecutor implements JobExecutor {
     const running = thread.running;
     if (running === undefined || running.work.id !== message.id) return; /* an aborted node's late answer */
     thread.running = undefined;
-    running.work.finish(unpackResult(message.result));
+    finish(running.work, unpackResult(message.result));
     this.pump();
     if (!thread.permanent && thread.running === undefined && !thread.dead) {
       thread.lingering = setTimeout(() => void this.retire(thread), this.extraIdleMs);
@@ -413,7 +422,7 @@ export class WorkerPoolExecutor implements JobExecutor {
       for (const id of running.work.writes) if (pipes[id] !== undefined) closeRingWriter(pipes[id]);
       for (const id of running.work.reads) if (pipes[id] !== undefined) closeRingReader(pipes[id]);
       closeOuterRings(running.work.node);
-      running.work.finish(failedNode(running.work.node.name, 'WorkerDied', `${why}; the node did not finish and the pool replaced the thread`));
+      finish(running.work, failedNode(running.work.node.name, 'WorkerDied', `${why}; the node did not finish and the pool replaced the thread`));
     }
     this.pump();
   }

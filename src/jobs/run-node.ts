@@ -18,6 +18,7 @@ import type { ValidationResult } from '../validator/validate.js';
 import type { NodeInput, NodeOutput, NodePlan, NodeResult } from './executor.js';
 import { closeRingReader, closeRingWriter, RingPipeReader, RingPipeWriter, type RingPipeState } from './ring-pipe.js';
 import type { WarmShelf } from './warm-shelf.js';
+import { setOutput } from './worker-protocol.js';
 
 /** A node as a thread is given it: the plan and the shared state of each pipe it uses, by pipe id. */
 export interface NodeTask {
@@ -115,51 +116,58 @@ interface PipeEnd {
   readonly end: RingPipeReader | RingPipeWriter;
 }
 
+/* module functions, not closures made per node (each closure costs an allocation, and a name definition where the sources run through tsx) */
+
+function pipeState(task: NodeTask, id: string, alias: string): RingPipeState {
+  const state = task.pipes[id];
+  if (state === undefined) throw new PlanError(`node ${task.node.name}: channel ${alias} names pipe '${id}', which this job does not have`);
+  return state;
+}
+
+/** What a node's input becomes for the session; the pipe ends it opens are added to `ends`. */
+function nodeInput(task: NodeTask, ends: PipeEnd[], alias: string, given: NodeInput | undefined): ChannelInput {
+  if (given === undefined) return new Uint8Array(0);
+  if ('pipe' in given) {
+    const end = new RingPipeReader(pipeState(task, given.pipe, alias));
+    ends.push({ alias, pipe: given.pipe, end });
+    return { stream: end };
+  }
+  if ('ring' in given) {
+    const end = new RingPipeReader(given.ring);
+    ends.push({ alias, pipe: 'from another host', end });
+    return { stream: end };
+  }
+  if ('bytes' in given) return given.bytes;
+  return { file: given.file };
+}
+
+/** What a node's output becomes for the session; the pipe ends it opens are added to `ends`. */
+function nodeOutput(task: NodeTask, ends: PipeEnd[], alias: string, given: NodeOutput | undefined): ChannelOutput {
+  if (given === undefined || given === 'buffer' || given === 'discard') return given ?? 'buffer';
+  if ('pipe' in given) {
+    const end = new RingPipeWriter(pipeState(task, given.pipe, alias));
+    ends.push({ alias, pipe: given.pipe, end });
+    return { stream: end };
+  }
+  if ('ring' in given) {
+    const end = new RingPipeWriter(given.ring);
+    ends.push({ alias, pipe: 'to another host', end });
+    return { stream: end };
+  }
+  return { file: given.file };
+}
+
 /** Runs one node to its end; never throws for anything the plan, program or engine can cause. */
 export function runNode(task: NodeTask, shelf: ProgramShelf, warmShelf?: WarmShelf): NodeResult {
   const { node } = task;
   const timeout = node.timeout ?? DEFAULT_TIMEOUT;
   const ends: PipeEnd[] = [];
-  const pipeState = (id: string, alias: string): RingPipeState => {
-    const state = task.pipes[id];
-    if (state === undefined) throw new PlanError(`node ${node.name}: channel ${alias} names pipe '${id}', which this job does not have`);
-    return state;
-  };
-  const input = (alias: string, given: NodeInput | undefined): ChannelInput => {
-    if (given === undefined) return new Uint8Array(0);
-    if ('pipe' in given) {
-      const end = new RingPipeReader(pipeState(given.pipe, alias));
-      ends.push({ alias, pipe: given.pipe, end });
-      return { stream: end };
-    }
-    if ('ring' in given) {
-      const end = new RingPipeReader(given.ring);
-      ends.push({ alias, pipe: 'from another host', end });
-      return { stream: end };
-    }
-    if ('bytes' in given) return given.bytes;
-    return { file: given.file };
-  };
-  const output = (alias: string, given: NodeOutput | undefined): ChannelOutput => {
-    if (given === undefined || given === 'buffer' || given === 'discard') return given ?? 'buffer';
-    if ('pipe' in given) {
-      const end = new RingPipeWriter(pipeState(given.pipe, alias));
-      ends.push({ alias, pipe: given.pipe, end });
-      return { stream: end };
-    }
-    if ('ring' in given) {
-      const end = new RingPipeWriter(given.ring);
-      ends.push({ alias, pipe: 'to another host', end });
-      return { stream: end };
-    }
-    return { file: given.file };
-  };
 
   try {
     const channels: ChannelDefinition[] = (node.channels ?? []).map((c) => {
       const common = { alias: c.alias, ...(c.etag === undefined ? {} : { etag: c.etag }), ...(c.limits === undefined ? {} : { limits: c.limits }) };
-      if ('input' in c) return { ...common, input: input(c.alias, c.input) };
-      if ('output' in c) return { ...common, output: output(c.alias, c.output) };
+      if ('input' in c) return { ...common, input: nodeInput(task, ends, c.alias, c.input) };
+      if ('output' in c) return { ...common, output: nodeOutput(task, ends, c.alias, c.output) };
       return { ...common, file: c.file, access: c.access };
     });
     /* the node's settings that are set, in this order, without a spread per setting (this runs for every node) */
@@ -167,9 +175,9 @@ export function runNode(task: NodeTask, shelf: ProgramShelf, warmShelf?: WarmShe
     if (node.args !== undefined) options.args = node.args;
     if (node.argv0 !== undefined) options.argv0 = node.argv0;
     if (node.env !== undefined) options.env = node.env;
-    options.stdin = input('/dev/stdin', node.stdin);
-    options.stdout = output('/dev/stdout', node.stdout);
-    options.stderr = output('/dev/stderr', node.stderr);
+    options.stdin = nodeInput(task, ends, '/dev/stdin', node.stdin);
+    options.stdout = nodeOutput(task, ends, '/dev/stdout', node.stdout);
+    options.stderr = nodeOutput(task, ends, '/dev/stderr', node.stderr);
     options.channels = channels;
     if (node.channelLimits !== undefined) options.channelLimits = node.channelLimits;
     if (node.image !== undefined) options.image = node.image;
@@ -182,7 +190,7 @@ export function runNode(task: NodeTask, shelf: ProgramShelf, warmShelf?: WarmShe
     const { outcome, warm } = node.warm === true && warmShelf !== undefined ? warmShelf.run(program, node, options) : { outcome: program.runSync(options), warm: undefined };
     const outputs: Record<string, Uint8Array> = {};
     /* own ArrayBuffers (a small Buffer is a slice of a shared pool): a view crosses to another thread with its whole buffer, copied or transferred */
-    for (const [alias, bytes] of outcome.outputs) outputs[alias] = new Uint8Array(bytes);
+    for (const [alias, bytes] of outcome.outputs) setOutput(outputs, alias, new Uint8Array(bytes));
     const blocked = outcome.exitState === 'session timeout' ? ends.find((e) => e.end.timedOut) : undefined;
     return {
       name: node.name,
@@ -246,9 +254,12 @@ export function closeOuterRings(node: NodePlan): void {
   for (const ring of reads) closeRingReader(ring);
 }
 
+function isRing(end: NodeInput | NodeOutput | undefined): boolean {
+  return typeof end === 'object' && 'ring' in end;
+}
+
 /** Whether `node` has a `{ ring }` input or output. */
 function hasOuterRing(node: NodePlan): boolean {
-  const isRing = (end: NodeInput | NodeOutput | undefined): boolean => typeof end === 'object' && 'ring' in end;
   return isRing(node.stdin) || isRing(node.stdout) || isRing(node.stderr) || node.channels?.some((c) => ('input' in c ? isRing(c.input) : 'output' in c && isRing(c.output))) === true;
 }
 

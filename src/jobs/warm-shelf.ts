@@ -83,8 +83,11 @@ function fileStamp(path: string): string {
 /** A channel's limits in a key: the four numbers, a bigint written with its 'n' (JSON has no bigints). */
 function limitsKey(limits: ChannelLimits | undefined): readonly (number | string | null)[] | null {
   if (limits === undefined) return null;
-  const one = (value: ChannelLimits[keyof ChannelLimits]): number | string | null => (value === undefined ? null : typeof value === 'bigint' ? `${value}n` : value);
-  return [one(limits.gets), one(limits.getSize), one(limits.puts), one(limits.putSize)];
+  return [limitKey(limits.gets), limitKey(limits.getSize), limitKey(limits.puts), limitKey(limits.putSize)];
+}
+
+function limitKey(value: ChannelLimits[keyof ChannelLimits]): number | string | null {
+  return value === undefined ? null : typeof value === 'bigint' ? `${value}n` : value;
 }
 
 /** The set-up key of `node` run with `program` (see the module comment). */

@@ -246,6 +246,11 @@ export class FastReportTimer {
 /** Clock ticks per second of /proc/<pid>/stat on Linux. */
 const CLOCK_TICKS = 100;
 
+/** Whole clock ticks in `micros` microseconds. */
+function ticks(micros: number): number {
+  return Math.floor((micros * CLOCK_TICKS) / 1_000_000);
+}
+
 /**
  * System and user times for the accounting line from process.cpuUsage():
  * whole clock ticks, as the original read them from /proc, divided as
@@ -255,7 +260,6 @@ export function accountingTimes(usage: NodeJS.CpuUsage = process.cpuUsage()): {
   sysSeconds: number;
   userSeconds: number;
 } {
-  const ticks = (micros: number): number => Math.floor((micros * CLOCK_TICKS) / 1_000_000);
   return {
     sysSeconds: Math.fround(ticks(usage.system) / CLOCK_TICKS),
     userSeconds: Math.fround(ticks(usage.user) / CLOCK_TICKS),

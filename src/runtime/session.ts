@@ -702,16 +702,15 @@ function execute(
   const deadline = Date.now() + timeoutSeconds * 1000;
   /* a channel that waits (a pipe to another session) waits no longer than the session may run */
   channels.setDeadline(deadline);
-  const budget = (): number => Math.max(0, deadline - Date.now());
-  const hooks = sessionHooks(session, memory, layout, engine, forkable);
+  const hooks = new SessionHooks(session, memory, layout, engine, forkable);
   const context = { channels: channels.channels, memory, hooks };
   let stop: Stop;
   if ('entry' in first) {
     /* the original refused to translate sandbox address 0, the entry point included */
     if (first.entry === 0) throw new RunEnd(EFAULT, 'the entry point is at address 0');
-    stop = session.start(first.entry, budget());
+    stop = session.start(first.entry, Math.max(0, deadline - Date.now()));
   } else {
-    stop = session.resume(first.resume, budget());
+    stop = session.resume(first.resume, Math.max(0, deadline - Date.now()));
   }
   for (;;) {
     switch (stop.kind) {
@@ -745,33 +744,58 @@ function execute(
         if (traced !== undefined) observer?.trap(traced, result);
         fastReports?.();
         if (Date.now() >= deadline) throw new RunEnd(TIMEOUT_STATE.exitCode ?? SIGNAL_EXIT_CODE, TIMEOUT_STATE.wording);
-        stop = session.resume(result, budget());
+        stop = session.resume(result, Math.max(0, deadline - Date.now()));
         break;
       }
     }
   }
 }
 
-/** TrapJail / TrapUnjail (jail.ts) / TrapExit / TrapFork. */
-function sessionHooks(session: EngineSession, memory: TrapView, layout: Layout, engine: Engine, forkable: boolean): TrapHooks {
-  const target: JailTarget = {
-    range: layout.jailable,
-    view: (address, length) => session.view(address, length),
-    protect: (address, size, protection) => memory.protect(address, size, protection),
-    policy: SESSION_POLICY,
-    ...(engine.features === undefined ? {} : { features: engine.features }),
-  };
-  return {
-    jail: (buffer, size) => jailBlock(target, buffer, size),
-    unjail: (buffer, size) => unjailBlock(target, buffer, size),
-    exit(code): never {
-      throw new ProgramExit(code);
-    },
-    fork() {
-      /* with a Job the session ends here as a daemon's first session (the snapshot is taken by runStages) */
-      if (forkable) throw new ProgramFork();
-      /* without a Job socket, the original's TrapFork returned 0 and the program went on */
-      return 0;
-    },
-  };
+/**
+ * TrapJail / TrapUnjail (jail.ts) / TrapExit / TrapFork, and the jail's
+ * view of the session: one object with methods rather than closures made
+ * for every session.
+ */
+class SessionHooks implements TrapHooks, JailTarget {
+  readonly range: JailTarget['range'];
+  readonly policy = SESSION_POLICY;
+  readonly features?: JailTarget['features'];
+
+  constructor(
+    private readonly session: EngineSession,
+    private readonly memory: TrapView,
+    layout: Layout,
+    engine: Engine,
+    private readonly forkable: boolean,
+  ) {
+    this.range = layout.jailable;
+    if (engine.features !== undefined) this.features = engine.features;
+  }
+
+  view(address: number, length: number): ReadonlyBytes {
+    return this.session.view(address, length);
+  }
+
+  protect(address: number, size: number, protection: Protection): void {
+    this.memory.protect(address, size, protection);
+  }
+
+  jail(buffer: number, size: number): number {
+    return jailBlock(this, buffer, size);
+  }
+
+  unjail(buffer: number, size: number): number {
+    return unjailBlock(this, buffer, size);
+  }
+
+  exit(code: number): never {
+    throw new ProgramExit(code);
+  }
+
+  fork(): number {
+    /* with a Job the session ends here as a daemon's first session (the snapshot is taken by runStages) */
+    if (this.forkable) throw new ProgramFork();
+    /* without a Job socket, the original's TrapFork returned 0 and the program went on */
+    return 0;
+  }
 }
