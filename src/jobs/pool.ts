@@ -131,19 +131,28 @@ class PoolThread {
 /** `input`, with a copy of its bytes when they view a small part of a larger buffer (a 40-byte Buffer.from() views an 8 KiB pool). */
 function tightInput<T extends NodeInput | undefined>(input: T): T {
   if (input === undefined || !('bytes' in input) || input.bytes.byteLength * 2 >= input.bytes.buffer.byteLength) return input;
-  return { bytes: input.bytes.slice() } as T;
+  /* new Uint8Array(view) copies into a buffer of its own (a Buffer's slice() would be another view of the pool) */
+  return { bytes: new Uint8Array(input.bytes) } as T;
 }
 
 /**
  * `node`, its byte inputs made tight (tightInput): a view crosses to a
  * thread with its whole buffer (structured clone), so sending the bytes
- * alone copies less.
+ * alone copies less. Exported for its test.
  */
-function tightInputs(node: NodePlan): NodePlan {
+export function tightInputs(node: NodePlan): NodePlan {
   const stdin = tightInput(node.stdin);
-  const loose = node.channels?.some((c) => 'input' in c && tightInput(c.input) !== c.input) === true;
-  if (stdin === node.stdin && !loose) return node;
-  const channels = loose ? node.channels?.map((c) => ('input' in c ? { ...c, input: tightInput(c.input) } : c)) : node.channels;
+  let channels = node.channels;
+  if (channels !== undefined) {
+    const given = channels;
+    const tightened = given.map((c) => {
+      if (!('input' in c)) return c;
+      const input = tightInput(c.input);
+      return input === c.input ? c : { ...c, input };
+    });
+    if (tightened.some((c, i) => c !== given[i])) channels = tightened;
+  }
+  if (stdin === node.stdin && channels === node.channels) return node;
   return { ...node, ...(stdin === undefined ? {} : { stdin }), ...(channels === undefined ? {} : { channels }) };
 }
 

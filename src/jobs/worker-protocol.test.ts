@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ValidatorState } from '../runtime/report.js';
 import type { NodePlan, NodeResult } from './executor.js';
 import { createRingPipe } from './ring-pipe.js';
+import { tightInputs } from './pool.js';
 import { packResult, packTask, unpackResult, unpackTask } from './worker-protocol.js';
 
 const totals = fc.record({ gets: fc.nat(), getBytes: fc.nat(), puts: fc.nat(), putBytes: fc.nat() });
@@ -61,5 +62,26 @@ describe('worker protocol', () => {
     expect(piped.writes).toEqual(['p']);
     expect(piped.reads).toEqual([]);
     expect(Object.keys(piped.pipes)).toEqual(['p']);
+  });
+});
+
+describe('tightInputs', () => {
+  it('sends a byte input that views a small part of a larger buffer as a copy of its own, and leaves the rest alone', () => {
+    const pooled = Buffer.from('print(1)');
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.byteLength * 2);
+    const whole = new Uint8Array([1, 2, 3]);
+    const node: NodePlan = { name: 'n', program: '/p', stdin: { bytes: pooled }, channels: [{ alias: '/dev/input', input: { bytes: pooled } }, { alias: '/dev/other', input: { bytes: whole } }, { alias: '/dev/out', output: 'buffer' }] };
+    const sent = tightInputs(node);
+    const bytesOf = (input: unknown): Uint8Array => (input as { bytes: Uint8Array }).bytes;
+    for (const bytes of [bytesOf(sent.stdin), bytesOf((sent.channels![0] as { input: unknown }).input)]) {
+      expect(bytes.buffer.byteLength).toBe(pooled.byteLength);
+      expect(Buffer.from(bytes).toString()).toBe('print(1)');
+    }
+    expect(bytesOf((sent.channels![1] as { input: unknown }).input)).toBe(whole);
+    expect(sent.channels![2]).toBe(node.channels![2]);
+    /* the caller's plan is not changed */
+    expect(bytesOf(node.stdin)).toBe(pooled);
+    const tight: NodePlan = { name: 'n', program: '/p', stdin: { bytes: whole } };
+    expect(tightInputs(tight)).toBe(tight);
   });
 });
