@@ -32,6 +32,7 @@
  * teardown.ts).
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { validate, type ValidationPolicy, type ValidationResult } from '../validator/validate.js';
 import { ChannelSet, ChannelMountError, ChannelIoError, ChannelDeadlineError, compareAliases, exactLimits, programOrder, type ChannelSpec } from './channels/index.js';
 import { Protection, SANDBOX_SIZE, TRAMPOLINE_TRAP, type Engine, type EngineSession, type ReadonlyBytes, type Region, type Stop } from './engine.js';
@@ -505,6 +506,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
   let snapshot: SessionSnapshot | undefined;
   let ran = false;
   /* a request's CPU times are its own (the original's request was a fresh process) */
+  const wallStart = warm === undefined ? 0 : performance.now();
   const cpuStart = warm === undefined ? undefined : process.cpuUsage();
   let exitState = 'ok';
   let exitCode = 0;
@@ -618,7 +620,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
     daemonState,
     userReturnCode,
     etags: memoryEtag === undefined ? channelEtags : [...channelEtags, memoryEtag],
-    accounting: { ...accountingTimes(cpuStart === undefined ? undefined : process.cpuUsage(cpuStart)), local: totals.local, network: totals.network },
+    accounting: { ...accountingTimes(cpuStart === undefined ? undefined : requestCpu(cpuStart, wallStart)), local: totals.local, network: totals.network },
     exitState,
   };
   /* the fields, then the rest, without spreads (this runs for every request) */
@@ -636,6 +638,25 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
   if (cause !== undefined) result.cause = cause;
   if (snapshot !== undefined) result.snapshot = snapshot;
   return result;
+}
+
+/** CPUs this process can run on at once (all online ones: an affinity mask only lowers it). */
+const ONLINE_CPUS = Math.max(1, cpus().length, availableParallelism());
+
+/** No CPU time. */
+const NO_CPU: NodeJS.CpuUsage = Object.freeze({ user: 0, system: 0 });
+
+/**
+ * The process's CPU time since `start` (process.cpuUsage), read at
+ * `wallStart` (performance.now(), taken before it). The accounting counts
+ * whole 1/100 s ticks, and the process cannot have used more than the wall
+ * time times its CPUs: a request shorter than 10 ms / CPUs (most warm
+ * requests on a small host) reports 0.00 0.00 whatever the reading, so
+ * the second getrusage(), a few microseconds on a busy thread, is not made.
+ */
+function requestCpu(start: NodeJS.CpuUsage, wallStart: number): NodeJS.CpuUsage {
+  if ((performance.now() - wallStart) * ONLINE_CPUS < 10) return NO_CPU;
+  return process.cpuUsage(start);
 }
 
 /**
