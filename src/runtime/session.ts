@@ -640,8 +640,8 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
   return result;
 }
 
-/** CPUs this process can run on at once (all online ones: an affinity mask only lowers it). */
-const ONLINE_CPUS = Math.max(1, cpus().length, availableParallelism());
+/** CPUs this process can run on at once (all online ones: an affinity mask only lowers it); counted at the first warm request, not at every process start. */
+let onlineCpus = 0;
 
 /** No CPU time. */
 const NO_CPU: NodeJS.CpuUsage = Object.freeze({ user: 0, system: 0 });
@@ -655,7 +655,8 @@ const NO_CPU: NodeJS.CpuUsage = Object.freeze({ user: 0, system: 0 });
  * the second getrusage(), a few microseconds on a busy thread, is not made.
  */
 function requestCpu(start: NodeJS.CpuUsage, wallStart: number): NodeJS.CpuUsage {
-  if ((performance.now() - wallStart) * ONLINE_CPUS < 10) return NO_CPU;
+  onlineCpus ||= Math.max(1, cpus().length, availableParallelism());
+  if ((performance.now() - wallStart) * onlineCpus < 10) return NO_CPU;
   return process.cpuUsage(start);
 }
 
