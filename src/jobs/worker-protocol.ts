@@ -1,8 +1,7 @@
 /**
  * The messages between a WorkerPoolExecutor (pool.ts) and its threads
  * (worker.ts): structured-clone data only; pipes travel as their
- * SharedArrayBuffers, results' outputs as copies (small ones) or
- * transferred ArrayBuffers (large ones).
+ * SharedArrayBuffers, results' outputs as transferred ArrayBuffers.
  *
  * A node and its result cross as flat arrays, not as the objects the two
  * ends use: structured cloning writes and reads every key of every object
