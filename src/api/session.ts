@@ -340,6 +340,12 @@ export interface ProgramSessionPlan {
   readonly planned: readonly PlannedChannel[];
 }
 
+/** The SessionResult fields sessionOutcome copies; the others (cause, snapshot, ran) stay behind. */
+type CopiedResultField = 'validatorState' | 'daemonState' | 'userReturnCode' | 'etags' | 'accounting' | 'exitState' | 'report' | 'exitCode';
+/* a field added to SessionResult fails to compile here until sessionOutcome copies it (or it is left behind on purpose) */
+const everyResultFieldCopied: [Exclude<keyof SessionResult, CopiedResultField | 'cause' | 'snapshot' | 'ran'>] extends [never] ? true : never = true;
+void everyResultFieldCopied;
+
 /** The outcome of a session the runtime ran from a plan; a channel that did not open is thrown (ChannelOpenError). */
 export function sessionOutcome(result: SessionResult, session: ProgramSessionPlan): SessionOutcome {
   if (result.cause instanceof ChannelMountError) throw new ChannelOpenError(result.cause.alias, result.cause.errno, result.cause.message);
