@@ -35,7 +35,7 @@ import { ChannelType, SANDBOX_SIZE, STANDARD_CHANNELS } from '../runtime/definit
 import type { Engine } from '../runtime/engine.js';
 import { formatNvram, MAPPING_MODES, type MappingMode, type NvramMapping, type NvramMount } from '../runtime/nvram.js';
 import type { ReportFields } from '../runtime/report.js';
-import { runPlannedSession, type SessionPlan, type SessionResult, type SessionRunOptions } from '../runtime/session.js';
+import { runPlannedSession, type PreparedProgram, type SessionPlan, type SessionResult, type SessionRunOptions } from '../runtime/session.js';
 import { ChannelOpenError, ChannelStreamError, InvalidOptionError } from './errors.js';
 import { resolveEngine, type EngineChoice } from './engine-choice.js';
 import type { Program } from './program.js';
@@ -282,9 +282,12 @@ export function detachSinks(sinks: readonly StreamSink[]): void {
 
 /**
  * Plans one session of `program` from SessionOptions (channels, nvram,
- * image, limits); the output streams are added to `sinks`.
+ * image, limits); the output streams are added to `sinks`. `prepared`:
+ * what Program.prepare gave for this engine before, when the caller kept
+ * it (a warm start: every request runs on the snapshot's engine); else
+ * Program.prepare judges the program (through the cache).
  */
-export function planProgramSession(program: Program, options: SessionOptions, streamed: StreamInputs, defaultEngine: EngineChoice | undefined, sinks: StreamSink[]): ProgramSessionPlan {
+export function planProgramSession(program: Program, options: SessionOptions, streamed: StreamInputs, defaultEngine: EngineChoice | undefined, sinks: StreamSink[], prepared?: PreparedProgram): ProgramSessionPlan {
   const engine = resolveEngine(options.engine ?? defaultEngine);
   const memory = checkNumber('memory', options.memory ?? DEFAULT_MEMORY, SANDBOX_SIZE, 'bytes');
   const timeout = checkNumber('timeout', options.timeout ?? DEFAULT_TIMEOUT, INT32_MAX, 'seconds');
@@ -322,11 +325,11 @@ export function planProgramSession(program: Program, options: SessionOptions, st
     ...(options.image === undefined ? [] : [{ uri: resolve(options.image), alias: IMAGE, type: ChannelType.RGetSPut, etag: false, limits: { gets: UNLIMITED, getSize: UNLIMITED, puts: 0n, putSize: 0n } }]),
   ];
 
-  const prepared = program.prepare(engine);
+  const plannedProgram = prepared ?? program.prepare(engine);
   const inherit = planned.some((p) => p.spec.uri in STANDARD_FD);
   return {
     engine,
-    plan: { program: prepared, memory, timeout, memoryEtag: etags, channels: specs },
+    plan: { program: plannedProgram, memory, timeout, memoryEtag: etags, channels: specs },
     runOptions: { engine, preallocate: false, inheritStandardStreams: inherit, loadOnly: options.loadOnly === true },
     planned,
   };

@@ -18,7 +18,7 @@
  * next.
  */
 import { Readable, Writable } from 'node:stream';
-import { runWarmSession, SessionFailure } from '../runtime/session.js';
+import { runWarmSession, SessionFailure, type PreparedProgram } from '../runtime/session.js';
 import type { SessionSnapshot } from '../runtime/snapshot.js';
 import { InvalidOptionError, WarmStartMismatchError } from './errors.js';
 import type { EngineChoice } from './engine-choice.js';
@@ -59,6 +59,8 @@ const NOTHING_STREAMED: StreamInputs = new Map();
 export class WarmStart {
   /** The set-up's options with its channels unset: what every request's options are laid over. */
   private requestBase: SessionOptions | undefined;
+  /** The program as the first request's plan had it (Program.prepare for the snapshot's engine: the same for every request). */
+  private prepared: PreparedProgram | undefined;
 
   /** @internal Program.fork makes these. */
   constructor(
@@ -124,7 +126,9 @@ export class WarmStart {
     /* the set-up's options without its channels, made once */
     this.requestBase ??= { ...this.setupOptions, stdin: undefined, stdout: undefined, stderr: undefined, channels: undefined };
     const merged: SessionOptions = { ...this.requestBase, ...options, engine: this.snapshot.engine };
-    const session = planProgramSession(this.program, merged, streamed, this.defaultEngine, sinks);
+    /* the program's verdict for the snapshot's engine (every request runs there) is looked up once, at the first request */
+    const session = planProgramSession(this.program, merged, streamed, this.defaultEngine, sinks, this.prepared);
+    this.prepared ??= session.plan.program;
     const result = runWarmSession(this.snapshot, { channels: session.plan.channels, timeout: session.plan.timeout }, session.runOptions);
     if (!result.ran && result.cause instanceof SessionFailure) throw new WarmStartMismatchError(result.cause.message);
     return sessionOutcome(result, session);
