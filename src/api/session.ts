@@ -35,7 +35,7 @@ import { ChannelType, SANDBOX_SIZE, STANDARD_CHANNELS } from '../runtime/definit
 import type { Engine } from '../runtime/engine.js';
 import { formatNvram, MAPPING_MODES, type MappingMode, type NvramMapping, type NvramMount } from '../runtime/nvram.js';
 import type { ReportFields } from '../runtime/report.js';
-import { runPlannedSession, type SessionPlan, type SessionResult, type SessionRunOptions } from '../runtime/session.js';
+import { runPlannedSession, type PreparedProgram, type SessionPlan, type SessionResult, type SessionRunOptions } from '../runtime/session.js';
 import { ChannelOpenError, ChannelStreamError, InvalidOptionError } from './errors.js';
 import { resolveEngine, type EngineChoice } from './engine-choice.js';
 import type { Program } from './program.js';
@@ -168,16 +168,23 @@ interface PlannedChannel {
 }
 
 function limitsFor(readable: boolean, writable: boolean, given: ChannelLimits | undefined, alias: string): ChannelSpec['limits'] {
-  const pick = (name: keyof ChannelLimits, on: boolean): IoLimit => {
-    const value = given?.[name];
-    if (value === undefined) return on ? UNLIMITED : 0n;
-    if (typeof value === 'number' ? !Number.isInteger(value) || value < 0 : value < 0n) {
-      throw new InvalidOptionError(`channel ${alias} limits.${name}`, `must be a whole number of at least 0, not ${String(value)}`);
-    }
-    if (!on && BigInt(value) !== 0n) throw new InvalidOptionError(`channel ${alias} limits.${name}`, `the channel is ${readable ? 'read-only' : 'write-only'}, so ${name} must be 0`);
-    return value;
+  return {
+    gets: pickLimit(given, 'gets', readable, readable, alias),
+    getSize: pickLimit(given, 'getSize', readable, readable, alias),
+    puts: pickLimit(given, 'puts', writable, readable, alias),
+    putSize: pickLimit(given, 'putSize', writable, readable, alias),
   };
-  return { gets: pick('gets', readable), getSize: pick('getSize', readable), puts: pick('puts', writable), putSize: pick('putSize', writable) };
+}
+
+/** One limit of limitsFor: `on` for the channel's directions, else it must be 0. */
+function pickLimit(given: ChannelLimits | undefined, name: keyof ChannelLimits, on: boolean, readable: boolean, alias: string): IoLimit {
+  const value = given?.[name];
+  if (value === undefined) return on ? UNLIMITED : 0n;
+  if (typeof value === 'number' ? !Number.isInteger(value) || value < 0 : value < 0n) {
+    throw new InvalidOptionError(`channel ${alias} limits.${name}`, `must be a whole number of at least 0, not ${String(value)}`);
+  }
+  if (!on && BigInt(value) !== 0n) throw new InvalidOptionError(`channel ${alias} limits.${name}`, `the channel is ${readable ? 'read-only' : 'write-only'}, so ${name} must be 0`);
+  return value;
 }
 
 function inputChannel(alias: string, input: ChannelInput | Uint8Array, type: ChannelType, etag: boolean, limits: ChannelLimits | undefined): PlannedChannel {
@@ -192,7 +199,31 @@ function inputChannel(alias: string, input: ChannelInput | Uint8Array, type: Cha
   throw new InvalidOptionError(`channel ${alias}`, 'a stream input must be read first: use run(), not runSync()');
 }
 
-function outputChannel(alias: string, output: ChannelOutput, etag: boolean, limits: ChannelLimits | undefined, streamWrites: (alias: string, stream: Writable) => MemoryFile): PlannedChannel {
+/** An input as planned: `streamed` holds the stream inputs already read. */
+function plannedInput(streamed: StreamInputs, alias: string, given: ChannelInput | undefined, type: ChannelType, etag: boolean, limits?: ChannelLimits): PlannedChannel {
+  const value = given === undefined ? new Uint8Array(0) : isReadable(given) ? streamed.get(alias) : given;
+  if (value === undefined) throw new InvalidOptionError(`channel ${alias}`, 'a stream input must be read first: use run(), not runSync()');
+  return inputChannel(alias, value, type, etag, limits);
+}
+
+/** The in-memory file that hands each write to `stream`; the stream is added to `sinks`. */
+function streamWrites(sinks: StreamSink[], alias: string, stream: Writable): MemoryFile {
+  const sink: StreamSink = {
+    alias,
+    stream,
+    onError: (error: unknown) => {
+      sink.error ??= error;
+    },
+  };
+  stream.on('error', sink.onError);
+  sinks.push(sink);
+  /* nothing kept: each write goes to the stream as it happens (a sequential write-only channel never reads back) */
+  return new MemoryFile(undefined, (bytes) => {
+    if (sink.error === undefined) stream.write(bytes);
+  }, false);
+}
+
+function outputChannel(alias: string, output: ChannelOutput, etag: boolean, limits: ChannelLimits | undefined, sinks: StreamSink[]): PlannedChannel {
   const l = limitsFor(false, true, limits, alias);
   const type = ChannelType.SGetSPut;
   if (output === 'inherit') {
@@ -206,7 +237,7 @@ function outputChannel(alias: string, output: ChannelOutput, etag: boolean, limi
   }
   if (isFile(output)) return { spec: { uri: resolve(output.file), alias, type, etag, limits: l }, mapping: 'file' };
   if (isStream(output)) return streamChannel(alias, output, 'write', etag, l);
-  if (isWritable(output)) return { spec: { uri: `stream:${alias}`, alias, type, etag, limits: l, memory: streamWrites(alias, output) }, stream: output, mapping: 'pipe' };
+  if (isWritable(output)) return { spec: { uri: `stream:${alias}`, alias, type, etag, limits: l, memory: streamWrites(sinks, alias, output) }, stream: output, mapping: 'pipe' };
   throw new InvalidOptionError(`channel ${alias}`, "an output is 'buffer', 'discard', 'inherit', { file }, { stream } or a Writable stream");
 }
 
@@ -251,49 +282,32 @@ export function detachSinks(sinks: readonly StreamSink[]): void {
 
 /**
  * Plans one session of `program` from SessionOptions (channels, nvram,
- * image, limits); the output streams are added to `sinks`.
+ * image, limits); the output streams are added to `sinks`. `prepared`:
+ * what Program.prepare gave for this engine before, when the caller kept
+ * it (a warm start: every request runs on the snapshot's engine); else
+ * Program.prepare judges the program (through the cache).
  */
-export function planProgramSession(program: Program, options: SessionOptions, streamed: StreamInputs, defaultEngine: EngineChoice | undefined, sinks: StreamSink[]): ProgramSessionPlan {
+export function planProgramSession(program: Program, options: SessionOptions, streamed: StreamInputs, defaultEngine: EngineChoice | undefined, sinks: StreamSink[], prepared?: PreparedProgram): ProgramSessionPlan {
   const engine = resolveEngine(options.engine ?? defaultEngine);
   const memory = checkNumber('memory', options.memory ?? DEFAULT_MEMORY, SANDBOX_SIZE, 'bytes');
   const timeout = checkNumber('timeout', options.timeout ?? DEFAULT_TIMEOUT, INT32_MAX, 'seconds');
   const etags = options.etags === true;
-  const streamWrites = (alias: string, stream: Writable): MemoryFile => {
-    const sink: StreamSink = {
-      alias,
-      stream,
-      onError: (error: unknown) => {
-        sink.error ??= error;
-      },
-    };
-    stream.on('error', sink.onError);
-    sinks.push(sink);
-    /* nothing kept: each write goes to the stream as it happens (a sequential write-only channel never reads back) */
-    return new MemoryFile(undefined, (bytes) => {
-      if (sink.error === undefined) stream.write(bytes);
-    }, false);
-  };
-  const input = (alias: string, given: ChannelInput | undefined, type: ChannelType, etag: boolean, limits?: ChannelLimits): PlannedChannel => {
-    const value = given === undefined ? new Uint8Array(0) : isReadable(given) ? streamed.get(alias) : given;
-    if (value === undefined) throw new InvalidOptionError(`channel ${alias}`, 'a stream input must be read first: use run(), not runSync()');
-    return inputChannel(alias, value, type, etag, limits);
-  };
 
   for (const alias of Object.keys(options.channelLimits ?? {})) {
     if (!(STANDARD_CHANNELS as readonly string[]).includes(alias)) throw new InvalidOptionError(`channelLimits['${alias}']`, `only ${STANDARD_CHANNELS.join(', ')}; give other channels their limits in channels[]`);
   }
   const planned: PlannedChannel[] = [
-    input('/dev/stdin', options.stdin, ChannelType.SGetSPut, etags, options.channelLimits?.['/dev/stdin']),
-    outputChannel('/dev/stdout', options.stdout ?? 'buffer', etags, options.channelLimits?.['/dev/stdout'], streamWrites),
-    outputChannel('/dev/stderr', options.stderr ?? 'buffer', etags, options.channelLimits?.['/dev/stderr'], streamWrites),
+    plannedInput(streamed, '/dev/stdin', options.stdin, ChannelType.SGetSPut, etags, options.channelLimits?.['/dev/stdin']),
+    outputChannel('/dev/stdout', options.stdout ?? 'buffer', etags, options.channelLimits?.['/dev/stdout'], sinks),
+    outputChannel('/dev/stderr', options.stderr ?? 'buffer', etags, options.channelLimits?.['/dev/stderr'], sinks),
   ];
   const reserved = new Set<string>([...STANDARD_CHANNELS, NVRAM, ...(options.image === undefined ? [] : [IMAGE])]);
   for (const channel of options.channels ?? []) {
     if (reserved.has(channel.alias)) throw new InvalidOptionError(`channel ${channel.alias}`, `this alias is given by the session itself (${[...reserved].join(', ')}); use stdin/stdout/stderr, args/env or image`);
     if (planned.some((p) => p.spec.alias === channel.alias)) throw new InvalidOptionError(`channel ${channel.alias}`, 'given twice');
     const etag = channel.etag === true;
-    if ('input' in channel) planned.push(input(channel.alias, channel.input, ChannelType.RGetSPut, etag, channel.limits));
-    else if ('output' in channel) planned.push(outputChannel(channel.alias, channel.output, etag, channel.limits, streamWrites));
+    if ('input' in channel) planned.push(plannedInput(streamed, channel.alias, channel.input, ChannelType.RGetSPut, etag, channel.limits));
+    else if ('output' in channel) planned.push(outputChannel(channel.alias, channel.output, etag, channel.limits, sinks));
     else planned.push({ spec: { uri: resolve(channel.file), alias: channel.alias, type: ChannelType.RGetRPut, etag, limits: limitsFor(true, true, channel.limits, channel.alias) }, mapping: 'file' });
   }
   const fstab: NvramMount[] = options.image === undefined ? [] : [{ channel: IMAGE, mountpoint: '/', access: 'ro', removable: false }];
@@ -311,11 +325,11 @@ export function planProgramSession(program: Program, options: SessionOptions, st
     ...(options.image === undefined ? [] : [{ uri: resolve(options.image), alias: IMAGE, type: ChannelType.RGetSPut, etag: false, limits: { gets: UNLIMITED, getSize: UNLIMITED, puts: 0n, putSize: 0n } }]),
   ];
 
-  const prepared = program.prepare(engine);
+  const plannedProgram = prepared ?? program.prepare(engine);
   const inherit = planned.some((p) => p.spec.uri in STANDARD_FD);
   return {
     engine,
-    plan: { program: prepared, memory, timeout, memoryEtag: etags, channels: specs },
+    plan: { program: plannedProgram, memory, timeout, memoryEtag: etags, channels: specs },
     runOptions: { engine, preallocate: false, inheritStandardStreams: inherit, loadOnly: options.loadOnly === true },
     planned,
   };
@@ -329,14 +343,27 @@ export interface ProgramSessionPlan {
   readonly planned: readonly PlannedChannel[];
 }
 
+/** The SessionResult fields sessionOutcome copies; the others (cause, snapshot, ran) stay behind. */
+type CopiedResultField = 'validatorState' | 'daemonState' | 'userReturnCode' | 'etags' | 'accounting' | 'exitState' | 'report' | 'exitCode';
+/* a field added to SessionResult fails to compile here until sessionOutcome copies it (or it is left behind on purpose) */
+const everyResultFieldCopied: [Exclude<keyof SessionResult, CopiedResultField | 'cause' | 'snapshot' | 'ran'>] extends [never] ? true : never = true;
+void everyResultFieldCopied;
+
 /** The outcome of a session the runtime ran from a plan; a channel that did not open is thrown (ChannelOpenError). */
 export function sessionOutcome(result: SessionResult, session: ProgramSessionPlan): SessionOutcome {
   if (result.cause instanceof ChannelMountError) throw new ChannelOpenError(result.cause.alias, result.cause.errno, result.cause.message);
   const outputs = new Map<string, Buffer>();
   for (const p of session.planned) if (p.collect !== undefined) outputs.set(p.spec.alias, p.collect.contents());
-  const { cause: _cause, snapshot: _snapshot, ran: _ran, ...fields } = result;
+  /* the result's report fields, report and exit code (not its cause, snapshot or `ran`), without a rest and a spread: this runs for every session */
   return {
-    ...fields,
+    validatorState: result.validatorState,
+    daemonState: result.daemonState,
+    userReturnCode: result.userReturnCode,
+    etags: result.etags,
+    accounting: result.accounting,
+    exitState: result.exitState,
+    report: result.report,
+    exitCode: result.exitCode,
     ok: result.exitCode === 0,
     engine: session.engine.name,
     stdout: outputs.get('/dev/stdout') ?? Buffer.alloc(0),

@@ -67,6 +67,23 @@ for (const c of engineCases('warm starts (embedding API)')) {
       }
     });
 
+    it("a request's accounting counts the CPU time it used: a spin of tens of milliseconds reports it, a short request reports none", () => {
+      /* mov $N, %ecx; 1: dec %ecx; jnz 1b; then RETURN_42's code (26 bytes: one bundle) */
+      /* about 100 ms on either engine here (one iteration a cycle natively) */
+      const iterations = c.name === 'native' ? 300_000_000 : 15_000_000;
+      const spin = Buffer.alloc(65536, 0xf4);
+      Buffer.concat([Buffer.from([0xb9]), Buffer.from(Uint32Array.of(iterations).buffer), Buffer.from('ffc975fc', 'hex'), RETURN_42.subarray(0, 17)]).copy(spin);
+      const spinCode = { alias: '/dev/code', input: spin };
+      const warm = program.forkSync({ stdin: script(rec('Read', CODE, HEAP, 65536, 0), rec('Jail', HEAP, 65536), rec('Fork')), channels: [spinCode] });
+      expect(warm.setup.stdout.toString()).toBe('65536\n0\n');
+      const started = performance.now();
+      const long = warm.runSync({ stdin: script(skip(3), rec('Call', HEAP)), channels: [spinCode] });
+      const ms = performance.now() - started;
+      expect(long.stdout.toString('latin1')).toBe(`${'\0'.repeat(8)}0\n42\n`);
+      /* whole 1/100 s ticks: a spin of 30 ms or more shows (a host fast enough to spin in less skips the check) */
+      if (ms >= 30) expect(long.accounting.userSeconds + long.accounting.sysSeconds).toBeGreaterThan(0);
+    });
+
     it('without TrapFork there is nothing to start from: NoForkError with the outcome', async () => {
       const failure = await program.fork({ stdin: script(rec('Exit', 4)) }).catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(NoForkError);

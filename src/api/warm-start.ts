@@ -18,7 +18,7 @@
  * next.
  */
 import { Readable, Writable } from 'node:stream';
-import { runWarmSession, SessionFailure } from '../runtime/session.js';
+import { runWarmSession, SessionFailure, type PreparedProgram } from '../runtime/session.js';
 import type { SessionSnapshot } from '../runtime/snapshot.js';
 import { InvalidOptionError, WarmStartMismatchError } from './errors.js';
 import type { EngineChoice } from './engine-choice.js';
@@ -49,7 +49,19 @@ export interface SharedWarmStart {
 /** What a request may change: its channels, arguments, environment and time. */
 export type WarmRunOptions = Omit<SessionOptions, 'memory' | 'engine' | 'image' | 'loadOnly'>;
 
+function isStream(value: unknown): boolean {
+  return value instanceof Readable || value instanceof Writable;
+}
+
+/** runSync reads no streams. */
+const NOTHING_STREAMED: StreamInputs = new Map();
+
 export class WarmStart {
+  /** The set-up's options with its channels unset: what every request's options are laid over. */
+  private requestBase: SessionOptions | undefined;
+  /** The program as the first request's plan had it (Program.prepare for the snapshot's engine: the same for every request). */
+  private prepared: PreparedProgram | undefined;
+
   /** @internal Program.fork makes these. */
   constructor(
     private readonly program: Program,
@@ -104,22 +116,19 @@ export class WarmStart {
 
   /** As run(), in this turn of the event loop: buffers and files only. */
   runSync(options: WarmRunOptions = {}): SessionOutcome {
-    const streams = [options.stdin, options.stdout, options.stderr, ...(options.channels ?? []).map((c) => ('input' in c ? c.input : 'output' in c ? c.output : undefined))];
-    if (streams.some((s) => s instanceof Readable || s instanceof Writable)) throw new InvalidOptionError('runSync', 'streams need run() (it reads inputs and waits for outputs asynchronously)');
-    return this.start(options, new Map(), []);
+    if (isStream(options.stdin) || isStream(options.stdout) || isStream(options.stderr) || options.channels?.some((c) => ('input' in c ? isStream(c.input) : 'output' in c && isStream(c.output))) === true) {
+      throw new InvalidOptionError('runSync', 'streams need run() (it reads inputs and waits for outputs asynchronously)');
+    }
+    return this.start(options, NOTHING_STREAMED, []);
   }
 
   private start(options: WarmRunOptions, streamed: StreamInputs, sinks: StreamSink[]): SessionOutcome {
-    const merged: SessionOptions = {
-      ...this.setupOptions,
-      stdin: undefined,
-      stdout: undefined,
-      stderr: undefined,
-      channels: undefined,
-      ...options,
-      engine: this.snapshot.engine,
-    };
-    const session = planProgramSession(this.program, merged, streamed, this.defaultEngine, sinks);
+    /* the set-up's options without its channels, made once */
+    this.requestBase ??= { ...this.setupOptions, stdin: undefined, stdout: undefined, stderr: undefined, channels: undefined };
+    const merged: SessionOptions = { ...this.requestBase, ...options, engine: this.snapshot.engine };
+    /* the program's verdict for the snapshot's engine (every request runs there) is looked up once, at the first request */
+    const session = planProgramSession(this.program, merged, streamed, this.defaultEngine, sinks, this.prepared);
+    this.prepared ??= session.plan.program;
     /* the request's own user manifest: its channels' sizes, as a cold run would have them (spec/serving.md "Warm starts") */
     const result = runWarmSession(this.snapshot, { channels: session.plan.channels, timeout: session.plan.timeout, ownManifest: true }, session.runOptions);
     if (!result.ran && result.cause instanceof SessionFailure) throw new WarmStartMismatchError(result.cause.message);

@@ -37,17 +37,20 @@ function pipeOfOutput(output: NodeOutput | undefined): string | undefined {
 }
 
 /** Every (alias, pipe, direction) of a node. */
-function pipeUses(node: NodePlan): { alias: string; pipe: string; direction: 'read' | 'write' }[] {
-  const uses: { alias: string; pipe: string; direction: 'read' | 'write' }[] = [];
-  const add = (alias: string, pipe: string | undefined, direction: 'read' | 'write'): void => {
-    if (pipe !== undefined) uses.push({ alias, pipe, direction });
-  };
-  add('/dev/stdin', pipeOfInput(node.stdin), 'read');
-  add('/dev/stdout', pipeOfOutput(node.stdout), 'write');
-  add('/dev/stderr', pipeOfOutput(node.stderr), 'write');
+type PipeUseOf = { alias: string; pipe: string; direction: 'read' | 'write' };
+
+function addUse(uses: PipeUseOf[], alias: string, pipe: string | undefined, direction: 'read' | 'write'): void {
+  if (pipe !== undefined) uses.push({ alias, pipe, direction });
+}
+
+function pipeUses(node: NodePlan): PipeUseOf[] {
+  const uses: PipeUseOf[] = [];
+  addUse(uses, '/dev/stdin', pipeOfInput(node.stdin), 'read');
+  addUse(uses, '/dev/stdout', pipeOfOutput(node.stdout), 'write');
+  addUse(uses, '/dev/stderr', pipeOfOutput(node.stderr), 'write');
   for (const channel of node.channels ?? ([] as NodeChannel[])) {
-    if ('input' in channel) add(channel.alias, pipeOfInput(channel.input), 'read');
-    else if ('output' in channel) add(channel.alias, pipeOfOutput(channel.output), 'write');
+    if ('input' in channel) addUse(uses, channel.alias, pipeOfInput(channel.input), 'read');
+    else if ('output' in channel) addUse(uses, channel.alias, pipeOfOutput(channel.output), 'write');
   }
   return uses;
 }
@@ -61,6 +64,9 @@ export interface PlanAbilities {
 /** Checks `plan` and finds its groups. Throws JobPlanError. */
 export function checkPlan(plan: JobPlan, abilities: PlanAbilities = {}): CheckedPlan {
   if (plan.nodes.length === 0) throw new JobPlanError('the job has no nodes');
+  /* one node and no pipes (a server's usual request): the checks below that can fail for it, without their maps */
+  const only = plan.nodes.length === 1 && (plan.pipes?.length ?? 0) === 0 ? plan.nodes[0]! : undefined;
+  if (only !== undefined && typeof only.name === 'string' && only.name !== '' && (only.replicate ?? 1) === 1 && pipeUses(only).length === 0) return { groups: [[0]], writes: [[]], reads: [[]] };
   const index = new Map<string, number>();
   plan.nodes.forEach((node, i) => {
     if (typeof node.name !== 'string' || node.name === '') throw new JobPlanError(`node ${i + 1} has no name`);

@@ -28,13 +28,13 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits, Worker } from 'node:worker_threads';
-import type { JobExecutor, JobPlan, JobResult, NodePlan, NodeResult } from './executor.js';
+import type { JobExecutor, JobPlan, JobResult, NodeInput, NodePlan, NodeResult } from './executor.js';
 import { checkPlan, JobPlanError } from './plan.js';
 import { closeRingReader, closeRingWriter, createRingPipe, DEFAULT_PIPE_CAPACITY, type RingPipeState } from './ring-pipe.js';
 import { closeOuterRings, failedNode, type NodeTask, type VerdictEntries } from './run-node.js';
 import { startThread } from './thread.js';
 import type { ValidationResult } from '../validator/validate.js';
-import type { FromWorker, ToWorker } from './worker-protocol.js';
+import { packTask, unpackResult, type FromWorker } from './worker-protocol.js';
 import type { WarmShelfOptions } from './warm-shelf.js';
 
 export interface WorkerPoolOptions {
@@ -69,7 +69,9 @@ interface NodeWork {
   /** Pipe ids the node writes and reads. */
   readonly writes: readonly string[];
   readonly reads: readonly string[];
-  readonly finish: (result: NodeResult) => void;
+  /** Its job, and its place in the job's plan (and result). */
+  readonly job: JobState;
+  readonly index: number;
   /** What the thread was sent (made when the node starts, with its pipes). */
   task?: NodeTask;
 }
@@ -80,10 +82,31 @@ interface GroupWork {
   readonly job: JobState;
 }
 
-interface JobState {
+class JobState {
   /** The job's pipes, made when the first of their nodes starts (a waiting job holds no ring). */
-  readonly pipes: Map<string, RingPipeState>;
-  aborted: boolean;
+  readonly pipes = new Map<string, RingPipeState>();
+  aborted = false;
+  /** Called once, with the results, when the last node finishes. */
+  ended: ((result: JobResult) => void) | undefined;
+  private readonly results: NodeResult[];
+  private left: number;
+
+  constructor(nodes: number) {
+    this.results = new Array<NodeResult>(nodes);
+    this.left = nodes;
+  }
+
+  /** Node `index` finished (the first result counts: an aborted node's late answer does not). */
+  finish(index: number, result: NodeResult): void {
+    if (this.results[index] !== undefined) return;
+    this.results[index] = result;
+    if (--this.left === 0) this.ended?.({ nodes: this.results });
+  }
+}
+
+/** Ends a node with `result`. */
+function finish(work: NodeWork, result: NodeResult): void {
+  work.job.finish(work.index, result);
 }
 
 class PoolThread {
@@ -103,6 +126,34 @@ class PoolThread {
     /* "../jobs/": from dist/jobs/ or from the command's bundle in dist/bundle/ (spec/runtime.md, "Process start") */
     this.worker = startThread(new URL('../jobs/worker.js', import.meta.url), { workerData: warm, ...(resourceLimits === undefined ? {} : { resourceLimits }) });
   }
+}
+
+/** `input`, with a copy of its bytes when they view a small part of a larger buffer (a 40-byte Buffer.from() views an 8 KiB pool). */
+function tightInput<T extends NodeInput | undefined>(input: T): T {
+  if (input === undefined || !('bytes' in input) || input.bytes.byteLength * 2 >= input.bytes.buffer.byteLength) return input;
+  /* new Uint8Array(view) copies into a buffer of its own (a Buffer's slice() would be another view of the pool) */
+  return { bytes: new Uint8Array(input.bytes) } as T;
+}
+
+/**
+ * `node`, its byte inputs made tight (tightInput): a view crosses to a
+ * thread with its whole buffer (structured clone), so sending the bytes
+ * alone copies less. Exported for its test.
+ */
+export function tightInputs(node: NodePlan): NodePlan {
+  const stdin = tightInput(node.stdin);
+  let channels = node.channels;
+  if (channels !== undefined) {
+    const given = channels;
+    const tightened = given.map((c) => {
+      if (!('input' in c)) return c;
+      const input = tightInput(c.input);
+      return input === c.input ? c : { ...c, input };
+    });
+    if (tightened.some((c, i) => c !== given[i])) channels = tightened;
+  }
+  if (stdin === node.stdin && channels === node.channels) return node;
+  return { ...node, ...(stdin === undefined ? {} : { stdin }), ...(channels === undefined ? {} : { channels }) };
 }
 
 export class WorkerPoolExecutor implements JobExecutor {
@@ -186,26 +237,21 @@ export class WorkerPoolExecutor implements JobExecutor {
         new JobPlanError(`the job has ${plan.pipes?.length ?? 0} pipes, whose rings need ${pipeBytes} bytes, more than this executor gives one job (maxPipeMemory ${this.maxPipeMemory}): connect fewer nodes, or raise maxPipeMemory`),
       );
     }
-    const job: JobState = { pipes: new Map(), aborted: false };
-    const results: NodeResult[] = new Array<NodeResult>(plan.nodes.length);
-    let left = plan.nodes.length;
-    let detach = (): void => {};
+    const job = new JobState(plan.nodes.length);
+    let detach: (() => void) | undefined;
+    /* set once the promise exists (an already aborted signal ends the job inside its executor) */
+    let tracked: Promise<JobResult> | undefined;
+    let ended = false;
     const promise = new Promise<JobResult>((resolveJob) => {
+      job.ended = (result) => {
+        ended = true;
+        detach?.();
+        if (tracked !== undefined) this.runningJobs.delete(tracked);
+        resolveJob(result);
+      };
       const groups: GroupWork[] = checked.groups.map((members) => ({
         job,
-        nodes: members.map((i) => {
-          return {
-            id: this.nextId++,
-            node: plan.nodes[i]!,
-            writes: checked.writes[i]!,
-            reads: checked.reads[i]!,
-            finish: (result: NodeResult) => {
-              if (results[i] !== undefined) return;
-              results[i] = result;
-              if (--left === 0) resolveJob({ nodes: results });
-            },
-          };
-        }),
+        nodes: members.map((i): NodeWork => ({ id: this.nextId++, node: plan.nodes[i]!, writes: checked.writes[i]!, reads: checked.reads[i]!, job, index: i })),
       }));
       const signal = options.signal;
       if (signal !== undefined) {
@@ -221,11 +267,8 @@ export class WorkerPoolExecutor implements JobExecutor {
       this.queue.push(...groups);
       this.pump();
     });
-    const tracked = promise.finally(() => {
-      detach();
-      this.runningJobs.delete(tracked);
-    });
-    this.runningJobs.add(tracked);
+    /* tracked until it ends, for close() (without a promise.finally() chain per job) */
+    if (!ended) this.runningJobs.add((tracked = promise));
     return promise;
   }
 
@@ -251,11 +294,11 @@ export class WorkerPoolExecutor implements JobExecutor {
       if (thread.running?.job !== job) continue;
       const { work } = thread.running;
       thread.running = undefined;
-      work.finish(failedNode(work.node.name, 'Aborted', message));
+      finish(work, failedNode(work.node.name, 'Aborted', message));
       void this.retire(thread);
     }
     for (const group of groups) for (const work of group.nodes) closeOuterRings(work.node);
-    for (const group of groups) for (const work of group.nodes) work.finish(failedNode(work.node.name, 'Aborted', message));
+    for (const group of groups) for (const work of group.nodes) finish(work, failedNode(work.node.name, 'Aborted', message));
     this.pump();
   }
 
@@ -349,12 +392,11 @@ export class WorkerPoolExecutor implements JobExecutor {
         pipes[id] = state;
       }
     }
-    const task: NodeTask = { node: work.node, pipes, writes: work.writes, reads: work.reads };
+    const task: NodeTask = { node: tightInputs(work.node), pipes, writes: work.writes, reads: work.reads };
     work.task = task;
     const verdicts = thread.verdictsSent === this.verdicts.length ? NO_VERDICTS : this.verdicts.slice(thread.verdictsSent);
     thread.verdictsSent = this.verdicts.length;
-    const message: ToWorker = { id: work.id, task, verdicts };
-    thread.worker.postMessage(message);
+    thread.worker.postMessage(packTask(work.id, task, verdicts));
   }
 
   private onMessage(thread: PoolThread, message: FromWorker): void {
@@ -368,7 +410,7 @@ export class WorkerPoolExecutor implements JobExecutor {
     const running = thread.running;
     if (running === undefined || running.work.id !== message.id) return; /* an aborted node's late answer */
     thread.running = undefined;
-    running.work.finish(message.result);
+    finish(running.work, unpackResult(message.result));
     this.pump();
     if (!thread.permanent && thread.running === undefined && !thread.dead) {
       thread.lingering = setTimeout(() => void this.retire(thread), this.extraIdleMs);
@@ -389,7 +431,7 @@ export class WorkerPoolExecutor implements JobExecutor {
       for (const id of running.work.writes) if (pipes[id] !== undefined) closeRingWriter(pipes[id]);
       for (const id of running.work.reads) if (pipes[id] !== undefined) closeRingReader(pipes[id]);
       closeOuterRings(running.work.node);
-      running.work.finish(failedNode(running.work.node.name, 'WorkerDied', `${why}; the node did not finish and the pool replaced the thread`));
+      finish(running.work, failedNode(running.work.node.name, 'WorkerDied', `${why}; the node did not finish and the pool replaced the thread`));
     }
     this.pump();
   }

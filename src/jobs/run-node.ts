@@ -11,13 +11,14 @@
  * node ends, so its peers see the end of data or a broken pipe instead of
  * waiting for their own timeouts (spec/serving.md, "Executing jobs").
  */
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { ChannelOpenError, Program, ProgramCache, ProgramFormatError, ProgramReadError, ValidationFailedError, ValidatorState, ZeroVMError, type ChannelDefinition, type ChannelInput, type ChannelOutput, type SessionOptions } from '../api/index.js';
 import { Errno } from '../runtime/definitions.js';
 import type { ValidationResult } from '../validator/validate.js';
 import type { NodeInput, NodeOutput, NodePlan, NodeResult } from './executor.js';
 import { closeRingReader, closeRingWriter, RingPipeReader, RingPipeWriter, type RingPipeState } from './ring-pipe.js';
 import type { WarmShelf } from './warm-shelf.js';
+import { setOutput } from './worker-protocol.js';
 
 /** A node as a thread is given it: the plan and the shared state of each pipe it uses, by pipe id. */
 export interface NodeTask {
@@ -44,6 +45,8 @@ const NOTHING_LEARNT: VerdictEntries = [];
 export class ProgramShelf {
   private readonly loaded = new Map<string, { readonly program: Program }>();
   private readonly learnt: [string, ValidationResult][] = [];
+  /** What the last load returned, and the file it was (a stat that matches it needs no key). */
+  private last: { readonly path: string; readonly engine: NodePlan['engine']; readonly dev: number; readonly ino: number; readonly size: number; readonly mtimeMs: number; readonly key: string; readonly entry: { readonly program: Program } } | undefined;
   readonly cache: ProgramCache;
 
   constructor(private readonly maxPrograms = 256) {
@@ -72,25 +75,37 @@ export class ProgramShelf {
      * ones: the Program holds the bytes it validated.
      */
     let key = '';
+    /*
+     * Plain numbers, not bigints (cheaper, and this runs for every node):
+     * mtimeMs keeps a fraction of a microsecond, finer than the clock the
+     * kernel stamps files with.
+     */
+    let stats: Stats | undefined;
     try {
-      const stats = statSync(path, { bigint: true });
-      key = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${engine ?? ''}`;
+      stats = statSync(path);
     } catch {
       /* Program.load says what is wrong with the path */
     }
-    const known = key === '' ? undefined : this.loaded.get(key);
+    /* the same file as the last node's (a server's usual run of requests): no key to make, already the most recently used */
+    const last = this.last;
+    if (stats !== undefined && last !== undefined && last.path === path && last.engine === engine && last.dev === stats.dev && last.ino === stats.ino && last.size === stats.size && last.mtimeMs === stats.mtimeMs && this.loaded.get(last.key) === last.entry) {
+      return last.entry.program;
+    }
+    if (stats !== undefined) key = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${engine ?? ''}`;
+    let entry = key === '' ? undefined : this.loaded.get(key);
     /* the session validates for its engine through the cache (once per program and engine features) */
-    if (known !== undefined) {
+    if (entry !== undefined) {
       /* most recently used last */
       this.loaded.delete(key);
-      this.loaded.set(key, known);
-      return known.program;
+      this.loaded.set(key, entry);
+    } else {
+      entry = { program: Program.load(path, { cache: this.cache, ...(engine === undefined ? {} : { engine }) }) };
+      if (key === '') return entry.program;
+      this.loaded.set(key, entry);
+      if (this.loaded.size > this.maxPrograms) this.loaded.delete(this.loaded.keys().next().value as string);
     }
-    const program = Program.load(path, { cache: this.cache, ...(engine === undefined ? {} : { engine }) });
-    if (key === '') return program;
-    this.loaded.set(key, { program });
-    if (this.loaded.size > this.maxPrograms) this.loaded.delete(this.loaded.keys().next().value as string);
-    return program;
+    if (stats !== undefined) this.last = { path, engine, dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, key, entry };
+    return entry.program;
   }
 }
 
@@ -101,74 +116,81 @@ interface PipeEnd {
   readonly end: RingPipeReader | RingPipeWriter;
 }
 
+/* module functions, not closures made per node (each closure costs an allocation, and a name definition where the sources run through tsx) */
+
+function pipeState(task: NodeTask, id: string, alias: string): RingPipeState {
+  const state = task.pipes[id];
+  if (state === undefined) throw new PlanError(`node ${task.node.name}: channel ${alias} names pipe '${id}', which this job does not have`);
+  return state;
+}
+
+/** What a node's input becomes for the session; the pipe ends it opens are added to `ends`. */
+function nodeInput(task: NodeTask, ends: PipeEnd[], alias: string, given: NodeInput | undefined): ChannelInput {
+  if (given === undefined) return new Uint8Array(0);
+  if ('pipe' in given) {
+    const end = new RingPipeReader(pipeState(task, given.pipe, alias));
+    ends.push({ alias, pipe: given.pipe, end });
+    return { stream: end };
+  }
+  if ('ring' in given) {
+    const end = new RingPipeReader(given.ring);
+    ends.push({ alias, pipe: 'from another host', end });
+    return { stream: end };
+  }
+  if ('bytes' in given) return given.bytes;
+  return { file: given.file };
+}
+
+/** What a node's output becomes for the session; the pipe ends it opens are added to `ends`. */
+function nodeOutput(task: NodeTask, ends: PipeEnd[], alias: string, given: NodeOutput | undefined): ChannelOutput {
+  if (given === undefined || given === 'buffer' || given === 'discard') return given ?? 'buffer';
+  if ('pipe' in given) {
+    const end = new RingPipeWriter(pipeState(task, given.pipe, alias));
+    ends.push({ alias, pipe: given.pipe, end });
+    return { stream: end };
+  }
+  if ('ring' in given) {
+    const end = new RingPipeWriter(given.ring);
+    ends.push({ alias, pipe: 'to another host', end });
+    return { stream: end };
+  }
+  return { file: given.file };
+}
+
 /** Runs one node to its end; never throws for anything the plan, program or engine can cause. */
 export function runNode(task: NodeTask, shelf: ProgramShelf, warmShelf?: WarmShelf): NodeResult {
   const { node } = task;
   const timeout = node.timeout ?? DEFAULT_TIMEOUT;
   const ends: PipeEnd[] = [];
-  const pipeState = (id: string, alias: string): RingPipeState => {
-    const state = task.pipes[id];
-    if (state === undefined) throw new PlanError(`node ${node.name}: channel ${alias} names pipe '${id}', which this job does not have`);
-    return state;
-  };
-  const input = (alias: string, given: NodeInput | undefined): ChannelInput => {
-    if (given === undefined) return new Uint8Array(0);
-    if ('pipe' in given) {
-      const end = new RingPipeReader(pipeState(given.pipe, alias));
-      ends.push({ alias, pipe: given.pipe, end });
-      return { stream: end };
-    }
-    if ('ring' in given) {
-      const end = new RingPipeReader(given.ring);
-      ends.push({ alias, pipe: 'from another host', end });
-      return { stream: end };
-    }
-    if ('bytes' in given) return given.bytes;
-    return { file: given.file };
-  };
-  const output = (alias: string, given: NodeOutput | undefined): ChannelOutput => {
-    if (given === undefined || given === 'buffer' || given === 'discard') return given ?? 'buffer';
-    if ('pipe' in given) {
-      const end = new RingPipeWriter(pipeState(given.pipe, alias));
-      ends.push({ alias, pipe: given.pipe, end });
-      return { stream: end };
-    }
-    if ('ring' in given) {
-      const end = new RingPipeWriter(given.ring);
-      ends.push({ alias, pipe: 'to another host', end });
-      return { stream: end };
-    }
-    return { file: given.file };
-  };
 
   try {
     const channels: ChannelDefinition[] = (node.channels ?? []).map((c) => {
       const common = { alias: c.alias, ...(c.etag === undefined ? {} : { etag: c.etag }), ...(c.limits === undefined ? {} : { limits: c.limits }) };
-      if ('input' in c) return { ...common, input: input(c.alias, c.input) };
-      if ('output' in c) return { ...common, output: output(c.alias, c.output) };
+      if ('input' in c) return { ...common, input: nodeInput(task, ends, c.alias, c.input) };
+      if ('output' in c) return { ...common, output: nodeOutput(task, ends, c.alias, c.output) };
       return { ...common, file: c.file, access: c.access };
     });
-    const options: SessionOptions = {
-      ...(node.args === undefined ? {} : { args: node.args }),
-      ...(node.argv0 === undefined ? {} : { argv0: node.argv0 }),
-      ...(node.env === undefined ? {} : { env: node.env }),
-      stdin: input('/dev/stdin', node.stdin),
-      stdout: output('/dev/stdout', node.stdout),
-      stderr: output('/dev/stderr', node.stderr),
-      channels,
-      ...(node.channelLimits === undefined ? {} : { channelLimits: node.channelLimits }),
-      ...(node.image === undefined ? {} : { image: node.image }),
-      ...(node.channelModes === undefined ? {} : { channelModes: node.channelModes }),
-      ...(node.memory === undefined ? {} : { memory: node.memory }),
-      timeout,
-      ...(node.etags === undefined ? {} : { etags: node.etags }),
-      ...(node.engine === undefined ? {} : { engine: node.engine }),
-    };
+    /* the node's settings that are set, in this order, without a spread per setting (this runs for every node) */
+    const options: { -readonly [K in keyof SessionOptions]: SessionOptions[K] } = {};
+    if (node.args !== undefined) options.args = node.args;
+    if (node.argv0 !== undefined) options.argv0 = node.argv0;
+    if (node.env !== undefined) options.env = node.env;
+    options.stdin = nodeInput(task, ends, '/dev/stdin', node.stdin);
+    options.stdout = nodeOutput(task, ends, '/dev/stdout', node.stdout);
+    options.stderr = nodeOutput(task, ends, '/dev/stderr', node.stderr);
+    options.channels = channels;
+    if (node.channelLimits !== undefined) options.channelLimits = node.channelLimits;
+    if (node.image !== undefined) options.image = node.image;
+    if (node.channelModes !== undefined) options.channelModes = node.channelModes;
+    if (node.memory !== undefined) options.memory = node.memory;
+    options.timeout = timeout;
+    if (node.etags !== undefined) options.etags = node.etags;
+    if (node.engine !== undefined) options.engine = node.engine;
     const program = shelf.load(node.program, node.engine);
     const { outcome, warm } = node.warm === true && warmShelf !== undefined ? warmShelf.run(program, node, options) : { outcome: program.runSync(options), warm: undefined };
     const outputs: Record<string, Uint8Array> = {};
-    /* own ArrayBuffers (a small Buffer is a slice of a shared pool), so they can be transferred */
-    for (const [alias, bytes] of outcome.outputs) outputs[alias] = new Uint8Array(bytes);
+    /* own ArrayBuffers (a small Buffer is a slice of a shared pool): a view crosses to another thread with its whole buffer, copied or transferred */
+    for (const [alias, bytes] of outcome.outputs) setOutput(outputs, alias, new Uint8Array(bytes));
     const blocked = outcome.exitState === 'session timeout' ? ends.find((e) => e.end.timedOut) : undefined;
     return {
       name: node.name,
@@ -225,9 +247,20 @@ export function outerRings(node: NodePlan): { readonly reads: RingPipeState[]; r
 
 /** Closes a node's outer ring ends (it ended, never started, or its thread died): whoever serves the other end sees it. */
 export function closeOuterRings(node: NodePlan): void {
+  /* most nodes have none: no lists made for them */
+  if (!hasOuterRing(node)) return;
   const { reads, writes } = outerRings(node);
   for (const ring of writes) closeRingWriter(ring);
   for (const ring of reads) closeRingReader(ring);
+}
+
+function isRing(end: NodeInput | NodeOutput | undefined): boolean {
+  return typeof end === 'object' && 'ring' in end;
+}
+
+/** Whether `node` has a `{ ring }` input or output. */
+function hasOuterRing(node: NodePlan): boolean {
+  return isRing(node.stdin) || isRing(node.stdout) || isRing(node.stderr) || node.channels?.some((c) => ('input' in c ? isRing(c.input) : 'output' in c && isRing(c.output))) === true;
 }
 
 /** A plan that names what does not exist (a pipe of another job). */

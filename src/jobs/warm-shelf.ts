@@ -89,8 +89,11 @@ function fileStamp(path: string): string {
 /** A channel's limits in a key: the four numbers, a bigint written with its 'n' (JSON has no bigints). */
 function limitsKey(limits: ChannelLimits | undefined): readonly (number | string | null)[] | null {
   if (limits === undefined) return null;
-  const one = (value: ChannelLimits[keyof ChannelLimits]): number | string | null => (value === undefined ? null : typeof value === 'bigint' ? `${value}n` : value);
-  return [one(limits.gets), one(limits.getSize), one(limits.puts), one(limits.putSize)];
+  return [limitKey(limits.gets), limitKey(limits.getSize), limitKey(limits.puts), limitKey(limits.putSize)];
+}
+
+function limitKey(value: ChannelLimits[keyof ChannelLimits]): number | string | null {
+  return value === undefined ? null : typeof value === 'bigint' ? `${value}n` : value;
 }
 
 /** The set-up key of `node` run with `program` (see the module comment). */
@@ -145,7 +148,9 @@ function refusal(warm: WarmStart, node: NodePlan): string | undefined {
 
 /** `request`'s buffer outputs with what the set-up wrote there in front (the request's write positions went on after it). */
 function withSetUpOutput(request: SessionOutcome, setUp: SessionOutcome): SessionOutcome {
-  if (![...setUp.outputs.values()].some((b) => b.length > 0)) return request;
+  let wrote = false;
+  for (const bytes of setUp.outputs.values()) wrote ||= bytes.length > 0;
+  if (!wrote) return request;
   const outputs = new Map(request.outputs);
   for (const [alias, before] of setUp.outputs) {
     const after = outputs.get(alias);
@@ -198,7 +203,7 @@ export class WarmShelf {
     if (!program.mayFork) {
       return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp: false, reason: "the program's bytes never hold TrapFork's function word, so it cannot fork: no set-up is run" } };
     }
-    if ((node.channels ?? []).some((c) => !('input' in c) && !('output' in c))) {
+    if (node.channels?.some((c) => !('input' in c) && !('output' in c)) === true) {
       return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp: false, reason: 'a read-write file channel is both input and output, so a set-up cannot run without it' } };
     }
     this.take();
@@ -225,8 +230,13 @@ export class WarmShelf {
     }
     if ('cold' in entry) return { outcome: program.runSync(options), warm: { fromSnapshot: false, setUp, reason: entry.cold } };
     if (!('warm' in entry)) throw new Error('unreachable: a shared snapshot is adopted above');
-    const { memory: _memory, engine: _engine, image: _image, loadOnly: _loadOnly, ...request } = options;
-    const outcome = withSetUpOutput(entry.warm.runSync(request satisfies WarmRunOptions), entry.warm.setup);
+    /*
+     * The node's options as they are: their memory, engine and image are the
+     * set-up's (they are in the key) and runNode sets no loadOnly, so
+     * leaving them out (a copy of the options per node) changes nothing.
+     */
+    const request: WarmRunOptions = options;
+    const outcome = withSetUpOutput(entry.warm.runSync(request), entry.warm.setup);
     return { outcome, warm: { fromSnapshot: true, setUp } };
   }
 

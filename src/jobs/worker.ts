@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { deferSessionTeardown, finishSessionTeardown } from '../api/index.js';
 import { ProgramShelf, runNode } from './run-node.js';
 import { WarmShelf, type WarmShelfOptions } from './warm-shelf.js';
-import type { FromWorker, ToWorker } from './worker-protocol.js';
+import { packResult, unpackTask, type FromWorker, type ToWorker } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('src/jobs/worker.ts runs as a worker thread of a WorkerPoolExecutor');
@@ -22,10 +22,13 @@ const warmShelf = new WarmShelf((workerData ?? {}) as WarmShelfOptions);
 deferSessionTeardown(true);
 
 port.on('message', (message: ToWorker) => {
-  shelf.add(message.verdicts);
-  const result = runNode(message.task, shelf, warmShelf);
-  const reply: FromWorker = { kind: 'done', id: message.id, result, learnt: shelf.takeLearnt() };
-  port.postMessage(reply, Object.values(result.outputs).map((bytes) => bytes.buffer as ArrayBuffer));
+  shelf.add(message[2]);
+  const result = runNode(unpackTask(message), shelf, warmShelf);
+  const reply: FromWorker = { kind: 'done', id: message[0], result: packResult(result), learnt: shelf.takeLearnt() };
+  /* the outputs' buffers are transferred, not copied (as cheap as a copy at 16 bytes, cheaper from 1 KiB, about 50 us less at 64 KiB here) */
+  let transfer: ArrayBuffer[] | undefined;
+  for (const alias in result.outputs) (transfer ??= []).push(result.outputs[alias]!.buffer as ArrayBuffer);
+  port.postMessage(reply, transfer);
   finishSessionTeardown();
 });
 port.postMessage({ kind: 'ready' } satisfies FromWorker);

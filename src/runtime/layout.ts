@@ -162,6 +162,20 @@ export function trapViewOverrides(
  * (trampoline) and the loader fills before the final protections.
  */
 export function loadingRegions(layout: Layout): Region[] {
+  return makeLoadingRegions(layout);
+}
+
+/** loadingRegions of layouts kept by snapshots: every request from one snapshot creates its session with the same regions. */
+const keptLoadingRegions = new WeakMap<Layout, readonly Region[]>();
+
+/** loadingRegions(layout), made once per layout object (for a layout that does not change: a snapshot's); never change the result. */
+export function sharedLoadingRegions(layout: Layout): readonly Region[] {
+  let regions = keptLoadingRegions.get(layout);
+  if (regions === undefined) keptLoadingRegions.set(layout, (regions = Object.freeze(makeLoadingRegions(layout).map((r) => Object.freeze(r)))));
+  return regions;
+}
+
+function makeLoadingRegions(layout: Layout): Region[] {
   const regions: Region[] = [];
   for (const r of layout.regions) {
     if (r.address < TRAMPOLINE_END && r.address + r.size > TRAMPOLINE_START) {

@@ -119,7 +119,12 @@ function hex2(code: number): string {
  * controls, space, '"', '#', ',', '[', ']', backslash. `edgesOnly` leaves
  * inner spaces alone (environment values are not split on spaces).
  */
+/** Any character escapeValue may escape (a space only at an edge, with edgesOnly). */
+const MAY_ESCAPE = /[\x00-\x20\x7f"#,[\\\]]/;
+
 function escapeValue(value: string, edgesOnly: boolean): string {
+  /* most values have nothing to escape: no new string for them */
+  if (!MAY_ESCAPE.test(value)) return value;
   let out = '';
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
@@ -164,7 +169,8 @@ function checkRaw(what: string, value: string): void {
 
 function checkCString(what: string, value: string): void {
   if (value.includes('\0')) throw new NvramError(`${what} contains a NUL character, which a C string cannot carry`);
-  if (/[\ud800-\udfff]/.test(value.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''))) {
+  /* the pairs removed only when there is a surrogate at all (no new string otherwise) */
+  if (/[\ud800-\udfff]/.test(value) && /[\ud800-\udfff]/.test(value.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''))) {
     throw new NvramError(`${what} contains a lone UTF-16 surrogate, which UTF-8 cannot carry`);
   }
 }

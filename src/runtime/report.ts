@@ -191,12 +191,7 @@ function formatTotals(totals: IoTotals): string {
 
 /** The accounting line: 2 times and 8 counters separated by single spaces. */
 export function formatAccounting(accounting: AccountingFields): string {
-  return [
-    formatSeconds(accounting.sysSeconds),
-    formatSeconds(accounting.userSeconds),
-    formatTotals(accounting.local),
-    formatTotals(accounting.network),
-  ].join(' ');
+  return `${formatSeconds(accounting.sysSeconds)} ${formatSeconds(accounting.userSeconds)} ${formatTotals(accounting.local)} ${formatTotals(accounting.network)}`;
 }
 
 /** What the original printed on the etag line when no etag was enabled (see header). */
@@ -211,17 +206,8 @@ export function formatEtags(etags: readonly EtagEntry[]): string {
 /** The final report, exactly as the original printed it in the given mode. */
 export function formatReport(fields: ReportFields, mode: ReportMode = 0): string {
   const eol = reportMode(mode).separator;
-  return [
-    String(fields.validatorState),
-    String(fields.daemonState),
-    String(fields.userReturnCode | 0),
-    formatEtags(fields.etags),
-    formatAccounting(fields.accounting),
-    fields.exitState,
-    '' /* command line: debug builds only */,
-  ]
-    .map((field) => field + eol)
-    .join('');
+  /* the last field, the command line, is printed by debug builds only: empty */
+  return `${fields.validatorState}${eol}${fields.daemonState}${eol}${fields.userReturnCode | 0}${eol}${formatEtags(fields.etags)}${eol}${formatAccounting(fields.accounting)}${eol}${fields.exitState}${eol}${eol}`;
 }
 
 /** Prefixes a report with its length in bytes, for the daemon's job socket (-t 3). */
@@ -260,6 +246,11 @@ export class FastReportTimer {
 /** Clock ticks per second of /proc/<pid>/stat on Linux. */
 const CLOCK_TICKS = 100;
 
+/** Whole clock ticks in `micros` microseconds. */
+function ticks(micros: number): number {
+  return Math.floor((micros * CLOCK_TICKS) / 1_000_000);
+}
+
 /**
  * System and user times for the accounting line from process.cpuUsage():
  * whole clock ticks, as the original read them from /proc, divided as
@@ -269,7 +260,6 @@ export function accountingTimes(usage: NodeJS.CpuUsage = process.cpuUsage()): {
   sysSeconds: number;
   userSeconds: number;
 } {
-  const ticks = (micros: number): number => Math.floor((micros * CLOCK_TICKS) / 1_000_000);
   return {
     sysSeconds: Math.fround(ticks(usage.system) / CLOCK_TICKS),
     userSeconds: Math.fround(ticks(usage.user) / CLOCK_TICKS),

@@ -32,12 +32,13 @@
  * teardown.ts).
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { validate, type ValidationPolicy, type ValidationResult } from '../validator/validate.js';
 import { ChannelSet, ChannelMountError, ChannelIoError, ChannelDeadlineError, compareAliases, exactLimits, programOrder, type ChannelSpec, type HostChannel } from './channels/index.js';
 import { Protection, SANDBOX_SIZE, TRAMPOLINE_TRAP, type Engine, type EngineSession, type ReadonlyBytes, type Region, type Stop } from './engine.js';
 import { EMPTY_DIGEST, MEMORY_ETAG_ALIAS, memoryEtagEntry, type EtagEntry } from './etag.js';
 import { jailBlock, unjailBlock, type JailTarget } from './jail.js';
-import { computeLayout, loadingRegions, TRAMPOLINE_END, trapViewOverrides, type Layout } from './layout.js';
+import { computeLayout, loadingRegions, sharedLoadingRegions, TRAMPOLINE_END, trapViewOverrides, type Layout } from './layout.js';
 import { placeUserManifest, type UserManifestPlacement } from './user-manifest.js';
 import { knownProgramMemoryImage, loadProgram } from './loader.js';
 import { checkNetwork, checkTimeout, ManifestError, readManifest, type Manifest } from './manifest.js';
@@ -206,16 +207,15 @@ type FirstRun = { readonly entry: number } | { readonly resume: number };
  * were updated one after the other.
  */
 class TrapView implements GuestMemory {
-  /** Where the trap's view differs from the engine's protections, in address order, not overlapping. */
-  private overrides: Array<{ readonly start: number; readonly end: number; readonly protection: Protection }>;
+  /** Where the trap's view differs from the engine's protections, in address order, not overlapping (never changed in place: protect() replaces it). */
+  private overrides: readonly TrapOverride[];
 
-  /** `engineRegions`: the protections the engine applies; `trapRegions`: the original's map over them (layout.ts, or a snapshot's). */
+  /** `overrides`: trapViewOverrides of the protections the engine applies and the original's map over them (layout.ts, or a snapshot's). */
   constructor(
     private readonly session: EngineSession,
-    engineRegions: readonly Region[],
-    trapRegions: readonly Region[],
+    overrides: readonly TrapOverride[],
   ) {
-    this.overrides = trapViewOverrides(engineRegions, trapRegions);
+    this.overrides = overrides;
   }
 
   /** Applies `protection` in the engine; the trap's view follows it there. */
@@ -284,6 +284,18 @@ class TrapView implements GuestMemory {
     }
     return at >= end || engine.every(at, end - at, bits);
   }
+}
+
+/** A range where the trap's view differs from the engine's protections. */
+type TrapOverride = { readonly start: number; readonly end: number; readonly protection: Protection };
+
+/** trapViewOverrides of each snapshot, made at its first request: every request starts from the same pages. */
+const snapshotTrapOverrides = new WeakMap<SessionSnapshot, readonly TrapOverride[]>();
+
+function snapshotOverrides(snapshot: SessionSnapshot): readonly TrapOverride[] {
+  let overrides = snapshotTrapOverrides.get(snapshot);
+  if (overrides === undefined) snapshotTrapOverrides.set(snapshot, (overrides = Object.freeze(trapViewOverrides(snapshot.enginePages, snapshot.trapPages).map((o) => Object.freeze(o)))));
+  return overrides;
 }
 
 function channelSpecs(manifest: Manifest): ChannelSpec[] {
@@ -520,6 +532,7 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
   let snapshot: SessionSnapshot | undefined;
   let ran = false;
   /* a request's CPU times are its own (the original's request was a fresh process) */
+  const wallStart = warm === undefined ? 0 : performance.now();
   const cpuStart = warm === undefined ? undefined : process.cpuUsage();
   let exitState = 'ok';
   let exitCode = 0;
@@ -555,17 +568,17 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
     if (unavailable !== null) throw new SessionFailure(EFAULT, unavailable);
     /* the image it will map first: a native thread keeps a sandbox that holds it (spec/runtime.md "Reservation") */
     const willMap = warm !== undefined ? snapshotMemoryImage(warm, options.engine) : knownProgramMemoryImage(options.engine, bytes, image);
-    session = options.engine.createSession(loadingRegions(layout), willMap === undefined ? undefined : { willMap });
+    session = options.engine.createSession(warm === undefined ? loadingRegions(layout) : sharedLoadingRegions(layout), willMap === undefined ? undefined : { willMap });
     observer?.log(Verbosity.Stages, `engine ${options.engine.name}, sandbox base (r15) 0x${session.base.toString(16)}`);
     for (const region of layout.regions) {
       observer?.log(Verbosity.Details, `region 0x${region.address.toString(16).padStart(8, '0')} +0x${region.size.toString(16)} protection ${region.protection}`);
     }
     if (warm === undefined) {
       loadProgram(session, bytes, image, layout, options.engine);
-      memory = new TrapView(session, layout.regions, layout.trapView);
+      memory = new TrapView(session, trapViewOverrides(layout.regions, layout.trapView));
     } else {
       restoreSnapshot(session, warm, options.engine, plan.ownManifest === true ? requestManifest(warm.layout, channels.channels) : undefined);
-      memory = new TrapView(session, warm.enginePages, warm.trapPages);
+      memory = new TrapView(session, snapshotOverrides(warm));
     }
     if (!options.loadOnly) {
       const write = options.writeFastReport;
@@ -635,17 +648,44 @@ function runStages(options: SessionRunOptions, makePlan: (progress: SessionProgr
     daemonState,
     userReturnCode,
     etags: memoryEtag === undefined ? channelEtags : [...channelEtags, memoryEtag],
-    accounting: { ...accountingTimes(cpuStart === undefined ? undefined : process.cpuUsage(cpuStart)), local: totals.local, network: totals.network },
+    accounting: { ...accountingTimes(cpuStart === undefined ? undefined : requestCpu(cpuStart, wallStart)), local: totals.local, network: totals.network },
     exitState,
   };
-  return {
-    ...fields,
+  /* the fields, then the rest, without spreads (this runs for every request) */
+  const result: { -readonly [K in keyof SessionResult]: SessionResult[K] } = {
+    validatorState: fields.validatorState,
+    daemonState,
+    userReturnCode,
+    etags: fields.etags,
+    accounting: fields.accounting,
+    exitState,
     report: formatReport(fields, options.reportMode ?? 0),
     exitCode,
     ran,
-    ...(cause === undefined ? {} : { cause }),
-    ...(snapshot === undefined ? {} : { snapshot }),
   };
+  if (cause !== undefined) result.cause = cause;
+  if (snapshot !== undefined) result.snapshot = snapshot;
+  return result;
+}
+
+/** CPUs this process can run on at once (all online ones: an affinity mask only lowers it); counted at the first warm request, not at every process start. */
+let onlineCpus = 0;
+
+/** No CPU time. */
+const NO_CPU: NodeJS.CpuUsage = Object.freeze({ user: 0, system: 0 });
+
+/**
+ * The process's CPU time since `start` (process.cpuUsage), read at
+ * `wallStart` (performance.now(), taken before it). The accounting counts
+ * whole 1/100 s ticks, and the process cannot have used more than the wall
+ * time times its CPUs: a request shorter than 10 ms / CPUs (most warm
+ * requests on a small host) reports 0.00 0.00 whatever the reading, so
+ * the second getrusage(), a few microseconds on a busy thread, is not made.
+ */
+function requestCpu(start: NodeJS.CpuUsage, wallStart: number): NodeJS.CpuUsage {
+  onlineCpus ||= Math.max(1, cpus().length, availableParallelism());
+  if ((performance.now() - wallStart) * onlineCpus < 10) return NO_CPU;
+  return process.cpuUsage(start);
 }
 
 /**
@@ -713,16 +753,15 @@ function execute(
   const deadline = Date.now() + timeoutSeconds * 1000;
   /* a channel that waits (a pipe to another session) waits no longer than the session may run */
   channels.setDeadline(deadline);
-  const budget = (): number => Math.max(0, deadline - Date.now());
-  const hooks = sessionHooks(session, memory, layout, engine, forkable);
+  const hooks = new SessionHooks(session, memory, layout, engine, forkable);
   const context = { channels: channels.channels, memory, hooks };
   let stop: Stop;
   if ('entry' in first) {
     /* the original refused to translate sandbox address 0, the entry point included */
     if (first.entry === 0) throw new RunEnd(EFAULT, 'the entry point is at address 0');
-    stop = session.start(first.entry, budget());
+    stop = session.start(first.entry, Math.max(0, deadline - Date.now()));
   } else {
-    stop = session.resume(first.resume, budget());
+    stop = session.resume(first.resume, Math.max(0, deadline - Date.now()));
   }
   for (;;) {
     switch (stop.kind) {
@@ -756,33 +795,58 @@ function execute(
         if (traced !== undefined) observer?.trap(traced, result);
         fastReports?.();
         if (Date.now() >= deadline) throw new RunEnd(TIMEOUT_STATE.exitCode ?? SIGNAL_EXIT_CODE, TIMEOUT_STATE.wording);
-        stop = session.resume(result, budget());
+        stop = session.resume(result, Math.max(0, deadline - Date.now()));
         break;
       }
     }
   }
 }
 
-/** TrapJail / TrapUnjail (jail.ts) / TrapExit / TrapFork. */
-function sessionHooks(session: EngineSession, memory: TrapView, layout: Layout, engine: Engine, forkable: boolean): TrapHooks {
-  const target: JailTarget = {
-    range: layout.jailable,
-    view: (address, length) => session.view(address, length),
-    protect: (address, size, protection) => memory.protect(address, size, protection),
-    policy: SESSION_POLICY,
-    ...(engine.features === undefined ? {} : { features: engine.features }),
-  };
-  return {
-    jail: (buffer, size) => jailBlock(target, buffer, size),
-    unjail: (buffer, size) => unjailBlock(target, buffer, size),
-    exit(code): never {
-      throw new ProgramExit(code);
-    },
-    fork() {
-      /* with a Job the session ends here as a daemon's first session (the snapshot is taken by runStages) */
-      if (forkable) throw new ProgramFork();
-      /* without a Job socket, the original's TrapFork returned 0 and the program went on */
-      return 0;
-    },
-  };
+/**
+ * TrapJail / TrapUnjail (jail.ts) / TrapExit / TrapFork, and the jail's
+ * view of the session: one object with methods rather than closures made
+ * for every session.
+ */
+class SessionHooks implements TrapHooks, JailTarget {
+  readonly range: JailTarget['range'];
+  readonly policy = SESSION_POLICY;
+  readonly features?: JailTarget['features'];
+
+  constructor(
+    private readonly session: EngineSession,
+    private readonly memory: TrapView,
+    layout: Layout,
+    engine: Engine,
+    private readonly forkable: boolean,
+  ) {
+    this.range = layout.jailable;
+    if (engine.features !== undefined) this.features = engine.features;
+  }
+
+  view(address: number, length: number): ReadonlyBytes {
+    return this.session.view(address, length);
+  }
+
+  protect(address: number, size: number, protection: Protection): void {
+    this.memory.protect(address, size, protection);
+  }
+
+  jail(buffer: number, size: number): number {
+    return jailBlock(this, buffer, size);
+  }
+
+  unjail(buffer: number, size: number): number {
+    return unjailBlock(this, buffer, size);
+  }
+
+  exit(code: number): never {
+    throw new ProgramExit(code);
+  }
+
+  fork(): number {
+    /* with a Job the session ends here as a daemon's first session (the snapshot is taken by runStages) */
+    if (this.forkable) throw new ProgramFork();
+    /* without a Job socket, the original's TrapFork returned 0 and the program went on */
+    return 0;
+  }
 }

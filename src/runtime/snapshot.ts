@@ -26,7 +26,7 @@ import { canonicalCopy } from './canonical-base.js';
 import { Protection, TRAMPOLINE_TRAP, type Engine, type EngineSession, type MemoryImage, type Region, type TrapContext } from './engine.js';
 import type { ChannelPositions, HostChannel, IoLimits } from './channels/index.js';
 import type { EtagEntry } from './etag.js';
-import { loadingRegions, TRAMPOLINE_END, type Layout } from './layout.js';
+import { sharedLoadingRegions, TRAMPOLINE_END, type Layout } from './layout.js';
 import { programImageRuns } from './loader.js';
 import type { PreparedProgram } from './session.js';
 import type { UserManifestPlacement } from './user-manifest.js';
@@ -148,7 +148,7 @@ export function restoreSnapshot(session: EngineSession, snapshot: SessionSnapsho
   const image = snapshotMemoryImage(snapshot, engine);
   if (image !== undefined && session.mapImage !== undefined) {
     /* copy-on-write: map the image over every region but the trampoline */
-    for (const region of loadingRegions(snapshot.layout)) {
+    for (const region of sharedLoadingRegions(snapshot.layout)) {
       if (region.address === TRAMPOLINE_TRAP) continue;
       session.mapImage(image, region.address, region.size, region.protection);
     }
