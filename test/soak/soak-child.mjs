@@ -8,7 +8,7 @@
 // runs the finalizers of the addons' wrapped objects from the event loop,
 // so a loop that never yields keeps a few hundred bytes per session.
 //
-//   node --expose-gc test/soak/soak-child.mjs ENGINE SESSIONS WARMUP
+//   node --expose-gc --min-semi-space-size=16 --max-semi-space-size=16 test/soak/soak-child.mjs ENGINE SESSIONS WARMUP
 import { readdirSync, readFileSync } from 'node:fs';
 import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
