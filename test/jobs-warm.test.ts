@@ -30,7 +30,8 @@ const engines = engineCases('warm starts through the job executor');
  * argv[1] is the set-up's seed; argv[2] the mode: "fork" (the usual),
  * "nofork" (never calls zvm_fork), "readfirst" (reads stdin before it),
  * "setuploop" (never ends its set-up), "file" (after the fork, prints the
- * size and bytes of /dev/input, a random-access channel).
+ * size and bytes of /dev/input, a random-access channel), "grow" (writes
+ * 10 bytes to the empty /dev/output before the fork, prints its size after).
  * A request "secret:TEXT" keeps TEXT in static memory and on the heap; a
  * request "loop" never ends; every answer shows what memory held before.
  */
@@ -52,7 +53,16 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 4096; i++) table[i] = (long)i * i + seed;
   printf("set-up seed=%ld\\n", seed);
   fflush(stdout);
+  FILE *grow = strcmp(mode, "grow") == 0 ? fopen("/dev/output", "r+") : 0;
+  if (grow) {
+    fwrite("0123456789", 1, 10, grow);
+    fflush(grow);
+  }
   int forked = strcmp(mode, "nofork") == 0 ? -1 : zvm_fork();
+  if (grow) {
+    fseek(grow, 0, SEEK_END);
+    printf("grown: %ld\\n", ftell(grow));
+  }
   if (strcmp(mode, "readfirst") != 0) n = read(0, req, sizeof req - 1);
   if (n < 0) n = 0;
   req[n] = 0;
@@ -135,6 +145,13 @@ describe.skipIf(skip)('warm starts through the job executor', () => {
         }),
         { numRuns: 10 },
       );
+    });
+
+    it.skipIf(engineSkip)(`[${engine}] a session that does not fork keeps the size its writes gave a random channel across zvm_fork() (the C library takes only sizes the manifest changed)`, async () => {
+      const file = join(dir, `grow-${engine}`);
+      writeFileSync(file, '');
+      const node = { engine, args: ['1', 'grow'], stdin: { bytes: Buffer.from('x') }, channels: [{ alias: '/dev/output', file, access: 'read-write' as const }] };
+      expect(out(await one(node))).toContain('grown: 10\n');
     });
 
     it.skipIf(engineSkip)(`[${engine}] a request never sees an earlier request's data (static memory, heap)`, async () => {

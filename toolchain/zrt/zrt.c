@@ -107,17 +107,19 @@ int32_t zvm_pread(int channel, void *buffer, int32_t size, int64_t offset) { ret
 int32_t zvm_pwrite(int channel, const void *buffer, int32_t size, int64_t offset) { return channel_write(channel, buffer, (uint32_t)size, offset); }
 int32_t zvm_jail(const void *buffer, int32_t size) { return trap(TRAP_JAIL, (uint64_t)(uintptr_t)buffer, (uint64_t)(uint32_t)size, 0, 0); }
 int32_t zvm_unjail(const void *buffer, int32_t size) { return trap(TRAP_UNJAIL, (uint64_t)(uintptr_t)buffer, (uint64_t)(uint32_t)size, 0, 0); }
-static void take_channel_sizes(void);
+static void take_channel_sizes(int after_fork);
 /*
  * After TrapFork returns (in a request started from the snapshot, or at
- * once where there is no daemon), the random channels' sizes are taken
- * from the user manifest again: a warm request of `zerovm serve` or the
- * embedding API finds its own sizes there (spec/serving.md, "Warm starts
- * in zerovm serve"), the original's daemon mode the daemon's.
+ * once where there is no daemon), a random channel whose size in the user
+ * manifest is not the one read at start takes the new one: a warm request
+ * of `zerovm serve` or the embedding API finds its own sizes there
+ * (spec/serving.md, "Warm starts in zerovm serve"); the original's daemon
+ * mode and a session that did not fork find the old ones, and keep what
+ * their writes grew.
  */
 int32_t zvm_fork(void) {
   int32_t r = trap(TRAP_FORK, 0, 0, 0, 0);
-  take_channel_sizes();
+  take_channel_sizes(1);
   return r;
 }
 void zvm_exit(int32_t code) {
@@ -352,10 +354,16 @@ static int new_fd(void) {
 
 static int is_random(int ch) { return channels[ch].size > 0 || channels[ch].type == 1 || channels[ch].type == 3; }
 
-/* Each channel's size as the user manifest says (at start, and after TrapFork). */
-static void take_channel_sizes(void) {
-  if (!channel_ends) return;
-  for (int i = 0; i < manifest->channels_count; i++) channel_ends[i] = channels[i].size;
+/* per channel: its size in the user manifest when last taken (at start, after TrapFork) */
+static int64_t *channel_starts;
+
+/* Each channel's size as the user manifest says: all of them at start; after TrapFork, those that changed there. */
+static void take_channel_sizes(int after_fork) {
+  if (!channel_ends || !channel_starts) return;
+  for (int i = 0; i < manifest->channels_count; i++) {
+    if (after_fork && channels[i].size == channel_starts[i]) continue;
+    channel_ends[i] = channel_starts[i] = channels[i].size;
+  }
 }
 
 /*
@@ -1050,7 +1058,8 @@ void __zrt_init(void) {
   for (int i = 0; i < 3 && i < manifest->channels_count; i++) fds[i] = (struct fd){FD_CHANNEL, i, new_description(i == 0 ? O_RDONLY : O_WRONLY, 0), 0, 0};
   channel_modes = calloc((size_t)manifest->channels_count + 1, 1);
   channel_ends = calloc((size_t)manifest->channels_count + 1, sizeof *channel_ends);
-  take_channel_sizes();
+  channel_starts = calloc((size_t)manifest->channels_count + 1, sizeof *channel_starts);
+  take_channel_sizes(0);
   cwd = strdup("/");
   static char *empty_env[1];
   environ = 0;
