@@ -691,6 +691,17 @@ interface HostMapping {
 
 const PAGE = 0x1000;
 
+/** Every byte of `pages` pages from `area` is `want(page)`'s: a failure names the page and its first differing byte. */
+function expectPages(session: EngineSession, area: number, pages: number, want: (page: number) => Uint8Array): void {
+  const seen = session.view(area, pages * PAGE);
+  for (let page = 0; page < pages; page++) {
+    const expected = want(page);
+    const got = seen.subarray(page * PAGE, (page + 1) * PAGE);
+    const at = got.findIndex((byte, i) => byte !== expected[i]);
+    expect({ page, at, byte: got[at] }).toEqual({ page, at: -1, byte: undefined });
+  }
+}
+
 /**
  * What the kernel holds at sandbox address `address` of the sandbox at
  * `base` (/proc/self/pagemap, which a process may read for itself):
@@ -1406,15 +1417,7 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
         expect(s.base).toBe(base);
         if (plan.image >= 0) s.mapImage!(images[plan.image]!, AREA, PAGES * PAGE, RW);
         else s.protect(AREA, PAGES * PAGE, RW);
-        /* every byte: the image's, or zeros */
-        const seen = s.view(AREA, PAGES * PAGE);
-        for (let page = 0; page < PAGES; page++) {
-          const want = plan.image >= 0 ? expected(plan.image, page) : new Uint8Array(PAGE);
-          const got = seen.subarray(page * PAGE, (page + 1) * PAGE);
-          const at = got.findIndex((byte, i) => byte !== want[i]);
-          /* the first differing byte, so that a failure says where */
-          expect({ page, image: plan.image, at, byte: got[at] }).toEqual({ page, image: plan.image, at: -1, byte: undefined });
-        }
+        expectPages(s, AREA, PAGES, (page) => (plan.image >= 0 ? expected(plan.image, page) : new Uint8Array(PAGE)));
         for (const w of plan.writes) s.writableView(AREA + w.page * PAGE + w.offset, Math.min(w.length, PAGE - w.offset)).fill(w.value);
         expect(s.start(TEXT, 5000)).toEqual({ kind: 'fault', signal: SIGILL, pc: 0x20000 });
         for (const r of plan.reprotects) s.protect(AREA + r.page * PAGE, Math.min(r.pages, PAGES - r.page) * PAGE, r.protection);
@@ -1497,13 +1500,7 @@ for (const { name, engine, unavailable } of ENGINES) describe.skipIf(unavailable
         const s = load(UD2, plan.hint && image !== undefined ? { willMap: image } : {});
         if (image !== undefined) s.mapImage!(image, AREA, PAGES * PAGE, RW);
         else s.protect(AREA, PAGES * PAGE, RW);
-        const seen = s.view(AREA, PAGES * PAGE);
-        for (let page = 0; page < PAGES; page++) {
-          const want = plan.image >= 0 ? expected(plan.image, page) : new Uint8Array(PAGE);
-          const got = seen.subarray(page * PAGE, (page + 1) * PAGE);
-          const at = got.findIndex((byte, i) => byte !== want[i]);
-          expect({ page, image: plan.image, at, byte: got[at] }).toEqual({ page, image: plan.image, at: -1, byte: undefined });
-        }
+        expectPages(s, AREA, PAGES, (page) => (plan.image >= 0 ? expected(plan.image, page) : new Uint8Array(PAGE)));
         for (const w of plan.writes) s.writableView(AREA + w.page * PAGE + w.offset, Math.min(w.length, PAGE - w.offset)).fill(w.value);
         expect(s.start(TEXT, 5000)).toEqual({ kind: 'fault', signal: SIGILL, pc: 0x20000 });
         if (plan.readOnlyAfter) s.protect(AREA, PAGES * PAGE, Protection.Read);
