@@ -67,16 +67,7 @@ class ImageBytes {
     const uint64_t end = (address + length + kPageSize - 1) & ~(kPageSize - 1);
     if (start >= end) return;
     extents_.emplace_back(start, end);
-    std::sort(extents_.begin(), extents_.end());
-    std::vector<std::pair<uint64_t, uint64_t>> merged;
-    for (const auto &range : extents_) {
-      if (!merged.empty() && range.first <= merged.back().second) {
-        merged.back().second = std::max(merged.back().second, range.second);
-      } else {
-        merged.push_back(range);
-      }
-    }
-    extents_ = std::move(merged);
+    MergeRanges(&extents_);
   }
 
   /* A read-only host view of the image's page at sandbox address `page`

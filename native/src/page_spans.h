@@ -14,12 +14,28 @@
 #ifndef ZEROVM_NATIVE_PAGE_SPANS_H
 #define ZEROVM_NATIVE_PAGE_SPANS_H
 
+#include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "sandbox_rules.h"
 
 namespace zvm {
+
+/* Sorts ranges [first, second) and merges those that overlap or touch. */
+inline void MergeRanges(std::vector<std::pair<uint64_t, uint64_t>> *ranges) {
+  std::sort(ranges->begin(), ranges->end());
+  std::vector<std::pair<uint64_t, uint64_t>> merged;
+  for (const auto &range : *ranges) {
+    if (!merged.empty() && range.first <= merged.back().second) {
+      merged.back().second = std::max(merged.back().second, range.second);
+    } else {
+      merged.push_back(range);
+    }
+  }
+  *ranges = std::move(merged);
+}
 
 constexpr uint64_t kAnonymousBacking = 0;
 constexpr uint64_t kTrampolineBacking = 1;

@@ -357,18 +357,7 @@ void Reservation::RestoreInPlace(const PageSpan &span, const ImageBytes &bytes, 
   AddRange(drop, at, span.end);
 }
 
-void Reservation::MergeReach() {
-  std::sort(reach_.begin(), reach_.end());
-  std::vector<std::pair<uint64_t, uint64_t>> merged;
-  for (const auto &range : reach_) {
-    if (!merged.empty() && range.first <= merged.back().second) {
-      merged.back().second = std::max(merged.back().second, range.second);
-    } else {
-      merged.push_back(range);
-    }
-  }
-  reach_ = std::move(merged);
-}
+void Reservation::MergeReach() { MergeRanges(&reach_); }
 
 void Reservation::NoteReachable(uint64_t start, uint64_t end) {
   if (start >= end) return;
